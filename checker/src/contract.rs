@@ -1,0 +1,480 @@
+//! The contract model, as evaluation sees it: compiled, cross-referenced, validated.
+//!
+//! Files are loaded by [`crate::load`]; everything here is already checked (regexes compiled,
+//! facts resolved to indexes, sets resolved to their members), so evaluation cannot fail on a
+//! contract, only produce findings.
+
+use crate::fleet::{Instance, Read};
+use crate::output::OutputPath;
+use crate::template::Template;
+use chrono::NaiveDate;
+use globset::GlobMatcher;
+use regex::Regex;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything loaded from `--contracts`.
+#[derive(Debug, Clone, Default)]
+pub struct ContractSet {
+    /// Provider manifests.
+    pub providers: Vec<Provider>,
+    /// Consumer contracts.
+    pub consumers: Vec<Consumer>,
+    /// Waivers.
+    pub waivers: Vec<Waiver>,
+    /// Every file that was read, for the report.
+    pub files: Vec<PathBuf>,
+}
+
+/// What a provisioner promises to emit.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// Unique name, e.g. `ec2-manager`.
+    pub name: String,
+    /// Prose.
+    pub description: String,
+    /// Who answers for it.
+    pub owner: Option<String>,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Which instances are this provider's.
+    pub selector: Selector,
+    /// The variable that names an instance's group.
+    pub group_by: String,
+    /// Template variables.
+    pub variables: BTreeMap<String, Variable>,
+    /// Named sets (workerTypes, ...), sorted.
+    pub sets: BTreeMap<String, Arc<BTreeSet<String>>>,
+    /// Promised outputs, in manifest order.
+    pub outputs: Vec<ProviderOutput>,
+}
+
+/// A template variable.
+#[derive(Debug, Clone, Default)]
+pub struct Variable {
+    /// Prose.
+    pub description: Option<String>,
+    /// Regex for its values (unanchored text, used inside a template's regex).
+    pub pattern: Option<String>,
+    /// A set its values must belong to.
+    pub set: Option<String>,
+    /// A value for rendering proposals.
+    pub example: Option<String>,
+    /// Bound from the instance itself.
+    pub builtin: Option<Builtin>,
+}
+
+/// Variables bound from an instance's own fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// The region.
+    Region,
+    /// The availability zone.
+    AvailabilityZone,
+    /// The instance type.
+    InstanceType,
+    /// The AMI.
+    ImageId,
+}
+
+impl Builtin {
+    /// Reads the variable's value from an instance.
+    pub fn read(self, i: &Instance) -> Option<&str> {
+        match self {
+            Builtin::Region => Some(&i.region),
+            Builtin::AvailabilityZone => i.availability_zone.as_deref(),
+            Builtin::InstanceType => i.instance_type.as_deref(),
+            Builtin::ImageId => i.image_id.as_deref(),
+        }
+    }
+}
+
+/// One promised output.
+#[derive(Debug, Clone)]
+pub struct ProviderOutput {
+    /// Where it is.
+    pub path: OutputPath,
+    /// Its value's template, if the value is predictable.
+    pub template: Option<Template>,
+    /// The template as an anchored regex.
+    pub regex: Option<Regex>,
+    /// Never stored or shown.
+    pub secret: bool,
+    /// May be absent.
+    pub optional: bool,
+    /// Prose.
+    pub description: Option<String>,
+}
+
+/// The role a consumer plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Reads outputs.
+    Reader,
+    /// Scopes and groups `checker cull`.
+    Cull,
+}
+
+/// What one consumer relies on.
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    /// Unique name.
+    pub name: String,
+    /// Who answers for it.
+    pub owner: String,
+    /// Prose.
+    pub description: String,
+    /// Where to go when it breaks.
+    pub runbook: Option<String>,
+    /// Its role.
+    pub role: Role,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Which instances it applies to.
+    pub selector: Selector,
+    /// Its clauses, in order (a fact is derived before it is used).
+    pub clauses: Vec<Clause>,
+    /// Fact names, by index.
+    pub facts: Vec<String>,
+}
+
+/// Error or warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Fails only with `--fail-on-warn`.
+    Warning,
+    /// Fails the check.
+    Error,
+}
+
+/// One clause.
+#[derive(Debug, Clone)]
+pub struct Clause {
+    /// Stable, globally unique id.
+    pub id: String,
+    /// Error or warning.
+    pub severity: Severity,
+    /// What breaks when it fails.
+    pub why: String,
+    /// Applies only where this holds.
+    pub when: Option<Condition>,
+    /// What it checks.
+    pub check: Check,
+    /// Its JSON pointer in the file.
+    pub pointer: String,
+}
+
+/// What a clause reads: an output or a fact derived earlier.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// An output.
+    Output(OutputPath),
+    /// A fact, by index into [`Consumer::facts`].
+    Fact(usize),
+}
+
+/// A compiled check. The kinds and their documentation live in [`crate::rules`].
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// The output is present.
+    Present(OutputPath),
+    /// The output is absent.
+    Absent(OutputPath),
+    /// The subject equals a value.
+    Equals(Subject, String),
+    /// The subject is one of some values.
+    OneOf(Subject, Vec<String>),
+    /// The subject matches a regex.
+    Matches(Subject, Regex),
+    /// A fact is derived from the subject.
+    Derives {
+        /// The fact's index.
+        fact: usize,
+        /// Where it comes from.
+        from: Subject,
+        /// How.
+        how: Derivation,
+    },
+    /// The subject belongs to a set.
+    MemberOf(Subject, SetRef),
+    /// The subject equals another output, fact or rendered template.
+    AgreesWith(Subject, Other),
+    /// All instances that share the `per` values share the subject's value.
+    Uniform(Subject, Vec<Subject>),
+}
+
+/// How a fact is derived.
+#[derive(Debug, Clone)]
+pub enum Derivation {
+    /// The value itself.
+    Identity,
+    /// A named capture of a regex.
+    Capture(Regex, String),
+    /// `value.split(separator)[index]`, as consumer code often does.
+    Split(String, usize),
+}
+
+/// The other side of `agrees-with`.
+#[derive(Debug, Clone)]
+pub enum Other {
+    /// An output.
+    Output(OutputPath),
+    /// A fact.
+    Fact(usize),
+    /// A template over facts (`{name}` is the fact `name`), with the fact index of each variable.
+    Template(Template, BTreeMap<String, usize>),
+}
+
+/// A resolved set.
+#[derive(Debug, Clone)]
+pub struct SetRef {
+    /// How the contract names it (`workerTypes`), or `inline`.
+    pub name: String,
+    /// Its members.
+    pub values: Arc<BTreeSet<String>>,
+}
+
+/// Which instances something applies to.
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    /// Only instances the provider at this index selects.
+    pub provider: Option<usize>,
+    /// Accepted states.
+    pub states: Vec<String>,
+    /// All must hold.
+    pub conditions: Vec<Condition>,
+}
+
+/// A condition over one instance.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    /// Equal.
+    Equals(OutputPath, String),
+    /// One of.
+    OneOf(OutputPath, Vec<String>),
+    /// Regex.
+    Matches(OutputPath, Regex),
+    /// Shell glob, with its source text.
+    Glob(OutputPath, GlobMatcher, String),
+    /// Present (true) or absent (false).
+    Present(OutputPath, bool),
+    /// Member of a set.
+    MemberOf(OutputPath, SetRef),
+    /// All hold.
+    All(Vec<Condition>),
+    /// One holds.
+    Any(Vec<Condition>),
+    /// Does not hold.
+    Not(Box<Condition>),
+}
+
+impl Condition {
+    /// Whether the condition holds. A condition on an output that cannot be read is false.
+    pub fn holds(&self, i: &Instance) -> bool {
+        let val = |p: &OutputPath| match i.read(p) {
+            Read::Value(v) => Some(v),
+            _ => None,
+        };
+        match self {
+            Condition::Equals(p, v) => val(p).is_some_and(|x| x == v.as_str()),
+            Condition::OneOf(p, vs) => val(p).is_some_and(|x| vs.iter().any(|v| v == x.as_ref())),
+            Condition::Matches(p, re) => val(p).is_some_and(|x| re.is_match(&x)),
+            Condition::Glob(p, g, _) => val(p).is_some_and(|x| g.is_match(x.as_ref())),
+            Condition::Present(p, want) => matches!(i.read(p), Read::Value(_)) == *want,
+            Condition::MemberOf(p, set) => val(p).is_some_and(|x| set.values.contains(x.as_ref())),
+            Condition::All(cs) => cs.iter().all(|c| c.holds(i)),
+            Condition::Any(cs) => cs.iter().any(|c| c.holds(i)),
+            Condition::Not(c) => !c.holds(i),
+        }
+    }
+
+    /// The condition in words, for reports and `explain`.
+    pub fn describe(&self) -> String {
+        match self {
+            Condition::Equals(p, v) => format!("{p} = \"{v}\""),
+            Condition::OneOf(p, vs) => format!("{p} in [{}]", vs.join(", ")),
+            Condition::Matches(p, re) => format!("{p} matches /{}/", re.as_str()),
+            Condition::Glob(p, _, g) => format!("{p} like \"{g}\""),
+            Condition::Present(p, true) => format!("{p} is present"),
+            Condition::Present(p, false) => format!("{p} is absent"),
+            Condition::MemberOf(p, s) => format!("{p} in {} ({} values)", s.name, s.values.len()),
+            Condition::All(cs) => format!("({})", cs.iter().map(Condition::describe).collect::<Vec<_>>().join(" and ")),
+            Condition::Any(cs) => format!("({})", cs.iter().map(Condition::describe).collect::<Vec<_>>().join(" or ")),
+            Condition::Not(c) => format!("not {}", c.describe()),
+        }
+    }
+
+    /// Every output the condition reads.
+    pub fn outputs(&self, out: &mut Vec<OutputPath>) {
+        match self {
+            Condition::Equals(p, _)
+            | Condition::OneOf(p, _)
+            | Condition::Matches(p, _)
+            | Condition::Glob(p, _, _)
+            | Condition::Present(p, _)
+            | Condition::MemberOf(p, _) => out.push(p.clone()),
+            Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| c.outputs(out)),
+            Condition::Not(c) => c.outputs(out),
+        }
+    }
+}
+
+/// The states a selector accepts when it does not say.
+pub const DEFAULT_STATES: &[&str] = &["pending", "running"];
+
+impl ContractSet {
+    /// Whether the selector holds for the instance (including its provider's selector).
+    pub fn selects(&self, sel: &Selector, i: &Instance) -> bool {
+        sel.states.iter().any(|s| *s == i.state)
+            && sel.conditions.iter().all(|c| c.holds(i))
+            && sel.provider.is_none_or(|p| self.selects(&self.providers[p].selector, i))
+    }
+
+    /// A selector in words.
+    pub fn describe_selector(&self, sel: &Selector) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(p) = sel.provider {
+            parts.push(format!("provider {}", self.providers[p].name));
+        }
+        parts.extend(sel.conditions.iter().map(Condition::describe));
+        if sel.states != DEFAULT_STATES {
+            parts.push(format!("state in [{}]", sel.states.join(", ")));
+        }
+        if parts.is_empty() { "every instance".into() } else { parts.join(" and ") }
+    }
+
+    /// Finds a consumer by name.
+    pub fn consumer(&self, name: &str) -> Option<&Consumer> {
+        self.consumers.iter().find(|c| c.name == name)
+    }
+
+    /// Every output any consumer contract reads (selectors, `when`s and clauses).
+    pub fn consumer_reads(&self) -> BTreeMap<OutputPath, BTreeSet<String>> {
+        let mut out: BTreeMap<OutputPath, BTreeSet<String>> = BTreeMap::new();
+        for c in &self.consumers {
+            for p in c.reads(self) {
+                out.entry(p).or_default().insert(c.name.clone());
+            }
+        }
+        out
+    }
+
+    /// Secret user-data paths every provider declares.
+    pub fn secret_policy(&self) -> crate::fleet::SecretPolicy {
+        let paths = self
+            .providers
+            .iter()
+            .flat_map(|p| p.outputs.iter())
+            .filter(|o| o.secret)
+            .filter_map(|o| match &o.path {
+                OutputPath::UserData(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
+        crate::fleet::SecretPolicy { paths }
+    }
+
+    /// Whether any contract (consumer or provider) reads user-data: live scans fetch it only then.
+    pub fn reads_user_data(&self) -> bool {
+        self.consumers.iter().any(|c| c.reads(self).iter().any(OutputPath::is_user_data))
+            || self.providers.iter().any(|p| p.outputs.iter().any(|o| o.path.is_user_data() && !o.secret))
+    }
+}
+
+impl Consumer {
+    /// Every output this contract reads.
+    pub fn reads(&self, set: &ContractSet) -> Vec<OutputPath> {
+        let mut out = Vec::new();
+        self.selector.conditions.iter().for_each(|c| c.outputs(&mut out));
+        if let Some(p) = self.selector.provider {
+            set.providers[p].selector.conditions.iter().for_each(|c| c.outputs(&mut out));
+        }
+        for cl in &self.clauses {
+            if let Some(w) = &cl.when {
+                w.outputs(&mut out);
+            }
+            cl.check.outputs(&mut out);
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+impl Check {
+    /// The outputs a check reads directly.
+    pub fn outputs(&self, out: &mut Vec<OutputPath>) {
+        let mut subj = |s: &Subject| {
+            if let Subject::Output(p) = s {
+                out.push(p.clone());
+            }
+        };
+        match self {
+            Check::Present(p) | Check::Absent(p) => subj(&Subject::Output(p.clone())),
+            Check::Equals(s, _) | Check::OneOf(s, _) | Check::Matches(s, _) | Check::MemberOf(s, _) => subj(s),
+            Check::Derives { from, .. } => subj(from),
+            Check::AgreesWith(s, other) => {
+                subj(s);
+                if let Other::Output(p) = other {
+                    out.push(p.clone());
+                }
+            }
+            Check::Uniform(s, per) => {
+                subj(s);
+                per.iter().for_each(&mut subj);
+            }
+        }
+    }
+
+    /// The primary output path a finding is reported against (facts print as `fact:NAME`).
+    pub fn subject(&self) -> Option<&Subject> {
+        match self {
+            Check::Present(_) | Check::Absent(_) => None,
+            Check::Equals(s, _)
+            | Check::OneOf(s, _)
+            | Check::Matches(s, _)
+            | Check::MemberOf(s, _)
+            | Check::AgreesWith(s, _)
+            | Check::Uniform(s, _) => Some(s),
+            Check::Derives { from, .. } => Some(from),
+        }
+    }
+
+    /// The kind's name, as contracts write it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Check::Present(_) => "present",
+            Check::Absent(_) => "absent",
+            Check::Equals(..) => "equals",
+            Check::OneOf(..) => "one-of",
+            Check::Matches(..) => "matches",
+            Check::Derives { .. } => "derives",
+            Check::MemberOf(..) => "member-of",
+            Check::AgreesWith(..) => "agrees-with",
+            Check::Uniform(..) => "uniform",
+        }
+    }
+}
+
+/// An accepted exception.
+#[derive(Debug, Clone)]
+pub struct Waiver {
+    /// The consumer it waives.
+    pub consumer: String,
+    /// One clause, or the whole consumer.
+    pub clause: Option<String>,
+    /// Only for these instances.
+    pub selector: Option<Selector>,
+    /// Who accepted it.
+    pub owner: String,
+    /// Why.
+    pub reason: String,
+    /// Last day it applies (UTC).
+    pub expires: NaiveDate,
+    /// The file and pointer it came from.
+    pub file: PathBuf,
+    /// Its pointer.
+    pub pointer: String,
+}

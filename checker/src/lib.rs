@@ -1,0 +1,21 @@
+//! checker: contracts between a cloud worker fleet's provisioner and the programs that depend on
+//! it, checked before deploy (gate), against the live fleet (check, diff) and when acting on it
+//! (cull).
+//!
+//! The flow: [`load`] contracts into a [`contract::ContractSet`]; get [`fleet::Instance`] records
+//! from a source; [`eval::evaluate`] them (pure); build a [`report::Report`]; [`render`] it.
+
+pub mod cli;
+pub mod contract;
+pub mod diag;
+pub mod eval;
+pub mod exit;
+pub mod explain;
+pub mod fleet;
+pub mod fsio;
+pub mod load;
+pub mod output;
+pub mod render;
+pub mod report;
+pub mod rules;
+pub mod template;

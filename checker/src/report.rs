@@ -1,0 +1,226 @@
+//! The report model: one data structure every renderer reads. Its JSON form is a documented,
+//! versioned interface (docs/report-format.md); change it only with a version bump.
+
+use crate::contract::Severity;
+use serde::Serialize;
+
+/// The JSON envelope's format name.
+pub const FORMAT: &str = "checker-report";
+/// The JSON envelope's version.
+pub const VERSION: u32 = 1;
+
+/// What a finding says about the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The contract does not hold.
+    Violation,
+    /// It could not be evaluated.
+    Unknown,
+    /// It does not hold, and a waiver accepts that.
+    Waived,
+    /// Something worth knowing that fails nothing (an unused waiver).
+    Notice,
+}
+
+/// A value seen, and on how many instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValueCount {
+    /// The value (secrets never appear: records hold only markers).
+    pub value: String,
+    /// Instances with it.
+    pub count: usize,
+}
+
+/// The waiver that covered a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaiverRef {
+    /// Who accepted it.
+    pub owner: String,
+    /// Why.
+    pub reason: String,
+    /// Last day.
+    pub expires: String,
+    /// Where it is written.
+    pub file: String,
+}
+
+/// One grouped finding: every instance failing the same clause the same way is one finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable kebab-case code (see `checker rules`).
+    pub code: &'static str,
+    /// Violation, unknown, waived or notice.
+    pub outcome: Outcome,
+    /// Error or warning.
+    pub severity: Severity,
+    /// The consumer (or provider, for manifest findings).
+    pub consumer: String,
+    /// The clause id.
+    pub clause: Option<String>,
+    /// The clause kind.
+    pub kind: Option<String>,
+    /// The output it reads.
+    pub output: Option<String>,
+    /// What was expected, in words.
+    pub expected: Option<String>,
+    /// The distinct values seen, most frequent first (at most 20).
+    pub actual: Vec<ValueCount>,
+    /// How many instances (or groups, for uniform).
+    pub count: usize,
+    /// A few instance ids, sorted.
+    pub samples: Vec<String>,
+    /// The finding in one sentence.
+    pub message: String,
+    /// What breaks, from the contract.
+    pub why: Option<String>,
+    /// Where to go.
+    pub runbook: Option<String>,
+    /// The waiver, for waived and waiver-* findings.
+    pub waiver: Option<WaiverRef>,
+}
+
+/// One clause's tally, for JUnit and summaries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClauseTally {
+    /// Clause id.
+    pub id: String,
+    /// Kind.
+    pub kind: String,
+    /// Severity.
+    pub severity: Option<Severity>,
+    /// Instances it passed on.
+    pub passed: usize,
+    /// Instances it failed on (not waived).
+    pub failed: usize,
+    /// Instances where it was unknown.
+    pub unknown: usize,
+    /// Failures a waiver accepted.
+    pub waived: usize,
+    /// Instances where its `when` did not hold.
+    pub not_applicable: usize,
+    /// Instances where it was not evaluated (a fact it needs was not derived; user-data not sampled).
+    pub skipped: usize,
+}
+
+/// One consumer's (or provider manifest's) tally.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsumerTally {
+    /// Name.
+    pub name: String,
+    /// `consumer` or `provider`.
+    pub role: &'static str,
+    /// Owner.
+    pub owner: Option<String>,
+    /// Runbook.
+    pub runbook: Option<String>,
+    /// Its selector in words.
+    pub selector: String,
+    /// Instances selected.
+    pub selected: usize,
+    /// Per clause.
+    pub clauses: Vec<ClauseTally>,
+}
+
+/// An output some provider emits that no consumer contract reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Uncovered {
+    /// The provider.
+    pub provider: String,
+    /// The output.
+    pub output: String,
+}
+
+/// An output consumers read that no loaded provider promises.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unpromised {
+    /// The output.
+    pub output: String,
+    /// Who reads it.
+    pub consumers: Vec<String>,
+}
+
+/// Coverage: the undocumented-dependency risk, in both directions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// Outputs the providers emit that no contract reads.
+    pub uncovered_outputs: Vec<Uncovered>,
+    /// Outputs contracts read that no provider promises.
+    pub unpromised_reads: Vec<Unpromised>,
+    /// Contracts whose selector matched no instance.
+    pub unmatched_contracts: Vec<String>,
+    /// Percent of provider outputs some contract reads.
+    pub covered_percent: u32,
+}
+
+/// One region's (or file's) read status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourcePart {
+    /// Region or file.
+    pub name: String,
+    /// `ok` or `failed`.
+    pub status: &'static str,
+    /// Instances read.
+    pub instances: usize,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// Where the records came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SourceInfo {
+    /// `recorded`, `live` or `proposal`.
+    pub kind: String,
+    /// Regions or files.
+    pub parts: Vec<SourcePart>,
+    /// Instances in all.
+    pub instances: usize,
+    /// Instances whose user-data was read.
+    pub user_data_sampled: usize,
+}
+
+/// The counts the exit code is computed from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// `clean`, `warnings`, `violations` or `incomplete`.
+    pub status: &'static str,
+    /// Error-severity violations (findings).
+    pub errors: usize,
+    /// Warning-severity violations and warning notices (findings).
+    pub warnings: usize,
+    /// Unknown findings.
+    pub unknown: usize,
+    /// Instance-clause evaluations that were unknown.
+    pub unknown_evaluations: usize,
+    /// Waived findings.
+    pub waived: usize,
+    /// Instance-clause evaluations performed.
+    pub evaluations: usize,
+    /// The exit code.
+    pub exit_code: i32,
+}
+
+/// A whole report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Always [`FORMAT`].
+    pub format: &'static str,
+    /// Always [`VERSION`].
+    pub version: u32,
+    /// `checker x.y.z`.
+    pub tool: String,
+    /// The command that made it.
+    pub command: String,
+    /// The evaluation time (the injected `now`), RFC 3339.
+    pub generated_at: String,
+    /// Where records came from.
+    pub source: SourceInfo,
+    /// Counts and status.
+    pub summary: Summary,
+    /// Findings: violations first, then unknown, waived, notices; each by consumer and clause.
+    pub findings: Vec<Finding>,
+    /// Coverage.
+    pub coverage: Coverage,
+    /// Per consumer and clause.
+    pub consumers: Vec<ConsumerTally>,
+}

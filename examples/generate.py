@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Writes the example fleets, deterministically, from the facts in
+shared/reference/taskcluster-fleet-history.md (key formats, tags, user-data fields,
+worker types, regions). Re-run after changing it; the output is committed.
+
+    python3 examples/generate.py
+
+Everything is derived from hashes of fixed strings, so the files never churn.
+"""
+import base64
+import hashlib
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PREFIX = "aws-provisioner-v1-managed"
+REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-central-1"]
+WORKER_TYPES = {
+    # worker type: (instance type, regions it runs in, instances per region)
+    "gecko-t-win10-64": ("c4.2xlarge", REGIONS, 2),
+    "gecko-t-win10-64-gpu": ("g3.4xlarge", ["us-east-1", "us-west-2", "eu-central-1"], 1),
+    "gecko-t-win7-32": ("c4.2xlarge", REGIONS, 2),
+    "gecko-t-win7-32-gpu": ("g3.4xlarge", ["us-east-1", "us-west-2"], 1),
+    "gecko-1-b-win2012": ("c4.4xlarge", ["us-east-1", "us-west-1", "us-west-2"], 1),
+    "gecko-2-b-win2012": ("c4.4xlarge", ["us-east-1", "us-west-2"], 1),
+    "gecko-3-b-win2012": ("c4.4xlarge", ["us-east-1", "us-west-2", "eu-central-1"], 1),
+}
+GOLDEN = ["gecko-t-win10-64", "gecko-t-win7-32", "gecko-1-b-win2012"]
+
+
+def key_hash(public_key):
+    """keyHash: first 7 hex chars of SHA-256 over "<algorithm> <base64-body>"."""
+    return hashlib.sha256(public_key.encode()).hexdigest()[:7]
+
+
+# The 2015-2018 provisioner key, and the universal key of 2018-02-13 (whose hash is the
+# check value from ec2-manager's tests).
+OLD_HASH = key_hash("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDaws-provisioner-v1-2015")
+UNIVERSAL_HASH = key_hash("ssh-rsa pubkeydata")
+assert UNIVERSAL_HASH == "ffe27db"
+
+
+def h(*parts, n=17):
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
+
+
+def b64(obj):
+    return base64.b64encode(json.dumps(obj, separators=(",", ":")).encode()).decode()
+
+
+def instance(iid, region, az_letter, itype, key, tags, user_data, launch, image, spot=True):
+    inst = {
+        "InstanceId": iid,
+        "ImageId": image,
+        "InstanceType": itype,
+        "LaunchTime": launch,
+        "Placement": {"AvailabilityZone": region + az_letter, "GroupName": "", "Tenancy": "default"},
+        "State": {"Code": 16, "Name": "running"},
+        "Architecture": "x86_64",
+        "Platform": "windows",
+        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+        "UserData": {"Value": b64(user_data)} if user_data is not None else {},
+    }
+    if key is not None:
+        inst["KeyName"] = key
+    if spot:
+        inst["InstanceLifecycle"] = "spot"
+    return inst
+
+
+def provisioner_fleet(day, key_for, owner):
+    reservations = []
+    for wt, (itype, regions, per_region) in WORKER_TYPES.items():
+        for region in regions:
+            image = "ami-" + h("ami", wt, region, n=8)
+            for n in range(per_region):
+                az = "abc"[n % 3]
+                iid = "i-0" + h(day, wt, region, str(n), n=16)
+                launch = f"{day}T0{n + 1}:{10 + len(wt)}:00.000Z"
+                user_data = {
+                    "data": {},
+                    "capacity": 1,
+                    "workerType": wt,
+                    "provisionerId": "aws-provisioner-v1",
+                    "region": region,
+                    "availabilityZone": region + az,
+                    "instanceType": itype,
+                    "spotBid": 0.6,
+                    "price": 0.6,
+                    "launchSpecGenerated": launch.replace(".000Z", ".000Z"),
+                    "lastModified": "2018-01-30T16:44:18.413Z",
+                    "provisionerBaseUrl": "https://aws-provisioner.taskcluster.net/v1",
+                    # A one-time secret: checker must never store or print it.
+                    "securityToken": "tok-" + h("secret", day, iid, n=32),
+                }
+                tags = {"Name": wt, "Owner": owner, "WorkerType": f"{owner}/{wt}"}
+                reservations.append({"Instances": [instance(iid, region, az, itype, key_for(wt), tags, user_data, launch, image)]})
+    # Golden (AMI-build) instances: launched by OCC's AMI builds, not the provisioner.
+    for wt in GOLDEN:
+        iid = "i-0" + h(day, "golden", wt, n=16)
+        tags = {"WorkerType": f"golden-{wt}"}
+        reservations.append({"Instances": [instance(iid, "us-west-2", "b", "c4.2xlarge", f"mozilla-taskcluster-worker-{wt}", tags, None, f"{day}T03:00:00.000Z", "ami-" + h("base", wt, n=8), spot=False)]})
+    return {"Reservations": reservations}
+
+
+WM_POOLS = {
+    # workerPoolId: (instance type, regions, key name or None)
+    "gecko-t/win10-64": ("c5.2xlarge", ["us-east-1", "us-west-2"], None),
+    "gecko-t/win10-64-gpu": ("g4dn.2xlarge", ["us-east-1"], None),
+    "gecko-t/win7-32": ("c5.2xlarge", ["us-east-1", "us-west-2"], None),
+    "gecko-1/b-win2012": ("c5.4xlarge", ["us-west-2"], None),
+    "gecko-3/b-win2012": ("c5.4xlarge", ["us-east-1", "us-west-2"], None),
+}
+
+
+def worker_manager_fleet():
+    reservations = []
+    day = "2026-11-20"
+    for pool, (itype, regions, key) in WM_POOLS.items():
+        for region in regions:
+            for n in range(2):
+                az = "ab"[n]
+                iid = "i-0" + h("wm", pool, region, str(n), n=16)
+                user_data = {
+                    "rootUrl": "https://firefox-ci-tc.services.mozilla.com",
+                    "workerPoolId": pool,
+                    "providerId": "aws",
+                    "workerGroup": region,
+                    "launchConfigId": "lc-" + h("lc", pool, region, n=20),
+                    "workerConfig": {"genericWorker": {"config": {"idleTimeoutSecs": 900}}},
+                }
+                tags = {
+                    "CreatedBy": "taskcluster-wm-aws",
+                    "Owner": "relops@mozilla.com",
+                    "ManagedBy": "taskcluster",
+                    "Name": pool,
+                    "WorkerPoolId": pool,
+                }
+                launch = f"{day}T0{n + 1}:00:00.000Z"
+                image = "ami-" + h("wm-ami", pool, region, n=17)
+                reservations.append({"Instances": [instance(iid, region, az, itype, key, tags, user_data, launch, image)]})
+    iid = "i-0" + h("wm", "golden", n=16)
+    reservations.append({"Instances": [instance(iid, "us-west-2", "a", "c5.2xlarge", "mozilla-taskcluster-worker-gecko-t-win10-64", {"WorkerType": "golden-gecko-t-win10-64"}, None, f"{day}T05:00:00.000Z", "ami-" + h("wm-base", n=17), spot=False)]})
+    return {"Reservations": reservations}
+
+
+def write(path, obj):
+    with open(os.path.join(HERE, path), "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    write("taskcluster-2018/fleet-2018-02-12.json", provisioner_fleet("2018-02-12", lambda wt: f"{PREFIX}:{wt}:{OLD_HASH}", "aws-provisioner-v1-managed"))
+    write("taskcluster-2018/fleet-2018-02-14.json", provisioner_fleet("2018-02-14", lambda wt: f"{PREFIX}:{UNIVERSAL_HASH}", "ec2-manager-production"))
+    write("worker-manager/fleet.json", worker_manager_fleet())
+    write("taskcluster-2018/worker-types.json", list(WORKER_TYPES))
