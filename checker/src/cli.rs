@@ -94,7 +94,9 @@ pub struct ReportArgs {
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| format!("{e}: write e.g. 2018-02-14T12:00:00Z"))
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e}: write e.g. 2018-02-14T12:00:00Z"))
 }
 
 /// `checker validate`.
@@ -145,14 +147,20 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::BAD_INPUT } else { exit::CLEAN };
+            return if e.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::CLEAN
+            };
         }
     };
     init_tracing(cli.verbose);
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     };
     match cli.command {
         Command::Validate(a) => validate(&a),
@@ -169,8 +177,14 @@ fn init_tracing(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("checker={level},checker_ec2={level}")));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("checker={level},checker_ec2={level}"))
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 fn print_diags(d: &Diagnostics) {
@@ -204,7 +218,10 @@ fn validate(a: &ValidateArgs) -> i32 {
 }
 
 /// Reads recorded fleet files; every bad instance is reported.
-pub fn read_fleets(files: &[PathBuf], set: &ContractSet) -> Result<(Vec<Instance>, Vec<SourcePart>), i32> {
+pub fn read_fleets(
+    files: &[PathBuf],
+    set: &ContractSet,
+) -> Result<(Vec<Instance>, Vec<SourcePart>), i32> {
     let secrets = set.secret_policy();
     let mut all = Vec::new();
     let mut parts = Vec::new();
@@ -212,7 +229,12 @@ pub fn read_fleets(files: &[PathBuf], set: &ContractSet) -> Result<(Vec<Instance
     for f in files {
         match crate::fleet::read_recorded(f, &secrets) {
             Ok(v) => {
-                parts.push(SourcePart { name: f.display().to_string(), status: "ok", instances: v.len(), error: None });
+                parts.push(SourcePart {
+                    name: f.display().to_string(),
+                    status: "ok",
+                    instances: v.len(),
+                    error: None,
+                });
                 all.extend(v);
             }
             Err(d) => diags.extend(d.0),
@@ -226,7 +248,13 @@ pub fn read_fleets(files: &[PathBuf], set: &ContractSet) -> Result<(Vec<Instance
 }
 
 /// Builds a report from an evaluation.
-pub fn build_report(command: &str, set: &ContractSet, fleet: &[Instance], source: SourceInfo, args: &ReportArgs) -> Report {
+pub fn build_report(
+    command: &str,
+    set: &ContractSet,
+    fleet: &[Instance],
+    source: SourceInfo,
+    args: &ReportArgs,
+) -> Report {
     let now = args.now.unwrap_or_else(Utc::now);
     let ev = evaluate(set, fleet, now);
     let incomplete = source.parts.iter().any(|p| p.status != "ok");
@@ -246,14 +274,27 @@ pub fn build_report(command: &str, set: &ContractSet, fleet: &[Instance], source
                 actual: vec![],
                 count: 0,
                 samples: vec![],
-                message: format!("{} could not be read: {}; its instances were not evaluated", p.name, p.error.as_deref().unwrap_or("error")),
+                message: format!(
+                    "{} could not be read: {}; its instances were not evaluated",
+                    p.name,
+                    p.error.as_deref().unwrap_or("error")
+                ),
                 why: None,
                 runbook: None,
                 waiver: None,
             },
         );
     }
-    let summary = summarize(&findings, ev.evaluations, ev.unknown_evaluations, Policy { fail_on_warn: args.fail_on_warn, max_unknown: args.max_unknown, source_incomplete: incomplete });
+    let summary = summarize(
+        &findings,
+        ev.evaluations,
+        ev.unknown_evaluations,
+        Policy {
+            fail_on_warn: args.fail_on_warn,
+            max_unknown: args.max_unknown,
+            source_incomplete: incomplete,
+        },
+    );
     Report {
         format: FORMAT,
         version: VERSION,
@@ -299,7 +340,15 @@ fn check(a: &CheckArgs, color: bool) -> i32 {
         Ok(x) => x,
         Err(c) => return c,
     };
-    let source = SourceInfo { kind: "recorded".into(), instances: fleet.len(), user_data_sampled: fleet.iter().filter(|i| !matches!(i.user_data, crate::fleet::UserData::NotFetched)).count(), parts };
+    let source = SourceInfo {
+        kind: "recorded".into(),
+        instances: fleet.len(),
+        user_data_sampled: fleet
+            .iter()
+            .filter(|i| !matches!(i.user_data, crate::fleet::UserData::NotFetched))
+            .count(),
+        parts,
+    };
     let report = build_report("check", &set, &fleet, source, &a.report);
     let text = render(&report, a.report.format, color && a.report.output.is_none());
     match emit(&text, a.report.output.as_ref()) {
@@ -326,23 +375,52 @@ fn explain(a: &ExplainArgs) -> i32 {
         return exit::CLEAN;
     }
     let report = (!fleet.is_empty()).then(|| {
-        let source = SourceInfo { kind: "recorded".into(), instances: fleet.len(), user_data_sampled: 0, parts };
-        let args = ReportArgs { format: Format::Human, output: None, fail_on_warn: false, max_unknown: 0, now: a.now };
+        let source = SourceInfo {
+            kind: "recorded".into(),
+            instances: fleet.len(),
+            user_data_sampled: 0,
+            parts,
+        };
+        let args = ReportArgs {
+            format: Format::Human,
+            output: None,
+            fail_on_warn: false,
+            max_unknown: 0,
+            now: a.now,
+        };
         build_report("explain", &set, &fleet, source, &args)
     });
     if let Some(text) = crate::explain::clause(&set, &a.id, report.as_ref()) {
         let _ = emit(&text, None);
         return exit::CLEAN;
     }
-    let ids: Vec<&str> = set.consumers.iter().flat_map(|c| c.clauses.iter().map(|cl| cl.id.as_str())).collect();
-    let close: Vec<&str> = ids.iter().copied().filter(|id| crate::output::edit_distance(id, &a.id) <= 3).collect();
+    let ids: Vec<&str> = set
+        .consumers
+        .iter()
+        .flat_map(|c| c.clauses.iter().map(|cl| cl.id.as_str()))
+        .collect();
+    let close: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| crate::output::edit_distance(id, &a.id) <= 3)
+        .collect();
     if a.id.starts_with("i-") {
-        eprintln!("error: instance {} is not in the fleet files given ({} instances read)", a.id, fleet.len());
+        eprintln!(
+            "error: instance {} is not in the fleet files given ({} instances read)",
+            a.id,
+            fleet.len()
+        );
         eprintln!("  hint: pass the fleet file that holds it with --fleet");
     } else {
-        eprintln!("error: \"{}\" is neither an instance in the given fleet nor a clause id", a.id);
+        eprintln!(
+            "error: \"{}\" is neither an instance in the given fleet nor a clause id",
+            a.id
+        );
         if close.is_empty() {
-            eprintln!("  hint: clause ids are listed by `checker validate` contracts; there are {} loaded", ids.len());
+            eprintln!(
+                "  hint: clause ids are listed by `checker validate` contracts; there are {} loaded",
+                ids.len()
+            );
         } else {
             eprintln!("  hint: did you mean {}?", close.join(", "));
         }
@@ -357,7 +435,10 @@ fn rules(a: &RulesArgs) -> i32 {
     } else {
         let mut s = String::from("Clause kinds\n");
         for r in crate::rules::RULES {
-            s.push_str(&format!("\n{}\n  {}\n  fields:  {}\n  unknown: {}\n  example: {}\n", r.kind, r.summary, r.fields, r.unknown_when, r.example));
+            s.push_str(&format!(
+                "\n{}\n  {}\n  fields:  {}\n  unknown: {}\n  example: {}\n",
+                r.kind, r.summary, r.fields, r.unknown_when, r.example
+            ));
         }
         s.push_str("\nFinding codes\n\n");
         for c in crate::rules::CODES {

@@ -300,8 +300,20 @@ impl Condition {
             Condition::Present(p, true) => format!("{p} is present"),
             Condition::Present(p, false) => format!("{p} is absent"),
             Condition::MemberOf(p, s) => format!("{p} in {} ({} values)", s.name, s.values.len()),
-            Condition::All(cs) => format!("({})", cs.iter().map(Condition::describe).collect::<Vec<_>>().join(" and ")),
-            Condition::Any(cs) => format!("({})", cs.iter().map(Condition::describe).collect::<Vec<_>>().join(" or ")),
+            Condition::All(cs) => format!(
+                "({})",
+                cs.iter()
+                    .map(Condition::describe)
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+            Condition::Any(cs) => format!(
+                "({})",
+                cs.iter()
+                    .map(Condition::describe)
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
             Condition::Not(c) => format!("not {}", c.describe()),
         }
     }
@@ -327,9 +339,11 @@ pub const DEFAULT_STATES: &[&str] = &["pending", "running"];
 impl ContractSet {
     /// Whether the selector holds for the instance (including its provider's selector).
     pub fn selects(&self, sel: &Selector, i: &Instance) -> bool {
-        sel.states.iter().any(|s| *s == i.state)
+        sel.states.contains(&i.state)
             && sel.conditions.iter().all(|c| c.holds(i))
-            && sel.provider.is_none_or(|p| self.selects(&self.providers[p].selector, i))
+            && sel
+                .provider
+                .is_none_or(|p| self.selects(&self.providers[p].selector, i))
     }
 
     /// A selector in words.
@@ -342,7 +356,11 @@ impl ContractSet {
         if sel.states != DEFAULT_STATES {
             parts.push(format!("state in [{}]", sel.states.join(", ")));
         }
-        if parts.is_empty() { "every instance".into() } else { parts.join(" and ") }
+        if parts.is_empty() {
+            "every instance".into()
+        } else {
+            parts.join(" and ")
+        }
     }
 
     /// Finds a consumer by name.
@@ -378,8 +396,13 @@ impl ContractSet {
 
     /// Whether any contract (consumer or provider) reads user-data: live scans fetch it only then.
     pub fn reads_user_data(&self) -> bool {
-        self.consumers.iter().any(|c| c.reads(self).iter().any(OutputPath::is_user_data))
-            || self.providers.iter().any(|p| p.outputs.iter().any(|o| o.path.is_user_data() && !o.secret))
+        self.consumers
+            .iter()
+            .any(|c| c.reads(self).iter().any(OutputPath::is_user_data))
+            || self
+                .providers
+                .iter()
+                .any(|p| p.outputs.iter().any(|o| o.path.is_user_data() && !o.secret))
     }
 }
 
@@ -387,9 +410,16 @@ impl Consumer {
     /// Every output this contract reads.
     pub fn reads(&self, set: &ContractSet) -> Vec<OutputPath> {
         let mut out = Vec::new();
-        self.selector.conditions.iter().for_each(|c| c.outputs(&mut out));
+        self.selector
+            .conditions
+            .iter()
+            .for_each(|c| c.outputs(&mut out));
         if let Some(p) = self.selector.provider {
-            set.providers[p].selector.conditions.iter().for_each(|c| c.outputs(&mut out));
+            set.providers[p]
+                .selector
+                .conditions
+                .iter()
+                .for_each(|c| c.outputs(&mut out));
         }
         for cl in &self.clauses {
             if let Some(w) = &cl.when {
@@ -413,7 +443,10 @@ impl Check {
         };
         match self {
             Check::Present(p) | Check::Absent(p) => subj(&Subject::Output(p.clone())),
-            Check::Equals(s, _) | Check::OneOf(s, _) | Check::Matches(s, _) | Check::MemberOf(s, _) => subj(s),
+            Check::Equals(s, _)
+            | Check::OneOf(s, _)
+            | Check::Matches(s, _)
+            | Check::MemberOf(s, _) => subj(s),
             Check::Derives { from, .. } => subj(from),
             Check::AgreesWith(s, other) => {
                 subj(s);

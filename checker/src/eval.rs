@@ -45,7 +45,12 @@ enum Val<'a> {
     Skip(String),
 }
 
-fn read_subject<'a>(c: &Consumer, s: &Subject, i: &'a Instance, facts: &'a [Option<FactValue>]) -> Val<'a> {
+fn read_subject<'a>(
+    c: &Consumer,
+    s: &Subject,
+    i: &'a Instance,
+    facts: &'a [Option<FactValue>],
+) -> Val<'a> {
     match s {
         Subject::Output(p) => read_output(p, i),
         Subject::Fact(f) => match &facts[*f] {
@@ -84,7 +89,12 @@ pub fn subject_name(c: &Consumer, s: &Subject) -> String {
 }
 
 /// Evaluates one clause on one instance. `facts` carries what earlier clauses derived.
-pub fn eval_clause(c: &Consumer, cl: &Clause, i: &Instance, facts: &mut [Option<FactValue>]) -> ClauseOutcome {
+pub fn eval_clause(
+    c: &Consumer,
+    cl: &Clause,
+    i: &Instance,
+    facts: &mut [Option<FactValue>],
+) -> ClauseOutcome {
     use ClauseOutcome::*;
     if let Some(w) = &cl.when
         && !w.holds(i)
@@ -117,37 +127,71 @@ pub fn eval_clause(c: &Consumer, cl: &Clause, i: &Instance, facts: &mut [Option<
         },
         Check::Equals(s, want) => {
             let v = subject!(s);
-            if v == want.as_str() { Pass(show(c, s, &v, facts)) } else { Fail(show(c, s, &v, facts)) }
+            if v == want.as_str() {
+                Pass(show(c, s, &v, facts))
+            } else {
+                Fail(show(c, s, &v, facts))
+            }
         }
         Check::OneOf(s, vals) => {
             let v = subject!(s);
-            if vals.iter().any(|x| x == v.as_ref()) { Pass(show(c, s, &v, facts)) } else { Fail(show(c, s, &v, facts)) }
+            if vals.iter().any(|x| x == v.as_ref()) {
+                Pass(show(c, s, &v, facts))
+            } else {
+                Fail(show(c, s, &v, facts))
+            }
         }
         Check::Matches(s, re) => {
             let v = subject!(s);
-            if re.is_match(&v) { Pass(show(c, s, &v, facts)) } else { Fail(show(c, s, &v, facts)) }
+            if re.is_match(&v) {
+                Pass(show(c, s, &v, facts))
+            } else {
+                Fail(show(c, s, &v, facts))
+            }
         }
         Check::MemberOf(s, set) => {
             let v = subject!(s);
-            if set.values.contains(v.as_ref()) { Pass(show(c, s, &v, facts)) } else { Fail(show(c, s, &v, facts)) }
+            if set.values.contains(v.as_ref()) {
+                Pass(show(c, s, &v, facts))
+            } else {
+                Fail(show(c, s, &v, facts))
+            }
         }
         Check::AgreesWith(s, other) => {
             let v = subject!(s);
             let (other_name, other_val): (String, Val<'_>) = match other {
                 Other::Output(p) => (p.to_string(), read_output(p, i)),
-                Other::Fact(f) => (format!("fact {}", c.facts[*f]), read_subject(c, &Subject::Fact(*f), i, facts)),
+                Other::Fact(f) => (
+                    format!("fact {}", c.facts[*f]),
+                    read_subject(c, &Subject::Fact(*f), i, facts),
+                ),
                 Other::Template(t, idx) => {
-                    let rendered = t.render(&|name| idx.get(name).and_then(|f| facts[*f].as_ref()).map(|fv| fv.value.clone()));
+                    let rendered = t.render(&|name| {
+                        idx.get(name)
+                            .and_then(|f| facts[*f].as_ref())
+                            .map(|fv| fv.value.clone())
+                    });
                     match rendered {
                         Ok(r) => (format!("\"{}\"", t.source), Val::V(Cow::Owned(r))),
-                        Err(var) => (t.source.clone(), Val::Skip(format!("fact {var} was not derived"))),
+                        Err(var) => (
+                            t.source.clone(),
+                            Val::Skip(format!("fact {var} was not derived")),
+                        ),
                     }
                 }
             };
             match other_val {
-                Val::V(o) if o == v => Pass(format!("{} = {other_name} \"{o}\"", show(c, s, &v, facts))),
-                Val::V(o) => Fail(format!("{} but {other_name} is \"{o}\"", show(c, s, &v, facts))),
-                Val::Missing => Fail(format!("{} but {other_name} is absent", show(c, s, &v, facts))),
+                Val::V(o) if o == v => {
+                    Pass(format!("{} = {other_name} \"{o}\"", show(c, s, &v, facts)))
+                }
+                Val::V(o) => Fail(format!(
+                    "{} but {other_name} is \"{o}\"",
+                    show(c, s, &v, facts)
+                )),
+                Val::Missing => Fail(format!(
+                    "{} but {other_name} is absent",
+                    show(c, s, &v, facts)
+                )),
                 Val::Unknown(r) => Unknown(r),
                 Val::Skip(r) => Skipped(r),
             }
@@ -155,7 +199,13 @@ pub fn eval_clause(c: &Consumer, cl: &Clause, i: &Instance, facts: &mut [Option<
         Check::Derives { fact, from, how } => {
             let v = match read_subject(c, from, i, facts) {
                 Val::V(v) => v,
-                Val::Missing => return Fail(format!("{} is absent, so {} cannot be derived", subject_name(c, from), c.facts[*fact])),
+                Val::Missing => {
+                    return Fail(format!(
+                        "{} is absent, so {} cannot be derived",
+                        subject_name(c, from),
+                        c.facts[*fact]
+                    ));
+                }
                 Val::Unknown(r) => return Unknown(r),
                 Val::Skip(r) => return Skipped(r),
             };
@@ -163,11 +213,21 @@ pub fn eval_clause(c: &Consumer, cl: &Clause, i: &Instance, facts: &mut [Option<
             let (value, provenance) = match how {
                 Derivation::Identity => (v.to_string(), format!("from {src}")),
                 Derivation::Split(sep, idx) => match v.split(sep.as_str()).nth(*idx) {
-                    Some(part) => (part.to_string(), format!("from {src} \"{v}\" by split('{sep}')[{idx}]")),
-                    None => return Fail(format!("{src} \"{v}\" has no field {idx} when split on '{sep}'")),
+                    Some(part) => (
+                        part.to_string(),
+                        format!("from {src} \"{v}\" by split('{sep}')[{idx}]"),
+                    ),
+                    None => {
+                        return Fail(format!(
+                            "{src} \"{v}\" has no field {idx} when split on '{sep}'"
+                        ));
+                    }
                 },
                 Derivation::Capture(re, cap) => match re.captures(&v).and_then(|m| m.name(cap)) {
-                    Some(m) => (m.as_str().to_string(), format!("from {src} \"{v}\" by /{}/", re.as_str())),
+                    Some(m) => (
+                        m.as_str().to_string(),
+                        format!("from {src} \"{v}\" by /{}/", re.as_str()),
+                    ),
                     None => return Fail(format!("{src} \"{v}\" does not match /{}/", re.as_str())),
                 },
             };
@@ -183,7 +243,13 @@ pub fn eval_clause(c: &Consumer, cl: &Clause, i: &Instance, facts: &mut [Option<
 }
 
 /// A uniform clause's group key and value for one instance, if readable.
-fn uniform_key(c: &Consumer, s: &Subject, per: &[Subject], i: &Instance, facts: &[Option<FactValue>]) -> Option<(Vec<String>, String)> {
+fn uniform_key(
+    c: &Consumer,
+    s: &Subject,
+    per: &[Subject],
+    i: &Instance,
+    facts: &[Option<FactValue>],
+) -> Option<(Vec<String>, String)> {
     let val = match read_subject(c, s, i, facts) {
         Val::V(v) => v.into_owned(),
         _ => return None,
@@ -197,6 +263,9 @@ fn uniform_key(c: &Consumer, s: &Subject, per: &[Subject], i: &Instance, facts: 
     }
     Some((key, val))
 }
+
+/// Per uniform clause: group key -> value -> instance ids.
+type UniformGroups = BTreeMap<Vec<String>, BTreeMap<String, Vec<String>>>;
 
 #[derive(Default)]
 struct Agg {
@@ -222,7 +291,14 @@ impl Agg {
     }
 
     fn values(&self) -> Vec<ValueCount> {
-        let mut v: Vec<ValueCount> = self.values.iter().map(|(value, count)| ValueCount { value: value.clone(), count: *count }).collect();
+        let mut v: Vec<ValueCount> = self
+            .values
+            .iter()
+            .map(|(value, count)| ValueCount {
+                value: value.clone(),
+                count: *count,
+            })
+            .collect();
         v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
         v.truncate(MAX_VALUES);
         v
@@ -269,7 +345,16 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
             runbook: None,
             selector: set.describe_selector(&p.selector),
             selected: 0,
-            clauses: p.outputs.iter().map(|o| ClauseTally { id: manifest_clause_id(p, &o.path), kind: "manifest".into(), severity: Some(Severity::Error), ..Default::default() }).collect(),
+            clauses: p
+                .outputs
+                .iter()
+                .map(|o| ClauseTally {
+                    id: manifest_clause_id(p, &o.path),
+                    kind: "manifest".into(),
+                    severity: Some(Severity::Error),
+                    ..Default::default()
+                })
+                .collect(),
         };
         for i in fleet.iter().filter(|i| set.selects(&p.selector, i)) {
             tally.selected += 1;
@@ -280,12 +365,16 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
                     ClauseOutcome::Pass(_) => t.passed += 1,
                     ClauseOutcome::Fail(v) => {
                         t.failed += 1;
-                        aggs.entry((Owner::Provider(pi, oi), Outcome::Violation, None)).or_default().add(&i.id, &v);
+                        aggs.entry((Owner::Provider(pi, oi), Outcome::Violation, None))
+                            .or_default()
+                            .add(&i.id, &v);
                     }
                     ClauseOutcome::Unknown(r) => {
                         t.unknown += 1;
                         unknown_evaluations += 1;
-                        aggs.entry((Owner::Provider(pi, oi), Outcome::Unknown, None)).or_default().add(&i.id, &r);
+                        aggs.entry((Owner::Provider(pi, oi), Outcome::Unknown, None))
+                            .or_default()
+                            .add(&i.id, &r);
                     }
                     ClauseOutcome::NotApplicable => t.not_applicable += 1,
                     ClauseOutcome::Skipped(_) => t.skipped += 1,
@@ -296,7 +385,7 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
     }
 
     // Consumer contracts.
-    let mut uniform: HashMap<(usize, usize), BTreeMap<Vec<String>, BTreeMap<String, Vec<String>>>> = HashMap::new();
+    let mut uniform: HashMap<(usize, usize), UniformGroups> = HashMap::new();
     for (ci, c) in set.consumers.iter().enumerate() {
         let mut tally = ConsumerTally {
             name: c.name.clone(),
@@ -305,7 +394,16 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
             runbook: c.runbook.clone(),
             selector: set.describe_selector(&c.selector),
             selected: 0,
-            clauses: c.clauses.iter().map(|cl| ClauseTally { id: cl.id.clone(), kind: cl.check.kind().into(), severity: Some(cl.severity), ..Default::default() }).collect(),
+            clauses: c
+                .clauses
+                .iter()
+                .map(|cl| ClauseTally {
+                    id: cl.id.clone(),
+                    kind: cl.check.kind().into(),
+                    severity: Some(cl.severity),
+                    ..Default::default()
+                })
+                .collect(),
         };
         let mut facts: Vec<Option<FactValue>> = vec![None; c.facts.len()];
         for i in fleet.iter().filter(|i| set.selects(&c.selector, i)) {
@@ -314,7 +412,10 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
             for (k, cl) in c.clauses.iter().enumerate() {
                 let outcome = eval_clause(c, cl, i, &mut facts);
                 let t = &mut tally.clauses[k];
-                if !matches!(outcome, ClauseOutcome::NotApplicable | ClauseOutcome::Skipped(_)) {
+                if !matches!(
+                    outcome,
+                    ClauseOutcome::NotApplicable | ClauseOutcome::Skipped(_)
+                ) {
                     evaluations += 1;
                 }
                 match outcome {
@@ -323,7 +424,14 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
                         if let Check::Uniform(s, per) = &cl.check
                             && let Some((key, val)) = uniform_key(c, s, per, i, &facts)
                         {
-                            uniform.entry((ci, k)).or_default().entry(key).or_default().entry(val).or_default().push(i.id.clone());
+                            uniform
+                                .entry((ci, k))
+                                .or_default()
+                                .entry(key)
+                                .or_default()
+                                .entry(val)
+                                .or_default()
+                                .push(i.id.clone());
                         }
                     }
                     ClauseOutcome::Fail(v) => {
@@ -332,21 +440,27 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
                             Some(wi) if set.waivers[wi].expires >= today => {
                                 waiver_used[wi] = true;
                                 t.waived += 1;
-                                aggs.entry((Owner::Consumer(ci, k), Outcome::Waived, Some(wi))).or_default().add(&i.id, &v);
+                                aggs.entry((Owner::Consumer(ci, k), Outcome::Waived, Some(wi)))
+                                    .or_default()
+                                    .add(&i.id, &v);
                             }
                             _ => {
                                 if let Some(wi) = w {
                                     waiver_used[wi] = true;
                                 }
                                 t.failed += 1;
-                                aggs.entry((Owner::Consumer(ci, k), Outcome::Violation, None)).or_default().add(&i.id, &v);
+                                aggs.entry((Owner::Consumer(ci, k), Outcome::Violation, None))
+                                    .or_default()
+                                    .add(&i.id, &v);
                             }
                         }
                     }
                     ClauseOutcome::Unknown(r) => {
                         t.unknown += 1;
                         unknown_evaluations += 1;
-                        aggs.entry((Owner::Consumer(ci, k), Outcome::Unknown, None)).or_default().add(&i.id, &r);
+                        aggs.entry((Owner::Consumer(ci, k), Outcome::Unknown, None))
+                            .or_default()
+                            .add(&i.id, &r);
                     }
                     ClauseOutcome::NotApplicable => t.not_applicable += 1,
                     ClauseOutcome::Skipped(_) => t.skipped += 1,
@@ -362,12 +476,24 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
     for ((ci, k), groups) in uniform_keys {
         for (key, values) in groups {
             if values.len() > 1 {
-                let agg = aggs.entry((Owner::Consumer(ci, k), Outcome::Violation, None)).or_default();
-                let desc = values.iter().map(|(v, ids)| format!("\"{v}\" on {}", ids.len())).collect::<Vec<_>>().join(", ");
-                let label = if key.is_empty() { "all selected instances".to_string() } else { key.join(" / ") };
+                let agg = aggs
+                    .entry((Owner::Consumer(ci, k), Outcome::Violation, None))
+                    .or_default();
+                let desc = values
+                    .iter()
+                    .map(|(v, ids)| format!("\"{v}\" on {}", ids.len()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let label = if key.is_empty() {
+                    "all selected instances".to_string()
+                } else {
+                    key.join(" / ")
+                };
                 let first = values.values().flatten().min().cloned().unwrap_or_default();
                 agg.add(&first, &format!("{label}: {desc}"));
-                let tally = tallies.iter_mut().find(|t| t.role == "consumer" && t.name == set.consumers[ci].name);
+                let tally = tallies
+                    .iter_mut()
+                    .find(|t| t.role == "consumer" && t.name == set.consumers[ci].name);
                 if let Some(t) = tally {
                     let n: usize = values.values().map(Vec::len).sum();
                     t.clauses[k].passed -= n.min(t.clauses[k].passed);
@@ -377,7 +503,10 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
         }
     }
 
-    let mut findings: Vec<Finding> = aggs.into_iter().map(|((owner, outcome, wi), agg)| make_finding(set, &owner, outcome, wi, &agg)).collect();
+    let mut findings: Vec<Finding> = aggs
+        .into_iter()
+        .map(|((owner, outcome, wi), agg)| make_finding(set, &owner, outcome, wi, &agg))
+        .collect();
 
     for (wi, w) in set.waivers.iter().enumerate() {
         let wref = waiver_ref(w);
@@ -391,10 +520,18 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
                 kind: None,
                 output: None,
                 expected: Some(format!("a waiver valid on {today}")),
-                actual: vec![ValueCount { value: format!("expired {}", w.expires), count: 1 }],
+                actual: vec![ValueCount {
+                    value: format!("expired {}", w.expires),
+                    count: 1,
+                }],
                 count: 1,
                 samples: vec![],
-                message: format!("the waiver of {} owned by {} expired on {}; what it covered fails again", waiver_target(w), w.owner, w.expires),
+                message: format!(
+                    "the waiver of {} owned by {} expired on {}; what it covered fails again",
+                    waiver_target(w),
+                    w.owner,
+                    w.expires
+                ),
                 why: Some(w.reason.clone()),
                 runbook: None,
                 waiver: Some(wref),
@@ -412,7 +549,10 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
                 actual: vec![],
                 count: 0,
                 samples: vec![],
-                message: format!("the waiver of {} matches no failing instance: remove it, or fix its selector", waiver_target(w)),
+                message: format!(
+                    "the waiver of {} matches no failing instance: remove it, or fix its selector",
+                    waiver_target(w)
+                ),
                 why: Some(w.reason.clone()),
                 runbook: None,
                 waiver: Some(wref),
@@ -420,11 +560,28 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
         }
     }
     findings.sort_by(|a, b| {
-        (a.outcome, std::cmp::Reverse(a.severity), &a.consumer, &a.clause).cmp(&(b.outcome, std::cmp::Reverse(b.severity), &b.consumer, &b.clause))
+        (
+            a.outcome,
+            std::cmp::Reverse(a.severity),
+            &a.consumer,
+            &a.clause,
+        )
+            .cmp(&(
+                b.outcome,
+                std::cmp::Reverse(b.severity),
+                &b.consumer,
+                &b.clause,
+            ))
     });
 
     let coverage = coverage(set, &tallies);
-    Evaluation { findings, consumers: tallies, coverage, evaluations, unknown_evaluations }
+    Evaluation {
+        findings,
+        consumers: tallies,
+        coverage,
+        evaluations,
+        unknown_evaluations,
+    }
 }
 
 fn waiver_target(w: &Waiver) -> String {
@@ -435,12 +592,19 @@ fn waiver_target(w: &Waiver) -> String {
 }
 
 fn waiver_ref(w: &Waiver) -> WaiverRef {
-    WaiverRef { owner: w.owner.clone(), reason: w.reason.clone(), expires: w.expires.to_string(), file: format!("{} {}", w.file.display(), w.pointer) }
+    WaiverRef {
+        owner: w.owner.clone(),
+        reason: w.reason.clone(),
+        expires: w.expires.to_string(),
+        file: format!("{} {}", w.file.display(), w.pointer),
+    }
 }
 
 fn find_waiver(set: &ContractSet, c: &Consumer, cl: &Clause, i: &Instance) -> Option<usize> {
     set.waivers.iter().position(|w| {
-        w.consumer == c.name && w.clause.as_ref().is_none_or(|id| *id == cl.id) && w.selector.as_ref().is_none_or(|s| set.selects(s, i))
+        w.consumer == c.name
+            && w.clause.as_ref().is_none_or(|id| *id == cl.id)
+            && w.selector.as_ref().is_none_or(|s| set.selects(s, i))
     })
 }
 
@@ -481,11 +645,18 @@ pub fn check_manifest(p: &Provider, i: &Instance) -> Vec<ClauseOutcome> {
             }
         };
         let (Some(t), Some(re)) = (&o.template, &o.regex) else {
-            out.push(ClauseOutcome::Pass(if o.secret { "present (secret)".into() } else { format!("\"{v}\"") }));
+            out.push(ClauseOutcome::Pass(if o.secret {
+                "present (secret)".into()
+            } else {
+                format!("\"{v}\"")
+            }));
             continue;
         };
         let Some(caps) = re.captures(&v) else {
-            out.push(ClauseOutcome::Fail(format!("\"{v}\" does not fit the template \"{}\"", t.source)));
+            out.push(ClauseOutcome::Fail(format!(
+                "\"{v}\" does not fit the template \"{}\"",
+                t.source
+            )));
             continue;
         };
         let mut problem = None;
@@ -497,12 +668,16 @@ pub fn check_manifest(p: &Provider, i: &Instance) -> Vec<ClauseOutcome> {
                 && let Some(members) = p.sets.get(set_name)
                 && !members.contains(val)
             {
-                problem = Some(format!("\"{v}\" gives {var} \"{val}\", which is not in {set_name}"));
+                problem = Some(format!(
+                    "\"{v}\" gives {var} \"{val}\", which is not in {set_name}"
+                ));
                 break;
             }
             if let Some((_, prev, from)) = bound.iter().find(|(n, _, _)| n == var) {
                 if prev != val {
-                    problem = Some(format!("\"{v}\" gives {var} \"{val}\" but {from} gives \"{prev}\""));
+                    problem = Some(format!(
+                        "\"{v}\" gives {var} \"{val}\" but {from} gives \"{prev}\""
+                    ));
                     break;
                 }
             } else {
@@ -517,7 +692,13 @@ pub fn check_manifest(p: &Provider, i: &Instance) -> Vec<ClauseOutcome> {
     out
 }
 
-fn make_finding(set: &ContractSet, owner: &Owner, outcome: Outcome, waiver: Option<usize>, agg: &Agg) -> Finding {
+fn make_finding(
+    set: &ContractSet,
+    owner: &Owner,
+    outcome: Outcome,
+    waiver: Option<usize>,
+    agg: &Agg,
+) -> Finding {
     let actual = agg.values();
     let samples: Vec<String> = agg.samples.iter().cloned().collect();
     let first = actual.first().map(|v| v.value.clone()).unwrap_or_default();
@@ -530,8 +711,20 @@ fn make_finding(set: &ContractSet, owner: &Owner, outcome: Outcome, waiver: Opti
                 None => "present".into(),
             };
             let (code, message) = match outcome {
-                Outcome::Unknown => ("manifest-unknown", format!("provider {} promises {}, but it could not be read on {} instance(s): {first}", p.name, o.path, agg.count)),
-                _ => ("manifest-violated", format!("provider {} promises {} = {expected}, but {} instance(s) it launched break that promise, e.g. {first}", p.name, o.path, agg.count)),
+                Outcome::Unknown => (
+                    "manifest-unknown",
+                    format!(
+                        "provider {} promises {}, but it could not be read on {} instance(s): {first}",
+                        p.name, o.path, agg.count
+                    ),
+                ),
+                _ => (
+                    "manifest-violated",
+                    format!(
+                        "provider {} promises {} = {expected}, but {} instance(s) it launched break that promise, e.g. {first}",
+                        p.name, o.path, agg.count
+                    ),
+                ),
             };
             Finding {
                 code,
@@ -546,7 +739,10 @@ fn make_finding(set: &ContractSet, owner: &Owner, outcome: Outcome, waiver: Opti
                 count: agg.count,
                 samples,
                 message,
-                why: Some(format!("every consumer that relies on {}'s published outputs is exposed; fix the provider or publish the new manifest", p.name)),
+                why: Some(format!(
+                    "every consumer that relies on {}'s published outputs is exposed; fix the provider or publish the new manifest",
+                    p.name
+                )),
                 runbook: None,
                 waiver: None,
             }
@@ -563,9 +759,27 @@ fn make_finding(set: &ContractSet, owner: &Owner, outcome: Outcome, waiver: Opti
                 },
             };
             let (code, message) = match outcome {
-                Outcome::Unknown => ("clause-unknown", format!("{}: {} could not be evaluated on {} instance(s): {first}", c.name, cl.id, agg.count)),
-                Outcome::Waived => ("clause-waived", format!("{}: {} fails on {} instance(s), accepted by a waiver", c.name, cl.id, agg.count)),
-                _ => ("clause-violated", format!("{} expects {target} {expected}; {} instance(s) fail: {first}", c.name, agg.count)),
+                Outcome::Unknown => (
+                    "clause-unknown",
+                    format!(
+                        "{}: {} could not be evaluated on {} instance(s): {first}",
+                        c.name, cl.id, agg.count
+                    ),
+                ),
+                Outcome::Waived => (
+                    "clause-waived",
+                    format!(
+                        "{}: {} fails on {} instance(s), accepted by a waiver",
+                        c.name, cl.id, agg.count
+                    ),
+                ),
+                _ => (
+                    "clause-violated",
+                    format!(
+                        "{} expects {target} {expected}; {} instance(s) fail: {first}",
+                        c.name, agg.count
+                    ),
+                ),
             };
             let output = match &cl.check {
                 Check::Present(p) | Check::Absent(p) => Some(p.to_string()),
@@ -602,10 +816,20 @@ pub fn expected_words(c: &Consumer, check: &Check) -> String {
         Check::Matches(_, re) => format!("to match /{}/", re.as_str()),
         Check::Derives { fact, how, .. } => match how {
             Derivation::Identity => format!("to yield {}", c.facts[*fact]),
-            Derivation::Split(sep, idx) => format!("to yield {} by split('{sep}')[{idx}]", c.facts[*fact]),
-            Derivation::Capture(re, cap) => format!("to yield {} as group {cap} of /{}/", c.facts[*fact], re.as_str()),
+            Derivation::Split(sep, idx) => {
+                format!("to yield {} by split('{sep}')[{idx}]", c.facts[*fact])
+            }
+            Derivation::Capture(re, cap) => format!(
+                "to yield {} as group {cap} of /{}/",
+                c.facts[*fact],
+                re.as_str()
+            ),
         },
-        Check::MemberOf(_, set) => format!("to be a member of {} ({} known values)", set.name, set.values.len()),
+        Check::MemberOf(_, set) => format!(
+            "to be a member of {} ({} known values)",
+            set.name,
+            set.values.len()
+        ),
         Check::AgreesWith(_, other) => match other {
             Other::Output(p) => format!("to agree with {p}"),
             Other::Fact(f) => format!("to agree with fact {}", c.facts[*f]),
@@ -615,7 +839,13 @@ pub fn expected_words(c: &Consumer, check: &Check) -> String {
             if per.is_empty() {
                 "to be the same on every selected instance".into()
             } else {
-                format!("to be the same per {}", per.iter().map(|s| subject_name(c, s)).collect::<Vec<_>>().join(" and "))
+                format!(
+                    "to be the same per {}",
+                    per.iter()
+                        .map(|s| subject_name(c, s))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                )
             }
         }
     }
@@ -644,7 +874,10 @@ fn coverage(set: &ContractSet, tallies: &[ConsumerTally]) -> Coverage {
             if reads.contains_key(&o.path) {
                 covered += 1;
             } else {
-                uncovered.push(Uncovered { provider: p.name.clone(), output: o.path.to_string() });
+                uncovered.push(Uncovered {
+                    provider: p.name.clone(),
+                    output: o.path.to_string(),
+                });
             }
         }
     }
@@ -654,19 +887,28 @@ fn coverage(set: &ContractSet, tallies: &[ConsumerTally]) -> Coverage {
         reads
             .iter()
             .filter(|(p, _)| provider_dependent(p) && !promised.contains(p))
-            .map(|(p, who)| Unpromised { output: p.to_string(), consumers: who.iter().cloned().collect() })
+            .map(|(p, who)| Unpromised {
+                output: p.to_string(),
+                consumers: who.iter().cloned().collect(),
+            })
             .collect()
     };
     let unmatched = tallies
         .iter()
         .filter(|t| t.selected == 0)
-        .map(|t| if t.role == "provider" { format!("provider {}", t.name) } else { t.name.clone() })
+        .map(|t| {
+            if t.role == "provider" {
+                format!("provider {}", t.name)
+            } else {
+                t.name.clone()
+            }
+        })
         .collect();
     Coverage {
         uncovered_outputs: uncovered,
         unpromised_reads: unpromised,
         unmatched_contracts: unmatched,
-        covered_percent: if total == 0 { 100 } else { (covered * 100 / total) as u32 },
+        covered_percent: (covered * 100).checked_div(total).map_or(100, |p| p as u32),
     }
 }
 
@@ -682,11 +924,28 @@ pub struct Policy {
 }
 
 /// Computes the summary: exit 3 when incomplete, else 1 on failures, else 0.
-pub fn summarize(findings: &[Finding], evaluations: usize, unknown_evaluations: usize, policy: Policy) -> Summary {
-    let errors = findings.iter().filter(|f| f.outcome == Outcome::Violation && f.severity == Severity::Error).count();
-    let warnings = findings.iter().filter(|f| f.outcome == Outcome::Violation && f.severity == Severity::Warning).count();
-    let unknown = findings.iter().filter(|f| f.outcome == Outcome::Unknown).count();
-    let waived = findings.iter().filter(|f| f.outcome == Outcome::Waived).count();
+pub fn summarize(
+    findings: &[Finding],
+    evaluations: usize,
+    unknown_evaluations: usize,
+    policy: Policy,
+) -> Summary {
+    let errors = findings
+        .iter()
+        .filter(|f| f.outcome == Outcome::Violation && f.severity == Severity::Error)
+        .count();
+    let warnings = findings
+        .iter()
+        .filter(|f| f.outcome == Outcome::Violation && f.severity == Severity::Warning)
+        .count();
+    let unknown = findings
+        .iter()
+        .filter(|f| f.outcome == Outcome::Unknown)
+        .count();
+    let waived = findings
+        .iter()
+        .filter(|f| f.outcome == Outcome::Waived)
+        .count();
     let incomplete = policy.source_incomplete || unknown_evaluations > policy.max_unknown;
     let failing = errors > 0 || (policy.fail_on_warn && warnings > 0);
     let (status, exit_code) = if incomplete {
@@ -698,5 +957,14 @@ pub fn summarize(findings: &[Finding], evaluations: usize, unknown_evaluations: 
     } else {
         ("clean", crate::exit::CLEAN)
     };
-    Summary { status, errors, warnings, unknown, unknown_evaluations, waived, evaluations, exit_code }
+    Summary {
+        status,
+        errors,
+        warnings,
+        unknown,
+        unknown_evaluations,
+        waived,
+        evaluations,
+        exit_code,
+    }
 }

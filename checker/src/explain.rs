@@ -2,7 +2,9 @@
 //! derived and why each passed or failed; or one clause's documentation and results.
 
 use crate::contract::*;
-use crate::eval::{ClauseOutcome, FactValue, check_manifest, eval_clause, expected_words, manifest_clause_id};
+use crate::eval::{
+    ClauseOutcome, FactValue, check_manifest, eval_clause, expected_words, manifest_clause_id,
+};
 use crate::fleet::Instance;
 use crate::report::Report;
 use crate::rules::RULES;
@@ -21,15 +23,29 @@ fn outcome_line(o: &ClauseOutcome) -> String {
 /// Explains how every contract sees one instance.
 pub fn instance(set: &ContractSet, i: &Instance) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "instance {} in {} ({}), state {}", i.id, i.region, i.availability_zone.as_deref().unwrap_or("?"), i.state);
-    let _ = writeln!(s, "  KeyName: {}", i.key_name.as_deref().unwrap_or("(none)"));
+    let _ = writeln!(
+        s,
+        "instance {} in {} ({}), state {}",
+        i.id,
+        i.region,
+        i.availability_zone.as_deref().unwrap_or("?"),
+        i.state
+    );
+    let _ = writeln!(
+        s,
+        "  KeyName: {}",
+        i.key_name.as_deref().unwrap_or("(none)")
+    );
     for (k, v) in &i.tags {
         let _ = writeln!(s, "  tag:{k}: {v}");
     }
     let ud = match &i.user_data {
         crate::fleet::UserData::NotFetched => "not fetched".to_string(),
         crate::fleet::UserData::Absent => "none".to_string(),
-        crate::fleet::UserData::Json(m) => format!("JSON with keys {}", m.keys().cloned().collect::<Vec<_>>().join(", ")),
+        crate::fleet::UserData::Json(m) => format!(
+            "JSON with keys {}",
+            m.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
         crate::fleet::UserData::Invalid(r) => r.clone(),
     };
     let _ = writeln!(s, "  user-data: {ud}");
@@ -40,12 +56,34 @@ pub fn instance(set: &ContractSet, i: &Instance) -> String {
             continue;
         }
         for (o, out) in p.outputs.iter().zip(check_manifest(p, i)) {
-            let promise = o.template.as_ref().map(|t| format!("\"{}\"", t.source)).unwrap_or_else(|| if o.secret { "present (secret)".into() } else { "present".into() });
-            let _ = writeln!(s, "  {:<40} promises {}\n    {}", manifest_clause_id(p, &o.path), promise, outcome_line(&out));
+            let promise = o
+                .template
+                .as_ref()
+                .map(|t| format!("\"{}\"", t.source))
+                .unwrap_or_else(|| {
+                    if o.secret {
+                        "present (secret)".into()
+                    } else {
+                        "present".into()
+                    }
+                });
+            let _ = writeln!(
+                s,
+                "  {:<40} promises {}\n    {}",
+                manifest_clause_id(p, &o.path),
+                promise,
+                outcome_line(&out)
+            );
         }
     }
     for c in &set.consumers {
-        let _ = writeln!(s, "\nconsumer {} ({}, owner {})", c.name, c.file.display(), c.owner);
+        let _ = writeln!(
+            s,
+            "\nconsumer {} ({}, owner {})",
+            c.name,
+            c.file.display(),
+            c.owner
+        );
         if !set.selects(&c.selector, i) {
             let _ = writeln!(s, "  not selected: {}", why_not(set, &c.selector, i));
             continue;
@@ -54,16 +92,33 @@ pub fn instance(set: &ContractSet, i: &Instance) -> String {
         let mut facts: Vec<Option<FactValue>> = vec![None; c.facts.len()];
         for cl in &c.clauses {
             let o = eval_clause(c, cl, i, &mut facts);
-            let subject = cl.check.subject().map(|x| crate::eval::subject_name(c, x)).unwrap_or_else(|| match &cl.check {
-                Check::Present(p) | Check::Absent(p) => p.to_string(),
-                _ => String::new(),
-            });
-            let _ = writeln!(s, "  {} [{} {:?}] {} {}\n    {}", cl.id, cl.check.kind(), cl.severity, subject, expected_words(c, &cl.check), outcome_line(&o));
+            let subject = cl
+                .check
+                .subject()
+                .map(|x| crate::eval::subject_name(c, x))
+                .unwrap_or_else(|| match &cl.check {
+                    Check::Present(p) | Check::Absent(p) => p.to_string(),
+                    _ => String::new(),
+                });
+            let _ = writeln!(
+                s,
+                "  {} [{} {:?}] {} {}\n    {}",
+                cl.id,
+                cl.check.kind(),
+                cl.severity,
+                subject,
+                expected_words(c, &cl.check),
+                outcome_line(&o)
+            );
             if let ClauseOutcome::Pass(_) = o
                 && let Check::Derives { fact, .. } = &cl.check
                 && let Some(fv) = &facts[*fact]
             {
-                let _ = writeln!(s, "    derived {} = \"{}\" {}", c.facts[*fact], fv.value, fv.provenance);
+                let _ = writeln!(
+                    s,
+                    "    derived {} = \"{}\" {}",
+                    c.facts[*fact], fv.value, fv.provenance
+                );
             }
             if matches!(o, ClauseOutcome::Fail(_)) {
                 let _ = writeln!(s, "    why it matters: {}", cl.why);
@@ -82,14 +137,27 @@ fn why_not(set: &ContractSet, sel: &Selector, i: &Instance) -> String {
     {
         return format!("provider {} does not select it", set.providers[p].name);
     }
-    sel.conditions.iter().find(|c| !c.holds(i)).map(|c| format!("{} does not hold", c.describe())).unwrap_or_else(|| "?".into())
+    sel.conditions
+        .iter()
+        .find(|c| !c.holds(i))
+        .map(|c| format!("{} does not hold", c.describe()))
+        .unwrap_or_else(|| "?".into())
 }
 
 /// Explains one clause: its contract, documentation and, with a report, its results.
 pub fn clause(set: &ContractSet, id: &str, report: Option<&Report>) -> Option<String> {
     let mut s = String::new();
-    let (c, cl) = set.consumers.iter().find_map(|c| c.clauses.iter().find(|cl| cl.id == id).map(|cl| (c, cl)))?;
-    let _ = writeln!(s, "clause {id} of consumer {} ({} {})", c.name, c.file.display(), cl.pointer);
+    let (c, cl) = set
+        .consumers
+        .iter()
+        .find_map(|c| c.clauses.iter().find(|cl| cl.id == id).map(|cl| (c, cl)))?;
+    let _ = writeln!(
+        s,
+        "clause {id} of consumer {} ({} {})",
+        c.name,
+        c.file.display(),
+        cl.pointer
+    );
     let _ = writeln!(s, "  owner:    {}", c.owner);
     if let Some(rb) = &c.runbook {
         let _ = writeln!(s, "  runbook:  {rb}");
@@ -98,10 +166,14 @@ pub fn clause(set: &ContractSet, id: &str, report: Option<&Report>) -> Option<St
     if let Some(w) = &cl.when {
         let _ = writeln!(s, "  when:     {}", w.describe());
     }
-    let subject = cl.check.subject().map(|x| crate::eval::subject_name(c, x)).unwrap_or_else(|| match &cl.check {
-        Check::Present(p) | Check::Absent(p) => p.to_string(),
-        _ => String::new(),
-    });
+    let subject = cl
+        .check
+        .subject()
+        .map(|x| crate::eval::subject_name(c, x))
+        .unwrap_or_else(|| match &cl.check {
+            Check::Present(p) | Check::Absent(p) => p.to_string(),
+            _ => String::new(),
+        });
     let _ = writeln!(s, "  checks:   {subject} {}", expected_words(c, &cl.check));
     let _ = writeln!(s, "  severity: {:?}", cl.severity);
     let _ = writeln!(s, "  why:      {}", cl.why);
@@ -109,10 +181,22 @@ pub fn clause(set: &ContractSet, id: &str, report: Option<&Report>) -> Option<St
         let _ = writeln!(s, "  kind {}: {}", doc.kind, doc.summary);
     }
     if let Some(r) = report
-        && let Some(t) = r.consumers.iter().find(|t| t.name == c.name).and_then(|t| t.clauses.iter().find(|x| x.id == id))
+        && let Some(t) = r
+            .consumers
+            .iter()
+            .find(|t| t.name == c.name)
+            .and_then(|t| t.clauses.iter().find(|x| x.id == id))
     {
-        let _ = writeln!(s, "  on this fleet: {} passed, {} failed, {} unknown, {} waived, {} n/a, {} skipped", t.passed, t.failed, t.unknown, t.waived, t.not_applicable, t.skipped);
-        for f in r.findings.iter().filter(|f| f.clause.as_deref() == Some(id)) {
+        let _ = writeln!(
+            s,
+            "  on this fleet: {} passed, {} failed, {} unknown, {} waived, {} n/a, {} skipped",
+            t.passed, t.failed, t.unknown, t.waived, t.not_applicable, t.skipped
+        );
+        for f in r
+            .findings
+            .iter()
+            .filter(|f| f.clause.as_deref() == Some(id))
+        {
             let _ = writeln!(s, "  {:?}: {}", f.outcome, f.message);
             for v in &f.actual {
                 let _ = writeln!(s, "    {} × {}", v.count, v.value);

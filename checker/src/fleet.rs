@@ -227,7 +227,8 @@ impl Instance {
 /// `us-east-1a` → `us-east-1`; also local and wavelength zones (`us-west-2-lax-1a`).
 pub fn region_from_az(az: &str) -> Option<String> {
     static RE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+)(?:[a-z]|-.+)$").expect("static regex")
+        Regex::new(r"^([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+)(?:[a-z]|-.+)$")
+            .expect("static regex")
     });
     RE.captures(az).map(|c| c[1].to_string())
 }
@@ -263,14 +264,20 @@ pub fn parse_describe_instances(
         )]));
     };
     let Some(reservations) = reservations.as_array() else {
-        return Err(Diagnostics(vec![not_output("/Reservations", "\"Reservations\" must be an array")]));
+        return Err(Diagnostics(vec![not_output(
+            "/Reservations",
+            "\"Reservations\" must be an array",
+        )]));
     };
     let mut out = Vec::new();
     let mut diags = Vec::new();
     for (ri, r) in reservations.iter().enumerate() {
         let rptr = format!("/Reservations/{ri}");
         let Some(instances) = r.get("Instances").and_then(Value::as_array) else {
-            diags.push(not_output(&rptr, "a reservation must have an \"Instances\" array"));
+            diags.push(not_output(
+                &rptr,
+                "a reservation must have an \"Instances\" array",
+            ));
             continue;
         };
         for (ii, inst) in instances.iter().enumerate() {
@@ -281,7 +288,11 @@ pub fn parse_describe_instances(
             }
         }
     }
-    if diags.is_empty() { Ok(out) } else { Err(Diagnostics(diags)) }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(Diagnostics(diags))
+    }
 }
 
 fn parse_instance(
@@ -291,13 +302,21 @@ fn parse_instance(
     secrets: &SecretPolicy,
 ) -> Result<Instance, Diagnostic> {
     if !v.is_object() {
-        return Err(Diagnostic::at(path, ptr, "an instance must be a JSON object"));
+        return Err(Diagnostic::at(
+            path,
+            ptr,
+            "an instance must be a JSON object",
+        ));
     }
     let s = |key: &str| -> Result<Option<String>, Diagnostic> {
         match v.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Diagnostic::at(path, pointer_push(ptr, key), format!("\"{key}\" must be a string"))),
+            Some(_) => Err(Diagnostic::at(
+                path,
+                pointer_push(ptr, key),
+                format!("\"{key}\" must be a string"),
+            )),
         }
     };
     let id = s("InstanceId")?.ok_or_else(|| {
@@ -332,15 +351,26 @@ fn parse_instance(
     let mut tags = BTreeMap::new();
     if let Some(t) = v.get("Tags") {
         let Some(arr) = t.as_array() else {
-            return Err(Diagnostic::at(path, format!("{ptr}/Tags"), "\"Tags\" must be an array of {\"Key\", \"Value\"}"));
+            return Err(Diagnostic::at(
+                path,
+                format!("{ptr}/Tags"),
+                "\"Tags\" must be an array of {\"Key\", \"Value\"}",
+            ));
         };
         for (ti, tag) in arr.iter().enumerate() {
-            match (tag.get("Key").and_then(Value::as_str), tag.get("Value").and_then(Value::as_str)) {
+            match (
+                tag.get("Key").and_then(Value::as_str),
+                tag.get("Value").and_then(Value::as_str),
+            ) {
                 (Some(k), Some(val)) => {
                     tags.insert(k.to_string(), val.to_string());
                 }
                 _ => {
-                    return Err(Diagnostic::at(path, format!("{ptr}/Tags/{ti}"), "a tag needs string \"Key\" and \"Value\""));
+                    return Err(Diagnostic::at(
+                        path,
+                        format!("{ptr}/Tags/{ti}"),
+                        "a tag needs string \"Key\" and \"Value\"",
+                    ));
                 }
             }
         }
@@ -357,7 +387,11 @@ fn parse_instance(
                 other => other,
             },
             Some(_) => {
-                return Err(Diagnostic::at(path, format!("{ptr}/UserData/Value"), "\"UserData.Value\" must be a base64 string"));
+                return Err(Diagnostic::at(
+                    path,
+                    format!("{ptr}/UserData/Value"),
+                    "\"UserData.Value\" must be a base64 string",
+                ));
             }
         },
     };
@@ -451,20 +485,33 @@ mod tests {
     #[test]
     fn regions_come_from_zones_including_local_zones() {
         assert_eq!(region_from_az("us-east-1a").as_deref(), Some("us-east-1"));
-        assert_eq!(region_from_az("eu-central-1b").as_deref(), Some("eu-central-1"));
-        assert_eq!(region_from_az("us-west-2-lax-1a").as_deref(), Some("us-west-2"));
-        assert_eq!(region_from_az("us-gov-west-1a").as_deref(), Some("us-gov-west-1"));
+        assert_eq!(
+            region_from_az("eu-central-1b").as_deref(),
+            Some("eu-central-1")
+        );
+        assert_eq!(
+            region_from_az("us-west-2-lax-1a").as_deref(),
+            Some("us-west-2")
+        );
+        assert_eq!(
+            region_from_az("us-gov-west-1a").as_deref(),
+            Some("us-gov-west-1")
+        );
         assert_eq!(region_from_az("nowhere"), None);
     }
 
     #[test]
     fn secrets_are_redacted_at_any_depth_and_by_manifest_path() {
-        let policy = SecretPolicy { paths: vec![vec!["data".into(), "x".into()]] };
+        let policy = SecretPolicy {
+            paths: vec![vec!["data".into(), "x".into()]],
+        };
         let ud = UserData::from_bytes(
             br#"{"securityToken":"s3cr3t","workerType":"w","data":{"x":"hidden","accessToken":"t0k"}}"#,
             &policy,
         );
-        let UserData::Json(map) = ud else { panic!("json expected") };
+        let UserData::Json(map) = ud else {
+            panic!("json expected")
+        };
         let text = Value::Object(map).to_string();
         for secret in ["s3cr3t", "hidden", "t0k"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
@@ -474,8 +521,14 @@ mod tests {
 
     #[test]
     fn reads_nested_and_non_string_user_data_values() {
-        let ud = UserData::from_bytes(br#"{"capacity":1,"data":{"a":{"b":"c"}},"n":null}"#, &SecretPolicy::default());
-        let i = Instance { user_data: ud, ..Instance::default() };
+        let ud = UserData::from_bytes(
+            br#"{"capacity":1,"data":{"a":{"b":"c"}},"n":null}"#,
+            &SecretPolicy::default(),
+        );
+        let i = Instance {
+            user_data: ud,
+            ..Instance::default()
+        };
         let p = |s| OutputPath::parse(s).unwrap();
         assert_eq!(i.read(&p("userData.capacity")), Read::Value("1".into()));
         assert_eq!(i.read(&p("userData.data.a.b")), Read::Value("c".into()));
@@ -486,9 +539,17 @@ mod tests {
     #[test]
     fn non_json_user_data_reads_as_unknown_without_keeping_the_text() {
         let ud = UserData::from_bytes(b"<powershell>secret</powershell>", &SecretPolicy::default());
-        let UserData::Invalid(why) = &ud else { panic!() };
+        let UserData::Invalid(why) = &ud else {
+            panic!()
+        };
         assert!(!why.contains("secret"));
-        let i = Instance { user_data: ud, ..Instance::default() };
-        assert!(matches!(i.read(&OutputPath::parse("userData.a").unwrap()), Read::Unknown(_)));
+        let i = Instance {
+            user_data: ud,
+            ..Instance::default()
+        };
+        assert!(matches!(
+            i.read(&OutputPath::parse("userData.a").unwrap()),
+            Read::Unknown(_)
+        ));
     }
 }

@@ -15,10 +15,22 @@ use std::sync::{Arc, LazyLock};
 
 /// The shipped schemas, by file name. Editors find them through each file's `$schema`.
 pub const SCHEMAS: &[(&str, &str)] = &[
-    ("common.schema.json", include_str!("../../contracts/schema/common.schema.json")),
-    ("provider.schema.json", include_str!("../../contracts/schema/provider.schema.json")),
-    ("consumer.schema.json", include_str!("../../contracts/schema/consumer.schema.json")),
-    ("waivers.schema.json", include_str!("../../contracts/schema/waivers.schema.json")),
+    (
+        "common.schema.json",
+        include_str!("../../contracts/schema/common.schema.json"),
+    ),
+    (
+        "provider.schema.json",
+        include_str!("../../contracts/schema/provider.schema.json"),
+    ),
+    (
+        "consumer.schema.json",
+        include_str!("../../contracts/schema/consumer.schema.json"),
+    ),
+    (
+        "waivers.schema.json",
+        include_str!("../../contracts/schema/waivers.schema.json"),
+    ),
 ];
 
 const SCHEMA_BASE: &str = "https://checker.invalid/schema/";
@@ -31,7 +43,10 @@ impl jsonschema::Retrieve for EmbeddedSchemas {
         &self,
         uri: &jsonschema::Uri<String>,
     ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        let name = uri.as_str().strip_prefix(SCHEMA_BASE).unwrap_or(uri.as_str());
+        let name = uri
+            .as_str()
+            .strip_prefix(SCHEMA_BASE)
+            .unwrap_or(uri.as_str());
         SCHEMAS
             .iter()
             .find(|(n, _)| *n == name)
@@ -41,7 +56,11 @@ impl jsonschema::Retrieve for EmbeddedSchemas {
 }
 
 fn schema_value(name: &str) -> Value {
-    let text = SCHEMAS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).unwrap_or("{}");
+    let text = SCHEMAS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .unwrap_or("{}");
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
@@ -66,7 +85,11 @@ pub fn load(paths: &[PathBuf]) -> Result<ContractSet, Diagnostics> {
         collect_files(p, &mut files, &mut diags);
     }
     if files.is_empty() && diags.is_empty() {
-        let named = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        let named = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         diags.push(
             Diagnostic::file(paths.first().map(PathBuf::as_path).unwrap_or(Path::new(".")), format!("no contract files (*.json) found in {named}"))
                 .hint("point --contracts at a directory holding provider manifests and consumer contracts, e.g. contracts/"),
@@ -117,7 +140,10 @@ pub fn load(paths: &[PathBuf]) -> Result<ContractSet, Diagnostics> {
                 _ => "waivers",
             },
             Some(other) => {
-                diags.push(Diagnostic::at(&f, "/kind", format!("unknown kind \"{other}\"")).hint("kind is one of provider, consumer, waivers"));
+                diags.push(
+                    Diagnostic::at(&f, "/kind", format!("unknown kind \"{other}\""))
+                        .hint("kind is one of provider, consumer, waivers"),
+                );
                 continue;
             }
             None => {
@@ -138,14 +164,27 @@ pub fn load(paths: &[PathBuf]) -> Result<ContractSet, Diagnostics> {
     }
 
     // Phase 2: compile and cross-check.
-    let mut set = ContractSet { files: valid.iter().map(|(f, _, _)| f.clone()).collect(), ..Default::default() };
-    let mut c = Compiler { diags: &mut diags, file: PathBuf::new() };
+    let mut set = ContractSet {
+        files: valid.iter().map(|(f, _, _)| f.clone()).collect(),
+        ..Default::default()
+    };
+    let mut c = Compiler {
+        diags: &mut diags,
+        file: PathBuf::new(),
+    };
     for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "provider") {
         c.file = f.clone();
         if let Some(p) = c.provider(v) {
             if let Some(first) = set.providers.iter().find(|q| q.name == p.name) {
-                let d = Diagnostic::at(f, "/name", format!("provider \"{}\" is defined twice", p.name))
-                    .hint(format!("it is also defined in {}; provider names must be unique", first.file.display()));
+                let d = Diagnostic::at(
+                    f,
+                    "/name",
+                    format!("provider \"{}\" is defined twice", p.name),
+                )
+                .hint(format!(
+                    "it is also defined in {}; provider names must be unique",
+                    first.file.display()
+                ));
                 c.diags.push(d);
             } else {
                 set.providers.push(p);
@@ -157,8 +196,15 @@ pub fn load(paths: &[PathBuf]) -> Result<ContractSet, Diagnostics> {
         c.file = f.clone();
         if let Some(cons) = c.consumer(v, &set) {
             if let Some(first) = set.consumers.iter().find(|q| q.name == cons.name) {
-                let d = Diagnostic::at(f, "/name", format!("consumer \"{}\" is defined twice", cons.name))
-                    .hint(format!("it is also defined in {}; consumer names must be unique", first.file.display()));
+                let d = Diagnostic::at(
+                    f,
+                    "/name",
+                    format!("consumer \"{}\" is defined twice", cons.name),
+                )
+                .hint(format!(
+                    "it is also defined in {}; consumer names must be unique",
+                    first.file.display()
+                ));
                 c.diags.push(d);
                 continue;
             }
@@ -184,7 +230,11 @@ pub fn load(paths: &[PathBuf]) -> Result<ContractSet, Diagnostics> {
         let waivers = c.waivers(v, &set);
         set.waivers.extend(waivers);
     }
-    if diags.is_empty() { Ok(set) } else { Err(Diagnostics(diags)) }
+    if diags.is_empty() {
+        Ok(set)
+    } else {
+        Err(Diagnostics(diags))
+    }
 }
 
 fn normalize(p: &Path) -> PathBuf {
@@ -205,7 +255,10 @@ fn collect_files(p: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) 
     let meta = match std::fs::metadata(p) {
         Ok(m) => m,
         Err(e) => {
-            diags.push(Diagnostic::file(p, format!("cannot read contracts path: {e}")).hint("--contracts takes files or directories of *.json contracts"));
+            diags.push(
+                Diagnostic::file(p, format!("cannot read contracts path: {e}"))
+                    .hint("--contracts takes files or directories of *.json contracts"),
+            );
             return;
         }
     };
@@ -245,22 +298,41 @@ fn schema_diagnostic(file: &Path, kind: &str, err: &jsonschema::ValidationError<
             cut -= 1;
         }
         message.truncate(cut);
-        message.push_str("…");
+        message.push('…');
     }
-    let keyword = err.schema_path().as_str().rsplit('/').next().unwrap_or("").to_string();
+    let keyword = err
+        .schema_path()
+        .as_str()
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
     let schema = format!("contracts/schema/{kind}.schema.json");
     let hint = match keyword.as_str() {
-        "additionalProperties" => format!("remove that property or fix its spelling; {schema} lists the allowed ones"),
+        "additionalProperties" => {
+            format!("remove that property or fix its spelling; {schema} lists the allowed ones")
+        }
         "required" => format!("add the missing property ({schema} documents it)"),
         "enum" | "const" => "use one of the allowed values".to_string(),
         "type" => "change the value to the expected JSON type".to_string(),
-        "pattern" => "identifiers are kebab-case: lower-case letters, digits and dashes".to_string(),
-        "oneOf" | "anyOf" => format!("the value must take exactly one of the shapes {schema} allows (e.g. a condition has one output and one test)"),
+        "pattern" => {
+            "identifiers are kebab-case: lower-case letters, digits and dashes".to_string()
+        }
+        "oneOf" | "anyOf" => format!(
+            "the value must take exactly one of the shapes {schema} allows (e.g. a condition has one output and one test)"
+        ),
         "minItems" | "minProperties" | "minLength" => "the value may not be empty".to_string(),
-        "maxProperties" => "a condition tests one thing: split it into several conditions".to_string(),
+        "maxProperties" => {
+            "a condition tests one thing: split it into several conditions".to_string()
+        }
         _ => format!("see {schema}"),
     };
-    Diagnostic { file: file.to_path_buf(), place: Place::Pointer(err.instance_path().as_str().to_string()), message, hint: Some(hint) }
+    Diagnostic {
+        file: file.to_path_buf(),
+        place: Place::Pointer(err.instance_path().as_str().to_string()),
+        message,
+        hint: Some(hint),
+    }
 }
 
 struct Compiler<'d> {
@@ -291,7 +363,13 @@ impl Compiler<'_> {
         match Regex::new(s) {
             Ok(r) => Some(r),
             Err(e) => {
-                let detail = e.to_string().lines().last().unwrap_or("").trim().to_string();
+                let detail = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
                 self.err(ptr, format!("the regular expression does not compile: {detail}"), "checker uses Rust regex syntax (no look-around or back-references); named groups are (?P<name>...)");
                 None
             }
@@ -300,15 +378,31 @@ impl Compiler<'_> {
 
     fn condition(&mut self, v: &Value, ptr: &str, sets: &SetLookup<'_>) -> Option<Condition> {
         if let Some(all) = v.get("all").and_then(Value::as_array) {
-            let cs: Vec<_> = all.iter().enumerate().map(|(i, c)| self.condition(c, &format!("{ptr}/all/{i}"), sets)).collect();
-            return cs.into_iter().collect::<Option<Vec<_>>>().map(Condition::All);
+            let cs: Vec<_> = all
+                .iter()
+                .enumerate()
+                .map(|(i, c)| self.condition(c, &format!("{ptr}/all/{i}"), sets))
+                .collect();
+            return cs
+                .into_iter()
+                .collect::<Option<Vec<_>>>()
+                .map(Condition::All);
         }
         if let Some(any) = v.get("any").and_then(Value::as_array) {
-            let cs: Vec<_> = any.iter().enumerate().map(|(i, c)| self.condition(c, &format!("{ptr}/any/{i}"), sets)).collect();
-            return cs.into_iter().collect::<Option<Vec<_>>>().map(Condition::Any);
+            let cs: Vec<_> = any
+                .iter()
+                .enumerate()
+                .map(|(i, c)| self.condition(c, &format!("{ptr}/any/{i}"), sets))
+                .collect();
+            return cs
+                .into_iter()
+                .collect::<Option<Vec<_>>>()
+                .map(Condition::Any);
         }
         if let Some(n) = v.get("not") {
-            return self.condition(n, &format!("{ptr}/not"), sets).map(|c| Condition::Not(Box::new(c)));
+            return self
+                .condition(n, &format!("{ptr}/not"), sets)
+                .map(|c| Condition::Not(Box::new(c)));
         }
         let out = self.output(v.get("output"), &format!("{ptr}/output"))?;
         if let Some(s) = v.get("equals").and_then(Value::as_str) {
@@ -318,13 +412,22 @@ impl Compiler<'_> {
             return Some(Condition::OneOf(out, strings(a)));
         }
         if let Some(s) = v.get("matches").and_then(Value::as_str) {
-            return self.regex(s, &format!("{ptr}/matches")).map(|r| Condition::Matches(out, r));
+            return self
+                .regex(s, &format!("{ptr}/matches"))
+                .map(|r| Condition::Matches(out, r));
         }
         if let Some(g) = v.get("glob").and_then(Value::as_str) {
-            return match globset::GlobBuilder::new(g).literal_separator(false).build() {
+            return match globset::GlobBuilder::new(g)
+                .literal_separator(false)
+                .build()
+            {
                 Ok(glob) => Some(Condition::Glob(out, glob.compile_matcher(), g.to_string())),
                 Err(e) => {
-                    self.err(format!("{ptr}/glob"), format!("bad glob: {e}"), "globs use * and ?, as EC2 filters do");
+                    self.err(
+                        format!("{ptr}/glob"),
+                        format!("bad glob: {e}"),
+                        "globs use * and ?, as EC2 filters do",
+                    );
                     None
                 }
             };
@@ -341,18 +444,37 @@ impl Compiler<'_> {
                 }
             };
         }
-        self.err(ptr.to_string(), "the condition has no test", "add one of equals, one-of, matches, glob, present, member-of");
+        self.err(
+            ptr.to_string(),
+            "the condition has no test",
+            "add one of equals, one-of, matches, glob, present, member-of",
+        );
         None
     }
 
-    fn selector(&mut self, v: &Value, ptr: &str, set: Option<&ContractSet>, sets: &SetLookup<'_>) -> Option<Selector> {
+    fn selector(
+        &mut self,
+        v: &Value,
+        ptr: &str,
+        set: Option<&ContractSet>,
+        sets: &SetLookup<'_>,
+    ) -> Option<Selector> {
         let mut ok = true;
         let provider = match (v.get("provider").and_then(Value::as_str), set) {
             (Some(name), Some(cs)) => match cs.providers.iter().position(|p| p.name == name) {
                 Some(i) => Some(i),
                 None => {
-                    let known = cs.providers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
-                    self.err(format!("{ptr}/provider"), format!("no provider manifest is named \"{name}\""), format!("load the manifest with --contracts; known providers: [{known}]"));
+                    let known = cs
+                        .providers
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    self.err(
+                        format!("{ptr}/provider"),
+                        format!("no provider manifest is named \"{name}\""),
+                        format!("load the manifest with --contracts; known providers: [{known}]"),
+                    );
                     ok = false;
                     None
                 }
@@ -364,13 +486,23 @@ impl Compiler<'_> {
             None => DEFAULT_STATES.iter().map(|s| s.to_string()).collect(),
         };
         let mut conditions = Vec::new();
-        for (i, c) in v.get("conditions").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, c) in v
+            .get("conditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             match self.condition(c, &format!("{ptr}/conditions/{i}"), sets) {
                 Some(c) => conditions.push(c),
                 None => ok = false,
             }
         }
-        ok.then_some(Selector { provider, states, conditions })
+        ok.then_some(Selector {
+            provider,
+            states,
+            conditions,
+        })
     }
 
     fn provider(&mut self, v: &Value) -> Option<Provider> {
@@ -378,24 +510,52 @@ impl Compiler<'_> {
         let before = self.diags.len();
         // Sets first: variables and the selector refer to them.
         let mut sets: BTreeMap<String, Arc<BTreeSet<String>>> = BTreeMap::new();
-        for (k, s) in v.get("sets").and_then(Value::as_object).into_iter().flatten() {
+        for (k, s) in v
+            .get("sets")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             let ptr = pointer_push("/sets", k);
             let values = match s {
                 Value::Array(a) => Some(strings(a)),
-                other => other.get("file").and_then(Value::as_str).and_then(|rel| self.read_set_file(rel, &format!("{ptr}/file"))),
+                other => other
+                    .get("file")
+                    .and_then(Value::as_str)
+                    .and_then(|rel| self.read_set_file(rel, &format!("{ptr}/file"))),
             };
             if let Some(vals) = values {
                 sets.insert(k.clone(), Arc::new(vals.into_iter().collect()));
             }
         }
-        let own_sets = |n: &str| sets.get(n).map(|s| SetRef { name: n.to_string(), values: s.clone() });
-        let selector = self.selector(v.get("selector").unwrap_or(&Value::Null), "/selector", None, &own_sets);
+        let own_sets = |n: &str| {
+            sets.get(n).map(|s| SetRef {
+                name: n.to_string(),
+                values: s.clone(),
+            })
+        };
+        let selector = self.selector(
+            v.get("selector").unwrap_or(&Value::Null),
+            "/selector",
+            None,
+            &own_sets,
+        );
         let mut variables = BTreeMap::new();
-        for (k, var) in v.get("variables").and_then(Value::as_object).into_iter().flatten() {
+        for (k, var) in v
+            .get("variables")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             let ptr = pointer_push("/variables", k);
-            let pattern = var.get("pattern").and_then(Value::as_str).map(str::to_string);
+            let pattern = var
+                .get("pattern")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             if let Some(p) = &pattern
-                && self.regex(&format!("^(?:{p})$"), &format!("{ptr}/pattern")).is_none()
+                && self
+                    .regex(&format!("^(?:{p})$"), &format!("{ptr}/pattern"))
+                    .is_none()
             {
                 continue;
             }
@@ -404,7 +564,11 @@ impl Compiler<'_> {
                 && !sets.contains_key(s)
             {
                 let known = sets.keys().cloned().collect::<Vec<_>>().join(", ");
-                self.err(format!("{ptr}/set"), format!("variable {k} names set \"{s}\", which this manifest does not declare"), format!("declare it under \"sets\"; declared: [{known}]"));
+                self.err(
+                    format!("{ptr}/set"),
+                    format!("variable {k} names set \"{s}\", which this manifest does not declare"),
+                    format!("declare it under \"sets\"; declared: [{known}]"),
+                );
             }
             let builtin = var.get("builtin").and_then(Value::as_str).map(|b| match b {
                 "region" => Builtin::Region,
@@ -413,13 +577,30 @@ impl Compiler<'_> {
                 _ => Builtin::ImageId,
             });
             if pattern.is_none() && set_name.is_none() && builtin.is_none() {
-                self.err(ptr.clone(), format!("variable {k} has no pattern, set or builtin"), "say what values it takes: \"pattern\", \"set\" or \"builtin\"");
+                self.err(
+                    ptr.clone(),
+                    format!("variable {k} has no pattern, set or builtin"),
+                    "say what values it takes: \"pattern\", \"set\" or \"builtin\"",
+                );
             }
-            variables.insert(k.clone(), Variable { description: str_at(var, "description"), pattern, set: set_name, example: str_at(var, "example"), builtin });
+            variables.insert(
+                k.clone(),
+                Variable {
+                    description: str_at(var, "description"),
+                    pattern,
+                    set: set_name,
+                    example: str_at(var, "example"),
+                    builtin,
+                },
+            );
         }
         let group_by = str_at(v, "groupBy").unwrap_or_default();
         if !variables.contains_key(&group_by) {
-            self.err("/groupBy", format!("groupBy names \"{group_by}\", which is not a variable"), "groupBy is the variable that names a group, e.g. workerType");
+            self.err(
+                "/groupBy",
+                format!("groupBy names \"{group_by}\", which is not a variable"),
+                "groupBy is the variable that names a group, e.g. workerType",
+            );
         }
         let patterns: BTreeMap<String, String> = variables
             .iter()
@@ -433,29 +614,63 @@ impl Compiler<'_> {
             })
             .collect();
         let mut outputs = Vec::new();
-        for (k, o) in v.get("outputs").and_then(Value::as_object).into_iter().flatten() {
+        for (k, o) in v
+            .get("outputs")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             let ptr = pointer_push("/outputs", k);
-            let Some(path) = self.output(Some(&Value::String(k.clone())), &ptr) else { continue };
+            let Some(path) = self.output(Some(&Value::String(k.clone())), &ptr) else {
+                continue;
+            };
             let secret = o.get("secret").and_then(Value::as_bool).unwrap_or(false);
             let mut template = None;
             let mut regex = None;
             if let Some(t) = o.get("template").and_then(Value::as_str) {
                 if secret {
-                    self.err(format!("{ptr}/template"), "a secret output cannot have a template", "secrets are never compared; remove the template");
+                    self.err(
+                        format!("{ptr}/template"),
+                        "a secret output cannot have a template",
+                        "secrets are never compared; remove the template",
+                    );
                 }
                 match Template::parse(t) {
-                    Err(e) => self.err(format!("{ptr}/template"), format!("bad template: {e}"), "templates are text with {variable} placeholders"),
+                    Err(e) => self.err(
+                        format!("{ptr}/template"),
+                        format!("bad template: {e}"),
+                        "templates are text with {variable} placeholders",
+                    ),
                     Ok(tpl) => {
-                        let unknown: Vec<&str> = tpl.variables().into_iter().filter(|v| !variables.contains_key(*v)).collect();
+                        let unknown: Vec<&str> = tpl
+                            .variables()
+                            .into_iter()
+                            .filter(|v| !variables.contains_key(*v))
+                            .collect();
                         if unknown.is_empty() {
                             match tpl.to_regex(&patterns) {
                                 Ok(r) => regex = Some(r),
-                                Err(e) => self.err(format!("{ptr}/template"), format!("the template does not make a valid regex: {e}"), "check the patterns of the variables it uses"),
+                                Err(e) => self.err(
+                                    format!("{ptr}/template"),
+                                    format!("the template does not make a valid regex: {e}"),
+                                    "check the patterns of the variables it uses",
+                                ),
                             }
                             template = Some(tpl);
                         } else {
                             let known = variables.keys().cloned().collect::<Vec<_>>().join(", ");
-                            self.err(format!("{ptr}/template"), format!("the template uses unknown variable(s) {}", unknown.iter().map(|u| format!("{{{u}}}")).collect::<Vec<_>>().join(", ")), format!("declare them under \"variables\"; known: [{known}]"));
+                            self.err(
+                                format!("{ptr}/template"),
+                                format!(
+                                    "the template uses unknown variable(s) {}",
+                                    unknown
+                                        .iter()
+                                        .map(|u| format!("{{{u}}}"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ),
+                                format!("declare them under \"variables\"; known: [{known}]"),
+                            );
                         }
                     }
                 }
@@ -490,7 +705,11 @@ impl Compiler<'_> {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
-                self.err(ptr, format!("cannot read set file {}: {e}", path.display()), "the path is relative to the manifest");
+                self.err(
+                    ptr,
+                    format!("cannot read set file {}: {e}", path.display()),
+                    "the path is relative to the manifest",
+                );
                 return None;
             }
         };
@@ -498,7 +717,8 @@ impl Compiler<'_> {
             match serde_json::from_str::<Value>(&text) {
                 Ok(Value::Array(a)) if a.iter().all(Value::is_string) => Some(strings(&a)),
                 Ok(_) => {
-                    let d = Diagnostic::at(&path, "", "a set file must be a JSON array of strings").hint(format!("referenced from {} {ptr}", self.file.display()));
+                    let d = Diagnostic::at(&path, "", "a set file must be a JSON array of strings")
+                        .hint(format!("referenced from {} {ptr}", self.file.display()));
                     self.diags.push(d);
                     None
                 }
@@ -508,17 +728,29 @@ impl Compiler<'_> {
                 }
             }
         } else {
-            Some(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect())
+            Some(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_string)
+                    .collect(),
+            )
         }
     }
 
     fn consumer(&mut self, v: &Value, set: &ContractSet) -> Option<Consumer> {
         let before = self.diags.len();
-        let provider_name = v.get("selector").and_then(|s| s.get("provider")).and_then(Value::as_str);
+        let provider_name = v
+            .get("selector")
+            .and_then(|s| s.get("provider"))
+            .and_then(Value::as_str);
         let provider = provider_name.and_then(|n| set.providers.iter().find(|p| p.name == n));
         let lookup = |name: &str| -> Option<SetRef> {
             match provider {
-                Some(p) => p.sets.get(name).map(|s| SetRef { name: name.to_string(), values: s.clone() }),
+                Some(p) => p.sets.get(name).map(|s| SetRef {
+                    name: name.to_string(),
+                    values: s.clone(),
+                }),
                 None => {
                     let mut union: BTreeSet<String> = BTreeSet::new();
                     let mut found = false;
@@ -528,15 +760,35 @@ impl Compiler<'_> {
                             union.extend(s.iter().cloned());
                         }
                     }
-                    found.then(|| SetRef { name: name.to_string(), values: Arc::new(union) })
+                    found.then(|| SetRef {
+                        name: name.to_string(),
+                        values: Arc::new(union),
+                    })
                 }
             }
         };
-        let selector = self.selector(v.get("selector").unwrap_or(&Value::Null), "/selector", Some(set), &lookup);
-        let secrets: BTreeSet<OutputPath> = set.providers.iter().flat_map(|p| p.outputs.iter()).filter(|o| o.secret).map(|o| o.path.clone()).collect();
+        let selector = self.selector(
+            v.get("selector").unwrap_or(&Value::Null),
+            "/selector",
+            Some(set),
+            &lookup,
+        );
+        let secrets: BTreeSet<OutputPath> = set
+            .providers
+            .iter()
+            .flat_map(|p| p.outputs.iter())
+            .filter(|o| o.secret)
+            .map(|o| o.path.clone())
+            .collect();
         let mut facts: Vec<String> = Vec::new();
         let mut clauses = Vec::new();
-        for (i, cv) in v.get("clauses").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, cv) in v
+            .get("clauses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let ptr = format!("/clauses/{i}");
             if let Some(cl) = self.clause(cv, &ptr, &mut facts, &lookup, &secrets) {
                 clauses.push(cl);
@@ -550,7 +802,11 @@ impl Compiler<'_> {
             owner: str_at(v, "owner").unwrap_or_default(),
             description: str_at(v, "description").unwrap_or_default(),
             runbook: str_at(v, "runbook"),
-            role: if str_at(v, "role").as_deref() == Some("cull") { Role::Cull } else { Role::Reader },
+            role: if str_at(v, "role").as_deref() == Some("cull") {
+                Role::Cull
+            } else {
+                Role::Reader
+            },
             file: self.file.clone(),
             selector: selector?,
             clauses,
@@ -560,10 +816,14 @@ impl Compiler<'_> {
 
     fn subject(&mut self, v: &Value, ptr: &str, facts: &[String]) -> Option<Subject> {
         if let Some(f) = v.get("fact").and_then(Value::as_str) {
-            return self.fact_ref(f, &format!("{ptr}/fact"), facts).map(Subject::Fact);
+            return self
+                .fact_ref(f, &format!("{ptr}/fact"), facts)
+                .map(Subject::Fact);
         }
         if v.get("output").is_some() {
-            return self.output(v.get("output"), &format!("{ptr}/output")).map(Subject::Output);
+            return self
+                .output(v.get("output"), &format!("{ptr}/output"))
+                .map(Subject::Output);
         }
         self.err(ptr, "this needs an \"output\" or a \"fact\" to read", "add \"output\": \"KeyName\" (or a tag:/userData. path), or \"fact\": a fact derived earlier");
         None
@@ -573,27 +833,52 @@ impl Compiler<'_> {
         match facts.iter().position(|f| f == name) {
             Some(i) => Some(i),
             None => {
-                let known = if facts.is_empty() { "none yet".to_string() } else { facts.join(", ") };
+                let known = if facts.is_empty() {
+                    "none yet".to_string()
+                } else {
+                    facts.join(", ")
+                };
                 self.err(ptr, format!("fact \"{name}\" is not derived before this clause"), format!("add a \"derives\" clause for it earlier in the list; facts derived so far: {known}"));
                 None
             }
         }
     }
 
-    fn clause(&mut self, v: &Value, ptr: &str, facts: &mut Vec<String>, sets: &SetLookup<'_>, secrets: &BTreeSet<OutputPath>) -> Option<Clause> {
+    fn clause(
+        &mut self,
+        v: &Value,
+        ptr: &str,
+        facts: &mut Vec<String>,
+        sets: &SetLookup<'_>,
+        secrets: &BTreeSet<OutputPath>,
+    ) -> Option<Clause> {
         let before = self.diags.len();
         let kind = str_at(v, "kind").unwrap_or_default();
-        let when = v.get("when").and_then(|w| self.condition(w, &format!("{ptr}/when"), sets));
+        let when = v
+            .get("when")
+            .and_then(|w| self.condition(w, &format!("{ptr}/when"), sets));
         let check = match kind.as_str() {
             "present" | "absent" => {
                 if v.get("fact").is_some() {
-                    self.err(format!("{ptr}/fact"), format!("{kind} reads an output, not a fact"), "facts always exist once derived; check the output they come from");
+                    self.err(
+                        format!("{ptr}/fact"),
+                        format!("{kind} reads an output, not a fact"),
+                        "facts always exist once derived; check the output they come from",
+                    );
                 }
                 let out = self.output(v.get("output"), &format!("{ptr}/output"));
-                out.map(|o| if kind == "present" { Check::Present(o) } else { Check::Absent(o) })
+                out.map(|o| {
+                    if kind == "present" {
+                        Check::Present(o)
+                    } else {
+                        Check::Absent(o)
+                    }
+                })
             }
             "derives" => {
-                let from = v.get("from").and_then(|f| self.subject(f, &format!("{ptr}/from"), facts));
+                let from = v
+                    .get("from")
+                    .and_then(|f| self.subject(f, &format!("{ptr}/from"), facts));
                 let fact = str_at(v, "fact").unwrap_or_default();
                 let how = if let Some(p) = v.get("pattern").and_then(Value::as_str) {
                     self.regex(p, &format!("{ptr}/pattern")).and_then(|re| {
@@ -612,34 +897,65 @@ impl Compiler<'_> {
                     Some(Derivation::Split(sep, idx))
                 } else {
                     if v.get("capture").is_some() {
-                        self.err(format!("{ptr}/capture"), "\"capture\" needs a \"pattern\"", "add the regex whose named group holds the fact");
+                        self.err(
+                            format!("{ptr}/capture"),
+                            "\"capture\" needs a \"pattern\"",
+                            "add the regex whose named group holds the fact",
+                        );
                     }
                     Some(Derivation::Identity)
                 };
                 if facts.contains(&fact) {
-                    self.err(format!("{ptr}/fact"), format!("fact \"{fact}\" is derived twice"), "derive each fact once; use agrees-with to compare two sources");
+                    self.err(
+                        format!("{ptr}/fact"),
+                        format!("fact \"{fact}\" is derived twice"),
+                        "derive each fact once; use agrees-with to compare two sources",
+                    );
                     None
                 } else {
                     facts.push(fact);
                     match (from, how) {
-                        (Some(from), Some(how)) => Some(Check::Derives { fact: facts.len() - 1, from, how }),
+                        (Some(from), Some(how)) => Some(Check::Derives {
+                            fact: facts.len() - 1,
+                            from,
+                            how,
+                        }),
                         _ => None,
                     }
                 }
             }
             "uniform" => {
                 let s = self.subject(v, ptr, facts);
-                let per: Vec<Option<Subject>> = v.get("per").and_then(Value::as_array).into_iter().flatten().enumerate().map(|(i, p)| self.subject(p, &format!("{ptr}/per/{i}"), facts)).collect();
+                let per: Vec<Option<Subject>> = v
+                    .get("per")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(i, p)| self.subject(p, &format!("{ptr}/per/{i}"), facts))
+                    .collect();
                 let per: Option<Vec<Subject>> = per.into_iter().collect();
                 s.zip(per).map(|(s, per)| Check::Uniform(s, per))
             }
             _ => {
                 let s = self.subject(v, ptr, facts);
                 let c = match kind.as_str() {
-                    "equals" => Some(Check::Equals(s.clone()?, str_at(v, "value").unwrap_or_default())),
-                    "one-of" => Some(Check::OneOf(s.clone()?, v.get("values").and_then(Value::as_array).map(|a| strings(a)).unwrap_or_default())),
+                    "equals" => Some(Check::Equals(
+                        s.clone()?,
+                        str_at(v, "value").unwrap_or_default(),
+                    )),
+                    "one-of" => Some(Check::OneOf(
+                        s.clone()?,
+                        v.get("values")
+                            .and_then(Value::as_array)
+                            .map(|a| strings(a))
+                            .unwrap_or_default(),
+                    )),
                     "matches" => {
-                        let re = self.regex(v.get("pattern").and_then(Value::as_str).unwrap_or(""), &format!("{ptr}/pattern"));
+                        let re = self.regex(
+                            v.get("pattern").and_then(Value::as_str).unwrap_or(""),
+                            &format!("{ptr}/pattern"),
+                        );
                         s.clone().zip(re).map(|(s, re)| Check::Matches(s, re))
                     }
                     "member-of" => {
@@ -650,7 +966,17 @@ impl Compiler<'_> {
                             }
                             found
                         } else {
-                            Some(SetRef { name: "inline".into(), values: Arc::new(v.get("values").and_then(Value::as_array).map(|a| strings(a)).unwrap_or_default().into_iter().collect()) })
+                            Some(SetRef {
+                                name: "inline".into(),
+                                values: Arc::new(
+                                    v.get("values")
+                                        .and_then(Value::as_array)
+                                        .map(|a| strings(a))
+                                        .unwrap_or_default()
+                                        .into_iter()
+                                        .collect(),
+                                ),
+                            })
                         };
                         s.clone().zip(set).map(|(s, set)| Check::MemberOf(s, set))
                     }
@@ -660,7 +986,11 @@ impl Compiler<'_> {
                         let other = if let Some(t) = w.get("template").and_then(Value::as_str) {
                             match Template::parse(t) {
                                 Err(e) => {
-                                    self.err(format!("{wptr}/template"), format!("bad template: {e}"), "templates are text with {fact} placeholders");
+                                    self.err(
+                                        format!("{wptr}/template"),
+                                        format!("bad template: {e}"),
+                                        "templates are text with {fact} placeholders",
+                                    );
                                     None
                                 }
                                 Ok(tpl) => {
@@ -681,21 +1011,31 @@ impl Compiler<'_> {
                                 }
                             }
                         } else if let Some(f) = w.get("fact").and_then(Value::as_str) {
-                            self.fact_ref(f, &format!("{wptr}/fact"), facts).map(Other::Fact)
+                            self.fact_ref(f, &format!("{wptr}/fact"), facts)
+                                .map(Other::Fact)
                         } else {
-                            self.output(w.get("output"), &format!("{wptr}/output")).map(Other::Output)
+                            self.output(w.get("output"), &format!("{wptr}/output"))
+                                .map(Other::Output)
                         };
                         s.clone().zip(other).map(|(s, o)| Check::AgreesWith(s, o))
                     }
                     other => {
-                        self.err(format!("{ptr}/kind"), format!("unknown clause kind \"{other}\""), "run `checker rules` for the kinds");
+                        self.err(
+                            format!("{ptr}/kind"),
+                            format!("unknown clause kind \"{other}\""),
+                            "run `checker rules` for the kinds",
+                        );
                         None
                     }
                 };
                 if let Some(Subject::Output(p)) = &s
                     && secrets.contains(p)
                 {
-                    self.err(format!("{ptr}/output"), format!("{p} is a secret output; a {kind} clause would compare its value"), "secrets can only be checked with present/absent");
+                    self.err(
+                        format!("{ptr}/output"),
+                        format!("{p} is a secret output; a {kind} clause would compare its value"),
+                        "secrets can only be checked with present/absent",
+                    );
                 }
                 c
             }
@@ -705,7 +1045,11 @@ impl Compiler<'_> {
         }
         Some(Clause {
             id: str_at(v, "id").unwrap_or_default(),
-            severity: if str_at(v, "severity").as_deref() == Some("warning") { Severity::Warning } else { Severity::Error },
+            severity: if str_at(v, "severity").as_deref() == Some("warning") {
+                Severity::Warning
+            } else {
+                Severity::Error
+            },
             why: str_at(v, "why").unwrap_or_default(),
             when,
             check: check?,
@@ -724,31 +1068,62 @@ impl Compiler<'_> {
                     u.extend(s.iter().cloned());
                 }
             }
-            found.then(|| SetRef { name: name.into(), values: Arc::new(u) })
+            found.then(|| SetRef {
+                name: name.into(),
+                values: Arc::new(u),
+            })
         };
-        for (i, w) in v.get("waivers").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, w) in v
+            .get("waivers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let ptr = format!("/waivers/{i}");
             let consumer = str_at(w, "consumer").unwrap_or_default();
             let clause = str_at(w, "clause");
             match set.consumer(&consumer) {
                 None => {
-                    let known = set.consumers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
-                    self.err(format!("{ptr}/consumer"), format!("no consumer contract is named \"{consumer}\""), format!("known consumers: [{known}]"));
+                    let known = set
+                        .consumers
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    self.err(
+                        format!("{ptr}/consumer"),
+                        format!("no consumer contract is named \"{consumer}\""),
+                        format!("known consumers: [{known}]"),
+                    );
                     continue;
                 }
                 Some(c) => {
                     if let Some(id) = &clause
                         && !c.clauses.iter().any(|cl| &cl.id == id)
                     {
-                        let ids = c.clauses.iter().map(|cl| cl.id.as_str()).collect::<Vec<_>>().join(", ");
-                        self.err(format!("{ptr}/clause"), format!("consumer {consumer} has no clause \"{id}\""), format!("its clauses: [{ids}]"));
+                        let ids = c
+                            .clauses
+                            .iter()
+                            .map(|cl| cl.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        self.err(
+                            format!("{ptr}/clause"),
+                            format!("consumer {consumer} has no clause \"{id}\""),
+                            format!("its clauses: [{ids}]"),
+                        );
                         continue;
                     }
                 }
             }
             let expires_s = str_at(w, "expires").unwrap_or_default();
             let Ok(expires) = NaiveDate::parse_from_str(&expires_s, "%Y-%m-%d") else {
-                self.err(format!("{ptr}/expires"), format!("\"{expires_s}\" is not a calendar date"), "write the last day the waiver applies as YYYY-MM-DD");
+                self.err(
+                    format!("{ptr}/expires"),
+                    format!("\"{expires_s}\" is not a calendar date"),
+                    "write the last day the waiver applies as YYYY-MM-DD",
+                );
                 continue;
             };
             let selector = match w.get("selector") {
@@ -778,5 +1153,8 @@ fn str_at(v: &Value, key: &str) -> Option<String> {
 }
 
 fn strings(a: &[Value]) -> Vec<String> {
-    a.iter().filter_map(Value::as_str).map(str::to_string).collect()
+    a.iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
 }

@@ -8,17 +8,26 @@ use std::fmt;
 
 /// The EC2 instance fields contracts may read, with what each one is.
 pub const EC2_FIELDS: &[(&str, &str)] = &[
-    ("KeyName", "the EC2 key pair name the instance was launched with"),
+    (
+        "KeyName",
+        "the EC2 key pair name the instance was launched with",
+    ),
     ("ImageId", "the AMI id"),
     ("InstanceType", "the instance type, e.g. c5.4xlarge"),
-    ("region", "the region, derived from Placement.AvailabilityZone"),
+    (
+        "region",
+        "the region, derived from Placement.AvailabilityZone",
+    ),
     ("Placement.AvailabilityZone", "the availability zone"),
     ("State", "the instance state name (pending, running, ...)"),
     ("LaunchTime", "the launch time, RFC 3339"),
     ("IamInstanceProfile", "the ARN of the IAM instance profile"),
     ("SubnetId", "the subnet id"),
     ("VpcId", "the VPC id"),
-    ("InstanceLifecycle", "`spot` for spot instances, absent for on-demand"),
+    (
+        "InstanceLifecycle",
+        "`spot` for spot instances, absent for on-demand",
+    ),
 ];
 
 /// A parsed output path.
@@ -178,8 +187,17 @@ mod tests {
 
     #[test]
     fn parses_every_form_and_prints_it_back() {
-        for s in ["KeyName", "tag:Owner", "userData.workerType", "userData.data.x", "region"] {
-            assert_eq!(OutputPath::parse(s).map(|p| p.to_string()), Ok(s.to_string()));
+        for s in [
+            "KeyName",
+            "tag:Owner",
+            "userData.workerType",
+            "userData.data.x",
+            "region",
+        ] {
+            assert_eq!(
+                OutputPath::parse(s).map(|p| p.to_string()),
+                Ok(s.to_string())
+            );
         }
     }
 

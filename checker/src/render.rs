@@ -30,7 +30,8 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
 
 /// Pretty JSON with a trailing newline.
 pub fn json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -41,7 +42,11 @@ struct Paint {
 
 impl Paint {
     fn p(&self, style: Style, text: &str) -> String {
-        if self.on { format!("{style}{text}{style:#}") } else { text.to_string() }
+        if self.on {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
     }
     fn red(&self, t: &str) -> String {
         self.p(AnsiColor::Red.on_default().bold(), t)
@@ -81,7 +86,8 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 pub fn human(r: &Report, color: bool) -> String {
     let paint = Paint { on: color };
     let mut s = String::new();
-    let failed_parts: Vec<&SourcePart> = r.source.parts.iter().filter(|p| p.status != "ok").collect();
+    let failed_parts: Vec<&SourcePart> =
+        r.source.parts.iter().filter(|p| p.status != "ok").collect();
     let _ = writeln!(
         s,
         "{} {}: {} from {} ({}), {} and {} evaluated",
@@ -89,15 +95,38 @@ pub fn human(r: &Report, color: bool) -> String {
         r.command,
         plural(r.source.instances, "instance", "instances"),
         r.source.kind,
-        r.source.parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
-        plural(r.consumers.iter().filter(|c| c.role == "consumer").count(), "consumer contract", "consumer contracts"),
-        plural(r.consumers.iter().filter(|c| c.role == "provider").count(), "provider manifest", "provider manifests"),
+        r.source
+            .parts
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        plural(
+            r.consumers.iter().filter(|c| c.role == "consumer").count(),
+            "consumer contract",
+            "consumer contracts"
+        ),
+        plural(
+            r.consumers.iter().filter(|c| c.role == "provider").count(),
+            "provider manifest",
+            "provider manifests"
+        ),
     );
     for p in &failed_parts {
-        let _ = writeln!(s, "{} {} could not be read: {}", paint.red("unknown"), p.name, p.error.as_deref().unwrap_or("error"));
+        let _ = writeln!(
+            s,
+            "{} {} could not be read: {}",
+            paint.red("unknown"),
+            p.name,
+            p.error.as_deref().unwrap_or("error")
+        );
     }
     if r.source.kind == "live" && r.source.user_data_sampled > 0 {
-        let _ = writeln!(s, "user-data read for a sample of {} of {} instances", r.source.user_data_sampled, r.source.instances);
+        let _ = writeln!(
+            s,
+            "user-data read for a sample of {} of {} instances",
+            r.source.user_data_sampled, r.source.instances
+        );
     }
     let mut current: Option<&str> = None;
     for f in &r.findings {
@@ -106,21 +135,40 @@ pub fn human(r: &Report, color: bool) -> String {
             let tally = r.consumers.iter().find(|c| c.name == f.consumer);
             let _ = writeln!(s);
             let role = tally.map(|t| t.role).unwrap_or("consumer");
-            let _ = write!(s, "{} {}", paint.bold(&f.consumer), paint.dim(&format!("({role}")));
+            let _ = write!(
+                s,
+                "{} {}",
+                paint.bold(&f.consumer),
+                paint.dim(&format!("({role}"))
+            );
             if let Some(o) = tally.and_then(|t| t.owner.as_deref()) {
                 let _ = write!(s, "{}", paint.dim(&format!(", owner {o}")));
             }
             let _ = writeln!(s, "{}", paint.dim(")"));
         }
-        let _ = writeln!(s, "  {} {} {}", label(f, &paint), paint.bold(f.clause.as_deref().unwrap_or(f.code)), paint.dim(&format!("[{}]", f.code)));
+        let _ = writeln!(
+            s,
+            "  {} {} {}",
+            label(f, &paint),
+            paint.bold(f.clause.as_deref().unwrap_or(f.code)),
+            paint.dim(&format!("[{}]", f.code))
+        );
         let _ = writeln!(s, "          {}", f.message);
         if !f.actual.is_empty() && f.count > 0 {
-            let _ = writeln!(s, "          seen on {}:", plural(f.count, "instance", "instances"));
+            let _ = writeln!(
+                s,
+                "          seen on {}:",
+                plural(f.count, "instance", "instances")
+            );
             for v in f.actual.iter().take(5) {
                 let _ = writeln!(s, "            {} × {}", v.count, v.value);
             }
             if f.actual.len() > 5 {
-                let _ = writeln!(s, "            … and {} more distinct values", f.actual.len() - 5);
+                let _ = writeln!(
+                    s,
+                    "            … and {} more distinct values",
+                    f.actual.len() - 5
+                );
             }
         }
         if !f.samples.is_empty() {
@@ -130,26 +178,51 @@ pub fn human(r: &Report, color: bool) -> String {
             let _ = writeln!(s, "          why: {w}");
         }
         if let Some(w) = &f.waiver {
-            let _ = writeln!(s, "          waiver: {} until {}: {} ({})", w.owner, w.expires, w.reason, w.file);
+            let _ = writeln!(
+                s,
+                "          waiver: {} until {}: {} ({})",
+                w.owner, w.expires, w.reason, w.file
+            );
         }
         if let Some(rb) = &f.runbook {
             let _ = writeln!(s, "          runbook: {rb}");
         }
     }
     let cov = &r.coverage;
-    if !cov.uncovered_outputs.is_empty() || !cov.unpromised_reads.is_empty() || !cov.unmatched_contracts.is_empty() {
-        let _ = writeln!(s, "\n{} {}% of provider outputs are read by some contract", paint.bold("coverage:"), cov.covered_percent);
+    if !cov.uncovered_outputs.is_empty()
+        || !cov.unpromised_reads.is_empty()
+        || !cov.unmatched_contracts.is_empty()
+    {
+        let _ = writeln!(
+            s,
+            "\n{} {}% of provider outputs are read by some contract",
+            paint.bold("coverage:"),
+            cov.covered_percent
+        );
         if !cov.unpromised_reads.is_empty() {
             for u in &cov.unpromised_reads {
-                let _ = writeln!(s, "  read but promised by no provider: {} (by {})", u.output, u.consumers.join(", "));
+                let _ = writeln!(
+                    s,
+                    "  read but promised by no provider: {} (by {})",
+                    u.output,
+                    u.consumers.join(", ")
+                );
             }
         }
         if !cov.uncovered_outputs.is_empty() {
-            let list: Vec<String> = cov.uncovered_outputs.iter().map(|u| u.output.clone()).collect();
+            let list: Vec<String> = cov
+                .uncovered_outputs
+                .iter()
+                .map(|u| u.output.clone())
+                .collect();
             let _ = writeln!(s, "  emitted but read by no contract: {}", list.join(", "));
         }
         if !cov.unmatched_contracts.is_empty() {
-            let _ = writeln!(s, "  contracts matching no instance: {}", cov.unmatched_contracts.join(", "));
+            let _ = writeln!(
+                s,
+                "  contracts matching no instance: {}",
+                cov.unmatched_contracts.join(", ")
+            );
         }
     }
     let sm = &r.summary;
@@ -197,12 +270,24 @@ pub fn markdown(r: &Report) -> String {
         sm.waived,
         r.source.instances,
         r.source.kind,
-        r.source.parts.iter().map(|p| if p.status == "ok" { p.name.clone() } else { format!("**{} FAILED**", p.name) }).collect::<Vec<_>>().join(", "),
+        r.source
+            .parts
+            .iter()
+            .map(|p| if p.status == "ok" {
+                p.name.clone()
+            } else {
+                format!("**{} FAILED**", p.name)
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         sm.evaluations,
         sm.exit_code
     );
     if !r.findings.is_empty() {
-        let _ = writeln!(s, "| | consumer | clause | instances | what | example |\n|---|---|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| | consumer | clause | instances | what | example |\n|---|---|---|---|---|---|"
+        );
         for f in &r.findings {
             let mark = match (f.outcome, f.severity) {
                 (Outcome::Violation, Severity::Error) => "❌ error",
@@ -211,13 +296,21 @@ pub fn markdown(r: &Report) -> String {
                 (Outcome::Waived, _) => "💤 waived",
                 (Outcome::Notice, _) => "ℹ️ notice",
             };
-            let consumer = match r.consumers.iter().find(|c| c.name == f.consumer).and_then(|c| c.runbook.as_ref()) {
+            let consumer = match r
+                .consumers
+                .iter()
+                .find(|c| c.name == f.consumer)
+                .and_then(|c| c.runbook.as_ref())
+            {
                 Some(rb) => format!("[{}]({rb})", f.consumer),
                 None => f.consumer.clone(),
             };
             let mut what = md_escape(&f.message);
             if let Some(w) = &f.waiver {
-                what.push_str(&md_escape(&format!(" (waiver: {} until {}: {})", w.owner, w.expires, w.reason)));
+                what.push_str(&md_escape(&format!(
+                    " (waiver: {} until {}: {})",
+                    w.owner, w.expires, w.reason
+                )));
             }
             let _ = writeln!(
                 s,
@@ -225,18 +318,34 @@ pub fn markdown(r: &Report) -> String {
                 f.clause.as_deref().unwrap_or(f.code),
                 f.count,
                 what,
-                f.samples.first().map(|x| format!("`{x}`")).unwrap_or_default()
+                f.samples
+                    .first()
+                    .map(|x| format!("`{x}`"))
+                    .unwrap_or_default()
             );
         }
         let _ = writeln!(s);
     }
     let cov = &r.coverage;
-    let _ = writeln!(s, "<details><summary>Coverage: {}% of provider outputs read by a contract</summary>\n", cov.covered_percent);
+    let _ = writeln!(
+        s,
+        "<details><summary>Coverage: {}% of provider outputs read by a contract</summary>\n",
+        cov.covered_percent
+    );
     for u in &cov.unpromised_reads {
-        let _ = writeln!(s, "- read but promised by no provider: `{}` ({})", u.output, u.consumers.join(", "));
+        let _ = writeln!(
+            s,
+            "- read but promised by no provider: `{}` ({})",
+            u.output,
+            u.consumers.join(", ")
+        );
     }
     for u in &cov.uncovered_outputs {
-        let _ = writeln!(s, "- emitted by {} but read by no contract: `{}`", u.provider, u.output);
+        let _ = writeln!(
+            s,
+            "- emitted by {} but read by no contract: `{}`",
+            u.provider, u.output
+        );
     }
     for c in &cov.unmatched_contracts {
         let _ = writeln!(s, "- matches no instance: {c}");
@@ -252,14 +361,26 @@ pub fn junit(r: &Report) -> String {
     for c in &r.consumers {
         let mut suite = TestSuite::new(format!("{} {}", c.role, c.name));
         for cl in &c.clauses {
-            let findings: Vec<&Finding> = r.findings.iter().filter(|f| f.consumer == c.name && f.clause.as_deref() == Some(cl.id.as_str())).collect();
+            let findings: Vec<&Finding> = r
+                .findings
+                .iter()
+                .filter(|f| f.consumer == c.name && f.clause.as_deref() == Some(cl.id.as_str()))
+                .collect();
             let failing = findings.iter().find(|f| f.outcome == Outcome::Violation);
             let unknown = findings.iter().find(|f| f.outcome == Outcome::Unknown);
             let status = if let Some(f) = failing {
-                let kind = if f.severity == Severity::Error { NonSuccessKind::Failure } else { NonSuccessKind::Error };
+                let kind = if f.severity == Severity::Error {
+                    NonSuccessKind::Failure
+                } else {
+                    NonSuccessKind::Error
+                };
                 let mut st = TestCaseStatus::non_success(kind);
                 st.set_message(f.message.clone());
-                st.set_type(if f.severity == Severity::Error { "error" } else { "warning" });
+                st.set_type(if f.severity == Severity::Error {
+                    "error"
+                } else {
+                    "warning"
+                });
                 st.set_description(finding_text(f));
                 st
             } else if let Some(f) = unknown {
@@ -269,7 +390,11 @@ pub fn junit(r: &Report) -> String {
                 st
             } else if c.selected == 0 || cl.passed + cl.waived == 0 {
                 let mut st = TestCaseStatus::skipped();
-                st.set_message(if c.selected == 0 { "the selector matched no instance".to_string() } else { "not evaluated on any instance".to_string() });
+                st.set_message(if c.selected == 0 {
+                    "the selector matched no instance".to_string()
+                } else {
+                    "not evaluated on any instance".to_string()
+                });
                 st
             } else {
                 TestCaseStatus::success()
@@ -281,7 +406,9 @@ pub fn junit(r: &Report) -> String {
         }
         report.add_test_suite(suite);
     }
-    report.to_string().unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->\n"))
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->\n"))
 }
 
 fn finding_text(f: &Finding) -> String {

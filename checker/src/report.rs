@@ -25,6 +25,7 @@ pub enum Outcome {
 
 /// A value seen, and on how many instances.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ValueCount {
     /// The value (secrets never appear: records hold only markers).
     pub value: String,
@@ -34,6 +35,7 @@ pub struct ValueCount {
 
 /// The waiver that covered a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct WaiverRef {
     /// Who accepted it.
     pub owner: String,
@@ -47,6 +49,7 @@ pub struct WaiverRef {
 
 /// One grouped finding: every instance failing the same clause the same way is one finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Finding {
     /// Stable kebab-case code (see `checker rules`).
     pub code: &'static str,
@@ -82,6 +85,7 @@ pub struct Finding {
 
 /// One clause's tally, for JUnit and summaries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClauseTally {
     /// Clause id.
     pub id: String,
@@ -105,6 +109,7 @@ pub struct ClauseTally {
 
 /// One consumer's (or provider manifest's) tally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ConsumerTally {
     /// Name.
     pub name: String,
@@ -124,6 +129,7 @@ pub struct ConsumerTally {
 
 /// An output some provider emits that no consumer contract reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Uncovered {
     /// The provider.
     pub provider: String,
@@ -133,6 +139,7 @@ pub struct Uncovered {
 
 /// An output consumers read that no loaded provider promises.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Unpromised {
     /// The output.
     pub output: String,
@@ -142,6 +149,7 @@ pub struct Unpromised {
 
 /// Coverage: the undocumented-dependency risk, in both directions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Coverage {
     /// Outputs the providers emit that no contract reads.
     pub uncovered_outputs: Vec<Uncovered>,
@@ -155,6 +163,7 @@ pub struct Coverage {
 
 /// One region's (or file's) read status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SourcePart {
     /// Region or file.
     pub name: String,
@@ -168,6 +177,7 @@ pub struct SourcePart {
 
 /// Where the records came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SourceInfo {
     /// `recorded`, `live` or `proposal`.
     pub kind: String,
@@ -181,6 +191,7 @@ pub struct SourceInfo {
 
 /// The counts the exit code is computed from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Summary {
     /// `clean`, `warnings`, `violations` or `incomplete`.
     pub status: &'static str,
@@ -202,6 +213,7 @@ pub struct Summary {
 
 /// A whole report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Always [`FORMAT`].
     pub format: &'static str,

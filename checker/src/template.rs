@@ -54,21 +54,30 @@ impl Template {
                     if name.is_empty()
                         || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                     {
-                        return Err(format!("`{{{name}}}` is not a variable name (letters, digits, _)"));
+                        return Err(format!(
+                            "`{{{name}}}` is not a variable name (letters, digits, _)"
+                        ));
                     }
                     if !lit.is_empty() {
                         pieces.push(Piece::Literal(std::mem::take(&mut lit)));
                     }
                     pieces.push(Piece::Var(name));
                 }
-                '}' => return Err(format!("lone `}}` at byte {i}; write `}}}}` for a literal brace")),
+                '}' => {
+                    return Err(format!(
+                        "lone `}}` at byte {i}; write `}}}}` for a literal brace"
+                    ));
+                }
                 c => lit.push(c),
             }
         }
         if !lit.is_empty() {
             pieces.push(Piece::Literal(lit));
         }
-        Ok(Template { source: source.to_string(), pieces })
+        Ok(Template {
+            source: source.to_string(),
+            pieces,
+        })
     }
 
     /// The variables it uses, in order of first use.
@@ -130,9 +139,21 @@ mod tests {
         let t = Template::parse("aws-provisioner-v1-managed:{workerType}:{keyHash}").unwrap();
         assert_eq!(t.variables(), vec!["workerType", "keyHash"]);
         let rendered = t
-            .render(&|v| Some(if v == "workerType" { "gecko-t-win7-32" } else { "ffe27db" }.into()))
+            .render(&|v| {
+                Some(
+                    if v == "workerType" {
+                        "gecko-t-win7-32"
+                    } else {
+                        "ffe27db"
+                    }
+                    .into(),
+                )
+            })
             .unwrap();
-        assert_eq!(rendered, "aws-provisioner-v1-managed:gecko-t-win7-32:ffe27db");
+        assert_eq!(
+            rendered,
+            "aws-provisioner-v1-managed:gecko-t-win7-32:ffe27db"
+        );
         let pats = BTreeMap::from([
             ("workerType".to_string(), "[a-zA-Z0-9-_]{1,22}".to_string()),
             ("keyHash".to_string(), "[0-9a-f]{7}".to_string()),
@@ -148,6 +169,9 @@ mod tests {
         assert!(Template::parse("a{b").is_err());
         assert!(Template::parse("a}b").is_err());
         assert!(Template::parse("{a-b}").is_err());
-        assert_eq!(Template::parse("{{x}}").unwrap().pieces, vec![Piece::Literal("{x}".into())]);
+        assert_eq!(
+            Template::parse("{{x}}").unwrap().pieces,
+            vec![Piece::Literal("{x}".into())]
+        );
     }
 }

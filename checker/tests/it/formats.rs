@@ -1,0 +1,262 @@
+//! Report formats: the JSON envelope, JUnit, Markdown; secrets in none of them; grouping.
+
+use crate::support::*;
+use serde_json::json;
+
+const FORMATS: [&str; 4] = ["human", "json", "junit", "markdown"];
+
+#[test]
+fn no_secret_user_data_value_appears_in_any_output() {
+    let fleet: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join(R).join("fleet-2018-02-14.json")).expect("fleet"),
+    )
+    .expect("json");
+    let mut tokens = Vec::new();
+    for r in fleet["Reservations"].as_array().expect("arr") {
+        let i = &r["Instances"][0];
+        if let Some(b64) = i["UserData"]["Value"].as_str() {
+            use base64::Engine;
+            let ud: serde_json::Value = serde_json::from_slice(
+                &base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .expect("b64"),
+            )
+            .expect("json");
+            tokens.push(ud["securityToken"].as_str().expect("token").to_string());
+        }
+    }
+    assert!(tokens.len() > 30);
+    let mut outputs = Vec::new();
+    for format in FORMATS {
+        for consumers in ["prefix", "postfix"] {
+            let r = replay("after", consumers, "14", &["--format", format]);
+            outputs.push(r.stdout + &r.stderr);
+        }
+    }
+    let id = fleet["Reservations"][0]["Instances"][0]["InstanceId"]
+        .as_str()
+        .expect("id");
+    let e = checker(&[
+        "explain",
+        id,
+        "--contracts",
+        &format!("{R}/provider-after"),
+        "--contracts",
+        &format!("{R}/consumers-prefix"),
+        "--fleet",
+        &format!("{R}/fleet-2018-02-14.json"),
+        "-vv",
+    ]);
+    outputs.push(e.stdout + &e.stderr);
+    for out in &outputs {
+        for t in &tokens {
+            assert!(!out.contains(t.as_str()), "secret {t} leaked");
+        }
+        // Also no fragment: the token body never appears.
+        assert!(!out.contains("tok-"), "a token fragment leaked");
+    }
+}
+
+#[test]
+fn the_json_report_is_a_versioned_envelope() {
+    let r = replay("after", "prefix", "14", &["--format", "json"]);
+    let v = r.json();
+    assert_eq!(v["format"], "checker-report");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["command"], "check");
+    assert_eq!(v["generatedAt"], "2018-02-14T12:00:00Z");
+    assert_eq!(v["summary"]["exitCode"], 1);
+    for key in ["source", "summary", "findings", "coverage", "consumers"] {
+        assert!(v.get(key).is_some(), "{key} missing");
+    }
+    let f = &v["findings"][0];
+    for key in [
+        "code", "outcome", "severity", "consumer", "clause", "kind", "output", "expected",
+        "actual", "count", "samples", "message", "why", "runbook",
+    ] {
+        assert!(f.get(key).is_some(), "finding.{key} missing: {f}");
+    }
+}
+
+#[test]
+fn the_same_inputs_give_byte_identical_reports() {
+    let a = replay("after", "prefix", "14", &["--format", "json"]).stdout;
+    let b = replay("after", "prefix", "14", &["--format", "json"]).stdout;
+    assert_eq!(a, b);
+}
+
+#[test]
+fn junit_has_a_suite_per_consumer_and_a_case_per_clause() {
+    let r = replay("after", "prefix", "14", &["--format", "junit"]);
+    assert_eq!(r.code, 1);
+    let x = &r.stdout;
+    assert!(x.starts_with("<?xml"), "{x}");
+    assert!(x.contains("<testsuite name=\"consumer occ\""), "{x}");
+    assert!(x.contains("<testcase name=\"occ-prefix-worker-type-known\""));
+    assert!(x.contains("<failure"));
+    let v = replay("after", "prefix", "14", &["--format", "json"]).json();
+    let clauses: usize = v["consumers"]
+        .as_array()
+        .expect("arr")
+        .iter()
+        .map(|c| c["clauses"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(x.matches("<testcase ").count(), clauses);
+    assert_eq!(
+        x.matches("<testsuite ").count(),
+        v["consumers"].as_array().map_or(0, Vec::len)
+    );
+}
+
+#[test]
+fn markdown_is_a_pr_comment_with_a_table() {
+    let r = replay("after", "prefix", "14", &["--format", "markdown"]);
+    assert!(
+        r.stdout.starts_with("## ❌ checker check: violations"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("| ❌ error | [occ](https://github.com/mozilla-releng/OpenCloudConfig#readme) | `occ-prefix-worker-type-known` | 33 |"), "{}", r.stdout);
+}
+
+#[test]
+fn output_file_is_written_and_stdout_stays_empty() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("report.json");
+    let r = replay(
+        "after",
+        "prefix",
+        "14",
+        &["--format", "json", "--output", out.to_str().expect("utf8")],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.is_empty());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("written")).expect("json");
+    assert_eq!(v["summary"]["status"], "violations");
+}
+
+#[test]
+fn five_thousand_failing_instances_are_one_finding_with_a_count() {
+    let dir = tempfile::tempdir().expect("tmp");
+    write_json(dir.path(), "c/prov.json", &provider());
+    write_json(dir.path(), "c/cons.json", &consumer());
+    let instances = (0..5000)
+        .map(|n| instance(&format!("i-{n:05}"), "managed:0123456", "wt-a", None))
+        .collect();
+    let f = write_json(dir.path(), "fleet.json", &fleet(instances));
+    let c = dir.path().join("c");
+    let r = checker(&[
+        "check",
+        "--contracts",
+        c.to_str().expect("utf8"),
+        "--fleet",
+        f.to_str().expect("utf8"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r.code, 1);
+    let v = r.json();
+    let known: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .expect("arr")
+        .iter()
+        .filter(|f| f["clause"] == "cons-wt-known")
+        .collect();
+    assert_eq!(known.len(), 1);
+    assert_eq!(known[0]["count"], 5000);
+    assert_eq!(
+        known[0]["samples"],
+        json!(["i-00000", "i-00001", "i-00002", "i-00003", "i-00004"])
+    );
+}
+
+#[test]
+fn rules_lists_every_kind_and_code() {
+    let r = checker(&["rules", "--format", "json"]);
+    assert_eq!(r.code, 0);
+    let v = r.json();
+    let kinds: Vec<&str> = v["clauseKinds"]
+        .as_array()
+        .expect("arr")
+        .iter()
+        .filter_map(|k| k["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "present",
+            "absent",
+            "equals",
+            "one-of",
+            "matches",
+            "derives",
+            "member-of",
+            "agrees-with",
+            "uniform"
+        ]
+    );
+    let codes: Vec<&str> = v["findingCodes"]
+        .as_array()
+        .expect("arr")
+        .iter()
+        .filter_map(|k| k["code"].as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "clause-violated",
+            "clause-unknown",
+            "clause-waived",
+            "manifest-violated",
+            "manifest-unknown",
+            "waiver-expired",
+            "waiver-unused",
+            "region-failed"
+        ]
+    );
+}
+
+#[test]
+fn uniform_fails_once_per_group_with_two_values() {
+    let dir = tempfile::tempdir().expect("tmp");
+    write_json(dir.path(), "c/prov.json", &provider());
+    let mut c = consumer();
+    c["clauses"].as_array_mut().expect("arr").push(json!({"id": "cons-one-ami", "kind": "uniform", "output": "ImageId", "per": [{"output": "tag:Name"}], "why": "one AMI per worker type"}));
+    write_json(dir.path(), "c/cons.json", &c);
+    let mut odd = instance("i-3", "managed:wt-a:0123456", "wt-a", None);
+    odd["ImageId"] = json!("ami-other");
+    let f = write_json(
+        dir.path(),
+        "fleet.json",
+        &fleet(vec![
+            instance("i-1", "managed:wt-a:0123456", "wt-a", None),
+            instance("i-2", "managed:wt-b:0123456", "wt-b", None),
+            odd,
+        ]),
+    );
+    let cdir = dir.path().join("c");
+    let r = checker(&[
+        "check",
+        "--contracts",
+        cdir.to_str().expect("utf8"),
+        "--fleet",
+        f.to_str().expect("utf8"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let v = r.json();
+    let u: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .expect("arr")
+        .iter()
+        .filter(|f| f["clause"] == "cons-one-ami")
+        .collect();
+    assert_eq!(u.len(), 1);
+    let value = u[0]["actual"][0]["value"].as_str().expect("value");
+    assert!(
+        value.starts_with("wt-a:") && value.contains("ami-other") && value.contains("ami-12345678"),
+        "{value}"
+    );
+}

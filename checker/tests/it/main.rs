@@ -1,0 +1,8 @@
+//! Integration tests: one binary, a module per area. They run the real `checker` binary on
+//! files in the repository or in temporary directories.
+
+mod bad_input;
+mod formats;
+mod replay;
+mod support;
+mod waivers;

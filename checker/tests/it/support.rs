@@ -1,0 +1,137 @@
+//! Helpers: run the binary from the workspace root, make temporary contract and fleet files.
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+pub fn checker(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_checker"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run checker");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+pub const R: &str = "examples/taskcluster-2018";
+pub const NOW: &str = "2018-02-14T12:00:00Z";
+
+/// `check` of a 2018 fleet with a provider folder and a consumer folder.
+pub fn replay(provider: &str, consumers: &str, day: &str, extra: &[&str]) -> Run {
+    let p = format!("{R}/provider-{provider}");
+    let c = format!("{R}/consumers-{consumers}");
+    let f = format!("{R}/fleet-2018-02-{day}.json");
+    let mut args = vec![
+        "check",
+        "--contracts",
+        &p,
+        "--contracts",
+        &c,
+        "--fleet",
+        &f,
+        "--now",
+        NOW,
+    ];
+    args.extend_from_slice(extra);
+    checker(&args)
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+pub fn write_json(dir: &Path, name: &str, v: &Value) -> PathBuf {
+    write(dir, name, &serde_json::to_string_pretty(v).expect("json"))
+}
+
+/// A small valid provider manifest with a workerTypes set.
+pub fn provider() -> Value {
+    json!({
+        "kind": "provider",
+        "name": "prov",
+        "description": "test provider",
+        "selector": {"conditions": [{"output": "tag:Name", "member-of": "workerTypes"}]},
+        "groupBy": "workerType",
+        "variables": {"workerType": {"set": "workerTypes", "pattern": "[-a-z0-9]+"}, "keyHash": {"pattern": "[0-9a-f]{7}"}},
+        "sets": {"workerTypes": ["wt-a", "wt-b"]},
+        "outputs": {
+            "KeyName": {"template": "managed:{workerType}:{keyHash}"},
+            "tag:Name": {"template": "{workerType}"},
+            "userData.workerType": {"template": "{workerType}"},
+            "userData.securityToken": {"secret": true}
+        }
+    })
+}
+
+/// A small valid consumer.
+pub fn consumer() -> Value {
+    json!({
+        "kind": "consumer",
+        "name": "cons",
+        "owner": "me",
+        "description": "test consumer",
+        "selector": {"provider": "prov"},
+        "clauses": [
+            {"id": "cons-wt", "kind": "derives", "fact": "workerType", "from": {"output": "KeyName"}, "split": {"separator": ":", "index": 1}, "why": "w"},
+            {"id": "cons-wt-known", "kind": "member-of", "fact": "workerType", "set": "workerTypes", "why": "w"}
+        ]
+    })
+}
+
+/// One describe-instances instance.
+pub fn instance(id: &str, key: &str, name: &str, user_data: Option<&Value>) -> Value {
+    use base64::Engine;
+    let mut i = json!({
+        "InstanceId": id,
+        "ImageId": "ami-12345678",
+        "InstanceType": "c4.2xlarge",
+        "KeyName": key,
+        "Placement": {"AvailabilityZone": "us-east-1a"},
+        "State": {"Name": "running"},
+        "Tags": [{"Key": "Name", "Value": name}]
+    });
+    if let Some(ud) = user_data {
+        i["UserData"] =
+            json!({"Value": base64::engine::general_purpose::STANDARD.encode(ud.to_string())});
+    }
+    i
+}
+
+pub fn fleet(instances: Vec<Value>) -> Value {
+    json!({"Reservations": instances.into_iter().map(|i| json!({"Instances": [i]})).collect::<Vec<_>>()})
+}
