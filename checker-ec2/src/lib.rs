@@ -1,1 +1,498 @@
-//! x
+//! The one place checker talks to EC2. Everything the SDK returns is turned into plain data
+//! ([`RawInstance`], [`RawStatus`]) at this boundary, so nothing else imports `aws_sdk_ec2`, and
+//! SDK errors become an [`Ec2Error`] that says what happened in words.
+//!
+//! Scans stream: each DescribeInstances page is converted and handed to the caller as it arrives;
+//! no whole-region response is ever held.
+
+use aws_config::BehaviorVersion;
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::types::{Filter, InstanceAttributeName};
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tracing::debug;
+
+pub use aws_config::SdkConfig;
+
+/// How to reach EC2: the shared arguments of every live command.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// A shared-config profile; otherwise the default chain (env, profile, SSO, web identity, IMDS).
+    pub profile: Option<String>,
+    /// Another endpoint (moto, LocalStack, a mock).
+    pub endpoint_url: Option<String>,
+    /// Attempts per call, first included.
+    pub retry_attempts: u32,
+    /// Backoff before the first retry; later ones grow exponentially with jitter.
+    pub initial_backoff: Duration,
+    /// `adaptive` (client-side rate limiting on throttling, the default) or `standard`.
+    pub adaptive: bool,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Timeout of one attempt.
+    pub attempt_timeout: Duration,
+    /// Calls in flight per region.
+    pub concurrency: usize,
+}
+
+impl Default for Connection {
+    fn default() -> Self {
+        Connection {
+            profile: None,
+            endpoint_url: None,
+            retry_attempts: 5,
+            initial_backoff: Duration::from_millis(500),
+            adaptive: true,
+            connect_timeout: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(30),
+            concurrency: 8,
+        }
+    }
+}
+
+/// An EC2 failure, classified for people.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Ec2Error {
+    /// Credentials were refused.
+    #[error(
+        "AWS refused the credentials ({code}: {message}); check AWS_PROFILE / --profile, or run `aws sts get-caller-identity` with the same settings"
+    )]
+    Auth {
+        /// The error code.
+        code: String,
+        /// AWS's message.
+        message: String,
+    },
+    /// Not allowed.
+    #[error(
+        "access denied ({code}: {message}); the role needs the permissions in hooks/iam-policy.json"
+    )]
+    Denied {
+        /// The error code.
+        code: String,
+        /// AWS's message.
+        message: String,
+    },
+    /// Still throttled after every retry.
+    #[error(
+        "throttled by EC2 after every retry ({code}: {message}); lower --concurrency or raise --retry-attempts"
+    )]
+    Throttled {
+        /// The error code.
+        code: String,
+        /// AWS's message.
+        message: String,
+    },
+    /// Any other error EC2 returned.
+    #[error("EC2 returned {code}: {message}")]
+    Service {
+        /// The error code (or the HTTP status).
+        code: String,
+        /// AWS's message.
+        message: String,
+    },
+    /// The response could not be understood.
+    #[error("EC2's response could not be parsed ({0}); is --endpoint-url an EC2 endpoint?")]
+    Malformed(String),
+    /// The endpoint could not be reached.
+    #[error("could not reach EC2: {0}")]
+    Unreachable(String),
+    /// No answer in time.
+    #[error("EC2 did not answer in time: {0}")]
+    Timeout(String),
+    /// Anything else (no credentials, no region, ...).
+    #[error("{0}")]
+    Other(String),
+}
+
+fn classify<E, R>(err: SdkError<E, R>) -> Ec2Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let text = DisplayErrorContext(&err).to_string();
+    let chain = error_chain(&err);
+    match &err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let code = e.code().unwrap_or("Unknown").to_string();
+            let message = e.message().unwrap_or("").to_string();
+            match code.as_str() {
+                "AuthFailure"
+                | "UnrecognizedClientException"
+                | "InvalidClientTokenId"
+                | "SignatureDoesNotMatch"
+                | "ExpiredToken"
+                | "RequestExpired" => Ec2Error::Auth { code, message },
+                "UnauthorizedOperation" | "AccessDenied" | "OptInRequired" | "Blocked" => {
+                    Ec2Error::Denied { code, message }
+                }
+                "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {
+                    Ec2Error::Throttled { code, message }
+                }
+                "Unknown" => {
+                    if text.contains("failed to parse")
+                        || text.contains("XML")
+                        || text.contains("xml")
+                        || text.contains("deserializ")
+                    {
+                        Ec2Error::Malformed(short(&text))
+                    } else {
+                        let status = se.raw();
+                        Ec2Error::Service {
+                            code: format!("{status:?}").chars().take(60).collect(),
+                            message: short(&text),
+                        }
+                    }
+                }
+                _ => Ec2Error::Service { code, message },
+            }
+        }
+        SdkError::ResponseError(_) => Ec2Error::Malformed(short(&chain)),
+        SdkError::TimeoutError(_) => Ec2Error::Timeout(short(&chain)),
+        SdkError::DispatchFailure(d) if d.is_timeout() => Ec2Error::Timeout(short(&chain)),
+        SdkError::DispatchFailure(_) => Ec2Error::Unreachable(short(&chain)),
+        _ => Ec2Error::Other(short(&chain)),
+    }
+}
+
+/// The error and its sources in words ("a: b: c"), without the SDK's debug dumps.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+fn short(s: &str) -> String {
+    let s = s.replace('\n', " ");
+    if s.len() > 400 {
+        let mut cut = 400;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}…", &s[..cut])
+    } else {
+        s
+    }
+}
+
+/// Loads the SDK configuration through aws-config's default chain, with our retry and timeouts.
+pub async fn load_config(c: &Connection) -> SdkConfig {
+    let mut retry = if c.adaptive {
+        RetryConfig::adaptive()
+    } else {
+        RetryConfig::standard()
+    };
+    retry = retry
+        .with_max_attempts(c.retry_attempts.max(1))
+        .with_initial_backoff(c.initial_backoff)
+        .with_max_backoff(Duration::from_secs(20));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(c.connect_timeout)
+        .operation_attempt_timeout(c.attempt_timeout)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeouts);
+    if let Some(p) = &c.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(e) = &c.endpoint_url {
+        loader = loader.endpoint_url(e);
+    }
+    loader.load().await
+}
+
+/// An EC2 client for one region.
+#[derive(Clone)]
+pub struct RegionClient {
+    /// The region.
+    pub region: String,
+    client: aws_sdk_ec2::Client,
+    permits: Arc<Semaphore>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl RegionClient {
+    /// A client for `region`, allowing `concurrency` calls in flight.
+    pub fn new(sdk: &SdkConfig, region: &str, concurrency: usize) -> Self {
+        let conf = aws_sdk_ec2::config::Builder::from(sdk)
+            .region(aws_sdk_ec2::config::Region::new(region.to_string()))
+            .build();
+        RegionClient {
+            region: region.to_string(),
+            client: aws_sdk_ec2::Client::from_conf(conf),
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            calls: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// API calls made so far (attempts that the SDK retried count once).
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    async fn permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        // We never close the semaphore, so this is always Some.
+        self.permits.acquire().await.ok()
+    }
+
+    /// The enabled regions (DescribeRegions).
+    pub async fn regions(&self) -> Result<Vec<String>, Ec2Error> {
+        let _p = self.permit().await;
+        let t = Instant::now();
+        let out = self
+            .client
+            .describe_regions()
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut names: Vec<String> = out
+            .regions()
+            .iter()
+            .filter_map(|r| r.region_name().map(str::to_string))
+            .collect();
+        names.sort();
+        debug!(region = %self.region, regions = names.len(), ms = t.elapsed().as_millis() as u64, "DescribeRegions");
+        Ok(names)
+    }
+
+    /// The region's available zones (DescribeAvailabilityZones).
+    pub async fn zones(&self) -> Result<Vec<String>, Ec2Error> {
+        let _p = self.permit().await;
+        let t = Instant::now();
+        let out = self
+            .client
+            .describe_availability_zones()
+            .send()
+            .await
+            .map_err(classify)?;
+        let mut names: Vec<String> = out
+            .availability_zones()
+            .iter()
+            .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
+            .filter_map(|z| z.zone_name().map(str::to_string))
+            .collect();
+        names.sort();
+        debug!(region = %self.region, zones = names.len(), ms = t.elapsed().as_millis() as u64, "DescribeAvailabilityZones");
+        Ok(names)
+    }
+
+    /// One paginated DescribeInstances with `filters`, each page converted and passed to `sink`.
+    async fn paginate(
+        &self,
+        shard: &str,
+        filters: &[(String, Vec<String>)],
+        page_size: i32,
+        sink: &(dyn Fn(Vec<RawInstance>) + Send + Sync),
+    ) -> Result<usize, Ec2Error> {
+        let mut token: Option<String> = None;
+        let mut pages = 0usize;
+        loop {
+            let req = self
+                .client
+                .describe_instances()
+                .max_results(page_size)
+                .set_filters(Some(to_filters(filters)))
+                .set_next_token(token.clone());
+            let t = Instant::now();
+            let out = {
+                let _p = self.permit().await;
+                req.send().await.map_err(classify)?
+            };
+            pages += 1;
+            let page: Vec<RawInstance> = out
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .map(convert)
+                .collect();
+            debug!(region = %self.region, shard, page = pages, instances = page.len(), ms = t.elapsed().as_millis() as u64, "DescribeInstances");
+            token = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            drop(out);
+            sink(page);
+            if token.is_none() {
+                return Ok(pages);
+            }
+        }
+    }
+
+    /// Scans the region: one paginator per availability zone, concurrently, de-duplicated by
+    /// instance id. Pages are handed to `sink` as they arrive.
+    pub async fn scan(
+        &self,
+        filters: &[(String, Vec<String>)],
+        shard_by_zone: bool,
+        sink: &(dyn Fn(Vec<RawInstance>) + Send + Sync),
+    ) -> Result<ScanStats, Ec2Error> {
+        let started = Instant::now();
+        let zones = if shard_by_zone {
+            self.zones().await?
+        } else {
+            Vec::new()
+        };
+        let seen = std::sync::Mutex::new(HashSet::<String>::new());
+        let dedup = |page: Vec<RawInstance>| {
+            let fresh: Vec<RawInstance> = match seen.lock() {
+                Ok(mut s) => page
+                    .into_iter()
+                    .filter(|i| s.insert(i.id.clone()))
+                    .collect(),
+                Err(_) => page,
+            };
+            if !fresh.is_empty() {
+                sink(fresh);
+            }
+        };
+        let mut shard_pages = Vec::new();
+        if zones.is_empty() {
+            shard_pages.push(self.paginate("all", filters, 1000, &dedup).await?);
+        } else {
+            let mut jobs: FuturesUnordered<_> = zones
+                .iter()
+                .map(|z| {
+                    let mut f = filters.to_vec();
+                    f.push(("availability-zone".into(), vec![z.clone()]));
+                    let dedup = &dedup;
+                    async move { self.paginate(z, &f, 1000, dedup).await }
+                })
+                .collect();
+            while let Some(r) = jobs.next().await {
+                shard_pages.push(r?);
+            }
+        }
+        let instances = seen.lock().map(|s| s.len()).unwrap_or(0);
+        Ok(ScanStats {
+            shards: shard_pages.len(),
+            max_sequential_pages: shard_pages.iter().copied().max().unwrap_or(0),
+            pages: shard_pages.iter().sum(),
+            instances,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// The base64 user-data of one instance (DescribeInstanceAttribute), `None` when it has none.
+    pub async fn user_data(&self, instance_id: &str) -> Result<Option<String>, Ec2Error> {
+        let _p = self.permit().await;
+        let t = Instant::now();
+        let out = self
+            .client
+            .describe_instance_attribute()
+            .instance_id(instance_id)
+            .attribute(InstanceAttributeName::UserData)
+            .send()
+            .await
+            .map_err(classify)?;
+        debug!(region = %self.region, instance = instance_id, ms = t.elapsed().as_millis() as u64, "DescribeInstanceAttribute userData");
+        Ok(out
+            .user_data()
+            .and_then(|v| v.value())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string))
+    }
+}
+
+/// What a region scan did.
+#[derive(Debug, Clone, Default)]
+pub struct ScanStats {
+    /// Paginators run.
+    pub shards: usize,
+    /// Pages fetched in all.
+    pub pages: usize,
+    /// The longest chain of sequential page calls (the latency floor is this times the latency).
+    pub max_sequential_pages: usize,
+    /// Distinct instances.
+    pub instances: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+fn to_filters(filters: &[(String, Vec<String>)]) -> Vec<Filter> {
+    filters
+        .iter()
+        .map(|(n, v)| {
+            Filter::builder()
+                .name(n)
+                .set_values(Some(v.clone()))
+                .build()
+        })
+        .collect()
+}
+
+/// An instance as DescribeInstances returned it, reduced to what checker reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawInstance {
+    /// Instance id.
+    pub id: String,
+    /// Availability zone.
+    pub availability_zone: Option<String>,
+    /// State name.
+    pub state: Option<String>,
+    /// RFC 3339.
+    pub launch_time: Option<String>,
+    /// Key pair.
+    pub key_name: Option<String>,
+    /// AMI.
+    pub image_id: Option<String>,
+    /// Type.
+    pub instance_type: Option<String>,
+    /// Instance profile ARN.
+    pub iam_instance_profile: Option<String>,
+    /// Subnet.
+    pub subnet_id: Option<String>,
+    /// VPC.
+    pub vpc_id: Option<String>,
+    /// `spot` or none.
+    pub instance_lifecycle: Option<String>,
+    /// Tags.
+    pub tags: Vec<(String, String)>,
+}
+
+fn convert(i: &aws_sdk_ec2::types::Instance) -> RawInstance {
+    let s = |v: Option<&str>| v.map(str::to_string);
+    RawInstance {
+        id: i.instance_id().unwrap_or_default().to_string(),
+        availability_zone: s(i.placement().and_then(|p| p.availability_zone())),
+        state: i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string()),
+        launch_time: i
+            .launch_time()
+            .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+        key_name: s(i.key_name()),
+        image_id: s(i.image_id()),
+        instance_type: i.instance_type().map(|t| t.as_str().to_string()),
+        iam_instance_profile: s(i.iam_instance_profile().and_then(|p| p.arn())),
+        subnet_id: s(i.subnet_id()),
+        vpc_id: s(i.vpc_id()),
+        instance_lifecycle: i.instance_lifecycle().map(|l| l.as_str().to_string()),
+        tags: i
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect(),
+    }
+}

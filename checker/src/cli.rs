@@ -54,6 +54,30 @@ pub enum Command {
     Explain(ExplainArgs),
     /// List the clause kinds and finding codes, with their documentation.
     Rules(RulesArgs),
+    /// Fleet files: `checker fleet record` writes what live EC2 returns in the format --fleet reads.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+}
+
+/// `checker fleet ...`.
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Scan live EC2 and write describe-instances JSON (user-data inline, secrets redacted), so a
+    /// live problem can be reproduced offline with `checker check --fleet`.
+    Record(RecordArgs),
+}
+
+/// `checker fleet record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    aws: crate::live::AwsArgs,
+    /// Contracts whose manifests mark secret user-data fields (credential-like names are always redacted).
+    #[arg(long = "contracts", value_name = "PATH")]
+    contracts: Vec<PathBuf>,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// Where contracts come from.
@@ -64,13 +88,16 @@ pub struct ContractArgs {
     pub contracts: Vec<PathBuf>,
 }
 
-/// A recorded fleet.
+/// Where the fleet comes from: recorded files, or live EC2.
 #[derive(Debug, Clone, Args)]
 pub struct FleetArgs {
     /// A file of `aws ec2 describe-instances --output json` output (repeatable). Instances may carry
-    /// user-data inline as "UserData": {"Value": "<base64>"}.
-    #[arg(long = "fleet", value_name = "FILE", required = true)]
+    /// user-data inline as "UserData": {"Value": "<base64>"}. Without --fleet, live EC2 is scanned.
+    #[arg(long = "fleet", value_name = "FILE")]
     pub fleet: Vec<PathBuf>,
+    /// Live EC2 settings, used when no --fleet is given.
+    #[command(flatten)]
+    pub aws: crate::live::AwsArgs,
 }
 
 /// How results are written and judged.
@@ -167,6 +194,7 @@ pub fn main() -> i32 {
         Command::Check(a) => check(&a, color),
         Command::Explain(a) => explain(&a),
         Command::Rules(a) => rules(&a),
+        Command::Fleet(FleetCommand::Record(a)) => record(&a),
     }
 }
 
@@ -331,23 +359,128 @@ pub fn emit(text: &str, output: Option<&PathBuf>) -> Result<(), i32> {
     }
 }
 
+/// Reads the fleet from files, or scans live EC2 when no file is given.
+pub fn get_fleet(a: &FleetArgs, set: &ContractSet) -> Result<(Vec<Instance>, SourceInfo), i32> {
+    if !a.fleet.is_empty() {
+        if a.aws.endpoint_url.is_some() || !a.aws.regions.is_empty() {
+            eprintln!(
+                "error: --fleet reads recorded files; --region/--endpoint-url scan live EC2: give one or the other"
+            );
+            return Err(exit::BAD_INPUT);
+        }
+        let (fleet, parts) = read_fleets(&a.fleet, set)?;
+        let sampled = fleet
+            .iter()
+            .filter(|i| !matches!(i.user_data, crate::fleet::UserData::NotFetched))
+            .count();
+        let source = SourceInfo {
+            kind: "recorded".into(),
+            instances: fleet.len(),
+            user_data_sampled: sampled,
+            parts,
+        };
+        return Ok((fleet, source));
+    }
+    let filters = crate::live::server_filters(set);
+    tracing::debug!(?filters, "server-side filters");
+    let live = scan_live(
+        &a.aws,
+        &filters,
+        set.reads_user_data(),
+        &set.secret_policy(),
+    )?;
+    let source = SourceInfo {
+        kind: "live".into(),
+        instances: live.instances.len(),
+        user_data_sampled: live.user_data_sampled,
+        parts: live.parts,
+    };
+    Ok((live.instances, source))
+}
+
+/// Runs a live scan on a fresh runtime; reports failed regions on stderr.
+pub fn scan_live(
+    aws: &crate::live::AwsArgs,
+    filters: &crate::live::Filters,
+    user_data: bool,
+    secrets: &crate::fleet::SecretPolicy,
+) -> Result<crate::live::LiveFleet, i32> {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Err(exit::INCOMPLETE);
+        }
+    };
+    rt.block_on(async {
+        let sdk = checker_ec2::load_config(&aws.connection()).await;
+        let regions = crate::live::resolve_regions(aws, &sdk).await.map_err(|e| {
+            eprintln!("error: {e}");
+            match e {
+                crate::live::LiveError::NoRegion => exit::BAD_INPUT,
+                crate::live::LiveError::Regions(_) => exit::INCOMPLETE,
+            }
+        })?;
+        let live = crate::live::scan(&sdk, &regions, aws, filters, user_data, secrets).await;
+        for p in live.parts.iter().filter(|p| p.status != "ok") {
+            eprintln!("warning: region {} could not be read: {}", p.name, p.error.as_deref().unwrap_or("error"));
+        }
+        tracing::info!(api_calls = live.api_calls, instances = live.instances.len(), shape = ?live.shape, "scan done");
+        Ok(live)
+    })
+}
+
+fn record(a: &RecordArgs) -> i32 {
+    let secrets = if a.contracts.is_empty() {
+        crate::fleet::SecretPolicy::default()
+    } else {
+        match load_contracts(&ContractArgs {
+            contracts: a.contracts.clone(),
+        }) {
+            Ok(set) => set.secret_policy(),
+            Err(c) => return c,
+        }
+    };
+    let filters: crate::live::Filters = vec![(
+        "instance-state-name".into(),
+        vec!["pending".into(), "running".into()],
+    )];
+    let want_user_data = a.aws.user_data_sample != crate::live::Sample::PerGroup(0);
+    let live = match scan_live(&a.aws, &filters, want_user_data, &secrets) {
+        Ok(l) => l,
+        Err(c) => return c,
+    };
+    let mut text =
+        serde_json::to_string_pretty(&crate::fleet::to_describe_instances(&live.instances))
+            .unwrap_or_default();
+    text.push('\n');
+    if let Err(c) = emit(&text, a.output.as_ref()) {
+        return c;
+    }
+    eprintln!(
+        "recorded {} instances from {} region(s), user-data for {}",
+        live.instances.len(),
+        live.parts.len(),
+        live.user_data_sampled
+    );
+    if live.parts.iter().any(|p| p.status != "ok") {
+        exit::INCOMPLETE
+    } else {
+        exit::CLEAN
+    }
+}
+
 fn check(a: &CheckArgs, color: bool) -> i32 {
     let set = match load_contracts(&a.contracts) {
         Ok(s) => s,
         Err(c) => return c,
     };
-    let (fleet, parts) = match read_fleets(&a.fleet.fleet, &set) {
+    let (fleet, source) = match get_fleet(&a.fleet, &set) {
         Ok(x) => x,
         Err(c) => return c,
-    };
-    let source = SourceInfo {
-        kind: "recorded".into(),
-        instances: fleet.len(),
-        user_data_sampled: fleet
-            .iter()
-            .filter(|i| !matches!(i.user_data, crate::fleet::UserData::NotFetched))
-            .count(),
-        parts,
     };
     let report = build_report("check", &set, &fleet, source, &a.report);
     let text = render(&report, a.report.format, color && a.report.output.is_none());

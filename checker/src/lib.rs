@@ -13,6 +13,7 @@ pub mod exit;
 pub mod explain;
 pub mod fleet;
 pub mod fsio;
+pub mod live;
 pub mod load;
 pub mod output;
 pub mod render;

@@ -134,7 +134,13 @@ pub fn human(r: &Report, color: bool) -> String {
             current = Some(&f.consumer);
             let tally = r.consumers.iter().find(|c| c.name == f.consumer);
             let _ = writeln!(s);
-            let role = tally.map(|t| t.role).unwrap_or("consumer");
+            let role = tally
+                .map(|t| t.role)
+                .unwrap_or(if f.consumer.starts_with('(') {
+                    "the data"
+                } else {
+                    "consumer"
+                });
             let _ = write!(
                 s,
                 "{} {}",

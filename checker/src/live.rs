@@ -1,0 +1,485 @@
+//! The live source: scan EC2 in many regions at once and turn what comes back into records.
+//!
+//! Server-side filters come from the contracts' selectors, so we never fetch what no contract
+//! needs; each region is sharded by availability zone; pages become records as they arrive;
+//! user-data (one call per instance) is fetched only when a contract reads it, and then only for
+//! a sample per group. A region that fails is reported by name and the result is incomplete.
+
+use crate::contract::{Condition, ContractSet, Selector};
+use crate::fleet::{Instance, SecretPolicy, UserData};
+use crate::output::{Ec2Field, OutputPath};
+use crate::report::SourcePart;
+use checker_ec2::{Connection, Ec2Error, RawInstance, RegionClient};
+use clap::Args;
+use futures::stream::{FuturesUnordered, StreamExt};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// AWS arguments shared by every live command.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// Region to scan (repeatable), or `all` for every enabled region (DescribeRegions).
+    /// Default: the region of the profile / AWS_REGION.
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+    /// Shared-config profile; otherwise aws-config's default chain (env, profile, SSO, web identity, IMDS).
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Another EC2 endpoint (moto, LocalStack, a mock). AWS_ENDPOINT_URL also works.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Attempts per API call, first included; throttling and 5xx are retried with backoff.
+    #[arg(long, default_value_t = 5)]
+    pub retry_attempts: u32,
+    /// Backoff before the first retry, in milliseconds (exponential with jitter after).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub retry_initial_backoff_ms: u64,
+    /// `adaptive` retry rate-limits the client after throttling; `standard` only backs off.
+    #[arg(long, value_enum, default_value_t = RetryMode::Adaptive)]
+    pub retry_mode: RetryMode,
+    /// Timeout of one API call attempt, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+    /// Connect timeout, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub connect_timeout: u64,
+    /// API calls in flight per region.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// One paginator per availability zone (faster on big regions); `--no-shard` for one chain.
+    #[arg(long = "no-shard", action = clap::ArgAction::SetFalse)]
+    pub shard: bool,
+    /// User-data to fetch per group (worker type, region, AMI, instance type): a number, `all`,
+    /// or 0. Only fetched when some contract reads user-data.
+    #[arg(long, value_name = "N|all", default_value = "3", value_parser = parse_sample)]
+    pub user_data_sample: Sample,
+}
+
+/// The retry mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RetryMode {
+    /// Backoff plus client-side rate limiting.
+    Adaptive,
+    /// Backoff only.
+    Standard,
+}
+
+/// How many user-data to fetch per group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sample {
+    /// Up to N per group.
+    PerGroup(usize),
+    /// Every instance.
+    All,
+}
+
+fn parse_sample(s: &str) -> Result<Sample, String> {
+    if s == "all" {
+        return Ok(Sample::All);
+    }
+    s.parse::<usize>()
+        .map(Sample::PerGroup)
+        .map_err(|_| format!("`{s}` is neither a number nor `all`"))
+}
+
+impl AwsArgs {
+    /// The adapter's connection settings.
+    pub fn connection(&self) -> Connection {
+        Connection {
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            retry_attempts: self.retry_attempts,
+            initial_backoff: Duration::from_millis(self.retry_initial_backoff_ms),
+            adaptive: self.retry_mode == RetryMode::Adaptive,
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+            attempt_timeout: Duration::from_secs(self.timeout),
+            concurrency: self.concurrency,
+        }
+    }
+}
+
+/// EC2 filters, name to values (values within a name are ORed; names are ANDed).
+pub type Filters = Vec<(String, Vec<String>)>;
+
+/// The most EC2 accepts per filter; past it we filter client-side only.
+const MAX_FILTER_VALUES: usize = 200;
+
+fn condition_filter(c: &Condition) -> Option<(String, BTreeSet<String>)> {
+    let name = |p: &OutputPath| match p {
+        OutputPath::Tag(t) => Some(format!("tag:{t}")),
+        OutputPath::Field(Ec2Field::KeyName) => Some("key-name".into()),
+        OutputPath::Field(Ec2Field::ImageId) => Some("image-id".into()),
+        OutputPath::Field(Ec2Field::InstanceType) => Some("instance-type".into()),
+        OutputPath::Field(Ec2Field::AvailabilityZone) => Some("availability-zone".into()),
+        _ => None,
+    };
+    match c {
+        Condition::Equals(p, v) => Some((name(p)?, [v.clone()].into())),
+        Condition::OneOf(p, vs) => Some((name(p)?, vs.iter().cloned().collect())),
+        Condition::Glob(p, _, g) => Some((name(p)?, [g.clone()].into())),
+        Condition::MemberOf(p, set) if set.values.len() <= MAX_FILTER_VALUES => {
+            Some((name(p)?, set.values.iter().cloned().collect()))
+        }
+        Condition::Present(OutputPath::Tag(t), true) => {
+            Some(("tag-key".into(), [t.clone()].into()))
+        }
+        // `^literal` regexes on the key name become a `literal*` glob.
+        Condition::Matches(p, re) => {
+            let src = re.as_str().strip_prefix('^')?;
+            let lit: String = src
+                .chars()
+                .take_while(|ch| ch.is_alphanumeric() || matches!(ch, '-' | '_' | ':' | '/' | '@'))
+                .collect();
+            if lit.is_empty()
+                || lit.len() != src.len() && !src[lit.len()..].starts_with(['(', '[', '.'])
+            {
+                return None;
+            }
+            Some((name(p)?, [format!("{lit}*")].into()))
+        }
+        Condition::Any(cs) => {
+            // An OR of conditions on one filter name is that filter with all their values.
+            let parts: Option<Vec<_>> = cs.iter().map(condition_filter).collect();
+            let parts = parts?;
+            let first = parts.first()?.0.clone();
+            if parts.iter().all(|(n, _)| *n == first) {
+                Some((first, parts.into_iter().flat_map(|(_, v)| v).collect()))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+fn selector_filters(set: &ContractSet, sel: &Selector) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut add = |(n, v): (String, BTreeSet<String>)| {
+        // Two conditions on one name inside one selector AND: keep the first, filter the rest client-side.
+        out.entry(n).or_insert(v);
+    };
+    sel.conditions
+        .iter()
+        .filter_map(condition_filter)
+        .for_each(&mut add);
+    if let Some(p) = sel.provider {
+        set.providers[p]
+            .selector
+            .conditions
+            .iter()
+            .filter_map(condition_filter)
+            .for_each(&mut add);
+    }
+    out
+}
+
+/// Server-side filters that fetch every instance some contract selects, and as little else as
+/// possible: a filter name is used only when every selector constrains it (values are unioned),
+/// since EC2 ANDs filter names. States always filter.
+pub fn server_filters(set: &ContractSet) -> Filters {
+    let selectors: Vec<&Selector> = set
+        .providers
+        .iter()
+        .map(|p| &p.selector)
+        .chain(set.consumers.iter().map(|c| &c.selector))
+        .collect();
+    let mut states: BTreeSet<String> = BTreeSet::new();
+    for s in &selectors {
+        states.extend(s.states.iter().cloned());
+    }
+    let mut common: Option<BTreeMap<String, BTreeSet<String>>> = None;
+    for s in &selectors {
+        let f = selector_filters(set, s);
+        common = Some(match common {
+            None => f,
+            Some(c) => c
+                .into_iter()
+                .filter_map(|(n, mut v)| {
+                    f.get(&n).map(|w| {
+                        v.extend(w.iter().cloned());
+                        (n, v)
+                    })
+                })
+                .collect(),
+        });
+    }
+    let mut out: Filters = Vec::new();
+    if !states.is_empty() {
+        out.push(("instance-state-name".into(), states.into_iter().collect()));
+    }
+    for (n, v) in common.unwrap_or_default() {
+        if v.len() <= MAX_FILTER_VALUES {
+            out.push((n, v.into_iter().collect()));
+        }
+    }
+    out
+}
+
+/// What a live scan produced.
+#[derive(Debug, Default)]
+pub struct LiveFleet {
+    /// Records from every region that answered completely.
+    pub instances: Vec<Instance>,
+    /// One part per region, ok or failed.
+    pub parts: Vec<SourcePart>,
+    /// Instances whose user-data was fetched.
+    pub user_data_sampled: usize,
+    /// API calls made.
+    pub api_calls: usize,
+    /// Per region: (shards, pages, longest sequential chain).
+    pub shape: Vec<(String, usize, usize, usize)>,
+}
+
+/// Progress on stderr when it is a terminal; silent otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    regions_total: usize,
+    regions_done: AtomicUsize,
+    pages: AtomicUsize,
+    instances: AtomicUsize,
+}
+
+impl Progress {
+    fn new(regions: usize) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        Progress {
+            bar,
+            regions_total: regions,
+            regions_done: AtomicUsize::new(0),
+            pages: AtomicUsize::new(0),
+            instances: AtomicUsize::new(0),
+        }
+    }
+    fn update(&self, extra: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(format!(
+                "regions {}/{} · pages {} · instances {}{extra}",
+                self.regions_done.load(Ordering::Relaxed),
+                self.regions_total,
+                self.pages.load(Ordering::Relaxed),
+                self.instances.load(Ordering::Relaxed)
+            ));
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Converts an adapter record.
+pub fn from_raw(r: RawInstance, region: &str) -> Instance {
+    Instance {
+        id: r.id,
+        region: region.to_string(),
+        availability_zone: r.availability_zone,
+        state: r.state.unwrap_or_else(|| "running".into()),
+        launch_time: r.launch_time,
+        key_name: r.key_name,
+        image_id: r.image_id,
+        instance_type: r.instance_type,
+        iam_instance_profile: r.iam_instance_profile,
+        subnet_id: r.subnet_id,
+        vpc_id: r.vpc_id,
+        instance_lifecycle: r.instance_lifecycle,
+        tags: r.tags.into_iter().collect(),
+        user_data: UserData::NotFetched,
+    }
+}
+
+/// A failure before any region was scanned (no region, DescribeRegions failed).
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// No region configured or given.
+    #[error(
+        "no region to scan: pass --region REGION (repeatable, or `all`), or set AWS_REGION / a profile region"
+    )]
+    NoRegion,
+    /// Listing the regions failed.
+    #[error("could not list the enabled regions: {0}")]
+    Regions(Ec2Error),
+}
+
+/// Resolves `--region` (`all` = DescribeRegions) against the SDK's default region.
+pub async fn resolve_regions(
+    args: &AwsArgs,
+    sdk: &checker_ec2::SdkConfig,
+) -> Result<Vec<String>, LiveError> {
+    let default = sdk.region().map(|r| r.to_string());
+    if args.regions.iter().any(|r| r == "all") {
+        let base = default.clone().unwrap_or_else(|| "us-east-1".into());
+        let client = RegionClient::new(sdk, &base, 1);
+        return client.regions().await.map_err(LiveError::Regions);
+    }
+    let mut regions: Vec<String> = args.regions.clone();
+    if regions.is_empty() {
+        regions.extend(default);
+    }
+    regions.sort();
+    regions.dedup();
+    if regions.is_empty() {
+        Err(LiveError::NoRegion)
+    } else {
+        Ok(regions)
+    }
+}
+
+/// Scans every region concurrently; fetches a user-data sample when `want_user_data`.
+pub async fn scan(
+    sdk: &checker_ec2::SdkConfig,
+    regions: &[String],
+    args: &AwsArgs,
+    filters: &Filters,
+    want_user_data: bool,
+    secrets: &SecretPolicy,
+) -> LiveFleet {
+    let progress = Progress::new(regions.len());
+    progress.update("");
+    let clients: Vec<RegionClient> = regions
+        .iter()
+        .map(|r| RegionClient::new(sdk, r, args.concurrency))
+        .collect();
+    let mut jobs: FuturesUnordered<_> = clients
+        .iter()
+        .map(|client| {
+            let progress = &progress;
+            async move {
+                let records = Mutex::new(Vec::new());
+                let sink = |page: Vec<RawInstance>| {
+                    progress.pages.fetch_add(1, Ordering::Relaxed);
+                    progress.instances.fetch_add(page.len(), Ordering::Relaxed);
+                    progress.update("");
+                    if let Ok(mut r) = records.lock() {
+                        r.extend(page.into_iter().map(|raw| from_raw(raw, &client.region)));
+                    }
+                };
+                let res = client.scan(filters, args.shard, &sink).await;
+                progress.regions_done.fetch_add(1, Ordering::Relaxed);
+                progress.update("");
+                (client, res, records.into_inner().unwrap_or_default())
+            }
+        })
+        .collect();
+    let mut fleet = LiveFleet::default();
+    let mut ok_clients = Vec::new();
+    while let Some((client, res, records)) = jobs.next().await {
+        match res {
+            Ok(stats) => {
+                tracing::info!(region = %client.region, instances = stats.instances, pages = stats.pages, shards = stats.shards, ms = stats.elapsed.as_millis() as u64, "region scanned");
+                fleet.parts.push(SourcePart {
+                    name: client.region.clone(),
+                    status: "ok",
+                    instances: records.len(),
+                    error: None,
+                });
+                fleet.shape.push((
+                    client.region.clone(),
+                    stats.shards,
+                    stats.pages,
+                    stats.max_sequential_pages,
+                ));
+                fleet.instances.extend(records);
+                ok_clients.push(client);
+            }
+            Err(e) => {
+                tracing::debug!(region = %client.region, error = %e, "region failed");
+                fleet.parts.push(SourcePart {
+                    name: client.region.clone(),
+                    status: "failed",
+                    instances: 0,
+                    error: Some(e.to_string()),
+                });
+            }
+        }
+    }
+    drop(jobs);
+    if want_user_data {
+        progress.update(" · user-data");
+        fleet.user_data_sampled = fetch_user_data(
+            &mut fleet.instances,
+            &ok_clients,
+            args.user_data_sample,
+            secrets,
+        )
+        .await;
+    }
+    progress.finish();
+    fleet.api_calls = clients.iter().map(RegionClient::calls).sum();
+    fleet.parts.sort_by(|a, b| a.name.cmp(&b.name));
+    fleet.shape.sort();
+    fleet
+        .instances
+        .sort_by(|a, b| (&a.region, &a.id).cmp(&(&b.region, &b.id)));
+    fleet
+}
+
+/// The sample group: what the provisioner's launch configuration varies by.
+fn sample_group(i: &Instance) -> (String, String, String, String) {
+    (
+        i.tags
+            .get("Name")
+            .or_else(|| i.tags.get("WorkerPoolId"))
+            .cloned()
+            .unwrap_or_default(),
+        i.region.clone(),
+        i.image_id.clone().unwrap_or_default(),
+        i.instance_type.clone().unwrap_or_default(),
+    )
+}
+
+/// Picks the sample (the lowest instance ids of each group, so runs agree) and fetches it.
+async fn fetch_user_data(
+    instances: &mut [Instance],
+    clients: &[&RegionClient],
+    sample: Sample,
+    secrets: &SecretPolicy,
+) -> usize {
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut per_group: BTreeMap<(String, String, String, String), Vec<usize>> = BTreeMap::new();
+    for (k, i) in instances.iter().enumerate() {
+        per_group.entry(sample_group(i)).or_default().push(k);
+    }
+    for (_, mut idx) in per_group {
+        idx.sort_by(|a, b| instances[*a].id.cmp(&instances[*b].id));
+        match sample {
+            Sample::All => chosen.extend(idx),
+            Sample::PerGroup(n) => chosen.extend(idx.into_iter().take(n)),
+        }
+    }
+    let mut jobs: FuturesUnordered<_> = chosen
+        .iter()
+        .filter_map(|&k| {
+            let client = clients.iter().find(|c| c.region == instances[k].region)?;
+            let id = instances[k].id.clone();
+            Some(async move { (k, client.user_data(&id).await) })
+        })
+        .collect();
+    let mut fetched = 0;
+    let mut results = Vec::new();
+    while let Some(r) = jobs.next().await {
+        results.push(r);
+    }
+    drop(jobs);
+    for (k, res) in results {
+        fetched += 1;
+        instances[k].user_data = match res {
+            Ok(Some(b64)) => UserData::from_base64(&b64, secrets),
+            Ok(None) => UserData::Absent,
+            Err(e) => UserData::Invalid(format!("could not fetch user-data: {e}")),
+        };
+    }
+    fetched
+}
