@@ -216,6 +216,72 @@ pub async fn load_config(c: &Connection) -> SdkConfig {
     loader.load().await
 }
 
+/// Refuses a successful response whose XML document is cut off. The SDK's XML reader accepts a
+/// body that ends in the middle of an element and returns what it read so far: a truncated page
+/// would look like a smaller, clean fleet. Checking that the root element is closed turns that
+/// into an error (and a failed region) instead.
+#[derive(Debug)]
+struct CompleteXml;
+
+impl aws_sdk_ec2::config::Intercept for CompleteXml {
+    fn name(&self) -> &'static str {
+        "CompleteXml"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_sdk_ec2::config::interceptors::AfterDeserializationInterceptorContextRef<'_>,
+        _rc: &aws_sdk_ec2::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_ec2::config::ConfigBag,
+    ) -> Result<(), aws_sdk_ec2::error::BoxError> {
+        let resp = context.response();
+        if !resp.status().is_success() {
+            return Ok(());
+        }
+        let Some(body) = resp.body().bytes() else {
+            return Ok(());
+        };
+        if xml_is_complete(body) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the response body is truncated: its XML root element is never closed ({} bytes)",
+                body.len()
+            )
+            .into())
+        }
+    }
+}
+
+/// Whether the XML document's root element is closed at the end of the body.
+fn xml_is_complete(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body);
+    let mut rest = text.trim();
+    // Skip the declaration and comments to find the root element's name.
+    while let Some(r) = rest
+        .strip_prefix("<?")
+        .or_else(|| rest.strip_prefix("<!--"))
+    {
+        let end = if rest.starts_with("<?") { "?>" } else { "-->" };
+        match r.find(end) {
+            Some(i) => rest = r[i + end.len()..].trim_start(),
+            None => return false,
+        }
+    }
+    let Some(r) = rest.strip_prefix('<') else {
+        return false;
+    };
+    let name: String = r
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+        .collect();
+    if name.is_empty() {
+        return false;
+    }
+    let end = text.trim_end();
+    end.ends_with(&format!("</{name}>")) || (end.ends_with("/>") && !r[name.len()..].contains('<'))
+}
+
 /// An EC2 client for one region.
 #[derive(Clone)]
 pub struct RegionClient {
@@ -231,6 +297,7 @@ impl RegionClient {
     pub fn new(sdk: &SdkConfig, region: &str, concurrency: usize) -> Self {
         let conf = aws_sdk_ec2::config::Builder::from(sdk)
             .region(aws_sdk_ec2::config::Region::new(region.to_string()))
+            .interceptor(CompleteXml)
             .build();
         RegionClient {
             region: region.to_string(),
@@ -422,6 +489,22 @@ pub struct ScanStats {
     pub instances: usize,
     /// Wall time.
     pub elapsed: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xml_is_complete;
+
+    #[test]
+    fn complete_and_truncated_documents_are_told_apart() {
+        assert!(xml_is_complete(
+            b"<?xml version=\"1.0\"?>\n<A xmlns=\"x\"><b/></A>\n"
+        ));
+        assert!(xml_is_complete(b"<A/>"));
+        assert!(!xml_is_complete(b"<A><b>1</b>"));
+        assert!(!xml_is_complete(b"<?xml version=\"1.0\"?><A><B></B></A"));
+        assert!(!xml_is_complete(b""));
+    }
 }
 
 fn to_filters(filters: &[(String, Vec<String>)]) -> Vec<Filter> {

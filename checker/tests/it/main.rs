@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod formats;
+mod live;
 mod replay;
 mod support;
 mod waivers;

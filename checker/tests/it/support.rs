@@ -29,13 +29,37 @@ impl Run {
 }
 
 pub fn checker(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_checker"))
-        .args(args)
+    checker_env(args, &[])
+}
+
+/// Runs checker with extra environment, isolated from the developer's AWS settings.
+pub fn checker_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_checker"));
+    cmd.args(args)
         .current_dir(root())
         .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run checker");
+        .env("NO_COLOR", "1");
+    for k in [
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_DEFAULT_REGION",
+        "AWS_SESSION_TOKEN",
+    ] {
+        cmd.env_remove(k);
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/checker-test-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/checker-test-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret")
+        .env("AWS_REGION", "us-east-1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run checker");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into(),
