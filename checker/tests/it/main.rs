@@ -4,6 +4,7 @@
 mod bad_input;
 mod formats;
 mod live;
+mod moto;
 mod replay;
 mod support;
 mod waivers;

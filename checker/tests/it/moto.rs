@@ -1,0 +1,177 @@
+//! End to end against moto's EC2 server, started here on 127.0.0.1 and a free port, stopped on
+//! drop. Needs `.venv/bin/python` with moto (`.ci/run` installs it). Outside CI a missing moto
+//! is reported and the test skips; in CI (CI=true) it fails.
+
+use crate::support::*;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("CHECKER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    let ok = p.exists()
+        && Command::new(&p)
+            .args(["-c", "import moto, boto3"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if ok {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "moto is required in CI: {} cannot import moto (run .ci/run)",
+        p.display()
+    );
+    eprintln!(
+        "SKIP: moto not installed ({} cannot import moto); `python3 -m venv .venv && .venv/bin/pip install 'moto[server]'` enables this test",
+        p.display()
+    );
+    None
+}
+
+impl Moto {
+    pub fn start(python: &PathBuf) -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = Command::new(python)
+            .arg(root().join("tests/moto/server.py"))
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return moto;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("moto did not start on port {port} within 30 s");
+    }
+
+    pub fn seed(&self, python: &PathBuf, fleet: &str, out: &std::path::Path, regions: &[&str]) {
+        let mut cmd = Command::new(python);
+        cmd.arg(root().join("tests/moto/seed.py"))
+            .arg(&self.endpoint)
+            .arg(root().join(fleet))
+            .arg(out)
+            .args(regions);
+        let o = cmd.output().expect("seed");
+        assert!(
+            o.status.success(),
+            "seeding failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+/// Findings without the instance ids (moto assigns its own).
+fn comparable(v: &Value) -> Vec<Value> {
+    v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            f.as_object_mut().expect("obj").remove("samples");
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn live_check_against_moto_matches_the_offline_check_of_the_same_fleet() {
+    let Some(py) = python() else { return };
+    let moto = Moto::start(&py);
+    let dir = tempfile::tempdir().expect("tmp");
+    let recorded = dir.path().join("fleet.json");
+    moto.seed(
+        &py,
+        &format!("{R}/fleet-2018-02-14.json"),
+        &recorded,
+        &["us-east-1", "us-west-2"],
+    );
+    let p = format!("{R}/provider-after");
+    let c = format!("{R}/consumers-prefix");
+    let rec = recorded.to_str().expect("utf8");
+    let offline = checker(&[
+        "check",
+        "--contracts",
+        &p,
+        "--contracts",
+        &c,
+        "--fleet",
+        rec,
+        "--format",
+        "json",
+        "--now",
+        NOW,
+    ]);
+    let live = checker_env(
+        &[
+            "check",
+            "--contracts",
+            &p,
+            "--contracts",
+            &c,
+            "--endpoint-url",
+            &moto.endpoint,
+            "--region",
+            "us-east-1",
+            "--region",
+            "us-west-2",
+            "--user-data-sample",
+            "all",
+            "--format",
+            "json",
+            "--now",
+            NOW,
+            "--retry-initial-backoff-ms",
+            "50",
+        ],
+        &[],
+    );
+    assert_eq!(offline.code, 1, "{}", offline.stderr);
+    assert_eq!(
+        live.code, offline.code,
+        "live:\n{}\n{}",
+        live.stdout, live.stderr
+    );
+    let (l, o) = (live.json(), offline.json());
+    assert_eq!(l["source"]["instances"], o["source"]["instances"]);
+    assert!(o["source"]["instances"].as_u64().unwrap_or(0) >= 15);
+    assert_eq!(comparable(&l), comparable(&o));
+    // The break is there, named the same way, live.
+    assert!(
+        l["findings"]
+            .as_array()
+            .expect("arr")
+            .iter()
+            .any(|f| f["clause"] == "occ-prefix-worker-type-known")
+    );
+}
