@@ -483,7 +483,8 @@ pub struct ScanStats {
     pub shards: usize,
     /// Pages fetched in all.
     pub pages: usize,
-    /// The longest chain of sequential page calls (the latency floor is this times the latency).
+    /// The longest chain of sequential calls: the zone listing (when sharded) plus the longest
+    /// shard's pages. The latency floor is this times the latency.
     pub max_sequential_pages: usize,
     /// Distinct instances.
     pub instances: usize,

@@ -54,6 +54,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// List the clause kinds and finding codes, with their documentation.
     Rules(RulesArgs),
+    /// Pre-deploy gate: would a proposed provider change break any consumer? Verdict per consumer.
+    Gate(GateArgs),
     /// Fleet files: `checker fleet record` writes what live EC2 returns in the format --fleet reads.
     #[command(subcommand)]
     Fleet(FleetCommand),
@@ -160,6 +162,60 @@ pub struct ExplainArgs {
     now: Option<DateTime<Utc>>,
 }
 
+/// `checker gate`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes:\n  0  deployable: every consumer says yes (ignored consumers aside)\n  1  not deployable: a consumer's contract breaks on the proposal\n  2  bad input: contracts or proposal invalid (file and place given)\n  3  unknown: some contract could not be evaluated on the proposal\n  --dry-run always exits 0 and records that it was used."
+)]
+pub struct GateArgs {
+    #[command(flatten)]
+    contracts: ContractArgs,
+    /// A proposed provider manifest revision.
+    #[arg(long, value_name = "FILE", group = "proposal")]
+    proposed: Option<PathBuf>,
+    /// The manifest revision it replaces (to list what changes and what regresses).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "proposed",
+        conflicts_with = "base_ref"
+    )]
+    base: Option<PathBuf>,
+    /// Read the base revision of --proposed from git at this ref (e.g. origin/main).
+    #[arg(long, value_name = "GIT_REF", requires = "proposed")]
+    base_ref: Option<String>,
+    /// Worker-manager pool definitions (create-worker-pool-request + workerPoolId), files or directories.
+    #[arg(long, value_name = "PATH", group = "proposal")]
+    pools: Vec<PathBuf>,
+    /// 2018 aws-provisioner worker type definitions (JSON or YAML), rendered with a manifest's naming rules.
+    #[arg(long = "worker-types", value_name = "PATH", group = "proposal")]
+    worker_types: Vec<PathBuf>,
+    /// The provider manifest whose naming rules --worker-types uses (default: the only one loaded).
+    #[arg(long, value_name = "NAME")]
+    provider: Option<String>,
+    /// Regions to render a manifest in, when it has no `regions` set.
+    #[arg(long = "region", value_name = "REGION", default_value = "us-east-1")]
+    regions: Vec<String>,
+    /// rootUrl worker-manager puts in pool user-data.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://taskcluster.example.com"
+    )]
+    root_url: String,
+    /// Folder with Taskcluster's JSON Schemas, to validate pools and worker types [env: CHECKER_TASKCLUSTER_SCHEMAS; default ../shared/taskcluster-schemas].
+    #[arg(long, value_name = "DIR")]
+    taskcluster_schemas: Option<PathBuf>,
+    /// Leave a consumer out of the verdict: CONSUMER=REASON (the reason is shown in the report).
+    #[arg(long, value_name = "CONSUMER=REASON")]
+    ignore: Vec<String>,
+    /// Break glass: report everything, exit 0, and record that --dry-run was used.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
 /// `checker rules`.
 #[derive(Debug, Args)]
 pub struct RulesArgs {
@@ -195,6 +251,7 @@ pub fn main() -> i32 {
         Command::Explain(a) => explain(&a),
         Command::Rules(a) => rules(&a),
         Command::Fleet(FleetCommand::Record(a)) => record(&a),
+        Command::Gate(a) => gate(&a, color),
     }
 }
 
@@ -262,6 +319,8 @@ pub fn read_fleets(
                     status: "ok",
                     instances: v.len(),
                     error: None,
+                    api_calls: None,
+                    sequential_calls: None,
                 });
                 all.extend(v);
             }
@@ -334,6 +393,7 @@ pub fn build_report(
         findings,
         coverage: ev.coverage,
         consumers: ev.consumers,
+        gate: None,
     }
 }
 
@@ -581,6 +641,325 @@ fn rules(a: &RulesArgs) -> i32 {
     };
     match emit(&text, None) {
         Ok(()) => exit::CLEAN,
+        Err(c) => c,
+    }
+}
+
+fn git_show(reference: &str, path: &std::path::Path) -> Result<String, String> {
+    let abs = path
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let dir = abs.parent().unwrap_or(std::path::Path::new("."));
+    let top = std::process::Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !top.status.success() {
+        return Err(format!("{} is not in a git repository", path.display()));
+    }
+    let top = PathBuf::from(String::from_utf8_lossy(&top.stdout).trim());
+    let rel = abs
+        .strip_prefix(&top)
+        .map_err(|_| "path outside the repository".to_string())?;
+    let out = std::process::Command::new("git")
+        .args(["show", &format!("{reference}:{}", rel.display())])
+        .current_dir(&top)
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "git show {reference}:{} failed: {}",
+            rel.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn gate(a: &GateArgs, color: bool) -> i32 {
+    let mut ignore = std::collections::BTreeMap::new();
+    for i in &a.ignore {
+        match i.split_once('=') {
+            Some((c, r)) if !c.trim().is_empty() && !r.trim().is_empty() => {
+                ignore.insert(c.trim().to_string(), r.trim().to_string());
+            }
+            _ => {
+                eprintln!(
+                    "error: --ignore {i}: give a reason, as CONSUMER=REASON (the reason is shown in the report)"
+                );
+                return exit::BAD_INPUT;
+            }
+        }
+    }
+    if a.proposed.is_none() && a.pools.is_empty() && a.worker_types.is_empty() {
+        eprintln!(
+            "error: nothing proposed: pass --proposed FILE (a manifest revision), --pools PATH or --worker-types PATH"
+        );
+        return exit::BAD_INPUT;
+    }
+    let schemas = a
+        .taskcluster_schemas
+        .clone()
+        .unwrap_or_else(crate::tcschema::default_dir);
+    // The contract sets: the proposal's, and the base's when there is one.
+    let proposed_files: Vec<PathBuf> = a.proposed.iter().cloned().collect();
+    let set = match crate::load::load_with(&a.contracts.contracts, &proposed_files, &[]) {
+        Ok(s) => s,
+        Err(d) => {
+            print_diags(&d);
+            return exit::BAD_INPUT;
+        }
+    };
+    // Keep a base revision read from git beside the proposed file, so its relative set files resolve.
+    let mut _base_tmp = None;
+    let base_file: Option<PathBuf> = match (&a.base, &a.base_ref, &a.proposed) {
+        (Some(b), _, _) => Some(b.clone()),
+        (None, Some(r), Some(p)) => match git_show(r, p) {
+            Ok(text) => {
+                let dir = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                match tempfile::Builder::new()
+                    .prefix(".checker-base-")
+                    .suffix(".json")
+                    .tempfile_in(dir)
+                    .and_then(|mut t| {
+                        t.write_all(text.as_bytes())?;
+                        Ok(t)
+                    }) {
+                    Ok(t) => {
+                        let path = t.path().to_path_buf();
+                        _base_tmp = Some(t);
+                        Some(path)
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "error: cannot write the base revision beside {}: {e}",
+                            p.display()
+                        );
+                        return exit::INCOMPLETE;
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("error: --base-ref {r}: {e}");
+                return exit::BAD_INPUT;
+            }
+        },
+        _ => None,
+    };
+    let base_set = match &base_file {
+        Some(b) => match crate::load::load_with(
+            &a.contracts.contracts,
+            std::slice::from_ref(b),
+            &proposed_files,
+        ) {
+            Ok(s) => Some(s),
+            Err(d) => {
+                print_diags(&d);
+                return exit::BAD_INPUT;
+            }
+        },
+        None => None,
+    };
+    for c in ignore.keys() {
+        if set.consumer(c).is_none() {
+            eprintln!(
+                "error: --ignore {c}: no consumer contract has that name (known: {})",
+                set.consumers
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return exit::BAD_INPUT;
+        }
+    }
+    let secrets = set.secret_policy();
+    let provider_name_of = |file: &PathBuf| -> Option<String> {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string))
+    };
+    let pick = |s: &ContractSet, name: Option<String>| -> Option<usize> {
+        match name {
+            Some(n) => s.providers.iter().position(|p| p.name == n),
+            None if s.providers.len() == 1 => Some(0),
+            None => None,
+        }
+    };
+    let (records, base_records, label, changes) = if let Some(pfile) = &a.proposed {
+        let Some(pi) = pick(&set, provider_name_of(pfile)) else {
+            eprintln!(
+                "error: {}: not a provider manifest checker could load",
+                pfile.display()
+            );
+            return exit::BAD_INPUT;
+        };
+        let records =
+            match crate::proposal::render_manifest(&set.providers[pi], &a.regions, &secrets) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", pfile.display());
+                    return exit::BAD_INPUT;
+                }
+            };
+        let (base_records, changes) = match (&base_set, &base_file) {
+            (Some(bs), Some(bf)) => {
+                let Some(bi) = pick(bs, provider_name_of(bf)) else {
+                    eprintln!(
+                        "error: the base revision is not a provider manifest checker could load"
+                    );
+                    return exit::BAD_INPUT;
+                };
+                let recs =
+                    match crate::proposal::render_manifest(&bs.providers[bi], &a.regions, &secrets)
+                    {
+                        Ok(r) => r,
+                        Err(e) => {
+                            eprintln!("error: base revision: {e}");
+                            return exit::BAD_INPUT;
+                        }
+                    };
+                (
+                    Some(recs),
+                    crate::gate::manifest_changes(&set, &bs.providers[bi], &set.providers[pi]),
+                )
+            }
+            _ => (None, Vec::new()),
+        };
+        (
+            records,
+            base_records,
+            format!("provider manifest {}", pfile.display()),
+            changes,
+        )
+    } else if !a.pools.is_empty() {
+        match crate::proposal::render_pools(&a.pools, &schemas, &a.root_url, &secrets) {
+            Ok(r) => (
+                r,
+                None,
+                format!(
+                    "worker pools {}",
+                    a.pools
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Vec::new(),
+            ),
+            Err(d) => {
+                print_diags(&d);
+                return exit::BAD_INPUT;
+            }
+        }
+    } else {
+        let Some(pi) = pick(&set, a.provider.clone()) else {
+            eprintln!(
+                "error: --worker-types needs the provider manifest whose naming rules apply: load it with --contracts and name it with --provider (loaded: {})",
+                set.providers
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return exit::BAD_INPUT;
+        };
+        match crate::proposal::render_worker_types(
+            &a.worker_types,
+            &schemas,
+            &set.providers[pi],
+            &secrets,
+        ) {
+            Ok(r) => (
+                r,
+                None,
+                format!(
+                    "worker types {} with {}'s naming",
+                    a.worker_types
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    set.providers[pi].name
+                ),
+                Vec::new(),
+            ),
+            Err(d) => {
+                print_diags(&d);
+                return exit::BAD_INPUT;
+            }
+        }
+    };
+    let parts = |recs: &[Instance]| -> Vec<SourcePart> {
+        let mut by_region: std::collections::BTreeMap<&str, usize> =
+            std::collections::BTreeMap::new();
+        for r in recs {
+            *by_region.entry(r.region.as_str()).or_default() += 1;
+        }
+        by_region
+            .into_iter()
+            .map(|(n, c)| SourcePart {
+                name: n.to_string(),
+                status: "ok",
+                instances: c,
+                error: None,
+                api_calls: None,
+                sequential_calls: None,
+            })
+            .collect()
+    };
+    let source = SourceInfo {
+        kind: "proposal".into(),
+        instances: records.len(),
+        user_data_sampled: records.len(),
+        parts: parts(&records),
+    };
+    let mut report = build_report("gate", &set, &records, source, &a.report);
+    let base_report = match (&base_set, &base_records) {
+        (Some(bs), Some(br)) => {
+            let src = SourceInfo {
+                kind: "proposal".into(),
+                instances: br.len(),
+                user_data_sampled: br.len(),
+                parts: parts(br),
+            };
+            Some(build_report("gate", bs, br, src, &a.report))
+        }
+        _ => None,
+    };
+    let verdicts = crate::gate::verdicts(
+        &set,
+        &records,
+        &report,
+        base_report.as_ref(),
+        &changes,
+        &ignore,
+        a.report.fail_on_warn,
+    );
+    let code = crate::gate::exit_code(&verdicts);
+    report.gate = Some(GateSection {
+        proposal: label,
+        base: base_file
+            .as_ref()
+            .map(|b| match (&a.base_ref, &a.proposed) {
+                (Some(r), Some(p)) => format!("{} at {r}", p.display()),
+                _ => b.display().to_string(),
+            }),
+        deployable: code == exit::CLEAN,
+        dry_run: a.dry_run,
+        verdict_exit_code: code,
+        verdicts,
+        changes,
+    });
+    report.summary.exit_code = if a.dry_run { exit::CLEAN } else { code };
+    let text = render(&report, a.report.format, color && a.report.output.is_none());
+    match emit(&text, a.report.output.as_ref()) {
+        Ok(()) => report.summary.exit_code,
         Err(c) => c,
     }
 }

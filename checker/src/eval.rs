@@ -36,6 +36,8 @@ pub struct FactValue {
     pub value: String,
     /// `from KeyName "..." by split(':')[1]`.
     pub provenance: String,
+    /// The value it was derived from.
+    pub source: String,
 }
 
 enum Val<'a> {
@@ -232,7 +234,11 @@ pub fn eval_clause(
                 },
             };
             let shown = format!("{} = \"{value}\"", c.facts[*fact]);
-            facts[*fact] = Some(FactValue { value, provenance });
+            facts[*fact] = Some(FactValue {
+                value,
+                provenance,
+                source: v.to_string(),
+            });
             Pass(shown)
         }
         Check::Uniform(s, _) => {

@@ -384,6 +384,8 @@ pub async fn scan(
                     status: "ok",
                     instances: records.len(),
                     error: None,
+                    api_calls: None,
+                    sequential_calls: Some(stats.max_sequential_pages),
                 });
                 fleet.shape.push((
                     client.region.clone(),
@@ -401,6 +403,8 @@ pub async fn scan(
                     status: "failed",
                     instances: 0,
                     error: Some(e.to_string()),
+                    api_calls: None,
+                    sequential_calls: None,
                 });
             }
         }
@@ -418,6 +422,21 @@ pub async fn scan(
     }
     progress.finish();
     fleet.api_calls = clients.iter().map(RegionClient::calls).sum();
+    for part in &mut fleet.parts {
+        let Some(client) = clients.iter().find(|c| c.region == part.name) else {
+            continue;
+        };
+        part.api_calls = Some(client.calls());
+        // User-data calls run `concurrency` at a time after the scan: that many more rounds.
+        let fetched = fleet
+            .instances
+            .iter()
+            .filter(|i| i.region == part.name && !matches!(i.user_data, UserData::NotFetched))
+            .count();
+        if let Some(seq) = part.sequential_calls.as_mut() {
+            *seq += fetched.div_ceil(args.concurrency.max(1));
+        }
+    }
     fleet.parts.sort_by(|a, b| a.name.cmp(&b.name));
     fleet.shape.sort();
     fleet

@@ -79,10 +79,28 @@ static VALIDATORS: LazyLock<Result<HashMap<&'static str, jsonschema::Validator>,
 
 /// Loads and compiles every contract under `paths` (files or directories, combined).
 pub fn load(paths: &[PathBuf]) -> Result<ContractSet, Diagnostics> {
+    load_with(paths, &[], &[])
+}
+
+/// Like [`load`], leaving out the files in `exclude` and adding those in `extra` (the gate swaps
+/// a provider manifest for its proposed or base revision this way).
+pub fn load_with(
+    paths: &[PathBuf],
+    extra: &[PathBuf],
+    exclude: &[PathBuf],
+) -> Result<ContractSet, Diagnostics> {
     let mut diags = Vec::new();
     let mut files = Vec::new();
     for p in paths {
         collect_files(p, &mut files, &mut diags);
+    }
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => normalize(a) == normalize(b),
+    };
+    files.retain(|f| !exclude.iter().chain(extra).any(|x| same(f, x)));
+    for x in extra {
+        collect_files(x, &mut files, &mut diags);
     }
     if files.is_empty() && diags.is_empty() {
         let named = paths

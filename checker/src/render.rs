@@ -128,6 +128,9 @@ pub fn human(r: &Report, color: bool) -> String {
             r.source.user_data_sampled, r.source.instances
         );
     }
+    if let Some(g) = &r.gate {
+        human_gate(&mut s, g, &paint);
+    }
     let mut current: Option<&str> = None;
     for f in &r.findings {
         if current != Some(f.consumer.as_str()) {
@@ -252,6 +255,78 @@ pub fn human(r: &Report, color: bool) -> String {
     s
 }
 
+fn human_gate(s: &mut String, g: &GateSection, paint: &Paint) {
+    let _ = writeln!(s, "\n{} {}", paint.bold("proposal:"), g.proposal);
+    if let Some(b) = &g.base {
+        let _ = writeln!(s, "{} {b}", paint.bold("base:    "));
+    }
+    let _ = writeln!(s, "\n{}", paint.bold("can I deploy?"));
+    for v in &g.verdicts {
+        let word = match v.deployable {
+            "yes" => paint.green("yes    "),
+            "no" => paint.red("no     "),
+            _ => paint.yellow("unknown"),
+        };
+        let mut notes = Vec::new();
+        if v.regression == Some(true) {
+            notes.push("regression: holds on the base".to_string());
+        }
+        if !v.affected {
+            notes.push("unaffected".to_string());
+        }
+        if let Some(r) = &v.ignored {
+            notes.push(format!("IGNORED: {r}"));
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            paint.dim(&format!(" ({})", notes.join("; ")))
+        };
+        let _ = writeln!(
+            s,
+            "  {word} {} {}{notes}",
+            v.consumer,
+            paint.dim(&format!("owner {}", v.owner))
+        );
+        for r in &v.reasons {
+            let _ = writeln!(s, "          {} [{}]: {}", r.clause, r.kind, r.message);
+        }
+    }
+    if !g.changes.is_empty() {
+        let _ = writeln!(s, "\n{}", paint.bold("what the proposal changes:"));
+        for c in &g.changes {
+            let readers = if c.read_by.is_empty() {
+                paint.yellow("read by no contract (uncontracted: worth a look)")
+            } else {
+                format!("read by {}", c.read_by.join(", "))
+            };
+            let _ = writeln!(
+                s,
+                "  {:<8} {}: {} → {}; {readers}",
+                c.kind,
+                c.output,
+                c.before.as_deref().unwrap_or("(none)"),
+                c.after.as_deref().unwrap_or("(none)")
+            );
+        }
+    }
+    let verdict = if g.deployable {
+        paint.green("deployable")
+    } else {
+        paint.red("NOT deployable")
+    };
+    let _ = write!(
+        s,
+        "\n{} {verdict} (exit {})",
+        paint.bold("verdict:"),
+        g.verdict_exit_code
+    );
+    if g.dry_run {
+        let _ = write!(s, "; {}", paint.yellow("--dry-run used: exiting 0"));
+    }
+    let _ = writeln!(s);
+}
+
 fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -266,7 +341,99 @@ pub fn markdown(r: &Report) -> String {
         "violations" => "❌",
         _ => "❓",
     };
-    let _ = writeln!(s, "## {icon} checker {}: {}\n", r.command, sm.status);
+    if let Some(g) = &r.gate {
+        let icon = if g.deployable {
+            "✅"
+        } else if g.verdict_exit_code == crate::exit::VIOLATIONS {
+            "❌"
+        } else {
+            "❓"
+        };
+        let _ = writeln!(
+            s,
+            "## {icon} checker gate: {}\n",
+            if g.deployable {
+                "deployable"
+            } else {
+                "not deployable"
+            }
+        );
+        if g.dry_run {
+            let _ = writeln!(
+                s,
+                "> **--dry-run was used**: this check exits 0 whatever the verdicts (it would have exited {}).\n",
+                g.verdict_exit_code
+            );
+        }
+        let _ = writeln!(
+            s,
+            "Proposal: {}{}\n",
+            md_escape(&g.proposal),
+            g.base
+                .as_ref()
+                .map(|b| format!(" (base: {})", md_escape(b)))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            s,
+            "| consumer | owner | can I deploy? | why |\n|---|---|---|---|"
+        );
+        for v in &g.verdicts {
+            let mark = match v.deployable {
+                "yes" => "✅ yes",
+                "no" => "❌ no",
+                _ => "❓ unknown",
+            };
+            let mut why: Vec<String> = v
+                .reasons
+                .iter()
+                .map(|r| format!("`{}`: {}", r.clause, md_escape(&r.message)))
+                .collect();
+            if v.regression == Some(true) {
+                why.insert(0, "regression (holds on the base)".into());
+            }
+            if let Some(r) = &v.ignored {
+                why.insert(0, format!("**ignored**: {}", md_escape(r)));
+            }
+            if !v.affected && why.is_empty() {
+                why.push("unaffected".into());
+            }
+            let _ = writeln!(
+                s,
+                "| {} | {} | {mark} | {} |",
+                v.consumer,
+                md_escape(&v.owner),
+                why.join("<br>")
+            );
+        }
+        if !g.changes.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n| change | output | before | after | read by |\n|---|---|---|---|---|"
+            );
+            for c in &g.changes {
+                let _ = writeln!(
+                    s,
+                    "| {} | `{}` | {} | {} | {} |",
+                    c.kind,
+                    c.output,
+                    md_escape(c.before.as_deref().unwrap_or("")),
+                    md_escape(c.after.as_deref().unwrap_or("")),
+                    if c.read_by.is_empty() {
+                        "⚠️ no contract".to_string()
+                    } else {
+                        c.read_by.join(", ")
+                    }
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\n<details><summary>Findings on the proposed instances</summary>\n"
+        );
+    } else {
+        let _ = writeln!(s, "## {icon} checker {}: {}\n", r.command, sm.status);
+    }
     let _ = writeln!(
         s,
         "{} errors, {} warnings, {} unknown, {} waived; {} instances from {} ({}); {} evaluations; exit {}.\n",
@@ -357,6 +524,9 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(s, "- matches no instance: {c}");
     }
     let _ = writeln!(s, "\n</details>");
+    if r.gate.is_some() {
+        let _ = writeln!(s, "\n</details>");
+    }
     s
 }
 

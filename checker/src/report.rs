@@ -173,6 +173,11 @@ pub struct SourcePart {
     pub instances: usize,
     /// Why it failed.
     pub error: Option<String>,
+    /// API calls made (live sources).
+    pub api_calls: Option<usize>,
+    /// The longest chain of calls that had to run one after another (live sources): with a
+    /// latency L per call, no scan of this region can take less than this times L.
+    pub sequential_calls: Option<usize>,
 }
 
 /// Where the records came from.
@@ -235,4 +240,75 @@ pub struct Report {
     pub coverage: Coverage,
     /// Per consumer and clause.
     pub consumers: Vec<ConsumerTally>,
+    /// The gate's verdicts (gate only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateSection>,
+}
+
+/// Why a consumer would break.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reason {
+    /// The clause.
+    pub clause: String,
+    /// Its kind.
+    pub kind: String,
+    /// In words, with the proposed value and how the consumer derives from it.
+    pub message: String,
+}
+
+/// One consumer's verdict on a proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    /// The consumer.
+    pub consumer: String,
+    /// Its owner.
+    pub owner: String,
+    /// `yes`, `no` or `unknown`.
+    pub deployable: &'static str,
+    /// Whether the proposal touches anything the consumer reads (or selects any proposed instance).
+    pub affected: bool,
+    /// With a base: the consumer held on the base and breaks on the proposal.
+    pub regression: Option<bool>,
+    /// Why not (or why unknown).
+    pub reasons: Vec<Reason>,
+    /// `--ignore`d, with the reason given.
+    pub ignored: Option<String>,
+}
+
+/// One output the proposal changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    /// `added`, `removed` or `changed` (CloudFormation's ADD / REMOVE / NOT_EQUAL).
+    pub kind: &'static str,
+    /// The output (or `set:NAME`).
+    pub output: String,
+    /// Before.
+    pub before: Option<String>,
+    /// After.
+    pub after: Option<String>,
+    /// Consumers whose contracts read it; empty: no contract covers it.
+    pub read_by: Vec<String>,
+}
+
+/// The gate's part of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GateSection {
+    /// What was proposed.
+    pub proposal: String,
+    /// What it is compared with.
+    pub base: Option<String>,
+    /// Deployable: no `no` verdict (ignored consumers aside), no `unknown`.
+    pub deployable: bool,
+    /// `--dry-run` was used: the exit code is 0 whatever the verdicts.
+    pub dry_run: bool,
+    /// The exit code the verdicts call for (the real one is 0 under --dry-run).
+    pub verdict_exit_code: i32,
+    /// Per consumer.
+    pub verdicts: Vec<Verdict>,
+    /// What the proposal changes (with a base).
+    pub changes: Vec<Change>,
 }
