@@ -155,7 +155,7 @@ fn reason_text(c: &Consumer, f: &Finding, records: &[Instance]) -> String {
         }
     };
     let n = format!("{} proposed instance(s)", f.count);
-    let text = match &cl.check {
+    match &cl.check {
         Check::Present(p) => format!(
             "{} needs {p}, which the proposal does not set ({n})",
             c.name
@@ -217,8 +217,7 @@ fn reason_text(c: &Consumer, f: &Finding, records: &[Instance]) -> String {
             re.as_str()
         ),
         Check::Uniform(..) => fallback(),
-    };
-    text
+    }
 }
 
 fn describe_output(o: &crate::contract::ProviderOutput) -> String {

@@ -135,11 +135,11 @@ pub fn load_with(
                 .into_iter()
                 .flat_map(|m| m.values())
                 .filter_map(|s| s.get("file").and_then(Value::as_str))
-                .map(move |rel| normalize(&dir.join(rel)))
+                .map(move |rel| path_key(&dir.join(rel)))
                 .collect::<Vec<_>>()
         })
         .collect();
-    docs.retain(|(f, _)| !data_files.contains(&normalize(f)));
+    docs.retain(|(f, _)| !data_files.contains(&path_key(f)));
 
     // Phase 1b: schema.
     let validators = match &*VALIDATORS {
@@ -253,6 +253,11 @@ pub fn load_with(
     } else {
         Err(Diagnostics(diags))
     }
+}
+
+/// One spelling per file: canonical when it exists, else lexically normalized.
+fn path_key(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| normalize(p))
 }
 
 fn normalize(p: &Path) -> PathBuf {

@@ -582,6 +582,42 @@ pub fn junit(r: &Report) -> String {
         }
         report.add_test_suite(suite);
     }
+    if let Some(g) = &r.gate {
+        let mut suite = TestSuite::new(format!("gate {}", g.proposal));
+        for v in &g.verdicts {
+            let status = match (v.deployable, &v.ignored) {
+                (_, Some(reason)) => {
+                    let mut st = TestCaseStatus::skipped();
+                    st.set_message(format!("ignored: {reason}"));
+                    st
+                }
+                ("yes", None) => TestCaseStatus::success(),
+                (d, None) => {
+                    let mut st = TestCaseStatus::non_success(if d == "no" {
+                        NonSuccessKind::Failure
+                    } else {
+                        NonSuccessKind::Error
+                    });
+                    st.set_message(format!("{} says {d}", v.consumer));
+                    st.set_description(
+                        v.reasons
+                            .iter()
+                            .map(|r| format!("{}: {}", r.clause, r.message))
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    );
+                    st
+                }
+            };
+            let mut tc = TestCase::new(format!("can-i-deploy {}", v.consumer), status);
+            tc.set_classname("gate");
+            suite.add_test_case(tc);
+        }
+        if g.dry_run {
+            suite.add_property(quick_junit::Property::new("dry-run", "true"));
+        }
+        report.add_test_suite(suite);
+    }
     report
         .to_string()
         .unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->\n"))

@@ -41,7 +41,12 @@ impl jsonschema::Retrieve for Folder {
             .strip_prefix("/schemas/")
             .unwrap_or(rel.trim_start_matches('/'));
         let rel = rel.split('#').next().unwrap_or(rel);
-        read_schema(&self.0.join(rel)).map_err(Into::into)
+        let mut v = read_schema(&self.0.join(rel))?;
+        // Taskcluster's metaschema is draft-06 based; the validator is told the draft.
+        if let Some(o) = v.as_object_mut() {
+            o.remove("$schema");
+        }
+        Ok(v)
     }
 }
 

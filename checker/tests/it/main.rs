@@ -3,8 +3,10 @@
 
 mod bad_input;
 mod formats;
+mod gate;
 mod live;
 mod moto;
 mod replay;
 mod support;
+mod taskcluster;
 mod waivers;

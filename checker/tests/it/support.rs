@@ -159,3 +159,18 @@ pub fn instance(id: &str, key: &str, name: &str, user_data: Option<&Value>) -> V
 pub fn fleet(instances: Vec<Value>) -> Value {
     json!({"Reservations": instances.into_iter().map(|i| json!({"Instances": [i]})).collect::<Vec<_>>()})
 }
+
+/// Taskcluster's schemas, beside the project as `../shared/taskcluster-schemas`. A user's own
+/// clone may not have them: the tests that need them say so and skip.
+pub fn tc_schemas() -> Option<PathBuf> {
+    let p = root().join("../shared/taskcluster-schemas");
+    if p.join("queue/v1/task.json").exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "SKIP: {} is absent; the Taskcluster schema checks need it",
+            p.display()
+        );
+        None
+    }
+}

@@ -1,0 +1,128 @@
+//! The project's Taskcluster files against Taskcluster's own schemas: `.taskcluster.yml` (and each
+//! task it renders for pushes and pull requests) and, when present, the hooks in `hooks/`.
+
+use crate::support::*;
+use serde_json::{Value, json};
+use std::path::Path;
+
+fn validator(dir: &Path, rel: &str) -> jsonschema::Validator {
+    struct Folder(std::path::PathBuf);
+    impl jsonschema::Retrieve for Folder {
+        fn retrieve(
+            &self,
+            uri: &jsonschema::Uri<String>,
+        ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+            let s = uri.as_str();
+            let rel = s
+                .split("/schemas/")
+                .nth(1)
+                .unwrap_or(s)
+                .split('#')
+                .next()
+                .unwrap_or("");
+            let mut v: Value = serde_json::from_str(&std::fs::read_to_string(self.0.join(rel))?)?;
+            if let Some(o) = v.as_object_mut() {
+                o.remove("$schema");
+            }
+            Ok(v)
+        }
+    }
+    let mut schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(rel)).expect("schema"))
+            .expect("json");
+    let o = schema.as_object_mut().expect("object");
+    o.remove("$schema");
+    o.insert(
+        "$id".into(),
+        json!(format!("https://tc.invalid/schemas/{rel}")),
+    );
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft6)
+        .with_retriever(Folder(dir.to_path_buf()))
+        .build(&schema)
+        .expect("compile")
+}
+
+fn errors(v: &jsonschema::Validator, x: &Value) -> Vec<String> {
+    v.iter_errors(x)
+        .map(|e| format!("{} at {}", e, e.instance_path().as_str()))
+        .collect()
+}
+
+/// json-e cannot host context functions from Rust: replace `{$eval: as_slugid("x")}` first.
+fn substitute_slugids(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::String(e)) = o.get("$eval")
+                && let Some(name) = e
+                    .strip_prefix("as_slugid(\"")
+                    .and_then(|r| r.strip_suffix("\")"))
+            {
+                *v = json!(format!("slug-{name}-AAAAAAAAAAAA"));
+                return;
+            }
+            o.values_mut().for_each(substitute_slugids);
+        }
+        Value::Array(a) => a.iter_mut().for_each(substitute_slugids),
+        _ => {}
+    }
+}
+
+fn event(kind: &str) -> Value {
+    let repo = json!({"clone_url": "https://github.com/example/checker.git", "html_url": "https://github.com/example/checker"});
+    match kind {
+        "github-push" => {
+            json!({"after": "b".repeat(40), "before": "a".repeat(40), "ref": "refs/heads/main", "repository": repo, "pusher": {"name": "dev", "email": "dev@example.com"}})
+        }
+        _ => {
+            json!({"action": "opened", "number": 7, "pull_request": {"head": {"sha": "c".repeat(40), "repo": repo}, "base": {"sha": "a".repeat(40)}, "user": {"login": "dev"}}, "repository": repo})
+        }
+    }
+}
+
+#[test]
+fn taskcluster_yml_is_valid_and_renders_valid_tasks() {
+    let Some(dir) = tc_schemas() else { return };
+    let text = std::fs::read_to_string(root().join(".taskcluster.yml")).expect(".taskcluster.yml");
+    let mut tc: Value = serde_yaml_ng::from_str(&text).expect("yaml");
+    let cfg = validator(&dir, "github/v1/taskcluster-github-config.v1.json");
+    assert_eq!(errors(&cfg, &tc), Vec::<String>::new());
+    assert_eq!(tc["version"], 1);
+    let task_schema = validator(&dir, "queue/v1/create-task-request.json");
+    substitute_slugids(&mut tc["tasks"]);
+    for kind in ["github-push", "github-pull-request"] {
+        let ctx = json!({"tasks_for": kind, "event": event(kind), "now": "2026-11-21T12:00:00.000Z", "taskcluster_root_url": "https://tc.example.com"});
+        let tasks = json_e::render(&tc["tasks"], &ctx).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let tasks = tasks.as_array().expect("a list of tasks");
+        assert_eq!(tasks.len(), 2, "{kind}");
+        for t in tasks {
+            let mut t = t.clone();
+            assert!(t.get("taskId").is_some(), "every task has a taskId");
+            t.as_object_mut().expect("obj").remove("taskId");
+            assert_eq!(
+                errors(&task_schema, &t),
+                Vec::<String>::new(),
+                "{kind}: {t}"
+            );
+            let cmd = t["payload"]["command"].to_string();
+            assert!(!cmd.contains("${"), "unrendered: {cmd}");
+        }
+        let gate_cmd = tasks[1]["payload"]["command"].to_string();
+        assert!(
+            gate_cmd.contains("checker") || gate_cmd.contains("cargo run"),
+            "{gate_cmd}"
+        );
+        assert!(
+            gate_cmd.contains("-- validate")
+                && gate_cmd.contains("-- gate --pools")
+                && gate_cmd.contains(&"a".repeat(40)),
+            "{gate_cmd}"
+        );
+    }
+    let other = json_e::render(
+        &tc["tasks"],
+        &json!({"tasks_for": "github-release", "event": {}, "now": "2026-11-21T12:00:00.000Z"}),
+    )
+    .expect("render");
+    assert_eq!(other, json!([]));
+}
