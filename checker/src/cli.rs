@@ -56,6 +56,10 @@ pub enum Command {
     Rules(RulesArgs),
     /// Pre-deploy gate: would a proposed provider change break any consumer? Verdict per consumer.
     Gate(GateArgs),
+    /// Write a normalized, deterministic, secret-free summary of the fleet's outputs per group.
+    Snapshot(SnapshotArgs),
+    /// What changed since a snapshot, and which consumers each change touches (and breaks).
+    Diff(DiffArgs),
     /// Fleet files: `checker fleet record` writes what live EC2 returns in the format --fleet reads.
     #[command(subcommand)]
     Fleet(FleetCommand),
@@ -216,6 +220,51 @@ pub struct GateArgs {
     report: ReportArgs,
 }
 
+/// `checker snapshot`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    contracts: ContractArgs,
+    #[command(flatten)]
+    fleet: FleetArgs,
+    /// Write the snapshot here (atomically); default stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// `checker diff`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes:\n  0  no change (or changes that break nothing, without --fail-on-drift)\n  1  a change breaks a consumer's contract (with --fail-on-drift: any change)\n  2  bad input: a missing, corrupt or newer-format snapshot, bad contracts\n  3  the source could not be read completely"
+)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    contracts: ContractArgs,
+    /// The recorded snapshot to compare with.
+    #[arg(long, value_name = "FILE")]
+    snapshot: PathBuf,
+    /// Compare with a second snapshot instead of a fleet (contracts cannot be evaluated then).
+    #[arg(long, value_name = "FILE", conflicts_with = "fleet")]
+    to: Option<PathBuf>,
+    #[command(flatten)]
+    fleet: FleetArgs,
+    /// After showing the diff, write the new snapshot over --snapshot (atomically).
+    #[arg(long)]
+    update: bool,
+    /// Any change fails (exit 1), not only breaking ones.
+    #[arg(long)]
+    fail_on_drift: bool,
+    /// Output format (junit: one test case per changed output).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Write the diff here (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Evaluate as of this time (RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    now: Option<DateTime<Utc>>,
+}
+
 /// `checker rules`.
 #[derive(Debug, Args)]
 pub struct RulesArgs {
@@ -252,6 +301,8 @@ pub fn main() -> i32 {
         Command::Rules(a) => rules(&a),
         Command::Fleet(FleetCommand::Record(a)) => record(&a),
         Command::Gate(a) => gate(&a, color),
+        Command::Snapshot(a) => snapshot_cmd(&a),
+        Command::Diff(a) => diff_cmd(&a, color),
     }
 }
 
@@ -960,6 +1011,335 @@ fn gate(a: &GateArgs, color: bool) -> i32 {
     let text = render(&report, a.report.format, color && a.report.output.is_none());
     match emit(&text, a.report.output.as_ref()) {
         Ok(()) => report.summary.exit_code,
+        Err(c) => c,
+    }
+}
+
+fn snapshot_cmd(a: &SnapshotArgs) -> i32 {
+    let set = match load_contracts(&a.contracts) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let (fleet, source) = match get_fleet(&a.fleet, &set) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    if source.parts.iter().any(|p| p.status != "ok") {
+        eprintln!(
+            "error: the source was read only in part; a snapshot of partial data would look like a shrunken fleet, so none is written"
+        );
+        return exit::INCOMPLETE;
+    }
+    let text = crate::snapshot::to_text(&crate::snapshot::take(&set, &fleet));
+    match emit(&text, a.out.as_ref()) {
+        Ok(()) => exit::CLEAN,
+        Err(c) => c,
+    }
+}
+
+/// The diff report: what `checker diff --format json` prints.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffReport {
+    format: &'static str,
+    version: u32,
+    snapshot: String,
+    source: SourceInfo,
+    #[serde(flatten)]
+    diff: crate::snapshot::SnapshotDiff,
+    unified_diff: String,
+    exit_code: i32,
+    updated: bool,
+}
+
+/// Runs a diff against a snapshot; returns the report and the new snapshot's text.
+pub fn run_diff(
+    set: &ContractSet,
+    old_path: &std::path::Path,
+    new: crate::snapshot::Snapshot,
+    fleet: Option<&[Instance]>,
+    source: SourceInfo,
+    fail_on_drift: bool,
+    now: DateTime<Utc>,
+) -> Result<(DiffReport, String), i32> {
+    let old = crate::snapshot::read(old_path).map_err(|d| {
+        print_diags(&d);
+        exit::BAD_INPUT
+    })?;
+    let d = crate::snapshot::diff(set, &old, &new, fleet, now);
+    let old_text = crate::snapshot::to_text(&old);
+    let new_text = crate::snapshot::to_text(&new);
+    let unified = similar::TextDiff::from_lines(&old_text, &new_text)
+        .unified_diff()
+        .context_radius(3)
+        .header(&old_path.display().to_string(), "now")
+        .to_string();
+    let any = !d.changes.is_empty() || !d.groups_added.is_empty() || !d.groups_removed.is_empty();
+    let incomplete = source.parts.iter().any(|p| p.status != "ok");
+    let exit_code = if incomplete {
+        exit::INCOMPLETE
+    } else if d.breaking || (fail_on_drift && any) {
+        exit::VIOLATIONS
+    } else {
+        exit::CLEAN
+    };
+    Ok((
+        DiffReport {
+            format: "checker-diff",
+            version: 1,
+            snapshot: old_path.display().to_string(),
+            source,
+            diff: d,
+            unified_diff: unified,
+            exit_code,
+            updated: false,
+        },
+        new_text,
+    ))
+}
+
+/// Renders a diff report.
+pub fn render_diff(r: &DiffReport, format: Format, color: bool) -> String {
+    use std::fmt::Write as _;
+    let d = &r.diff;
+    let holds = |c: &crate::snapshot::OutputChange| -> String {
+        if c.uncontracted {
+            return "uncontracted (no contract reads it)".into();
+        }
+        c.consumers
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} {}",
+                    i.consumer,
+                    match i.holds {
+                        crate::snapshot::Holds::Yes => "holds",
+                        crate::snapshot::Holds::No => "BREAKS",
+                        crate::snapshot::Holds::Unknown => "not evaluated",
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let short = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .map(|x| x.to_string())
+            .unwrap_or_else(|| "(none)".into())
+    };
+    match format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(r).unwrap_or_default()),
+        Format::Markdown => {
+            let mut s = String::new();
+            let icon = if d.breaking {
+                "❌"
+            } else if d.changes.is_empty()
+                && d.groups_added.is_empty()
+                && d.groups_removed.is_empty()
+            {
+                "✅"
+            } else {
+                "⚠️"
+            };
+            let _ = writeln!(s, "## {icon} checker diff against `{}`\n", r.snapshot);
+            for g in &d.groups_added {
+                let _ = writeln!(s, "- group appeared: `{g}`");
+            }
+            for g in &d.groups_removed {
+                let _ = writeln!(s, "- group vanished: `{g}`");
+            }
+            if !d.changes.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "\n| group | output | change | before | after | consumers |\n|---|---|---|---|---|---|"
+                );
+                for c in &d.changes {
+                    let _ = writeln!(
+                        s,
+                        "| `{}` | `{}` | {} | `{}` | `{}` | {} |",
+                        c.group,
+                        c.output,
+                        c.kind,
+                        short(&c.before).replace('|', "\\|"),
+                        short(&c.after).replace('|', "\\|"),
+                        holds(c)
+                    );
+                }
+            }
+            let _ = writeln!(
+                s,
+                "\n<details><summary>Snapshot diff</summary>\n\n```diff\n{}```\n</details>",
+                r.unified_diff
+            );
+            s
+        }
+        Format::Junit => {
+            use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+            let mut rep = quick_junit::Report::new("checker diff");
+            let mut suite = TestSuite::new(format!("drift against {}", r.snapshot));
+            for c in &d.changes {
+                let breaking = c
+                    .consumers
+                    .iter()
+                    .any(|i| i.holds == crate::snapshot::Holds::No);
+                let mut st = if breaking {
+                    TestCaseStatus::non_success(NonSuccessKind::Failure)
+                } else {
+                    TestCaseStatus::success()
+                };
+                if breaking {
+                    st.set_message(holds(c));
+                }
+                suite.add_test_case(TestCase::new(
+                    format!("{} {} {}", c.group, c.output, c.kind),
+                    st,
+                ));
+            }
+            rep.add_test_suite(suite);
+            rep.to_string().unwrap_or_default()
+        }
+        Format::Human => {
+            let mut s = String::new();
+            for line in r.unified_diff.lines() {
+                let styled = if !color {
+                    line.to_string()
+                } else if line.starts_with('+') && !line.starts_with("+++") {
+                    format!(
+                        "{}{line}{}",
+                        anstyle::AnsiColor::Green.on_default().render(),
+                        anstyle::Reset.render()
+                    )
+                } else if line.starts_with('-') && !line.starts_with("---") {
+                    format!(
+                        "{}{line}{}",
+                        anstyle::AnsiColor::Red.on_default().render(),
+                        anstyle::Reset.render()
+                    )
+                } else if line.starts_with("@@") {
+                    format!(
+                        "{}{line}{}",
+                        anstyle::AnsiColor::Cyan.on_default().render(),
+                        anstyle::Reset.render()
+                    )
+                } else {
+                    line.to_string()
+                };
+                let _ = writeln!(s, "{styled}");
+            }
+            if r.unified_diff.is_empty() {
+                let _ = writeln!(s, "no change since {}", r.snapshot);
+            }
+            for g in &d.groups_added {
+                let _ = writeln!(s, "group appeared: {g}");
+            }
+            for g in &d.groups_removed {
+                let _ = writeln!(s, "group vanished: {g}");
+            }
+            if !d.changes.is_empty() {
+                if !d.unaffected.is_empty() {
+                    let _ = writeln!(s, "\nunaffected consumers: {}", d.unaffected.join(", "));
+                }
+                let _ = writeln!(s, "\nimpact:");
+                for c in &d.changes {
+                    let _ = writeln!(
+                        s,
+                        "  {:<8} {} {}: {} → {}\n           {}",
+                        c.kind,
+                        c.group,
+                        c.output,
+                        short(&c.before),
+                        short(&c.after),
+                        holds(c)
+                    );
+                }
+            }
+            let _ = writeln!(
+                s,
+                "\n{} → exit {}{}",
+                if d.breaking {
+                    "a change breaks a contract"
+                } else if d.changes.is_empty() {
+                    "no breaking change"
+                } else {
+                    "changes break no contract"
+                },
+                r.exit_code,
+                if r.updated {
+                    format!("; {} updated", r.snapshot)
+                } else {
+                    String::new()
+                }
+            );
+            s
+        }
+    }
+}
+
+fn diff_cmd(a: &DiffArgs, color: bool) -> i32 {
+    let set = match load_contracts(&a.contracts) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    // Check the snapshot before any (possibly long) scan.
+    if let Err(d) = crate::snapshot::read(&a.snapshot) {
+        print_diags(&d);
+        return exit::BAD_INPUT;
+    }
+    let (new, fleet, source) = if let Some(to) = &a.to {
+        match crate::snapshot::read(to) {
+            Ok(s) => (
+                s,
+                None,
+                SourceInfo {
+                    kind: "snapshot".into(),
+                    instances: 0,
+                    user_data_sampled: 0,
+                    parts: vec![],
+                },
+            ),
+            Err(d) => {
+                print_diags(&d);
+                return exit::BAD_INPUT;
+            }
+        }
+    } else {
+        match get_fleet(&a.fleet, &set) {
+            Ok((f, src)) => (crate::snapshot::take(&set, &f), Some(f), src),
+            Err(c) => return c,
+        }
+    };
+    let now = a.now.unwrap_or_else(Utc::now);
+    let (mut report, new_text) = match run_diff(
+        &set,
+        &a.snapshot,
+        new,
+        fleet.as_deref(),
+        source,
+        a.fail_on_drift,
+        now,
+    ) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    if a.update {
+        if report.exit_code == exit::INCOMPLETE {
+            eprintln!(
+                "error: the source was read only in part; {} is left as it is",
+                a.snapshot.display()
+            );
+        } else if let Err(e) = crate::fsio::write_atomic(&a.snapshot, new_text.as_bytes()) {
+            eprintln!(
+                "error: cannot update {}: {e}; the previous snapshot is intact",
+                a.snapshot.display()
+            );
+            return exit::INCOMPLETE;
+        } else {
+            report.updated = true;
+        }
+    }
+    let text = render_diff(&report, a.format, color && a.output.is_none());
+    match emit(&text, a.output.as_ref()) {
+        Ok(()) => report.exit_code,
         Err(c) => c,
     }
 }

@@ -407,6 +407,62 @@ impl ContractSet {
 }
 
 impl Consumer {
+    /// The outputs a clause depends on: what it reads itself, its `when`, and, through the facts
+    /// it uses, whatever the clauses that derived them read.
+    pub fn implicated(&self, clause: usize) -> BTreeSet<OutputPath> {
+        let mut out = BTreeSet::new();
+        let mut todo = vec![clause];
+        let mut seen = BTreeSet::new();
+        while let Some(k) = todo.pop() {
+            if !seen.insert(k) {
+                continue;
+            }
+            let cl = &self.clauses[k];
+            let mut v = Vec::new();
+            cl.check.outputs(&mut v);
+            if let Some(w) = &cl.when {
+                w.outputs(&mut v);
+            }
+            out.extend(v);
+            let mut facts: Vec<usize> = Vec::new();
+            let mut subj = |s: &Subject| {
+                if let Subject::Fact(f) = s {
+                    facts.push(*f);
+                }
+            };
+            match &cl.check {
+                Check::Equals(s, _)
+                | Check::OneOf(s, _)
+                | Check::Matches(s, _)
+                | Check::MemberOf(s, _) => subj(s),
+                Check::Derives { from, .. } => subj(from),
+                Check::AgreesWith(s, o) => {
+                    subj(s);
+                    match o {
+                        Other::Fact(f) => facts.push(*f),
+                        Other::Template(_, idx) => facts.extend(idx.values().copied()),
+                        Other::Output(_) => {}
+                    }
+                }
+                Check::Uniform(s, per) => {
+                    subj(s);
+                    per.iter().for_each(&mut subj);
+                }
+                Check::Present(_) | Check::Absent(_) => {}
+            }
+            for f in facts {
+                if let Some(d) = self
+                    .clauses
+                    .iter()
+                    .position(|c| matches!(&c.check, Check::Derives { fact, .. } if *fact == f))
+                {
+                    todo.push(d);
+                }
+            }
+        }
+        out
+    }
+
     /// Every output this contract reads.
     pub fn reads(&self, set: &ContractSet) -> Vec<OutputPath> {
         let mut out = Vec::new();

@@ -21,5 +21,6 @@ pub mod proposal;
 pub mod render;
 pub mod report;
 pub mod rules;
+pub mod snapshot;
 pub mod tcschema;
 pub mod template;

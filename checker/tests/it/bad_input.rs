@@ -401,9 +401,24 @@ fn bad_usage_exits_2() {
     assert!(r.stderr.contains("--fleet"), "{}", r.stderr);
     let r = checker(&["check", "--format", "yaml", "--fleet", "x.json"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("possible values: human, json, junit, markdown"), "{}", r.stderr);
-    let both = checker(&["check", "--fleet", "examples/worker-manager/fleet.json", "--region", "us-east-1"]);
+    assert!(
+        r.stderr
+            .contains("possible values: human, json, junit, markdown"),
+        "{}",
+        r.stderr
+    );
+    let both = checker(&[
+        "check",
+        "--fleet",
+        "examples/worker-manager/fleet.json",
+        "--region",
+        "us-east-1",
+    ]);
     assert_eq!(both.code, 2);
-    assert!(both.stderr.contains("give one or the other"), "{}", both.stderr);
+    assert!(
+        both.stderr.contains("give one or the other"),
+        "{}",
+        both.stderr
+    );
     assert!(Path::new(&root()).join("contracts").exists());
 }

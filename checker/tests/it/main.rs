@@ -7,6 +7,7 @@ mod gate;
 mod live;
 mod moto;
 mod replay;
+mod snapshots;
 mod support;
 mod taskcluster;
 mod waivers;

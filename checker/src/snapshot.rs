@@ -1,0 +1,550 @@
+//! Snapshots: a committed, normalized, secret-free summary of a fleet's outputs per group (per
+//! worker type, as the provider manifests define groups), and the diff of two of them with, for
+//! each change, the consumers whose contracts read that output.
+//!
+//! A snapshot changes only when the fleet's *shape* changes: values unique per instance are kept
+//! as shapes (`i-{hex}`), instance counts only as coarse buckets, keys and sets are sorted, so
+//! an unchanged fleet gives a byte-identical file.
+
+use crate::contract::{ContractSet, Severity};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::fleet::{Instance, REDACTED_PREFIX, Read, UserData};
+use crate::output::{Ec2Field, OutputPath};
+use crate::report::Outcome;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::LazyLock;
+
+/// The snapshot file's format name.
+pub const FORMAT: &str = "checker-snapshot";
+/// The version this checker writes and reads.
+pub const VERSION: u32 = 1;
+/// Above this many distinct values an output is summarized by its shapes.
+const MAX_VALUES: usize = 10;
+
+/// A snapshot file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`VERSION`].
+    pub version: u32,
+    /// Group (`provider/group`) to its summary.
+    pub groups: BTreeMap<String, Group>,
+}
+
+/// One group's summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// Instances, as a coarse bucket (`1`, `2-9`, `10-99`, ...), so scaling does not churn the file.
+    pub instances: String,
+    /// Regions it runs in.
+    pub regions: BTreeSet<String>,
+    /// Output path to its summary.
+    pub outputs: BTreeMap<String, OutputSummary>,
+}
+
+/// One output of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputSummary {
+    /// `all` instances have it, or only `some`.
+    pub present: String,
+    /// The JSON type, for user-data fields.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "type")]
+    pub json_type: Option<String>,
+    /// The distinct values, when few and the same in every region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<BTreeSet<String>>,
+    /// The distinct values per region, when they vary by region (AMIs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_region: Option<BTreeMap<String, BTreeSet<String>>>,
+    /// The shapes of values unique per instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shapes: Option<BTreeSet<String>>,
+    /// A secret: only its presence is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<bool>,
+}
+
+fn bucket(n: usize) -> String {
+    match n {
+        0 => "0".into(),
+        1 => "1".into(),
+        2..=9 => "2-9".into(),
+        10..=99 => "10-99".into(),
+        100..=999 => "100-999".into(),
+        1000..=9999 => "1000-9999".into(),
+        _ => "10000+".into(),
+    }
+}
+
+/// `aws-provisioner-v1-managed:ffe27db` → `aws-provisioner-v1-managed:{hex}`.
+pub fn shape(v: &str) -> String {
+    static TIME: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?")
+            .expect("static regex")
+    });
+    static HEX: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"\b[0-9a-f]*[0-9][0-9a-f]*[a-f][0-9a-f]*\b|\b[0-9a-f]*[a-f][0-9a-f]*[0-9][0-9a-f]*\b",
+        )
+        .expect("static regex")
+    });
+    static NUM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d+").expect("static regex"));
+    let s = TIME.replace_all(v, "{time}");
+    let s = HEX.replace_all(&s, |c: &regex::Captures<'_>| {
+        if c[0].len() >= 6 {
+            "{hex}".to_string()
+        } else {
+            c[0].to_string()
+        }
+    });
+    NUM.replace_all(&s, "{n}").into_owned()
+}
+
+/// The group an instance belongs to: `provider/group` from the first provider that selects it
+/// (the group value read through the manifest's templates), else `(unmanaged)/NAME`.
+pub fn group_of(set: &ContractSet, i: &Instance) -> String {
+    for p in &set.providers {
+        if !set.selects(&p.selector, i) {
+            continue;
+        }
+        for o in &p.outputs {
+            let (Some(re), Read::Value(v)) = (&o.regex, i.read(&o.path)) else {
+                continue;
+            };
+            if let Some(g) = re
+                .captures(&v)
+                .and_then(|c| c.name(&p.group_by).map(|m| m.as_str().to_string()))
+            {
+                return format!("{}/{g}", p.name);
+            }
+        }
+        return format!("{}/(no {})", p.name, p.group_by);
+    }
+    let name = i
+        .tags
+        .get("Name")
+        .or_else(|| i.tags.get("WorkerType"))
+        .map(String::as_str)
+        .unwrap_or("-");
+    format!("(unmanaged)/{name}")
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Summarizes a fleet.
+pub fn take(set: &ContractSet, fleet: &[Instance]) -> Snapshot {
+    let mut groups: BTreeMap<String, Vec<&Instance>> = BTreeMap::new();
+    for i in fleet {
+        groups.entry(group_of(set, i)).or_default().push(i);
+    }
+    let groups = groups
+        .into_iter()
+        .map(|(k, members)| (k, summarize_group(&members)))
+        .collect();
+    Snapshot {
+        format: FORMAT.into(),
+        version: VERSION,
+        groups,
+    }
+}
+
+fn summarize_group(members: &[&Instance]) -> Group {
+    // (output) -> [(region, value, json type)]
+    let mut seen: BTreeMap<String, Vec<(String, String, Option<&'static str>)>> = BTreeMap::new();
+    for i in members {
+        let fields = [
+            Ec2Field::KeyName,
+            Ec2Field::ImageId,
+            Ec2Field::InstanceType,
+            Ec2Field::IamInstanceProfile,
+            Ec2Field::InstanceLifecycle,
+            Ec2Field::SubnetId,
+            Ec2Field::VpcId,
+        ];
+        for f in fields {
+            if let Read::Value(v) = i.read(&OutputPath::Field(f)) {
+                seen.entry(f.name().to_string()).or_default().push((
+                    i.region.clone(),
+                    v.into_owned(),
+                    None,
+                ));
+            }
+        }
+        for (k, v) in &i.tags {
+            seen.entry(format!("tag:{k}"))
+                .or_default()
+                .push((i.region.clone(), v.clone(), None));
+        }
+        if let UserData::Json(m) = &i.user_data {
+            for (k, v) in m {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Object(o) => {
+                        format!("{{{}}}", o.keys().cloned().collect::<Vec<_>>().join(", "))
+                    }
+                    other => other.to_string(),
+                };
+                seen.entry(format!("userData.{k}")).or_default().push((
+                    i.region.clone(),
+                    text,
+                    Some(json_type(v)),
+                ));
+            }
+        }
+    }
+    let n = members.len();
+    let outputs = seen
+        .into_iter()
+        .map(|(path, vals)| {
+            let present = if vals.len() >= n { "all" } else { "some" }.to_string();
+            let json_type = vals.iter().find_map(|(_, _, t)| *t).map(str::to_string);
+            let mut s = OutputSummary {
+                present,
+                json_type,
+                values: None,
+                per_region: None,
+                shapes: None,
+                secret: None,
+            };
+            if vals.iter().any(|(_, v, _)| v.starts_with(REDACTED_PREFIX)) {
+                s.secret = Some(true);
+                return (path, s);
+            }
+            let distinct: BTreeSet<&str> = vals.iter().map(|(_, v, _)| v.as_str()).collect();
+            // Never decide by how many instances share a value: a count-based rule would flip as
+            // the fleet scales and churn the file. Timestamps and long tails become shapes.
+            let timestamps = distinct.iter().all(|v| shape(v).contains("{time}"));
+            if distinct.len() > MAX_VALUES || timestamps {
+                s.shapes = Some(vals.iter().map(|(_, v, _)| shape(v)).collect());
+                return (path, s);
+            }
+            let mut per_region: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for (r, v, _) in &vals {
+                per_region.entry(r.clone()).or_default().insert(v.clone());
+            }
+            let first = per_region.values().next().cloned();
+            if per_region.len() > 1 && per_region.values().any(|v| Some(v) != first.as_ref()) {
+                s.per_region = Some(per_region);
+            } else {
+                s.values = Some(distinct.into_iter().map(str::to_string).collect());
+            }
+            (path, s)
+        })
+        .collect();
+    Group {
+        instances: bucket(n),
+        regions: members.iter().map(|i| i.region.clone()).collect(),
+        outputs,
+    }
+}
+
+/// The snapshot as written: pretty JSON, sorted keys, trailing newline.
+pub fn to_text(s: &Snapshot) -> String {
+    let mut t = serde_json::to_string_pretty(s).unwrap_or_default();
+    t.push('\n');
+    t
+}
+
+/// Reads a snapshot, refusing files that are missing, corrupt or from a newer checker.
+pub fn read(path: &Path) -> Result<Snapshot, Diagnostics> {
+    let one = |d: Diagnostic| Diagnostics(vec![d]);
+    let text = std::fs::read(path).map_err(|e| {
+        one(
+            Diagnostic::file(path, format!("cannot read the snapshot: {e}")).hint(format!(
+                "create it with `checker snapshot --out {}`",
+                path.display()
+            )),
+        )
+    })?;
+    let v: Value = serde_json::from_slice(&text).map_err(|e| one(Diagnostic::from_json_error(path, &e).hint("the snapshot is corrupt: restore it from git (`git checkout -- FILE`) or write a new one with `checker snapshot --out FILE`")))?;
+    if v.get("format").and_then(Value::as_str) != Some(FORMAT) {
+        return Err(one(Diagnostic::at(
+            path,
+            "/format",
+            format!("this is not a checker snapshot (\"format\" is not \"{FORMAT}\")"),
+        )
+        .hint("write one with `checker snapshot --out FILE`")));
+    }
+    match v.get("version").and_then(Value::as_u64) {
+        Some(n) if n == u64::from(VERSION) => {}
+        Some(n) if n > u64::from(VERSION) => {
+            return Err(one(
+                Diagnostic::at(path, "/version", format!("the snapshot was written by a newer checker (format version {n}; this checker reads version {VERSION})")).hint("upgrade checker; the file is left as it is"),
+            ));
+        }
+        other => {
+            return Err(one(Diagnostic::at(
+                path,
+                "/version",
+                format!("unsupported snapshot version {other:?}"),
+            )
+            .hint(format!(
+                "this checker reads version {VERSION}; write a new snapshot with `checker snapshot`"
+            ))));
+        }
+    }
+    serde_json::from_value(v).map_err(|e| {
+        one(Diagnostic::file(
+            path,
+            format!("the snapshot's content is not what version {VERSION} holds: {e}"),
+        )
+        .hint("restore it from git or write a new one with `checker snapshot`"))
+    })
+}
+
+/// Whether a consumer's contract holds on the new data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Holds {
+    /// Its contract holds on the group's instances.
+    Yes,
+    /// It breaks.
+    No,
+    /// Not evaluated (the new side is a snapshot, not instances).
+    Unknown,
+}
+
+/// A consumer touched by a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Impact {
+    /// The consumer.
+    pub consumer: String,
+    /// Whether its contract still holds.
+    pub holds: Holds,
+}
+
+/// One change between two snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputChange {
+    /// The group.
+    pub group: String,
+    /// The output (or `instances`, `regions`).
+    pub output: String,
+    /// `added`, `removed`, `changed` (CloudFormation's ADD / REMOVE / NOT_EQUAL).
+    pub kind: &'static str,
+    /// Before.
+    pub before: Option<Value>,
+    /// After.
+    pub after: Option<Value>,
+    /// Consumers whose contracts read it; empty: uncontracted.
+    pub consumers: Vec<Impact>,
+    /// No contract reads it: an undocumented-dependency risk.
+    pub uncontracted: bool,
+}
+
+/// Everything that changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotDiff {
+    /// Groups only in the new data.
+    pub groups_added: Vec<String>,
+    /// Groups only in the snapshot.
+    pub groups_removed: Vec<String>,
+    /// Output changes in groups present on both sides.
+    pub changes: Vec<OutputChange>,
+    /// Consumers that read none of the changed outputs.
+    pub unaffected: Vec<String>,
+    /// A change breaks some consumer's contract.
+    pub breaking: bool,
+}
+
+/// Compares `old` with `new`; `fleet` (the instances `new` was taken from) lets each touched
+/// consumer be evaluated on the new values.
+pub fn diff(
+    set: &ContractSet,
+    old: &Snapshot,
+    new: &Snapshot,
+    fleet: Option<&[Instance]>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> SnapshotDiff {
+    let reads = set.consumer_reads();
+    let groups_added: Vec<String> = new
+        .groups
+        .keys()
+        .filter(|k| !old.groups.contains_key(*k))
+        .cloned()
+        .collect();
+    let groups_removed: Vec<String> = old
+        .groups
+        .keys()
+        .filter(|k| !new.groups.contains_key(*k))
+        .cloned()
+        .collect();
+    // Per group: which consumers break on its instances.
+    // group -> consumer -> outputs its failing clauses depend on
+    let mut broken_in: BTreeMap<String, BTreeMap<String, BTreeSet<OutputPath>>> = BTreeMap::new();
+    let mut changes = Vec::new();
+    for (g, before) in &old.groups {
+        let Some(after) = new.groups.get(g) else {
+            continue;
+        };
+        let mut local = Vec::new();
+        if before.instances != after.instances {
+            local.push((
+                "instances".to_string(),
+                "changed",
+                Some(Value::String(before.instances.clone())),
+                Some(Value::String(after.instances.clone())),
+            ));
+        }
+        if before.regions != after.regions {
+            local.push((
+                "regions".to_string(),
+                "changed",
+                serde_json::to_value(&before.regions).ok(),
+                serde_json::to_value(&after.regions).ok(),
+            ));
+        }
+        for k in before
+            .outputs
+            .keys()
+            .chain(after.outputs.keys())
+            .collect::<BTreeSet<_>>()
+        {
+            let (b, a) = (before.outputs.get(k), after.outputs.get(k));
+            let kind = match (b, a) {
+                (Some(x), Some(y)) if x == y => continue,
+                (Some(_), Some(_)) => "changed",
+                (Some(_), None) => "removed",
+                (None, Some(_)) => "added",
+                (None, None) => continue,
+            };
+            local.push((
+                k.clone(),
+                kind,
+                b.and_then(|x| serde_json::to_value(x).ok()),
+                a.and_then(|x| serde_json::to_value(x).ok()),
+            ));
+        }
+        if local.is_empty() {
+            continue;
+        }
+        if let Some(f) = fleet
+            && !broken_in.contains_key(g)
+        {
+            let members: Vec<Instance> = f
+                .iter()
+                .filter(|i| &group_of(set, i) == g)
+                .cloned()
+                .collect();
+            let ev = crate::eval::evaluate(set, &members, now);
+            let mut broken: BTreeMap<String, BTreeSet<OutputPath>> = BTreeMap::new();
+            for x in ev
+                .findings
+                .iter()
+                .filter(|x| x.outcome == Outcome::Violation && x.severity == Severity::Error)
+            {
+                let Some(c) = set.consumer(&x.consumer) else {
+                    continue;
+                };
+                let Some(k) = c
+                    .clauses
+                    .iter()
+                    .position(|cl| x.clause.as_deref() == Some(cl.id.as_str()))
+                else {
+                    continue;
+                };
+                broken
+                    .entry(c.name.clone())
+                    .or_default()
+                    .extend(c.implicated(k));
+            }
+            broken_in.insert(g.clone(), broken);
+        }
+        for (output, kind, b, a) in local {
+            let path = OutputPath::parse(&output).ok();
+            let readers: Vec<String> = path
+                .as_ref()
+                .and_then(|p| reads.get(p))
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default();
+            let consumers: Vec<Impact> = readers
+                .iter()
+                .map(|c| Impact {
+                    consumer: c.clone(),
+                    holds: match broken_in.get(g) {
+                        None => Holds::Unknown,
+                        Some(b)
+                            if b.get(c).is_some_and(|outs| {
+                                path.as_ref().is_some_and(|p| outs.contains(p))
+                            }) =>
+                        {
+                            Holds::No
+                        }
+                        Some(_) => Holds::Yes,
+                    },
+                })
+                .collect();
+            let uncontracted = consumers.is_empty() && output != "instances" && output != "regions";
+            changes.push(OutputChange {
+                group: g.clone(),
+                output,
+                kind,
+                before: b,
+                after: a,
+                consumers,
+                uncontracted,
+            });
+        }
+    }
+    let breaking = changes
+        .iter()
+        .any(|c| c.consumers.iter().any(|i| i.holds == Holds::No));
+    let touched: BTreeSet<&str> = changes
+        .iter()
+        .flat_map(|c| c.consumers.iter().map(|i| i.consumer.as_str()))
+        .collect();
+    let unaffected = set
+        .consumers
+        .iter()
+        .map(|c| c.name.clone())
+        .filter(|n| !touched.contains(n.as_str()))
+        .collect();
+    SnapshotDiff {
+        groups_added,
+        groups_removed,
+        changes,
+        unaffected,
+        breaking,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_hide_what_is_unique_and_keep_the_pattern() {
+        assert_eq!(
+            shape("aws-provisioner-v1-managed:ffe27db"),
+            "aws-provisioner-v{n}-managed:{hex}"
+        );
+        assert_eq!(shape("i-0a1b2c3d4e5f60718"), "i-{hex}");
+        assert_eq!(shape("2018-02-14T01:12:33.000Z"), "{time}");
+        assert_eq!(shape("gecko-t-win10-64"), "gecko-t-win{n}-{n}");
+    }
+
+    #[test]
+    fn buckets_are_coarse() {
+        assert_eq!(bucket(1), "1");
+        assert_eq!(bucket(7), "2-9");
+        assert_eq!(bucket(10), "10-99");
+        assert_eq!(bucket(12_345), "10000+");
+    }
+}
