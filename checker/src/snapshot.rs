@@ -163,9 +163,12 @@ pub fn take(set: &ContractSet, fleet: &[Instance]) -> Snapshot {
     }
 }
 
+/// One reading of an output: (region, value as text, JSON type for user-data).
+type Seen = (String, String, Option<&'static str>);
+
 fn summarize_group(members: &[&Instance]) -> Group {
     // (output) -> [(region, value, json type)]
-    let mut seen: BTreeMap<String, Vec<(String, String, Option<&'static str>)>> = BTreeMap::new();
+    let mut seen: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
     for i in members {
         let fields = [
             Ec2Field::KeyName,
