@@ -144,6 +144,33 @@ def worker_manager_fleet():
     return {"Reservations": reservations}
 
 
+def statuses(fleet, now="2018-02-14T12:00:00Z"):
+    """describe-instance-status output for a fleet: a few impaired instances, the rest ok.
+    Two gecko-t-win10-64 workers impaired for hours, one gecko-t-win7-32 for 5 minutes (under
+    the threshold), one golden instance (outside any cull contract)."""
+    out = []
+    impaired = {}
+    by_name = {}
+    for r in fleet["Reservations"]:
+        i = r["Instances"][0]
+        name = next((t["Value"] for t in i.get("Tags", []) if t["Key"] in ("Name", "WorkerType")), "")
+        by_name.setdefault(name, []).append(i["InstanceId"])
+    for k, iid in enumerate(sorted(by_name["gecko-t-win10-64"])[:2]):
+        impaired[iid] = ("instance", f"2018-02-14T0{8 + k}:00:00.000Z")
+    impaired[sorted(by_name["gecko-t-win7-32"])[0]] = ("system", "2018-02-14T11:55:00.000Z")
+    impaired[by_name["golden-gecko-t-win10-64"][0]] = ("instance", "2018-02-14T09:00:00.000Z")
+    for r in fleet["Reservations"]:
+        i = r["Instances"][0]
+        kind, since = impaired.get(i["InstanceId"], (None, None))
+        def check(which):
+            if kind == which:
+                return {"Status": "impaired", "Details": [{"Name": "reachability", "Status": "failed", "ImpairedSince": since}]}
+            return {"Status": "ok", "Details": [{"Name": "reachability", "Status": "passed"}]}
+        out.append({"InstanceId": i["InstanceId"], "AvailabilityZone": i["Placement"]["AvailabilityZone"],
+                    "InstanceState": {"Code": 16, "Name": "running"}, "InstanceStatus": check("instance"), "SystemStatus": check("system")})
+    return {"InstanceStatuses": out}
+
+
 def write(path, obj):
     with open(os.path.join(HERE, path), "w") as f:
         json.dump(obj, f, indent=2)
@@ -152,6 +179,8 @@ def write(path, obj):
 
 if __name__ == "__main__":
     write("taskcluster-2018/fleet-2018-02-12.json", provisioner_fleet("2018-02-12", lambda wt: f"{PREFIX}:{wt}:{OLD_HASH}", "aws-provisioner-v1-managed"))
-    write("taskcluster-2018/fleet-2018-02-14.json", provisioner_fleet("2018-02-14", lambda wt: f"{PREFIX}:{UNIVERSAL_HASH}", "ec2-manager-production"))
+    fleet14 = provisioner_fleet("2018-02-14", lambda wt: f"{PREFIX}:{UNIVERSAL_HASH}", "ec2-manager-production")
+    write("taskcluster-2018/fleet-2018-02-14.json", fleet14)
+    write("taskcluster-2018/status-2018-02-14.json", statuses(fleet14))
     write("worker-manager/fleet.json", worker_manager_fleet())
     write("taskcluster-2018/worker-types.json", list(WORKER_TYPES))

@@ -60,6 +60,10 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// What changed since a snapshot, and which consumers each change touches (and breaks).
     Diff(DiffArgs),
+    /// Terminate impaired instances within the cull contract's scope and per-group budgets (dry run unless --apply).
+    Cull(crate::ops::CullArgs),
+    /// The scheduled job: check + diff against the snapshot + cull, artifacts written to --artifacts.
+    Hook(crate::ops::HookArgs),
     /// Fleet files: `checker fleet record` writes what live EC2 returns in the format --fleet reads.
     #[command(subcommand)]
     Fleet(FleetCommand),
@@ -126,7 +130,8 @@ pub struct ReportArgs {
     pub now: Option<DateTime<Utc>>,
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+/// Parses `--now`.
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("{e}: write e.g. 2018-02-14T12:00:00Z"))
@@ -303,6 +308,8 @@ pub fn main() -> i32 {
         Command::Gate(a) => gate(&a, color),
         Command::Snapshot(a) => snapshot_cmd(&a),
         Command::Diff(a) => diff_cmd(&a, color),
+        Command::Cull(a) => crate::ops::cull(&a),
+        Command::Hook(a) => crate::ops::hook(&a),
     }
 }
 
@@ -323,7 +330,8 @@ fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-fn print_diags(d: &Diagnostics) {
+/// Prints diagnostics on stderr.
+pub fn print_diags(d: &Diagnostics) {
     eprintln!("{d}");
 }
 
@@ -1048,7 +1056,8 @@ pub struct DiffReport {
     #[serde(flatten)]
     diff: crate::snapshot::SnapshotDiff,
     unified_diff: String,
-    exit_code: i32,
+    /// The exit code the diff calls for.
+    pub exit_code: i32,
     updated: bool,
 }
 

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod contract;
+pub mod cull;
 pub mod diag;
 pub mod eval;
 pub mod exit;
@@ -16,6 +17,7 @@ pub mod fsio;
 pub mod gate;
 pub mod live;
 pub mod load;
+pub mod ops;
 pub mod output;
 pub mod proposal;
 pub mod render;

@@ -2,11 +2,12 @@
 
     python tests/moto/server.py PORT
 
-moto always reports running instances as `ok`. For the culling tests this launcher patches the
-server process so that an instance tagged `moto:impaired` = `instance`, `system` or `both`
-reports that status check as `impaired` (ImpairedSince = the tag `moto:impaired-since`, or the
-launch time). It changes nothing else.
+moto always reports running instances' status checks as `ok`. This launcher patches the server
+process (and nothing else) so that an instance tagged `moto:impaired` = `instance`, `system` or
+`both` reports that check as `impaired`, with ImpairedSince taken from the tag
+`moto:impaired-since` (ISO 8601; default: the launch time).
 """
+import datetime
 import sys
 
 from moto.ec2.models import instances as _instances
@@ -14,28 +15,35 @@ from moto.server import main
 
 
 def _tag(instance, key):
-    for tag in instance.get_tags() if hasattr(instance, "get_tags") else []:
-        if tag.get("key") == key:
-            return tag.get("value")
-    backend_tags = getattr(instance.ec2_backend, "tags", {}).get(instance.id, {})
-    return backend_tags.get(key)
+    for tag in instance.get_tags():
+        k = tag.get("key", tag.get("Key"))
+        if k == key:
+            return tag.get("value", tag.get("Value"))
+    return None
 
 
-def _status(which):
-    original = getattr(_instances.Instance, which, None)
+def _since(instance):
+    raw = _tag(instance, "moto:impaired-since")
+    if raw:
+        return datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return getattr(instance, "launch_time", None) or datetime.datetime.now(datetime.timezone.utc)
 
+
+def _patch(which, original):
     def prop(self):
         mode = _tag(self, "moto:impaired")
-        if mode in (which.split("_")[0], "both"):
-            return "impaired"
-        if isinstance(original, property):
-            return original.fget(self)
-        return "ok"
+        if self.state_code == 16 and mode in (which, "both"):
+            return {
+                "Status": "impaired",
+                "Details": [{"Name": "reachability", "Status": "failed", "ImpairedSince": _since(self)}],
+            }
+        return original.fget(self)
 
     return property(prop)
 
 
-_instances.Instance.moto_impaired_since = property(lambda self: _tag(self, "moto:impaired-since"))
+_instances.Instance.instance_status = _patch("instance", _instances.Instance.instance_status)
+_instances.Instance.system_status = _patch("system", _instances.Instance.system_status)
 
 if __name__ == "__main__":
     port = sys.argv[1] if len(sys.argv) > 1 else "5000"
