@@ -2,6 +2,7 @@
 //! files in the repository or in temporary directories.
 
 mod bad_input;
+mod cull;
 mod formats;
 mod gate;
 mod live;

@@ -175,3 +175,82 @@ fn live_check_against_moto_matches_the_offline_check_of_the_same_fleet() {
             .any(|f| f["clause"] == "occ-prefix-worker-type-known")
     );
 }
+
+#[test]
+fn cull_apply_against_moto_terminates_the_chosen_instances_and_no_others() {
+    let Some(py) = python() else { return };
+    let moto = Moto::start(&py);
+    let out = Command::new(&py)
+        .arg(root().join("tests/moto/seed_impaired.py"))
+        .arg(&moto.endpoint)
+        .output()
+        .expect("seed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seeded: Value = serde_json::from_slice(&out.stdout).expect("seed output");
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = crate::cull::cull_contracts(dir.path());
+    // 20% of 10 = 2: the two impaired longest (since 09:00 and 10:00).
+    let r = checker_env(
+        &[
+            "cull",
+            "--contracts",
+            &c,
+            "--endpoint-url",
+            &moto.endpoint,
+            "--region",
+            "us-east-1",
+            "--apply",
+            "--max-percent",
+            "20",
+            "--format",
+            "json",
+            "--now",
+            NOW,
+            "--retry-initial-backoff-ms",
+            "50",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let plan = r.json();
+    let mut acted: Vec<&str> = plan["entries"]
+        .as_array()
+        .expect("arr")
+        .iter()
+        .filter(|e| e["decision"] == "act")
+        .filter_map(|e| e["instance"].as_str())
+        .collect();
+    acted.sort();
+    let mut expected: Vec<&str> = seeded["impaired"]
+        .as_object()
+        .expect("obj")
+        .iter()
+        .filter(|(_, since)| since.as_str() != Some("2018-02-14T11:00:00+00:00"))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    expected.sort();
+    assert_eq!(acted, expected);
+    // Ask moto what is left running.
+    let check = Command::new(&py)
+        .arg("-c")
+        .arg(format!(
+            "import boto3,json; e=boto3.client('ec2',region_name='us-east-1',endpoint_url='{}',aws_access_key_id='t',aws_secret_access_key='t'); print(json.dumps({{i['InstanceId']: i['State']['Name'] for r in e.describe_instances()['Reservations'] for i in r['Instances']}}))",
+            moto.endpoint
+        ))
+        .output()
+        .expect("describe");
+    let states: Value = serde_json::from_slice(&check.stdout).expect("states");
+    for (id, state) in states.as_object().expect("obj") {
+        let gone = matches!(state.as_str(), Some("terminated" | "shutting-down"));
+        assert_eq!(gone, expected.contains(&id.as_str()), "{id} is {state}");
+    }
+    assert_eq!(
+        states[seeded["outside"].as_str().expect("id")],
+        "running",
+        "outside the selector: never terminated"
+    );
+}

@@ -126,3 +126,96 @@ fn taskcluster_yml_is_valid_and_renders_valid_tasks() {
     .expect("render");
     assert_eq!(other, json!([]));
 }
+
+#[test]
+fn hooks_are_valid_and_render_valid_scheduled_tasks() {
+    let Some(dir) = tc_schemas() else { return };
+    let hook_schema = validator(&dir, "hooks/v1/create-hook-request.json");
+    let task_schema = validator(&dir, "queue/v1/create-task-request.json");
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("hooks")).expect("hooks/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "json")
+            || path.file_name().is_some_and(|f| f == "iam-policy.json")
+        {
+            continue;
+        }
+        n += 1;
+        let hook: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        assert_eq!(
+            errors(&hook_schema, &hook),
+            Vec::<String>::new(),
+            "{}",
+            path.display()
+        );
+        let schedule = hook["schedule"].as_array().expect("schedule");
+        for s in schedule {
+            assert_eq!(
+                s.as_str().expect("cron").split_whitespace().count(),
+                6,
+                "6-field cron, seconds first: {s}"
+            );
+        }
+        assert!(
+            schedule.iter().any(|s| s == "0 */10 * * * *"),
+            "every 10 minutes"
+        );
+        let task = json_e::render(
+            &hook["task"],
+            &json!({"firedBy": "schedule", "taskId": "fXAJ3ylpRfaBh0bONbLCuw"}),
+        )
+        .expect("render");
+        assert_eq!(errors(&task_schema, &task), Vec::<String>::new(), "{task}");
+        assert!(task["taskQueueId"].is_string() && task["payload"]["maxRunTime"].is_number());
+        assert!(task["payload"]["artifacts"].is_object());
+        let cmd = task["payload"]["command"].to_string();
+        assert!(
+            cmd.contains("checker hook") && cmd.contains("--artifacts /builds/worker/artifacts"),
+            "{cmd}"
+        );
+        // Minimal scopes: exactly the secret with the AWS credentials.
+        assert_eq!(
+            task["scopes"],
+            json!(["secrets:get:project/releng/checker/aws-fleet-culler"])
+        );
+        assert_eq!(task["metadata"]["name"], "checker hook (schedule)");
+    }
+    assert!(n >= 1, "no hook definitions in hooks/");
+}
+
+#[test]
+fn the_iam_policy_is_least_privilege() {
+    let p: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("hooks/iam-policy.json")).expect("policy"),
+    )
+    .expect("json");
+    let statements = p["Statement"].as_array().expect("statements");
+    for s in statements {
+        let actions: Vec<&str> = s["Action"]
+            .as_array()
+            .expect("actions")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            !actions.iter().any(|a| a.contains('*')),
+            "no wildcard actions: {actions:?}"
+        );
+        if actions
+            .iter()
+            .any(|a| a.starts_with("ec2:Terminate") || a.starts_with("ec2:Reboot"))
+        {
+            assert!(
+                s["Condition"]["StringEquals"]["aws:ResourceTag/ManagedBy"].is_string(),
+                "termination is conditioned on the fleet's tags: {s}"
+            );
+            assert_ne!(s["Resource"], "*");
+        } else {
+            assert!(
+                actions.iter().all(|a| a.starts_with("ec2:Describe")),
+                "{actions:?}"
+            );
+        }
+    }
+}
