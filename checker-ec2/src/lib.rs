@@ -20,6 +20,37 @@ use tracing::debug;
 
 pub use aws_config::SdkConfig;
 
+mod fastxml;
+
+/// Hands the SDK an empty document for a successful DescribeInstances response and keeps the
+/// real body for [`fastxml`]; error responses go to the SDK untouched.
+#[derive(Debug)]
+struct StashBody(Arc<std::sync::Mutex<Option<aws_smithy_types::body::SdkBody>>>);
+
+const EMPTY_DESCRIBE_INSTANCES: &str = "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><reservationSet/></DescribeInstancesResponse>";
+
+impl aws_sdk_ec2::config::Intercept for StashBody {
+    fn name(&self) -> &'static str {
+        "StashBody"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_sdk_ec2::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
+        _rc: &aws_sdk_ec2::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_ec2::config::ConfigBag,
+    ) -> Result<(), aws_sdk_ec2::error::BoxError> {
+        let resp = context.response_mut();
+        if resp.status().is_success() {
+            let body = std::mem::replace(resp.body_mut(), aws_smithy_types::body::SdkBody::from(EMPTY_DESCRIBE_INSTANCES));
+            if let Ok(mut slot) = self.0.lock() {
+                *slot = Some(body);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How to reach EC2: the shared arguments of every live command.
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -359,44 +390,44 @@ impl RegionClient {
         Ok(names)
     }
 
+    /// One page of DescribeInstances: the SDK signs, sends and retries; the body is parsed by
+    /// [`fastxml`]. A body that cannot be read is fetched again, up to three times.
+    async fn page(&self, filters: &[(String, Vec<String>)], page_size: i32, token: Option<String>) -> Result<(Vec<RawInstance>, Option<String>), Ec2Error> {
+        let mut last = None;
+        for _ in 0..3 {
+            let slot = Arc::new(std::sync::Mutex::new(None));
+            let req = self.client.describe_instances().max_results(page_size).set_filters(Some(to_filters(filters))).set_next_token(token.clone());
+            let out = {
+                let _p = self.permit().await;
+                req.customize().interceptor(StashBody(slot.clone())).send().await.map_err(classify)?
+            };
+            let body = slot.lock().ok().and_then(|mut s| s.take());
+            let Some(body) = body else {
+                // The interceptor did not see a body (cannot happen for a successful call): use the SDK's parse.
+                let page = out.reservations().iter().flat_map(|r| r.instances()).map(convert).collect();
+                return Ok((page, out.next_token().filter(|t| !t.is_empty()).map(str::to_string)));
+            };
+            match aws_smithy_types::byte_stream::ByteStream::new(body).collect().await {
+                Ok(bytes) => return fastxml::describe_instances(&bytes.into_bytes()).map_err(Ec2Error::Malformed),
+                Err(e) => last = Some(e.to_string()),
+            }
+        }
+        Err(Ec2Error::Unreachable(format!("the response body could not be read: {}", last.unwrap_or_default())))
+    }
+
     /// One paginated DescribeInstances with `filters`, each page converted and passed to `sink`.
-    async fn paginate(
-        &self,
-        shard: &str,
-        filters: &[(String, Vec<String>)],
-        page_size: i32,
-        sink: &(dyn Fn(Vec<RawInstance>) + Send + Sync),
-    ) -> Result<usize, Ec2Error> {
+    async fn paginate(&self, shard: &str, filters: &[(String, Vec<String>)], page_size: i32, sink: &(dyn Fn(Vec<RawInstance>) + Send + Sync)) -> Result<usize, Ec2Error> {
         let mut token: Option<String> = None;
         let mut pages = 0usize;
         loop {
-            let req = self
-                .client
-                .describe_instances()
-                .max_results(page_size)
-                .set_filters(Some(to_filters(filters)))
-                .set_next_token(token.clone());
             let t = Instant::now();
-            let out = {
-                let _p = self.permit().await;
-                req.send().await.map_err(classify)?
-            };
+            let (page, next) = self.page(filters, page_size, token.take()).await?;
             pages += 1;
-            let page: Vec<RawInstance> = out
-                .reservations()
-                .iter()
-                .flat_map(|r| r.instances())
-                .map(convert)
-                .collect();
             debug!(region = %self.region, shard, page = pages, instances = page.len(), ms = t.elapsed().as_millis() as u64, "DescribeInstances");
-            token = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            drop(out);
             sink(page);
-            if token.is_none() {
-                return Ok(pages);
+            match next {
+                Some(n) => token = Some(n),
+                None => return Ok(pages),
             }
         }
     }
@@ -448,7 +479,7 @@ impl RegionClient {
         let instances = seen.lock().map(|s| s.len()).unwrap_or(0);
         Ok(ScanStats {
             shards: shard_pages.len(),
-            max_sequential_pages: shard_pages.iter().copied().max().unwrap_or(0),
+            max_sequential_pages: shard_pages.iter().copied().max().unwrap_or(0) + usize::from(shard_by_zone),
             pages: shard_pages.iter().sum(),
             instances,
             elapsed: started.elapsed(),

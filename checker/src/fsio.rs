@@ -29,6 +29,21 @@ pub fn write_atomic_with(
     Ok(())
 }
 
+/// Appends one line to a JSON Lines file with a single `write` on an O_APPEND descriptor, then
+/// syncs it, so concurrent appenders never interleave within a line and a crash loses at most
+/// the line being written.
+pub fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let mut buf = String::with_capacity(line.len() + 1);
+    buf.push_str(line.trim_end_matches('\n'));
+    buf.push('\n');
+    f.write_all(buf.as_bytes())?;
+    f.sync_data()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,19 +68,4 @@ mod tests {
         write_atomic(&target, b"new").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
     }
-}
-
-/// Appends one line to a JSON Lines file with a single `write` on an O_APPEND descriptor, then
-/// syncs it, so concurrent appenders never interleave within a line and a crash loses at most
-/// the line being written.
-pub fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    let mut buf = String::with_capacity(line.len() + 1);
-    buf.push_str(line.trim_end_matches('\n'));
-    buf.push('\n');
-    f.write_all(buf.as_bytes())?;
-    f.sync_data()
 }

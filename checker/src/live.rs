@@ -346,36 +346,50 @@ pub async fn scan(
     want_user_data: bool,
     secrets: &SecretPolicy,
 ) -> LiveFleet {
-    let progress = Progress::new(regions.len());
+    let progress = std::sync::Arc::new(Progress::new(regions.len()));
     progress.update("");
-    let clients: Vec<RegionClient> = regions
+    let clients: Vec<RegionClient> = regions.iter().map(|r| RegionClient::new(sdk, r, args.concurrency)).collect();
+    // One task per region, so pages of different regions are parsed on every core.
+    let handles: Vec<_> = clients
         .iter()
-        .map(|r| RegionClient::new(sdk, r, args.concurrency))
-        .collect();
-    let mut jobs: FuturesUnordered<_> = clients
-        .iter()
+        .cloned()
         .map(|client| {
-            let progress = &progress;
-            async move {
-                let records = Mutex::new(Vec::new());
-                let sink = |page: Vec<RawInstance>| {
-                    progress.pages.fetch_add(1, Ordering::Relaxed);
-                    progress.instances.fetch_add(page.len(), Ordering::Relaxed);
-                    progress.update("");
-                    if let Ok(mut r) = records.lock() {
-                        r.extend(page.into_iter().map(|raw| from_raw(raw, &client.region)));
+            let progress = progress.clone();
+            let filters = filters.clone();
+            let shard = args.shard;
+            tokio::spawn(async move {
+                let records = std::sync::Arc::new(Mutex::new(Vec::new()));
+                let sink = {
+                    let records = records.clone();
+                    let progress = progress.clone();
+                    let region = client.region.clone();
+                    move |page: Vec<RawInstance>| {
+                        progress.pages.fetch_add(1, Ordering::Relaxed);
+                        progress.instances.fetch_add(page.len(), Ordering::Relaxed);
+                        progress.update("");
+                        if let Ok(mut r) = records.lock() {
+                            r.extend(page.into_iter().map(|raw| from_raw(raw, &region)));
+                        }
                     }
                 };
-                let res = client.scan(filters, args.shard, &sink).await;
+                let res = client.scan(&filters, shard, &sink).await;
                 progress.regions_done.fetch_add(1, Ordering::Relaxed);
                 progress.update("");
-                (client, res, records.into_inner().unwrap_or_default())
-            }
+                let records = records.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+                (client, res, records)
+            })
         })
         .collect();
+    let mut results = Vec::new();
+    for (h, client) in handles.into_iter().zip(&clients) {
+        match h.await {
+            Ok(r) => results.push(r),
+            Err(e) => results.push((client.clone(), Err(Ec2Error::Other(format!("the scan task failed: {e}"))), Vec::new())),
+        }
+    }
     let mut fleet = LiveFleet::default();
     let mut ok_clients = Vec::new();
-    while let Some((client, res, records)) = jobs.next().await {
+    for (client, res, records) in results {
         match res {
             Ok(stats) => {
                 tracing::info!(region = %client.region, instances = stats.instances, pages = stats.pages, shards = stats.shards, ms = stats.elapsed.as_millis() as u64, "region scanned");
@@ -394,7 +408,7 @@ pub async fn scan(
                     stats.max_sequential_pages,
                 ));
                 fleet.instances.extend(records);
-                ok_clients.push(client);
+                ok_clients.push(clients.iter().find(|c| c.region == client.region).unwrap_or(&client).clone());
             }
             Err(e) => {
                 tracing::debug!(region = %client.region, error = %e, "region failed");
@@ -409,7 +423,6 @@ pub async fn scan(
             }
         }
     }
-    drop(jobs);
     if want_user_data {
         progress.update(" · user-data");
         fleet.user_data_sampled = fetch_user_data(
@@ -462,7 +475,7 @@ fn sample_group(i: &Instance) -> (String, String, String, String) {
 /// Picks the sample (the lowest instance ids of each group, so runs agree) and fetches it.
 async fn fetch_user_data(
     instances: &mut [Instance],
-    clients: &[&RegionClient],
+    clients: &[RegionClient],
     sample: Sample,
     secrets: &SecretPolicy,
 ) -> usize {

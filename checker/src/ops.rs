@@ -484,14 +484,13 @@ pub fn cull(a: &CullArgs) -> i32 {
         let mut code = plan_exit(&plan);
         if let Some(r) = &plan.refused {
             eprintln!("error: cull refused: {r}");
-        }
-        if a.cull.apply && plan.refused.is_none() {
-            if let Some(sdk) = &g.live
-                && let Err(e) = apply(&mut plan, sdk, &a.cull, a.fleet.aws.concurrency, now).await
-            {
-                eprintln!("error: {e}");
-                code = exit::INCOMPLETE;
-            }
+        }        if a.cull.apply
+            && plan.refused.is_none()
+            && let Some(sdk) = &g.live
+            && let Err(e) = apply(&mut plan, sdk, &a.cull, a.fleet.aws.concurrency, now).await
+        {
+            eprintln!("error: {e}");
+            code = exit::INCOMPLETE;
         }
         match emit(&render_plan(&plan, a.format), a.output.as_ref()) {
             Ok(()) => code,
@@ -591,14 +590,13 @@ pub fn hook(a: &HookArgs) -> i32 {
                     if opts.audit_log.is_none() {
                         opts.audit_log = Some(dir.join("audit.jsonl"));
                     }
-                    if opts.apply && plan.refused.is_none() {
-                        if let Some(sdk) = &g.live
-                            && let Err(e) =
-                                apply(&mut plan, sdk, &opts, a.fleet.aws.concurrency, now).await
-                        {
-                            eprintln!("error: {e}");
-                            codes.push(exit::INCOMPLETE);
-                        }
+                    if opts.apply
+                        && plan.refused.is_none()
+                        && let Some(sdk) = &g.live
+                        && let Err(e) = apply(&mut plan, sdk, &opts, a.fleet.aws.concurrency, now).await
+                    {
+                        eprintln!("error: {e}");
+                        codes.push(exit::INCOMPLETE);
                     }
                     write("cull-plan.json", &render_plan(&plan, Format::Json));
                     summary.push('\n');

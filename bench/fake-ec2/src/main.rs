@@ -11,7 +11,6 @@ use clap::Parser;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, Response};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -65,17 +64,28 @@ struct State {
     stats: Stats,
 }
 
+/// A deterministic hex string of `n` characters for `parts` (FNV-1a, then splitmix64): ids that
+/// look random, cost nothing, and are the same on every run. The endpoint shares the machine's
+/// cores with the program under test, so it must be cheap.
 fn h(parts: &[&str], n: usize) -> String {
-    let mut d = Sha256::new();
+    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
-        d.update(p.as_bytes());
-        d.update(b"/");
+        for b in p.bytes().chain(std::iter::once(b'/')) {
+            x ^= u64::from(b);
+            x = x.wrapping_mul(0x0100_0000_01b3);
+        }
     }
-    d.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()[..n]
-        .to_string()
+    let mut out = String::with_capacity(n + 16);
+    while out.len() < n {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let _ = write!(out, "{z:016x}");
+    }
+    out.truncate(n);
+    out
 }
 
 /// The fields filters look at; the XML is written only for instances that pass.
@@ -368,10 +378,11 @@ async fn handle(
     if let Some(c) = state.stats.calls.get(action.as_str()) {
         c.fetch_add(1, Ordering::Relaxed);
     }
-    if state.args.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(state.args.latency_ms)).await;
-    }
+    // The latency is the call's total service time: the page is generated while it runs, so
+    // a call takes max(latency, generation time), as a real service's latency includes its work.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(state.args.latency_ms);
     if !state.args.regions.contains(&region) && action != "DescribeRegions" {
+        tokio::time::sleep_until(deadline).await;
         return Ok(error("UnauthorizedOperation", 403));
     }
     let a = &state.args;
@@ -416,6 +427,7 @@ async fn handle(
         "TerminateInstances" | "RebootInstances" => error("DryRunOperation", 412),
         _ => error("InvalidAction", 400),
     };
+    tokio::time::sleep_until(deadline).await;
     Ok(resp)
 }
 

@@ -1,0 +1,56 @@
+//! Evaluation alone: records in memory, the shipped contract sets, one thread.
+//!
+//!     cargo run --release -p eval-bench -- [INSTANCES]
+//!
+//! Replicates the 2018-02-14 example fleet (with its user-data) to INSTANCES records (default
+//! 200,000) with distinct ids, evaluates each shipped contract set over them, and prints the
+//! instance-clause evaluations per second. Prints one JSON object per set.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn main() {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let sets: [(&str, Vec<PathBuf>, &str); 3] = [
+        ("2018 after + consumers-prefix", vec![root.join("examples/taskcluster-2018/provider-after"), root.join("examples/taskcluster-2018/consumers-prefix")], "examples/taskcluster-2018/fleet-2018-02-14.json"),
+        ("2018 after + consumers-postfix", vec![root.join("examples/taskcluster-2018/provider-after"), root.join("examples/taskcluster-2018/consumers-postfix")], "examples/taskcluster-2018/fleet-2018-02-14.json"),
+        ("contracts/ (worker-manager)", vec![root.join("contracts")], "examples/worker-manager/fleet.json"),
+    ];
+    let now = chrono::DateTime::parse_from_rfc3339("2018-02-14T12:00:00Z").map(|t| t.with_timezone(&chrono::Utc)).unwrap_or_else(|_| chrono::Utc::now());
+    for (name, paths, fleet_file) in sets {
+        let set = match checker::load::load(&paths) {
+            Ok(s) => s,
+            Err(d) => {
+                eprintln!("{d}");
+                std::process::exit(2);
+            }
+        };
+        let base = match checker::fleet::read_recorded(&root.join(fleet_file), &set.secret_policy()) {
+            Ok(f) => f,
+            Err(d) => {
+                eprintln!("{d}");
+                std::process::exit(2);
+            }
+        };
+        let fleet: Vec<checker::fleet::Instance> = (0..n)
+            .map(|k| {
+                let mut i = base[k % base.len()].clone();
+                i.id = format!("i-{k:017x}");
+                i
+            })
+            .collect();
+        // One warm-up pass, then the timed best of three.
+        let _ = checker::eval::evaluate(&set, &fleet[..fleet.len().min(10_000)], now);
+        let mut best = f64::MAX;
+        let mut evals = 0;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let ev = checker::eval::evaluate(&set, &fleet, now);
+            best = best.min(t.elapsed().as_secs_f64());
+            evals = ev.evaluations;
+        }
+        let per_sec = evals as f64 / best;
+        println!("{}", serde_json::json!({"set": name, "instances": n, "evaluations": evals, "seconds": best, "evaluationsPerSecond": per_sec.round()}));
+    }
+}
