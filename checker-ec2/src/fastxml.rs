@@ -27,7 +27,13 @@ pub fn describe_instances(body: &[u8]) -> Result<(Vec<RawInstance>, Option<Strin
     let mut tag_key: Option<String> = None;
     let mut tag_value: Option<String> = None;
     let mut next = None;
-    const INSTANCE_PATH: [&[u8]; 5] = [b"DescribeInstancesResponse", b"reservationSet", b"item", b"instancesSet", b"item"];
+    const INSTANCE_PATH: [&[u8]; 5] = [
+        b"DescribeInstancesResponse",
+        b"reservationSet",
+        b"item",
+        b"instancesSet",
+        b"item",
+    ];
     loop {
         match reader.read_event() {
             Ok(Event::Start(e)) => {
@@ -42,16 +48,43 @@ pub fn describe_instances(body: &[u8]) -> Result<(Vec<RawInstance>, Option<Strin
                 text.clear();
                 capture = false;
                 if depth == 1 && name != b"DescribeInstancesResponse" {
-                    return Err(format!("the response is a <{}>, not a DescribeInstancesResponse", String::from_utf8_lossy(name)));
+                    return Err(format!(
+                        "the response is a <{}>, not a DescribeInstancesResponse",
+                        String::from_utf8_lossy(name)
+                    ));
                 }
-                if depth == 5 && stack[..5].iter().zip(INSTANCE_PATH).all(|(a, b)| a.as_slice() == b) {
+                if depth == 5
+                    && stack[..5]
+                        .iter()
+                        .zip(INSTANCE_PATH)
+                        .all(|(a, b)| a.as_slice() == b)
+                {
                     in_instance = true;
                     cur = RawInstance::default();
                 } else if in_instance {
                     capture = match depth {
-                        6 => matches!(name, b"instanceId" | b"imageId" | b"keyName" | b"instanceType" | b"launchTime" | b"subnetId" | b"vpcId" | b"instanceLifecycle"),
-                        7 => matches!((stack[5].as_slice(), name), (b"instanceState", b"name") | (b"placement", b"availabilityZone") | (b"iamInstanceProfile", b"arn")),
-                        8 => stack[5] == b"tagSet" && stack[6] == b"item" && matches!(name, b"key" | b"value"),
+                        6 => matches!(
+                            name,
+                            b"instanceId"
+                                | b"imageId"
+                                | b"keyName"
+                                | b"instanceType"
+                                | b"launchTime"
+                                | b"subnetId"
+                                | b"vpcId"
+                                | b"instanceLifecycle"
+                        ),
+                        7 => matches!(
+                            (stack[5].as_slice(), name),
+                            (b"instanceState", b"name")
+                                | (b"placement", b"availabilityZone")
+                                | (b"iamInstanceProfile", b"arn")
+                        ),
+                        8 => {
+                            stack[5] == b"tagSet"
+                                && stack[6] == b"item"
+                                && matches!(name, b"key" | b"value")
+                        }
                         _ => false,
                     };
                 } else {
@@ -60,7 +93,9 @@ pub fn describe_instances(body: &[u8]) -> Result<(Vec<RawInstance>, Option<Strin
             }
             Ok(Event::Empty(_)) => {}
             Ok(Event::Text(t)) if capture => text.push_str(&t.decode().map_err(|e| e.to_string())?),
-            Ok(Event::CData(t)) if capture => text.push_str(&t.decode().map_err(|e| e.to_string())?),
+            Ok(Event::CData(t)) if capture => {
+                text.push_str(&t.decode().map_err(|e| e.to_string())?)
+            }
             Ok(Event::GeneralRef(r)) if capture => {
                 let name = r.decode().map_err(|e| e.to_string())?;
                 match name.as_ref() {
@@ -100,8 +135,12 @@ pub fn describe_instances(body: &[u8]) -> Result<(Vec<RawInstance>, Option<Strin
                         },
                         7 => match (stack[5].as_slice(), name) {
                             (b"instanceState", b"name") => cur.state = value(&mut text),
-                            (b"placement", b"availabilityZone") => cur.availability_zone = value(&mut text),
-                            (b"iamInstanceProfile", b"arn") => cur.iam_instance_profile = value(&mut text),
+                            (b"placement", b"availabilityZone") => {
+                                cur.availability_zone = value(&mut text)
+                            }
+                            (b"iamInstanceProfile", b"arn") => {
+                                cur.iam_instance_profile = value(&mut text)
+                            }
                             (b"tagSet", b"item") => {
                                 if let Some(k) = tag_key.take() {
                                     cur.tags.push((k, tag_value.take().unwrap_or_default()));
@@ -126,11 +165,19 @@ pub fn describe_instances(body: &[u8]) -> Result<(Vec<RawInstance>, Option<Strin
             }
             Ok(Event::Eof) => break,
             Ok(_) => {}
-            Err(e) => return Err(format!("invalid XML at byte {}: {e}", reader.buffer_position())),
+            Err(e) => {
+                return Err(format!(
+                    "invalid XML at byte {}: {e}",
+                    reader.buffer_position()
+                ));
+            }
         }
     }
     if depth != 0 {
-        return Err(format!("the response body is truncated: {depth} element(s) never closed ({} bytes)", body.len()));
+        return Err(format!(
+            "the response body is truncated: {depth} element(s) never closed ({} bytes)",
+            body.len()
+        ));
     }
     if stack.is_empty() {
         return Err("the response body is empty".into());
@@ -153,17 +200,31 @@ mod tests {
         let i = &v[0];
         assert_eq!(i.id, "i-1");
         assert_eq!(i.key_name.as_deref(), Some("a:b&c"));
-        assert_eq!(i.subnet_id.as_deref(), Some("subnet-1"), "not the network interface's");
+        assert_eq!(
+            i.subnet_id.as_deref(),
+            Some("subnet-1"),
+            "not the network interface's"
+        );
         assert_eq!(i.state.as_deref(), Some("running"));
         assert_eq!(i.availability_zone.as_deref(), Some("us-east-1a"));
-        assert_eq!(i.iam_instance_profile.as_deref(), Some("arn:aws:iam::1:instance-profile/x"));
-        assert_eq!(i.tags, vec![("Name".into(), "w".into()), ("Empty".into(), String::new())]);
+        assert_eq!(
+            i.iam_instance_profile.as_deref(),
+            Some("arn:aws:iam::1:instance-profile/x")
+        );
+        assert_eq!(
+            i.tags,
+            vec![("Name".into(), "w".into()), ("Empty".into(), String::new())]
+        );
     }
 
     #[test]
     fn a_cut_off_page_is_an_error() {
         let cut = &PAGE[..PAGE.len() / 2];
-        assert!(describe_instances(cut.as_bytes()).unwrap_err().contains("truncated"));
+        assert!(
+            describe_instances(cut.as_bytes())
+                .unwrap_err()
+                .contains("truncated")
+        );
         assert!(describe_instances(b"<html>502</html>").is_err());
         assert!(describe_instances(b"").is_err());
     }

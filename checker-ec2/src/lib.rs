@@ -36,13 +36,18 @@ impl aws_sdk_ec2::config::Intercept for StashBody {
 
     fn modify_before_deserialization(
         &self,
-        context: &mut aws_sdk_ec2::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
+        context: &mut aws_sdk_ec2::config::interceptors::BeforeDeserializationInterceptorContextMut<
+            '_,
+        >,
         _rc: &aws_sdk_ec2::config::RuntimeComponents,
         _cfg: &mut aws_sdk_ec2::config::ConfigBag,
     ) -> Result<(), aws_sdk_ec2::error::BoxError> {
         let resp = context.response_mut();
         if resp.status().is_success() {
-            let body = std::mem::replace(resp.body_mut(), aws_smithy_types::body::SdkBody::from(EMPTY_DESCRIBE_INSTANCES));
+            let body = std::mem::replace(
+                resp.body_mut(),
+                aws_smithy_types::body::SdkBody::from(EMPTY_DESCRIBE_INSTANCES),
+            );
             if let Ok(mut slot) = self.0.lock() {
                 *slot = Some(body);
             }
@@ -392,31 +397,70 @@ impl RegionClient {
 
     /// One page of DescribeInstances: the SDK signs, sends and retries; the body is parsed by
     /// [`fastxml`]. A body that cannot be read is fetched again, up to three times.
-    async fn page(&self, filters: &[(String, Vec<String>)], page_size: i32, token: Option<String>) -> Result<(Vec<RawInstance>, Option<String>), Ec2Error> {
+    async fn page(
+        &self,
+        filters: &[(String, Vec<String>)],
+        page_size: i32,
+        token: Option<String>,
+    ) -> Result<(Vec<RawInstance>, Option<String>), Ec2Error> {
         let mut last = None;
         for _ in 0..3 {
             let slot = Arc::new(std::sync::Mutex::new(None));
-            let req = self.client.describe_instances().max_results(page_size).set_filters(Some(to_filters(filters))).set_next_token(token.clone());
+            let req = self
+                .client
+                .describe_instances()
+                .max_results(page_size)
+                .set_filters(Some(to_filters(filters)))
+                .set_next_token(token.clone());
             let out = {
                 let _p = self.permit().await;
-                req.customize().interceptor(StashBody(slot.clone())).send().await.map_err(classify)?
+                req.customize()
+                    .interceptor(StashBody(slot.clone()))
+                    .send()
+                    .await
+                    .map_err(classify)?
             };
             let body = slot.lock().ok().and_then(|mut s| s.take());
             let Some(body) = body else {
                 // The interceptor did not see a body (cannot happen for a successful call): use the SDK's parse.
-                let page = out.reservations().iter().flat_map(|r| r.instances()).map(convert).collect();
-                return Ok((page, out.next_token().filter(|t| !t.is_empty()).map(str::to_string)));
+                let page = out
+                    .reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .map(convert)
+                    .collect();
+                return Ok((
+                    page,
+                    out.next_token()
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string),
+                ));
             };
-            match aws_smithy_types::byte_stream::ByteStream::new(body).collect().await {
-                Ok(bytes) => return fastxml::describe_instances(&bytes.into_bytes()).map_err(Ec2Error::Malformed),
+            match aws_smithy_types::byte_stream::ByteStream::new(body)
+                .collect()
+                .await
+            {
+                Ok(bytes) => {
+                    return fastxml::describe_instances(&bytes.into_bytes())
+                        .map_err(Ec2Error::Malformed);
+                }
                 Err(e) => last = Some(e.to_string()),
             }
         }
-        Err(Ec2Error::Unreachable(format!("the response body could not be read: {}", last.unwrap_or_default())))
+        Err(Ec2Error::Unreachable(format!(
+            "the response body could not be read: {}",
+            last.unwrap_or_default()
+        )))
     }
 
     /// One paginated DescribeInstances with `filters`, each page converted and passed to `sink`.
-    async fn paginate(&self, shard: &str, filters: &[(String, Vec<String>)], page_size: i32, sink: &(dyn Fn(Vec<RawInstance>) + Send + Sync)) -> Result<usize, Ec2Error> {
+    async fn paginate(
+        &self,
+        shard: &str,
+        filters: &[(String, Vec<String>)],
+        page_size: i32,
+        sink: &(dyn Fn(Vec<RawInstance>) + Send + Sync),
+    ) -> Result<usize, Ec2Error> {
         let mut token: Option<String> = None;
         let mut pages = 0usize;
         loop {
@@ -479,7 +523,8 @@ impl RegionClient {
         let instances = seen.lock().map(|s| s.len()).unwrap_or(0);
         Ok(ScanStats {
             shards: shard_pages.len(),
-            max_sequential_pages: shard_pages.iter().copied().max().unwrap_or(0) + usize::from(shard_by_zone),
+            max_sequential_pages: shard_pages.iter().copied().max().unwrap_or(0)
+                + usize::from(shard_by_zone),
             pages: shard_pages.iter().sum(),
             instances,
             elapsed: started.elapsed(),

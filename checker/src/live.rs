@@ -348,7 +348,10 @@ pub async fn scan(
 ) -> LiveFleet {
     let progress = std::sync::Arc::new(Progress::new(regions.len()));
     progress.update("");
-    let clients: Vec<RegionClient> = regions.iter().map(|r| RegionClient::new(sdk, r, args.concurrency)).collect();
+    let clients: Vec<RegionClient> = regions
+        .iter()
+        .map(|r| RegionClient::new(sdk, r, args.concurrency))
+        .collect();
     // One task per region, so pages of different regions are parsed on every core.
     let handles: Vec<_> = clients
         .iter()
@@ -375,7 +378,10 @@ pub async fn scan(
                 let res = client.scan(&filters, shard, &sink).await;
                 progress.regions_done.fetch_add(1, Ordering::Relaxed);
                 progress.update("");
-                let records = records.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+                let records = records
+                    .lock()
+                    .map(|mut r| std::mem::take(&mut *r))
+                    .unwrap_or_default();
                 (client, res, records)
             })
         })
@@ -384,7 +390,11 @@ pub async fn scan(
     for (h, client) in handles.into_iter().zip(&clients) {
         match h.await {
             Ok(r) => results.push(r),
-            Err(e) => results.push((client.clone(), Err(Ec2Error::Other(format!("the scan task failed: {e}"))), Vec::new())),
+            Err(e) => results.push((
+                client.clone(),
+                Err(Ec2Error::Other(format!("the scan task failed: {e}"))),
+                Vec::new(),
+            )),
         }
     }
     let mut fleet = LiveFleet::default();
@@ -408,7 +418,13 @@ pub async fn scan(
                     stats.max_sequential_pages,
                 ));
                 fleet.instances.extend(records);
-                ok_clients.push(clients.iter().find(|c| c.region == client.region).unwrap_or(&client).clone());
+                ok_clients.push(
+                    clients
+                        .iter()
+                        .find(|c| c.region == client.region)
+                        .unwrap_or(&client)
+                        .clone(),
+                );
             }
             Err(e) => {
                 tracing::debug!(region = %client.region, error = %e, "region failed");

@@ -484,7 +484,8 @@ pub fn cull(a: &CullArgs) -> i32 {
         let mut code = plan_exit(&plan);
         if let Some(r) = &plan.refused {
             eprintln!("error: cull refused: {r}");
-        }        if a.cull.apply
+        }
+        if a.cull.apply
             && plan.refused.is_none()
             && let Some(sdk) = &g.live
             && let Err(e) = apply(&mut plan, sdk, &a.cull, a.fleet.aws.concurrency, now).await
@@ -593,7 +594,8 @@ pub fn hook(a: &HookArgs) -> i32 {
                     if opts.apply
                         && plan.refused.is_none()
                         && let Some(sdk) = &g.live
-                        && let Err(e) = apply(&mut plan, sdk, &opts, a.fleet.aws.concurrency, now).await
+                        && let Err(e) =
+                            apply(&mut plan, sdk, &opts, a.fleet.aws.concurrency, now).await
                     {
                         eprintln!("error: {e}");
                         codes.push(exit::INCOMPLETE);

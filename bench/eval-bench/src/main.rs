@@ -10,14 +10,37 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200_000);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let sets: [(&str, Vec<PathBuf>, &str); 3] = [
-        ("2018 after + consumers-prefix", vec![root.join("examples/taskcluster-2018/provider-after"), root.join("examples/taskcluster-2018/consumers-prefix")], "examples/taskcluster-2018/fleet-2018-02-14.json"),
-        ("2018 after + consumers-postfix", vec![root.join("examples/taskcluster-2018/provider-after"), root.join("examples/taskcluster-2018/consumers-postfix")], "examples/taskcluster-2018/fleet-2018-02-14.json"),
-        ("contracts/ (worker-manager)", vec![root.join("contracts")], "examples/worker-manager/fleet.json"),
+        (
+            "2018 after + consumers-prefix",
+            vec![
+                root.join("examples/taskcluster-2018/provider-after"),
+                root.join("examples/taskcluster-2018/consumers-prefix"),
+            ],
+            "examples/taskcluster-2018/fleet-2018-02-14.json",
+        ),
+        (
+            "2018 after + consumers-postfix",
+            vec![
+                root.join("examples/taskcluster-2018/provider-after"),
+                root.join("examples/taskcluster-2018/consumers-postfix"),
+            ],
+            "examples/taskcluster-2018/fleet-2018-02-14.json",
+        ),
+        (
+            "contracts/ (worker-manager)",
+            vec![root.join("contracts")],
+            "examples/worker-manager/fleet.json",
+        ),
     ];
-    let now = chrono::DateTime::parse_from_rfc3339("2018-02-14T12:00:00Z").map(|t| t.with_timezone(&chrono::Utc)).unwrap_or_else(|_| chrono::Utc::now());
+    let now = chrono::DateTime::parse_from_rfc3339("2018-02-14T12:00:00Z")
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::Utc::now());
     for (name, paths, fleet_file) in sets {
         let set = match checker::load::load(&paths) {
             Ok(s) => s,
@@ -26,7 +49,8 @@ fn main() {
                 std::process::exit(2);
             }
         };
-        let base = match checker::fleet::read_recorded(&root.join(fleet_file), &set.secret_policy()) {
+        let base = match checker::fleet::read_recorded(&root.join(fleet_file), &set.secret_policy())
+        {
             Ok(f) => f,
             Err(d) => {
                 eprintln!("{d}");
@@ -51,6 +75,9 @@ fn main() {
             evals = ev.evaluations;
         }
         let per_sec = evals as f64 / best;
-        println!("{}", serde_json::json!({"set": name, "instances": n, "evaluations": evals, "seconds": best, "evaluationsPerSecond": per_sec.round()}));
+        println!(
+            "{}",
+            serde_json::json!({"set": name, "instances": n, "evaluations": evals, "seconds": best, "evaluationsPerSecond": per_sec.round()})
+        );
     }
 }

@@ -333,14 +333,46 @@ fn aws_provisioner_worker_types_are_rendered_with_the_manifest_naming_rules() {
         return;
     }
     let wt = "tests/fixtures/worker-types/gecko-t-win10-64.yml";
-    let before = gate(&["--contracts", &format!("{R}/provider-before"), "--contracts", &format!("{R}/consumers-prefix"), "--worker-types", wt, "--format", "json"]);
+    let before = gate(&[
+        "--contracts",
+        &format!("{R}/provider-before"),
+        "--contracts",
+        &format!("{R}/consumers-prefix"),
+        "--worker-types",
+        wt,
+        "--format",
+        "json",
+    ]);
     assert_eq!(before.code, 0, "{}\n{}", before.stdout, before.stderr);
     let v = before.json();
-    assert_eq!(v["source"]["instances"], 2, "one record per region and instance type");
-    let after = gate(&["--contracts", &format!("{R}/provider-after"), "--contracts", &format!("{R}/consumers-prefix"), "--worker-types", wt, "--format", "json"]);
+    assert_eq!(
+        v["source"]["instances"], 2,
+        "one record per region and instance type"
+    );
+    let after = gate(&[
+        "--contracts",
+        &format!("{R}/provider-after"),
+        "--contracts",
+        &format!("{R}/consumers-prefix"),
+        "--worker-types",
+        wt,
+        "--format",
+        "json",
+    ]);
     assert_eq!(after.code, 1, "{}\n{}", after.stdout, after.stderr);
     assert_eq!(verdict(&after.json(), "occ")["deployable"], "no");
-    let bad = gate(&["--contracts", &format!("{R}/provider-before"), "--contracts", &format!("{R}/consumers-prefix"), "--worker-types", "tests/fixtures/worker-types/bad-region.yml"]);
+    let bad = gate(&[
+        "--contracts",
+        &format!("{R}/provider-before"),
+        "--contracts",
+        &format!("{R}/consumers-prefix"),
+        "--worker-types",
+        "tests/fixtures/worker-types/bad-region.yml",
+    ]);
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("bad-region.yml at /regions/0/region"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("bad-region.yml at /regions/0/region"),
+        "{}",
+        bad.stderr
+    );
 }

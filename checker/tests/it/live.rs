@@ -765,17 +765,44 @@ async fn fleet_record_writes_a_file_the_offline_check_reads_with_the_same_findin
 #[tokio::test(flavor = "multi_thread")]
 async fn region_all_scans_every_enabled_region() {
     let server = MockServer::start().await;
-    let regions_xml = format!("<DescribeRegionsResponse xmlns=\"{NS}\"><requestId>r</requestId><regionInfo><item><regionName>us-east-1</regionName><regionEndpoint>ec2.us-east-1.amazonaws.com</regionEndpoint></item><item><regionName>eu-central-1</regionName><regionEndpoint>ec2.eu-central-1.amazonaws.com</regionEndpoint></item></regionInfo></DescribeRegionsResponse>");
-    Mock::given(action("DescribeRegions")).respond_with(xml(regions_xml)).expect(1).mount(&server).await;
+    let regions_xml = format!(
+        "<DescribeRegionsResponse xmlns=\"{NS}\"><requestId>r</requestId><regionInfo><item><regionName>us-east-1</regionName><regionEndpoint>ec2.us-east-1.amazonaws.com</regionEndpoint></item><item><regionName>eu-central-1</regionName><regionEndpoint>ec2.eu-central-1.amazonaws.com</regionEndpoint></item></regionInfo></DescribeRegionsResponse>"
+    );
+    Mock::given(action("DescribeRegions"))
+        .respond_with(xml(regions_xml))
+        .expect(1)
+        .mount(&server)
+        .await;
     for (r, id) in [("us-east-1", "i-e1"), ("eu-central-1", "i-c1")] {
         let az = format!("{r}a");
-        let body = describe_instances(&[inst(id, &az, "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234", "gecko-t-win7-32")], None);
-        Mock::given(region(r)).and(action("DescribeInstances")).respond_with(xml(body)).expect(1).mount(&server).await;
+        let body = describe_instances(
+            &[inst(
+                id,
+                &az,
+                "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234",
+                "gecko-t-win7-32",
+            )],
+            None,
+        );
+        Mock::given(region(r))
+            .and(action("DescribeInstances"))
+            .respond_with(xml(body))
+            .expect(1)
+            .mount(&server)
+            .await;
     }
     let dir = tempfile::tempdir().expect("tmp");
     let c = owner_contracts(dir.path());
     let r = run(owned(live_args(&c, &server.uri(), &["--region", "all"]))).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let names: Vec<String> = r.json()["source"]["parts"].as_array().expect("arr").iter().map(|p| p["name"].as_str().unwrap_or("").to_string()).collect();
-    assert_eq!(names, vec!["eu-central-1".to_string(), "us-east-1".to_string()]);
+    let names: Vec<String> = r.json()["source"]["parts"]
+        .as_array()
+        .expect("arr")
+        .iter()
+        .map(|p| p["name"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["eu-central-1".to_string(), "us-east-1".to_string()]
+    );
 }
