@@ -456,6 +456,15 @@ pub fn build_report(
     }
 }
 
+/// Renders a report as asked, writes it, and returns its exit code (3 if it cannot be written).
+pub fn finish(report: &Report, args: &ReportArgs, color: bool) -> i32 {
+    let text = render(report, args.format, color && args.output.is_none());
+    match emit(&text, args.output.as_ref()) {
+        Ok(()) => report.summary.exit_code,
+        Err(c) => c,
+    }
+}
+
 /// Writes rendered output to the file or stdout; an I/O failure is exit 3.
 pub fn emit(text: &str, output: Option<&PathBuf>) -> Result<(), i32> {
     match output {
@@ -602,11 +611,7 @@ fn check(a: &CheckArgs, color: bool) -> i32 {
         Err(c) => return c,
     };
     let report = build_report("check", &set, &fleet, source, &a.report);
-    let text = render(&report, a.report.format, color && a.report.output.is_none());
-    match emit(&text, a.report.output.as_ref()) {
-        Ok(()) => report.summary.exit_code,
-        Err(c) => c,
-    }
+    finish(&report, &a.report, color)
 }
 
 fn explain(a: &ExplainArgs) -> i32 {
@@ -1016,11 +1021,7 @@ fn gate(a: &GateArgs, color: bool) -> i32 {
         changes,
     });
     report.summary.exit_code = if a.dry_run { exit::CLEAN } else { code };
-    let text = render(&report, a.report.format, color && a.report.output.is_none());
-    match emit(&text, a.report.output.as_ref()) {
-        Ok(()) => report.summary.exit_code,
-        Err(c) => c,
-    }
+    finish(&report, &a.report, color)
 }
 
 fn snapshot_cmd(a: &SnapshotArgs) -> i32 {
