@@ -390,6 +390,14 @@ pub fn diff(
         .cloned()
         .collect();
     // Per group: which consumers break on its instances.
+    // Each instance's group, computed once.
+    let by_group: Option<BTreeMap<String, Vec<&Instance>>> = fleet.map(|f| {
+        let mut m: BTreeMap<String, Vec<&Instance>> = BTreeMap::new();
+        for i in f {
+            m.entry(group_of(set, i)).or_default().push(i);
+        }
+        m
+    });
     // group -> consumer -> outputs its failing clauses depend on
     let mut broken_in: BTreeMap<String, BTreeMap<String, BTreeSet<OutputPath>>> = BTreeMap::new();
     let mut changes = Vec::new();
@@ -438,14 +446,13 @@ pub fn diff(
         if local.is_empty() {
             continue;
         }
-        if let Some(f) = fleet
+        if let Some(groups) = &by_group
             && !broken_in.contains_key(g)
         {
-            let members: Vec<Instance> = f
-                .iter()
-                .filter(|i| &group_of(set, i) == g)
-                .cloned()
-                .collect();
+            let members: Vec<Instance> = groups
+                .get(g)
+                .map(|v| v.iter().map(|i| (*i).clone()).collect())
+                .unwrap_or_default();
             let ev = crate::eval::evaluate(set, &members, now);
             let mut broken: BTreeMap<String, BTreeSet<OutputPath>> = BTreeMap::new();
             for x in ev
