@@ -547,10 +547,7 @@ pub fn scan_live(
         let sdk = checker_ec2::load_config(&aws.connection()).await;
         let regions = crate::live::resolve_regions(aws, &sdk).await.map_err(|e| {
             eprintln!("error: {e}");
-            match e {
-                crate::live::LiveError::NoRegion => exit::BAD_INPUT,
-                crate::live::LiveError::Regions(_) => exit::INCOMPLETE,
-            }
+            e.exit_code()
         })?;
         let live = crate::live::scan(&sdk, &regions, aws, filters, user_data, secrets).await;
         for p in live.parts.iter().filter(|p| p.status != "ok") {
@@ -1062,22 +1059,24 @@ pub struct DiffReport {
     updated: bool,
 }
 
-/// Runs a diff against a snapshot; returns the report and the new snapshot's text.
+/// Diffs the snapshot `old` (read from `old_path`) with `new`; returns the report and the new
+/// snapshot's text.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per command; a struct would only rename them"
+)]
 pub fn run_diff(
     set: &ContractSet,
     old_path: &std::path::Path,
+    old: &crate::snapshot::Snapshot,
     new: crate::snapshot::Snapshot,
     fleet: Option<&[Instance]>,
     source: SourceInfo,
     fail_on_drift: bool,
     now: DateTime<Utc>,
-) -> Result<(DiffReport, String), i32> {
-    let old = crate::snapshot::read(old_path).map_err(|d| {
-        print_diags(&d);
-        exit::BAD_INPUT
-    })?;
-    let d = crate::snapshot::diff(set, &old, &new, fleet, now);
-    let old_text = crate::snapshot::to_text(&old);
+) -> (DiffReport, String) {
+    let d = crate::snapshot::diff(set, old, &new, fleet, now);
+    let old_text = crate::snapshot::to_text(old);
     let new_text = crate::snapshot::to_text(&new);
     let unified = similar::TextDiff::from_lines(&old_text, &new_text)
         .unified_diff()
@@ -1093,7 +1092,7 @@ pub fn run_diff(
     } else {
         exit::CLEAN
     };
-    Ok((
+    (
         DiffReport {
             format: "checker-diff",
             version: 1,
@@ -1105,7 +1104,7 @@ pub fn run_diff(
             updated: false,
         },
         new_text,
-    ))
+    )
 }
 
 /// Renders a diff report.
@@ -1290,11 +1289,14 @@ fn diff_cmd(a: &DiffArgs, color: bool) -> i32 {
         Ok(s) => s,
         Err(c) => return c,
     };
-    // Check the snapshot before any (possibly long) scan.
-    if let Err(d) = crate::snapshot::read(&a.snapshot) {
-        print_diags(&d);
-        return exit::BAD_INPUT;
-    }
+    // Read the snapshot before any (possibly long) scan.
+    let old = match crate::snapshot::read(&a.snapshot) {
+        Ok(s) => s,
+        Err(d) => {
+            print_diags(&d);
+            return exit::BAD_INPUT;
+        }
+    };
     let (new, fleet, source) = if let Some(to) = &a.to {
         match crate::snapshot::read(to) {
             Ok(s) => (
@@ -1319,18 +1321,16 @@ fn diff_cmd(a: &DiffArgs, color: bool) -> i32 {
         }
     };
     let now = a.now.unwrap_or_else(Utc::now);
-    let (mut report, new_text) = match run_diff(
+    let (mut report, new_text) = run_diff(
         &set,
         &a.snapshot,
+        &old,
         new,
         fleet.as_deref(),
         source,
         a.fail_on_drift,
         now,
-    ) {
-        Ok(x) => x,
-        Err(c) => return c,
-    };
+    );
     if a.update {
         if report.exit_code == exit::INCOMPLETE {
             eprintln!(

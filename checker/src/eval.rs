@@ -82,6 +82,17 @@ fn show(c: &Consumer, s: &Subject, v: &str, facts: &[Option<FactValue>]) -> Stri
     }
 }
 
+/// What a clause reads, in words: its output (`present`/`absent`) or its subject (`fact NAME`).
+pub fn clause_target(c: &Consumer, check: &Check) -> String {
+    match check {
+        Check::Present(p) | Check::Absent(p) => p.to_string(),
+        other => other
+            .subject()
+            .map(|s| subject_name(c, s))
+            .unwrap_or_default(),
+    }
+}
+
 /// A subject's name in words.
 pub fn subject_name(c: &Consumer, s: &Subject) -> String {
     match s {
@@ -757,13 +768,7 @@ fn make_finding(
             let c = &set.consumers[*ci];
             let cl = &c.clauses[*k];
             let expected = expected_words(c, &cl.check);
-            let target = match cl.check.subject() {
-                Some(s) => subject_name(c, s),
-                None => match &cl.check {
-                    Check::Present(p) | Check::Absent(p) => p.to_string(),
-                    _ => String::new(),
-                },
-            };
+            let target = clause_target(c, &cl.check);
             let (code, message) = match outcome {
                 Outcome::Unknown => (
                     "clause-unknown",
@@ -787,10 +792,7 @@ fn make_finding(
                     ),
                 ),
             };
-            let output = match &cl.check {
-                Check::Present(p) | Check::Absent(p) => Some(p.to_string()),
-                other => other.subject().map(|s| subject_name(c, s)),
-            };
+            let output = Some(target.clone()).filter(|t| !t.is_empty());
             Finding {
                 code,
                 outcome,

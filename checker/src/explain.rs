@@ -92,14 +92,7 @@ pub fn instance(set: &ContractSet, i: &Instance) -> String {
         let mut facts: Vec<Option<FactValue>> = vec![None; c.facts.len()];
         for cl in &c.clauses {
             let o = eval_clause(c, cl, i, &mut facts);
-            let subject = cl
-                .check
-                .subject()
-                .map(|x| crate::eval::subject_name(c, x))
-                .unwrap_or_else(|| match &cl.check {
-                    Check::Present(p) | Check::Absent(p) => p.to_string(),
-                    _ => String::new(),
-                });
+            let subject = crate::eval::clause_target(c, &cl.check);
             let _ = writeln!(
                 s,
                 "  {} [{} {:?}] {} {}\n    {}",
@@ -166,14 +159,7 @@ pub fn clause(set: &ContractSet, id: &str, report: Option<&Report>) -> Option<St
     if let Some(w) = &cl.when {
         let _ = writeln!(s, "  when:     {}", w.describe());
     }
-    let subject = cl
-        .check
-        .subject()
-        .map(|x| crate::eval::subject_name(c, x))
-        .unwrap_or_else(|| match &cl.check {
-            Check::Present(p) | Check::Absent(p) => p.to_string(),
-            _ => String::new(),
-        });
+    let subject = crate::eval::clause_target(c, &cl.check);
     let _ = writeln!(s, "  checks:   {subject} {}", expected_words(c, &cl.check));
     let _ = writeln!(s, "  severity: {:?}", cl.severity);
     let _ = writeln!(s, "  why:      {}", cl.why);

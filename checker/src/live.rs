@@ -313,6 +313,16 @@ pub enum LiveError {
     Regions(Ec2Error),
 }
 
+impl LiveError {
+    /// No region is a usage error (2); a failed DescribeRegions leaves the data incomplete (3).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LiveError::NoRegion => crate::exit::BAD_INPUT,
+            LiveError::Regions(_) => crate::exit::INCOMPLETE,
+        }
+    }
+}
+
 /// Resolves `--region` (`all` = DescribeRegions) against the SDK's default region.
 pub async fn resolve_regions(
     args: &AwsArgs,
@@ -418,13 +428,7 @@ pub async fn scan(
                     stats.max_sequential_pages,
                 ));
                 fleet.instances.extend(records);
-                ok_clients.push(
-                    clients
-                        .iter()
-                        .find(|c| c.region == client.region)
-                        .unwrap_or(&client)
-                        .clone(),
-                );
+                ok_clients.push(client);
             }
             Err(e) => {
                 tracing::debug!(region = %client.region, error = %e, "region failed");

@@ -155,10 +155,7 @@ async fn gather(
         .await
         .map_err(|e| {
             eprintln!("error: {e}");
-            match e {
-                crate::live::LiveError::NoRegion => exit::BAD_INPUT,
-                crate::live::LiveError::Regions(_) => exit::INCOMPLETE,
-            }
+            e.exit_code()
         })?;
     let filters = crate::live::server_filters(set);
     let conditions = crate::cull::status_conditions(opts.include_events);
@@ -506,12 +503,13 @@ pub fn hook(a: &HookArgs) -> i32 {
         Ok(s) => s,
         Err(c) => return c,
     };
-    if let Some(s) = &a.snapshot
-        && let Err(d) = crate::snapshot::read(s)
-    {
-        print_diags(&d);
-        return exit::BAD_INPUT;
-    }
+    let old = match a.snapshot.as_deref().map(crate::snapshot::read).transpose() {
+        Ok(s) => s,
+        Err(d) => {
+            print_diags(&d);
+            return exit::BAD_INPUT;
+        }
+    };
     if let Err(e) = std::fs::create_dir_all(&a.artifacts) {
         eprintln!("error: cannot create {}: {e}", a.artifacts.display());
         return exit::INCOMPLETE;
@@ -557,30 +555,27 @@ pub fn hook(a: &HookArgs) -> i32 {
         write("junit.xml", &crate::render::junit(&report));
         summary.push_str(&crate::render::markdown(&report));
         // Diff.
-        if let Some(snap) = &a.snapshot {
+        if let (Some(snap), Some(old)) = (&a.snapshot, &old) {
             let new = crate::snapshot::take(&set, &g.fleet);
-            match crate::cli::run_diff(
+            let (d, _) = crate::cli::run_diff(
                 &set,
                 snap,
+                old,
                 new,
                 Some(&g.fleet),
                 g.source.clone(),
                 false,
                 now,
-            ) {
-                Ok((d, _)) => {
-                    codes.push(d.exit_code);
-                    write(
-                        "diff.json",
-                        &crate::cli::render_diff(&d, Format::Json, false),
-                    );
-                    let md = crate::cli::render_diff(&d, Format::Markdown, false);
-                    write("diff.md", &md);
-                    summary.push('\n');
-                    summary.push_str(&md);
-                }
-                Err(c) => return c,
-            }
+            );
+            codes.push(d.exit_code);
+            write(
+                "diff.json",
+                &crate::cli::render_diff(&d, Format::Json, false),
+            );
+            let md = crate::cli::render_diff(&d, Format::Markdown, false);
+            write("diff.md", &md);
+            summary.push('\n');
+            summary.push_str(&md);
         }
         // Cull.
         if want_cull && (a.fleet.fleet.is_empty() || a.cull.status.is_some()) {
