@@ -342,8 +342,36 @@ fn plan_exit(plan: &Plan) -> i32 {
 pub fn render_plan(p: &Plan, format: Format) -> String {
     use std::fmt::Write as _;
     match format {
-        Format::Json | Format::Junit => {
-            format!("{}\n", serde_json::to_string_pretty(p).unwrap_or_default())
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(p).unwrap_or_default()),
+        Format::Junit => {
+            use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+            let mut report = quick_junit::Report::new("checker cull");
+            let mut suite = TestSuite::new(format!("cull contract {}", p.contract));
+            let contract = match &p.refused {
+                Some(r) => {
+                    let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    st.set_message(r.clone());
+                    st
+                }
+                None => TestCaseStatus::success(),
+            };
+            suite.add_test_case(TestCase::new(
+                "cull contract holds and the data is complete",
+                contract,
+            ));
+            for g in &p.groups {
+                let mut tc = TestCase::new(format!("group {}", g.group), TestCaseStatus::success());
+                tc.set_system_out(format!(
+                    "{} instances, {} impaired, budget {}, acting on {}, deferred {}",
+                    g.size, g.impaired, g.allowed, g.acting, g.deferred
+                ));
+                suite.add_test_case(tc);
+            }
+            if p.dry_run {
+                suite.add_property(quick_junit::Property::new("dry-run", "true"));
+            }
+            report.add_test_suite(suite);
+            report.to_string().unwrap_or_default()
         }
         Format::Markdown => {
             let mut s = String::new();

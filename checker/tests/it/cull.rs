@@ -392,6 +392,26 @@ fn replay_2018_the_key_name_cull_contract_refuses_and_names_itself_the_fixed_one
 }
 
 #[test]
+fn the_plan_has_a_junit_form_that_fails_when_refused() {
+    let refused = replay_cull("prefix", &["--format", "junit"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stdout.starts_with("<?xml")
+            && refused.stdout.contains("<failure")
+            && refused.stdout.contains("cull-prefix-key-format"),
+        "{}",
+        refused.stdout
+    );
+    let ok = replay_cull("postfix", &["--format", "junit"]);
+    assert_eq!(ok.code, 0);
+    assert!(
+        !ok.stdout.contains("<failure") && ok.stdout.contains("group gecko-t-win10-64"),
+        "{}",
+        ok.stdout
+    );
+}
+
+#[test]
 fn apply_is_refused_on_recorded_data() {
     let r = replay_cull("postfix", &["--apply"]);
     assert_eq!(r.code, 2);
