@@ -5,47 +5,15 @@ use crate::support::*;
 use serde_json::{Value, json};
 use std::path::Path;
 
-fn validator(dir: &Path, rel: &str) -> jsonschema::Validator {
-    struct Folder(std::path::PathBuf);
-    impl jsonschema::Retrieve for Folder {
-        fn retrieve(
-            &self,
-            uri: &jsonschema::Uri<String>,
-        ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-            let s = uri.as_str();
-            let rel = s
-                .split("/schemas/")
-                .nth(1)
-                .unwrap_or(s)
-                .split('#')
-                .next()
-                .unwrap_or("");
-            let mut v: Value = serde_json::from_str(&std::fs::read_to_string(self.0.join(rel))?)?;
-            if let Some(o) = v.as_object_mut() {
-                o.remove("$schema");
-            }
-            Ok(v)
-        }
-    }
-    let mut schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(rel)).expect("schema"))
-            .expect("json");
-    let o = schema.as_object_mut().expect("object");
-    o.remove("$schema");
-    o.insert(
-        "$id".into(),
-        json!(format!("https://tc.invalid/schemas/{rel}")),
-    );
-    jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft6)
-        .with_retriever(Folder(dir.to_path_buf()))
-        .build(&schema)
-        .expect("compile")
+/// The same loader the gate uses to validate pools against Taskcluster's schemas.
+fn validator(dir: &Path, rel: &str) -> checker::tcschema::TcSchema {
+    checker::tcschema::TcSchema::load(dir, rel).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn errors(v: &jsonschema::Validator, x: &Value) -> Vec<String> {
-    v.iter_errors(x)
-        .map(|e| format!("{} at {}", e, e.instance_path().as_str()))
+fn errors(v: &checker::tcschema::TcSchema, x: &Value) -> Vec<String> {
+    v.check(Path::new(&v.name), "", x)
+        .iter()
+        .map(|d| d.to_string())
         .collect()
 }
 
