@@ -412,6 +412,7 @@ impl RegionClient {
                 .max_results(page_size)
                 .set_filters(Some(to_filters(filters)))
                 .set_next_token(token.clone());
+            let sent = Instant::now();
             let out = {
                 let _p = self.permit().await;
                 req.customize()
@@ -420,6 +421,7 @@ impl RegionClient {
                     .await
                     .map_err(classify)?
             };
+            let answered = sent.elapsed();
             let body = slot.lock().ok().and_then(|mut s| s.take());
             let Some(body) = body else {
                 // The interceptor did not see a body (cannot happen for a successful call): use the SDK's parse.
@@ -441,8 +443,12 @@ impl RegionClient {
                 .await
             {
                 Ok(bytes) => {
-                    return fastxml::describe_instances(&bytes.into_bytes())
-                        .map_err(Ec2Error::Malformed);
+                    let received = sent.elapsed();
+                    let t = Instant::now();
+                    let bytes = bytes.into_bytes();
+                    let page = fastxml::describe_instances(&bytes).map_err(Ec2Error::Malformed);
+                    debug!(region = %self.region, bytes = bytes.len(), answered_ms = answered.as_millis() as u64, received_ms = received.as_millis() as u64, parse_ms = t.elapsed().as_millis() as u64, "page read");
+                    return page;
                 }
                 Err(e) => last = Some(e.to_string()),
             }

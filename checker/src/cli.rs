@@ -543,7 +543,7 @@ pub fn scan_live(
             return Err(exit::INCOMPLETE);
         }
     };
-    rt.block_on(async {
+    let out = rt.block_on(async {
         let sdk = checker_ec2::load_config(&aws.connection()).await;
         let regions = crate::live::resolve_regions(aws, &sdk).await.map_err(|e| {
             eprintln!("error: {e}");
@@ -553,9 +553,13 @@ pub fn scan_live(
         for p in live.parts.iter().filter(|p| p.status != "ok") {
             eprintln!("warning: region {} could not be read: {}", p.name, p.error.as_deref().unwrap_or("error"));
         }
-        tracing::info!(api_calls = live.api_calls, instances = live.instances.len(), shape = ?live.shape, "scan done");
+        tracing::info!(api_calls = live.api_calls, instances = live.instances.len(), shape = ?live.shape, ms = live.elapsed.as_millis() as u64, "scan done");
         Ok(live)
-    })
+    });
+    let t = std::time::Instant::now();
+    drop(rt);
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "runtime stopped");
+    out
 }
 
 fn record(a: &RecordArgs) -> i32 {
@@ -607,8 +611,13 @@ fn check(a: &CheckArgs, color: bool) -> i32 {
         Ok(x) => x,
         Err(c) => return c,
     };
+    let t = std::time::Instant::now();
     let report = build_report("check", &set, &fleet, source, &a.report);
-    finish(&report, &a.report, color)
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "evaluated");
+    let t = std::time::Instant::now();
+    let code = finish(&report, &a.report, color);
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "report written");
+    code
 }
 
 fn explain(a: &ExplainArgs) -> i32 {

@@ -232,6 +232,8 @@ pub struct LiveFleet {
     pub api_calls: usize,
     /// Per region: (shards, pages, longest sequential chain).
     pub shape: Vec<(String, usize, usize, usize)>,
+    /// Wall time of the scan: from the first call to the last record (user-data included).
+    pub elapsed: std::time::Duration,
 }
 
 /// Progress on stderr when it is a terminal; silent otherwise.
@@ -356,6 +358,7 @@ pub async fn scan(
     want_user_data: bool,
     secrets: &SecretPolicy,
 ) -> LiveFleet {
+    let started = std::time::Instant::now();
     let progress = std::sync::Arc::new(Progress::new(regions.len()));
     progress.update("");
     let clients: Vec<RegionClient> = regions
@@ -388,10 +391,13 @@ pub async fn scan(
                 let res = client.scan(&filters, shard, &sink).await;
                 progress.regions_done.fetch_add(1, Ordering::Relaxed);
                 progress.update("");
-                let records = records
+                let mut records = records
                     .lock()
                     .map(|mut r| std::mem::take(&mut *r))
                     .unwrap_or_default();
+                // Sorted here, while other regions are still being read; ids are unique (the
+                // scan de-duplicates), so an unstable sort gives the one order.
+                records.sort_unstable_by(|a, b| a.id.cmp(&b.id));
                 (client, res, records)
             })
         })
@@ -409,6 +415,11 @@ pub async fn scan(
     }
     let mut fleet = LiveFleet::default();
     let mut ok_clients = Vec::new();
+    // Regions in name order, each already sorted by id: the fleet comes out sorted by (region, id).
+    results.sort_by(|a, b| a.0.region.cmp(&b.0.region));
+    fleet
+        .instances
+        .reserve(results.iter().map(|r| r.2.len()).sum());
     for (client, res, records) in results {
         match res {
             Ok(stats) => {
@@ -472,9 +483,13 @@ pub async fn scan(
     }
     fleet.parts.sort_by(|a, b| a.name.cmp(&b.name));
     fleet.shape.sort();
-    fleet
-        .instances
-        .sort_by(|a, b| (&a.region, &a.id).cmp(&(&b.region, &b.id)));
+    debug_assert!(
+        fleet
+            .instances
+            .windows(2)
+            .all(|w| (&w[0].region, &w[0].id) < (&w[1].region, &w[1].id))
+    );
+    fleet.elapsed = started.elapsed();
     fleet
 }
 
