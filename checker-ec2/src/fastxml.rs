@@ -36,6 +36,21 @@ pub fn describe_instances(body: &[u8]) -> Result<Page, String> {
     }
 }
 
+/// The page's `nextToken`, found cheaply at the end of the body so the next request can be sent
+/// before this page is read. Only a hint: the caller checks it against the full read. `None`
+/// when the last element before the root's end tag is not a plain `<nextToken>`.
+pub fn next_token_hint(body: &[u8]) -> Option<String> {
+    let end = memchr::memmem::rfind(body, b"</DescribeInstancesResponse>")?;
+    let before = body[..end].trim_ascii_end();
+    let before = before.strip_suffix(b"</nextToken>")?;
+    let start = memchr::memmem::rfind(before, b"<nextToken>")? + b"<nextToken>".len();
+    let token = &before[start..];
+    if token.is_empty() || token.contains(&b'<') || token.contains(&b'&') {
+        return None;
+    }
+    String::from_utf8(token.to_vec()).ok()
+}
+
 /// Where an element sits, as far as the extractor cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -453,6 +468,20 @@ mod tests {
     }
 
     #[test]
+    fn the_next_token_hint_is_the_token_or_nothing() {
+        assert_eq!(next_token_hint(PAGE.as_bytes()).as_deref(), Some("tok"));
+        let last = PAGE.replace("<nextToken>tok</nextToken>", "");
+        assert_eq!(next_token_hint(last.as_bytes()), None);
+        let escaped = PAGE.replace("<nextToken>tok<", "<nextToken>a&amp;b<");
+        assert_eq!(
+            next_token_hint(escaped.as_bytes()),
+            None,
+            "left to the full read"
+        );
+        assert_eq!(next_token_hint(&PAGE.as_bytes()[..PAGE.len() - 3]), None);
+    }
+
+    #[test]
     fn unusual_documents_go_to_the_full_reader() {
         let commented = PAGE.replace("<requestId>", "<!-- c --><requestId>");
         assert!(scan(commented.as_bytes()).is_none());
@@ -551,6 +580,14 @@ mod tests {
             let fast = scan(p.as_bytes());
             prop_assert!(fast.is_some(), "the fast path declined a page in EC2's shape:\n{}", p);
             prop_assert_eq!(fast, full.ok());
+        }
+
+        /// The hint never names a token the page does not have.
+        #[test]
+        fn the_hint_agrees_with_the_full_read(p in page()) {
+            if let Some(hint) = next_token_hint(p.as_bytes()) {
+                prop_assert_eq!(Some(hint), reference(p.as_bytes()).unwrap().1);
+            }
         }
 
         /// Neither reader accepts a page cut short.

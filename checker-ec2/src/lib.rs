@@ -56,6 +56,31 @@ impl aws_sdk_ec2::config::Intercept for StashBody {
     }
 }
 
+/// A DescribeInstances response: the raw body for [`fastxml`], or (should the body not have
+/// been kept) what the SDK parsed.
+enum Fetched {
+    Body(bytes::Bytes),
+    Parsed(Vec<RawInstance>, Option<String>),
+}
+
+/// A page request running in its own task; dropping it aborts the request.
+struct InFlight(tokio::task::JoinHandle<Result<Fetched, Ec2Error>>);
+
+impl InFlight {
+    async fn join(mut self) -> Result<Fetched, Ec2Error> {
+        match (&mut self.0).await {
+            Ok(r) => r,
+            Err(e) => Err(Ec2Error::Other(format!("a page request failed: {e}"))),
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// How to reach EC2: the shared arguments of every live command.
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -395,14 +420,14 @@ impl RegionClient {
         Ok(names)
     }
 
-    /// One page of DescribeInstances: the SDK signs, sends and retries; the body is parsed by
-    /// [`fastxml`]. A body that cannot be read is fetched again, up to three times.
-    async fn page(
+    /// Fetches one page of DescribeInstances: the SDK signs, sends and retries. A body that
+    /// cannot be read is fetched again, up to three times.
+    async fn fetch(
         &self,
         filters: &[(String, Vec<String>)],
         page_size: i32,
         token: Option<String>,
-    ) -> Result<(Vec<RawInstance>, Option<String>), Ec2Error> {
+    ) -> Result<Fetched, Ec2Error> {
         let mut last = None;
         for _ in 0..3 {
             let slot = Arc::new(std::sync::Mutex::new(None));
@@ -431,24 +456,20 @@ impl RegionClient {
                     .flat_map(|r| r.instances())
                     .map(convert)
                     .collect();
-                return Ok((
-                    page,
-                    out.next_token()
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_string),
-                ));
+                let next = out
+                    .next_token()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string);
+                return Ok(Fetched::Parsed(page, next));
             };
             match aws_smithy_types::byte_stream::ByteStream::new(body)
                 .collect()
                 .await
             {
                 Ok(bytes) => {
-                    let received = sent.elapsed();
-                    let t = Instant::now();
                     let bytes = bytes.into_bytes();
-                    let page = fastxml::describe_instances(&bytes).map_err(Ec2Error::Malformed);
-                    debug!(region = %self.region, bytes = bytes.len(), answered_ms = answered.as_millis() as u64, received_ms = received.as_millis() as u64, parse_ms = t.elapsed().as_millis() as u64, "page read");
-                    return page;
+                    debug!(region = %self.region, bytes = bytes.len(), answered_ms = answered.as_millis() as u64, received_ms = sent.elapsed().as_millis() as u64, "DescribeInstances page received");
+                    return Ok(Fetched::Body(bytes));
                 }
                 Err(e) => last = Some(e.to_string()),
             }
@@ -459,7 +480,27 @@ impl RegionClient {
         )))
     }
 
+    /// [`RegionClient::fetch`] in a task of its own, so the request is in flight while the
+    /// caller reads the previous page.
+    fn spawn_fetch(
+        &self,
+        filters: &[(String, Vec<String>)],
+        page_size: i32,
+        token: Option<String>,
+    ) -> InFlight {
+        let client = self.clone();
+        let filters = filters.to_vec();
+        InFlight(tokio::spawn(async move {
+            client.fetch(&filters, page_size, token).await
+        }))
+    }
+
     /// One paginated DescribeInstances with `filters`, each page converted and passed to `sink`.
+    ///
+    /// Pages are pipelined: the next page's token is looked up at the end of the body
+    /// ([`fastxml::next_token_hint`]) and its request sent before this page is read, so reading
+    /// overlaps the next call's latency. The hint is checked against the token the full read
+    /// finds; if they ever differ the early request is dropped and the right one sent.
     async fn paginate(
         &self,
         shard: &str,
@@ -467,18 +508,36 @@ impl RegionClient {
         page_size: i32,
         sink: &(dyn Fn(Vec<RawInstance>) + Send + Sync),
     ) -> Result<usize, Ec2Error> {
-        let mut token: Option<String> = None;
         let mut pages = 0usize;
+        let mut pending = self.spawn_fetch(filters, page_size, None);
         loop {
             let t = Instant::now();
-            let (page, next) = self.page(filters, page_size, token.take()).await?;
+            let fetched = pending.join().await?;
+            let (page, next, early) = match fetched {
+                Fetched::Parsed(page, next) => (page, next, None),
+                Fetched::Body(bytes) => {
+                    let early = fastxml::next_token_hint(&bytes).map(|hint| {
+                        let req = self.spawn_fetch(filters, page_size, Some(hint.clone()));
+                        (hint, req)
+                    });
+                    let read = Instant::now();
+                    let (page, next) =
+                        fastxml::describe_instances(&bytes).map_err(Ec2Error::Malformed)?;
+                    debug!(region = %self.region, shard, page = pages + 1, parse_ms = read.elapsed().as_millis() as u64, "DescribeInstances page read");
+                    (page, next, early)
+                }
+            };
             pages += 1;
             debug!(region = %self.region, shard, page = pages, instances = page.len(), ms = t.elapsed().as_millis() as u64, "DescribeInstances");
             sink(page);
-            match next {
-                Some(n) => token = Some(n),
-                None => return Ok(pages),
-            }
+            let Some(next) = next else {
+                // An early request for a page that does not exist is aborted when dropped.
+                return Ok(pages);
+            };
+            pending = match early {
+                Some((hint, req)) if hint == next => req,
+                _ => self.spawn_fetch(filters, page_size, Some(next)),
+            };
         }
     }
 

@@ -617,7 +617,15 @@ fn check(a: &CheckArgs, color: bool) -> i32 {
     let t = std::time::Instant::now();
     let code = finish(&report, &a.report, color);
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "report written");
+    release_at_exit((set, fleet, report));
     code
+}
+
+/// Leaves a command's big values (a fleet's records, the report) to the operating system: the
+/// process exits right after the command returns, and freeing 100,000 records one allocation at
+/// a time took 0.27 s of a 2.5 s run (bench/RESULTS.md).
+fn release_at_exit<T>(values: T) {
+    std::mem::forget(values);
 }
 
 fn explain(a: &ExplainArgs) -> i32 {
@@ -1046,6 +1054,7 @@ fn snapshot_cmd(a: &SnapshotArgs) -> i32 {
         return exit::INCOMPLETE;
     }
     let text = crate::snapshot::to_text(&crate::snapshot::take(&set, &fleet));
+    release_at_exit(fleet);
     match emit(&text, a.out.as_ref()) {
         Ok(()) => exit::CLEAN,
         Err(c) => c,
