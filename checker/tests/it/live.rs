@@ -444,6 +444,44 @@ async fn malformed_xml_is_a_clear_error_not_a_panic() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_page_naming_a_next_page_fails_the_region_and_stops_paging() {
+    let server = MockServer::start().await;
+    // Its end names a next page (which checker requests early, before reading the page), but the
+    // page itself is broken: the region fails, the early request is dropped, paging stops.
+    Mock::given(action("DescribeInstances"))
+        .and(body_string_contains("NextToken=page-2"))
+        .respond_with(xml(describe_instances(&[], None)))
+        .mount(&server)
+        .await;
+    Mock::given(action("DescribeInstances"))
+        .respond_with(xml(
+            "<DescribeInstancesResponse><reservationSet><item><instancesSet></reservationSet><nextToken>page-2</nextToken></DescribeInstancesResponse>"
+                .into(),
+        ))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = owner_contracts(dir.path());
+    let r = run(owned(live_args(
+        &c,
+        &server.uri(),
+        &["--region", "us-east-1", "--retry-attempts", "1"],
+    )))
+    .await;
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("us-east-1 could not be read"),
+        "{}",
+        r.stderr
+    );
+    let calls = requests(&server, "DescribeInstances").await.len();
+    assert!(
+        (1..=2).contains(&calls),
+        "page 1 and at most the early request for page 2: {calls}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_truncated_page_fails_the_region_instead_of_looking_smaller() {
     let server = MockServer::start().await;
     // The SDK's XML reader would return i-1 from this and drop the rest silently.
