@@ -8,7 +8,7 @@
 //! impaired: the 2018 culling script failed by silently doing nothing; this one fails loudly.
 
 use crate::contract::{Check, ContractSet, Role, Severity};
-use crate::eval::{ClauseOutcome, FactValue, eval_clause};
+use crate::eval::{ClauseOutcome, Detail, FactValue, eval_clause_with};
 use crate::fleet::Instance;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -363,7 +363,8 @@ pub fn members(
     for i in fleet.iter().filter(|i| set.selects(&contract.selector, i)) {
         let mut facts: Vec<Option<FactValue>> = vec![None; contract.facts.len()];
         for cl in &contract.clauses {
-            if let ClauseOutcome::Fail(v) = eval_clause(contract, cl, i, &mut facts)
+            if let ClauseOutcome::Fail(v) =
+                eval_clause_with(contract, cl, i, &mut facts, Detail::Failures)
                 && cl.severity == Severity::Error
             {
                 let e = failing.entry(cl.id.clone()).or_insert((0, v));

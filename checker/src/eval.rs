@@ -108,7 +108,38 @@ pub fn eval_clause(
     i: &Instance,
     facts: &mut [Option<FactValue>],
 ) -> ClauseOutcome {
+    eval_clause_with(c, cl, i, facts, Detail::All)
+}
+
+/// What an outcome carries in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Every outcome says what was read (`explain`).
+    All,
+    /// Only failures, unknowns and skips do; a pass carries an empty string. Evaluating a fleet
+    /// counts passes and never shows them, and formatting them was a third of its time.
+    Failures,
+}
+
+/// [`eval_clause`] with the detail asked for.
+pub fn eval_clause_with(
+    c: &Consumer,
+    cl: &Clause,
+    i: &Instance,
+    facts: &mut [Option<FactValue>],
+    detail: Detail,
+) -> ClauseOutcome {
     use ClauseOutcome::*;
+    // A pass's words, only when they will be shown.
+    macro_rules! pass {
+        ($e:expr) => {
+            Pass(if detail == Detail::All {
+                $e
+            } else {
+                String::new()
+            })
+        };
+    }
     if let Some(w) = &cl.when
         && !w.holds(i)
     {
@@ -127,21 +158,21 @@ pub fn eval_clause(
     }
     match &cl.check {
         Check::Present(p) => match read_output(p, i) {
-            Val::V(v) => Pass(format!("\"{v}\"")),
+            Val::V(v) => pass!(format!("\"{v}\"")),
             Val::Missing => Fail("absent".into()),
             Val::Unknown(r) => Unknown(r),
             Val::Skip(r) => Skipped(r),
         },
         Check::Absent(p) => match read_output(p, i) {
             Val::V(v) => Fail(format!("\"{v}\"")),
-            Val::Missing => Pass("absent".into()),
+            Val::Missing => pass!("absent".into()),
             Val::Unknown(r) => Unknown(r),
             Val::Skip(r) => Skipped(r),
         },
         Check::Equals(s, want) => {
             let v = subject!(s);
             if v == want.as_str() {
-                Pass(show(c, s, &v, facts))
+                pass!(show(c, s, &v, facts))
             } else {
                 Fail(show(c, s, &v, facts))
             }
@@ -149,7 +180,7 @@ pub fn eval_clause(
         Check::OneOf(s, vals) => {
             let v = subject!(s);
             if vals.iter().any(|x| x == v.as_ref()) {
-                Pass(show(c, s, &v, facts))
+                pass!(show(c, s, &v, facts))
             } else {
                 Fail(show(c, s, &v, facts))
             }
@@ -157,7 +188,7 @@ pub fn eval_clause(
         Check::Matches(s, re) => {
             let v = subject!(s);
             if re.is_match(&v) {
-                Pass(show(c, s, &v, facts))
+                pass!(show(c, s, &v, facts))
             } else {
                 Fail(show(c, s, &v, facts))
             }
@@ -165,7 +196,7 @@ pub fn eval_clause(
         Check::MemberOf(s, set) => {
             let v = subject!(s);
             if set.values.contains(v.as_ref()) {
-                Pass(show(c, s, &v, facts))
+                pass!(show(c, s, &v, facts))
             } else {
                 Fail(show(c, s, &v, facts))
             }
@@ -195,7 +226,7 @@ pub fn eval_clause(
             };
             match other_val {
                 Val::V(o) if o == v => {
-                    Pass(format!("{} = {other_name} \"{o}\"", show(c, s, &v, facts)))
+                    pass!(format!("{} = {other_name} \"{o}\"", show(c, s, &v, facts)))
                 }
                 Val::V(o) => Fail(format!(
                     "{} but {other_name} is \"{o}\"",
@@ -244,17 +275,17 @@ pub fn eval_clause(
                     None => return Fail(format!("{src} \"{v}\" does not match /{}/", re.as_str())),
                 },
             };
-            let shown = format!("{} = \"{value}\"", c.facts[*fact]);
+            let shown = pass!(format!("{} = \"{value}\"", c.facts[*fact]));
             facts[*fact] = Some(FactValue {
                 value,
                 provenance,
                 source: v.to_string(),
             });
-            Pass(shown)
+            shown
         }
         Check::Uniform(s, _) => {
             let v = subject!(s);
-            Pass(show(c, s, &v, facts))
+            pass!(show(c, s, &v, facts))
         }
     }
 }
@@ -375,7 +406,10 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
         };
         for i in fleet.iter().filter(|i| set.selects(&p.selector, i)) {
             tally.selected += 1;
-            for (oi, outcome) in check_manifest(p, i).into_iter().enumerate() {
+            for (oi, outcome) in check_manifest_with(p, i, Detail::Failures)
+                .into_iter()
+                .enumerate()
+            {
                 evaluations += 1;
                 let t = &mut tally.clauses[oi];
                 match outcome {
@@ -427,7 +461,7 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
             tally.selected += 1;
             facts.iter_mut().for_each(|f| *f = None);
             for (k, cl) in c.clauses.iter().enumerate() {
-                let outcome = eval_clause(c, cl, i, &mut facts);
+                let outcome = eval_clause_with(c, cl, i, &mut facts, Detail::Failures);
                 let t = &mut tally.clauses[k];
                 if !matches!(
                     outcome,
@@ -632,12 +666,25 @@ pub fn manifest_clause_id(p: &Provider, o: &OutputPath) -> String {
 
 /// Checks one instance against everything its provider promises, one outcome per output.
 pub fn check_manifest(p: &Provider, i: &Instance) -> Vec<ClauseOutcome> {
-    let mut bound: Vec<(String, String, String)> = Vec::new(); // (var, value, output it came from)
+    check_manifest_with(p, i, Detail::All)
+}
+
+/// [`check_manifest`] with the detail asked for.
+pub fn check_manifest_with(p: &Provider, i: &Instance, detail: Detail) -> Vec<ClauseOutcome> {
+    let pass = |words: &dyn Fn() -> String| {
+        ClauseOutcome::Pass(if detail == Detail::All {
+            words()
+        } else {
+            String::new()
+        })
+    };
+    // (variable, value, the output it came from)
+    let mut bound: Vec<(&str, String, Cow<'_, str>)> = Vec::new();
     for (name, var) in &p.variables {
         if let Some(b) = var.builtin
             && let Some(v) = b.read(i)
         {
-            bound.push((name.clone(), v.to_string(), "the instance".into()));
+            bound.push((name, v.to_string(), Cow::Borrowed("the instance")));
         }
     }
     let mut out = Vec::with_capacity(p.outputs.len());
@@ -645,7 +692,7 @@ pub fn check_manifest(p: &Provider, i: &Instance) -> Vec<ClauseOutcome> {
         let v = match i.read(&o.path) {
             Read::Value(v) => v,
             Read::Missing if o.optional => {
-                out.push(ClauseOutcome::Pass("absent (optional)".into()));
+                out.push(pass(&|| "absent (optional)".into()));
                 continue;
             }
             Read::Missing => {
@@ -662,10 +709,12 @@ pub fn check_manifest(p: &Provider, i: &Instance) -> Vec<ClauseOutcome> {
             }
         };
         let (Some(t), Some(re)) = (&o.template, &o.regex) else {
-            out.push(ClauseOutcome::Pass(if o.secret {
-                "present (secret)".into()
-            } else {
-                format!("\"{v}\"")
+            out.push(pass(&|| {
+                if o.secret {
+                    "present (secret)".into()
+                } else {
+                    format!("\"{v}\"")
+                }
             }));
             continue;
         };
@@ -690,7 +739,7 @@ pub fn check_manifest(p: &Provider, i: &Instance) -> Vec<ClauseOutcome> {
                 ));
                 break;
             }
-            if let Some((_, prev, from)) = bound.iter().find(|(n, _, _)| n == var) {
+            if let Some((_, prev, from)) = bound.iter().find(|(n, _, _)| *n == var) {
                 if prev != val {
                     problem = Some(format!(
                         "\"{v}\" gives {var} \"{val}\" but {from} gives \"{prev}\""
@@ -698,12 +747,12 @@ pub fn check_manifest(p: &Provider, i: &Instance) -> Vec<ClauseOutcome> {
                     break;
                 }
             } else {
-                bound.push((var.to_string(), val.to_string(), o.path.to_string()));
+                bound.push((var, val.to_string(), Cow::Owned(o.path.to_string())));
             }
         }
         out.push(match problem {
             Some(p) => ClauseOutcome::Fail(p),
-            None => ClauseOutcome::Pass(format!("\"{v}\"")),
+            None => pass(&|| format!("\"{v}\"")),
         });
     }
     out

@@ -186,6 +186,13 @@ fn explain_shows_the_derivation_and_the_verdict_for_one_instance() {
         r.stdout
     );
     assert!(r.stdout.contains("why it matters:"));
+    // Passes say what was read (evaluating a whole fleet skips those words; explain must not).
+    assert!(
+        r.stdout
+            .contains("pass     \"aws-provisioner-v1-managed:ffe27db\""),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
