@@ -543,7 +543,7 @@ pub fn scan_live(
             return Err(exit::INCOMPLETE);
         }
     };
-    let out = rt.block_on(async {
+    rt.block_on(async {
         let sdk = checker_ec2::load_config(&aws.connection()).await;
         let regions = crate::live::resolve_regions(aws, &sdk).await.map_err(|e| {
             eprintln!("error: {e}");
@@ -555,11 +555,7 @@ pub fn scan_live(
         }
         tracing::info!(api_calls = live.api_calls, instances = live.instances.len(), shape = ?live.shape, ms = live.elapsed.as_millis() as u64, "scan done");
         Ok(live)
-    });
-    let t = std::time::Instant::now();
-    drop(rt);
-    tracing::debug!(ms = t.elapsed().as_millis() as u64, "runtime stopped");
-    out
+    })
 }
 
 fn record(a: &RecordArgs) -> i32 {

@@ -144,6 +144,18 @@ async fn requests(server: &MockServer, act: &str) -> Vec<Request> {
         .collect()
 }
 
+/// `checker check` of us-east-1 against `server`, one attempt per call.
+async fn check_one_region(server: &MockServer) -> Run {
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = owner_contracts(dir.path());
+    run(owned(live_args(
+        &c,
+        &server.uri(),
+        &["--region", "us-east-1", "--retry-attempts", "1"],
+    )))
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn follows_next_token_across_pages() {
     let server = MockServer::start().await;
@@ -425,14 +437,7 @@ async fn malformed_xml_is_a_clear_error_not_a_panic() {
         .respond_with(xml("<<html>><body>502 Bad Gateway</body></html>".into()))
         .mount(&server)
         .await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let c = owner_contracts(dir.path());
-    let r = run(owned(live_args(
-        &c,
-        &server.uri(),
-        &["--region", "us-east-1", "--retry-attempts", "1"],
-    )))
-    .await;
+    let r = check_one_region(&server).await;
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(!r.stderr.contains("panicked"));
     assert!(
@@ -460,14 +465,7 @@ async fn a_malformed_page_naming_a_next_page_fails_the_region_and_stops_paging()
         ))
         .mount(&server)
         .await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let c = owner_contracts(dir.path());
-    let r = run(owned(live_args(
-        &c,
-        &server.uri(),
-        &["--region", "us-east-1", "--retry-attempts", "1"],
-    )))
-    .await;
+    let r = check_one_region(&server).await;
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains("us-east-1 could not be read"),
@@ -492,14 +490,7 @@ async fn a_truncated_page_fails_the_region_instead_of_looking_smaller() {
         ))
         .mount(&server)
         .await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let c = owner_contracts(dir.path());
-    let r = run(owned(live_args(
-        &c,
-        &server.uri(),
-        &["--region", "us-east-1", "--retry-attempts", "1"],
-    )))
-    .await;
+    let r = check_one_region(&server).await;
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("truncated"), "{}", r.stderr);
 }
