@@ -255,6 +255,9 @@ struct Skips {
         memchr::memmem::Finder<'static>,
         memchr::memmem::Finder<'static>,
     )>,
+    /// Markup whose content is not tags (comments, CDATA, processing instructions): text in it
+    /// could look like the end tag searched for.
+    not_tags: [memchr::memmem::Finder<'static>; 2],
 }
 
 fn skips() -> &'static Skips {
@@ -272,18 +275,24 @@ fn skips() -> &'static Skips {
                 )
             })
             .collect(),
+        not_tags: [
+            memchr::memmem::Finder::new(b"<!").into_owned(),
+            memchr::memmem::Finder::new(b"<?").into_owned(),
+        ],
     })
 }
 
 impl Skips {
     /// Where element `name`, whose start tag ends at `from`, ends (just after its end tag), when
-    /// it is one of [`SKIPPED`] and holds no element of its own name.
+    /// it is one of [`SKIPPED`] and holds neither an element of its own name nor a comment,
+    /// CDATA section or processing instruction (otherwise it is walked tag by tag).
     fn end_of(&self, name: &[u8], body: &[u8], from: usize) -> Option<usize> {
         let (_, close, open) = self.finders.iter().find(|(n, _, _)| *n == name)?;
         let rest = &body[from..];
         let end = close.find(rest)?;
-        if open.find(&rest[..end]).is_some() {
-            return None; // nested: walk it tag by tag instead
+        let inside = &rest[..end];
+        if open.find(inside).is_some() || self.not_tags.iter().any(|f| f.find(inside).is_some()) {
+            return None;
         }
         Some(from + end + close.needle().len())
     }
@@ -491,6 +500,21 @@ mod tests {
         assert!(scan(cdata.as_bytes()).is_none());
         let (v, next) = describe_instances(cdata.as_bytes()).unwrap();
         check_page(&v, next.as_deref());
+    }
+
+    #[test]
+    fn a_comment_inside_a_skipped_subtree_cannot_fake_its_end() {
+        // Were the jump to stop at the commented end tag, "evil" would become the key name.
+        let tricky = PAGE.replace(
+            "<networkInterfaceSet>",
+            "<networkInterfaceSet><!-- </networkInterfaceSet><keyName>evil</keyName><networkInterfaceSet> -->",
+        );
+        let (v, _) = describe_instances(tricky.as_bytes()).unwrap();
+        assert_eq!(v[0].key_name.as_deref(), Some("a:b&c"));
+        assert_eq!(
+            Some((v, Some("tok".to_string()))),
+            reference(tricky.as_bytes()).ok()
+        );
     }
 
     #[test]
