@@ -2,7 +2,7 @@
 //!
 //! Profiling showed over 60% of a scan's CPU in the SDK's generic XML deserializer (every child
 //! element compared by name against every field of the model), and then, with quick-xml, still
-//! about 60 ns per XML event: a realistic instance is ~120 elements and ~4.5 KB, so reading the
+//! about 60 ns per XML event: a realistic instance is ~120 elements and ~4.3 KB, so reading the
 //! page cost more than everything else checker does with it. checker needs a dozen fields.
 //!
 //! Two readers feed one field extractor ([`Extract`]):

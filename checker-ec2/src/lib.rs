@@ -543,6 +543,7 @@ impl RegionClient {
         loop {
             let t = Instant::now();
             let fetched = pending.join().await?;
+            let read = Instant::now();
             let (page, next, early) = match fetched {
                 Fetched::Parsed(page, next) => (page, next, None),
                 Fetched::Body(bytes) => {
@@ -550,15 +551,13 @@ impl RegionClient {
                         let req = self.spawn_fetch(filters, page_size, Some(hint.clone()));
                         (hint, req)
                     });
-                    let read = Instant::now();
                     let (page, next) =
                         fastxml::describe_instances(&bytes).map_err(Ec2Error::Malformed)?;
-                    debug!(region = %self.region, shard, page = pages + 1, parse_ms = read.elapsed().as_millis() as u64, "DescribeInstances page read");
                     (page, next, early)
                 }
             };
             pages += 1;
-            debug!(region = %self.region, shard, page = pages, instances = page.len(), ms = t.elapsed().as_millis() as u64, "DescribeInstances");
+            debug!(region = %self.region, shard, page = pages, instances = page.len(), ms = t.elapsed().as_millis() as u64, parse_ms = read.elapsed().as_millis() as u64, "DescribeInstances");
             sink(page);
             let Some(next) = next else {
                 // An early request for a page that does not exist is aborted when dropped.

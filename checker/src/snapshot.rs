@@ -389,7 +389,6 @@ pub fn diff(
         .filter(|k| !new.groups.contains_key(*k))
         .cloned()
         .collect();
-    // Per group: which consumers break on its instances.
     // Each instance's group, computed once.
     let by_group: Option<BTreeMap<String, Vec<&Instance>>> = fleet.map(|f| {
         let mut m: BTreeMap<String, Vec<&Instance>> = BTreeMap::new();
@@ -398,6 +397,7 @@ pub fn diff(
         }
         m
     });
+    // Per group: which consumers break on its instances.
     // group -> consumer -> outputs its failing clauses depend on
     let mut broken_in: BTreeMap<String, BTreeMap<String, BTreeSet<OutputPath>>> = BTreeMap::new();
     let mut changes = Vec::new();

@@ -380,7 +380,6 @@ async fn handle(
         Err(_) => return Ok(error("MalformedQueryString", 400)),
     };
     let p: Params = form_urlencoded::parse(&body).into_owned().collect();
-    let cache_key = (region.clone(), body.clone());
     let action = param(&p, "Action").unwrap_or("").to_string();
     if let Some(c) = state.stats.calls.get(action.as_str()) {
         c.fetch_add(1, Ordering::Relaxed);
@@ -395,6 +394,7 @@ async fn handle(
     let a = &state.args;
     let resp = match action.as_str() {
         "DescribeInstances" | "DescribeInstanceStatus" => {
+            let cache_key = (region.clone(), body.clone());
             let cached = state
                 .pages
                 .lock()

@@ -332,43 +332,30 @@ fn aws_provisioner_worker_types_are_rendered_with_the_manifest_naming_rules() {
     if tc_schemas().is_none() {
         return;
     }
-    let wt = "tests/fixtures/worker-types/gecko-t-win10-64.yml";
-    let before = gate(&[
-        "--contracts",
-        &format!("{R}/provider-before"),
-        "--contracts",
-        &format!("{R}/consumers-prefix"),
-        "--worker-types",
-        wt,
-        "--format",
-        "json",
-    ]);
+    // The gate on a worker-type file with one provider revision and the pre-fix consumers.
+    let gate_wt = |provider: &str, wt: &str| {
+        gate(&[
+            "--contracts",
+            &format!("{R}/{provider}"),
+            "--contracts",
+            &format!("{R}/consumers-prefix"),
+            "--worker-types",
+            &format!("tests/fixtures/worker-types/{wt}"),
+            "--format",
+            "json",
+        ])
+    };
+    let before = gate_wt("provider-before", "gecko-t-win10-64.yml");
     assert_eq!(before.code, 0, "{}\n{}", before.stdout, before.stderr);
     let v = before.json();
     assert_eq!(
         v["source"]["instances"], 2,
         "one record per region and instance type"
     );
-    let after = gate(&[
-        "--contracts",
-        &format!("{R}/provider-after"),
-        "--contracts",
-        &format!("{R}/consumers-prefix"),
-        "--worker-types",
-        wt,
-        "--format",
-        "json",
-    ]);
+    let after = gate_wt("provider-after", "gecko-t-win10-64.yml");
     assert_eq!(after.code, 1, "{}\n{}", after.stdout, after.stderr);
     assert_eq!(verdict(&after.json(), "occ")["deployable"], "no");
-    let bad = gate(&[
-        "--contracts",
-        &format!("{R}/provider-before"),
-        "--contracts",
-        &format!("{R}/consumers-prefix"),
-        "--worker-types",
-        "tests/fixtures/worker-types/bad-region.yml",
-    ]);
+    let bad = gate_wt("provider-before", "bad-region.yml");
     assert_eq!(bad.code, 2);
     assert!(
         bad.stderr.contains("bad-region.yml at /regions/0/region"),
