@@ -429,7 +429,10 @@ impl RegionClient {
         Ok(names)
     }
 
-    /// The region's available zones (DescribeAvailabilityZones).
+    /// Every zone of the region that can hold an instance (DescribeAvailabilityZones): its
+    /// Availability Zones and the Local and Wavelength Zones the account has opted into (the
+    /// call lists exactly those by default). Each becomes a shard, so a zone left out here is a
+    /// zone whose instances are never fetched: every zone type is kept.
     pub async fn zones(&self) -> Result<Vec<String>, Ec2Error> {
         let _p = self.permit().await;
         let t = Instant::now();
@@ -442,10 +445,10 @@ impl RegionClient {
         let mut names: Vec<String> = out
             .availability_zones()
             .iter()
-            .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
             .filter_map(|z| z.zone_name().map(str::to_string))
             .collect();
         names.sort();
+        names.dedup();
         debug!(region = %self.region, zones = names.len(), ms = t.elapsed().as_millis() as u64, "DescribeAvailabilityZones");
         Ok(names)
     }

@@ -46,7 +46,13 @@ pub fn describe_instances(instances: &[Inst<'_>], next: Option<&str>) -> String 
 }
 
 pub fn zones_xml(zones: &[&str]) -> String {
-    let items: String = zones.iter().map(|z| format!("<item><zoneName>{z}</zoneName><zoneState>available</zoneState><zoneType>availability-zone</zoneType></item>")).collect();
+    let typed: Vec<(&str, &str)> = zones.iter().map(|z| (*z, "availability-zone")).collect();
+    typed_zones_xml(&typed)
+}
+
+/// A zone listing with each zone's type (`availability-zone`, `local-zone`, `wavelength-zone`).
+pub fn typed_zones_xml(zones: &[(&str, &str)]) -> String {
+    let items: String = zones.iter().map(|(z, t)| format!("<item><zoneName>{z}</zoneName><zoneState>available</zoneState><zoneType>{t}</zoneType></item>")).collect();
     format!(
         "<DescribeAvailabilityZonesResponse xmlns=\"{NS}\"><requestId>r</requestId><availabilityZoneInfo>{items}</availabilityZoneInfo></DescribeAvailabilityZonesResponse>"
     )
@@ -714,6 +720,50 @@ async fn sharding_by_zone_deduplicates_instances() {
     let r = run(owned(args)).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.json()["source"]["instances"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn instances_in_local_and_wavelength_zones_get_their_own_shards() {
+    // An opted-in Local Zone or Wavelength Zone is listed with its own zone type; a shard plan
+    // made of Availability Zones only would never ask for its instances, and the smaller fleet
+    // would look complete.
+    let server = MockServer::start().await;
+    Mock::given(action("DescribeAvailabilityZones"))
+        .respond_with(xml(typed_zones_xml(&[
+            ("us-west-2a", "availability-zone"),
+            ("us-west-2-lax-1a", "local-zone"),
+            ("us-west-2-wl1-las-wlz-1", "wavelength-zone"),
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let key = "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234";
+    for (zone, id) in [
+        ("us-west-2a", "i-az"),
+        ("us-west-2-lax-1a", "i-local"),
+        ("us-west-2-wl1-las-wlz-1", "i-wavelength"),
+    ] {
+        Mock::given(action("DescribeInstances"))
+            .and(body_string_contains(format!("Value.1={zone}&")))
+            .respond_with(xml(describe_instances(
+                &[inst(id, zone, key, "gecko-t-win7-32")],
+                None,
+            )))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = owner_contracts(dir.path());
+    let uri = server.uri();
+    let mut args = live_args(&c, &uri, &["--region", "us-west-2"]);
+    args.retain(|a| *a != "--no-shard");
+    let r = run(owned(args)).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let j = r.json();
+    assert_eq!(j["source"]["instances"], 3, "{}", r.stdout);
+    // The zone listing and one call per zone.
+    assert_eq!(j["source"]["parts"][0]["apiCalls"], 4, "{}", r.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
