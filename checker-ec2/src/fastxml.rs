@@ -6,8 +6,9 @@
 //! page cost more than everything else checker does with it. checker needs a dozen fields.
 //!
 //! Two readers feed one field extractor ([`Extract`]):
-//! - [`scan`], the fast path, walks the tags with `memchr` (the text between them is only looked
-//!   at when it is a field checker keeps; entities are decoded by quick-xml). It accepts the
+//! - [`scan`], the fast path, walks from tag to tag, eight bytes at a time (the text between them
+//!   is only looked at when it is a field checker keeps; entities are decoded by quick-xml). It
+//!   jumps over the subtrees nobody reads without looking inside (see [`SKIPPED`]). It accepts the
 //!   shape EC2 sends: an XML declaration, elements without attributes (the root's `xmlns`
 //!   excepted), text and `&..;` references. On anything else (comments, CDATA, DOCTYPE,
 //!   prefixed names, attributes, carriage returns in a kept field) or anything malformed it
@@ -15,8 +16,10 @@
 //! - [`reference`], quick-xml's full reader, reads the page instead and produces the error
 //!   message when the page is malformed.
 //!
-//! A test checks on generated pages that both readers return the same result, and that neither
-//! accepts a page cut anywhere: a truncated page must never look like a smaller fleet.
+//! Tests check on generated pages that both readers return the same result, that neither accepts
+//! a page cut anywhere (a truncated page must never look like a smaller fleet), and that on a
+//! damaged page the fast path declines or agrees (markup damaged inside a jumped-over subtree is
+//! not seen, and then the result is the undamaged page's).
 //! Everything else (signing, credentials, retries, endpoints, error responses) stays with the SDK.
 
 use crate::RawInstance;
