@@ -162,6 +162,16 @@ async fn check_one_region(server: &MockServer) -> Run {
     .await
 }
 
+/// `checker check` of `region` against `server`, sharded by zone.
+async fn check_sharded(server: &MockServer, region: &str) -> Run {
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = owner_contracts(dir.path());
+    let uri = server.uri();
+    let mut args = live_args(&c, &uri, &["--region", region]);
+    args.retain(|a| *a != "--no-shard");
+    run(owned(args)).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn follows_next_token_across_pages() {
     let server = MockServer::start().await;
@@ -712,12 +722,7 @@ async fn sharding_by_zone_deduplicates_instances() {
         .expect(1)
         .mount(&server)
         .await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let c = owner_contracts(dir.path());
-    let uri = server.uri();
-    let mut args = live_args(&c, &uri, &["--region", "us-east-1"]);
-    args.retain(|a| *a != "--no-shard");
-    let r = run(owned(args)).await;
+    let r = check_sharded(&server, "us-east-1").await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.json()["source"]["instances"], 3);
 }
@@ -753,12 +758,7 @@ async fn instances_in_local_and_wavelength_zones_get_their_own_shards() {
             .mount(&server)
             .await;
     }
-    let dir = tempfile::tempdir().expect("tmp");
-    let c = owner_contracts(dir.path());
-    let uri = server.uri();
-    let mut args = live_args(&c, &uri, &["--region", "us-west-2"]);
-    args.retain(|a| *a != "--no-shard");
-    let r = run(owned(args)).await;
+    let r = check_sharded(&server, "us-west-2").await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let j = r.json();
     assert_eq!(j["source"]["instances"], 3, "{}", r.stdout);
