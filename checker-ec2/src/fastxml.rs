@@ -655,28 +655,26 @@ mod tests {
             // One edit per page: with two, one could break a skipped subtree (so the full reader
             // rejects the page) while the other changes a value legitimately.
             let mut b = p.clone().into_bytes();
-            {
-                let i = ((b.len() as f64) * at) as usize;
-                let insert: &[u8] = match what {
-                    0 => b"<",
-                    1 => b">",
-                    2 => b"/",
-                    3 => b"!",
-                    4 => b"?",
-                    5 => b" ",
-                    6 => b":",
-                    7 => b"<x>",
-                    8 => b"</x>",
-                    9 => b"\r",
-                    _ => b"",
-                };
-                if insert.is_empty() {
-                    if i < b.len() {
-                        b.remove(i);
-                    }
-                } else {
-                    b.splice(i..i, insert.iter().copied());
+            let i = ((b.len() as f64) * at) as usize;
+            let insert: &[u8] = match what {
+                0 => b"<",
+                1 => b">",
+                2 => b"/",
+                3 => b"!",
+                4 => b"?",
+                5 => b" ",
+                6 => b":",
+                7 => b"<x>",
+                8 => b"</x>",
+                9 => b"\r",
+                _ => b"",
+            };
+            if insert.is_empty() {
+                if i < b.len() {
+                    b.remove(i);
                 }
+            } else {
+                b.splice(i..i, insert.iter().copied());
             }
             if let Some(fast) = scan(&b) {
                 let expected = match reference(&b) {
