@@ -489,25 +489,8 @@ pub fn emit(text: &str, output: Option<&PathBuf>) -> Result<(), i32> {
 
 /// Reads the fleet from files, or scans live EC2 when no file is given.
 pub fn get_fleet(a: &FleetArgs, set: &ContractSet) -> Result<(Vec<Instance>, SourceInfo), i32> {
-    if !a.fleet.is_empty() {
-        if a.aws.endpoint_url.is_some() || !a.aws.regions.is_empty() {
-            eprintln!(
-                "error: --fleet reads recorded files; --region/--endpoint-url scan live EC2: give one or the other"
-            );
-            return Err(exit::BAD_INPUT);
-        }
-        let (fleet, parts) = read_fleets(&a.fleet, set)?;
-        let sampled = fleet
-            .iter()
-            .filter(|i| !matches!(i.user_data, crate::fleet::UserData::NotFetched))
-            .count();
-        let source = SourceInfo {
-            kind: "recorded".into(),
-            instances: fleet.len(),
-            user_data_sampled: sampled,
-            parts,
-        };
-        return Ok((fleet, source));
+    if let Some(recorded) = recorded_fleet(a, set)? {
+        return Ok(recorded);
     }
     let filters = crate::live::server_filters(set);
     tracing::debug!(?filters, "server-side filters");
@@ -517,16 +500,90 @@ pub fn get_fleet(a: &FleetArgs, set: &ContractSet) -> Result<(Vec<Instance>, Sou
         set.reads_user_data(),
         &set.secret_policy(),
     )?;
+    warn_failed_regions(&live.parts);
+    Ok(live_source(live))
+}
+
+/// The recorded fleet of `--fleet` files with its source, or `None` when the fleet is live.
+/// Giving both recorded files and live-scan arguments is an error: one would be ignored.
+pub fn recorded_fleet(
+    a: &FleetArgs,
+    set: &ContractSet,
+) -> Result<Option<(Vec<Instance>, SourceInfo)>, i32> {
+    if a.fleet.is_empty() {
+        return Ok(None);
+    }
+    if a.aws.endpoint_url.is_some() || !a.aws.regions.is_empty() {
+        eprintln!(
+            "error: --fleet reads recorded files; --region/--endpoint-url scan live EC2: give one or the other"
+        );
+        return Err(exit::BAD_INPUT);
+    }
+    let (fleet, parts) = read_fleets(&a.fleet, set)?;
+    let sampled = fleet
+        .iter()
+        .filter(|i| !matches!(i.user_data, crate::fleet::UserData::NotFetched))
+        .count();
+    let source = SourceInfo {
+        kind: "recorded".into(),
+        instances: fleet.len(),
+        user_data_sampled: sampled,
+        parts,
+    };
+    Ok(Some((fleet, source)))
+}
+
+/// A live scan's records and the report's description of where they came from.
+pub fn live_source(live: crate::live::LiveFleet) -> (Vec<Instance>, SourceInfo) {
     let source = SourceInfo {
         kind: "live".into(),
         instances: live.instances.len(),
         user_data_sampled: live.user_data_sampled,
         parts: live.parts,
     };
-    Ok((live.instances, source))
+    (live.instances, source)
 }
 
-/// Runs a live scan on a fresh runtime; reports failed regions on stderr.
+/// Names every region that could not be read completely, on stderr.
+pub fn warn_failed_regions(parts: &[SourcePart]) {
+    for p in parts.iter().filter(|p| p.status != "ok") {
+        eprintln!(
+            "warning: region {} could not be read: {}",
+            p.name,
+            p.error.as_deref().unwrap_or("error")
+        );
+    }
+}
+
+/// The SDK configuration (aws-config's default chain with the shared AWS arguments) and the
+/// regions to scan; an error is reported on stderr and becomes the exit code.
+pub async fn connect(
+    aws: &crate::live::AwsArgs,
+) -> Result<(checker_ec2::SdkConfig, Vec<String>), i32> {
+    let sdk = checker_ec2::load_config(&aws.connection()).await;
+    let regions = crate::live::resolve_regions(aws, &sdk).await.map_err(|e| {
+        eprintln!("error: {e}");
+        e.exit_code()
+    })?;
+    Ok((sdk, regions))
+}
+
+/// [`crate::live::scan`], with its summary logged (`scan done`, at `-v`).
+pub async fn scan_logged(
+    sdk: &checker_ec2::SdkConfig,
+    regions: &[String],
+    aws: &crate::live::AwsArgs,
+    filters: &crate::live::Filters,
+    user_data: bool,
+    secrets: &crate::fleet::SecretPolicy,
+) -> crate::live::LiveFleet {
+    let live = crate::live::scan(sdk, regions, aws, filters, user_data, secrets).await;
+    tracing::info!(api_calls = live.api_calls, instances = live.instances.len(), shape = ?live.shape, ms = live.elapsed.as_millis() as u64, "scan done");
+    live
+}
+
+/// Runs a live scan on a fresh runtime. Failed regions are in the result's parts; the caller
+/// reports them.
 pub fn scan_live(
     aws: &crate::live::AwsArgs,
     filters: &crate::live::Filters,
@@ -544,17 +601,8 @@ pub fn scan_live(
         }
     };
     rt.block_on(async {
-        let sdk = checker_ec2::load_config(&aws.connection()).await;
-        let regions = crate::live::resolve_regions(aws, &sdk).await.map_err(|e| {
-            eprintln!("error: {e}");
-            e.exit_code()
-        })?;
-        let live = crate::live::scan(&sdk, &regions, aws, filters, user_data, secrets).await;
-        for p in live.parts.iter().filter(|p| p.status != "ok") {
-            eprintln!("warning: region {} could not be read: {}", p.name, p.error.as_deref().unwrap_or("error"));
-        }
-        tracing::info!(api_calls = live.api_calls, instances = live.instances.len(), shape = ?live.shape, ms = live.elapsed.as_millis() as u64, "scan done");
-        Ok(live)
+        let (sdk, regions) = connect(aws).await?;
+        Ok(scan_logged(&sdk, &regions, aws, filters, user_data, secrets).await)
     })
 }
 
@@ -578,6 +626,7 @@ fn record(a: &RecordArgs) -> i32 {
         Ok(l) => l,
         Err(c) => return c,
     };
+    warn_failed_regions(&live.parts);
     let mut text =
         serde_json::to_string_pretty(&crate::fleet::to_describe_instances(&live.instances))
             .unwrap_or_default();

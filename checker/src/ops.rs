@@ -3,8 +3,8 @@
 //! or from recorded files, then plan; only `--apply` touches EC2.
 
 use crate::cli::{
-    ContractArgs, FleetArgs, ReportArgs, build_report, emit, load_contracts, print_diags,
-    read_fleets,
+    ContractArgs, FleetArgs, ReportArgs, build_report, connect, emit, live_source, load_contracts,
+    print_diags, recorded_fleet, scan_logged, warn_failed_regions,
 };
 use crate::contract::ContractSet;
 use crate::cull::{Action, Budget, Plan, PlanInput};
@@ -122,8 +122,7 @@ async fn gather(
     opts: &CullOptions,
     want_status: bool,
 ) -> Result<Gathered, i32> {
-    if !a.fleet.is_empty() {
-        let (fleet, parts) = read_fleets(&a.fleet, set)?;
+    if let Some((fleet, source)) = recorded_fleet(a, set)? {
         let statuses = match (&opts.status, want_status) {
             (Some(p), _) => crate::cull::read_status_file(p).map_err(|d| {
                 print_diags(&d);
@@ -137,12 +136,6 @@ async fn gather(
             }
             (None, false) => Vec::new(),
         };
-        let source = SourceInfo {
-            kind: "recorded".into(),
-            instances: fleet.len(),
-            user_data_sampled: fleet.len(),
-            parts,
-        };
         return Ok(Gathered {
             fleet,
             source,
@@ -150,18 +143,12 @@ async fn gather(
             live: None,
         });
     }
-    let sdk = checker_ec2::load_config(&a.aws.connection()).await;
-    let regions = crate::live::resolve_regions(&a.aws, &sdk)
-        .await
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            e.exit_code()
-        })?;
+    let (sdk, regions) = connect(&a.aws).await?;
     let filters = crate::live::server_filters(set);
     let conditions = crate::cull::status_conditions(opts.include_events);
     let secrets = set.secret_policy();
     let (mut live, status_results) = {
-        let scan = crate::live::scan(
+        let scan = scan_logged(
             &sdk,
             &regions,
             &a.aws,
@@ -213,21 +200,10 @@ async fn gather(
             }
         }
     }
-    for p in live.parts.iter().filter(|p| p.status != "ok") {
-        eprintln!(
-            "warning: region {} could not be read: {}",
-            p.name,
-            p.error.as_deref().unwrap_or("error")
-        );
-    }
-    let source = SourceInfo {
-        kind: "live".into(),
-        instances: live.instances.len(),
-        user_data_sampled: live.user_data_sampled,
-        parts: live.parts,
-    };
+    warn_failed_regions(&live.parts);
+    let (fleet, source) = live_source(live);
     Ok(Gathered {
-        fleet: live.instances,
+        fleet,
         source,
         statuses,
         live: Some(sdk),

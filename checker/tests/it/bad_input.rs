@@ -406,17 +406,29 @@ fn bad_usage_exits_2() {
         "{}",
         r.stderr
     );
-    let both = checker(&[
-        "check",
-        "--fleet",
-        "examples/worker-manager/fleet.json",
-        "--region",
-        "us-east-1",
-    ]);
-    assert_eq!(both.code, 2);
-    assert!(
-        both.stderr.contains("give one or the other"),
-        "{}",
-        both.stderr
-    );
+    // Recorded files and live-scan arguments together: every command that reads a fleet refuses
+    // rather than silently ignoring one of them.
+    let artifacts = tempfile::tempdir().unwrap();
+    let artifacts = artifacts.path().to_str().unwrap();
+    for (cmd, extra) in [
+        ("check", &[][..]),
+        ("cull", &[][..]),
+        ("hook", &["--artifacts", artifacts][..]),
+    ] {
+        for live in [
+            &["--region", "us-east-1"][..],
+            &["--endpoint-url", "http://127.0.0.1:9"][..],
+        ] {
+            let mut args = vec![cmd, "--fleet", "examples/worker-manager/fleet.json"];
+            args.extend_from_slice(live);
+            args.extend_from_slice(extra);
+            let both = checker(&args);
+            assert_eq!(both.code, 2, "{args:?}: {}", both.stderr);
+            assert!(
+                both.stderr.contains("give one or the other"),
+                "{args:?}: {}",
+                both.stderr
+            );
+        }
+    }
 }

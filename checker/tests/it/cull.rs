@@ -518,3 +518,45 @@ fn the_hook_writes_every_artifact_and_a_status_exit_code() {
             .expect("json");
     assert_eq!(plan["refusalKind"], "broken-contract");
 }
+
+/// `check` and `hook` read a recorded fleet through the same code and describe it the same way:
+/// `userDataSampled` counts the instances whose user-data the file holds, not every instance.
+#[test]
+fn hook_and_check_describe_a_recorded_fleet_alike() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let contracts = dir.path().join("contracts");
+    std::fs::create_dir_all(&contracts).expect("mkdir");
+    write_json(&contracts, "provider.json", &provider());
+    write_json(&contracts, "consumer.json", &consumer());
+    let ud = json!({"workerType": "wt-a", "securityToken": "s3cr3t"});
+    let fleet_file = write_json(
+        dir.path(),
+        "fleet.json",
+        &fleet(vec![
+            instance("i-1", "managed:wt-a:0123abc", "wt-a", Some(&ud)),
+            instance("i-2", "managed:wt-a:0123abc", "wt-a", None),
+            instance("i-3", "managed:wt-b:0123abc", "wt-b", None),
+        ]),
+    );
+    let (c, f) = (contracts.to_str().unwrap(), fleet_file.to_str().unwrap());
+    let check = checker(&["check", "--contracts", c, "--fleet", f, "--format", "json"]);
+    assert!(check.code <= 1, "{}", check.stderr);
+    let check: Value = serde_json::from_str(&check.stdout).expect("json");
+    let art = dir.path().join("artifacts");
+    let hook = checker(&[
+        "hook",
+        "--contracts",
+        c,
+        "--fleet",
+        f,
+        "--no-cull",
+        "--artifacts",
+        art.to_str().unwrap(),
+    ]);
+    assert!(hook.code <= 1, "{}", hook.stderr);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(art.join("report.json")).expect("report"))
+            .expect("json");
+    assert_eq!(check["source"]["userDataSampled"], 1);
+    assert_eq!(report["source"], check["source"]);
+}

@@ -885,3 +885,112 @@ async fn region_all_scans_every_enabled_region() {
         vec!["eu-central-1".to_string(), "us-east-1".to_string()]
     );
 }
+
+/// The progress line (regions, pages, instances) is drawn when stderr is a terminal, and only
+/// then: a log or CI capture gets none of it. The terminal is a pseudo-terminal from util-linux
+/// `script`; where it is missing the test says so and skips.
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_is_drawn_on_a_terminal_and_only_there() {
+    let server = MockServer::start().await;
+    let fast = describe_instances(
+        &[
+            inst(
+                "i-1",
+                "us-east-1a",
+                "aws-provisioner-v1-managed:ffe27db",
+                "gecko-t-win10-64",
+            ),
+            inst(
+                "i-2",
+                "us-east-1a",
+                "aws-provisioner-v1-managed:ffe27db",
+                "gecko-t-win10-64",
+            ),
+        ],
+        None,
+    );
+    let slow = describe_instances(
+        &[inst(
+            "i-3",
+            "us-west-2a",
+            "aws-provisioner-v1-managed:ffe27db",
+            "gecko-t-win10-64",
+        )],
+        None,
+    );
+    Mock::given(method("POST"))
+        .and(region("us-east-1"))
+        .and(action("DescribeInstances"))
+        .respond_with(xml(fast))
+        .mount(&server)
+        .await;
+    // us-west-2 answers late, so the line is redrawn with us-east-1's counts while it waits.
+    Mock::given(method("POST"))
+        .and(region("us-west-2"))
+        .and(action("DescribeInstances"))
+        .respond_with(xml(slow).set_delay(std::time::Duration::from_millis(800)))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = owner_contracts(dir.path());
+    let out = dir.path().join("report.json");
+    let uri = server.uri();
+    let args = live_args(
+        &c,
+        &uri,
+        &[
+            "--region",
+            "us-east-1",
+            "--region",
+            "us-west-2",
+            "--output",
+            out.to_str().expect("utf8"),
+        ],
+    );
+
+    // Not a terminal: nothing but the report.
+    let piped = run(owned(args.clone())).await;
+    assert!(piped.code <= 1, "{}", piped.stderr);
+    assert!(
+        !piped.stderr.contains("regions"),
+        "progress drawn on a pipe: {}",
+        piped.stderr
+    );
+
+    // A terminal.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` (a pseudo-terminal for the test) is not installed");
+        return;
+    }
+    let line = std::iter::once(env!("CARGO_BIN_EXE_checker"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let tty = tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
+            .stdin(std::process::Stdio::null());
+        isolate(&mut cmd);
+        cmd.output().expect("run script")
+    })
+    .await
+    .expect("join");
+    let screen = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.code().unwrap_or(-1) <= 1, "{screen}");
+    assert!(
+        screen.contains("regions 0/2 · pages 0 · instances 0"),
+        "no initial progress line: {screen:?}"
+    );
+    assert!(
+        screen.contains("regions 1/2 · pages 1 · instances 2"),
+        "no progress line with the first region's counts: {screen:?}"
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("report")).expect("json");
+    assert_eq!(report["source"]["instances"], 3);
+}

@@ -35,8 +35,24 @@ pub fn checker(args: &[&str]) -> Run {
 /// Runs checker with extra environment, isolated from the developer's AWS settings.
 pub fn checker_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_checker"));
-    cmd.args(args)
-        .current_dir(root())
+    cmd.args(args);
+    isolate(&mut cmd);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run checker");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+/// The environment every test run of checker gets: the project root as working directory, no
+/// colour, no logging, and AWS settings that can never reach a real account (fake static
+/// credentials, no shared config, no instance metadata).
+pub fn isolate(cmd: &mut Command) {
+    cmd.current_dir(root())
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1");
     for k in [
@@ -56,15 +72,6 @@ pub fn checker_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
         .env("AWS_SECRET_ACCESS_KEY", "test-secret")
         .env("AWS_REGION", "us-east-1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run checker");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
 }
 
 pub const R: &str = "examples/taskcluster-2018";
