@@ -5,6 +5,7 @@ mod bad_input;
 mod cull;
 mod formats;
 mod gate;
+mod golden;
 mod live;
 mod moto;
 mod replay;

@@ -1,0 +1,324 @@
+//! Golden tests: the exit code, stdout and stderr of every command in every format on the
+//! shipped examples, and the `--help` of every command. They guard the restructure and every
+//! later change: an output that changes on purpose is re-recorded (`cargo insta review`, or
+//! `INSTA_UPDATE=always cargo test golden`) and its commit says why.
+//!
+//! The recorded files live in `checker/tests/golden/`; they are not fleet `snapshots/`.
+
+use crate::support::*;
+
+/// One run, rendered as the golden file holds it. Temporary paths are replaced by `$TMP`.
+fn golden(name: &str, args: &[&str], tmp: Option<&std::path::Path>) {
+    let r = checker(args);
+    let mut text = format!(
+        "args: {}\nexit: {}\n----- stdout -----\n{}\n----- stderr -----\n{}",
+        args.join(" "),
+        r.code,
+        r.stdout,
+        r.stderr
+    );
+    if let Some(t) = tmp {
+        text = text.replace(t.to_str().expect("utf8"), "$TMP");
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(root().join("checker/tests/golden"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!(name, text));
+}
+
+const FORMATS: [&str; 4] = ["human", "json", "junit", "markdown"];
+const WM: &str = "examples/worker-manager/fleet.json";
+const WM_NOW: &str = "2026-06-01T12:00:00Z";
+
+#[test]
+fn help_of_every_command() {
+    golden("help", &["--help"], None);
+    for cmd in [
+        "validate", "check", "explain", "rules", "gate", "snapshot", "diff", "cull", "hook",
+        "fleet",
+    ] {
+        golden(&format!("help-{cmd}"), &[cmd, "--help"], None);
+    }
+    golden("help-fleet-record", &["fleet", "record", "--help"], None);
+}
+
+#[test]
+fn validate() {
+    golden("validate-default", &["validate"], None);
+    golden(
+        "validate-2018",
+        &[
+            "validate",
+            "--contracts",
+            "examples/taskcluster-2018/provider-after",
+            "--contracts",
+            "examples/taskcluster-2018/consumers-prefix",
+        ],
+        None,
+    );
+    golden(
+        "validate-bad",
+        &[
+            "validate",
+            "--contracts",
+            "tests/fixtures/gate/pool-reserved.json",
+        ],
+        None,
+    );
+}
+
+#[test]
+fn check_in_every_format() {
+    for f in FORMATS {
+        golden(
+            &format!("check-worker-manager-{f}"),
+            &["check", "--fleet", WM, "--now", WM_NOW, "--format", f],
+            None,
+        );
+        golden(
+            &format!("check-2018-after-prefix-{f}"),
+            &[
+                "check",
+                "--contracts",
+                &format!("{R}/provider-after"),
+                "--contracts",
+                &format!("{R}/consumers-prefix"),
+                "--fleet",
+                &format!("{R}/fleet-2018-02-14.json"),
+                "--now",
+                NOW,
+                "--format",
+                f,
+            ],
+            None,
+        );
+    }
+    golden(
+        "check-2018-before-prefix-human",
+        &[
+            "check",
+            "--contracts",
+            &format!("{R}/provider-before"),
+            "--contracts",
+            &format!("{R}/consumers-prefix"),
+            "--fleet",
+            &format!("{R}/fleet-2018-02-12.json"),
+            "--now",
+            NOW,
+        ],
+        None,
+    );
+}
+
+#[test]
+fn explain_instance_clause_and_unknown() {
+    let base = [
+        "--contracts",
+        "examples/taskcluster-2018/provider-after",
+        "--contracts",
+        "examples/taskcluster-2018/consumers-prefix",
+        "--fleet",
+        "examples/taskcluster-2018/fleet-2018-02-14.json",
+        "--now",
+        NOW,
+    ];
+    for (name, id) in [
+        ("explain-instance", "i-00a8aa3a735753466"),
+        ("explain-clause", "occ-prefix-worker-type-known"),
+        ("explain-unknown", "occ-prefix-worker-type-knwon"),
+        ("explain-missing-instance", "i-0000000000000000"),
+    ] {
+        let mut a = vec!["explain", id];
+        a.extend(base);
+        golden(name, &a, None);
+    }
+}
+
+#[test]
+fn rules_in_every_format() {
+    for f in FORMATS {
+        golden(&format!("rules-{f}"), &["rules", "--format", f], None);
+    }
+}
+
+#[test]
+fn gate_in_every_format() {
+    for f in FORMATS {
+        golden(
+            &format!("gate-2018-universal-key-{f}"),
+            &[
+                "gate",
+                "--contracts",
+                &format!("{R}/consumers-prefix"),
+                "--base",
+                &format!("{R}/provider-before/ec2-manager.json"),
+                "--proposed",
+                &format!("{R}/provider-after/ec2-manager.json"),
+                "--format",
+                f,
+            ],
+            None,
+        );
+        golden(
+            &format!("gate-pools-{f}"),
+            &[
+                "gate",
+                "--pools",
+                "examples/worker-manager/pools",
+                "--taskcluster-schemas",
+                "../shared/taskcluster-schemas",
+                "--format",
+                f,
+            ],
+            None,
+        );
+    }
+    golden(
+        "gate-nothing-proposed",
+        &["gate", "--contracts", "contracts"],
+        None,
+    );
+}
+
+#[test]
+fn snapshot_of_both_examples() {
+    golden(
+        "snapshot-worker-manager",
+        &["snapshot", "--fleet", WM],
+        None,
+    );
+    golden(
+        "snapshot-2018",
+        &[
+            "snapshot",
+            "--contracts",
+            &format!("{R}/provider-before"),
+            "--contracts",
+            &format!("{R}/consumers-prefix"),
+            "--fleet",
+            &format!("{R}/fleet-2018-02-12.json"),
+        ],
+        None,
+    );
+}
+
+#[test]
+fn diff_in_every_format() {
+    for f in FORMATS {
+        golden(
+            &format!("diff-2018-{f}"),
+            &[
+                "diff",
+                "--snapshot",
+                "snapshots/taskcluster-2018-02-12.json",
+                "--contracts",
+                &format!("{R}/provider-after"),
+                "--contracts",
+                &format!("{R}/consumers-prefix"),
+                "--fleet",
+                &format!("{R}/fleet-2018-02-14.json"),
+                "--now",
+                NOW,
+                "--format",
+                f,
+            ],
+            None,
+        );
+    }
+    golden(
+        "diff-worker-manager-human",
+        &[
+            "diff",
+            "--snapshot",
+            "snapshots/worker-manager.json",
+            "--fleet",
+            WM,
+            "--now",
+            WM_NOW,
+        ],
+        None,
+    );
+    golden(
+        "diff-missing-snapshot",
+        &["diff", "--snapshot", "snapshots/nope.json", "--fleet", WM],
+        None,
+    );
+}
+
+fn cull_args<'a>(consumers: &'a str, f: &'a str) -> Vec<&'a str> {
+    vec![
+        "cull",
+        "--contracts",
+        "examples/taskcluster-2018/provider-after",
+        "--contracts",
+        consumers,
+        "--fleet",
+        "examples/taskcluster-2018/fleet-2018-02-14.json",
+        "--status",
+        "examples/taskcluster-2018/status-2018-02-14.json",
+        "--now",
+        NOW,
+        "--format",
+        f,
+    ]
+}
+
+#[test]
+fn cull_in_every_format() {
+    for f in FORMATS {
+        golden(
+            &format!("cull-postfix-{f}"),
+            &cull_args("examples/taskcluster-2018/consumers-postfix", f),
+            None,
+        );
+    }
+    golden(
+        "cull-prefix-refused-human",
+        &cull_args("examples/taskcluster-2018/consumers-prefix", "human"),
+        None,
+    );
+}
+
+#[test]
+fn hook_writes_its_artifacts() {
+    for consumers in ["postfix", "prefix"] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let art = dir.path().join("artifacts");
+        let c = format!("{R}/consumers-{consumers}");
+        let a = [
+            "hook",
+            "--contracts",
+            "examples/taskcluster-2018/provider-after",
+            "--contracts",
+            &c,
+            "--fleet",
+            "examples/taskcluster-2018/fleet-2018-02-14.json",
+            "--status",
+            "examples/taskcluster-2018/status-2018-02-14.json",
+            "--snapshot",
+            "snapshots/taskcluster-2018-02-12.json",
+            "--now",
+            NOW,
+            "--artifacts",
+            art.to_str().expect("utf8"),
+        ];
+        golden(&format!("hook-{consumers}"), &a, Some(dir.path()));
+        let mut names: Vec<_> = std::fs::read_dir(&art)
+            .expect("artifacts")
+            .map(|e| e.expect("entry").file_name().into_string().expect("utf8"))
+            .collect();
+        names.sort();
+        let mut all = String::new();
+        for n in names {
+            let body = std::fs::read_to_string(art.join(&n)).expect("read");
+            all.push_str(&format!("===== {n} =====\n{body}\n"));
+        }
+        let all = all.replace(dir.path().to_str().expect("utf8"), "$TMP");
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(root().join("checker/tests/golden"));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        settings.bind(|| insta::assert_snapshot!(format!("hook-{consumers}-artifacts"), all));
+    }
+}
