@@ -387,7 +387,7 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
     for (pi, p) in set.providers.iter().enumerate() {
         let mut tally = ConsumerTally {
             name: p.name.clone(),
-            role: "provider",
+            role: TallyRole::Provider,
             owner: p.owner.clone(),
             runbook: None,
             selector: set.describe_selector(&p.selector),
@@ -439,7 +439,7 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
     for (ci, c) in set.consumers.iter().enumerate() {
         let mut tally = ConsumerTally {
             name: c.name.clone(),
-            role: "consumer",
+            role: TallyRole::Consumer,
             owner: Some(c.owner.clone()),
             runbook: c.runbook.clone(),
             selector: set.describe_selector(&c.selector),
@@ -543,7 +543,7 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
                 agg.add(&first, &format!("{label}: {desc}"));
                 let tally = tallies
                     .iter_mut()
-                    .find(|t| t.role == "consumer" && t.name == set.consumers[ci].name);
+                    .find(|t| t.role == TallyRole::Consumer && t.name == set.consumers[ci].name);
                 if let Some(t) = tally {
                     let n: usize = values.values().map(Vec::len).sum();
                     t.clauses[k].passed -= n.min(t.clauses[k].passed);
@@ -562,7 +562,7 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
         let wref = waiver_ref(w);
         if w.expires < today {
             findings.push(Finding {
-                code: "waiver-expired",
+                code: Code::WaiverExpired,
                 outcome: Outcome::Violation,
                 severity: Severity::Warning,
                 consumer: w.consumer.clone(),
@@ -588,7 +588,7 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
             });
         } else if !waiver_used[wi] {
             findings.push(Finding {
-                code: "waiver-unused",
+                code: Code::WaiverUnused,
                 outcome: Outcome::Notice,
                 severity: Severity::Warning,
                 consumer: w.consumer.clone(),
@@ -770,14 +770,14 @@ fn make_finding(
             };
             let (code, message) = match outcome {
                 Outcome::Unknown => (
-                    "manifest-unknown",
+                    Code::ManifestUnknown,
                     format!(
                         "provider {} promises {}, but it could not be read on {} instance(s): {first}",
                         p.name, o.path, agg.count
                     ),
                 ),
                 _ => (
-                    "manifest-violated",
+                    Code::ManifestViolated,
                     format!(
                         "provider {} promises {} = {expected}, but {} instance(s) it launched break that promise, e.g. {first}",
                         p.name, o.path, agg.count
@@ -812,21 +812,21 @@ fn make_finding(
             let target = clause_target(c, &cl.check);
             let (code, message) = match outcome {
                 Outcome::Unknown => (
-                    "clause-unknown",
+                    Code::ClauseUnknown,
                     format!(
                         "{}: {} could not be evaluated on {} instance(s): {first}",
                         c.name, cl.id, agg.count
                     ),
                 ),
                 Outcome::Waived => (
-                    "clause-waived",
+                    Code::ClauseWaived,
                     format!(
                         "{}: {} fails on {} instance(s), accepted by a waiver",
                         c.name, cl.id, agg.count
                     ),
                 ),
                 _ => (
-                    "clause-violated",
+                    Code::ClauseViolated,
                     format!(
                         "{} expects {target} {expected}; {} instance(s) fail: {first}",
                         c.name, agg.count
@@ -946,7 +946,7 @@ fn coverage(set: &ContractSet, tallies: &[ConsumerTally]) -> Coverage {
         .iter()
         .filter(|t| t.selected == 0)
         .map(|t| {
-            if t.role == "provider" {
+            if t.role == TallyRole::Provider {
                 format!("provider {}", t.name)
             } else {
                 t.name.clone()
@@ -997,14 +997,15 @@ pub fn summarize(
         .count();
     let incomplete = policy.source_incomplete || unknown_evaluations > policy.max_unknown;
     let failing = errors > 0 || (policy.fail_on_warn && warnings > 0);
+    use crate::exit::ExitStatus;
     let (status, exit_code) = if incomplete {
-        ("incomplete", crate::exit::INCOMPLETE)
+        (Status::Incomplete, ExitStatus::Incomplete)
     } else if failing {
-        ("violations", crate::exit::VIOLATIONS)
+        (Status::Violations, ExitStatus::Violations)
     } else if warnings > 0 {
-        ("warnings", crate::exit::CLEAN)
+        (Status::Warnings, ExitStatus::Clean)
     } else {
-        ("clean", crate::exit::CLEAN)
+        (Status::Clean, ExitStatus::Clean)
     };
     Summary {
         status,
@@ -1015,5 +1016,6 @@ pub fn summarize(
         waived,
         evaluations,
         exit_code,
+        fail_on_warn: policy.fail_on_warn,
     }
 }

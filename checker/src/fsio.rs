@@ -29,6 +29,28 @@ pub fn write_atomic_with(
     Ok(())
 }
 
+/// Writes a command's output: to the file (atomically), or to stdout. A closed stdout pipe
+/// (`| head`) is the reader's choice, not a failure.
+pub fn write_output(text: &str, output: Option<&Path>) -> crate::Result<()> {
+    match output {
+        Some(path) => write_atomic(path, text.as_bytes()).map_err(|source| crate::Error::Write {
+            path: path.to_path_buf(),
+            source,
+        }),
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                Err(source) => Err(crate::Error::Write {
+                    path: "stdout".into(),
+                    source,
+                }),
+            }
+        }
+    }
+}
+
 /// Appends one line to a JSON Lines file with a single `write` on an O_APPEND descriptor, then
 /// syncs it, so concurrent appenders never interleave within a line and a crash loses at most
 /// the line being written.

@@ -8,9 +8,8 @@
 use crate::contract::{Condition, ContractSet, Selector};
 use crate::fleet::{Instance, SecretPolicy, UserData};
 use crate::output::{Ec2Field, OutputPath};
-use crate::report::SourcePart;
+use crate::report::{PartStatus, SourcePart};
 use checker_ec2::{Connection, Ec2Error, RawInstance, RegionClient};
-use clap::Args;
 use futures::stream::{FuturesUnordered, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,55 +17,6 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-/// AWS arguments shared by every live command.
-#[derive(Debug, Clone, Args)]
-pub struct AwsArgs {
-    /// Region to scan (repeatable), or `all` for every enabled region (DescribeRegions).
-    /// Default: the region of the profile / AWS_REGION.
-    #[arg(long = "region", value_name = "REGION")]
-    pub regions: Vec<String>,
-    /// Shared-config profile; otherwise aws-config's default chain (env, profile, SSO, web identity, IMDS).
-    #[arg(long, env = "AWS_PROFILE")]
-    pub profile: Option<String>,
-    /// Another EC2 endpoint (moto, LocalStack, a mock). AWS_ENDPOINT_URL also works.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// Attempts per API call, first included; throttling and 5xx are retried with backoff.
-    #[arg(long, default_value_t = 5)]
-    pub retry_attempts: u32,
-    /// Backoff before the first retry, in milliseconds (exponential with jitter after).
-    #[arg(long, value_name = "MS", default_value_t = 500)]
-    pub retry_initial_backoff_ms: u64,
-    /// `adaptive` retry rate-limits the client after throttling; `standard` only backs off.
-    #[arg(long, value_enum, default_value_t = RetryMode::Adaptive)]
-    pub retry_mode: RetryMode,
-    /// Timeout of one API call attempt, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    pub timeout: u64,
-    /// Connect timeout, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
-    pub connect_timeout: u64,
-    /// API calls in flight per region.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-    /// One paginator per availability zone (faster on big regions); `--no-shard` for one chain.
-    #[arg(long = "no-shard", action = clap::ArgAction::SetFalse)]
-    pub shard: bool,
-    /// User-data to fetch per group (worker type, region, AMI, instance type): a number, `all`,
-    /// or 0. Only fetched when some contract reads user-data.
-    #[arg(long, value_name = "N|all", default_value = "3", value_parser = parse_sample)]
-    pub user_data_sample: Sample,
-}
-
-/// The retry mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RetryMode {
-    /// Backoff plus client-side rate limiting.
-    Adaptive,
-    /// Backoff only.
-    Standard,
-}
 
 /// How many user-data to fetch per group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,28 +27,35 @@ pub enum Sample {
     All,
 }
 
-fn parse_sample(s: &str) -> Result<Sample, String> {
-    if s == "all" {
-        return Ok(Sample::All);
+impl std::str::FromStr for Sample {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Sample, String> {
+        if s == "all" {
+            return Ok(Sample::All);
+        }
+        s.parse::<usize>()
+            .map(Sample::PerGroup)
+            .map_err(|_| format!("`{s}` is neither a number nor `all`"))
     }
-    s.parse::<usize>()
-        .map(Sample::PerGroup)
-        .map_err(|_| format!("`{s}` is neither a number nor `all`"))
 }
 
-impl AwsArgs {
+/// What a live scan reads and how: the command line's AWS arguments, resolved.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Regions given (`all` = every enabled region); empty: the SDK's default region.
+    pub regions: Vec<String>,
     /// The adapter's connection settings.
-    pub fn connection(&self) -> Connection {
-        Connection {
-            profile: self.profile.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-            retry_attempts: self.retry_attempts,
-            initial_backoff: Duration::from_millis(self.retry_initial_backoff_ms),
-            adaptive: self.retry_mode == RetryMode::Adaptive,
-            connect_timeout: Duration::from_secs(self.connect_timeout),
-            attempt_timeout: Duration::from_secs(self.timeout),
-            concurrency: self.concurrency,
-        }
+    pub connection: Connection,
+    /// One paginator per zone.
+    pub shard: bool,
+    /// User-data to fetch per group, when some contract reads it.
+    pub user_data_sample: Sample,
+}
+
+impl LiveOptions {
+    /// API calls in flight per region.
+    pub fn concurrency(&self) -> usize {
+        self.connection.concurrency
     }
 }
 
@@ -317,17 +274,17 @@ pub enum LiveError {
 
 impl LiveError {
     /// No region is a usage error (2); a failed DescribeRegions leaves the data incomplete (3).
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_status(&self) -> crate::exit::ExitStatus {
         match self {
-            LiveError::NoRegion => crate::exit::BAD_INPUT,
-            LiveError::Regions(_) => crate::exit::INCOMPLETE,
+            LiveError::NoRegion => crate::exit::ExitStatus::BadInput,
+            LiveError::Regions(_) => crate::exit::ExitStatus::Incomplete,
         }
     }
 }
 
 /// Resolves `--region` (`all` = DescribeRegions) against the SDK's default region.
 pub async fn resolve_regions(
-    args: &AwsArgs,
+    args: &LiveOptions,
     sdk: &checker_ec2::SdkConfig,
 ) -> Result<Vec<String>, LiveError> {
     let default = sdk.region().map(|r| r.to_string());
@@ -353,7 +310,7 @@ pub async fn resolve_regions(
 pub async fn scan(
     sdk: &checker_ec2::SdkConfig,
     regions: &[String],
-    args: &AwsArgs,
+    args: &LiveOptions,
     filters: &Filters,
     want_user_data: bool,
     secrets: &SecretPolicy,
@@ -363,7 +320,7 @@ pub async fn scan(
     progress.update("");
     let clients: Vec<RegionClient> = regions
         .iter()
-        .map(|r| RegionClient::new(sdk, r, args.concurrency))
+        .map(|r| RegionClient::new(sdk, r, args.concurrency()))
         .collect();
     // One task per region, so pages of different regions are parsed on every core.
     let handles: Vec<_> = clients
@@ -426,7 +383,7 @@ pub async fn scan(
                 tracing::info!(region = %client.region, instances = stats.instances, pages = stats.pages, shards = stats.shards, ms = stats.elapsed.as_millis() as u64, "region scanned");
                 fleet.parts.push(SourcePart {
                     name: client.region.clone(),
-                    status: "ok",
+                    status: PartStatus::Ok,
                     instances: records.len(),
                     error: None,
                     api_calls: None,
@@ -445,7 +402,7 @@ pub async fn scan(
                 tracing::debug!(region = %client.region, error = %e, "region failed");
                 fleet.parts.push(SourcePart {
                     name: client.region.clone(),
-                    status: "failed",
+                    status: PartStatus::Failed,
                     instances: 0,
                     error: Some(e.to_string()),
                     api_calls: None,
@@ -478,7 +435,7 @@ pub async fn scan(
             .filter(|i| i.region == part.name && !matches!(i.user_data, UserData::NotFetched))
             .count();
         if let Some(seq) = part.sequential_calls.as_mut() {
-            *seq += fetched.div_ceil(args.concurrency.max(1));
+            *seq += fetched.div_ceil(args.concurrency().max(1));
         }
     }
     fleet.parts.sort_by(|a, b| a.name.cmp(&b.name));
@@ -549,4 +506,13 @@ async fn fetch_user_data(
         };
     }
     fetched
+}
+
+impl From<LiveError> for crate::Error {
+    fn from(e: LiveError) -> Self {
+        match e {
+            LiveError::NoRegion => crate::Error::Usage(e.to_string()),
+            LiveError::Regions(_) => crate::Error::Incomplete(e.to_string()),
+        }
+    }
 }

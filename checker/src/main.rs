@@ -1,5 +1,7 @@
-//! The `checker` binary: everything lives in the library; see `checker --help`.
+//! The `checker` binary: it parses arguments, calls the library and prints (`src/cmd/`).
 
-fn main() {
-    std::process::exit(checker::cli::main());
+mod cmd;
+
+fn main() -> std::process::ExitCode {
+    cmd::main().into()
 }

@@ -92,38 +92,26 @@ pub struct CodeDoc {
     pub meaning: &'static str,
 }
 
-/// Every finding code a report can carry.
-pub const CODES: &[CodeDoc] = &[
-    CodeDoc {
-        code: "clause-violated",
-        meaning: "a consumer clause fails on some instances: the consumer will misbehave there",
-    },
-    CodeDoc {
-        code: "clause-unknown",
-        meaning: "a consumer clause could not be evaluated (user-data not JSON, an output unreadable)",
-    },
-    CodeDoc {
-        code: "clause-waived",
-        meaning: "a clause fails, but a waiver (owner, reason, expiry) accepts it",
-    },
-    CodeDoc {
-        code: "manifest-violated",
-        meaning: "instances a provider manifest selects do not carry what the manifest promises: the provider broke its own published interface",
-    },
-    CodeDoc {
-        code: "manifest-unknown",
-        meaning: "a provider's promise could not be checked on some instances",
-    },
-    CodeDoc {
-        code: "waiver-expired",
-        meaning: "a waiver is past its expiry date; what it covered fails again",
-    },
-    CodeDoc {
-        code: "waiver-unused",
-        meaning: "a waiver matches no failing instance: remove it or fix its selector",
-    },
-    CodeDoc {
-        code: "region-failed",
-        meaning: "a region could not be read completely; nothing there was evaluated",
-    },
-];
+/// What `checker rules --format json` prints.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RulesDocument {
+    /// Every clause kind.
+    pub clause_kinds: &'static [RuleDoc],
+    /// Every finding code.
+    pub finding_codes: Vec<CodeDoc>,
+}
+
+/// The rules document.
+pub fn document() -> RulesDocument {
+    RulesDocument {
+        clause_kinds: RULES,
+        finding_codes: crate::code::Code::ALL
+            .iter()
+            .map(|c| CodeDoc {
+                code: c.name(),
+                meaning: c.description(),
+            })
+            .collect(),
+    }
+}

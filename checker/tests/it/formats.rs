@@ -101,11 +101,77 @@ fn junit_has_a_suite_per_consumer_and_a_case_per_clause() {
         .iter()
         .map(|c| c["clauses"].as_array().map_or(0, Vec::len))
         .sum();
-    assert_eq!(x.matches("<testcase ").count(), clauses);
+    let parts = v["source"]["parts"].as_array().map_or(0, Vec::len);
+    assert_eq!(x.matches("<testcase ").count(), clauses + parts);
+    // One suite per consumer and provider, and one for the source.
     assert_eq!(
         x.matches("<testsuite ").count(),
-        v["consumers"].as_array().map_or(0, Vec::len)
+        v["consumers"].as_array().map_or(0, Vec::len) + 1
     );
+}
+
+/// JUnit agrees with the exit code: a warnings-only run has no failing or erroring case (it had
+/// `errors="1"` while the exit was 0); under --fail-on-warn the warning fails.
+#[test]
+fn junit_fails_a_warning_only_when_the_run_fails() {
+    let r = replay("before", "prefix", "12", &["--format", "junit"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(r#"failures="0" errors="0">"#),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("<failure") && !r.stdout.contains("<error"));
+    assert!(
+        r.stdout.contains("<system-out>warning: generic-worker"),
+        "{}",
+        r.stdout
+    );
+    let r = replay(
+        "before",
+        "prefix",
+        "12",
+        &["--format", "junit", "--fail-on-warn"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(r#"<failure message="generic-worker"#),
+        "{}",
+        r.stdout
+    );
+}
+
+/// `--output json` names a file called json: refused before any work, with the fix.
+#[test]
+fn a_format_name_given_as_the_output_file_is_refused_with_a_hint() {
+    for cmd in [
+        vec!["check", "--fleet", "examples/worker-manager/fleet.json"],
+        vec!["rules"],
+        vec!["snapshot", "--fleet", "examples/worker-manager/fleet.json"],
+    ] {
+        let mut a = cmd.clone();
+        a.extend(["--output", "json"]);
+        let r = checker(&a);
+        assert_eq!(r.code, 2, "{a:?}: {}", r.stderr);
+        assert!(r.stderr.contains("--format json"), "{}", r.stderr);
+        assert!(!root().join("json").exists());
+    }
+}
+
+/// `rules` renders every format it accepts.
+#[test]
+fn rules_render_in_every_format() {
+    let j = checker(&["rules", "--format", "junit"]);
+    assert_eq!(j.code, 0);
+    assert!(
+        j.stdout.contains(r#"<testcase name="member-of""#),
+        "{}",
+        j.stdout
+    );
+    assert!(j.stdout.contains(r#"<testcase name="region-failed""#));
+    let m = checker(&["rules", "--format", "markdown"]);
+    assert_eq!(m.code, 0);
+    assert!(m.stdout.contains("| `agrees-with` |"), "{}", m.stdout);
 }
 
 #[test]

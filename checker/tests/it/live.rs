@@ -443,6 +443,35 @@ async fn a_region_failing_with_500s_is_named_and_the_others_are_still_reported()
             .iter()
             .any(|f| f["clause"] == "cull-wt-known" && f["samples"] == json!(["i-ok"]))
     );
+    // JUnit agrees with the exit code: the region that could not be read is a failing case
+    // (it was all-skipped before, while the run exited 3).
+    let uri = server.uri();
+    let mut a = live_args(
+        &c,
+        &uri,
+        &[
+            "--region",
+            "us-east-1",
+            "--region",
+            "us-west-1",
+            "--retry-attempts",
+            "2",
+        ],
+    );
+    a[6] = "junit";
+    let j = run(owned(a)).await;
+    assert_eq!(j.code, 3, "{}", j.stderr);
+    assert!(
+        j.stdout
+            .contains(r#"<testcase name="read us-west-1" classname="source" assertions="0">"#),
+        "{}",
+        j.stdout
+    );
+    assert!(
+        j.stdout.contains("us-west-1 could not be read") && j.stdout.contains("<error"),
+        "{}",
+        j.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

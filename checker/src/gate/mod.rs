@@ -2,11 +2,18 @@
 //! configuration would put on new instances, evaluates every consumer contract against it, and
 //! gives each consumer a verdict with typed reasons, like Pact's can-i-deploy.
 
-use crate::contract::{Check, Consumer, ContractSet, Derivation, Provider, Severity, Subject};
+use crate::contract::{Check, Consumer, ContractSet, Derivation, Severity, Subject};
 use crate::eval::{FactValue, eval_clause};
+use crate::exit::ExitStatus;
 use crate::fleet::{Instance, Read};
 use crate::report::*;
 use std::collections::{BTreeMap, BTreeSet};
+
+mod changes;
+mod git;
+mod run;
+pub use changes::manifest_changes;
+pub use run::{GateRequest, run};
 
 /// Consumer verdicts from a report of the proposal (and optionally of the base).
 pub fn verdicts(
@@ -49,16 +56,16 @@ pub fn verdicts(
                 .collect();
             let reasons = failing(proposed);
             let deployable = if !reasons.is_empty() {
-                "no"
+                Deployable::No
             } else if !unknown.is_empty() {
-                "unknown"
+                Deployable::Unknown
             } else {
-                "yes"
+                Deployable::Yes
             };
             let selected = proposed
                 .consumers
                 .iter()
-                .find(|t| t.role == "consumer" && t.name == c.name)
+                .find(|t| t.role == TallyRole::Consumer && t.name == c.name)
                 .map(|t| t.selected)
                 .unwrap_or(0);
             let reads: BTreeSet<String> = c.reads(set).iter().map(|p| p.to_string()).collect();
@@ -83,7 +90,7 @@ pub fn verdicts(
                 deployable,
                 affected,
                 regression,
-                reasons: if deployable == "unknown" {
+                reasons: if deployable == Deployable::Unknown {
                     unknown
                 } else {
                     reasons
@@ -220,119 +227,16 @@ fn reason_text(c: &Consumer, f: &Finding, records: &[Instance]) -> String {
     }
 }
 
-fn describe_output(o: &crate::contract::ProviderOutput) -> String {
-    match (&o.template, o.secret, o.optional) {
-        (_, true, _) => "secret".into(),
-        (Some(t), _, false) => format!("\"{}\"", t.source),
-        (Some(t), _, true) => format!("\"{}\" (optional)", t.source),
-        (None, _, false) => "present".into(),
-        (None, _, true) => "optional".into(),
-    }
-}
-
-/// What a manifest revision changes, and who reads each change.
-pub fn manifest_changes(set: &ContractSet, base: &Provider, proposed: &Provider) -> Vec<Change> {
-    let reads = set.consumer_reads();
-    let mut out = Vec::new();
-    let b: BTreeMap<String, String> = base
-        .outputs
-        .iter()
-        .map(|o| (o.path.to_string(), describe_output(o)))
-        .collect();
-    let p: BTreeMap<String, String> = proposed
-        .outputs
-        .iter()
-        .map(|o| (o.path.to_string(), describe_output(o)))
-        .collect();
-    let read_by = |path: &str| -> Vec<String> {
-        crate::output::OutputPath::parse(path)
-            .ok()
-            .and_then(|op| reads.get(&op).map(|s| s.iter().cloned().collect()))
-            .unwrap_or_default()
-    };
-    for k in b.keys().chain(p.keys()).collect::<BTreeSet<_>>() {
-        let (kind, before, after) = match (b.get(k), p.get(k)) {
-            (Some(x), Some(y)) if x == y => continue,
-            (Some(x), Some(y)) => ("changed", Some(x.clone()), Some(y.clone())),
-            (Some(x), None) => ("removed", Some(x.clone()), None),
-            (None, Some(y)) => ("added", None, Some(y.clone())),
-            (None, None) => continue,
-        };
-        out.push(Change {
-            kind,
-            output: k.clone(),
-            before,
-            after,
-            read_by: read_by(k),
-        });
-    }
-    for name in base
-        .sets
-        .keys()
-        .chain(proposed.sets.keys())
-        .collect::<BTreeSet<_>>()
-    {
-        let empty = Default::default();
-        let bs = base.sets.get(name).map(|s| s.as_ref()).unwrap_or(&empty);
-        let ps = proposed
-            .sets
-            .get(name)
-            .map(|s| s.as_ref())
-            .unwrap_or(&empty);
-        if bs == ps {
-            continue;
-        }
-        let removed: Vec<&String> = bs.difference(ps).collect();
-        let added: Vec<&String> = ps.difference(bs).collect();
-        let users: Vec<String> = set
-            .consumers
-            .iter()
-            .filter(|c| {
-                c.clauses
-                    .iter()
-                    .any(|cl| matches!(&cl.check, Check::MemberOf(_, r) if r.name == *name))
-            })
-            .map(|c| c.name.clone())
-            .collect();
-        out.push(Change {
-            kind: "changed",
-            output: format!("set:{name}"),
-            before: (!removed.is_empty()).then(|| {
-                format!(
-                    "removed: {}",
-                    removed
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }),
-            after: (!added.is_empty()).then(|| {
-                format!(
-                    "added: {}",
-                    added
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }),
-            read_by: users,
-        });
-    }
-    out
-}
-
 /// The gate's exit code: 1 if any consumer (not ignored) says no, else 3 if any is unknown, else 0.
-pub fn exit_code(v: &[Verdict]) -> i32 {
+pub fn exit_status(v: &[Verdict]) -> ExitStatus {
     let counted = v.iter().filter(|v| v.ignored.is_none());
-    let mut code = crate::exit::CLEAN;
+    let mut status = ExitStatus::Clean;
     for x in counted {
         match x.deployable {
-            "no" => return crate::exit::VIOLATIONS,
-            "unknown" => code = crate::exit::INCOMPLETE,
-            _ => {}
+            Deployable::No => return ExitStatus::Violations,
+            Deployable::Unknown => status = ExitStatus::Incomplete,
+            Deployable::Yes => {}
         }
     }
-    code
+    status
 }

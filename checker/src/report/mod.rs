@@ -2,12 +2,20 @@
 //! versioned interface (docs/report-format.md); change it only with a version bump.
 
 use crate::contract::Severity;
+use crate::exit::ExitStatus;
 use serde::Serialize;
+
+pub use crate::code::Code;
+
+mod build;
+pub use build::{Judgement, build, tool};
 
 /// The JSON envelope's format name.
 pub const FORMAT: &str = "checker-report";
-/// The JSON envelope's version.
+/// The JSON envelope's (major) version: a reader that knows it can read every document of it.
 pub const VERSION: u32 = 1;
+/// The minor version: fields added within [`VERSION`] (see docs/report-format.md).
+pub const MINOR_VERSION: u32 = 1;
 
 /// What a finding says about the fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -52,7 +60,7 @@ pub struct WaiverRef {
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     /// Stable kebab-case code (see `checker rules`).
-    pub code: &'static str,
+    pub code: Code,
     /// Violation, unknown, waived or notice.
     pub outcome: Outcome,
     /// Error or warning.
@@ -114,7 +122,7 @@ pub struct ConsumerTally {
     /// Name.
     pub name: String,
     /// `consumer` or `provider`.
-    pub role: &'static str,
+    pub role: TallyRole,
     /// Owner.
     pub owner: Option<String>,
     /// Runbook.
@@ -168,7 +176,7 @@ pub struct SourcePart {
     /// Region or file.
     pub name: String,
     /// `ok` or `failed`.
-    pub status: &'static str,
+    pub status: PartStatus,
     /// Instances read.
     pub instances: usize,
     /// Why it failed.
@@ -184,8 +192,8 @@ pub struct SourcePart {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceInfo {
-    /// `recorded`, `live` or `proposal`.
-    pub kind: String,
+    /// `recorded`, `live`, `proposal` or `snapshot`.
+    pub kind: SourceKind,
     /// Regions or files.
     pub parts: Vec<SourcePart>,
     /// Instances in all.
@@ -199,7 +207,7 @@ pub struct SourceInfo {
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     /// `clean`, `warnings`, `violations` or `incomplete`.
-    pub status: &'static str,
+    pub status: Status,
     /// Error-severity violations (findings).
     pub errors: usize,
     /// Warning-severity violations and warning notices (findings).
@@ -213,7 +221,9 @@ pub struct Summary {
     /// Instance-clause evaluations performed.
     pub evaluations: usize,
     /// The exit code.
-    pub exit_code: i32,
+    pub exit_code: ExitStatus,
+    /// Warnings fail the run (`--fail-on-warn`). Since 1.1.
+    pub fail_on_warn: bool,
 }
 
 /// A whole report.
@@ -224,6 +234,8 @@ pub struct Report {
     pub format: &'static str,
     /// Always [`VERSION`].
     pub version: u32,
+    /// [`MINOR_VERSION`]. Since 1.1.
+    pub minor_version: u32,
     /// `checker x.y.z`.
     pub tool: String,
     /// The command that made it.
@@ -266,7 +278,7 @@ pub struct Verdict {
     /// Its owner.
     pub owner: String,
     /// `yes`, `no` or `unknown`.
-    pub deployable: &'static str,
+    pub deployable: Deployable,
     /// Whether the proposal touches anything the consumer reads (or selects any proposed instance).
     pub affected: bool,
     /// With a base: the consumer held on the base and breaks on the proposal.
@@ -282,7 +294,7 @@ pub struct Verdict {
 #[serde(rename_all = "camelCase")]
 pub struct Change {
     /// `added`, `removed` or `changed` (CloudFormation's ADD / REMOVE / NOT_EQUAL).
-    pub kind: &'static str,
+    pub kind: ChangeKind,
     /// The output (or `set:NAME`).
     pub output: String,
     /// Before.
@@ -306,9 +318,165 @@ pub struct GateSection {
     /// `--dry-run` was used: the exit code is 0 whatever the verdicts.
     pub dry_run: bool,
     /// The exit code the verdicts call for (the real one is 0 under --dry-run).
-    pub verdict_exit_code: i32,
+    pub verdict_exit_code: ExitStatus,
     /// Per consumer.
     pub verdicts: Vec<Verdict>,
     /// What the proposal changes (with a base).
     pub changes: Vec<Change>,
 }
+
+/// Whether a region's (or file's) data was read completely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartStatus {
+    /// Read completely.
+    Ok,
+    /// Not read, or read only in part: nothing from it is evaluated.
+    Failed,
+}
+
+/// Where a report's records came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// `--fleet` files.
+    #[default]
+    Recorded,
+    /// Live EC2.
+    Live,
+    /// Instances rendered from a proposed provider configuration (gate).
+    Proposal,
+    /// A second snapshot (`diff --to`).
+    Snapshot,
+}
+
+impl SourceKind {
+    /// As the report writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Recorded => "recorded",
+            SourceKind::Live => "live",
+            SourceKind::Proposal => "proposal",
+            SourceKind::Snapshot => "snapshot",
+        }
+    }
+}
+
+/// Whether a tally is a provider manifest's or a consumer contract's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TallyRole {
+    /// A provider manifest.
+    Provider,
+    /// A consumer contract.
+    Consumer,
+}
+
+/// A report's overall status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Nothing fails.
+    #[default]
+    Clean,
+    /// Only warnings.
+    Warnings,
+    /// Something fails.
+    Violations,
+    /// The data or the evaluation is incomplete.
+    Incomplete,
+}
+
+/// A consumer's verdict on a proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Deployable {
+    /// Its contract holds on the proposal.
+    Yes,
+    /// Its contract breaks on the proposal.
+    No,
+    /// Its contract could not be evaluated on the proposal.
+    Unknown,
+}
+
+/// How an output changed (CloudFormation's ADD / REMOVE / NOT_EQUAL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// New.
+    Added,
+    /// Gone.
+    Removed,
+    /// Different.
+    Changed,
+}
+
+impl ChangeKind {
+    /// As reports write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Removed => "removed",
+            ChangeKind::Changed => "changed",
+        }
+    }
+}
+
+impl SourceInfo {
+    /// Whether some part could not be read: such data never reports clean.
+    pub fn incomplete(&self) -> bool {
+        self.parts.iter().any(|p| p.status != PartStatus::Ok)
+    }
+
+    /// The parts that could not be read.
+    pub fn failed(&self) -> impl Iterator<Item = &SourcePart> {
+        self.parts.iter().filter(|p| p.status != PartStatus::Ok)
+    }
+}
+
+/// Display as the wire name, honouring width and alignment (`{:<8}`).
+macro_rules! display_as_name {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.name())
+            }
+        }
+    )*};
+}
+pub(crate) use display_as_name;
+
+impl TallyRole {
+    /// As reports write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TallyRole::Provider => "provider",
+            TallyRole::Consumer => "consumer",
+        }
+    }
+}
+
+impl Status {
+    /// As reports write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Clean => "clean",
+            Status::Warnings => "warnings",
+            Status::Violations => "violations",
+            Status::Incomplete => "incomplete",
+        }
+    }
+}
+
+impl Deployable {
+    /// As reports write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Deployable::Yes => "yes",
+            Deployable::No => "no",
+            Deployable::Unknown => "unknown",
+        }
+    }
+}
+
+display_as_name!(TallyRole, Status, Deployable, SourceKind, ChangeKind);

@@ -7,12 +7,17 @@
 //! cull contract is itself violated, or when its selector matches nothing while instances are
 //! impaired: the 2018 culling script failed by silently doing nothing; this one fails loudly.
 
-use crate::contract::{Check, ContractSet, Role, Severity};
-use crate::eval::{ClauseOutcome, Detail, FactValue, eval_clause_with};
-use crate::fleet::Instance;
+use crate::exit::ExitStatus;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+
+mod run;
+mod scope;
+mod status;
+pub use run::{CullSettings, Gathered, apply, gather, make_plan};
+pub use scope::{cull_contract, members};
+pub use status::{impairments, read_status_file, status_conditions};
 
 /// Per-group limits for one run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,7 +32,7 @@ pub struct Budget {
 }
 
 /// What to do to the chosen instances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// TerminateInstances.
@@ -93,8 +98,8 @@ pub struct PlanEntry {
     pub region: String,
     /// Group.
     pub group: Option<String>,
-    /// `act`, `deferred`, `too-recent`, `outside-selector`, `unknown-since`, `held`.
-    pub decision: &'static str,
+    /// What is done with it.
+    pub decision: Decision,
     /// Why it is impaired, and why this decision.
     pub reason: String,
     /// Earliest ImpairedSince, RFC 3339.
@@ -135,7 +140,7 @@ pub struct Plan {
     /// Why nothing at all may be done, if so.
     pub refused: Option<String>,
     /// `partial-data` or `broken-contract`.
-    pub refusal_kind: Option<&'static str>,
+    pub refusal_kind: Option<Refusal>,
     /// Minutes an instance must have been impaired.
     pub threshold_minutes: i64,
     /// Per impaired instance.
@@ -144,90 +149,145 @@ pub struct Plan {
     pub groups: Vec<GroupBudget>,
 }
 
-impl Plan {
-    /// The instances to act on.
-    pub fn chosen(&self) -> impl Iterator<Item = &PlanEntry> {
-        self.entries.iter().filter(|e| e.decision == "act")
+/// What the plan does with one impaired instance. The order is the plan's: entries are sorted
+/// by decision (then region and instance), as the names sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// Terminate (or reboot) it this run.
+    Act,
+    /// Impaired past the threshold; not decided yet (never in a finished plan).
+    Candidate,
+    /// Over this run's budget: left for a later run.
+    Deferred,
+    /// The run refused to act: nothing is done anywhere.
+    Held,
+    /// Not selected by the cull contract: never touched.
+    OutsideSelector,
+    /// Impaired for less than the threshold.
+    TooRecent,
+    /// No ImpairedSince: left alone.
+    UnknownSince,
+}
+
+impl Decision {
+    /// As plans write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Decision::Act => "act",
+            Decision::Candidate => "candidate",
+            Decision::Deferred => "deferred",
+            Decision::Held => "held",
+            Decision::OutsideSelector => "outside-selector",
+            Decision::TooRecent => "too-recent",
+            Decision::UnknownSince => "unknown-since",
+        }
     }
 }
 
-/// Decides, without I/O, what to do with each impaired instance.
-pub fn plan(input: &PlanInput) -> Plan {
-    let members: BTreeMap<&str, &Member> =
-        input.members.iter().map(|m| (m.id.as_str(), m)).collect();
-    let mut refused: Option<(String, &'static str)> = None;
+crate::report::display_as_name!(Decision);
+
+/// Why a run acts on nothing at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Refusal {
+    /// Some region's fleet or status data is incomplete (exit 3).
+    PartialData,
+    /// The cull contract does not hold, or selects nothing while instances are impaired (exit 1).
+    BrokenContract,
+}
+
+impl Plan {
+    /// The instances to act on.
+    pub fn chosen(&self) -> impl Iterator<Item = &PlanEntry> {
+        self.entries.iter().filter(|e| e.decision == Decision::Act)
+    }
+
+    /// The exit status the plan calls for.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self.refusal_kind {
+            Some(Refusal::PartialData) => ExitStatus::Incomplete,
+            Some(Refusal::BrokenContract) => ExitStatus::Violations,
+            None => ExitStatus::Clean,
+        }
+    }
+}
+
+/// Why nothing at all may be done, if so.
+fn refusal(input: &PlanInput, members: &BTreeMap<&str, &Member>) -> Option<(String, Refusal)> {
     if !input.partial_regions.is_empty() {
-        refused = Some((
+        return Some((
             format!(
                 "the data of {} is incomplete: nothing is done anywhere until every region reads cleanly",
                 input.partial_regions.join(", ")
             ),
-            "partial-data",
+            Refusal::PartialData,
         ));
-    } else if !input.contract_problems.is_empty() {
-        refused = Some((
+    }
+    if !input.contract_problems.is_empty() {
+        return Some((
             format!(
                 "the cull contract {} does not hold, so its scope and grouping cannot be trusted: {}",
                 input.contract,
                 input.contract_problems.join("; ")
             ),
-            "broken-contract",
+            Refusal::BrokenContract,
         ));
-    } else if input.members.is_empty() && !input.impaired.is_empty() {
-        refused = Some((
+    }
+    if input.members.is_empty() && !input.impaired.is_empty() {
+        return Some((
             format!(
                 "the cull contract {} selects no instance while {} are impaired: its selector no longer matches the fleet",
                 input.contract,
                 input.impaired.len()
             ),
-            "broken-contract",
+            Refusal::BrokenContract,
         ));
-    } else if let Some(m) = input
+    }
+    let m = input
         .impaired
         .iter()
         .filter_map(|i| members.get(i.id.as_str()))
-        .find(|m| m.group.is_none())
-    {
-        refused = Some((
-            format!(
-                "the cull contract {} cannot derive the group of impaired instance {}",
-                input.contract, m.id
-            ),
-            "broken-contract",
-        ));
-    }
-    // Group sizes count every selected instance, impaired or not.
-    let mut size: BTreeMap<String, usize> = BTreeMap::new();
-    for m in &input.members {
-        if let Some(g) = &m.group {
-            *size.entry(g.clone()).or_default() += 1;
-        }
-    }
+        .find(|m| m.group.is_none())?;
+    Some((
+        format!(
+            "the cull contract {} cannot derive the group of impaired instance {}",
+            input.contract, m.id
+        ),
+        Refusal::BrokenContract,
+    ))
+}
+
+/// One entry per impaired instance (the first report of each), with its first decision; and per
+/// group, the candidates' impairment times and entry indexes.
+type Candidates = BTreeMap<String, Vec<(DateTime<Utc>, usize)>>;
+
+fn entries(
+    input: &PlanInput,
+    members: &BTreeMap<&str, &Member>,
+) -> (Vec<PlanEntry>, Candidates, BTreeMap<String, usize>) {
     let cutoff = input.now - input.threshold;
     let mut entries = Vec::new();
-    let mut candidates: BTreeMap<String, Vec<(DateTime<Utc>, usize)>> = BTreeMap::new();
+    let mut candidates: Candidates = BTreeMap::new();
     let mut impaired_in: BTreeMap<String, usize> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     for imp in &input.impaired {
         if !seen.insert(imp.id.as_str()) {
             continue;
         }
-        let since = imp
-            .since
-            .map(|s| s.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         let member = members.get(imp.id.as_str());
         let group = member.and_then(|m| m.group.clone());
         let (decision, why) = match (member, imp.since) {
             (None, _) => (
-                "outside-selector",
+                Decision::OutsideSelector,
                 format!("not selected by {}: never touched", input.contract),
             ),
             (Some(_), None) => (
-                "unknown-since",
+                Decision::UnknownSince,
                 "no ImpairedSince reported: left alone".to_string(),
             ),
             (Some(_), Some(s)) if s > cutoff => (
-                "too-recent",
+                Decision::TooRecent,
                 format!(
                     "impaired for {} min, under the {} min threshold",
                     (input.now - s).num_minutes(),
@@ -242,7 +302,7 @@ pub fn plan(input: &PlanInput) -> Plan {
                         .push((s, entries.len()));
                 }
                 (
-                    "candidate",
+                    Decision::Candidate,
                     format!("impaired for {} min", (input.now - s).num_minutes()),
                 )
             }
@@ -256,28 +316,50 @@ pub fn plan(input: &PlanInput) -> Plan {
             group,
             decision,
             reason: format!("{}; {why}", imp.reason),
-            impaired_since: since,
+            impaired_since: imp
+                .since
+                .map(|s| s.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             result: None,
         });
     }
+    (entries, candidates, impaired_in)
+}
+
+/// A group's budget for this run, and the words a deferred entry gets.
+fn allowance(budget: &Budget, size: usize, impaired: usize) -> (usize, String) {
+    let healthy = size.saturating_sub(impaired);
+    let by_percent = (size * budget.max_percent as usize).div_ceil(100);
+    let allowed = budget.max_count.map_or(by_percent, |m| m.min(by_percent));
+    if healthy < budget.min_healthy {
+        return (
+            0,
+            format!(
+                "only {healthy} healthy in the group, under --min-healthy {}: a systemic problem, not culled",
+                budget.min_healthy
+            ),
+        );
+    }
+    (allowed, format!("budget {allowed} of {size} per run"))
+}
+
+/// Decides, without I/O, what to do with each impaired instance.
+pub fn plan(input: &PlanInput) -> Plan {
+    let members: BTreeMap<&str, &Member> =
+        input.members.iter().map(|m| (m.id.as_str(), m)).collect();
+    let refused = refusal(input, &members);
+    // Group sizes count every selected instance, impaired or not.
+    let mut size: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &input.members {
+        if let Some(g) = &m.group {
+            *size.entry(g.clone()).or_default() += 1;
+        }
+    }
+    let (mut entries, candidates, impaired_in) = entries(input, &members);
     let mut groups = Vec::new();
     for (g, mut cands) in candidates {
         let n = size.get(&g).copied().unwrap_or(0);
         let impaired = impaired_in.get(&g).copied().unwrap_or(0);
-        let healthy = n.saturating_sub(impaired);
-        let by_percent = (n * input.budget.max_percent as usize).div_ceil(100);
-        let mut allowed = input
-            .budget
-            .max_count
-            .map_or(by_percent, |m| m.min(by_percent));
-        let mut note = format!("budget {allowed} of {n} per run");
-        if healthy < input.budget.min_healthy {
-            allowed = 0;
-            note = format!(
-                "only {healthy} healthy in the group, under --min-healthy {}: a systemic problem, not culled",
-                input.budget.min_healthy
-            );
-        }
+        let (allowed, note) = allowance(&input.budget, n, impaired);
         cands.sort_by(|a, b| {
             a.0.cmp(&b.0)
                 .then_with(|| entries[a.1].instance.cmp(&entries[b.1].instance))
@@ -285,13 +367,13 @@ pub fn plan(input: &PlanInput) -> Plan {
         let mut acting = 0;
         for (k, (_, idx)) in cands.iter().enumerate() {
             let e = &mut entries[*idx];
-            if k < allowed && refused.is_none() {
-                e.decision = "act";
+            if refused.is_some() {
+                e.decision = Decision::Held;
+            } else if k < allowed {
+                e.decision = Decision::Act;
                 acting += 1;
-            } else if refused.is_some() {
-                e.decision = "held";
             } else {
-                e.decision = "deferred";
+                e.decision = Decision::Deferred;
                 e.reason.push_str(&format!("; deferred: {note}"));
             }
         }
@@ -305,17 +387,17 @@ pub fn plan(input: &PlanInput) -> Plan {
         });
     }
     if refused.is_some() {
-        for e in entries.iter_mut().filter(|e| e.decision == "candidate") {
-            e.decision = "held";
+        for e in entries
+            .iter_mut()
+            .filter(|e| e.decision == Decision::Candidate)
+        {
+            e.decision = Decision::Held;
         }
     }
     entries.sort_by(|a, b| {
         (a.decision, &a.region, &a.instance).cmp(&(b.decision, &b.region, &b.instance))
     });
-    let (refused, refusal_kind) = match refused {
-        Some((r, k)) => (Some(r), Some(k)),
-        None => (None, None),
-    };
+    let (refused, refusal_kind) = refused.map_or((None, None), |(r, k)| (Some(r), Some(k)));
     Plan {
         contract: input.contract.clone(),
         action: input.action,
@@ -326,215 +408,6 @@ pub fn plan(input: &PlanInput) -> Plan {
         entries,
         groups,
     }
-}
-
-/// The cull contract: the one consumer with role `cull` (or the one named).
-pub fn cull_contract<'a>(
-    set: &'a ContractSet,
-    name: Option<&str>,
-) -> Result<&'a crate::contract::Consumer, String> {
-    let culls: Vec<&crate::contract::Consumer> = set
-        .consumers
-        .iter()
-        .filter(|c| c.role == Role::Cull && name.is_none_or(|n| c.name == n))
-        .collect();
-    match culls.as_slice() {
-        [one] => Ok(one),
-        [] => Err(match name {
-            Some(n) => format!("no consumer contract named {n} has \"role\": \"cull\""),
-            None => "no consumer contract has \"role\": \"cull\"; cull needs one to know its scope and grouping".into(),
-        }),
-        many => Err(format!("several cull contracts ({}); pick one with --cull-contract", many.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "))),
-    }
-}
-
-/// Members and contract problems: evaluates the cull contract on the instances it selects.
-pub fn members(
-    set: &ContractSet,
-    contract: &crate::contract::Consumer,
-    fleet: &[Instance],
-) -> (Vec<Member>, Vec<String>) {
-    let group_fact = contract.clauses.iter().find_map(|cl| match &cl.check {
-        Check::Derives { fact, .. } => Some(*fact),
-        _ => None,
-    });
-    let mut members = Vec::new();
-    let mut failing: BTreeMap<String, (usize, String)> = BTreeMap::new();
-    for i in fleet.iter().filter(|i| set.selects(&contract.selector, i)) {
-        let mut facts: Vec<Option<FactValue>> = vec![None; contract.facts.len()];
-        for cl in &contract.clauses {
-            if let ClauseOutcome::Fail(v) =
-                eval_clause_with(contract, cl, i, &mut facts, Detail::Failures)
-                && cl.severity == Severity::Error
-            {
-                let e = failing.entry(cl.id.clone()).or_insert((0, v));
-                e.0 += 1;
-            }
-        }
-        let group = group_fact.and_then(|f| facts[f].as_ref().map(|fv| fv.value.clone()));
-        members.push(Member {
-            id: i.id.clone(),
-            region: i.region.clone(),
-            group,
-        });
-    }
-    let problems = failing
-        .into_iter()
-        .map(|(id, (n, example))| format!("clause {id} fails on {n} instance(s), e.g. {example}"))
-        .collect();
-    (members, problems)
-}
-
-/// Parses `aws ec2 describe-instance-status --output json` (recorded statuses for offline runs).
-pub fn read_status_file(
-    path: &std::path::Path,
-) -> Result<Vec<(String, checker_ec2::RawStatus)>, crate::diag::Diagnostics> {
-    use crate::diag::{Diagnostic, Diagnostics};
-    use serde_json::Value;
-    let text = std::fs::read(path).map_err(|e| {
-        Diagnostics(vec![
-            Diagnostic::file(path, format!("cannot read the status file: {e}"))
-                .hint("pass what `aws ec2 describe-instance-status --output json` prints"),
-        ])
-    })?;
-    let v: Value = serde_json::from_slice(&text)
-        .map_err(|e| Diagnostics(vec![Diagnostic::from_json_error(path, &e)]))?;
-    let Some(list) = v.get("InstanceStatuses").and_then(Value::as_array) else {
-        return Err(Diagnostics(vec![
-            Diagnostic::at(
-                path,
-                "",
-                "this is not describe-instance-status output: no \"InstanceStatuses\" array",
-            )
-            .hint("record it with `aws ec2 describe-instance-status --output json`"),
-        ]));
-    };
-    let mut out = Vec::new();
-    for (k, s) in list.iter().enumerate() {
-        let ptr = format!("/InstanceStatuses/{k}");
-        let Some(id) = s.get("InstanceId").and_then(Value::as_str) else {
-            return Err(Diagnostics(vec![Diagnostic::at(
-                path,
-                ptr,
-                "a status has no \"InstanceId\"",
-            )]));
-        };
-        let az = s
-            .get("AvailabilityZone")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let Some(region) = az.as_deref().and_then(crate::fleet::region_from_az) else {
-            return Err(Diagnostics(vec![Diagnostic::at(
-                path,
-                format!("{ptr}/AvailabilityZone"),
-                "missing or not an availability zone, so the region is unknown",
-            )]));
-        };
-        let mut since: Vec<String> = Vec::new();
-        let mut summary = |key: &str| -> Option<String> {
-            let x = s.get(key)?;
-            for d in x
-                .get("Details")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(t) = d.get("ImpairedSince").and_then(Value::as_str) {
-                    since.push(t.to_string());
-                }
-            }
-            x.get("Status").and_then(Value::as_str).map(str::to_string)
-        };
-        let instance_status = summary("InstanceStatus");
-        let system_status = summary("SystemStatus");
-        since.sort();
-        out.push((
-            region,
-            checker_ec2::RawStatus {
-                id: id.to_string(),
-                availability_zone: az,
-                state: s
-                    .get("InstanceState")
-                    .and_then(|x| x.get("Name"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                instance_status,
-                system_status,
-                impaired_since: since.into_iter().next(),
-                events: s
-                    .get("Events")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|e| e.get("Code").and_then(Value::as_str).map(str::to_string))
-                    .collect(),
-            },
-        ));
-    }
-    Ok(out)
-}
-
-/// Client-side re-check of the status fields (server-side filters are only an optimization:
-/// moto, for one, ignores them).
-pub fn impairments(
-    statuses: &[(String, checker_ec2::RawStatus)],
-    include_events: bool,
-) -> Vec<Impairment> {
-    let mut out = Vec::new();
-    for (region, s) in statuses {
-        let mut why = Vec::new();
-        if s.instance_status.as_deref() == Some("impaired") {
-            why.push("instance-status impaired".to_string());
-        }
-        if s.system_status.as_deref() == Some("impaired") {
-            why.push("system-status impaired".to_string());
-        }
-        if include_events {
-            why.extend(
-                s.events
-                    .iter()
-                    .filter(|e| e.contains("retirement") || e.contains("system-reboot"))
-                    .map(|e| format!("scheduled {e}")),
-            );
-        }
-        if why.is_empty() || !matches!(s.state.as_deref(), None | Some("running") | Some("pending"))
-        {
-            continue;
-        }
-        let since = s
-            .impaired_since
-            .as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc));
-        out.push(Impairment {
-            id: s.id.clone(),
-            region: region.clone(),
-            reason: why.join(", "),
-            since,
-        });
-    }
-    out
-}
-
-/// The DescribeInstanceStatus filter sets: one call set per condition.
-pub fn status_conditions(include_events: bool) -> Vec<(String, Vec<String>)> {
-    let mut c = vec![
-        (
-            "instance-status.status".to_string(),
-            vec!["impaired".to_string()],
-        ),
-        (
-            "system-status.status".to_string(),
-            vec!["impaired".to_string()],
-        ),
-    ];
-    if include_events {
-        c.push((
-            "event.code".to_string(),
-            vec!["instance-retirement".into(), "system-reboot".into()],
-        ));
-    }
-    c
 }
 
 #[cfg(test)]
@@ -596,7 +469,7 @@ mod tests {
         assert_eq!(
             p.entries
                 .iter()
-                .filter(|e| e.decision == "deferred")
+                .filter(|e| e.decision == Decision::Deferred)
                 .count(),
             40
         );

@@ -1,0 +1,79 @@
+//! AWS arguments shared by every live command (the shape of cargo-lambda's shared AWS struct).
+
+use checker::live::{LiveOptions, Sample};
+use clap::Args;
+use std::time::Duration;
+
+/// AWS arguments shared by every live command.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// Region to scan (repeatable), or `all` for every enabled region (DescribeRegions).
+    /// Default: the region of the profile / AWS_REGION.
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+    /// Shared-config profile; otherwise aws-config's default chain (env, profile, SSO, web identity, IMDS).
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Another EC2 endpoint (moto, LocalStack, a mock). AWS_ENDPOINT_URL also works.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Attempts per API call, first included; throttling and 5xx are retried with backoff.
+    #[arg(long, default_value_t = 5)]
+    pub retry_attempts: u32,
+    /// Backoff before the first retry, in milliseconds (exponential with jitter after).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub retry_initial_backoff_ms: u64,
+    /// `adaptive` retry rate-limits the client after throttling; `standard` only backs off.
+    #[arg(long, value_enum, default_value_t = RetryMode::Adaptive)]
+    pub retry_mode: RetryMode,
+    /// Timeout of one API call attempt, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+    /// Connect timeout, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub connect_timeout: u64,
+    /// API calls in flight per region.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// One paginator per availability zone (faster on big regions); `--no-shard` for one chain.
+    #[arg(long = "no-shard", action = clap::ArgAction::SetFalse)]
+    pub shard: bool,
+    /// User-data to fetch per group (worker type, region, AMI, instance type): a number, `all`,
+    /// or 0. Only fetched when some contract reads user-data.
+    #[arg(long, value_name = "N|all", default_value = "3", value_parser = parse_sample)]
+    pub user_data_sample: Sample,
+}
+
+/// The retry mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RetryMode {
+    /// Backoff plus client-side rate limiting.
+    Adaptive,
+    /// Backoff only.
+    Standard,
+}
+
+fn parse_sample(s: &str) -> Result<Sample, String> {
+    s.parse()
+}
+
+impl AwsArgs {
+    /// The live scan's options.
+    pub fn options(&self) -> LiveOptions {
+        LiveOptions {
+            regions: self.regions.clone(),
+            connection: checker_ec2::Connection {
+                profile: self.profile.clone(),
+                endpoint_url: self.endpoint_url.clone(),
+                retry_attempts: self.retry_attempts,
+                initial_backoff: Duration::from_millis(self.retry_initial_backoff_ms),
+                adaptive: self.retry_mode == RetryMode::Adaptive,
+                connect_timeout: Duration::from_secs(self.connect_timeout),
+                attempt_timeout: Duration::from_secs(self.timeout),
+                concurrency: self.concurrency,
+            },
+            shard: self.shard,
+            user_data_sample: self.user_data_sample,
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `checker cull`: terminate (or reboot) impaired instances within the cull contract's scope and
+//! per-group budgets; a dry run unless `--apply`.
+
+use super::{ContractArgs, FleetArgs, OutputArgs, parse_time, warn_failed_regions};
+use checker::cull::{Action, Budget, CullSettings};
+use checker::source::FleetSource;
+use checker::{Error, ExitStatus, Result};
+use chrono::{DateTime, Utc};
+use std::path::PathBuf;
+
+/// Cull options shared by `cull` and `hook`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CullOptions {
+    /// Act: terminate (or reboot) the planned instances. Without it nothing is changed.
+    #[arg(long)]
+    pub apply: bool,
+    /// What to do to impaired instances.
+    #[arg(long, value_enum, default_value_t = ActionArg::Terminate)]
+    pub action: ActionArg,
+    /// Minutes an instance must have been impaired (earliest ImpairedSince) before it counts.
+    #[arg(long, value_name = "MINUTES", default_value_t = 10)]
+    pub threshold_minutes: i64,
+    /// Per group and run: at most this percent of the group (rounded up).
+    #[arg(long, value_name = "PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub max_percent: u32,
+    /// Per group and run: at most this many.
+    #[arg(long, value_name = "N")]
+    pub max_per_group: Option<usize>,
+    /// Leave a group alone while fewer than this many of its instances are healthy.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_healthy: usize,
+    /// Also count scheduled retirement / system-reboot events as impairment.
+    #[arg(long)]
+    pub include_events: bool,
+    /// The cull contract, when several consumer contracts have role cull.
+    #[arg(long, value_name = "NAME")]
+    pub cull_contract: Option<String>,
+    /// Recorded `aws ec2 describe-instance-status --output json` for offline runs (with --fleet).
+    #[arg(long, value_name = "FILE")]
+    pub status: Option<PathBuf>,
+    /// Append every action (JSON Lines) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Instances per TerminateInstances/RebootInstances call.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub batch: usize,
+}
+
+/// What to do to the chosen instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ActionArg {
+    /// TerminateInstances.
+    Terminate,
+    /// RebootInstances.
+    Reboot,
+}
+
+impl CullOptions {
+    /// The library's settings.
+    pub fn settings(&self) -> CullSettings {
+        CullSettings {
+            apply: self.apply,
+            action: match self.action {
+                ActionArg::Terminate => Action::Terminate,
+                ActionArg::Reboot => Action::Reboot,
+            },
+            threshold_minutes: self.threshold_minutes,
+            budget: Budget {
+                max_count: self.max_per_group,
+                max_percent: self.max_percent,
+                min_healthy: self.min_healthy,
+            },
+            include_events: self.include_events,
+            cull_contract: self.cull_contract.clone(),
+            status: self.status.clone(),
+            audit_log: self.audit_log.clone(),
+            batch: self.batch,
+        }
+    }
+}
+
+/// `checker cull`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes:\n  0  a plan was made (and applied with --apply); nothing refused\n  1  refused: the cull contract is broken (violated, or matches nothing while instances are impaired)\n  2  bad input\n  3  refused: partial data (a region failed), or an AWS error while acting"
+)]
+pub struct Args {
+    #[command(flatten)]
+    contracts: ContractArgs,
+    #[command(flatten)]
+    fleet: FleetArgs,
+    #[command(flatten)]
+    cull: CullOptions,
+    #[command(flatten)]
+    out: OutputArgs,
+    /// Evaluate as of this time (RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    now: Option<DateTime<Utc>>,
+}
+
+/// Plans, applies when asked and allowed, renders the plan.
+pub fn run(a: &Args) -> Result<ExitStatus> {
+    a.out.check()?;
+    let set = a.contracts.load()?;
+    let opts = a.cull.settings();
+    checker::cull::cull_contract(&set, opts.cull_contract.as_deref()).map_err(Error::Usage)?;
+    let from = a.fleet.source()?;
+    if opts.apply && matches!(from, FleetSource::Recorded(_)) {
+        return Err(Error::usage(
+            "--apply acts on live EC2; recorded --fleet files can only be planned (drop --apply)",
+        ));
+    }
+    let now = a.now.unwrap_or_else(Utc::now);
+    let rt = checker::source::runtime()?;
+    rt.block_on(async {
+        let g = checker::cull::gather(&set, &from, &opts, true).await?;
+        for w in &g.warnings {
+            eprintln!("warning: {w}");
+        }
+        warn_failed_regions(&g.source);
+        let mut plan = checker::cull::make_plan(&set, &g, &opts, now)?;
+        let mut status = plan.exit_status();
+        if let Some(r) = &plan.refused {
+            eprintln!("error: cull refused: {r}");
+        }
+        if opts.apply
+            && plan.refused.is_none()
+            && let Some(sdk) = &g.live
+            && let Err(e) =
+                checker::cull::apply(&mut plan, sdk, &opts, a.fleet.aws.concurrency, now).await
+        {
+            eprintln!("{e}");
+            status = ExitStatus::Incomplete;
+        }
+        a.out.write(&checker::render::plan(&plan, a.out.format)?)?;
+        Ok(status)
+    })
+}

@@ -1,0 +1,66 @@
+//! `checker fleet record`: what live EC2 returns, in the fleet-file format `--fleet` reads.
+
+use super::aws::AwsArgs;
+use super::{ContractArgs, check_output, warn_failed_regions};
+use checker::{Error, ExitStatus, Result};
+use std::path::PathBuf;
+
+/// `checker fleet ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Scan live EC2 and write describe-instances JSON (user-data inline, secrets redacted), so a
+    /// live problem can be reproduced offline with `checker check --fleet`.
+    Record(RecordArgs),
+}
+
+/// `checker fleet record`.
+#[derive(Debug, clap::Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Contracts whose manifests mark secret user-data fields (credential-like names are always redacted).
+    #[arg(long = "contracts", value_name = "PATH")]
+    contracts: Vec<PathBuf>,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// Scans and writes the records; exit 3 when a region failed.
+pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
+    check_output(a.output.as_deref())?;
+    let secrets = if a.contracts.is_empty() {
+        checker::fleet::SecretPolicy::default()
+    } else {
+        ContractArgs {
+            contracts: a.contracts.clone(),
+        }
+        .load()?
+        .secret_policy()
+    };
+    let filters: checker::live::Filters = vec![(
+        "instance-state-name".into(),
+        vec!["pending".into(), "running".into()],
+    )];
+    let opts = a.aws.options();
+    let want_user_data = opts.user_data_sample != checker::live::Sample::PerGroup(0);
+    let live = checker::source::scan_blocking(&opts, &filters, want_user_data, &secrets)?;
+    let regions = live.parts.len();
+    let sampled = live.user_data_sampled;
+    let fleet = checker::source::from_live(live);
+    warn_failed_regions(&fleet.source);
+    let mut text =
+        serde_json::to_string_pretty(&checker::fleet::to_describe_instances(&fleet.instances))
+            .map_err(|e| Error::Incomplete(format!("cannot render the fleet file: {e}")))?;
+    text.push('\n');
+    checker::fsio::write_output(&text, a.output.as_deref())?;
+    eprintln!(
+        "recorded {} instances from {regions} region(s), user-data for {sampled}",
+        fleet.instances.len()
+    );
+    Ok(if fleet.source.incomplete() {
+        ExitStatus::Incomplete
+    } else {
+        ExitStatus::Clean
+    })
+}

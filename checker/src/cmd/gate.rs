@@ -1,0 +1,87 @@
+//! `checker gate`: can-i-deploy for a provisioner change.
+
+use super::{ContractArgs, Ctx, ReportArgs};
+use checker::gate::GateRequest;
+use checker::{ExitStatus, Result};
+use chrono::Utc;
+use std::path::PathBuf;
+
+/// `checker gate`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes:\n  0  deployable: every consumer says yes (ignored consumers aside)\n  1  not deployable: a consumer's contract breaks on the proposal\n  2  bad input: contracts or proposal invalid (file and place given)\n  3  unknown: some contract could not be evaluated on the proposal\n  --dry-run always exits 0 and records that it was used."
+)]
+pub struct Args {
+    #[command(flatten)]
+    contracts: ContractArgs,
+    /// A proposed provider manifest revision.
+    #[arg(long, value_name = "FILE", group = "proposal")]
+    proposed: Option<PathBuf>,
+    /// The manifest revision it replaces (to list what changes and what regresses).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "proposed",
+        conflicts_with = "base_ref"
+    )]
+    base: Option<PathBuf>,
+    /// Read the base revision of --proposed from git at this ref (e.g. origin/main).
+    #[arg(long, value_name = "GIT_REF", requires = "proposed")]
+    base_ref: Option<String>,
+    /// Worker-manager pool definitions (create-worker-pool-request + workerPoolId), files or directories.
+    #[arg(long, value_name = "PATH", group = "proposal")]
+    pools: Vec<PathBuf>,
+    /// 2018 aws-provisioner worker type definitions (JSON or YAML), rendered with a manifest's naming rules.
+    #[arg(long = "worker-types", value_name = "PATH", group = "proposal")]
+    worker_types: Vec<PathBuf>,
+    /// The provider manifest whose naming rules --worker-types uses (default: the only one loaded).
+    #[arg(long, value_name = "NAME")]
+    provider: Option<String>,
+    /// Regions to render a manifest in, when it has no `regions` set.
+    #[arg(long = "region", value_name = "REGION", default_value = "us-east-1")]
+    regions: Vec<String>,
+    /// rootUrl worker-manager puts in pool user-data.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://taskcluster.example.com"
+    )]
+    root_url: String,
+    /// Folder with Taskcluster's JSON Schemas, to validate pools and worker types [env: CHECKER_TASKCLUSTER_SCHEMAS; default ../shared/taskcluster-schemas].
+    #[arg(long, value_name = "DIR")]
+    taskcluster_schemas: Option<PathBuf>,
+    /// Leave a consumer out of the verdict: CONSUMER=REASON (the reason is shown in the report).
+    #[arg(long, value_name = "CONSUMER=REASON")]
+    ignore: Vec<String>,
+    /// Break glass: report everything, exit 0, and record that --dry-run was used.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+/// Runs the gate and renders its report.
+pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
+    a.report.out.check()?;
+    let req = GateRequest {
+        contracts: a.contracts.contracts.clone(),
+        proposed: a.proposed.clone(),
+        base: a.base.clone(),
+        base_ref: a.base_ref.clone(),
+        pools: a.pools.clone(),
+        worker_types: a.worker_types.clone(),
+        provider: a.provider.clone(),
+        regions: a.regions.clone(),
+        root_url: a.root_url.clone(),
+        taskcluster_schemas: a
+            .taskcluster_schemas
+            .clone()
+            .unwrap_or_else(checker::tcschema::default_dir),
+        ignore: a.ignore.clone(),
+        dry_run: a.dry_run,
+        judgement: a.report.judgement(),
+        now: a.report.now.unwrap_or_else(Utc::now),
+    };
+    let report = checker::gate::run(&req)?;
+    a.report.finish(&report, ctx)
+}

@@ -1,0 +1,57 @@
+//! `checker hook`: the scheduled job (check + diff + cull), artifacts in a directory.
+
+use super::cull::CullOptions;
+use super::{ContractArgs, FleetArgs, parse_time};
+use checker::hook::HookRequest;
+use checker::{ExitStatus, Result};
+use chrono::{DateTime, Utc};
+use std::path::PathBuf;
+
+/// `checker hook`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes (the task's status):\n  0  all clean: contracts hold, no breaking drift, cull plan made\n  1  contract violations, a breaking change since the snapshot, or cull refused on a broken cull contract\n  2  bad input (contracts, snapshot)\n  3  incomplete: a region failed; nothing was culled\nArtifacts in --artifacts: report.json, summary.md, junit.xml, diff.json and diff.md (with --snapshot), cull-plan.json, audit.jsonl (with --apply)."
+)]
+pub struct Args {
+    #[command(flatten)]
+    contracts: ContractArgs,
+    #[command(flatten)]
+    fleet: FleetArgs,
+    #[command(flatten)]
+    cull: CullOptions,
+    /// Snapshot to diff against (skipped when absent).
+    #[arg(long, value_name = "FILE")]
+    snapshot: Option<PathBuf>,
+    /// Where to write the artifacts.
+    #[arg(long, value_name = "DIR")]
+    artifacts: PathBuf,
+    /// Skip culling (check and diff only).
+    #[arg(long)]
+    no_cull: bool,
+    /// Evaluate as of this time (RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    now: Option<DateTime<Utc>>,
+}
+
+/// Runs the hook and says where its artifacts are.
+pub fn run(a: &Args) -> Result<ExitStatus> {
+    let set = a.contracts.load()?;
+    let req = HookRequest {
+        from: a.fleet.source()?,
+        cull: a.cull.settings(),
+        snapshot: a.snapshot.clone(),
+        artifacts: a.artifacts.clone(),
+        no_cull: a.no_cull,
+        now: a.now.unwrap_or_else(Utc::now),
+    };
+    let out = checker::hook::run(&set, &req)?;
+    for m in &out.messages {
+        eprintln!("{m}");
+    }
+    eprintln!(
+        "checker hook: artifacts in {} → exit {}",
+        a.artifacts.display(),
+        out.status
+    );
+    Ok(out.status)
+}

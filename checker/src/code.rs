@@ -1,0 +1,109 @@
+//! Finding codes: the stable, kebab-case names reports, JUnit and SARIF carry, each with its
+//! documentation. Adding a code is a minor report version; renaming or removing one is major.
+
+use serde::Serialize;
+
+/// What a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// A consumer clause fails.
+    ClauseViolated,
+    /// A consumer clause could not be evaluated.
+    ClauseUnknown,
+    /// A consumer clause fails, and a waiver accepts it.
+    ClauseWaived,
+    /// A provider breaks its own manifest.
+    ManifestViolated,
+    /// A provider's promise could not be checked.
+    ManifestUnknown,
+    /// A waiver has expired.
+    WaiverExpired,
+    /// A waiver matches nothing.
+    WaiverUnused,
+    /// A region could not be read.
+    RegionFailed,
+}
+
+impl Code {
+    /// Every code, in the order `checker rules` lists them.
+    pub const ALL: [Code; 8] = [
+        Code::ClauseViolated,
+        Code::ClauseUnknown,
+        Code::ClauseWaived,
+        Code::ManifestViolated,
+        Code::ManifestUnknown,
+        Code::WaiverExpired,
+        Code::WaiverUnused,
+        Code::RegionFailed,
+    ];
+
+    /// The name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::ClauseViolated => "clause-violated",
+            Code::ClauseUnknown => "clause-unknown",
+            Code::ClauseWaived => "clause-waived",
+            Code::ManifestViolated => "manifest-violated",
+            Code::ManifestUnknown => "manifest-unknown",
+            Code::WaiverExpired => "waiver-expired",
+            Code::WaiverUnused => "waiver-unused",
+            Code::RegionFailed => "region-failed",
+        }
+    }
+
+    /// What it means, for `checker rules` and the docs.
+    pub fn description(self) -> &'static str {
+        match self {
+            Code::ClauseViolated => {
+                "a consumer clause fails on some instances: the consumer will misbehave there"
+            }
+            Code::ClauseUnknown => {
+                "a consumer clause could not be evaluated (user-data not JSON, an output unreadable)"
+            }
+            Code::ClauseWaived => "a clause fails, but a waiver (owner, reason, expiry) accepts it",
+            Code::ManifestViolated => {
+                "instances a provider manifest selects do not carry what the manifest promises: the provider broke its own published interface"
+            }
+            Code::ManifestUnknown => "a provider's promise could not be checked on some instances",
+            Code::WaiverExpired => "a waiver is past its expiry date; what it covered fails again",
+            Code::WaiverUnused => {
+                "a waiver matches no failing instance: remove it or fix its selector"
+            }
+            Code::RegionFailed => {
+                "a region could not be read completely; nothing there was evaluated"
+            }
+        }
+    }
+}
+
+crate::report::display_as_name!(Code);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The list of codes is public interface: this is its snapshot. A change here is a report
+    /// version change (docs/report-format.md).
+    #[test]
+    fn codes_are_unique_and_stable() {
+        let names: Vec<&str> = Code::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "clause-violated",
+                "clause-unknown",
+                "clause-waived",
+                "manifest-violated",
+                "manifest-unknown",
+                "waiver-expired",
+                "waiver-unused",
+                "region-failed"
+            ]
+        );
+        for c in Code::ALL {
+            assert_eq!(serde_json::to_value(c).expect("json"), c.name());
+            assert!(!c.description().is_empty());
+        }
+    }
+}

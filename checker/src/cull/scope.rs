@@ -1,0 +1,65 @@
+//! The cull contract's scope: which contract, which instances it selects, in which groups, and
+//! whether it holds on them.
+
+use super::Member;
+use crate::contract::{Check, ContractSet, Role, Severity};
+use crate::eval::{ClauseOutcome, Detail, FactValue, eval_clause_with};
+use crate::fleet::Instance;
+use std::collections::BTreeMap;
+
+/// The cull contract: the one consumer with role `cull` (or the one named).
+pub fn cull_contract<'a>(
+    set: &'a ContractSet,
+    name: Option<&str>,
+) -> Result<&'a crate::contract::Consumer, String> {
+    let culls: Vec<&crate::contract::Consumer> = set
+        .consumers
+        .iter()
+        .filter(|c| c.role == Role::Cull && name.is_none_or(|n| c.name == n))
+        .collect();
+    match culls.as_slice() {
+        [one] => Ok(one),
+        [] => Err(match name {
+            Some(n) => format!("no consumer contract named {n} has \"role\": \"cull\""),
+            None => "no consumer contract has \"role\": \"cull\"; cull needs one to know its scope and grouping".into(),
+        }),
+        many => Err(format!("several cull contracts ({}); pick one with --cull-contract", many.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "))),
+    }
+}
+
+/// Members and contract problems: evaluates the cull contract on the instances it selects.
+pub fn members(
+    set: &ContractSet,
+    contract: &crate::contract::Consumer,
+    fleet: &[Instance],
+) -> (Vec<Member>, Vec<String>) {
+    let group_fact = contract.clauses.iter().find_map(|cl| match &cl.check {
+        Check::Derives { fact, .. } => Some(*fact),
+        _ => None,
+    });
+    let mut members = Vec::new();
+    let mut failing: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for i in fleet.iter().filter(|i| set.selects(&contract.selector, i)) {
+        let mut facts: Vec<Option<FactValue>> = vec![None; contract.facts.len()];
+        for cl in &contract.clauses {
+            if let ClauseOutcome::Fail(v) =
+                eval_clause_with(contract, cl, i, &mut facts, Detail::Failures)
+                && cl.severity == Severity::Error
+            {
+                let e = failing.entry(cl.id.clone()).or_insert((0, v));
+                e.0 += 1;
+            }
+        }
+        let group = group_fact.and_then(|f| facts[f].as_ref().map(|fv| fv.value.clone()));
+        members.push(Member {
+            id: i.id.clone(),
+            region: i.region.clone(),
+            group,
+        });
+    }
+    let problems = failing
+        .into_iter()
+        .map(|(id, (n, example))| format!("clause {id} fails on {n} instance(s), e.g. {example}"))
+        .collect();
+    (members, problems)
+}

@@ -1,0 +1,322 @@
+//! The gate as one call: load the contract sets (the proposal's and the base's), render what the
+//! proposal would put on instances, evaluate, and give each consumer a verdict.
+
+use crate::contract::ContractSet;
+use crate::diag::Diagnostics;
+use crate::error::{Error, Result};
+use crate::exit::ExitStatus;
+use crate::fleet::Instance;
+use crate::report::{
+    Change, GateSection, Judgement, PartStatus, Report, SourceInfo, SourceKind, SourcePart,
+};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What the gate is asked.
+#[derive(Debug, Clone, Default)]
+pub struct GateRequest {
+    /// The consumer contracts (and any other contracts) to load.
+    pub contracts: Vec<PathBuf>,
+    /// A proposed provider manifest revision.
+    pub proposed: Option<PathBuf>,
+    /// The revision it replaces.
+    pub base: Option<PathBuf>,
+    /// Read the base revision of `proposed` from git at this ref.
+    pub base_ref: Option<String>,
+    /// Worker-manager pool definitions.
+    pub pools: Vec<PathBuf>,
+    /// aws-provisioner worker type definitions.
+    pub worker_types: Vec<PathBuf>,
+    /// The provider manifest whose naming rules `worker_types` use.
+    pub provider: Option<String>,
+    /// Regions to render a manifest in.
+    pub regions: Vec<String>,
+    /// rootUrl worker-manager puts in user-data.
+    pub root_url: String,
+    /// Taskcluster's JSON Schemas.
+    pub taskcluster_schemas: PathBuf,
+    /// `CONSUMER=REASON`: left out of the verdict.
+    pub ignore: Vec<String>,
+    /// Report everything, exit 0.
+    pub dry_run: bool,
+    /// How findings are judged.
+    pub judgement: Judgement,
+    /// The evaluation time.
+    pub now: DateTime<Utc>,
+}
+
+/// What was proposed, rendered.
+struct Rendered {
+    records: Vec<Instance>,
+    base_records: Option<Vec<Instance>>,
+    label: String,
+    changes: Vec<Change>,
+}
+
+/// Runs the gate; the report's exit status is the verdicts' (0 under `dry_run`).
+pub fn run(req: &GateRequest) -> Result<Report> {
+    let ignore = parse_ignores(&req.ignore)?;
+    if req.proposed.is_none() && req.pools.is_empty() && req.worker_types.is_empty() {
+        return Err(Error::usage(
+            "nothing proposed: pass --proposed FILE (a manifest revision), --pools PATH or --worker-types PATH",
+        ));
+    }
+    let proposed_files: Vec<PathBuf> = req.proposed.iter().cloned().collect();
+    let set = crate::load::load_with(&req.contracts, &proposed_files, &[])?;
+    // A base revision read from git is kept beside the proposed file (so its relative set
+    // files resolve) for as long as it is read.
+    let base_tmp = base_from_git(req)?;
+    let base_file: Option<PathBuf> = req
+        .base
+        .clone()
+        .or_else(|| base_tmp.as_ref().map(|t| t.path().to_path_buf()));
+    let base_set = match &base_file {
+        Some(b) => Some(crate::load::load_with(
+            &req.contracts,
+            std::slice::from_ref(b),
+            &proposed_files,
+        )?),
+        None => None,
+    };
+    for c in ignore.keys() {
+        if set.consumer(c).is_none() {
+            return Err(Error::usage(format!(
+                "--ignore {c}: no consumer contract has that name (known: {})",
+                names(set.consumers.iter().map(|c| c.name.as_str()))
+            )));
+        }
+    }
+    let r = render(req, &set, base_set.as_ref(), base_file.as_deref())?;
+    let proposal = proposal_source(&r.records);
+    let mut report =
+        crate::report::build("gate", &set, &r.records, proposal, req.judgement, req.now);
+    let base_report = match (&base_set, &r.base_records) {
+        (Some(bs), Some(br)) => Some(crate::report::build(
+            "gate",
+            bs,
+            br,
+            proposal_source(br),
+            req.judgement,
+            req.now,
+        )),
+        _ => None,
+    };
+    let verdicts = super::verdicts(
+        &set,
+        &r.records,
+        &report,
+        base_report.as_ref(),
+        &r.changes,
+        &ignore,
+        req.judgement.fail_on_warn,
+    );
+    let status = super::exit_status(&verdicts);
+    report.gate = Some(GateSection {
+        proposal: r.label,
+        base: base_file
+            .as_ref()
+            .map(|b| match (&req.base_ref, &req.proposed) {
+                (Some(r), Some(p)) => format!("{} at {r}", p.display()),
+                _ => b.display().to_string(),
+            }),
+        deployable: status == ExitStatus::Clean,
+        dry_run: req.dry_run,
+        verdict_exit_code: status,
+        verdicts,
+        changes: r.changes,
+    });
+    report.summary.exit_code = if req.dry_run {
+        ExitStatus::Clean
+    } else {
+        status
+    };
+    Ok(report)
+}
+
+fn parse_ignores(given: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut ignore = BTreeMap::new();
+    for i in given {
+        match i.split_once('=') {
+            Some((c, r)) if !c.trim().is_empty() && !r.trim().is_empty() => {
+                ignore.insert(c.trim().to_string(), r.trim().to_string());
+            }
+            _ => {
+                return Err(Error::usage(format!(
+                    "--ignore {i}: give a reason, as CONSUMER=REASON (the reason is shown in the report)"
+                )));
+            }
+        }
+    }
+    Ok(ignore)
+}
+
+fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
+    it.collect::<Vec<_>>().join(", ")
+}
+
+fn paths(ps: &[PathBuf]) -> String {
+    ps.iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// With `--base-ref`, the base revision of `--proposed` written to a temporary file beside it.
+fn base_from_git(req: &GateRequest) -> Result<Option<tempfile::NamedTempFile>> {
+    let (None, Some(r), Some(p)) = (&req.base, &req.base_ref, &req.proposed) else {
+        return Ok(None);
+    };
+    let text = super::git::show(r, p).map_err(|e| Error::usage(format!("--base-ref {r}: {e}")))?;
+    let dir = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".checker-base-")
+        .suffix(".json")
+        .tempfile_in(dir)
+        .and_then(|mut t| {
+            t.write_all(text.as_bytes())?;
+            Ok(t)
+        })
+        .map(Some)
+        .map_err(|e| {
+            Error::Incomplete(format!(
+                "cannot write the base revision beside {}: {e}",
+                p.display()
+            ))
+        })
+}
+
+/// The `name` of the provider manifest in a file, if it is one.
+fn provider_name_of(file: &Path) -> Option<String> {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string))
+}
+
+/// The provider named, or the only one loaded.
+fn pick(s: &ContractSet, name: Option<String>) -> Option<usize> {
+    match name {
+        Some(n) => s.providers.iter().position(|p| p.name == n),
+        None if s.providers.len() == 1 => Some(0),
+        None => None,
+    }
+}
+
+fn render(
+    req: &GateRequest,
+    set: &ContractSet,
+    base_set: Option<&ContractSet>,
+    base_file: Option<&Path>,
+) -> Result<Rendered> {
+    let secrets = set.secret_policy();
+    if let Some(pfile) = &req.proposed {
+        return render_manifest_revision(req, set, pfile, base_set.zip(base_file));
+    }
+    if !req.pools.is_empty() {
+        let records = crate::proposal::render_pools(
+            &req.pools,
+            &req.taskcluster_schemas,
+            &req.root_url,
+            &secrets,
+        )?;
+        return Ok(Rendered {
+            records,
+            base_records: None,
+            label: format!("worker pools {}", paths(&req.pools)),
+            changes: Vec::new(),
+        });
+    }
+    let Some(pi) = pick(set, req.provider.clone()) else {
+        return Err(Error::usage(format!(
+            "--worker-types needs the provider manifest whose naming rules apply: load it with --contracts and name it with --provider (loaded: {})",
+            names(set.providers.iter().map(|p| p.name.as_str()))
+        )));
+    };
+    let records = crate::proposal::render_worker_types(
+        &req.worker_types,
+        &req.taskcluster_schemas,
+        &set.providers[pi],
+        &secrets,
+    )?;
+    Ok(Rendered {
+        records,
+        base_records: None,
+        label: format!(
+            "worker types {} with {}'s naming",
+            paths(&req.worker_types),
+            set.providers[pi].name
+        ),
+        changes: Vec::new(),
+    })
+}
+
+fn render_manifest_revision(
+    req: &GateRequest,
+    set: &ContractSet,
+    pfile: &Path,
+    base: Option<(&ContractSet, &Path)>,
+) -> Result<Rendered> {
+    let secrets = set.secret_policy();
+    let Some(pi) = pick(set, provider_name_of(pfile)) else {
+        return Err(Error::usage(format!(
+            "{}: not a provider manifest checker could load",
+            pfile.display()
+        )));
+    };
+    let bad = |file: &Path, e: String| {
+        Error::Input(Diagnostics(vec![crate::diag::Diagnostic::file(file, e)]))
+    };
+    let records = crate::proposal::render_manifest(&set.providers[pi], &req.regions, &secrets)
+        .map_err(|e| bad(pfile, e.to_string()))?;
+    let (base_records, changes) = match base {
+        Some((bs, bf)) => {
+            let Some(bi) = pick(bs, provider_name_of(bf)) else {
+                return Err(Error::usage(
+                    "the base revision is not a provider manifest checker could load",
+                ));
+            };
+            let recs = crate::proposal::render_manifest(&bs.providers[bi], &req.regions, &secrets)
+                .map_err(|e| Error::usage(format!("base revision: {e}")))?;
+            (
+                Some(recs),
+                super::manifest_changes(set, &bs.providers[bi], &set.providers[pi]),
+            )
+        }
+        None => (None, Vec::new()),
+    };
+    Ok(Rendered {
+        records,
+        base_records,
+        label: format!("provider manifest {}", pfile.display()),
+        changes,
+    })
+}
+
+/// A proposal's records as a source: one part per region.
+fn proposal_source(recs: &[Instance]) -> SourceInfo {
+    let mut by_region: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in recs {
+        *by_region.entry(r.region.as_str()).or_default() += 1;
+    }
+    SourceInfo {
+        kind: SourceKind::Proposal,
+        instances: recs.len(),
+        user_data_sampled: recs.len(),
+        parts: by_region
+            .into_iter()
+            .map(|(n, c)| SourcePart {
+                name: n.to_string(),
+                status: PartStatus::Ok,
+                instances: c,
+                error: None,
+                api_calls: None,
+                sequential_calls: None,
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,160 @@
+//! The scheduled job: check + diff against the snapshot + cull, in one read of the fleet, with
+//! every result written as an artifact (report.json, junit.xml, diff.json, diff.md,
+//! cull-plan.json, summary.md; audit.jsonl when acting).
+
+use crate::contract::ContractSet;
+use crate::cull::{CullSettings, Gathered};
+use crate::error::{Error, Result};
+use crate::exit::ExitStatus;
+use crate::render::{self, Format};
+use crate::report::Judgement;
+use crate::source::FleetSource;
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+
+/// What the hook is asked to do.
+#[derive(Debug, Clone)]
+pub struct HookRequest {
+    /// Where the fleet comes from.
+    pub from: FleetSource,
+    /// How to cull.
+    pub cull: CullSettings,
+    /// The snapshot to diff against.
+    pub snapshot: Option<PathBuf>,
+    /// Where the artifacts go.
+    pub artifacts: PathBuf,
+    /// Check and diff only.
+    pub no_cull: bool,
+    /// The evaluation time.
+    pub now: DateTime<Utc>,
+}
+
+/// How the run ended, and what it has to say on stderr (in order).
+#[derive(Debug, Default)]
+pub struct HookOutcome {
+    /// The task's exit status.
+    pub status: ExitStatus,
+    /// `warning: ...` and `error: ...` lines for stderr.
+    pub messages: Vec<String>,
+}
+
+/// Artifacts written so far; a failed write makes the run incomplete but the others are tried.
+struct Artifacts<'a> {
+    dir: &'a Path,
+    failed: Vec<String>,
+}
+
+impl Artifacts<'_> {
+    fn write(&mut self, name: &str, text: Result<String>) {
+        let path = self.dir.join(name);
+        let res = text.and_then(|t| crate::fsio::write_output(&t, Some(&path)));
+        if let Err(e) = res {
+            self.failed.push(e.to_string());
+        }
+    }
+}
+
+/// Runs the hook with loaded contracts.
+pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
+    let old = req
+        .snapshot
+        .as_deref()
+        .map(crate::snapshot::read)
+        .transpose()?;
+    std::fs::create_dir_all(&req.artifacts).map_err(|e| {
+        Error::Incomplete(format!("cannot create {}: {e}", req.artifacts.display()))
+    })?;
+    let want_cull =
+        !req.no_cull && (matches!(req.from, FleetSource::Live(_)) || req.cull.status.is_some());
+    let rt = crate::source::runtime()?;
+    rt.block_on(async {
+        let g = crate::cull::gather(set, &req.from, &req.cull, want_cull).await?;
+        let mut out = HookOutcome::default();
+        out.messages
+            .extend(g.warnings.iter().map(|w| format!("warning: {w}")));
+        out.messages
+            .extend(crate::source::failed_region_warnings(&g.source));
+        let mut art = Artifacts {
+            dir: &req.artifacts,
+            failed: Vec::new(),
+        };
+        let mut statuses = Vec::new();
+        let mut summary = String::new();
+        // Check.
+        let report = crate::report::build(
+            "hook",
+            set,
+            &g.fleet,
+            g.source.clone(),
+            Judgement::default(),
+            req.now,
+        );
+        statuses.push(report.summary.exit_code);
+        art.write("report.json", render::report(&report, Format::Json, false));
+        art.write("junit.xml", render::report(&report, Format::Junit, false));
+        summary.push_str(&render::report(&report, Format::Markdown, false)?);
+        // Diff.
+        if let (Some(snap), Some(old)) = (&req.snapshot, &old) {
+            let new = crate::snapshot::take(set, &g.fleet);
+            let (d, _) = crate::snapshot::report(
+                set,
+                (snap, old),
+                new,
+                Some(&g.fleet),
+                g.source.clone(),
+                false,
+                req.now,
+            );
+            statuses.push(d.exit_code);
+            art.write("diff.json", render::diff(&d, Format::Json, false));
+            let md = render::diff(&d, Format::Markdown, false)?;
+            art.write("diff.md", Ok(md.clone()));
+            summary.push('\n');
+            summary.push_str(&md);
+        }
+        // Cull.
+        if want_cull {
+            let (status, md) = cull(set, req, &g, &mut art, &mut out.messages).await?;
+            statuses.push(status);
+            summary.push('\n');
+            summary.push_str(&md);
+        }
+        art.write("summary.md", Ok(summary));
+        if !art.failed.is_empty() {
+            out.messages.extend(art.failed.iter().cloned());
+            statuses.push(ExitStatus::Incomplete);
+        }
+        out.status = ExitStatus::worst(statuses);
+        Ok(out)
+    })
+}
+
+/// The cull part: plan, apply when asked and allowed, write the plan.
+async fn cull(
+    set: &ContractSet,
+    req: &HookRequest,
+    g: &Gathered,
+    art: &mut Artifacts<'_>,
+    messages: &mut Vec<String>,
+) -> Result<(ExitStatus, String)> {
+    let mut plan = crate::cull::make_plan(set, g, &req.cull, req.now)?;
+    let mut status = plan.exit_status();
+    let mut opts = req.cull.clone();
+    if opts.audit_log.is_none() {
+        opts.audit_log = Some(req.artifacts.join("audit.jsonl"));
+    }
+    let concurrency = match &req.from {
+        FleetSource::Live(o) => o.concurrency(),
+        FleetSource::Recorded(_) => 1,
+    };
+    if opts.apply
+        && plan.refused.is_none()
+        && let Some(sdk) = &g.live
+        && let Err(e) = crate::cull::apply(&mut plan, sdk, &opts, concurrency, req.now).await
+    {
+        messages.push(e.to_string());
+        status = ExitStatus::worst([status, ExitStatus::Incomplete]);
+    }
+    art.write("cull-plan.json", render::plan(&plan, Format::Json));
+    Ok((status, render::plan(&plan, Format::Markdown)?))
+}

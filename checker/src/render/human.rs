@@ -1,0 +1,428 @@
+//! The human form: for people at a terminal (coloured there) and in task logs.
+
+use super::{Paint, plural};
+use crate::contract::Severity;
+use crate::cull::Plan;
+use crate::report::*;
+use crate::snapshot::{DiffReport, Holds, OutputChange};
+use std::fmt::Write as _;
+
+fn label(f: &Finding, paint: &Paint) -> String {
+    match (f.outcome, f.severity) {
+        (Outcome::Violation, Severity::Error) => paint.red("error  "),
+        (Outcome::Violation, Severity::Warning) => paint.yellow("warning"),
+        (Outcome::Unknown, _) => paint.yellow("unknown"),
+        (Outcome::Waived, _) => paint.blue("waived "),
+        (Outcome::Notice, _) => paint.dim("notice "),
+    }
+}
+
+/// A check or gate report.
+pub fn report(r: &Report, color: bool) -> String {
+    let paint = Paint { on: color };
+    let mut s = String::new();
+    header(&mut s, r, &paint);
+    if let Some(g) = &r.gate {
+        gate(&mut s, g, &paint);
+    }
+    findings(&mut s, r, &paint);
+    coverage(&mut s, &r.coverage, &paint);
+    let sm = &r.summary;
+    let status = match sm.status {
+        Status::Clean => paint.green("clean"),
+        Status::Warnings => paint.yellow("clean with warnings"),
+        Status::Violations => paint.red("violations"),
+        Status::Incomplete => paint.red("incomplete"),
+    };
+    let _ = writeln!(
+        s,
+        "\n{}: {}, {}, {}, {} in {} → exit {}",
+        status,
+        plural(sm.errors, "error", "errors"),
+        plural(sm.warnings, "warning", "warnings"),
+        plural(sm.unknown, "unknown", "unknown"),
+        plural(sm.waived, "waived", "waived"),
+        plural(sm.evaluations, "evaluation", "evaluations"),
+        sm.exit_code
+    );
+    s
+}
+
+fn header(s: &mut String, r: &Report, paint: &Paint) {
+    let count = |role: TallyRole| r.consumers.iter().filter(|c| c.role == role).count();
+    let _ = writeln!(
+        s,
+        "{} {}: {} from {} ({}), {} and {} evaluated",
+        paint.bold("checker"),
+        r.command,
+        plural(r.source.instances, "instance", "instances"),
+        r.source.kind,
+        r.source
+            .parts
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        plural(
+            count(TallyRole::Consumer),
+            "consumer contract",
+            "consumer contracts"
+        ),
+        plural(
+            count(TallyRole::Provider),
+            "provider manifest",
+            "provider manifests"
+        ),
+    );
+    for p in r.source.failed() {
+        let _ = writeln!(
+            s,
+            "{} {} could not be read: {}",
+            paint.red("unknown"),
+            p.name,
+            p.error.as_deref().unwrap_or("error")
+        );
+    }
+    if r.source.kind == SourceKind::Live && r.source.user_data_sampled > 0 {
+        let _ = writeln!(
+            s,
+            "user-data read for a sample of {} of {} instances",
+            r.source.user_data_sampled, r.source.instances
+        );
+    }
+}
+
+fn findings(s: &mut String, r: &Report, paint: &Paint) {
+    let mut current: Option<&str> = None;
+    for f in &r.findings {
+        if current != Some(f.consumer.as_str()) {
+            current = Some(&f.consumer);
+            let tally = r.consumers.iter().find(|c| c.name == f.consumer);
+            let _ = writeln!(s);
+            let role = match tally {
+                Some(t) => t.role.to_string(),
+                None if f.consumer.starts_with('(') => "the data".into(),
+                None => "consumer".into(),
+            };
+            let _ = write!(
+                s,
+                "{} {}",
+                paint.bold(&f.consumer),
+                paint.dim(&format!("({role}"))
+            );
+            if let Some(o) = tally.and_then(|t| t.owner.as_deref()) {
+                let _ = write!(s, "{}", paint.dim(&format!(", owner {o}")));
+            }
+            let _ = writeln!(s, "{}", paint.dim(")"));
+        }
+        finding(s, f, paint);
+    }
+}
+
+fn finding(s: &mut String, f: &Finding, paint: &Paint) {
+    let _ = writeln!(
+        s,
+        "  {} {} {}",
+        label(f, paint),
+        paint.bold(f.clause.as_deref().unwrap_or(f.code.name())),
+        paint.dim(&format!("[{}]", f.code))
+    );
+    let _ = writeln!(s, "          {}", f.message);
+    if !f.actual.is_empty() && f.count > 0 {
+        let _ = writeln!(
+            s,
+            "          seen on {}:",
+            plural(f.count, "instance", "instances")
+        );
+        for v in f.actual.iter().take(5) {
+            let _ = writeln!(s, "            {} × {}", v.count, v.value);
+        }
+        if f.actual.len() > 5 {
+            let _ = writeln!(
+                s,
+                "            … and {} more distinct values",
+                f.actual.len() - 5
+            );
+        }
+    }
+    if !f.samples.is_empty() {
+        let _ = writeln!(s, "          e.g. {}", f.samples.join(", "));
+    }
+    if let Some(w) = &f.why {
+        let _ = writeln!(s, "          why: {w}");
+    }
+    if let Some(w) = &f.waiver {
+        let _ = writeln!(
+            s,
+            "          waiver: {} until {}: {} ({})",
+            w.owner, w.expires, w.reason, w.file
+        );
+    }
+    if let Some(rb) = &f.runbook {
+        let _ = writeln!(s, "          runbook: {rb}");
+    }
+}
+
+fn coverage(s: &mut String, cov: &Coverage, paint: &Paint) {
+    if cov.uncovered_outputs.is_empty()
+        && cov.unpromised_reads.is_empty()
+        && cov.unmatched_contracts.is_empty()
+    {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n{} {}% of provider outputs are read by some contract",
+        paint.bold("coverage:"),
+        cov.covered_percent
+    );
+    for u in &cov.unpromised_reads {
+        let _ = writeln!(
+            s,
+            "  read but promised by no provider: {} (by {})",
+            u.output,
+            u.consumers.join(", ")
+        );
+    }
+    if !cov.uncovered_outputs.is_empty() {
+        let list: Vec<&str> = cov
+            .uncovered_outputs
+            .iter()
+            .map(|u| u.output.as_str())
+            .collect();
+        let _ = writeln!(s, "  emitted but read by no contract: {}", list.join(", "));
+    }
+    if !cov.unmatched_contracts.is_empty() {
+        let _ = writeln!(
+            s,
+            "  contracts matching no instance: {}",
+            cov.unmatched_contracts.join(", ")
+        );
+    }
+}
+
+fn gate(s: &mut String, g: &GateSection, paint: &Paint) {
+    let _ = writeln!(s, "\n{} {}", paint.bold("proposal:"), g.proposal);
+    if let Some(b) = &g.base {
+        let _ = writeln!(s, "{} {b}", paint.bold("base:    "));
+    }
+    let _ = writeln!(s, "\n{}", paint.bold("can I deploy?"));
+    for v in &g.verdicts {
+        let word = match v.deployable {
+            Deployable::Yes => paint.green("yes    "),
+            Deployable::No => paint.red("no     "),
+            Deployable::Unknown => paint.yellow("unknown"),
+        };
+        let mut notes = Vec::new();
+        if v.regression == Some(true) {
+            notes.push("regression: holds on the base".to_string());
+        }
+        if !v.affected {
+            notes.push("unaffected".to_string());
+        }
+        if let Some(r) = &v.ignored {
+            notes.push(format!("IGNORED: {r}"));
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            paint.dim(&format!(" ({})", notes.join("; ")))
+        };
+        let _ = writeln!(
+            s,
+            "  {word} {} {}{notes}",
+            v.consumer,
+            paint.dim(&format!("owner {}", v.owner))
+        );
+        for r in &v.reasons {
+            let _ = writeln!(s, "          {} [{}]: {}", r.clause, r.kind, r.message);
+        }
+    }
+    if !g.changes.is_empty() {
+        let _ = writeln!(s, "\n{}", paint.bold("what the proposal changes:"));
+        for c in &g.changes {
+            let readers = if c.read_by.is_empty() {
+                paint.yellow("read by no contract (uncontracted: worth a look)")
+            } else {
+                format!("read by {}", c.read_by.join(", "))
+            };
+            let _ = writeln!(
+                s,
+                "  {:<8} {}: {} → {}; {readers}",
+                c.kind,
+                c.output,
+                c.before.as_deref().unwrap_or("(none)"),
+                c.after.as_deref().unwrap_or("(none)")
+            );
+        }
+    }
+    let verdict = if g.deployable {
+        paint.green("deployable")
+    } else {
+        paint.red("NOT deployable")
+    };
+    let _ = write!(
+        s,
+        "\n{} {verdict} (exit {})",
+        paint.bold("verdict:"),
+        g.verdict_exit_code
+    );
+    if g.dry_run {
+        let _ = write!(s, "; {}", paint.yellow("--dry-run used: exiting 0"));
+    }
+    let _ = writeln!(s);
+}
+
+/// Who a snapshot change touches, in words.
+pub(crate) fn holds(c: &OutputChange) -> String {
+    if c.uncontracted {
+        return "uncontracted (no contract reads it)".into();
+    }
+    c.consumers
+        .iter()
+        .map(|i| {
+            format!(
+                "{} {}",
+                i.consumer,
+                match i.holds {
+                    Holds::Yes => "holds",
+                    Holds::No => "BREAKS",
+                    Holds::Unknown => "not evaluated",
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A snapshot value in one line.
+pub(crate) fn short(v: &Option<serde_json::Value>) -> String {
+    v.as_ref()
+        .map(|x| x.to_string())
+        .unwrap_or_else(|| "(none)".into())
+}
+
+/// A diff report.
+pub fn diff(r: &DiffReport, color: bool) -> String {
+    let paint = Paint { on: color };
+    let d = &r.diff;
+    let mut s = String::new();
+    for line in r.unified_diff.lines() {
+        let _ = writeln!(s, "{}", paint.diff_line(line));
+    }
+    if r.unified_diff.is_empty() {
+        let _ = writeln!(s, "no change since {}", r.snapshot);
+    }
+    for g in &d.groups_added {
+        let _ = writeln!(s, "group appeared: {g}");
+    }
+    for g in &d.groups_removed {
+        let _ = writeln!(s, "group vanished: {g}");
+    }
+    if !d.changes.is_empty() {
+        if !d.unaffected.is_empty() {
+            let _ = writeln!(s, "\nunaffected consumers: {}", d.unaffected.join(", "));
+        }
+        let _ = writeln!(s, "\nimpact:");
+        for c in &d.changes {
+            let _ = writeln!(
+                s,
+                "  {:<8} {} {}: {} → {}\n           {}",
+                c.kind,
+                c.group,
+                c.output,
+                short(&c.before),
+                short(&c.after),
+                holds(c)
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n{} → exit {}{}",
+        if d.breaking {
+            "a change breaks a contract"
+        } else if d.changes.is_empty() {
+            "no breaking change"
+        } else {
+            "changes break no contract"
+        },
+        r.exit_code,
+        if r.updated {
+            format!("; {} updated", r.snapshot)
+        } else {
+            String::new()
+        }
+    );
+    s
+}
+
+/// A cull plan.
+pub fn plan(p: &Plan) -> String {
+    let mut s = String::new();
+    let mode = if p.dry_run {
+        "dry run: nothing is changed (--apply acts)"
+    } else {
+        "APPLIED"
+    };
+    let _ = writeln!(
+        s,
+        "checker cull, contract {}, action {:?}, threshold {} min: {mode}",
+        p.contract, p.action, p.threshold_minutes
+    );
+    if let Some(r) = &p.refused {
+        let _ = writeln!(s, "REFUSED: {r}");
+    }
+    for g in &p.groups {
+        let _ = writeln!(
+            s,
+            "  group {}: {} instances, {} impaired, budget {}, acting on {}, deferred {}",
+            g.group, g.size, g.impaired, g.allowed, g.acting, g.deferred
+        );
+    }
+    for e in &p.entries {
+        let _ = writeln!(
+            s,
+            "  {:<16} {} {} [{}] since {}: {}{}",
+            e.decision,
+            e.instance,
+            e.region,
+            e.group.as_deref().unwrap_or("-"),
+            e.impaired_since.as_deref().unwrap_or("?"),
+            e.reason,
+            e.result
+                .as_ref()
+                .map(|r| format!(" → {r}"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "{} {} instance(s), {} impaired in all",
+        if p.dry_run {
+            "would act on"
+        } else {
+            "acted on"
+        },
+        p.chosen().count(),
+        p.entries.len()
+    );
+    s
+}
+
+/// The clause kinds and finding codes.
+pub fn rules() -> String {
+    let mut s = String::from("Clause kinds\n");
+    for r in crate::rules::RULES {
+        let _ = write!(
+            s,
+            "\n{}\n  {}\n  fields:  {}\n  unknown: {}\n  example: {}\n",
+            r.kind, r.summary, r.fields, r.unknown_when, r.example
+        );
+    }
+    s.push_str("\nFinding codes\n\n");
+    for c in Code::ALL {
+        let _ = writeln!(s, "  {:<18} {}", c.name(), c.description());
+    }
+    s
+}

@@ -1,0 +1,354 @@
+//! The Markdown form: for a pull-request comment or a Taskcluster artifact. Values, patterns
+//! and ids are in code spans; table cells are escaped.
+
+use crate::contract::Severity;
+use crate::cull::Plan;
+use crate::report::*;
+use crate::snapshot::DiffReport;
+use std::fmt::Write as _;
+
+/// Text for a table cell: no pipes, no line breaks.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A value in a code span that survives any backticks inside it (CommonMark: a longer fence).
+fn code(s: &str) -> String {
+    let s = cell(s);
+    let mut run = 0;
+    let mut longest = 0;
+    for ch in s.chars() {
+        run = if ch == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
+/// A check or gate report.
+pub fn report(r: &Report) -> String {
+    let mut s = String::new();
+    let sm = &r.summary;
+    let icon = match sm.status {
+        Status::Clean => "✅",
+        Status::Warnings => "⚠️",
+        Status::Violations => "❌",
+        Status::Incomplete => "❓",
+    };
+    match &r.gate {
+        Some(g) => gate(&mut s, g),
+        None => {
+            let _ = writeln!(s, "## {icon} checker {}: {}\n", r.command, sm.status);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "{} errors, {} warnings, {} unknown, {} waived; {} instances from {} ({}); {} evaluations; exit {}.\n",
+        sm.errors,
+        sm.warnings,
+        sm.unknown,
+        sm.waived,
+        r.source.instances,
+        r.source.kind,
+        r.source
+            .parts
+            .iter()
+            .map(|p| if p.status == PartStatus::Ok {
+                p.name.clone()
+            } else {
+                format!("**{} FAILED**", p.name)
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        sm.evaluations,
+        sm.exit_code
+    );
+    findings(&mut s, r);
+    coverage(&mut s, &r.coverage);
+    if r.gate.is_some() {
+        let _ = writeln!(s, "\n</details>");
+    }
+    s
+}
+
+fn findings(s: &mut String, r: &Report) {
+    if r.findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "| | consumer | clause | instances | what | example |\n|---|---|---|---|---|---|"
+    );
+    for f in &r.findings {
+        let mark = match (f.outcome, f.severity) {
+            (Outcome::Violation, Severity::Error) => "❌ error",
+            (Outcome::Violation, Severity::Warning) => "⚠️ warning",
+            (Outcome::Unknown, _) => "❓ unknown",
+            (Outcome::Waived, _) => "💤 waived",
+            (Outcome::Notice, _) => "ℹ️ notice",
+        };
+        let consumer = match r
+            .consumers
+            .iter()
+            .find(|c| c.name == f.consumer)
+            .and_then(|c| c.runbook.as_ref())
+        {
+            Some(rb) => format!("[{}]({rb})", cell(&f.consumer)),
+            None => cell(&f.consumer),
+        };
+        let mut what = cell(&f.message);
+        if let Some(w) = &f.waiver {
+            what.push_str(&cell(&format!(
+                " (waiver: {} until {}: {})",
+                w.owner, w.expires, w.reason
+            )));
+        }
+        let _ = writeln!(
+            s,
+            "| {mark} | {consumer} | {} | {} | {} | {} |",
+            code(f.clause.as_deref().unwrap_or(f.code.name())),
+            f.count,
+            what,
+            f.samples.first().map(|x| code(x)).unwrap_or_default()
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn coverage(s: &mut String, cov: &Coverage) {
+    let _ = writeln!(
+        s,
+        "<details><summary>Coverage: {}% of provider outputs read by a contract</summary>\n",
+        cov.covered_percent
+    );
+    for u in &cov.unpromised_reads {
+        let _ = writeln!(
+            s,
+            "- read but promised by no provider: {} ({})",
+            code(&u.output),
+            u.consumers.join(", ")
+        );
+    }
+    for u in &cov.uncovered_outputs {
+        let _ = writeln!(
+            s,
+            "- emitted by {} but read by no contract: {}",
+            u.provider,
+            code(&u.output)
+        );
+    }
+    for c in &cov.unmatched_contracts {
+        let _ = writeln!(s, "- matches no instance: {c}");
+    }
+    let _ = writeln!(s, "\n</details>");
+}
+
+fn gate(s: &mut String, g: &GateSection) {
+    let icon = if g.deployable {
+        "✅"
+    } else if g.verdict_exit_code == crate::exit::ExitStatus::Violations {
+        "❌"
+    } else {
+        "❓"
+    };
+    let _ = writeln!(
+        s,
+        "## {icon} checker gate: {}\n",
+        if g.deployable {
+            "deployable"
+        } else {
+            "not deployable"
+        }
+    );
+    if g.dry_run {
+        let _ = writeln!(
+            s,
+            "> **--dry-run was used**: this check exits 0 whatever the verdicts (it would have exited {}).\n",
+            g.verdict_exit_code
+        );
+    }
+    let _ = writeln!(
+        s,
+        "Proposal: {}{}\n",
+        cell(&g.proposal),
+        g.base
+            .as_ref()
+            .map(|b| format!(" (base: {})", cell(b)))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "| consumer | owner | can I deploy? | why |\n|---|---|---|---|"
+    );
+    for v in &g.verdicts {
+        let mark = match v.deployable {
+            Deployable::Yes => "✅ yes",
+            Deployable::No => "❌ no",
+            Deployable::Unknown => "❓ unknown",
+        };
+        let mut why: Vec<String> = v
+            .reasons
+            .iter()
+            .map(|r| format!("{}: {}", code(&r.clause), cell(&r.message)))
+            .collect();
+        if v.regression == Some(true) {
+            why.insert(0, "regression (holds on the base)".into());
+        }
+        if let Some(r) = &v.ignored {
+            why.insert(0, format!("**ignored**: {}", cell(r)));
+        }
+        if !v.affected && why.is_empty() {
+            why.push("unaffected".into());
+        }
+        let _ = writeln!(
+            s,
+            "| {} | {} | {mark} | {} |",
+            v.consumer,
+            cell(&v.owner),
+            why.join("<br>")
+        );
+    }
+    if !g.changes.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n| change | output | before | after | read by |\n|---|---|---|---|---|"
+        );
+        for c in &g.changes {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                c.kind,
+                code(&c.output),
+                c.before.as_deref().map(code).unwrap_or_default(),
+                c.after.as_deref().map(code).unwrap_or_default(),
+                if c.read_by.is_empty() {
+                    "⚠️ no contract".to_string()
+                } else {
+                    c.read_by.join(", ")
+                }
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n<details><summary>Findings on the proposed instances</summary>\n"
+    );
+}
+
+/// A diff report.
+pub fn diff(r: &DiffReport) -> String {
+    let d = &r.diff;
+    let mut s = String::new();
+    let icon = if d.breaking {
+        "❌"
+    } else if d.any() {
+        "⚠️"
+    } else {
+        "✅"
+    };
+    let _ = writeln!(s, "## {icon} checker diff against {}\n", code(&r.snapshot));
+    for g in &d.groups_added {
+        let _ = writeln!(s, "- group appeared: {}", code(g));
+    }
+    for g in &d.groups_removed {
+        let _ = writeln!(s, "- group vanished: {}", code(g));
+    }
+    if !d.changes.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n| group | output | change | before | after | consumers |\n|---|---|---|---|---|---|"
+        );
+        for c in &d.changes {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                code(&c.group),
+                code(&c.output),
+                c.kind,
+                code(&super::human::short(&c.before)),
+                code(&super::human::short(&c.after)),
+                super::human::holds(c)
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n<details><summary>Snapshot diff</summary>\n\n```diff\n{}```\n</details>",
+        r.unified_diff
+    );
+    s
+}
+
+/// A cull plan.
+pub fn plan(p: &Plan) -> String {
+    let mut s = String::new();
+    let mode = if p.dry_run { "dry run" } else { "applied" };
+    let _ = writeln!(
+        s,
+        "## checker cull ({mode}, contract {})\n",
+        code(&p.contract)
+    );
+    if let Some(r) = &p.refused {
+        let _ = writeln!(s, "**Refused**: {}\n", cell(r));
+    }
+    let _ = writeln!(
+        s,
+        "| group | size | impaired | allowed | acting | deferred |\n|---|---:|---:|---:|---:|---:|"
+    );
+    for g in &p.groups {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            code(&g.group),
+            g.size,
+            g.impaired,
+            g.allowed,
+            g.acting,
+            g.deferred
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n| instance | region | group | decision | since | reason |\n|---|---|---|---|---|---|"
+    );
+    for e in &p.entries {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            code(&e.instance),
+            e.region,
+            e.group.as_deref().map(code).unwrap_or_default(),
+            e.decision,
+            e.impaired_since.as_deref().unwrap_or(""),
+            cell(&e.reason)
+        );
+    }
+    s
+}
+
+/// The clause kinds and finding codes.
+pub fn rules() -> String {
+    let mut s = String::from(
+        "## Clause kinds\n\n| kind | what it checks | fields | unknown when |\n|---|---|---|---|\n",
+    );
+    for r in crate::rules::RULES {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            code(r.kind),
+            cell(r.summary),
+            code(r.fields),
+            cell(r.unknown_when)
+        );
+    }
+    s.push_str("\n## Finding codes\n\n| code | meaning |\n|---|---|\n");
+    for c in crate::report::Code::ALL {
+        let _ = writeln!(s, "| {} | {} |", code(c.name()), cell(c.description()));
+    }
+    s
+}

@@ -1,0 +1,127 @@
+//! Renderers: one file per output format, each serving every document of the report family
+//! (check and gate reports, diffs, cull plans, the rules list). They read the wire model only.
+//!
+//! A new format goes in its own file here, with one function per document, and one arm in each
+//! dispatch function below.
+
+use crate::cull::Plan;
+use crate::error::Result;
+use crate::report::Report;
+use crate::snapshot::DiffReport;
+use anstyle::{AnsiColor, Style};
+
+mod human;
+mod json;
+mod junit;
+mod markdown;
+
+pub use json::json;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people: grouped by consumer, coloured on a terminal.
+    Human,
+    /// The documented, versioned JSON envelope (docs/report-format.md).
+    Json,
+    /// JUnit XML: one test suite per consumer, one test case per clause.
+    Junit,
+    /// Markdown for a pull-request comment or a Taskcluster artifact.
+    Markdown,
+}
+
+impl Format {
+    /// Every format, by name (to recognise a format given where a file was meant).
+    pub const NAMES: [&'static str; 4] = ["human", "json", "junit", "markdown"];
+}
+
+/// Renders a check or gate report.
+pub fn report(r: &Report, format: Format, color: bool) -> Result<String> {
+    match format {
+        Format::Human => Ok(human::report(r, color)),
+        Format::Json => json(r),
+        Format::Junit => junit::report(r),
+        Format::Markdown => Ok(markdown::report(r)),
+    }
+}
+
+/// Renders a diff report.
+pub fn diff(r: &DiffReport, format: Format, color: bool) -> Result<String> {
+    match format {
+        Format::Human => Ok(human::diff(r, color)),
+        Format::Json => json(r),
+        Format::Junit => junit::diff(r),
+        Format::Markdown => Ok(markdown::diff(r)),
+    }
+}
+
+/// Renders a cull plan.
+pub fn plan(p: &Plan, format: Format) -> Result<String> {
+    match format {
+        Format::Human => Ok(human::plan(p)),
+        Format::Json => json(p),
+        Format::Junit => junit::plan(p),
+        Format::Markdown => Ok(markdown::plan(p)),
+    }
+}
+
+/// Renders the rules list (`checker rules`).
+pub fn rules(format: Format) -> Result<String> {
+    match format {
+        Format::Human => Ok(human::rules()),
+        Format::Json => json(&crate::rules::document()),
+        Format::Junit => junit::rules(),
+        Format::Markdown => Ok(markdown::rules()),
+    }
+}
+
+/// Colour for human output; a no-op when off. Whether it is on is decided once, at the edge,
+/// from `--color` and the terminal (anstream: NO_COLOR, CLICOLOR, CLICOLOR_FORCE, TERM=dumb).
+pub(crate) struct Paint {
+    pub(crate) on: bool,
+}
+
+impl Paint {
+    fn p(&self, style: Style, text: &str) -> String {
+        if self.on {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    }
+    pub(crate) fn red(&self, t: &str) -> String {
+        self.p(AnsiColor::Red.on_default().bold(), t)
+    }
+    pub(crate) fn yellow(&self, t: &str) -> String {
+        self.p(AnsiColor::Yellow.on_default().bold(), t)
+    }
+    pub(crate) fn green(&self, t: &str) -> String {
+        self.p(AnsiColor::Green.on_default().bold(), t)
+    }
+    pub(crate) fn blue(&self, t: &str) -> String {
+        self.p(AnsiColor::Cyan.on_default(), t)
+    }
+    pub(crate) fn dim(&self, t: &str) -> String {
+        self.p(Style::new().dimmed(), t)
+    }
+    pub(crate) fn bold(&self, t: &str) -> String {
+        self.p(Style::new().bold(), t)
+    }
+    /// A unified-diff line, coloured by its first character.
+    pub(crate) fn diff_line(&self, line: &str) -> String {
+        let style = if line.starts_with('+') && !line.starts_with("+++") {
+            AnsiColor::Green.on_default()
+        } else if line.starts_with('-') && !line.starts_with("---") {
+            AnsiColor::Red.on_default()
+        } else if line.starts_with("@@") {
+            AnsiColor::Cyan.on_default()
+        } else {
+            return line.to_string();
+        };
+        self.p(style, line)
+    }
+}
+
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -1,0 +1,86 @@
+//! A report from an evaluation: findings (a failed region first), the summary the exit status
+//! is computed from, coverage and tallies.
+
+use super::*;
+use crate::contract::ContractSet;
+use crate::eval::{Policy, evaluate, summarize};
+use crate::fleet::Instance;
+use chrono::{DateTime, Utc};
+
+/// How findings are judged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Judgement {
+    /// Warnings fail too.
+    pub fail_on_warn: bool,
+    /// Unknown evaluations tolerated before the result is incomplete.
+    pub max_unknown: usize,
+}
+
+/// The tool's name and version, as reports carry it.
+pub fn tool() -> String {
+    format!("checker {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Evaluates the fleet and builds the report of `command`.
+pub fn build(
+    command: &str,
+    set: &ContractSet,
+    fleet: &[Instance],
+    source: SourceInfo,
+    judgement: Judgement,
+    now: DateTime<Utc>,
+) -> Report {
+    let ev = evaluate(set, fleet, now);
+    let mut findings = ev.findings;
+    let failed: Vec<Finding> = source.failed().map(region_failed).collect();
+    findings.splice(0..0, failed.into_iter().rev());
+    let summary = summarize(
+        &findings,
+        ev.evaluations,
+        ev.unknown_evaluations,
+        Policy {
+            fail_on_warn: judgement.fail_on_warn,
+            max_unknown: judgement.max_unknown,
+            source_incomplete: source.incomplete(),
+        },
+    );
+    Report {
+        format: FORMAT,
+        version: VERSION,
+        minor_version: MINOR_VERSION,
+        tool: tool(),
+        command: command.to_string(),
+        generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        source,
+        summary,
+        findings,
+        coverage: ev.coverage,
+        consumers: ev.consumers,
+        gate: None,
+    }
+}
+
+/// The finding a part that could not be read becomes.
+fn region_failed(p: &SourcePart) -> Finding {
+    Finding {
+        code: Code::RegionFailed,
+        outcome: Outcome::Unknown,
+        severity: crate::contract::Severity::Error,
+        consumer: "(source)".into(),
+        clause: None,
+        kind: None,
+        output: None,
+        expected: None,
+        actual: vec![],
+        count: 0,
+        samples: vec![],
+        message: format!(
+            "{} could not be read: {}; its instances were not evaluated",
+            p.name,
+            p.error.as_deref().unwrap_or("error")
+        ),
+        why: None,
+        runbook: None,
+        waiver: None,
+    }
+}

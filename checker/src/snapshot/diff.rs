@@ -1,0 +1,319 @@
+//! The diff of two snapshots, with, for each change, the consumers whose contracts read that
+//! output and whether they still hold; and the `checker diff` report around it.
+
+use super::{Group, Snapshot, group_of};
+use crate::contract::{ContractSet, Severity};
+use crate::exit::ExitStatus;
+use crate::fleet::Instance;
+use crate::output::OutputPath;
+use crate::report::{ChangeKind, Outcome, SourceInfo};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Whether a consumer's contract holds on the new data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Holds {
+    /// Its contract holds on the group's instances.
+    Yes,
+    /// It breaks.
+    No,
+    /// Not evaluated (the new side is a snapshot, not instances).
+    Unknown,
+}
+
+/// A consumer touched by a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Impact {
+    /// The consumer.
+    pub consumer: String,
+    /// Whether its contract still holds.
+    pub holds: Holds,
+}
+
+/// One change between two snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputChange {
+    /// The group.
+    pub group: String,
+    /// The output (or `instances`, `regions`).
+    pub output: String,
+    /// `added`, `removed`, `changed` (CloudFormation's ADD / REMOVE / NOT_EQUAL).
+    pub kind: ChangeKind,
+    /// Before.
+    pub before: Option<Value>,
+    /// After.
+    pub after: Option<Value>,
+    /// Consumers whose contracts read it; empty: uncontracted.
+    pub consumers: Vec<Impact>,
+    /// No contract reads it: an undocumented-dependency risk.
+    pub uncontracted: bool,
+}
+
+/// Everything that changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotDiff {
+    /// Groups only in the new data.
+    pub groups_added: Vec<String>,
+    /// Groups only in the snapshot.
+    pub groups_removed: Vec<String>,
+    /// Output changes in groups present on both sides.
+    pub changes: Vec<OutputChange>,
+    /// Consumers that read none of the changed outputs.
+    pub unaffected: Vec<String>,
+    /// A change breaks some consumer's contract.
+    pub breaking: bool,
+}
+
+impl SnapshotDiff {
+    /// Whether anything changed at all.
+    pub fn any(&self) -> bool {
+        !self.changes.is_empty() || !self.groups_added.is_empty() || !self.groups_removed.is_empty()
+    }
+}
+
+/// A change found in one group, before its readers are known.
+type LocalChange = (String, ChangeKind, Option<Value>, Option<Value>);
+
+/// What changed between two summaries of one group.
+fn group_changes(before: &Group, after: &Group) -> Vec<LocalChange> {
+    let mut local = Vec::new();
+    if before.instances != after.instances {
+        local.push((
+            "instances".to_string(),
+            ChangeKind::Changed,
+            Some(Value::String(before.instances.clone())),
+            Some(Value::String(after.instances.clone())),
+        ));
+    }
+    if before.regions != after.regions {
+        local.push((
+            "regions".to_string(),
+            ChangeKind::Changed,
+            serde_json::to_value(&before.regions).ok(),
+            serde_json::to_value(&after.regions).ok(),
+        ));
+    }
+    for k in before
+        .outputs
+        .keys()
+        .chain(after.outputs.keys())
+        .collect::<BTreeSet<_>>()
+    {
+        let (b, a) = (before.outputs.get(k), after.outputs.get(k));
+        let kind = match (b, a) {
+            (Some(x), Some(y)) if x == y => continue,
+            (Some(_), Some(_)) => ChangeKind::Changed,
+            (Some(_), None) => ChangeKind::Removed,
+            (None, Some(_)) => ChangeKind::Added,
+            (None, None) => continue,
+        };
+        local.push((
+            k.clone(),
+            kind,
+            b.and_then(|x| serde_json::to_value(x).ok()),
+            a.and_then(|x| serde_json::to_value(x).ok()),
+        ));
+    }
+    local
+}
+
+/// Per consumer: the outputs its failing error clauses depend on, on these instances.
+fn broken_consumers(
+    set: &ContractSet,
+    members: &[&Instance],
+    now: DateTime<Utc>,
+) -> BTreeMap<String, BTreeSet<OutputPath>> {
+    let members: Vec<Instance> = members.iter().map(|i| (*i).clone()).collect();
+    let ev = crate::eval::evaluate(set, &members, now);
+    let mut broken: BTreeMap<String, BTreeSet<OutputPath>> = BTreeMap::new();
+    for x in ev
+        .findings
+        .iter()
+        .filter(|x| x.outcome == Outcome::Violation && x.severity == Severity::Error)
+    {
+        let Some(c) = set.consumer(&x.consumer) else {
+            continue;
+        };
+        let Some(k) = c
+            .clauses
+            .iter()
+            .position(|cl| x.clause.as_deref() == Some(cl.id.as_str()))
+        else {
+            continue;
+        };
+        broken
+            .entry(c.name.clone())
+            .or_default()
+            .extend(c.implicated(k));
+    }
+    broken
+}
+
+/// Compares `old` with `new`; `fleet` (the instances `new` was taken from) lets each touched
+/// consumer be evaluated on the new values.
+pub fn diff(
+    set: &ContractSet,
+    old: &Snapshot,
+    new: &Snapshot,
+    fleet: Option<&[Instance]>,
+    now: DateTime<Utc>,
+) -> SnapshotDiff {
+    let reads = set.consumer_reads();
+    let only_in = |a: &Snapshot, b: &Snapshot| -> Vec<String> {
+        a.groups
+            .keys()
+            .filter(|k| !b.groups.contains_key(*k))
+            .cloned()
+            .collect()
+    };
+    // Each instance's group, computed once.
+    let by_group: Option<BTreeMap<String, Vec<&Instance>>> = fleet.map(|f| {
+        let mut m: BTreeMap<String, Vec<&Instance>> = BTreeMap::new();
+        for i in f {
+            m.entry(group_of(set, i)).or_default().push(i);
+        }
+        m
+    });
+    let mut changes = Vec::new();
+    for (g, before) in &old.groups {
+        let Some(after) = new.groups.get(g) else {
+            continue;
+        };
+        let local = group_changes(before, after);
+        if local.is_empty() {
+            continue;
+        }
+        // Which consumers break on this group's instances (when there are instances).
+        let broken = by_group
+            .as_ref()
+            .map(|groups| broken_consumers(set, groups.get(g).map_or(&[][..], Vec::as_slice), now));
+        for (output, kind, b, a) in local {
+            let path = OutputPath::parse(&output).ok();
+            let consumers: Vec<Impact> = path
+                .as_ref()
+                .and_then(|p| reads.get(p))
+                .into_iter()
+                .flatten()
+                .map(|c| Impact {
+                    consumer: c.clone(),
+                    holds: match &broken {
+                        None => Holds::Unknown,
+                        Some(b)
+                            if b.get(c).is_some_and(|outs| {
+                                path.as_ref().is_some_and(|p| outs.contains(p))
+                            }) =>
+                        {
+                            Holds::No
+                        }
+                        Some(_) => Holds::Yes,
+                    },
+                })
+                .collect();
+            let uncontracted = consumers.is_empty() && output != "instances" && output != "regions";
+            changes.push(OutputChange {
+                group: g.clone(),
+                output,
+                kind,
+                before: b,
+                after: a,
+                consumers,
+                uncontracted,
+            });
+        }
+    }
+    let breaking = changes
+        .iter()
+        .any(|c| c.consumers.iter().any(|i| i.holds == Holds::No));
+    let touched: BTreeSet<&str> = changes
+        .iter()
+        .flat_map(|c| c.consumers.iter().map(|i| i.consumer.as_str()))
+        .collect();
+    let unaffected = set
+        .consumers
+        .iter()
+        .map(|c| c.name.clone())
+        .filter(|n| !touched.contains(n.as_str()))
+        .collect();
+    SnapshotDiff {
+        groups_added: only_in(new, old),
+        groups_removed: only_in(old, new),
+        changes,
+        unaffected,
+        breaking,
+    }
+}
+
+/// The diff report's format name.
+pub const DIFF_FORMAT: &str = "checker-diff";
+/// The diff report's version.
+pub const DIFF_VERSION: u32 = 1;
+
+/// The diff report: what `checker diff --format json` prints.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffReport {
+    /// Always [`DIFF_FORMAT`].
+    pub format: &'static str,
+    /// [`DIFF_VERSION`].
+    pub version: u32,
+    /// The snapshot compared with.
+    pub snapshot: String,
+    /// Where the new side came from.
+    pub source: SourceInfo,
+    /// What changed.
+    #[serde(flatten)]
+    pub diff: SnapshotDiff,
+    /// The two snapshots' texts as a unified diff.
+    pub unified_diff: String,
+    /// The exit code the diff calls for.
+    pub exit_code: ExitStatus,
+    /// Whether `--update` wrote the new snapshot.
+    pub updated: bool,
+}
+
+/// Diffs the snapshot `old` (read from `old_path`) with `new`; returns the report and the new
+/// snapshot's text.
+pub fn report(
+    set: &ContractSet,
+    (old_path, old): (&Path, &Snapshot),
+    new: Snapshot,
+    fleet: Option<&[Instance]>,
+    source: SourceInfo,
+    fail_on_drift: bool,
+    now: DateTime<Utc>,
+) -> (DiffReport, String) {
+    let d = diff(set, old, &new, fleet, now);
+    let old_text = super::to_text(old);
+    let new_text = super::to_text(&new);
+    let unified = similar::TextDiff::from_lines(&old_text, &new_text)
+        .unified_diff()
+        .context_radius(3)
+        .header(&old_path.display().to_string(), "now")
+        .to_string();
+    let exit_code = if source.incomplete() {
+        ExitStatus::Incomplete
+    } else if d.breaking || (fail_on_drift && d.any()) {
+        ExitStatus::Violations
+    } else {
+        ExitStatus::Clean
+    };
+    (
+        DiffReport {
+            format: DIFF_FORMAT,
+            version: DIFF_VERSION,
+            snapshot: old_path.display().to_string(),
+            source,
+            diff: d,
+            unified_diff: unified,
+            exit_code,
+            updated: false,
+        },
+        new_text,
+    )
+}

@@ -1,0 +1,147 @@
+//! Where a command's instances come from: recorded `--fleet` files, or a live scan. Every
+//! command that reads a fleet goes through here, so they all describe their source alike.
+
+use crate::contract::ContractSet;
+use crate::error::{Error, Result};
+use crate::fleet::{Instance, SecretPolicy, UserData};
+use crate::live::{Filters, LiveFleet, LiveOptions};
+use crate::report::{PartStatus, SourceInfo, SourceKind, SourcePart};
+use std::path::PathBuf;
+
+/// Records and the report's description of where they came from.
+#[derive(Debug, Default)]
+pub struct Fleet {
+    /// The records, sorted as their source gives them.
+    pub instances: Vec<Instance>,
+    /// Regions or files, each ok or failed.
+    pub source: SourceInfo,
+}
+
+/// Where to read a fleet from.
+#[derive(Debug, Clone)]
+pub enum FleetSource {
+    /// `aws ec2 describe-instances` JSON files.
+    Recorded(Vec<PathBuf>),
+    /// Live EC2.
+    Live(LiveOptions),
+}
+
+/// Reads recorded fleet files; every bad instance in every file is reported at once.
+pub fn read_files(files: &[PathBuf], secrets: &SecretPolicy) -> Result<Fleet> {
+    let mut instances = Vec::new();
+    let mut parts = Vec::new();
+    let mut diags = Vec::new();
+    for f in files {
+        match crate::fleet::read_recorded(f, secrets) {
+            Ok(v) => {
+                parts.push(SourcePart {
+                    name: f.display().to_string(),
+                    status: PartStatus::Ok,
+                    instances: v.len(),
+                    error: None,
+                    api_calls: None,
+                    sequential_calls: None,
+                });
+                instances.extend(v);
+            }
+            Err(d) => diags.extend(d.0),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(Error::Input(crate::diag::Diagnostics(diags)));
+    }
+    let user_data_sampled = instances
+        .iter()
+        .filter(|i| !matches!(i.user_data, UserData::NotFetched))
+        .count();
+    let source = SourceInfo {
+        kind: SourceKind::Recorded,
+        instances: instances.len(),
+        user_data_sampled,
+        parts,
+    };
+    Ok(Fleet { instances, source })
+}
+
+/// A live scan's records with their source.
+pub fn from_live(live: LiveFleet) -> Fleet {
+    let source = SourceInfo {
+        kind: SourceKind::Live,
+        instances: live.instances.len(),
+        user_data_sampled: live.user_data_sampled,
+        parts: live.parts,
+    };
+    Fleet {
+        instances: live.instances,
+        source,
+    }
+}
+
+/// A multi-threaded runtime for the live commands.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Incomplete(format!("cannot start the async runtime: {e}")))
+}
+
+/// The SDK configuration (aws-config's default chain with the live options) and the regions.
+pub async fn connect(opts: &LiveOptions) -> Result<(checker_ec2::SdkConfig, Vec<String>)> {
+    let sdk = checker_ec2::load_config(&opts.connection).await;
+    let regions = crate::live::resolve_regions(opts, &sdk).await?;
+    Ok((sdk, regions))
+}
+
+/// [`crate::live::scan`], with its summary logged (`scan done`, at `-v`).
+pub async fn scan_logged(
+    sdk: &checker_ec2::SdkConfig,
+    regions: &[String],
+    opts: &LiveOptions,
+    filters: &Filters,
+    user_data: bool,
+    secrets: &SecretPolicy,
+) -> LiveFleet {
+    let live = crate::live::scan(sdk, regions, opts, filters, user_data, secrets).await;
+    tracing::info!(api_calls = live.api_calls, instances = live.instances.len(), shape = ?live.shape, ms = live.elapsed.as_millis() as u64, "scan done");
+    live
+}
+
+/// Scans live EC2 on a fresh runtime. Failed regions are in the result's parts.
+pub fn scan_blocking(
+    opts: &LiveOptions,
+    filters: &Filters,
+    user_data: bool,
+    secrets: &SecretPolicy,
+) -> Result<LiveFleet> {
+    runtime()?.block_on(async {
+        let (sdk, regions) = connect(opts).await?;
+        Ok(scan_logged(&sdk, &regions, opts, filters, user_data, secrets).await)
+    })
+}
+
+/// Reads the fleet the contracts need: the files, or a live scan filtered by the contracts'
+/// selectors, fetching user-data only when some contract reads it.
+pub fn read(from: &FleetSource, set: &ContractSet) -> Result<Fleet> {
+    match from {
+        FleetSource::Recorded(files) => read_files(files, &set.secret_policy()),
+        FleetSource::Live(opts) => {
+            let filters = crate::live::server_filters(set);
+            tracing::debug!(?filters, "server-side filters");
+            let live = scan_blocking(opts, &filters, set.reads_user_data(), &set.secret_policy())?;
+            Ok(from_live(live))
+        }
+    }
+}
+
+/// `warning: region R could not be read: ...`, one line per failed part.
+pub fn failed_region_warnings(src: &SourceInfo) -> Vec<String> {
+    src.failed()
+        .map(|p| {
+            format!(
+                "warning: region {} could not be read: {}",
+                p.name,
+                p.error.as_deref().unwrap_or("error")
+            )
+        })
+        .collect()
+}
