@@ -77,7 +77,19 @@ impl Code {
     }
 }
 
-crate::report::display_as_name!(Code);
+/// Display as the wire name, honouring width and alignment (`{:<8}`).
+macro_rules! display_as_name {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.name())
+            }
+        }
+    )*};
+}
+pub(crate) use display_as_name;
+
+display_as_name!(Code);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 //! facts resolved to indexes, sets resolved to their members), so evaluation cannot fail on a
 //! contract, only produce findings.
 
+pub use crate::clause::{Check, SetRef, Subject};
 use crate::fleet::{Instance, Read};
 use crate::output::OutputPath;
 use crate::template::Template;
@@ -164,76 +165,6 @@ pub struct Clause {
     pub check: Check,
     /// Its JSON pointer in the file.
     pub pointer: String,
-}
-
-/// What a clause reads: an output or a fact derived earlier.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Subject {
-    /// An output.
-    Output(OutputPath),
-    /// A fact, by index into [`Consumer::facts`].
-    Fact(usize),
-}
-
-/// A compiled check. The kinds and their documentation live in [`crate::rules`].
-#[derive(Debug, Clone)]
-pub enum Check {
-    /// The output is present.
-    Present(OutputPath),
-    /// The output is absent.
-    Absent(OutputPath),
-    /// The subject equals a value.
-    Equals(Subject, String),
-    /// The subject is one of some values.
-    OneOf(Subject, Vec<String>),
-    /// The subject matches a regex.
-    Matches(Subject, Regex),
-    /// A fact is derived from the subject.
-    Derives {
-        /// The fact's index.
-        fact: usize,
-        /// Where it comes from.
-        from: Subject,
-        /// How.
-        how: Derivation,
-    },
-    /// The subject belongs to a set.
-    MemberOf(Subject, SetRef),
-    /// The subject equals another output, fact or rendered template.
-    AgreesWith(Subject, Other),
-    /// All instances that share the `per` values share the subject's value.
-    Uniform(Subject, Vec<Subject>),
-}
-
-/// How a fact is derived.
-#[derive(Debug, Clone)]
-pub enum Derivation {
-    /// The value itself.
-    Identity,
-    /// A named capture of a regex.
-    Capture(Regex, String),
-    /// `value.split(separator)[index]`, as consumer code often does.
-    Split(String, usize),
-}
-
-/// The other side of `agrees-with`.
-#[derive(Debug, Clone)]
-pub enum Other {
-    /// An output.
-    Output(OutputPath),
-    /// A fact.
-    Fact(usize),
-    /// A template over facts (`{name}` is the fact `name`), with the fact index of each variable.
-    Template(Template, BTreeMap<String, usize>),
-}
-
-/// A resolved set.
-#[derive(Debug, Clone)]
-pub struct SetRef {
-    /// How the contract names it (`workerTypes`), or `inline`.
-    pub name: String,
-    /// Its members.
-    pub values: Arc<BTreeSet<String>>,
 }
 
 /// Which instances something applies to.
@@ -424,37 +355,12 @@ impl Consumer {
                 w.outputs(&mut v);
             }
             out.extend(v);
-            let mut facts: Vec<usize> = Vec::new();
-            let mut subj = |s: &Subject| {
-                if let Subject::Fact(f) = s {
-                    facts.push(*f);
-                }
-            };
-            match &cl.check {
-                Check::Equals(s, _)
-                | Check::OneOf(s, _)
-                | Check::Matches(s, _)
-                | Check::MemberOf(s, _) => subj(s),
-                Check::Derives { from, .. } => subj(from),
-                Check::AgreesWith(s, o) => {
-                    subj(s);
-                    match o {
-                        Other::Fact(f) => facts.push(*f),
-                        Other::Template(_, idx) => facts.extend(idx.values().copied()),
-                        Other::Output(_) => {}
-                    }
-                }
-                Check::Uniform(s, per) => {
-                    subj(s);
-                    per.iter().for_each(&mut subj);
-                }
-                Check::Present(_) | Check::Absent(_) => {}
-            }
+            let facts = cl.check.facts_read();
             for f in facts {
                 if let Some(d) = self
                     .clauses
                     .iter()
-                    .position(|c| matches!(&c.check, Check::Derives { fact, .. } if *fact == f))
+                    .position(|c| c.check.derived_fact() == Some(f))
                 {
                     todo.push(d);
                 }
@@ -486,64 +392,6 @@ impl Consumer {
         out.sort();
         out.dedup();
         out
-    }
-}
-
-impl Check {
-    /// The outputs a check reads directly.
-    pub fn outputs(&self, out: &mut Vec<OutputPath>) {
-        let mut subj = |s: &Subject| {
-            if let Subject::Output(p) = s {
-                out.push(p.clone());
-            }
-        };
-        match self {
-            Check::Present(p) | Check::Absent(p) => subj(&Subject::Output(p.clone())),
-            Check::Equals(s, _)
-            | Check::OneOf(s, _)
-            | Check::Matches(s, _)
-            | Check::MemberOf(s, _) => subj(s),
-            Check::Derives { from, .. } => subj(from),
-            Check::AgreesWith(s, other) => {
-                subj(s);
-                if let Other::Output(p) = other {
-                    out.push(p.clone());
-                }
-            }
-            Check::Uniform(s, per) => {
-                subj(s);
-                per.iter().for_each(&mut subj);
-            }
-        }
-    }
-
-    /// The primary output path a finding is reported against (facts print as `fact:NAME`).
-    pub fn subject(&self) -> Option<&Subject> {
-        match self {
-            Check::Present(_) | Check::Absent(_) => None,
-            Check::Equals(s, _)
-            | Check::OneOf(s, _)
-            | Check::Matches(s, _)
-            | Check::MemberOf(s, _)
-            | Check::AgreesWith(s, _)
-            | Check::Uniform(s, _) => Some(s),
-            Check::Derives { from, .. } => Some(from),
-        }
-    }
-
-    /// The kind's name, as contracts write it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Check::Present(_) => "present",
-            Check::Absent(_) => "absent",
-            Check::Equals(..) => "equals",
-            Check::OneOf(..) => "one-of",
-            Check::Matches(..) => "matches",
-            Check::Derives { .. } => "derives",
-            Check::MemberOf(..) => "member-of",
-            Check::AgreesWith(..) => "agrees-with",
-            Check::Uniform(..) => "uniform",
-        }
     }
 }
 

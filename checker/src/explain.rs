@@ -1,13 +1,11 @@
 //! `checker explain`: every clause that applies to an instance, the values read, what was
 //! derived and why each passed or failed; or one clause's documentation and results.
 
+use crate::clause::{ClauseOutcome, Detail, FactValue};
 use crate::contract::*;
-use crate::eval::{
-    ClauseOutcome, FactValue, check_manifest, eval_clause, expected_words, manifest_clause_id,
-};
+use crate::eval::{check_manifest, eval_clause, manifest_clause_id};
 use crate::fleet::Instance;
 use crate::report::Report;
-use crate::rules::RULES;
 use std::fmt::Write as _;
 
 fn outcome_line(o: &ClauseOutcome) -> String {
@@ -91,7 +89,7 @@ pub fn instance(set: &ContractSet, i: &Instance) -> String {
         let _ = writeln!(s, "  selected by: {}", set.describe_selector(&c.selector));
         let mut facts: Vec<Option<FactValue>> = vec![None; c.facts.len()];
         for cl in &c.clauses {
-            let o = eval_clause(c, cl, i, &mut facts);
+            let o = eval_clause(c, cl, i, &mut facts, Detail::All);
             let subject = crate::eval::clause_target(c, &cl.check);
             let _ = writeln!(
                 s,
@@ -100,17 +98,17 @@ pub fn instance(set: &ContractSet, i: &Instance) -> String {
                 cl.check.kind(),
                 cl.severity,
                 subject,
-                expected_words(c, &cl.check),
+                cl.check.expected(&c.facts),
                 outcome_line(&o)
             );
             if let ClauseOutcome::Pass(_) = o
-                && let Check::Derives { fact, .. } = &cl.check
-                && let Some(fv) = &facts[*fact]
+                && let Some(fact) = cl.check.derived_fact()
+                && let Some(fv) = &facts[fact]
             {
                 let _ = writeln!(
                     s,
                     "    derived {} = \"{}\" {}",
-                    c.facts[*fact], fv.value, fv.provenance
+                    c.facts[fact], fv.value, fv.provenance
                 );
             }
             if matches!(o, ClauseOutcome::Fail(_)) {
@@ -160,12 +158,11 @@ pub fn clause(set: &ContractSet, id: &str, report: Option<&Report>) -> Option<St
         let _ = writeln!(s, "  when:     {}", w.describe());
     }
     let subject = crate::eval::clause_target(c, &cl.check);
-    let _ = writeln!(s, "  checks:   {subject} {}", expected_words(c, &cl.check));
+    let _ = writeln!(s, "  checks:   {subject} {}", cl.check.expected(&c.facts));
     let _ = writeln!(s, "  severity: {:?}", cl.severity);
     let _ = writeln!(s, "  why:      {}", cl.why);
-    if let Some(doc) = RULES.iter().find(|r| r.kind == cl.check.kind()) {
-        let _ = writeln!(s, "  kind {}: {}", doc.kind, doc.summary);
-    }
+    let doc = cl.check.doc();
+    let _ = writeln!(s, "  kind {}: {}", doc.kind, doc.summary);
     if let Some(r) = report
         && let Some(t) = r
             .consumers

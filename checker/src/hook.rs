@@ -5,9 +5,9 @@
 use crate::contract::ContractSet;
 use crate::cull::{CullSettings, Gathered};
 use crate::error::{Error, Result};
+use crate::eval::Judgement;
 use crate::exit::ExitStatus;
 use crate::render::{self, Format};
-use crate::report::Judgement;
 use crate::source::FleetSource;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
@@ -81,7 +81,7 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
         let mut statuses = Vec::new();
         let mut summary = String::new();
         // Check.
-        let report = crate::report::build(
+        let report = crate::eval::build(
             "hook",
             set,
             &g.fleet,

@@ -365,6 +365,37 @@ struct Compiler<'d> {
 
 type SetLookup<'a> = dyn Fn(&str) -> Option<SetRef> + 'a;
 
+/// The loader's services for a clause kind's compile step.
+struct ClauseCx<'c, 'd, 's> {
+    c: &'c mut Compiler<'d>,
+    sets: &'s SetLookup<'s>,
+    secrets: &'s BTreeSet<OutputPath>,
+}
+
+impl crate::clause::Compile for ClauseCx<'_, '_, '_> {
+    fn err(&mut self, ptr: String, msg: String, hint: String) {
+        self.c.err(ptr, msg, hint);
+    }
+    fn output(&mut self, v: Option<&Value>, ptr: &str) -> Option<OutputPath> {
+        self.c.output(v, ptr)
+    }
+    fn regex(&mut self, s: &str, ptr: &str) -> Option<Regex> {
+        self.c.regex(s, ptr)
+    }
+    fn subject(&mut self, v: &Value, ptr: &str, facts: &[String]) -> Option<Subject> {
+        self.c.subject(v, ptr, facts)
+    }
+    fn fact_ref(&mut self, name: &str, ptr: &str, facts: &[String]) -> Option<usize> {
+        self.c.fact_ref(name, ptr, facts)
+    }
+    fn set(&mut self, name: &str) -> Option<SetRef> {
+        (self.sets)(name)
+    }
+    fn is_secret(&self, p: &OutputPath) -> bool {
+        self.secrets.contains(p)
+    }
+}
+
 impl Compiler<'_> {
     fn err(&mut self, ptr: impl Into<String>, msg: impl Into<String>, hint: impl Into<String>) {
         let d = Diagnostic::at(&self.file, ptr, msg).hint(hint);
@@ -880,189 +911,17 @@ impl Compiler<'_> {
         let when = v
             .get("when")
             .and_then(|w| self.condition(w, &format!("{ptr}/when"), sets));
-        let check = match kind.as_str() {
-            "present" | "absent" => {
-                if v.get("fact").is_some() {
-                    self.err(
-                        format!("{ptr}/fact"),
-                        format!("{kind} reads an output, not a fact"),
-                        "facts always exist once derived; check the output they come from",
-                    );
-                }
-                let out = self.output(v.get("output"), &format!("{ptr}/output"));
-                out.map(|o| {
-                    if kind == "present" {
-                        Check::Present(o)
-                    } else {
-                        Check::Absent(o)
-                    }
-                })
-            }
-            "derives" => {
-                let from = v
-                    .get("from")
-                    .and_then(|f| self.subject(f, &format!("{ptr}/from"), facts));
-                let fact = str_at(v, "fact").unwrap_or_default();
-                let how = if let Some(p) = v.get("pattern").and_then(Value::as_str) {
-                    self.regex(p, &format!("{ptr}/pattern")).and_then(|re| {
-                        let cap = str_at(v, "capture").unwrap_or_else(|| fact.clone());
-                        if re.capture_names().flatten().any(|n| n == cap) {
-                            Some(Derivation::Capture(re, cap))
-                        } else {
-                            let names = re.capture_names().flatten().collect::<Vec<_>>().join(", ");
-                            self.err(format!("{ptr}/capture"), format!("the pattern has no named group \"{cap}\""), format!("name the group (?P<{cap}>...) in the pattern, or set \"capture\" to one of [{names}]"));
-                            None
-                        }
-                    })
-                } else if let Some(s) = v.get("split") {
-                    let sep = str_at(s, "separator").unwrap_or_default();
-                    let idx = s.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
-                    Some(Derivation::Split(sep, idx))
-                } else {
-                    if v.get("capture").is_some() {
-                        self.err(
-                            format!("{ptr}/capture"),
-                            "\"capture\" needs a \"pattern\"",
-                            "add the regex whose named group holds the fact",
-                        );
-                    }
-                    Some(Derivation::Identity)
-                };
-                if facts.contains(&fact) {
-                    self.err(
-                        format!("{ptr}/fact"),
-                        format!("fact \"{fact}\" is derived twice"),
-                        "derive each fact once; use agrees-with to compare two sources",
-                    );
-                    None
-                } else {
-                    facts.push(fact);
-                    match (from, how) {
-                        (Some(from), Some(how)) => Some(Check::Derives {
-                            fact: facts.len() - 1,
-                            from,
-                            how,
-                        }),
-                        _ => None,
-                    }
-                }
-            }
-            "uniform" => {
-                let s = self.subject(v, ptr, facts);
-                let per: Vec<Option<Subject>> = v
-                    .get("per")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                    .map(|(i, p)| self.subject(p, &format!("{ptr}/per/{i}"), facts))
-                    .collect();
-                let per: Option<Vec<Subject>> = per.into_iter().collect();
-                s.zip(per).map(|(s, per)| Check::Uniform(s, per))
-            }
-            _ => {
-                let s = self.subject(v, ptr, facts);
-                let c = match kind.as_str() {
-                    "equals" => Some(Check::Equals(
-                        s.clone()?,
-                        str_at(v, "value").unwrap_or_default(),
-                    )),
-                    "one-of" => Some(Check::OneOf(
-                        s.clone()?,
-                        v.get("values")
-                            .and_then(Value::as_array)
-                            .map(|a| strings(a))
-                            .unwrap_or_default(),
-                    )),
-                    "matches" => {
-                        let re = self.regex(
-                            v.get("pattern").and_then(Value::as_str).unwrap_or(""),
-                            &format!("{ptr}/pattern"),
-                        );
-                        s.clone().zip(re).map(|(s, re)| Check::Matches(s, re))
-                    }
-                    "member-of" => {
-                        let set = if let Some(name) = v.get("set").and_then(Value::as_str) {
-                            let found = sets(name);
-                            if found.is_none() {
-                                self.err(format!("{ptr}/set"), format!("no loaded provider declares a set named \"{name}\""), "load the provider manifest that declares it (--contracts), or list the values inline with \"values\"");
-                            }
-                            found
-                        } else {
-                            Some(SetRef {
-                                name: "inline".into(),
-                                values: Arc::new(
-                                    v.get("values")
-                                        .and_then(Value::as_array)
-                                        .map(|a| strings(a))
-                                        .unwrap_or_default()
-                                        .into_iter()
-                                        .collect(),
-                                ),
-                            })
-                        };
-                        s.clone().zip(set).map(|(s, set)| Check::MemberOf(s, set))
-                    }
-                    "agrees-with" => {
-                        let w = v.get("with").unwrap_or(&Value::Null);
-                        let wptr = format!("{ptr}/with");
-                        let other = if let Some(t) = w.get("template").and_then(Value::as_str) {
-                            match Template::parse(t) {
-                                Err(e) => {
-                                    self.err(
-                                        format!("{wptr}/template"),
-                                        format!("bad template: {e}"),
-                                        "templates are text with {fact} placeholders",
-                                    );
-                                    None
-                                }
-                                Ok(tpl) => {
-                                    let mut idx = BTreeMap::new();
-                                    let mut ok = true;
-                                    for var in tpl.variables() {
-                                        match facts.iter().position(|f| f == var) {
-                                            Some(i) => {
-                                                idx.insert(var.to_string(), i);
-                                            }
-                                            None => {
-                                                ok = false;
-                                                self.err(format!("{wptr}/template"), format!("the template uses {{{var}}}, which is not a fact derived before this clause"), format!("template variables are facts; derived so far: [{}]", facts.join(", ")));
-                                            }
-                                        }
-                                    }
-                                    ok.then_some(Other::Template(tpl, idx))
-                                }
-                            }
-                        } else if let Some(f) = w.get("fact").and_then(Value::as_str) {
-                            self.fact_ref(f, &format!("{wptr}/fact"), facts)
-                                .map(Other::Fact)
-                        } else {
-                            self.output(w.get("output"), &format!("{wptr}/output"))
-                                .map(Other::Output)
-                        };
-                        s.clone().zip(other).map(|(s, o)| Check::AgreesWith(s, o))
-                    }
-                    other => {
-                        self.err(
-                            format!("{ptr}/kind"),
-                            format!("unknown clause kind \"{other}\""),
-                            "run `checker rules` for the kinds",
-                        );
-                        None
-                    }
-                };
-                if let Some(Subject::Output(p)) = &s
-                    && secrets.contains(p)
-                {
-                    self.err(
-                        format!("{ptr}/output"),
-                        format!("{p} is a secret output; a {kind} clause would compare its value"),
-                        "secrets can only be checked with present/absent",
-                    );
-                }
-                c
-            }
-        };
+        let check = crate::clause::compile(
+            &mut ClauseCx {
+                c: self,
+                sets,
+                secrets,
+            },
+            &kind,
+            v,
+            ptr,
+            facts,
+        );
         if self.diags.len() > before {
             return None;
         }

@@ -23,7 +23,7 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
     let fleet = checker::source::read(&a.fleet.source()?, &set)?;
     warn_failed_regions(&fleet.source);
     let t = std::time::Instant::now();
-    let report = checker::report::build(
+    let report = checker::eval::build(
         "check",
         &set,
         &fleet.instances,

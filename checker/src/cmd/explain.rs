@@ -1,7 +1,8 @@
 //! `checker explain`: every clause that applies to an instance, or one clause's docs and results.
 
 use super::{ContractArgs, check_output, parse_time};
-use checker::report::{Judgement, SourceKind};
+use checker::eval::Judgement;
+use checker::report::SourceKind;
 use checker::{Error, ExitStatus, Result};
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
@@ -43,7 +44,7 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
         let mut source = fleet.source.clone();
         source.kind = SourceKind::Recorded;
         source.user_data_sampled = 0;
-        checker::report::build(
+        checker::eval::build(
             "explain",
             &set,
             &fleet.instances,

@@ -244,8 +244,8 @@ pub struct ReportArgs {
 
 impl ReportArgs {
     /// How findings are judged.
-    pub fn judgement(&self) -> checker::report::Judgement {
-        checker::report::Judgement {
+    pub fn judgement(&self) -> checker::eval::Judgement {
+        checker::eval::Judgement {
             fail_on_warn: self.fail_on_warn,
             max_unknown: self.max_unknown,
         }

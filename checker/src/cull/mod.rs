@@ -185,7 +185,7 @@ impl Decision {
     }
 }
 
-crate::report::display_as_name!(Decision);
+crate::code::display_as_name!(Decision);
 
 /// Why a run acts on nothing at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -2,8 +2,9 @@
 //! whether it holds on them.
 
 use super::Member;
-use crate::contract::{Check, ContractSet, Role, Severity};
-use crate::eval::{ClauseOutcome, Detail, FactValue, eval_clause_with};
+use crate::clause::{ClauseOutcome, Detail, FactValue};
+use crate::contract::{ContractSet, Role, Severity};
+use crate::eval::eval_clause;
 use crate::fleet::Instance;
 use std::collections::BTreeMap;
 
@@ -33,17 +34,17 @@ pub fn members(
     contract: &crate::contract::Consumer,
     fleet: &[Instance],
 ) -> (Vec<Member>, Vec<String>) {
-    let group_fact = contract.clauses.iter().find_map(|cl| match &cl.check {
-        Check::Derives { fact, .. } => Some(*fact),
-        _ => None,
-    });
+    let group_fact = contract
+        .clauses
+        .iter()
+        .find_map(|cl| cl.check.derived_fact());
     let mut members = Vec::new();
     let mut failing: BTreeMap<String, (usize, String)> = BTreeMap::new();
     for i in fleet.iter().filter(|i| set.selects(&contract.selector, i)) {
         let mut facts: Vec<Option<FactValue>> = vec![None; contract.facts.len()];
         for cl in &contract.clauses {
             if let ClauseOutcome::Fail(v) =
-                eval_clause_with(contract, cl, i, &mut facts, Detail::Failures)
+                eval_clause(contract, cl, i, &mut facts, Detail::Failures)
                 && cl.severity == Severity::Error
             {
                 let e = failing.entry(cl.id.clone()).or_insert((0, v));

@@ -1,6 +1,6 @@
 //! What a manifest revision changes, output by output and set by set, and who reads each.
 
-use crate::contract::{Check, ContractSet, Provider};
+use crate::contract::{ContractSet, Provider};
 use crate::report::{Change, ChangeKind};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -74,7 +74,7 @@ pub fn manifest_changes(set: &ContractSet, base: &Provider, proposed: &Provider)
             .filter(|c| {
                 c.clauses
                     .iter()
-                    .any(|cl| matches!(&cl.check, Check::MemberOf(_, r) if r.name == *name))
+                    .any(|cl| cl.check.set_name() == Some(name.as_str()))
             })
             .map(|c| c.name.clone())
             .collect();

@@ -2,10 +2,11 @@
 //! configuration would put on new instances, evaluates every consumer contract against it, and
 //! gives each consumer a verdict with typed reasons, like Pact's can-i-deploy.
 
-use crate::contract::{Check, Consumer, ContractSet, Derivation, Severity, Subject};
-use crate::eval::{FactValue, eval_clause};
+use crate::clause::{Detail, FactValue, ReasonCtx};
+use crate::contract::{Check, Consumer, ContractSet, Severity};
+use crate::eval::eval_clause;
 use crate::exit::ExitStatus;
-use crate::fleet::{Instance, Read};
+use crate::fleet::Instance;
 use crate::report::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -70,11 +71,8 @@ pub fn verdicts(
                 .unwrap_or(0);
             let reads: BTreeSet<String> = c.reads(set).iter().map(|p| p.to_string()).collect();
             let reads_set_change = changed.iter().any(|o| {
-                o.strip_prefix("set:").is_some_and(|s| {
-                    c.clauses
-                        .iter()
-                        .any(|cl| matches!(&cl.check, Check::MemberOf(_, r) if r.name == s))
-                })
+                o.strip_prefix("set:")
+                    .is_some_and(|s| c.clauses.iter().any(|cl| cl.check.set_name() == Some(s)))
             });
             let affected = if base.is_some() {
                 reads.iter().any(|r| changed.contains(r.as_str()))
@@ -103,7 +101,8 @@ pub fn verdicts(
 
 /// "occ derives workerType from KeyName by `split(':')[1]`; proposed KeyName `P:ffe27db` yields
 /// `ffe27db`, which is not in workerTypes (7 known values)". Re-evaluates the contract on the
-/// first failing proposed instance to name the values involved.
+/// first failing proposed instance to name the values involved; the words are the clause
+/// kind's ([`Check::reason`]).
 fn reason_text(c: &Consumer, f: &Finding, records: &[Instance]) -> String {
     let fallback = || format!("{} (on {} proposed instance(s))", f.message, f.count);
     let Some(inst) = f
@@ -122,109 +121,23 @@ fn reason_text(c: &Consumer, f: &Finding, records: &[Instance]) -> String {
     };
     let mut facts: Vec<Option<FactValue>> = vec![None; c.facts.len()];
     for cl in &c.clauses[..k] {
-        eval_clause(c, cl, inst, &mut facts);
+        eval_clause(c, cl, inst, &mut facts, Detail::All);
     }
-    let cl = &c.clauses[k];
-    let derivation = |fact: usize| -> Option<(String, String)> {
-        c.clauses.iter().find_map(|d| match &d.check {
-            Check::Derives { fact: x, from, how } if *x == fact => {
-                let how = match how {
-                    Derivation::Identity => String::new(),
-                    Derivation::Split(sep, idx) => format!(" by `split('{sep}')[{idx}]`"),
-                    Derivation::Capture(re, cap) => {
-                        format!(" by the group {cap} of `/{}/`", re.as_str())
-                    }
-                };
-                Some((crate::eval::subject_name(c, from), how))
-            }
-            _ => None,
-        })
-    };
-    let read = |s: &Subject, facts: &[Option<FactValue>]| -> (String, Option<String>) {
-        match s {
-            Subject::Fact(x) => {
-                let fv = facts[*x].as_ref();
-                match (derivation(*x), fv) {
-                    (Some((src, how)), Some(fv)) => (
-                        format!(
-                            "{} derives {} from {src}{how}; proposed {src} \"{}\" yields \"{}\"",
-                            c.name, c.facts[*x], fv.source, fv.value
-                        ),
-                        Some(fv.value.clone()),
-                    ),
-                    _ => (format!("fact {}", c.facts[*x]), fv.map(|f| f.value.clone())),
-                }
-            }
-            Subject::Output(p) => match inst.read(p) {
-                Read::Value(v) => (format!("proposed {p} is \"{v}\""), Some(v.into_owned())),
-                _ => (format!("proposed instances have no {p}"), None),
-            },
+    let mut derivations: Vec<Option<(String, String)>> = vec![None; c.facts.len()];
+    for cl in &c.clauses {
+        if let Check::Derives(d) = &cl.check {
+            derivations[d.fact] = Some(d.how_words(&c.facts));
         }
-    };
-    let n = format!("{} proposed instance(s)", f.count);
-    match &cl.check {
-        Check::Present(p) => format!(
-            "{} needs {p}, which the proposal does not set ({n})",
-            c.name
-        ),
-        Check::Absent(p) => format!(
-            "{} needs {p} absent, but the proposal sets it ({n})",
-            c.name
-        ),
-        Check::Derives { fact, from, how } => {
-            let (src, _) = read(from, &facts);
-            let why = match how {
-                Derivation::Split(sep, idx) => {
-                    format!("which has no field {idx} when split on '{sep}'")
-                }
-                Derivation::Capture(re, _) => format!("which does not match `/{}/`", re.as_str()),
-                Derivation::Identity => "which is absent".into(),
-            };
-            format!(
-                "{} derives {} from it: {src}, {why} ({n})",
-                c.name, c.facts[*fact]
-            )
-        }
-        Check::MemberOf(s, set_ref) => {
-            let (who, _) = read(s, &facts);
-            format!(
-                "{who}, which is not in {} ({} known values) ({n})",
-                set_ref.name,
-                set_ref.values.len()
-            )
-        }
-        Check::AgreesWith(s, other) => {
-            let (who, _) = read(s, &facts);
-            let other_val = match other {
-                crate::contract::Other::Output(p) => format!(
-                    "{p} \"{}\"",
-                    match inst.read(p) {
-                        Read::Value(v) => v.into_owned(),
-                        _ => "(absent)".into(),
-                    }
-                ),
-                crate::contract::Other::Fact(x) => format!(
-                    "{} \"{}\"",
-                    c.facts[*x],
-                    facts[*x].as_ref().map(|f| f.value.as_str()).unwrap_or("?")
-                ),
-                crate::contract::Other::Template(t, _) => format!("\"{}\"", t.source),
-            };
-            format!("{who}, which differs from {other_val} ({n})")
-        }
-        Check::Equals(s, want) => format!("{}, not \"{want}\" ({n})", read(s, &facts).0),
-        Check::OneOf(s, vals) => format!(
-            "{}, not one of [{}] ({n})",
-            read(s, &facts).0,
-            vals.join(", ")
-        ),
-        Check::Matches(s, re) => format!(
-            "{}, which does not match `/{}/` ({n})",
-            read(s, &facts).0,
-            re.as_str()
-        ),
-        Check::Uniform(..) => fallback(),
     }
+    let cx = ReasonCtx {
+        consumer: &c.name,
+        names: &c.facts,
+        derivations: &derivations,
+        instance: inst,
+        facts: &facts,
+        count: format!("{} proposed instance(s)", f.count),
+    };
+    c.clauses[k].check.reason(&cx).unwrap_or_else(fallback)
 }
 
 /// The gate's exit code: 1 if any consumer (not ignored) says no, else 3 if any is unknown, else 0.

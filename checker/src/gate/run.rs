@@ -4,11 +4,10 @@
 use crate::contract::ContractSet;
 use crate::diag::Diagnostics;
 use crate::error::{Error, Result};
+use crate::eval::Judgement;
 use crate::exit::ExitStatus;
 use crate::fleet::Instance;
-use crate::report::{
-    Change, GateSection, Judgement, PartStatus, Report, SourceInfo, SourceKind, SourcePart,
-};
+use crate::report::{Change, GateSection, PartStatus, Report, SourceInfo, SourceKind, SourcePart};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -90,10 +89,9 @@ pub fn run(req: &GateRequest) -> Result<Report> {
     }
     let r = render(req, &set, base_set.as_ref(), base_file.as_deref())?;
     let proposal = proposal_source(&r.records);
-    let mut report =
-        crate::report::build("gate", &set, &r.records, proposal, req.judgement, req.now);
+    let mut report = crate::eval::build("gate", &set, &r.records, proposal, req.judgement, req.now);
     let base_report = match (&base_set, &r.base_records) {
-        (Some(bs), Some(br)) => Some(crate::report::build(
+        (Some(bs), Some(br)) => Some(crate::eval::build(
             "gate",
             bs,
             br,

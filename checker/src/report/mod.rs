@@ -7,9 +7,6 @@ use serde::Serialize;
 
 pub use crate::code::Code;
 
-mod build;
-pub use build::{Judgement, build, tool};
-
 /// The JSON envelope's format name.
 pub const FORMAT: &str = "checker-report";
 /// The JSON envelope's (major) version: a reader that knows it can read every document of it.
@@ -434,18 +431,6 @@ impl SourceInfo {
     }
 }
 
-/// Display as the wire name, honouring width and alignment (`{:<8}`).
-macro_rules! display_as_name {
-    ($($t:ty),*) => {$(
-        impl std::fmt::Display for $t {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.pad(self.name())
-            }
-        }
-    )*};
-}
-pub(crate) use display_as_name;
-
 impl TallyRole {
     /// As reports write it.
     pub fn name(self) -> &'static str {
@@ -479,4 +464,4 @@ impl Deployable {
     }
 }
 
-display_as_name!(TallyRole, Status, Deployable, SourceKind, ChangeKind);
+crate::code::display_as_name!(TallyRole, Status, Deployable, SourceKind, ChangeKind);

@@ -1,10 +1,11 @@
 //! A report from an evaluation: findings (a failed region first), the summary the exit status
 //! is computed from, coverage and tallies.
 
-use super::*;
+use super::{Policy, evaluate, summarize};
+use crate::code::Code;
 use crate::contract::ContractSet;
-use crate::eval::{Policy, evaluate, summarize};
 use crate::fleet::Instance;
+use crate::report::*;
 use chrono::{DateTime, Utc};
 
 /// How findings are judged.

@@ -1,0 +1,410 @@
+//! Evaluation: contracts + records + an injected `now` in, grouped findings out. Pure: no I/O,
+//! no clock, no randomness, so the same inputs always give the same report. Each clause kind's
+//! own evaluation lives with the kind ([`crate::clause`]); this module runs them over a fleet
+//! and aggregates.
+
+use crate::clause::{ClauseOutcome, Detail, FactValue};
+use crate::contract::*;
+use crate::fleet::Instance;
+use crate::report::*;
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+mod finding;
+mod manifest;
+mod report;
+
+pub use finding::{Policy, summarize};
+pub use manifest::{check_manifest, check_manifest_with, manifest_clause_id};
+pub use report::{Judgement, build, tool};
+
+/// How many instance ids a finding keeps as samples.
+pub const SAMPLES: usize = 5;
+/// How many distinct values a finding lists.
+pub const MAX_VALUES: usize = 20;
+
+/// What a clause reads, in words: its output (`present`/`absent`) or its subject (`fact NAME`).
+pub fn clause_target(c: &Consumer, check: &Check) -> String {
+    match check {
+        Check::Present(p) => p.output.to_string(),
+        Check::Absent(p) => p.output.to_string(),
+        other => other
+            .subject()
+            .map(|s| crate::clause::subject_name(&c.facts, s))
+            .unwrap_or_default(),
+    }
+}
+
+/// Evaluates one clause (its `when`, then its check) on one instance. `facts` carries what
+/// earlier clauses derived.
+pub fn eval_clause(
+    c: &Consumer,
+    cl: &Clause,
+    i: &Instance,
+    facts: &mut [Option<FactValue>],
+    detail: Detail,
+) -> ClauseOutcome {
+    if let Some(w) = &cl.when
+        && !w.holds(i)
+    {
+        return ClauseOutcome::NotApplicable;
+    }
+    cl.check.eval(
+        &crate::clause::Ctx {
+            names: &c.facts,
+            instance: i,
+            detail,
+        },
+        facts,
+    )
+}
+
+/// Per uniform clause: group key -> value -> instance ids.
+type UniformGroups = BTreeMap<Vec<String>, BTreeMap<String, Vec<String>>>;
+
+/// One finding's aggregate: how many instances, which values, a few sample ids.
+#[derive(Default)]
+pub(crate) struct Agg {
+    pub(crate) count: usize,
+    values: HashMap<String, usize>,
+    pub(crate) samples: BTreeSet<String>,
+}
+
+impl Agg {
+    fn add(&mut self, id: &str, value: &str) {
+        self.count += 1;
+        if let Some(n) = self.values.get_mut(value) {
+            *n += 1;
+        } else if self.values.len() < 1000 {
+            self.values.insert(value.to_string(), 1);
+        }
+        if self.samples.len() < SAMPLES || self.samples.last().is_some_and(|l| id < l.as_str()) {
+            self.samples.insert(id.to_string());
+            if self.samples.len() > SAMPLES {
+                self.samples.pop_last();
+            }
+        }
+    }
+
+    pub(crate) fn values(&self) -> Vec<ValueCount> {
+        let mut v: Vec<ValueCount> = self
+            .values
+            .iter()
+            .map(|(value, count)| ValueCount {
+                value: value.clone(),
+                count: *count,
+            })
+            .collect();
+        v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        v.truncate(MAX_VALUES);
+        v
+    }
+}
+
+/// Where a finding's aggregate belongs: a provider's output or a consumer's clause.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Owner {
+    Provider(usize, usize),
+    Consumer(usize, usize),
+}
+
+/// The result of evaluating a fleet.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    /// Grouped findings, sorted.
+    pub findings: Vec<Finding>,
+    /// Per consumer/provider tallies.
+    pub consumers: Vec<ConsumerTally>,
+    /// Coverage.
+    pub coverage: Coverage,
+    /// Instance-clause evaluations.
+    pub evaluations: usize,
+    /// Unknown instance-clause evaluations.
+    pub unknown_evaluations: usize,
+}
+
+/// What an evaluation accumulates as it goes.
+#[derive(Default)]
+struct Acc {
+    aggs: BTreeMap<(Owner, Outcome, Option<usize>), Agg>,
+    tallies: Vec<ConsumerTally>,
+    evaluations: usize,
+    unknown_evaluations: usize,
+    waiver_used: Vec<bool>,
+    uniform: HashMap<(usize, usize), UniformGroups>,
+}
+
+impl Acc {
+    fn add(&mut self, owner: Owner, outcome: Outcome, waiver: Option<usize>, id: &str, v: &str) {
+        self.aggs
+            .entry((owner, outcome, waiver))
+            .or_default()
+            .add(id, v);
+    }
+}
+
+/// Evaluates every provider manifest and consumer contract against the fleet.
+pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Evaluation {
+    let today = now.date_naive();
+    let mut acc = Acc {
+        waiver_used: vec![false; set.waivers.len()],
+        ..Default::default()
+    };
+    for (pi, p) in set.providers.iter().enumerate() {
+        provider_pass(set, pi, p, fleet, &mut acc);
+    }
+    for (ci, c) in set.consumers.iter().enumerate() {
+        consumer_pass(set, ci, c, fleet, today, &mut acc);
+    }
+    uniform_findings(set, &mut acc);
+    let mut findings: Vec<Finding> = std::mem::take(&mut acc.aggs)
+        .into_iter()
+        .map(|((owner, outcome, wi), agg)| finding::make_finding(set, &owner, outcome, wi, &agg))
+        .collect();
+    findings.extend(waiver_findings(set, &acc.waiver_used, today));
+    findings.sort_by(|a, b| {
+        (
+            a.outcome,
+            std::cmp::Reverse(a.severity),
+            &a.consumer,
+            &a.clause,
+        )
+            .cmp(&(
+                b.outcome,
+                std::cmp::Reverse(b.severity),
+                &b.consumer,
+                &b.clause,
+            ))
+    });
+    let coverage = finding::coverage(set, &acc.tallies);
+    Evaluation {
+        findings,
+        consumers: acc.tallies,
+        coverage,
+        evaluations: acc.evaluations,
+        unknown_evaluations: acc.unknown_evaluations,
+    }
+}
+
+/// A provider manifest: the provider's own promises on the instances it selects.
+fn provider_pass(set: &ContractSet, pi: usize, p: &Provider, fleet: &[Instance], acc: &mut Acc) {
+    let mut tally = ConsumerTally {
+        name: p.name.clone(),
+        role: TallyRole::Provider,
+        owner: p.owner.clone(),
+        runbook: None,
+        selector: set.describe_selector(&p.selector),
+        selected: 0,
+        clauses: p
+            .outputs
+            .iter()
+            .map(|o| ClauseTally {
+                id: manifest_clause_id(p, &o.path),
+                kind: "manifest".into(),
+                severity: Some(Severity::Error),
+                ..Default::default()
+            })
+            .collect(),
+    };
+    for i in fleet.iter().filter(|i| set.selects(&p.selector, i)) {
+        tally.selected += 1;
+        for (oi, outcome) in check_manifest_with(p, i, Detail::Failures)
+            .into_iter()
+            .enumerate()
+        {
+            acc.evaluations += 1;
+            let t = &mut tally.clauses[oi];
+            match outcome {
+                ClauseOutcome::Pass(_) => t.passed += 1,
+                ClauseOutcome::Fail(v) => {
+                    t.failed += 1;
+                    acc.add(Owner::Provider(pi, oi), Outcome::Violation, None, &i.id, &v);
+                }
+                ClauseOutcome::Unknown(r) => {
+                    t.unknown += 1;
+                    acc.unknown_evaluations += 1;
+                    acc.add(Owner::Provider(pi, oi), Outcome::Unknown, None, &i.id, &r);
+                }
+                ClauseOutcome::NotApplicable => t.not_applicable += 1,
+                ClauseOutcome::Skipped(_) => t.skipped += 1,
+            }
+        }
+    }
+    acc.tallies.push(tally);
+}
+
+/// A consumer contract: every clause on every instance its selector selects.
+fn consumer_pass(
+    set: &ContractSet,
+    ci: usize,
+    c: &Consumer,
+    fleet: &[Instance],
+    today: NaiveDate,
+    acc: &mut Acc,
+) {
+    let mut tally = ConsumerTally {
+        name: c.name.clone(),
+        role: TallyRole::Consumer,
+        owner: Some(c.owner.clone()),
+        runbook: c.runbook.clone(),
+        selector: set.describe_selector(&c.selector),
+        selected: 0,
+        clauses: c
+            .clauses
+            .iter()
+            .map(|cl| ClauseTally {
+                id: cl.id.clone(),
+                kind: cl.check.kind().into(),
+                severity: Some(cl.severity),
+                ..Default::default()
+            })
+            .collect(),
+    };
+    let mut facts: Vec<Option<FactValue>> = vec![None; c.facts.len()];
+    for i in fleet.iter().filter(|i| set.selects(&c.selector, i)) {
+        tally.selected += 1;
+        facts.iter_mut().for_each(|f| *f = None);
+        for (k, cl) in c.clauses.iter().enumerate() {
+            let outcome = eval_clause(c, cl, i, &mut facts, Detail::Failures);
+            if !matches!(
+                outcome,
+                ClauseOutcome::NotApplicable | ClauseOutcome::Skipped(_)
+            ) {
+                acc.evaluations += 1;
+            }
+            let t = &mut tally.clauses[k];
+            let owner = Owner::Consumer(ci, k);
+            match outcome {
+                ClauseOutcome::Pass(_) => {
+                    t.passed += 1;
+                    if let Check::Uniform(u) = &cl.check
+                        && let Some((key, val)) = u.key(&c.facts, i, &facts)
+                    {
+                        acc.uniform
+                            .entry((ci, k))
+                            .or_default()
+                            .entry(key)
+                            .or_default()
+                            .entry(val)
+                            .or_default()
+                            .push(i.id.clone());
+                    }
+                }
+                ClauseOutcome::Fail(v) => match finding::find_waiver(set, c, cl, i) {
+                    Some(wi) if set.waivers[wi].expires >= today => {
+                        acc.waiver_used[wi] = true;
+                        t.waived += 1;
+                        acc.add(owner, Outcome::Waived, Some(wi), &i.id, &v);
+                    }
+                    w => {
+                        if let Some(wi) = w {
+                            acc.waiver_used[wi] = true;
+                        }
+                        t.failed += 1;
+                        acc.add(owner, Outcome::Violation, None, &i.id, &v);
+                    }
+                },
+                ClauseOutcome::Unknown(r) => {
+                    t.unknown += 1;
+                    acc.unknown_evaluations += 1;
+                    acc.add(owner, Outcome::Unknown, None, &i.id, &r);
+                }
+                ClauseOutcome::NotApplicable => t.not_applicable += 1,
+                ClauseOutcome::Skipped(_) => t.skipped += 1,
+            }
+        }
+    }
+    acc.tallies.push(tally);
+}
+
+/// Uniform clauses: a group with more than one value fails, once per group.
+fn uniform_findings(set: &ContractSet, acc: &mut Acc) {
+    let mut uniform_keys: Vec<_> = std::mem::take(&mut acc.uniform).into_iter().collect();
+    uniform_keys.sort_by_key(|(k, _)| *k);
+    for ((ci, k), groups) in uniform_keys {
+        for (key, values) in groups {
+            if values.len() <= 1 {
+                continue;
+            }
+            let desc = values
+                .iter()
+                .map(|(v, ids)| format!("\"{v}\" on {}", ids.len()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let label = if key.is_empty() {
+                "all selected instances".to_string()
+            } else {
+                key.join(" / ")
+            };
+            let first = values.values().flatten().min().cloned().unwrap_or_default();
+            acc.add(
+                Owner::Consumer(ci, k),
+                Outcome::Violation,
+                None,
+                &first,
+                &format!("{label}: {desc}"),
+            );
+            let tally = acc
+                .tallies
+                .iter_mut()
+                .find(|t| t.role == TallyRole::Consumer && t.name == set.consumers[ci].name);
+            if let Some(t) = tally {
+                let n: usize = values.values().map(Vec::len).sum();
+                t.clauses[k].passed -= n.min(t.clauses[k].passed);
+                t.clauses[k].failed += n;
+            }
+        }
+    }
+}
+
+/// Expired waivers fail again; unused ones are worth knowing.
+fn waiver_findings(set: &ContractSet, used: &[bool], today: NaiveDate) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (wi, w) in set.waivers.iter().enumerate() {
+        let base = Finding {
+            code: Code::WaiverUnused,
+            outcome: Outcome::Notice,
+            severity: Severity::Warning,
+            consumer: w.consumer.clone(),
+            clause: w.clause.clone(),
+            kind: None,
+            output: None,
+            expected: None,
+            actual: vec![],
+            count: 0,
+            samples: vec![],
+            message: String::new(),
+            why: Some(w.reason.clone()),
+            runbook: None,
+            waiver: Some(finding::waiver_ref(w)),
+        };
+        if w.expires < today {
+            out.push(Finding {
+                code: Code::WaiverExpired,
+                outcome: Outcome::Violation,
+                expected: Some(format!("a waiver valid on {today}")),
+                actual: vec![ValueCount {
+                    value: format!("expired {}", w.expires),
+                    count: 1,
+                }],
+                count: 1,
+                message: format!(
+                    "the waiver of {} owned by {} expired on {}; what it covered fails again",
+                    finding::waiver_target(w),
+                    w.owner,
+                    w.expires
+                ),
+                ..base
+            });
+        } else if !used[wi] {
+            out.push(Finding {
+                message: format!(
+                    "the waiver of {} matches no failing instance: remove it, or fix its selector",
+                    finding::waiver_target(w)
+                ),
+                ..base
+            });
+        }
+    }
+    out
+}
