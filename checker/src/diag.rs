@@ -16,6 +16,8 @@ pub enum Place {
     Pointer(String),
     /// 1-based line and column, for text that is not (yet) JSON.
     LineColumn(usize, usize),
+    /// A JSON pointer and where it is in the file (1-based line and column).
+    Located(String, usize, usize),
 }
 
 impl fmt::Display for Place {
@@ -25,6 +27,8 @@ impl fmt::Display for Place {
             Place::Pointer(p) if p.is_empty() => f.write_str(" at /"),
             Place::Pointer(p) => write!(f, " at {p}"),
             Place::LineColumn(l, c) => write!(f, ":{l}:{c}"),
+            Place::Located(p, l, c) if p.is_empty() => write!(f, ":{l}:{c} at /"),
+            Place::Located(p, l, c) => write!(f, ":{l}:{c} at {p}"),
         }
     }
 }
@@ -137,8 +141,101 @@ impl fmt::Display for Diagnostics {
     }
 }
 
+/// Files larger than this are not re-read to locate a pointer (a diagnostic keeps its pointer).
+const LOCATE_MAX_BYTES: u64 = 64 << 20;
+
+impl Diagnostics {
+    /// Adds the line and column of every JSON pointer, reading each file once (editors and CI
+    /// annotations jump to `file:line:column`). A file that cannot be read or parsed, or a
+    /// pointer that is not in it, keeps the pointer alone.
+    pub fn located(self) -> Diagnostics {
+        let mut texts: std::collections::HashMap<PathBuf, Option<String>> = Default::default();
+        let out = self
+            .0
+            .into_iter()
+            .map(|mut d| {
+                if let Place::Pointer(p) = &d.place {
+                    let text = texts.entry(d.file.clone()).or_insert_with(|| {
+                        let small =
+                            std::fs::metadata(&d.file).is_ok_and(|m| m.len() <= LOCATE_MAX_BYTES);
+                        small
+                            .then(|| std::fs::read_to_string(&d.file).ok())
+                            .flatten()
+                    });
+                    if let Some((l, c)) = text.as_deref().and_then(|t| locate(t, p)) {
+                        d.place = Place::Located(p.clone(), l, c);
+                    }
+                }
+                d
+            })
+            .collect();
+        Diagnostics(out)
+    }
+}
+
+/// The 1-based line and column of what a JSON pointer names in `text`: the property (its name)
+/// or the element; when the pointer goes past what the text holds (a missing property), the
+/// deepest value that exists.
+pub fn locate(text: &str, pointer: &str) -> Option<(usize, usize)> {
+    use jsonc_parser::ast::Value as V;
+    use jsonc_parser::common::Ranged;
+    let parsed = jsonc_parser::parse_to_ast(
+        text,
+        &jsonc_parser::CollectOptions::default(),
+        &jsonc_parser::ParseOptions::default(),
+    )
+    .ok()?;
+    let mut node = parsed.value.as_ref()?;
+    let mut at = node.range().start;
+    let tokens = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"));
+    for t in tokens {
+        match node {
+            V::Object(o) => match o.properties.iter().find(|p| p.name.as_str() == t) {
+                Some(p) => {
+                    at = p.range.start;
+                    node = &p.value;
+                }
+                None => break,
+            },
+            V::Array(a) => match t.parse::<usize>().ok().and_then(|i| a.elements.get(i)) {
+                Some(e) => {
+                    at = e.range().start;
+                    node = e;
+                }
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    let before = text.get(..at)?;
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some((line, col))
+}
+
 /// Appends a token to a JSON pointer, escaping `~` and `/` as RFC 6901 says.
 pub fn pointer_push(base: &str, token: impl fmt::Display) -> String {
     let t = token.to_string().replace('~', "~0").replace('/', "~1");
     format!("{base}/{t}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pointer_is_located_at_its_property_or_element() {
+        let text = "{\n  \"clauses\": [\n    {\"id\": \"a\"},\n    {\"id\": \"b\", \"pattern\": \"(\"}\n  ],\n  \"a/b\": 1\n}\n";
+        assert_eq!(locate(text, ""), Some((1, 1)));
+        assert_eq!(locate(text, "/clauses"), Some((2, 3)));
+        assert_eq!(locate(text, "/clauses/1"), Some((4, 5)));
+        assert_eq!(locate(text, "/clauses/1/pattern"), Some((4, 17)));
+        assert_eq!(locate(text, "/a~1b"), Some((6, 3)));
+        // Past what exists: the deepest value that does.
+        assert_eq!(locate(text, "/clauses/1/missing"), Some((4, 5)));
+        assert_eq!(locate("not json", "/x"), None);
+    }
 }

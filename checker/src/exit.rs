@@ -65,6 +65,20 @@ pub const HELP: &str = "Exit codes:
   3  incomplete: a region failed, unknowns above --max-unknown, or an I/O/AWS error;
      partial data never reports clean";
 
+impl schemars::JsonSchema for ExitStatus {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ExitStatus".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The exit status: 0 clean, 1 violations, 2 bad input, 3 incomplete.",
+            "type": "integer",
+            "enum": [0, 1, 2, 3]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ExitStatus::*;

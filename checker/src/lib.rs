@@ -27,6 +27,7 @@ pub mod proposal;
 pub mod render;
 pub mod report;
 pub mod rules;
+pub mod schema;
 pub mod snapshot;
 pub mod source;
 pub mod tcschema;

@@ -7,7 +7,7 @@ pub use crate::clause::RuleDoc;
 pub const RULES: &[RuleDoc] = &crate::clause::KINDS;
 
 /// One finding code's documentation.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, schemars::JsonSchema)]
 pub struct CodeDoc {
     /// The kebab-case code, stable across versions.
     pub code: &'static str,
@@ -16,9 +16,15 @@ pub struct CodeDoc {
 }
 
 /// What `checker rules --format json` prints.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RulesDocument {
+    /// Always `checker-rules`.
+    pub format: &'static str,
+    /// 1.
+    pub version: u32,
+    /// 0.
+    pub minor_version: u32,
     /// Every clause kind.
     pub clause_kinds: &'static [RuleDoc],
     /// Every finding code.
@@ -28,6 +34,9 @@ pub struct RulesDocument {
 /// The rules document.
 pub fn document() -> RulesDocument {
     RulesDocument {
+        format: "checker-rules",
+        version: 1,
+        minor_version: 0,
         clause_kinds: RULES,
         finding_codes: crate::code::Code::ALL
             .iter()

@@ -25,7 +25,7 @@ pub mod present;
 pub mod uniform;
 
 /// One clause kind's user-facing documentation (`checker rules`).
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, schemars::JsonSchema)]
 pub struct RuleDoc {
     /// The kind as contracts write it.
     pub kind: &'static str,

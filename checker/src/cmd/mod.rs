@@ -121,6 +121,10 @@ pub fn main() -> ExitStatus {
     };
     match result {
         Ok(status) => status,
+        Err(Error::Input(d)) => {
+            eprintln!("{}", d.located());
+            ExitStatus::BadInput
+        }
         Err(e) => {
             eprintln!("{e}");
             e.exit_status()

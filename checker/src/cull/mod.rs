@@ -32,7 +32,7 @@ pub struct Budget {
 }
 
 /// What to do to the chosen instances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// TerminateInstances.
@@ -89,7 +89,7 @@ pub struct PlanInput {
 }
 
 /// What the plan does with one impaired instance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanEntry {
     /// Instance id.
@@ -110,7 +110,7 @@ pub struct PlanEntry {
 }
 
 /// One group's budget arithmetic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupBudget {
     /// Group.
@@ -128,9 +128,17 @@ pub struct GroupBudget {
 }
 
 /// The plan: identical in dry-run and apply, but for `dryRun` and the results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
+    /// Always [`PLAN_FORMAT`].
+    pub format: &'static str,
+    /// [`PLAN_VERSION`].
+    pub version: u32,
+    /// [`PLAN_MINOR_VERSION`].
+    pub minor_version: u32,
+    /// `checker x.y.z`.
+    pub tool: String,
     /// The cull contract.
     pub contract: String,
     /// Terminate or reboot.
@@ -149,9 +157,18 @@ pub struct Plan {
     pub groups: Vec<GroupBudget>,
 }
 
+/// The cull plan's format name.
+pub const PLAN_FORMAT: &str = "checker-cull-plan";
+/// The cull plan's (major) version.
+pub const PLAN_VERSION: u32 = 1;
+/// The cull plan's minor version.
+pub const PLAN_MINOR_VERSION: u32 = 0;
+
 /// What the plan does with one impaired instance. The order is the plan's: entries are sorted
 /// by decision (then region and instance), as the names sort.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
     /// Terminate (or reboot) it this run.
@@ -188,7 +205,7 @@ impl Decision {
 crate::code::display_as_name!(Decision);
 
 /// Why a run acts on nothing at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Refusal {
     /// Some region's fleet or status data is incomplete (exit 3).
@@ -399,6 +416,10 @@ pub fn plan(input: &PlanInput) -> Plan {
     });
     let (refused, refusal_kind) = refused.map_or((None, None), |(r, k)| (Some(r), Some(k)));
     Plan {
+        format: PLAN_FORMAT,
+        version: PLAN_VERSION,
+        minor_version: PLAN_MINOR_VERSION,
+        tool: crate::eval::tool(),
         contract: input.contract.clone(),
         action: input.action,
         dry_run: true,

@@ -15,7 +15,9 @@ pub const VERSION: u32 = 1;
 pub const MINOR_VERSION: u32 = 1;
 
 /// What a finding says about the fleet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The contract does not hold.
@@ -29,7 +31,7 @@ pub enum Outcome {
 }
 
 /// A value seen, and on how many instances.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ValueCount {
     /// The value (secrets never appear: records hold only markers).
@@ -39,7 +41,7 @@ pub struct ValueCount {
 }
 
 /// The waiver that covered a finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WaiverRef {
     /// Who accepted it.
@@ -53,7 +55,7 @@ pub struct WaiverRef {
 }
 
 /// One grouped finding: every instance failing the same clause the same way is one finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     /// Stable kebab-case code (see `checker rules`).
@@ -89,7 +91,7 @@ pub struct Finding {
 }
 
 /// One clause's tally, for JUnit and summaries.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClauseTally {
     /// Clause id.
@@ -113,7 +115,7 @@ pub struct ClauseTally {
 }
 
 /// One consumer's (or provider manifest's) tally.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsumerTally {
     /// Name.
@@ -133,7 +135,7 @@ pub struct ConsumerTally {
 }
 
 /// An output some provider emits that no consumer contract reads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Uncovered {
     /// The provider.
@@ -143,7 +145,7 @@ pub struct Uncovered {
 }
 
 /// An output consumers read that no loaded provider promises.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Unpromised {
     /// The output.
@@ -153,7 +155,7 @@ pub struct Unpromised {
 }
 
 /// Coverage: the undocumented-dependency risk, in both directions.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Coverage {
     /// Outputs the providers emit that no contract reads.
@@ -167,7 +169,7 @@ pub struct Coverage {
 }
 
 /// One region's (or file's) read status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SourcePart {
     /// Region or file.
@@ -186,7 +188,7 @@ pub struct SourcePart {
 }
 
 /// Where the records came from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceInfo {
     /// `recorded`, `live`, `proposal` or `snapshot`.
@@ -200,7 +202,7 @@ pub struct SourceInfo {
 }
 
 /// The counts the exit code is computed from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     /// `clean`, `warnings`, `violations` or `incomplete`.
@@ -224,7 +226,7 @@ pub struct Summary {
 }
 
 /// A whole report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Always [`FORMAT`].
@@ -255,7 +257,7 @@ pub struct Report {
 }
 
 /// Why a consumer would break.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reason {
     /// The clause.
@@ -267,7 +269,7 @@ pub struct Reason {
 }
 
 /// One consumer's verdict on a proposal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Verdict {
     /// The consumer.
@@ -287,7 +289,7 @@ pub struct Verdict {
 }
 
 /// One output the proposal changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
     /// `added`, `removed` or `changed` (CloudFormation's ADD / REMOVE / NOT_EQUAL).
@@ -303,7 +305,7 @@ pub struct Change {
 }
 
 /// The gate's part of a report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GateSection {
     /// What was proposed.
@@ -323,7 +325,9 @@ pub struct GateSection {
 }
 
 /// Whether a region's (or file's) data was read completely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PartStatus {
     /// Read completely.
@@ -333,7 +337,19 @@ pub enum PartStatus {
 }
 
 /// Where a report's records came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     /// `--fleet` files.
@@ -360,7 +376,9 @@ impl SourceKind {
 }
 
 /// Whether a tally is a provider manifest's or a consumer contract's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TallyRole {
     /// A provider manifest.
@@ -370,7 +388,19 @@ pub enum TallyRole {
 }
 
 /// A report's overall status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Nothing fails.
@@ -385,7 +415,9 @@ pub enum Status {
 }
 
 /// A consumer's verdict on a proposal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Deployable {
     /// Its contract holds on the proposal.
@@ -397,7 +429,9 @@ pub enum Deployable {
 }
 
 /// How an output changed (CloudFormation's ADD / REMOVE / NOT_EQUAL).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     /// New.

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Whether a consumer's contract holds on the new data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Holds {
     /// Its contract holds on the group's instances.
@@ -26,7 +26,7 @@ pub enum Holds {
 }
 
 /// A consumer touched by a change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Impact {
     /// The consumer.
     pub consumer: String,
@@ -35,7 +35,7 @@ pub struct Impact {
 }
 
 /// One change between two snapshots.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutputChange {
     /// The group.
@@ -55,7 +55,7 @@ pub struct OutputChange {
 }
 
 /// Everything that changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotDiff {
     /// Groups only in the new data.
@@ -251,17 +251,23 @@ pub fn diff(
 
 /// The diff report's format name.
 pub const DIFF_FORMAT: &str = "checker-diff";
-/// The diff report's version.
+/// The diff report's (major) version.
 pub const DIFF_VERSION: u32 = 1;
+/// The diff report's minor version (1: `minorVersion`, `tool`).
+pub const DIFF_MINOR_VERSION: u32 = 1;
 
 /// The diff report: what `checker diff --format json` prints.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiffReport {
     /// Always [`DIFF_FORMAT`].
     pub format: &'static str,
     /// [`DIFF_VERSION`].
     pub version: u32,
+    /// [`DIFF_MINOR_VERSION`]. Since 1.1.
+    pub minor_version: u32,
+    /// `checker x.y.z`. Since 1.1.
+    pub tool: String,
     /// The snapshot compared with.
     pub snapshot: String,
     /// Where the new side came from.
@@ -307,6 +313,8 @@ pub fn report(
         DiffReport {
             format: DIFF_FORMAT,
             version: DIFF_VERSION,
+            minor_version: DIFF_MINOR_VERSION,
+            tool: crate::eval::tool(),
             snapshot: old_path.display().to_string(),
             source,
             diff: d,

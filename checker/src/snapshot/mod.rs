@@ -310,7 +310,10 @@ pub fn read(path: &Path) -> Result<Snapshot, Diagnostics> {
 }
 
 mod diff;
-pub use diff::{DiffReport, Holds, Impact, OutputChange, SnapshotDiff, diff, report};
+pub use diff::{
+    DIFF_FORMAT, DIFF_MINOR_VERSION, DIFF_VERSION, DiffReport, Holds, Impact, OutputChange,
+    SnapshotDiff, diff, report,
+};
 
 #[cfg(test)]
 mod tests {

@@ -22,12 +22,9 @@ fn validate_with(edit: impl FnOnce(&mut Value, &mut Value)) -> (tempfile::TempDi
 
 fn assert_bad(r: &Run, code: i32, needles: &[&str]) {
     assert_eq!(r.code, code, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    let plain = unlocated(&r.stderr);
     for n in needles {
-        assert!(
-            r.stderr.contains(n),
-            "expected {n:?} in stderr:\n{}",
-            r.stderr
-        );
+        assert!(plain.contains(n), "expected {n:?} in stderr:\n{}", r.stderr);
     }
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
@@ -431,4 +428,22 @@ fn bad_usage_exits_2() {
             );
         }
     }
+}
+
+/// Every pointer into a JSON file also says its line and column, and they are right: the
+/// place they name in the file is the property the pointer names.
+#[test]
+fn a_pointer_is_given_with_the_line_and_column_it_names() {
+    let (d, r) = validate_with(|_, c| {
+        c["clauses"].as_array_mut().expect("arr").push(json!({"id": "cons-re", "kind": "matches", "output": "KeyName", "pattern": "^(unclosed", "why": "w"}));
+    });
+    assert_eq!(r.code, 2);
+    let re = regex::Regex::new(r"cons\.json:(\d+):(\d+) at /clauses/2/pattern").expect("re");
+    let caps = re
+        .captures(&r.stderr)
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    let (line, col): (usize, usize) = (caps[1].parse().expect("n"), caps[2].parse().expect("n"));
+    let text = std::fs::read_to_string(d.path().join("cons.json")).expect("read");
+    let at = &text.lines().nth(line - 1).expect("line")[col - 1..];
+    assert!(at.starts_with("\"pattern\""), "{line}:{col} is {at:?}");
 }

@@ -326,3 +326,30 @@ fn uniform_fails_once_per_group_with_two_values() {
         "{value}"
     );
 }
+
+/// Reports and snapshots are created as any new file is: 0666 less the umask (they were 0600
+/// whatever the umask, so a CI artifact uploader running as another user could not read them).
+#[cfg(unix)]
+#[test]
+fn written_files_follow_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    for (umask, mode) in [("022", 0o644), ("077", 0o600)] {
+        let out = dir.path().join(format!("report-{umask}.json"));
+        let script = format!(
+            "umask {umask} && exec \"$0\" check --fleet examples/worker-manager/fleet.json --format json --output {}",
+            out.display()
+        );
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", &script, env!("CARGO_BIN_EXE_checker")]);
+        isolate(&mut cmd);
+        let st = cmd.status().expect("run");
+        assert_eq!(st.code(), Some(0));
+        let m = std::fs::metadata(&out)
+            .expect("written")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(m, mode, "umask {umask}");
+    }
+}

@@ -198,7 +198,7 @@ fn a_pool_setting_a_reserved_user_data_field_is_bad_input_with_the_place() {
     let r = gate(&["--pools", "tests/fixtures/gate/pool-reserved.json"]);
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(
-        r.stderr.contains(
+        unlocated(&r.stderr).contains(
             "pool-reserved.json at /config/launchConfigs/0/additionalUserData/workerPoolId"
         ),
         "{}",
@@ -219,7 +219,7 @@ fn a_pool_violating_the_worker_manager_schema_is_bad_input_with_the_place() {
     let r = gate(&["--pools", "tests/fixtures/gate/pool-bad-schema.json"]);
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(
-        r.stderr
+        unlocated(&r.stderr)
             .contains("pool-bad-schema.json at /config/launchConfigs/0/launchConfig")
             && r.stderr.contains("\"ImageId\" is a required property"),
         "{}",
@@ -358,7 +358,7 @@ fn aws_provisioner_worker_types_are_rendered_with_the_manifest_naming_rules() {
     let bad = gate_wt("provider-before", "bad-region.yml");
     assert_eq!(bad.code, 2);
     assert!(
-        bad.stderr.contains("bad-region.yml at /regions/0/region"),
+        unlocated(&bad.stderr).contains("bad-region.yml at /regions/0/region"),
         "{}",
         bad.stderr
     );

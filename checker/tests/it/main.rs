@@ -9,6 +9,7 @@ mod golden;
 mod live;
 mod moto;
 mod replay;
+mod schemas;
 mod snapshots;
 mod support;
 mod taskcluster;

@@ -181,3 +181,11 @@ pub fn tc_schemas() -> Option<PathBuf> {
         None
     }
 }
+
+/// Diagnostics without their `:line:column` (tests that match on `file at /pointer`).
+pub fn unlocated(s: &str) -> String {
+    regex::Regex::new(r":\d+:\d+ at /")
+        .expect("regex")
+        .replace_all(s, " at /")
+        .into_owned()
+}
