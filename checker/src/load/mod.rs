@@ -1,0 +1,401 @@
+//! Loading contracts: collect files, parse, validate against the shipped JSON Schemas, then
+//! compile and cross-check (regexes, facts, sets, templates, unique ids). Every problem in every
+//! file is collected before loading fails, each with its file, JSON pointer and a hint.
+
+use crate::contract::*;
+use crate::diag::{Diagnostic, Diagnostics, Place};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+mod compile;
+mod provider;
+mod waivers;
+
+use compile::Compiler;
+
+/// The shipped schemas, by file name. Editors find them through each file's `$schema`.
+pub const SCHEMAS: &[(&str, &str)] = &[
+    (
+        "common.schema.json",
+        include_str!("../../../contracts/schema/common.schema.json"),
+    ),
+    (
+        "provider.schema.json",
+        include_str!("../../../contracts/schema/provider.schema.json"),
+    ),
+    (
+        "consumer.schema.json",
+        include_str!("../../../contracts/schema/consumer.schema.json"),
+    ),
+    (
+        "waivers.schema.json",
+        include_str!("../../../contracts/schema/waivers.schema.json"),
+    ),
+];
+
+const SCHEMA_BASE: &str = "https://checker.invalid/schema/";
+
+/// Resolves our schemas' `$ref`s from memory; nothing is ever fetched.
+struct EmbeddedSchemas;
+
+impl jsonschema::Retrieve for EmbeddedSchemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let name = uri
+            .as_str()
+            .strip_prefix(SCHEMA_BASE)
+            .unwrap_or(uri.as_str());
+        SCHEMAS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| serde_json::from_str(text).map_err(|e| e.into()))
+            .unwrap_or_else(|| Err(format!("no embedded schema {name}").into()))
+    }
+}
+
+fn schema_value(name: &str) -> Value {
+    let text = SCHEMAS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .unwrap_or("{}");
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+static VALIDATORS: LazyLock<Result<HashMap<&'static str, jsonschema::Validator>, String>> =
+    LazyLock::new(|| {
+        let mut out = HashMap::new();
+        for kind in ["provider", "consumer", "waivers"] {
+            let v = jsonschema::options()
+                .with_retriever(EmbeddedSchemas)
+                .build(&schema_value(&format!("{kind}.schema.json")))
+                .map_err(|e| format!("the built-in {kind} schema does not compile: {e}"))?;
+            out.insert(kind, v);
+        }
+        Ok(out)
+    });
+
+/// Loads and compiles every contract under `paths` (files or directories, combined).
+pub fn load(paths: &[PathBuf]) -> Result<ContractSet, Diagnostics> {
+    load_with(paths, &[], &[])
+}
+
+/// Like [`load`], leaving out the files in `exclude` and adding those in `extra` (the gate swaps
+/// a provider manifest for its proposed or base revision this way).
+pub fn load_with(
+    paths: &[PathBuf],
+    extra: &[PathBuf],
+    exclude: &[PathBuf],
+) -> Result<ContractSet, Diagnostics> {
+    let mut diags = Vec::new();
+    let mut files = Vec::new();
+    for p in paths {
+        collect_files(p, &mut files, &mut diags);
+    }
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => normalize(a) == normalize(b),
+    };
+    files.retain(|f| !exclude.iter().chain(extra).any(|x| same(f, x)));
+    for x in extra {
+        collect_files(x, &mut files, &mut diags);
+    }
+    if files.is_empty() && diags.is_empty() {
+        let named = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        diags.push(
+            Diagnostic::file(paths.first().map(PathBuf::as_path).unwrap_or(Path::new(".")), format!("no contract files (*.json) found in {named}"))
+                .hint("point --contracts at a directory holding provider manifests and consumer contracts, e.g. contracts/"),
+        );
+    }
+    // Phase 1: parse; the data files that manifests name (lists of worker types) are not contracts.
+    let docs = parse_all(files, &mut diags);
+    // Phase 1b: schema.
+    let valid = match validate_all(docs, &mut diags) {
+        Some(v) => v,
+        None => return Err(Diagnostics(diags)),
+    };
+    // Phase 2: compile and cross-check.
+    let set = compile_all(&valid, &mut diags);
+    if diags.is_empty() {
+        Ok(set)
+    } else {
+        Err(Diagnostics(diags))
+    }
+}
+
+/// Phase 1: reads and parses every file, leaving out the data files manifests name.
+fn parse_all(files: Vec<PathBuf>, diags: &mut Vec<Diagnostic>) -> Vec<(PathBuf, Value)> {
+    let mut docs: Vec<(PathBuf, Value)> = Vec::new();
+    for f in files {
+        match std::fs::read(&f) {
+            Err(e) => diags.push(Diagnostic::file(&f, format!("cannot read: {e}"))),
+            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(v) => docs.push((f, v)),
+                Err(e) => diags.push(Diagnostic::from_json_error(&f, &e)),
+            },
+        }
+    }
+    // Data files that manifests name (lists of worker types) are not contracts.
+    let data_files: BTreeSet<PathBuf> = docs
+        .iter()
+        .filter(|(_, v)| v.get("kind").and_then(Value::as_str) == Some("provider"))
+        .flat_map(|(f, v)| {
+            let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
+            v.get("sets")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|m| m.values())
+                .filter_map(|s| s.get("file").and_then(Value::as_str))
+                .map(move |rel| path_key(&dir.join(rel)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    docs.retain(|(f, _)| !data_files.contains(&path_key(f)));
+
+    docs
+}
+
+/// Phase 1b: each document's kind and its schema; the valid ones, or `None` when the built-in
+/// schemas themselves do not compile.
+fn validate_all(
+    docs: Vec<(PathBuf, Value)>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<(PathBuf, Value, &'static str)>> {
+    let validators = match &*VALIDATORS {
+        Ok(v) => v,
+        Err(e) => {
+            diags.push(Diagnostic::file(Path::new("<built-in schema>"), e.clone()));
+            return None;
+        }
+    };
+    let mut valid: Vec<(PathBuf, Value, &'static str)> = Vec::new();
+    for (f, v) in docs {
+        let kind = match v.get("kind").and_then(Value::as_str) {
+            Some(k @ ("provider" | "consumer" | "waivers")) => match k {
+                "provider" => "provider",
+                "consumer" => "consumer",
+                _ => "waivers",
+            },
+            Some(other) => {
+                diags.push(
+                    Diagnostic::at(&f, "/kind", format!("unknown kind \"{other}\""))
+                        .hint("kind is one of provider, consumer, waivers"),
+                );
+                continue;
+            }
+            None => {
+                diags.push(
+                    Diagnostic::at(&f, "", "the file has no \"kind\"; checker cannot tell what it is")
+                        .hint("add \"kind\": \"provider\", \"consumer\" or \"waivers\" (and \"$schema\" so editors can help)"),
+                );
+                continue;
+            }
+        };
+        let before = diags.len();
+        for err in validators[kind].iter_errors(&v) {
+            diags.push(schema_diagnostic(&f, kind, &err));
+        }
+        if diags.len() == before {
+            valid.push((f, v, kind));
+        }
+    }
+
+    Some(valid)
+}
+
+/// Phase 2: compiles providers first (consumers resolve their sets), then consumers (clause
+/// ids are global), then waivers (they name consumers).
+fn compile_all(
+    valid: &[(PathBuf, Value, &'static str)],
+    diags: &mut Vec<Diagnostic>,
+) -> ContractSet {
+    let mut set = ContractSet {
+        files: valid.iter().map(|(f, _, _)| f.clone()).collect(),
+        ..Default::default()
+    };
+    let mut c = Compiler {
+        diags,
+        file: PathBuf::new(),
+    };
+    for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "provider") {
+        c.file = f.clone();
+        if let Some(p) = c.provider(v) {
+            if let Some(first) = set.providers.iter().find(|q| q.name == p.name) {
+                let d = Diagnostic::at(
+                    f,
+                    "/name",
+                    format!("provider \"{}\" is defined twice", p.name),
+                )
+                .hint(format!(
+                    "it is also defined in {}; provider names must be unique",
+                    first.file.display()
+                ));
+                c.diags.push(d);
+            } else {
+                set.providers.push(p);
+            }
+        }
+    }
+    let mut clause_ids: HashMap<String, (PathBuf, String)> = HashMap::new();
+    for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "consumer") {
+        c.file = f.clone();
+        if let Some(cons) = c.consumer(v, &set) {
+            if let Some(first) = set.consumers.iter().find(|q| q.name == cons.name) {
+                let d = Diagnostic::at(
+                    f,
+                    "/name",
+                    format!("consumer \"{}\" is defined twice", cons.name),
+                )
+                .hint(format!(
+                    "it is also defined in {}; consumer names must be unique",
+                    first.file.display()
+                ));
+                c.diags.push(d);
+                continue;
+            }
+            let mut dup = false;
+            for cl in &cons.clauses {
+                if let Some((ff, fp)) = clause_ids.get(&cl.id) {
+                    c.diags.push(
+                        Diagnostic::at(f, format!("{}/id", cl.pointer), format!("clause id \"{}\" is used twice", cl.id))
+                            .hint(format!("it is also used at {} {}; clause ids are global: prefix them with the consumer's name", ff.display(), fp)),
+                    );
+                    dup = true;
+                } else {
+                    clause_ids.insert(cl.id.clone(), (f.clone(), cl.pointer.clone()));
+                }
+            }
+            if !dup {
+                set.consumers.push(cons);
+            }
+        }
+    }
+    for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "waivers") {
+        c.file = f.clone();
+        let waivers = c.waivers(v, &set);
+        set.waivers.extend(waivers);
+    }
+    set
+}
+
+/// One spelling per file: canonical when it exists, else lexically normalized.
+fn path_key(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| normalize(p))
+}
+
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for comp in p.components() {
+        match comp {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn collect_files(p: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
+    let meta = match std::fs::metadata(p) {
+        Ok(m) => m,
+        Err(e) => {
+            diags.push(
+                Diagnostic::file(p, format!("cannot read contracts path: {e}"))
+                    .hint("--contracts takes files or directories of *.json contracts"),
+            );
+            return;
+        }
+    };
+    if meta.is_file() {
+        out.push(p.to_path_buf());
+        return;
+    }
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(p) {
+        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
+        Err(e) => {
+            diags.push(Diagnostic::file(p, format!("cannot list directory: {e}")));
+            return;
+        }
+    };
+    entries.sort();
+    for e in entries {
+        let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        if e.is_dir() {
+            // The schemas describe contracts; they are not contracts.
+            if name != "schema" {
+                collect_files(&e, out, diags);
+            }
+        } else if name.ends_with(".json") && !name.ends_with(".schema.json") {
+            out.push(e);
+        }
+    }
+}
+
+fn schema_diagnostic(file: &Path, kind: &str, err: &jsonschema::ValidationError<'_>) -> Diagnostic {
+    let mut message = err.to_string();
+    if message.len() > 240 {
+        let mut cut = 240;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    let keyword = err
+        .schema_path()
+        .as_str()
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let schema = format!("contracts/schema/{kind}.schema.json");
+    let hint = match keyword.as_str() {
+        "additionalProperties" => {
+            format!("remove that property or fix its spelling; {schema} lists the allowed ones")
+        }
+        "required" => format!("add the missing property ({schema} documents it)"),
+        "enum" | "const" => "use one of the allowed values".to_string(),
+        "type" => "change the value to the expected JSON type".to_string(),
+        "pattern" => {
+            "identifiers are kebab-case: lower-case letters, digits and dashes".to_string()
+        }
+        "oneOf" | "anyOf" => format!(
+            "the value must take exactly one of the shapes {schema} allows (e.g. a condition has one output and one test)"
+        ),
+        "minItems" | "minProperties" | "minLength" => "the value may not be empty".to_string(),
+        "maxProperties" => {
+            "a condition tests one thing: split it into several conditions".to_string()
+        }
+        _ => format!("see {schema}"),
+    };
+    Diagnostic {
+        file: file.to_path_buf(),
+        place: Place::Pointer(err.instance_path().as_str().to_string()),
+        message,
+        hint: Some(hint),
+    }
+}
+
+pub(super) fn str_at(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+pub(super) fn strings(a: &[Value]) -> Vec<String> {
+    a.iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
