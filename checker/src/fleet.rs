@@ -295,6 +295,67 @@ pub fn parse_describe_instances(
     }
 }
 
+/// An instance's `Tags`, as a map.
+fn parse_tags(path: &Path, ptr: &str, v: &Value) -> Result<BTreeMap<String, String>, Diagnostic> {
+    let mut tags = BTreeMap::new();
+    if let Some(t) = v.get("Tags") {
+        let Some(arr) = t.as_array() else {
+            return Err(Diagnostic::at(
+                path,
+                format!("{ptr}/Tags"),
+                "\"Tags\" must be an array of {\"Key\", \"Value\"}",
+            ));
+        };
+        for (ti, tag) in arr.iter().enumerate() {
+            match (
+                tag.get("Key").and_then(Value::as_str),
+                tag.get("Value").and_then(Value::as_str),
+            ) {
+                (Some(k), Some(val)) => {
+                    tags.insert(k.to_string(), val.to_string());
+                }
+                _ => {
+                    return Err(Diagnostic::at(
+                        path,
+                        format!("{ptr}/Tags/{ti}"),
+                        "a tag needs string \"Key\" and \"Value\"",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(tags)
+}
+
+/// An instance's inline `UserData` (the checker extension), decoded and redacted.
+fn parse_user_data(
+    path: &Path,
+    ptr: &str,
+    v: &Value,
+    secrets: &SecretPolicy,
+) -> Result<UserData, Diagnostic> {
+    Ok(match v.get("UserData") {
+        None | Some(Value::Null) => UserData::NotFetched,
+        Some(ud) => match ud.get("Value") {
+            None | Some(Value::Null) => UserData::Absent,
+            Some(Value::String(b64)) => match UserData::from_base64(b64, secrets) {
+                UserData::Invalid(why) if why.contains("base64") => {
+                    return Err(Diagnostic::at(path, format!("{ptr}/UserData/Value"), why)
+                        .hint("UserData.Value holds base64, as DescribeInstanceAttribute returns it; encode with `base64 -w0`"));
+                }
+                other => other,
+            },
+            Some(_) => {
+                return Err(Diagnostic::at(
+                    path,
+                    format!("{ptr}/UserData/Value"),
+                    "\"UserData.Value\" must be a base64 string",
+                ));
+            }
+        },
+    })
+}
+
 fn parse_instance(
     path: &Path,
     ptr: &str,
@@ -348,53 +409,8 @@ fn parse_instance(
         .and_then(Value::as_str)
         .unwrap_or("running")
         .to_string();
-    let mut tags = BTreeMap::new();
-    if let Some(t) = v.get("Tags") {
-        let Some(arr) = t.as_array() else {
-            return Err(Diagnostic::at(
-                path,
-                format!("{ptr}/Tags"),
-                "\"Tags\" must be an array of {\"Key\", \"Value\"}",
-            ));
-        };
-        for (ti, tag) in arr.iter().enumerate() {
-            match (
-                tag.get("Key").and_then(Value::as_str),
-                tag.get("Value").and_then(Value::as_str),
-            ) {
-                (Some(k), Some(val)) => {
-                    tags.insert(k.to_string(), val.to_string());
-                }
-                _ => {
-                    return Err(Diagnostic::at(
-                        path,
-                        format!("{ptr}/Tags/{ti}"),
-                        "a tag needs string \"Key\" and \"Value\"",
-                    ));
-                }
-            }
-        }
-    }
-    let user_data = match v.get("UserData") {
-        None | Some(Value::Null) => UserData::NotFetched,
-        Some(ud) => match ud.get("Value") {
-            None | Some(Value::Null) => UserData::Absent,
-            Some(Value::String(b64)) => match UserData::from_base64(b64, secrets) {
-                UserData::Invalid(why) if why.contains("base64") => {
-                    return Err(Diagnostic::at(path, format!("{ptr}/UserData/Value"), why)
-                        .hint("UserData.Value holds base64, as DescribeInstanceAttribute returns it; encode with `base64 -w0`"));
-                }
-                other => other,
-            },
-            Some(_) => {
-                return Err(Diagnostic::at(
-                    path,
-                    format!("{ptr}/UserData/Value"),
-                    "\"UserData.Value\" must be a base64 string",
-                ));
-            }
-        },
-    };
+    let tags = parse_tags(path, ptr, v)?;
+    let user_data = parse_user_data(path, ptr, v, secrets)?;
     Ok(Instance {
         id,
         region,

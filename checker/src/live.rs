@@ -306,77 +306,31 @@ pub async fn resolve_regions(
     }
 }
 
-/// Scans every region concurrently; fetches a user-data sample when `want_user_data`.
-pub async fn scan(
-    sdk: &checker_ec2::SdkConfig,
-    regions: &[String],
-    args: &LiveOptions,
-    filters: &Filters,
-    want_user_data: bool,
-    secrets: &SecretPolicy,
-) -> LiveFleet {
-    let started = std::time::Instant::now();
-    let progress = std::sync::Arc::new(Progress::new(regions.len()));
-    progress.update("");
-    let clients: Vec<RegionClient> = regions
-        .iter()
-        .map(|r| RegionClient::new(sdk, r, args.concurrency()))
-        .collect();
-    // One task per region, so pages of different regions are parsed on every core.
-    let handles: Vec<_> = clients
-        .iter()
-        .cloned()
-        .map(|client| {
-            let progress = progress.clone();
-            let filters = filters.clone();
-            let shard = args.shard;
-            tokio::spawn(async move {
-                let records = std::sync::Arc::new(Mutex::new(Vec::new()));
-                let sink = {
-                    let records = records.clone();
-                    let progress = progress.clone();
-                    let region = client.region.clone();
-                    move |page: Vec<RawInstance>| {
-                        progress.pages.fetch_add(1, Ordering::Relaxed);
-                        progress.instances.fetch_add(page.len(), Ordering::Relaxed);
-                        progress.update("");
-                        if let Ok(mut r) = records.lock() {
-                            r.extend(page.into_iter().map(|raw| from_raw(raw, &region)));
-                        }
-                    }
-                };
-                let res = client.scan(&filters, shard, &sink).await;
-                progress.regions_done.fetch_add(1, Ordering::Relaxed);
-                progress.update("");
-                let mut records = records
-                    .lock()
-                    .map(|mut r| std::mem::take(&mut *r))
-                    .unwrap_or_default();
-                // Sorted here, while other regions are still being read; ids are unique (the
-                // scan de-duplicates), so an unstable sort gives the one order.
-                records.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-                (client, res, records)
-            })
-        })
-        .collect();
-    let mut results = Vec::new();
-    for (h, client) in handles.into_iter().zip(&clients) {
-        match h.await {
-            Ok(r) => results.push(r),
-            Err(e) => results.push((
-                client.clone(),
-                Err(Ec2Error::Other(format!("the scan task failed: {e}"))),
-                Vec::new(),
-            )),
+/// API calls per region and in all, and each region's longest chain of sequential calls
+/// (user-data calls run `concurrency` at a time after the scan: that many more rounds).
+fn count_calls(fleet: &mut LiveFleet, clients: &[RegionClient], concurrency: usize) {
+    fleet.api_calls = clients.iter().map(RegionClient::calls).sum();
+    for part in &mut fleet.parts {
+        let Some(client) = clients.iter().find(|c| c.region == part.name) else {
+            continue;
+        };
+        part.api_calls = Some(client.calls());
+        // User-data calls run `concurrency` at a time after the scan: that many more rounds.
+        let fetched = fleet
+            .instances
+            .iter()
+            .filter(|i| i.region == part.name && !matches!(i.user_data, UserData::NotFetched))
+            .count();
+        if let Some(seq) = part.sequential_calls.as_mut() {
+            *seq += fetched.div_ceil(concurrency.max(1));
         }
     }
-    let mut fleet = LiveFleet::default();
+}
+
+/// Each region's part (ok or failed), shape and records, in region order; the clients of the
+/// regions that answered completely (user-data is fetched only there).
+fn record_results(fleet: &mut LiveFleet, results: Vec<RegionResult>) -> Vec<RegionClient> {
     let mut ok_clients = Vec::new();
-    // Regions in name order, each already sorted by id: the fleet comes out sorted by (region, id).
-    results.sort_by(|a, b| a.0.region.cmp(&b.0.region));
-    fleet
-        .instances
-        .reserve(results.iter().map(|r| r.2.len()).sum());
     for (client, res, records) in results {
         match res {
             Ok(stats) => {
@@ -411,6 +365,95 @@ pub async fn scan(
             }
         }
     }
+    ok_clients
+}
+
+/// One region's records: every page as it arrives, then sorted by id.
+async fn scan_region(
+    client: RegionClient,
+    progress: std::sync::Arc<Progress>,
+    filters: Filters,
+    shard: bool,
+) -> RegionResult {
+    let records = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let records = records.clone();
+        let progress = progress.clone();
+        let region = client.region.clone();
+        move |page: Vec<RawInstance>| {
+            progress.pages.fetch_add(1, Ordering::Relaxed);
+            progress.instances.fetch_add(page.len(), Ordering::Relaxed);
+            progress.update("");
+            if let Ok(mut r) = records.lock() {
+                r.extend(page.into_iter().map(|raw| from_raw(raw, &region)));
+            }
+        }
+    };
+    let res = client.scan(&filters, shard, &sink).await;
+    progress.regions_done.fetch_add(1, Ordering::Relaxed);
+    progress.update("");
+    let mut records = records
+        .lock()
+        .map(|mut r| std::mem::take(&mut *r))
+        .unwrap_or_default();
+    // Sorted here, while other regions are still being read; ids are unique (the
+    // scan de-duplicates), so an unstable sort gives the one order.
+    records.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    (client, res, records)
+}
+
+/// A region's client, how its scan ended, and its records.
+type RegionResult = (
+    RegionClient,
+    Result<checker_ec2::ScanStats, Ec2Error>,
+    Vec<Instance>,
+);
+
+/// Scans every region concurrently; fetches a user-data sample when `want_user_data`.
+pub async fn scan(
+    sdk: &checker_ec2::SdkConfig,
+    regions: &[String],
+    args: &LiveOptions,
+    filters: &Filters,
+    want_user_data: bool,
+    secrets: &SecretPolicy,
+) -> LiveFleet {
+    let started = std::time::Instant::now();
+    let progress = std::sync::Arc::new(Progress::new(regions.len()));
+    progress.update("");
+    let clients: Vec<RegionClient> = regions
+        .iter()
+        .map(|r| RegionClient::new(sdk, r, args.concurrency()))
+        .collect();
+    // One task per region, so pages of different regions are parsed on every core.
+    let handles: Vec<_> = clients
+        .iter()
+        .cloned()
+        .map(|client| {
+            let progress = progress.clone();
+            let filters = filters.clone();
+            let shard = args.shard;
+            tokio::spawn(scan_region(client, progress, filters, shard))
+        })
+        .collect();
+    let mut results = Vec::new();
+    for (h, client) in handles.into_iter().zip(&clients) {
+        match h.await {
+            Ok(r) => results.push(r),
+            Err(e) => results.push((
+                client.clone(),
+                Err(Ec2Error::Other(format!("the scan task failed: {e}"))),
+                Vec::new(),
+            )),
+        }
+    }
+    let mut fleet = LiveFleet::default();
+    // Regions in name order, each already sorted by id: the fleet comes out sorted by (region, id).
+    results.sort_by(|a, b| a.0.region.cmp(&b.0.region));
+    fleet
+        .instances
+        .reserve(results.iter().map(|r| r.2.len()).sum());
+    let ok_clients = record_results(&mut fleet, results);
     if want_user_data {
         progress.update(" · user-data");
         fleet.user_data_sampled = fetch_user_data(
@@ -422,22 +465,7 @@ pub async fn scan(
         .await;
     }
     progress.finish();
-    fleet.api_calls = clients.iter().map(RegionClient::calls).sum();
-    for part in &mut fleet.parts {
-        let Some(client) = clients.iter().find(|c| c.region == part.name) else {
-            continue;
-        };
-        part.api_calls = Some(client.calls());
-        // User-data calls run `concurrency` at a time after the scan: that many more rounds.
-        let fetched = fleet
-            .instances
-            .iter()
-            .filter(|i| i.region == part.name && !matches!(i.user_data, UserData::NotFetched))
-            .count();
-        if let Some(seq) = part.sequential_calls.as_mut() {
-            *seq += fetched.div_ceil(args.concurrency().max(1));
-        }
-    }
+    count_calls(&mut fleet, &clients, args.concurrency());
     fleet.parts.sort_by(|a, b| a.name.cmp(&b.name));
     fleet.shape.sort();
     debug_assert!(

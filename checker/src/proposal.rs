@@ -240,6 +240,99 @@ fn read_value(f: &Path, diags: &mut Vec<Diagnostic>) -> Option<Value> {
     }
 }
 
+/// The pool a launch configuration belongs to.
+struct Pool<'a> {
+    id: &'a str,
+    provider_id: &'a str,
+    owner: &'a str,
+}
+
+/// What worker-manager would put on an instance of one launch configuration.
+fn render_launch_config(
+    pool: &Pool<'_>,
+    i: usize,
+    lc: &Value,
+    root_url: &str,
+    secrets: &SecretPolicy,
+) -> Instance {
+    let region = lc
+        .get("region")
+        .and_then(Value::as_str)
+        .unwrap_or("us-east-1")
+        .to_string();
+    let launch = lc.get("launchConfig").cloned().unwrap_or(json!({}));
+    let s = |k: &str| launch.get(k).and_then(Value::as_str).map(str::to_string);
+    let mut tags: BTreeMap<String, String> = BTreeMap::new();
+    for spec in launch
+        .get("TagSpecifications")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if spec.get("ResourceType").and_then(Value::as_str) == Some("instance") {
+            for t in spec
+                .get("Tags")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let (Some(k), Some(v)) = (
+                    t.get("Key").and_then(Value::as_str),
+                    t.get("Value").and_then(Value::as_str),
+                ) {
+                    tags.insert(k.into(), v.into());
+                }
+            }
+        }
+    }
+    // worker-manager's own tags win over the pool's.
+    tags.insert(
+        "CreatedBy".into(),
+        format!("taskcluster-wm-{}", pool.provider_id),
+    );
+    tags.insert("Owner".into(), pool.owner.to_string());
+    tags.insert("ManagedBy".into(), "taskcluster".into());
+    tags.insert("Name".into(), pool.id.to_string());
+    tags.insert("WorkerPoolId".into(), pool.id.to_string());
+    let mut ud = Map::new();
+    for (k, v) in lc
+        .get("additionalUserData")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        ud.insert(k.clone(), v.clone());
+    }
+    ud.insert("rootUrl".into(), root_url.into());
+    ud.insert("workerPoolId".into(), pool.id.to_string().into());
+    ud.insert("providerId".into(), pool.provider_id.into());
+    ud.insert("workerGroup".into(), region.clone().into());
+    ud.insert("launchConfigId".into(), format!("lc-{i}").into());
+    ud.insert(
+        "workerConfig".into(),
+        lc.get("workerConfig").cloned().unwrap_or(json!({})),
+    );
+    let az = launch
+        .get("Placement")
+        .and_then(|p| p.get("AvailabilityZone"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{region}a"));
+    Instance {
+        id: format!("proposed:{}:{region}:{i}", pool.id),
+        region,
+        availability_zone: Some(az),
+        state: "pending".into(),
+        key_name: s("KeyName"),
+        image_id: s("ImageId"),
+        instance_type: s("InstanceType"),
+        subnet_id: s("SubnetId"),
+        tags,
+        user_data: UserData::from_bytes(Value::Object(ud).to_string().as_bytes(), secrets),
+        ..Default::default()
+    }
+}
+
 /// Reads worker-manager pool definitions (each a create-worker-pool-request with its
 /// `workerPoolId`), validates them against Taskcluster's schemas, and renders one record per
 /// launch configuration with the tags and user-data worker-manager adds.
@@ -320,83 +413,13 @@ pub fn render_pools(
             if diags.len() > before {
                 continue;
             }
+            let pool = Pool {
+                id: &pool_id,
+                provider_id: &provider_id,
+                owner: &owner,
+            };
             for (i, lc) in lcs.iter().enumerate() {
-                let region = lc
-                    .get("region")
-                    .and_then(Value::as_str)
-                    .unwrap_or("us-east-1")
-                    .to_string();
-                let launch = lc.get("launchConfig").cloned().unwrap_or(json!({}));
-                let s = |k: &str| launch.get(k).and_then(Value::as_str).map(str::to_string);
-                let mut tags: BTreeMap<String, String> = BTreeMap::new();
-                for spec in launch
-                    .get("TagSpecifications")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if spec.get("ResourceType").and_then(Value::as_str) == Some("instance") {
-                        for t in spec
-                            .get("Tags")
-                            .and_then(Value::as_array)
-                            .into_iter()
-                            .flatten()
-                        {
-                            if let (Some(k), Some(v)) = (
-                                t.get("Key").and_then(Value::as_str),
-                                t.get("Value").and_then(Value::as_str),
-                            ) {
-                                tags.insert(k.into(), v.into());
-                            }
-                        }
-                    }
-                }
-                // worker-manager's own tags win over the pool's.
-                tags.insert("CreatedBy".into(), format!("taskcluster-wm-{provider_id}"));
-                tags.insert("Owner".into(), owner.clone());
-                tags.insert("ManagedBy".into(), "taskcluster".into());
-                tags.insert("Name".into(), pool_id.clone());
-                tags.insert("WorkerPoolId".into(), pool_id.clone());
-                let mut ud = Map::new();
-                for (k, v) in lc
-                    .get("additionalUserData")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                {
-                    ud.insert(k.clone(), v.clone());
-                }
-                ud.insert("rootUrl".into(), root_url.into());
-                ud.insert("workerPoolId".into(), pool_id.clone().into());
-                ud.insert("providerId".into(), provider_id.clone().into());
-                ud.insert("workerGroup".into(), region.clone().into());
-                ud.insert("launchConfigId".into(), format!("lc-{i}").into());
-                ud.insert(
-                    "workerConfig".into(),
-                    lc.get("workerConfig").cloned().unwrap_or(json!({})),
-                );
-                let az = launch
-                    .get("Placement")
-                    .and_then(|p| p.get("AvailabilityZone"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("{region}a"));
-                out.push(Instance {
-                    id: format!("proposed:{pool_id}:{region}:{i}"),
-                    region,
-                    availability_zone: Some(az),
-                    state: "pending".into(),
-                    key_name: s("KeyName"),
-                    image_id: s("ImageId"),
-                    instance_type: s("InstanceType"),
-                    subnet_id: s("SubnetId"),
-                    tags,
-                    user_data: UserData::from_bytes(
-                        Value::Object(ud).to_string().as_bytes(),
-                        secrets,
-                    ),
-                    ..Default::default()
-                });
+                out.push(render_launch_config(&pool, i, lc, root_url, secrets));
             }
         }
     }

@@ -45,99 +45,124 @@ pub(super) fn make_finding(
 ) -> Finding {
     let actual = agg.values();
     let samples: Vec<String> = agg.samples.iter().cloned().collect();
-    let first = actual.first().map(|v| v.value.clone()).unwrap_or_default();
     match owner {
-        Owner::Provider(pi, oi) => {
-            let p = &set.providers[*pi];
-            let o = &p.outputs[*oi];
-            let expected = match &o.template {
-                Some(t) => format!("\"{}\"", t.source),
-                None => "present".into(),
-            };
-            let (code, message) = match outcome {
-                Outcome::Unknown => (
-                    Code::ManifestUnknown,
-                    format!(
-                        "provider {} promises {}, but it could not be read on {} instance(s): {first}",
-                        p.name, o.path, agg.count
-                    ),
-                ),
-                _ => (
-                    Code::ManifestViolated,
-                    format!(
-                        "provider {} promises {} = {expected}, but {} instance(s) it launched break that promise, e.g. {first}",
-                        p.name, o.path, agg.count
-                    ),
-                ),
-            };
-            Finding {
-                code,
-                outcome,
-                severity: Severity::Error,
-                consumer: p.name.clone(),
-                clause: Some(super::manifest_clause_id(p, &o.path)),
-                kind: Some("manifest".into()),
-                output: Some(o.path.to_string()),
-                expected: Some(expected),
-                actual,
-                count: agg.count,
-                samples,
-                message,
-                why: Some(format!(
-                    "every consumer that relies on {}'s published outputs is exposed; fix the provider or publish the new manifest",
-                    p.name
-                )),
-                runbook: None,
-                waiver: None,
-            }
-        }
+        Owner::Provider(pi, oi) => provider_finding(set, *pi, *oi, outcome, agg, actual, samples),
         Owner::Consumer(ci, k) => {
-            let c = &set.consumers[*ci];
-            let cl = &c.clauses[*k];
-            let expected = cl.check.expected(&c.facts);
-            let target = super::clause_target(c, &cl.check);
-            let (code, message) = match outcome {
-                Outcome::Unknown => (
-                    Code::ClauseUnknown,
-                    format!(
-                        "{}: {} could not be evaluated on {} instance(s): {first}",
-                        c.name, cl.id, agg.count
-                    ),
-                ),
-                Outcome::Waived => (
-                    Code::ClauseWaived,
-                    format!(
-                        "{}: {} fails on {} instance(s), accepted by a waiver",
-                        c.name, cl.id, agg.count
-                    ),
-                ),
-                _ => (
-                    Code::ClauseViolated,
-                    format!(
-                        "{} expects {target} {expected}; {} instance(s) fail: {first}",
-                        c.name, agg.count
-                    ),
-                ),
-            };
-            let output = Some(target.clone()).filter(|t| !t.is_empty());
-            Finding {
-                code,
-                outcome,
-                severity: cl.severity,
-                consumer: c.name.clone(),
-                clause: Some(cl.id.clone()),
-                kind: Some(cl.check.kind().into()),
-                output,
-                expected: Some(expected),
-                actual,
-                count: agg.count,
-                samples,
-                message,
-                why: Some(cl.why.clone()),
-                runbook: c.runbook.clone(),
-                waiver: waiver.map(|w| waiver_ref(&set.waivers[w])),
-            }
+            consumer_finding(set, *ci, *k, outcome, waiver, agg, (actual, samples))
         }
+    }
+}
+
+fn provider_finding(
+    set: &ContractSet,
+    pi: usize,
+    oi: usize,
+    outcome: Outcome,
+    agg: &Agg,
+    actual: Vec<ValueCount>,
+    samples: Vec<String>,
+) -> Finding {
+    let first = actual.first().map(|v| v.value.clone()).unwrap_or_default();
+
+    let p = &set.providers[pi];
+    let o = &p.outputs[oi];
+    let expected = match &o.template {
+        Some(t) => format!("\"{}\"", t.source),
+        None => "present".into(),
+    };
+    let (code, message) = match outcome {
+        Outcome::Unknown => (
+            Code::ManifestUnknown,
+            format!(
+                "provider {} promises {}, but it could not be read on {} instance(s): {first}",
+                p.name, o.path, agg.count
+            ),
+        ),
+        _ => (
+            Code::ManifestViolated,
+            format!(
+                "provider {} promises {} = {expected}, but {} instance(s) it launched break that promise, e.g. {first}",
+                p.name, o.path, agg.count
+            ),
+        ),
+    };
+    Finding {
+        code,
+        outcome,
+        severity: Severity::Error,
+        consumer: p.name.clone(),
+        clause: Some(super::manifest_clause_id(p, &o.path)),
+        kind: Some("manifest".into()),
+        output: Some(o.path.to_string()),
+        expected: Some(expected),
+        actual,
+        count: agg.count,
+        samples,
+        message,
+        why: Some(format!(
+            "every consumer that relies on {}'s published outputs is exposed; fix the provider or publish the new manifest",
+            p.name
+        )),
+        runbook: None,
+        waiver: None,
+    }
+}
+
+fn consumer_finding(
+    set: &ContractSet,
+    ci: usize,
+    k: usize,
+    outcome: Outcome,
+    waiver: Option<usize>,
+    agg: &Agg,
+    (actual, samples): (Vec<ValueCount>, Vec<String>),
+) -> Finding {
+    let first = actual.first().map(|v| v.value.clone()).unwrap_or_default();
+
+    let c = &set.consumers[ci];
+    let cl = &c.clauses[k];
+    let expected = cl.check.expected(&c.facts);
+    let target = super::clause_target(c, &cl.check);
+    let (code, message) = match outcome {
+        Outcome::Unknown => (
+            Code::ClauseUnknown,
+            format!(
+                "{}: {} could not be evaluated on {} instance(s): {first}",
+                c.name, cl.id, agg.count
+            ),
+        ),
+        Outcome::Waived => (
+            Code::ClauseWaived,
+            format!(
+                "{}: {} fails on {} instance(s), accepted by a waiver",
+                c.name, cl.id, agg.count
+            ),
+        ),
+        _ => (
+            Code::ClauseViolated,
+            format!(
+                "{} expects {target} {expected}; {} instance(s) fail: {first}",
+                c.name, agg.count
+            ),
+        ),
+    };
+    let output = Some(target.clone()).filter(|t| !t.is_empty());
+    Finding {
+        code,
+        outcome,
+        severity: cl.severity,
+        consumer: c.name.clone(),
+        clause: Some(cl.id.clone()),
+        kind: Some(cl.check.kind().into()),
+        output,
+        expected: Some(expected),
+        actual,
+        count: agg.count,
+        samples,
+        message,
+        why: Some(cl.why.clone()),
+        runbook: c.runbook.clone(),
+        waiver: waiver.map(|w| waiver_ref(&set.waivers[w])),
     }
 }
 
