@@ -7,6 +7,7 @@ mod formats;
 mod gate;
 mod golden;
 mod live;
+mod live_more;
 mod moto;
 mod replay;
 mod schemas;

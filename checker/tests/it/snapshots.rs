@@ -118,7 +118,17 @@ fn the_2018_change_names_occ_and_the_culling_job_as_broken_and_generic_worker_as
             .any(|c| c["consumers"].to_string().contains("generic-worker"))
     );
     assert_eq!(v["breaking"], true);
-    // The human form shows a unified diff of the snapshot, then the impact.
+}
+
+/// The human form shows a unified diff of the snapshot, then the impact; Markdown a table.
+#[test]
+fn the_2018_diff_reads_as_a_unified_diff_and_a_table() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let snap = dir.path().join("fleet.json");
+    assert_eq!(
+        snapshot(&format!("{R}/fleet-2018-02-12.json"), &snap).code,
+        0
+    );
     let h = diff(&snap, &format!("{R}/fleet-2018-02-14.json"), &[]);
     assert!(
         h.stdout
