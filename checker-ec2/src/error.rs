@@ -1,0 +1,137 @@
+//! SDK errors in words: what happened (auth, denied, throttled, malformed, unreachable,
+//! timeout) and what to check.
+
+use super::*;
+
+/// An EC2 failure, classified for people.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Ec2Error {
+    /// Credentials were refused.
+    #[error(
+        "AWS refused the credentials ({code}: {message}); check AWS_PROFILE / --profile, or run `aws sts get-caller-identity` with the same settings"
+    )]
+    Auth {
+        /// The error code.
+        code: String,
+        /// AWS's message.
+        message: String,
+    },
+    /// Not allowed.
+    #[error(
+        "access denied ({code}: {message}); the role needs the permissions in hooks/iam-policy.json"
+    )]
+    Denied {
+        /// The error code.
+        code: String,
+        /// AWS's message.
+        message: String,
+    },
+    /// Still throttled after every retry.
+    #[error(
+        "throttled by EC2 after every retry ({code}: {message}); lower --concurrency or raise --retry-attempts"
+    )]
+    Throttled {
+        /// The error code.
+        code: String,
+        /// AWS's message.
+        message: String,
+    },
+    /// Any other error EC2 returned.
+    #[error("EC2 returned {code}: {message}")]
+    Service {
+        /// The error code (or the HTTP status).
+        code: String,
+        /// AWS's message.
+        message: String,
+    },
+    /// The response could not be understood.
+    #[error("EC2's response could not be parsed ({0}); is --endpoint-url an EC2 endpoint?")]
+    Malformed(String),
+    /// The endpoint could not be reached.
+    #[error("could not reach EC2: {0}")]
+    Unreachable(String),
+    /// No answer in time.
+    #[error("EC2 did not answer in time: {0}")]
+    Timeout(String),
+    /// Anything else (no credentials, no region, ...).
+    #[error("{0}")]
+    Other(String),
+}
+
+pub(crate) fn classify<E, R>(err: SdkError<E, R>) -> Ec2Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let text = DisplayErrorContext(&err).to_string();
+    let chain = error_chain(&err);
+    match &err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let code = e.code().unwrap_or("Unknown").to_string();
+            let message = e.message().unwrap_or("").to_string();
+            match code.as_str() {
+                "AuthFailure"
+                | "UnrecognizedClientException"
+                | "InvalidClientTokenId"
+                | "SignatureDoesNotMatch"
+                | "ExpiredToken"
+                | "RequestExpired" => Ec2Error::Auth { code, message },
+                "UnauthorizedOperation" | "AccessDenied" | "OptInRequired" | "Blocked" => {
+                    Ec2Error::Denied { code, message }
+                }
+                "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {
+                    Ec2Error::Throttled { code, message }
+                }
+                "Unknown" => {
+                    if text.contains("failed to parse")
+                        || text.contains("XML")
+                        || text.contains("xml")
+                        || text.contains("deserializ")
+                    {
+                        Ec2Error::Malformed(short(&text))
+                    } else {
+                        let status = se.raw();
+                        Ec2Error::Service {
+                            code: format!("{status:?}").chars().take(60).collect(),
+                            message: short(&text),
+                        }
+                    }
+                }
+                _ => Ec2Error::Service { code, message },
+            }
+        }
+        SdkError::ResponseError(_) => Ec2Error::Malformed(short(&chain)),
+        SdkError::TimeoutError(_) => Ec2Error::Timeout(short(&chain)),
+        SdkError::DispatchFailure(d) if d.is_timeout() => Ec2Error::Timeout(short(&chain)),
+        SdkError::DispatchFailure(_) => Ec2Error::Unreachable(short(&chain)),
+        _ => Ec2Error::Other(short(&chain)),
+    }
+}
+
+/// The error and its sources in words ("a: b: c"), without the SDK's debug dumps.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+pub(crate) fn short(s: &str) -> String {
+    let s = s.replace('\n', " ");
+    if s.len() > 400 {
+        let mut cut = 400;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}…", &s[..cut])
+    } else {
+        s
+    }
+}

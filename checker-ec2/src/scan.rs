@@ -1,0 +1,262 @@
+//! DescribeInstances: sharded, pipelined pagination with the fast reader, records converted as
+//! pages arrive; and one instance's user-data.
+
+use super::*;
+
+impl RegionClient {
+    /// Fetches one page of DescribeInstances: the SDK signs, sends and retries. A body that
+    /// cannot be read is fetched again, up to three times.
+    async fn fetch(
+        &self,
+        filters: &[(String, Vec<String>)],
+        page_size: i32,
+        token: Option<String>,
+    ) -> Result<Fetched, Ec2Error> {
+        let mut last = None;
+        for _ in 0..3 {
+            let slot = Arc::new(std::sync::Mutex::new(None));
+            let req = self
+                .client
+                .describe_instances()
+                .max_results(page_size)
+                .set_filters(Some(to_filters(filters)))
+                .set_next_token(token.clone());
+            let sent = Instant::now();
+            let out = {
+                let _p = self.permit().await;
+                req.customize()
+                    .interceptor(StashBody(slot.clone()))
+                    .send()
+                    .await
+                    .map_err(classify)?
+            };
+            let answered = sent.elapsed();
+            let stashed = slot.lock().ok().and_then(|mut s| s.take());
+            let Some(Stashed {
+                body,
+                content_length,
+            }) = stashed
+            else {
+                // The interceptor did not see a body (cannot happen for a successful call): use the SDK's parse.
+                let page = out
+                    .reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .map(convert)
+                    .collect();
+                let next = out
+                    .next_token()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string);
+                return Ok(Fetched::Parsed(page, next));
+            };
+            match read_body(body, content_length).await {
+                Ok(bytes) => {
+                    debug!(region = %self.region, bytes = bytes.len(), answered_ms = answered.as_millis() as u64, received_ms = sent.elapsed().as_millis() as u64, "DescribeInstances page received");
+                    return Ok(Fetched::Body(bytes));
+                }
+                Err(e) => last = Some(e.to_string()),
+            }
+        }
+        Err(Ec2Error::Unreachable(format!(
+            "the response body could not be read: {}",
+            last.unwrap_or_default()
+        )))
+    }
+
+    /// [`RegionClient::fetch`] in a task of its own, so the request is in flight while the
+    /// caller reads the previous page.
+    fn spawn_fetch(
+        &self,
+        filters: &[(String, Vec<String>)],
+        page_size: i32,
+        token: Option<String>,
+    ) -> InFlight {
+        let client = self.clone();
+        let filters = filters.to_vec();
+        InFlight(tokio::spawn(async move {
+            client.fetch(&filters, page_size, token).await
+        }))
+    }
+
+    /// One paginated DescribeInstances with `filters`, each page converted and passed to `sink`.
+    ///
+    /// Pages are pipelined: the next page's token is looked up at the end of the body
+    /// ([`fastxml::next_token_hint`]) and its request sent before this page is read, so reading
+    /// overlaps the next call's latency. The hint is checked against the token the full read
+    /// finds; if they ever differ the early request is dropped and the right one sent.
+    async fn paginate(
+        &self,
+        shard: &str,
+        filters: &[(String, Vec<String>)],
+        page_size: i32,
+        sink: &(dyn Fn(Vec<RawInstance>) + Send + Sync),
+    ) -> Result<usize, Ec2Error> {
+        let mut pages = 0usize;
+        let mut pending = self.spawn_fetch(filters, page_size, None);
+        loop {
+            let t = Instant::now();
+            let fetched = pending.join().await?;
+            let read = Instant::now();
+            let (page, next, early) = match fetched {
+                Fetched::Parsed(page, next) => (page, next, None),
+                Fetched::Body(bytes) => {
+                    let early = fastxml::next_token_hint(&bytes).map(|hint| {
+                        let req = self.spawn_fetch(filters, page_size, Some(hint.clone()));
+                        (hint, req)
+                    });
+                    let (page, next) =
+                        fastxml::describe_instances(&bytes).map_err(Ec2Error::Malformed)?;
+                    (page, next, early)
+                }
+            };
+            pages += 1;
+            debug!(region = %self.region, shard, page = pages, instances = page.len(), ms = t.elapsed().as_millis() as u64, parse_ms = read.elapsed().as_millis() as u64, "DescribeInstances");
+            sink(page);
+            let Some(next) = next else {
+                // An early request for a page that does not exist is aborted when dropped.
+                return Ok(pages);
+            };
+            pending = match early {
+                Some((hint, req)) if hint == next => req,
+                _ => self.spawn_fetch(filters, page_size, Some(next)),
+            };
+        }
+    }
+
+    /// Scans the region: one paginator per availability zone, concurrently, de-duplicated by
+    /// instance id. Pages are handed to `sink` as they arrive.
+    pub async fn scan(
+        &self,
+        filters: &[(String, Vec<String>)],
+        shard_by_zone: bool,
+        sink: &(dyn Fn(Vec<RawInstance>) + Send + Sync),
+    ) -> Result<ScanStats, Ec2Error> {
+        let started = Instant::now();
+        let zones = if shard_by_zone {
+            self.zones().await?
+        } else {
+            Vec::new()
+        };
+        let seen = std::sync::Mutex::new(HashSet::<String>::new());
+        let dedup = |page: Vec<RawInstance>| {
+            let fresh: Vec<RawInstance> = match seen.lock() {
+                Ok(mut s) => page
+                    .into_iter()
+                    .filter(|i| s.insert(i.id.clone()))
+                    .collect(),
+                Err(_) => page,
+            };
+            if !fresh.is_empty() {
+                sink(fresh);
+            }
+        };
+        let mut shard_pages = Vec::new();
+        if zones.is_empty() {
+            shard_pages.push(self.paginate("all", filters, 1000, &dedup).await?);
+        } else {
+            let mut jobs: FuturesUnordered<_> = zones
+                .iter()
+                .map(|z| {
+                    let mut f = filters.to_vec();
+                    f.push(("availability-zone".into(), vec![z.clone()]));
+                    let dedup = &dedup;
+                    async move { self.paginate(z, &f, 1000, dedup).await }
+                })
+                .collect();
+            while let Some(r) = jobs.next().await {
+                shard_pages.push(r?);
+            }
+        }
+        let instances = seen.lock().map(|s| s.len()).unwrap_or(0);
+        Ok(ScanStats {
+            shards: shard_pages.len(),
+            max_sequential_pages: shard_pages.iter().copied().max().unwrap_or(0)
+                + usize::from(shard_by_zone),
+            pages: shard_pages.iter().sum(),
+            instances,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// The base64 user-data of one instance (DescribeInstanceAttribute), `None` when it has none.
+    pub async fn user_data(&self, instance_id: &str) -> Result<Option<String>, Ec2Error> {
+        let _p = self.permit().await;
+        let t = Instant::now();
+        let out = self
+            .client
+            .describe_instance_attribute()
+            .instance_id(instance_id)
+            .attribute(InstanceAttributeName::UserData)
+            .send()
+            .await
+            .map_err(classify)?;
+        debug!(region = %self.region, instance = instance_id, ms = t.elapsed().as_millis() as u64, "DescribeInstanceAttribute userData");
+        Ok(out
+            .user_data()
+            .and_then(|v| v.value())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string))
+    }
+}
+
+/// An instance as DescribeInstances returned it, reduced to what checker reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawInstance {
+    /// Instance id.
+    pub id: String,
+    /// Availability zone.
+    pub availability_zone: Option<String>,
+    /// State name.
+    pub state: Option<String>,
+    /// RFC 3339.
+    pub launch_time: Option<String>,
+    /// Key pair.
+    pub key_name: Option<String>,
+    /// AMI.
+    pub image_id: Option<String>,
+    /// Type.
+    pub instance_type: Option<String>,
+    /// Instance profile ARN.
+    pub iam_instance_profile: Option<String>,
+    /// Subnet.
+    pub subnet_id: Option<String>,
+    /// VPC.
+    pub vpc_id: Option<String>,
+    /// `spot` or none.
+    pub instance_lifecycle: Option<String>,
+    /// Tags.
+    pub tags: Vec<(String, String)>,
+}
+
+pub(crate) fn convert(i: &aws_sdk_ec2::types::Instance) -> RawInstance {
+    let s = |v: Option<&str>| v.map(str::to_string);
+    RawInstance {
+        id: i.instance_id().unwrap_or_default().to_string(),
+        availability_zone: s(i.placement().and_then(|p| p.availability_zone())),
+        state: i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string()),
+        launch_time: i
+            .launch_time()
+            .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+        key_name: s(i.key_name()),
+        image_id: s(i.image_id()),
+        instance_type: i.instance_type().map(|t| t.as_str().to_string()),
+        iam_instance_profile: s(i.iam_instance_profile().and_then(|p| p.arn())),
+        subnet_id: s(i.subnet_id()),
+        vpc_id: s(i.vpc_id()),
+        instance_lifecycle: i.instance_lifecycle().map(|l| l.as_str().to_string()),
+        tags: i
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect(),
+    }
+}
