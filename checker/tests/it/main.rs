@@ -6,6 +6,7 @@ mod cull;
 mod formats;
 mod gate;
 mod golden;
+mod layout;
 mod live;
 mod live_more;
 mod moto;

@@ -1,0 +1,136 @@
+//! The shape of the code, kept: no source file over 700 lines, no function over 100, no cycle
+//! between the library's modules, and the library never reaching into the binary (`cmd`).
+
+use crate::support::root;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).expect("read dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+fn sources() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for d in ["checker/src", "checker/tests", "checker-ec2/src"] {
+        rust_files(&root().join(d), &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// The code of a file without its comments (line comments only: the code base uses no block
+/// comments) and without its unit-test module.
+fn code(text: &str) -> String {
+    let text = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn no_source_file_is_over_700_lines() {
+    for f in sources() {
+        let n = std::fs::read_to_string(&f).expect("read").lines().count();
+        assert!(n <= 700, "{} has {n} lines: split it", f.display());
+    }
+}
+
+#[test]
+fn no_function_is_over_100_lines() {
+    let start = regex::Regex::new(r"^(\s*)(pub(\([a-z]+\))? )?(async )?fn (\w+)").expect("re");
+    for f in sources() {
+        let text = std::fs::read_to_string(&f).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            let Some(c) = start.captures(l) else { continue };
+            if l.trim_end().ends_with(';') {
+                continue; // a trait method's declaration
+            }
+            let indent = c[1].len();
+            let end = lines[i + 1..]
+                .iter()
+                .position(|x| x.starts_with(&format!("{}}}", " ".repeat(indent))))
+                .map_or(0, |k| k + 2);
+            assert!(
+                end <= 100,
+                "{}:{}: fn {} is {end} lines: split it",
+                f.display(),
+                i + 1,
+                &c[5]
+            );
+        }
+    }
+}
+
+/// The library's top-level modules and the ones each refers to by `crate::` path.
+fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = root().join("checker/src");
+    let refs = regex::Regex::new(r"crate::(\w+)").expect("re");
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    for f in files {
+        let rel = f.strip_prefix(&src).expect("under src");
+        let top = rel
+            .components()
+            .next()
+            .and_then(|c| c.as_os_str().to_str())
+            .expect("name")
+            .trim_end_matches(".rs")
+            .to_string();
+        if top == "main" || top == "lib" || top == "cmd" {
+            continue;
+        }
+        let text = code(&std::fs::read_to_string(&f).expect("read"));
+        let deps = graph.entry(top.clone()).or_default();
+        for c in refs.captures_iter(&text) {
+            if c[1] != *top {
+                deps.insert(c[1].to_string());
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn the_library_has_no_module_cycle_and_never_uses_the_binary() {
+    let graph = module_graph();
+    for (m, deps) in &graph {
+        assert!(!deps.contains("cmd"), "{m} uses the binary's cmd module");
+    }
+    // Depth-first search for a back edge.
+    fn visit<'a>(
+        m: &'a str,
+        g: &'a BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) {
+        if done.contains(m) {
+            return;
+        }
+        if let Some(k) = path.iter().position(|x| *x == m) {
+            panic!("module cycle: {} -> {m}", path[k..].join(" -> "));
+        }
+        path.push(m);
+        for d in g.get(m).into_iter().flatten() {
+            if g.contains_key(d) {
+                visit(d, g, path, done);
+            }
+        }
+        path.pop();
+        done.insert(m);
+    }
+    let mut done = BTreeSet::new();
+    for m in graph.keys() {
+        visit(m, &graph, &mut Vec::new(), &mut done);
+    }
+    assert!(graph.len() > 15, "the graph was read: {graph:?}");
+}
