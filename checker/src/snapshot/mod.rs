@@ -268,19 +268,19 @@ pub fn read(path: &Path) -> Result<Snapshot, Diagnostics> {
     let text = std::fs::read(path).map_err(|e| {
         one(
             Diagnostic::file(path, format!("cannot read the snapshot: {e}")).hint(format!(
-                "create it with `checker snapshot --out {}`",
+                "create it with `checker snapshot --output {}`",
                 path.display()
             )),
         )
     })?;
-    let v: Value = serde_json::from_slice(&text).map_err(|e| one(Diagnostic::from_json_error(path, &e).hint("the snapshot is corrupt: restore it from git (`git checkout -- FILE`) or write a new one with `checker snapshot --out FILE`")))?;
+    let v: Value = serde_json::from_slice(&text).map_err(|e| one(Diagnostic::from_json_error(path, &e).hint("the snapshot is corrupt: restore it from git (`git checkout -- FILE`) or write a new one with `checker snapshot --output FILE`")))?;
     if v.get("format").and_then(Value::as_str) != Some(FORMAT) {
         return Err(one(Diagnostic::at(
             path,
             "/format",
             format!("this is not a checker snapshot (\"format\" is not \"{FORMAT}\")"),
         )
-        .hint("write one with `checker snapshot --out FILE`")));
+        .hint("write one with `checker snapshot --output FILE`")));
     }
     match v.get("version").and_then(Value::as_u64) {
         Some(n) if n == u64::from(VERSION) => {}
