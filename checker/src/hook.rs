@@ -104,7 +104,7 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
                 g.source.clone(),
                 false,
                 req.now,
-            );
+            )?;
             statuses.push(d.exit_code);
             art.write("diff.json", render::diff(&d, Format::Json, false));
             let md = render::diff(&d, Format::Markdown, false)?;

@@ -103,7 +103,7 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
     a.out.check()?;
     let set = a.contracts.load()?;
     let opts = a.cull.settings();
-    checker::cull::cull_contract(&set, opts.cull_contract.as_deref()).map_err(Error::Usage)?;
+    checker::cull::cull_contract(&set, opts.cull_contract.as_deref())?;
     let from = a.fleet.source()?;
     if opts.apply && matches!(from, FleetSource::Recorded(_)) {
         return Err(Error::usage(

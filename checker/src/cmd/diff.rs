@@ -68,7 +68,7 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         source,
         a.fail_on_drift,
         a.now.unwrap_or_else(Utc::now),
-    );
+    )?;
     if a.update {
         if report.exit_code == ExitStatus::Incomplete {
             eprintln!(

@@ -27,7 +27,7 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
             "the source was read only in part; a snapshot of partial data would look like a shrunken fleet, so none is written".into(),
         ));
     }
-    let text = checker::snapshot::to_text(&checker::snapshot::take(&set, &fleet.instances));
+    let text = checker::snapshot::to_text(&checker::snapshot::take(&set, &fleet.instances))?;
     release_at_exit(fleet);
     checker::fsio::write_output(&text, a.output.as_deref())?;
     Ok(ExitStatus::Clean)

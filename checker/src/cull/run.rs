@@ -160,8 +160,7 @@ pub fn make_plan(
     opts: &CullSettings,
     now: DateTime<Utc>,
 ) -> Result<Plan> {
-    let contract =
-        super::cull_contract(set, opts.cull_contract.as_deref()).map_err(Error::Usage)?;
+    let contract = super::cull_contract(set, opts.cull_contract.as_deref())?;
     let (members, problems) = super::members(set, contract, &g.fleet);
     let input = PlanInput {
         contract: contract.name.clone(),

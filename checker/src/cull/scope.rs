@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 pub fn cull_contract<'a>(
     set: &'a ContractSet,
     name: Option<&str>,
-) -> Result<&'a crate::contract::Consumer, String> {
+) -> crate::Result<&'a crate::contract::Consumer> {
     let culls: Vec<&crate::contract::Consumer> = set
         .consumers
         .iter()
@@ -20,11 +20,11 @@ pub fn cull_contract<'a>(
         .collect();
     match culls.as_slice() {
         [one] => Ok(one),
-        [] => Err(match name {
+        [] => Err(crate::Error::Usage(match name {
             Some(n) => format!("no consumer contract named {n} has \"role\": \"cull\""),
             None => "no consumer contract has \"role\": \"cull\"; cull needs one to know its scope and grouping".into(),
-        }),
-        many => Err(format!("several cull contracts ({}); pick one with --cull-contract", many.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "))),
+        })),
+        many => Err(crate::Error::Usage(format!("several cull contracts ({}); pick one with --cull-contract", many.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")))),
     }
 }
 

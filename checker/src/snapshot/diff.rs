@@ -293,10 +293,10 @@ pub fn report(
     source: SourceInfo,
     fail_on_drift: bool,
     now: DateTime<Utc>,
-) -> (DiffReport, String) {
+) -> crate::Result<(DiffReport, String)> {
     let d = diff(set, old, &new, fleet, now);
-    let old_text = super::to_text(old);
-    let new_text = super::to_text(&new);
+    let old_text = super::to_text(old)?;
+    let new_text = super::to_text(&new)?;
     let unified = similar::TextDiff::from_lines(&old_text, &new_text)
         .unified_diff()
         .context_radius(3)
@@ -309,7 +309,7 @@ pub fn report(
     } else {
         ExitStatus::Clean
     };
-    (
+    Ok((
         DiffReport {
             format: DIFF_FORMAT,
             version: DIFF_VERSION,
@@ -323,5 +323,5 @@ pub fn report(
             updated: false,
         },
         new_text,
-    )
+    ))
 }

@@ -256,10 +256,8 @@ fn summarize_group(members: &[&Instance]) -> Group {
 }
 
 /// The snapshot as written: pretty JSON, sorted keys, trailing newline.
-pub fn to_text(s: &Snapshot) -> String {
-    let mut t = serde_json::to_string_pretty(s).unwrap_or_default();
-    t.push('\n');
-    t
+pub fn to_text(s: &Snapshot) -> crate::Result<String> {
+    crate::render::json(s)
 }
 
 /// Reads a snapshot, refusing files that are missing, corrupt or from a newer checker.
