@@ -257,7 +257,10 @@ fn summarize_group(members: &[&Instance]) -> Group {
 
 /// The snapshot as written: pretty JSON, sorted keys, trailing newline.
 pub fn to_text(s: &Snapshot) -> crate::Result<String> {
-    crate::render::json(s)
+    let mut t = serde_json::to_string_pretty(s)
+        .map_err(|e| crate::Error::Incomplete(format!("cannot render the snapshot: {e}")))?;
+    t.push('\n');
+    Ok(t)
 }
 
 /// Reads a snapshot, refusing files that are missing, corrupt or from a newer checker.
