@@ -324,7 +324,7 @@ impl ContractSet {
                 _ => None,
             })
             .collect();
-        crate::fleet::SecretPolicy { paths }
+        crate::fleet::SecretPolicy::new(paths)
     }
 
     /// Whether any contract (consumer or provider) reads user-data: live scans fetch it only then.

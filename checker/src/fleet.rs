@@ -9,7 +9,6 @@ use crate::output::{Ec2Field, OutputPath};
 use base64::Engine;
 use regex::Regex;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -75,50 +74,7 @@ pub enum Read<'a> {
     NotSampled,
 }
 
-/// Which user-data fields are secret: the ones a provider manifest marks, plus any field whose
-/// name looks like a credential, at any depth (defence in depth: a token must never be stored).
-#[derive(Debug, Clone, Default)]
-pub struct SecretPolicy {
-    /// Exact top-level-or-nested paths marked secret by manifests.
-    pub paths: Vec<Vec<String>>,
-}
-
-static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(token|secret|password|passwd|credential|private[_-]?key|access[_-]?key)")
-        .expect("static regex")
-});
-
-/// The marker stored in place of a secret value.
-pub const REDACTED_PREFIX: &str = "<redacted sha256:";
-
-impl SecretPolicy {
-    fn is_secret(&self, path: &[String]) -> bool {
-        path.last().is_some_and(|k| SECRET_NAME.is_match(k)) || self.paths.iter().any(|p| p == path)
-    }
-
-    fn redact(&self, map: &mut Map<String, Value>, path: &mut Vec<String>) {
-        for (k, v) in map.iter_mut() {
-            path.push(k.clone());
-            if self.is_secret(path) {
-                *v = Value::String(redacted_marker(v));
-            } else if let Value::Object(inner) = v {
-                self.redact(inner, path);
-            }
-            path.pop();
-        }
-    }
-}
-
-/// `<redacted sha256:0123456789ab>`: enough to tell two values apart, never to recover one.
-pub fn redacted_marker(v: &Value) -> String {
-    let text = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("{REDACTED_PREFIX}{hex}>")
-}
+pub use crate::redact::{REDACTED_PREFIX, SecretPolicy};
 
 impl UserData {
     /// Decodes base64 user-data as EC2 returns it, parses JSON, and redacts secrets.
@@ -134,11 +90,17 @@ impl UserData {
         Self::from_bytes(&bytes, secrets)
     }
 
-    /// Parses decoded user-data bytes.
+    /// Parses decoded user-data bytes (gzip is inflated first, as cloud-init does).
     pub fn from_bytes(bytes: &[u8], secrets: &SecretPolicy) -> UserData {
-        match serde_json::from_slice::<Value>(bytes) {
+        let Some(text) = crate::redact::decoded_text(bytes) else {
+            return UserData::Invalid(format!(
+                "user-data ({} bytes) is neither UTF-8 text nor gzip",
+                bytes.len()
+            ));
+        };
+        match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(mut map)) => {
-                secrets.redact(&mut map, &mut Vec::new());
+                secrets.redact_object(&mut map);
                 UserData::Json(map)
             }
             Ok(other) => UserData::Invalid(format!(
@@ -147,7 +109,7 @@ impl UserData {
             )),
             Err(e) => UserData::Invalid(format!(
                 "user-data ({} bytes) is not JSON: {} at line {} column {}",
-                bytes.len(),
+                text.len(),
                 match e.classify() {
                     serde_json::error::Category::Eof => "it ends early",
                     _ => "syntax error",
@@ -518,9 +480,7 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_at_any_depth_and_by_manifest_path() {
-        let policy = SecretPolicy {
-            paths: vec![vec!["data".into(), "x".into()]],
-        };
+        let policy = SecretPolicy::new(vec![vec!["data".into(), "x".into()]]);
         let ud = UserData::from_bytes(
             br#"{"securityToken":"s3cr3t","workerType":"w","data":{"x":"hidden","accessToken":"t0k"}}"#,
             &policy,

@@ -24,6 +24,7 @@ pub mod live;
 pub mod load;
 pub mod output;
 pub mod proposal;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod rules;

@@ -5,7 +5,7 @@
 
 use crate::contract::{Builtin, Provider};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::fleet::{Instance, SecretPolicy, UserData, redacted_marker};
+use crate::fleet::{Instance, SecretPolicy, UserData};
 use crate::output::{Ec2Field, OutputPath};
 use crate::tcschema::TcSchema;
 use serde_json::{Map, Value, json};
@@ -104,7 +104,7 @@ pub fn render_one(
     let mut ud = Map::new();
     for o in &p.outputs {
         let value = match (&o.template, o.secret) {
-            (_, true) => Value::String(redacted_marker(&Value::String(format!("proposed-{group}-{region}")))),
+            (_, true) => Value::String(secrets.marker(&Value::String(format!("proposed-{group}-{region}")))),
             (Some(t), false) => Value::String(t.render(&var).map_err(|missing| {
                 format!("{} of provider {} uses {{{missing}}}, which has no value to render: give variable {missing} an \"example\"", o.path, p.name)
             })?),

@@ -18,7 +18,8 @@ pub enum Command {
 pub struct RecordArgs {
     #[command(flatten)]
     aws: AwsArgs,
-    /// Contracts whose manifests mark secret user-data fields (credential-like names are always redacted).
+    /// Contracts whose manifests mark secret user-data fields (credential-like names and values
+    /// are always redacted) [default: contracts, when it exists].
     #[arg(long = "contracts", value_name = "PATH")]
     contracts: Vec<PathBuf>,
     /// Write to this file (atomically) instead of stdout.
@@ -29,14 +30,20 @@ pub struct RecordArgs {
 /// Scans and writes the records; exit 3 when a region failed.
 pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
     check_output(a.output.as_deref())?;
-    let secrets = if a.contracts.is_empty() {
+    // The manifests say which fields are secret: without them only credential-like names and
+    // values would be redacted, so the default contracts are read when they are there.
+    let contracts = if a.contracts.is_empty() && std::path::Path::new("contracts").is_dir() {
+        vec![PathBuf::from("contracts")]
+    } else {
+        a.contracts.clone()
+    };
+    let secrets = if contracts.is_empty() {
+        eprintln!(
+            "warning: no --contracts and no contracts/ here: only credential-like user-data names and values are redacted; pass --contracts so the manifests' secret fields are too"
+        );
         checker::fleet::SecretPolicy::default()
     } else {
-        ContractArgs {
-            contracts: a.contracts.clone(),
-        }
-        .load()?
-        .secret_policy()
+        ContractArgs { contracts }.load()?.secret_policy()
     };
     let filters: checker::live::Filters = vec![(
         "instance-state-name".into(),

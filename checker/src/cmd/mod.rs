@@ -132,7 +132,12 @@ pub fn main() -> ExitStatus {
     }
 }
 
+/// Logs on stderr: `-v` info, `-vv` debug, `-vvv` trace for checker's own events; RUST_LOG
+/// overrides. Whatever either says, other crates (the AWS SDK, hyper, rustls) log at most at
+/// info: at debug and trace they print request and response bodies and headers, which hold
+/// user-data secrets and session tokens, and a Taskcluster task log is public.
 fn init_tracing(verbose: u8) {
+    use tracing_subscriber::prelude::*;
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -142,11 +147,15 @@ fn init_tracing(verbose: u8) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("checker={level},checker_ec2={level}"))
     });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let ours_or_quiet = tracing_subscriber::filter::filter_fn(|m| {
+        m.target().starts_with("checker") || *m.level() <= tracing::Level::INFO
+    });
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
-        .try_init();
+        .with_filter(filter)
+        .with_filter(ours_or_quiet);
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 /// Where contracts come from.

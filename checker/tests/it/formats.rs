@@ -353,3 +353,106 @@ fn written_files_follow_the_umask() {
         assert_eq!(m, mode, "umask {umask}");
     }
 }
+
+/// Secrets nested where the old name-only redaction did not look (inside arrays, in a JSON
+/// string, base64 in a string, under Authorization / apiKey / cookie) reach no output and no
+/// artifact of check, explain, snapshot, diff or the hook (whose diff.json, diff.md and
+/// summary.md are public).
+#[test]
+fn nested_secrets_reach_no_output_and_no_artifact() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut fleet: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join(R).join("fleet-2018-02-14.json")).expect("fleet"),
+    )
+    .expect("json");
+    let mut planted = Vec::new();
+    for (k, r) in fleet["Reservations"]
+        .as_array_mut()
+        .expect("arr")
+        .iter_mut()
+        .enumerate()
+    {
+        let i = &mut r["Instances"][0];
+        let Some(v) = i["UserData"]["Value"].as_str() else {
+            continue;
+        };
+        let mut ud: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(v)
+                .expect("b64"),
+        )
+        .expect("json");
+        let p = [0, 1, 2, 3, 4].map(|n| format!("planted{n}x{k:03}"));
+        ud["creds"] = serde_json::json!([{"token": p[0]}]);
+        ud["config"] = serde_json::json!(serde_json::json!({"apiKey": p[1]}).to_string());
+        ud["blob"] = serde_json::json!(b64(&serde_json::json!({"cookie": p[2]}).to_string()));
+        ud["headers"] = serde_json::json!({"Authorization": format!("Bearer {}", p[3])});
+        ud["list"] = serde_json::json!([[{"pwd": p[4]}]]);
+        i["UserData"]["Value"] = serde_json::json!(b64(&ud.to_string()));
+        planted.extend(p);
+    }
+    assert!(planted.len() > 100);
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("fleet.json");
+    std::fs::write(&f, fleet.to_string()).expect("write");
+    let f = f.to_str().expect("utf8");
+    let snap = dir.path().join("snap.json");
+    let art = dir.path().join("art");
+    let c = [
+        "--contracts",
+        "examples/taskcluster-2018/provider-after",
+        "--contracts",
+        "examples/taskcluster-2018/consumers-prefix",
+    ];
+    let id = fleet["Reservations"][0]["Instances"][0]["InstanceId"]
+        .as_str()
+        .expect("id");
+    let mut runs: Vec<Vec<&str>> = FORMATS
+        .iter()
+        .map(|fmt| vec!["check", "--fleet", f, "--format", fmt])
+        .collect();
+    runs.push(vec!["explain", id, "--fleet", f, "-vv"]);
+    runs.push(vec![
+        "snapshot",
+        "--fleet",
+        f,
+        "--output",
+        snap.to_str().expect("utf8"),
+    ]);
+    runs.push(vec![
+        "diff",
+        "--snapshot",
+        "snapshots/taskcluster-2018-02-12.json",
+        "--fleet",
+        f,
+        "--format",
+        "markdown",
+    ]);
+    runs.push(vec![
+        "hook",
+        "--fleet",
+        f,
+        "--status",
+        "examples/taskcluster-2018/status-2018-02-14.json",
+        "--snapshot",
+        "snapshots/taskcluster-2018-02-12.json",
+        "--artifacts",
+        art.to_str().expect("utf8"),
+    ]);
+    let mut everything = String::new();
+    for mut a in runs {
+        a.extend(c);
+        let r = checker(&a);
+        assert!(r.code <= 1, "{a:?}: {}", r.stderr);
+        everything.push_str(&r.stdout);
+        everything.push_str(&r.stderr);
+    }
+    everything.push_str(&std::fs::read_to_string(&snap).expect("snapshot"));
+    for e in std::fs::read_dir(&art).expect("artifacts") {
+        everything.push_str(&std::fs::read_to_string(e.expect("entry").path()).expect("artifact"));
+    }
+    for p in &planted {
+        assert!(!everything.contains(p.as_str()), "{p} leaked");
+    }
+}

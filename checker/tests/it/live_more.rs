@@ -426,3 +426,130 @@ async fn on_a_terminal(args: &[&str]) -> std::process::Output {
     .await
     .expect("join")
 }
+
+/// `RUST_LOG=trace` (which overrides `-v`) never logs a response body, a header or a credential:
+/// the SDK's and hyper's own debug and trace events are dropped (they printed every sampled
+/// user-data, base64, into what would be a public task log).
+#[tokio::test(flavor = "multi_thread")]
+async fn trace_logging_never_shows_a_secret_or_a_body() {
+    use base64::Engine;
+    let server = MockServer::start().await;
+    let insts = [inst(
+        "i-00",
+        "us-east-1a",
+        "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234",
+        "gecko-t-win7-32",
+    )];
+    Mock::given(action("DescribeInstances"))
+        .respond_with(xml(describe_instances(&insts, None)))
+        .mount(&server)
+        .await;
+    let secret = "planted-trace-secret-4711";
+    let ud = base64::engine::general_purpose::STANDARD.encode(format!(
+        r#"{{"workerType":"gecko-t-win7-32","creds":[{{"token":"{secret}"}}]}}"#
+    ));
+    Mock::given(action("DescribeInstanceAttribute"))
+        .respond_with(xml(format!("<DescribeInstanceAttributeResponse xmlns=\"{NS}\"><requestId>r</requestId><instanceId>i-00</instanceId><userData><value>{ud}</value></userData></DescribeInstanceAttributeResponse>")))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = user_data_contracts(dir.path());
+    let uri = server.uri();
+    let args = owned(live_args(&c, &uri, &["--region", "us-east-1"]));
+    let r = tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        checker_env(
+            &a,
+            &[
+                ("RUST_LOG", "trace"),
+                ("AWS_SESSION_TOKEN", "planted-session-token"),
+            ],
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("DescribeInstanceAttribute"),
+        "our own trace is there: {}",
+        r.stderr
+    );
+    for leak in [
+        secret,
+        &ud,
+        "planted-session-token",
+        "test-secret",
+        "<userData>",
+    ] {
+        assert!(!r.stderr.contains(leak), "{leak} in the log");
+        assert!(!r.stdout.contains(leak), "{leak} in the report");
+    }
+}
+
+/// `fleet record` without --contracts reads the default contracts/, so a field a manifest marks
+/// secret is redacted even when its name does not look like a credential.
+#[tokio::test(flavor = "multi_thread")]
+async fn fleet_record_redacts_what_the_default_contracts_mark_secret() {
+    use base64::Engine;
+    let server = MockServer::start().await;
+    let insts = [inst("i-1", "us-east-1a", "k", "gecko-t-win7-32")];
+    Mock::given(action("DescribeInstances"))
+        .respond_with(xml(describe_instances(&insts, None)))
+        .mount(&server)
+        .await;
+    let ud = base64::engine::general_purpose::STANDARD
+        .encode(r#"{"workerType":"w","workerPin":"planted-pin-0815"}"#);
+    Mock::given(action("DescribeInstanceAttribute")).respond_with(xml(format!("<DescribeInstanceAttributeResponse xmlns=\"{NS}\"><requestId>r</requestId><userData><value>{ud}</value></userData></DescribeInstanceAttributeResponse>"))).mount(&server).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let contracts = dir.path().join("contracts");
+    std::fs::create_dir(&contracts).expect("mkdir");
+    let mut p: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}/prov.json", owner_contracts(dir.path())))
+            .expect("read"),
+    )
+    .expect("json");
+    p["outputs"]["userData.workerPin"] = json!({"secret": true});
+    write_json(&contracts, "prov.json", &p);
+    let uri = server.uri();
+    let cwd = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_checker"));
+        cmd.args([
+            "fleet",
+            "record",
+            "--endpoint-url",
+            &uri,
+            "--region",
+            "us-east-1",
+            "--retry-mode",
+            "standard",
+            "--no-shard",
+        ]);
+        isolate(&mut cmd);
+        cmd.current_dir(&cwd);
+        cmd.output().expect("run")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(&stdout).expect("fleet json");
+    let b64 = v["Reservations"][0]["Instances"][0]["UserData"]["Value"]
+        .as_str()
+        .expect("user-data");
+    let text = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("b64"),
+    )
+    .expect("utf8");
+    assert!(
+        !text.contains("planted-pin-0815") && text.contains("<redacted hmac:"),
+        "{text}"
+    );
+}

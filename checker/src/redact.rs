@@ -1,0 +1,327 @@
+//! Secret redaction: one policy every user-data string goes through, at any depth, before a
+//! record exists. Nothing downstream (reports, snapshots, diffs, `explain`, `fleet record`, the
+//! hook's artifacts, logs) can print what the process never kept.
+//!
+//! A value is secret when its key looks like a credential (`token`, `password`, `apiKey`,
+//! `Authorization`, `cookie`, ...), when a provider manifest marks its path secret, or when the
+//! value itself has a credential's shape (an AWS access key id, a PEM private key, a JWT). The
+//! policy looks inside arrays, inside strings that hold JSON, and inside strings that hold
+//! base64 or gzip of JSON: a secret found in such a string replaces the whole string.
+//!
+//! The marker is `<redacted hmac:…>`, an HMAC-SHA256 under a key drawn at random for each run:
+//! within a run two equal secrets have equal markers (so "changed / unchanged" still shows), but
+//! a guessed secret cannot be confirmed offline from a report (an unsalted hash could be).
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use regex::Regex;
+use serde_json::{Map, Value};
+use sha2::Sha256;
+use std::io::Read as _;
+use std::sync::{Arc, LazyLock};
+
+/// The marker's prefix.
+pub const REDACTED_PREFIX: &str = "<redacted hmac:";
+
+/// The most a gzip member inside user-data may inflate to before it is refused (a bomb).
+const MAX_INFLATED: u64 = 1 << 20;
+
+/// Key names that hold credentials, matched anywhere in the name, case-insensitively.
+static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(token|secret|password|passwd|pwd|passphrase|credential|private[_-]?key|access[_-]?key|api[_-]?key|authorization|auth|session|cookie|signature|certificate|cert)",
+    )
+    .expect("static regex")
+});
+
+/// Values that are credentials whatever their key: AWS access key ids, PEM private keys, JWTs.
+static SECRET_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(\b(AKIA|ASIA|AROA|AIDA)[A-Z0-9]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.)",
+    )
+    .expect("static regex")
+});
+
+/// Which user-data values are secret, and the run's marker key.
+#[derive(Debug, Clone)]
+pub struct SecretPolicy {
+    /// Paths (key names from the user-data root, array levels skipped) manifests mark secret.
+    pub paths: Vec<Vec<String>>,
+    key: Arc<[u8; 32]>,
+}
+
+impl Default for SecretPolicy {
+    fn default() -> Self {
+        SecretPolicy::new(Vec::new())
+    }
+}
+
+/// The run's marker key: random, drawn once per process.
+static RUN_KEY: LazyLock<Arc<[u8; 32]>> = LazyLock::new(|| {
+    let mut k = [0u8; 32];
+    if getrandom::fill(&mut k).is_err() {
+        // No OS randomness: a key from the clock and the process id still differs per run.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        k[..16].copy_from_slice(&t.to_le_bytes());
+        k[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    Arc::new(k)
+});
+
+impl SecretPolicy {
+    /// The policy with the paths manifests mark secret, and this run's key.
+    pub fn new(paths: Vec<Vec<String>>) -> Self {
+        SecretPolicy {
+            paths,
+            key: RUN_KEY.clone(),
+        }
+    }
+
+    fn is_secret_path(&self, path: &[String]) -> bool {
+        path.last().is_some_and(|k| SECRET_NAME.is_match(k)) || self.paths.iter().any(|p| p == path)
+    }
+
+    /// `<redacted hmac:0123456789ab>` for a value.
+    pub fn marker(&self, v: &Value) -> String {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.as_slice())
+            .expect("HMAC takes any key length");
+        mac.update(text.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        format!("{REDACTED_PREFIX}{hex}>")
+    }
+
+    /// Redacts an object in place.
+    pub fn redact_object(&self, map: &mut Map<String, Value>) {
+        self.object(map, &mut Vec::new());
+    }
+
+    fn object(&self, map: &mut Map<String, Value>, path: &mut Vec<String>) -> bool {
+        let mut found = false;
+        for (k, v) in map.iter_mut() {
+            path.push(k.clone());
+            if self.is_secret_path(path) {
+                *v = Value::String(self.marker(v));
+                found = true;
+            } else {
+                found |= self.value(v, path);
+            }
+            path.pop();
+        }
+        found
+    }
+
+    /// Redacts one value; whether it held a secret.
+    fn value(&self, v: &mut Value, path: &mut Vec<String>) -> bool {
+        match v {
+            Value::Object(m) => self.object(m, path),
+            Value::Array(a) => a.iter_mut().fold(false, |f, x| self.value(x, path) | f),
+            Value::String(s) if self.string_holds_secret(s, path) => {
+                *v = Value::String(self.marker(v));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a string is a credential, or holds one as JSON, base64 of JSON, or gzip.
+    fn string_holds_secret(&self, s: &str, path: &mut Vec<String>) -> bool {
+        if SECRET_VALUE.is_match(s) {
+            return true;
+        }
+        let t = s.trim();
+        if (t.starts_with('{') || t.starts_with('[') || t.starts_with('"'))
+            && let Ok(mut inner) = serde_json::from_str::<Value>(t)
+        {
+            // A JSON document, or a JSON string literal (JSON encoded twice).
+            return match &inner {
+                Value::String(s) => self.string_holds_secret(s, path),
+                _ => self.value(&mut inner, path),
+            };
+        }
+        if t.len() >= 16
+            && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(t)
+            && let Some(text) = decoded_text(&bytes)
+        {
+            return self.string_holds_secret(&text, path);
+        }
+        false
+    }
+}
+
+/// Bytes as text: gzip inflated (bounded), then UTF-8; `None` when they are neither.
+pub fn decoded_text(bytes: &[u8]) -> Option<String> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(bytes)
+            .take(MAX_INFLATED)
+            .read_to_string(&mut out)
+            .ok()?;
+        return Some(out);
+    }
+    std::str::from_utf8(bytes).ok().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn redacted(v: Value, p: &SecretPolicy) -> String {
+        let Value::Object(mut m) = v else {
+            panic!("object")
+        };
+        p.redact_object(&mut m);
+        Value::Object(m).to_string()
+    }
+
+    fn gzip(s: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(s.as_bytes()).expect("gzip");
+        e.finish().expect("gzip")
+    }
+
+    #[test]
+    fn secrets_in_arrays_json_strings_base64_and_gzip_are_all_redacted() {
+        let p = SecretPolicy::default();
+        let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+        let inner = json!({"apiKey": "k-planted-1"}).to_string();
+        let out = redacted(
+            json!({
+                "creds": [{"token": "planted-0"}],
+                "config": inner,
+                "blob": b64(json!({"Authorization": "Bearer planted-2"}).to_string().as_bytes()),
+                "zipped": b64(&gzip(&json!({"cookie": "planted-3"}).to_string())),
+                "aws": "AKIAABCDEFGHIJKLMNOP",
+                "pem": "-----BEGIN RSA PRIVATE KEY-----\nMIIE",
+                "workerType": "gecko-t-win10-64",
+            }),
+            &p,
+        );
+        for planted in [
+            "planted-0",
+            "planted-1",
+            "planted-2",
+            "planted-3",
+            "AKIAABCD",
+            "MIIE",
+        ] {
+            assert!(!out.contains(planted), "{planted} in {out}");
+        }
+        assert!(out.contains("gecko-t-win10-64"), "{out}");
+        assert_eq!(out.matches(REDACTED_PREFIX).count(), 6, "{out}");
+    }
+
+    #[test]
+    fn the_marker_is_keyed_per_run_and_stable_within_it() {
+        let p = SecretPolicy::default();
+        let q = SecretPolicy::default();
+        assert_eq!(p.marker(&json!("x")), q.marker(&json!("x")));
+        assert_ne!(p.marker(&json!("x")), p.marker(&json!("y")));
+        // Not the unsalted sha256 of the value, which anyone could compute.
+        use sha2::Digest;
+        let plain: String = sha2::Sha256::digest(b"x")
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(!p.marker(&json!("x")).contains(&plain));
+    }
+
+    #[test]
+    fn manifest_paths_reach_through_arrays() {
+        let p = SecretPolicy::new(vec![vec!["workers".into(), "sig".into()]]);
+        let out = redacted(json!({"workers": [{"sig": "planted"}]}), &p);
+        assert!(!out.contains("planted"), "{out}");
+    }
+
+    /// A user-data shape: nested objects and arrays, JSON and base64 in strings, with one secret
+    /// planted under a credential-like key somewhere.
+    fn arb_shape(secret: String) -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(json!("plain")),
+            Just(json!(42)),
+            Just(json!(null)),
+            Just(json!(["a", 1]))
+        ];
+        let key = prop_oneof![
+            Just("token"),
+            Just("Authorization"),
+            Just("api_key"),
+            Just("clientSecret"),
+            Just("sessionCookie"),
+            Just("pwd"),
+        ];
+        (
+            leaf.clone(),
+            key,
+            0usize..4,
+            proptest::collection::vec(0u8..4, 0..5),
+        )
+            .prop_map(move |(filler, key, wrap_top, path)| {
+                let mut v = json!({ key: secret.clone() });
+                for step in path {
+                    v = match step {
+                        0 => json!({"nested": v, "other": filler.clone()}),
+                        1 => json!([filler.clone(), v]),
+                        2 => Value::String(v.to_string()),
+                        _ => Value::String(
+                            base64::engine::general_purpose::STANDARD.encode(v.to_string()),
+                        ),
+                    };
+                }
+                match wrap_top {
+                    0 => json!({"workerType": "w", "data": v}),
+                    1 => json!({"list": [v, filler]}),
+                    2 => json!({"s": v.to_string()}),
+                    _ => json!({"b": base64::engine::general_purpose::STANDARD.encode(v.to_string())}),
+                }
+            })
+    }
+
+    /// Whether `needle` is anywhere in `v`: in a string, or in what a string decodes to (JSON,
+    /// base64, gzip), at any depth.
+    fn contains_deep(v: &Value, needle: &str) -> bool {
+        match v {
+            Value::String(s) => {
+                s.contains(needle)
+                    || serde_json::from_str::<Value>(s).is_ok_and(|x| contains_deep(&x, needle))
+                    || base64::engine::general_purpose::STANDARD
+                        .decode(s.trim())
+                        .ok()
+                        .and_then(|b| decoded_text(&b))
+                        .is_some_and(|t| contains_deep(&Value::String(t), needle))
+            }
+            Value::Array(a) => a.iter().any(|x| contains_deep(x, needle)),
+            Value::Object(m) => m
+                .iter()
+                .any(|(k, x)| k.contains(needle) || contains_deep(x, needle)),
+            _ => false,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn no_planted_secret_survives_any_shape(
+            (secret, shape) in "[a-z0-9]{12,20}".prop_flat_map(|s| {
+                arb_shape(s.clone()).prop_map(move |v| (s.clone(), v))
+            }),
+        ) {
+            prop_assert!(contains_deep(&shape, &secret), "the strategy planted it");
+            let p = SecretPolicy::default();
+            let Value::Object(mut m) = shape else { panic!("object") };
+            p.redact_object(&mut m);
+            let out = Value::Object(m);
+            prop_assert!(!contains_deep(&out, &secret), "{} survives in {}", secret, out);
+        }
+    }
+}
