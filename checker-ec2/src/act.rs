@@ -106,46 +106,99 @@ impl RegionClient {
         Ok(seen.into_values().collect())
     }
 
-    /// Terminates (or reboots) instances in batches. Instances already gone are reported as
-    /// `not-found`, not as errors, so a re-run is idempotent.
-    pub async fn act(
+    /// Terminates (or reboots) one batch of instances. Instances already gone are reported as
+    /// `not-found`, not as errors, so a re-run is idempotent; the caller records each batch
+    /// before and after this call (the audit log is write-ahead).
+    pub async fn act_chunk(
         &self,
-        ids: &[String],
+        chunk: &[String],
         reboot: bool,
-        batch: usize,
     ) -> Result<Vec<ActionResult>, Ec2Error> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(batch.max(1)) {
-            match self.act_batch(chunk, reboot).await {
-                Ok(mut r) => out.append(&mut r),
-                // One unknown id fails the whole call: retry one by one to find it.
-                Err(Ec2Error::Service { code, .. })
-                    if code.starts_with("InvalidInstanceID") && chunk.len() > 1 =>
-                {
-                    for id in chunk {
-                        match self.act_batch(std::slice::from_ref(id), reboot).await {
-                            Ok(mut r) => out.append(&mut r),
-                            Err(Ec2Error::Service { code, .. })
-                                if code.starts_with("InvalidInstanceID") =>
-                            {
-                                out.push(ActionResult {
-                                    id: id.clone(),
-                                    state: "not-found".into(),
-                                })
-                            }
-                            Err(e) => return Err(e),
+        let not_found = |id: &String| ActionResult {
+            id: id.clone(),
+            state: "not-found".into(),
+        };
+        match self.act_batch(chunk, reboot).await {
+            Ok(r) => Ok(r),
+            // One unknown id fails the whole call: retry one by one to find it.
+            Err(Ec2Error::Service { code, .. })
+                if code.starts_with("InvalidInstanceID") && chunk.len() > 1 =>
+            {
+                let mut out = Vec::new();
+                for id in chunk {
+                    match self.act_batch(std::slice::from_ref(id), reboot).await {
+                        Ok(mut r) => out.append(&mut r),
+                        Err(Ec2Error::Service { code, .. })
+                            if code.starts_with("InvalidInstanceID") =>
+                        {
+                            out.push(not_found(id))
                         }
+                        Err(e) => return Err(e),
                     }
                 }
-                Err(Ec2Error::Service { code, .. }) if code.starts_with("InvalidInstanceID") => out
-                    .push(ActionResult {
-                        id: chunk[0].clone(),
-                        state: "not-found".into(),
-                    }),
-                Err(e) => return Err(e),
+                Ok(out)
             }
+            Err(Ec2Error::Service { code, .. }) if code.starts_with("InvalidInstanceID") => {
+                Ok(chunk.iter().map(not_found).collect())
+            }
+            Err(e) => Err(e),
         }
-        Ok(out)
+    }
+
+    /// Sets tags on instances (CreateTags).
+    pub async fn tag(&self, ids: &[String], tags: &[(String, String)]) -> Result<(), Ec2Error> {
+        let _p = self.permit().await;
+        let t = Instant::now();
+        self.client
+            .create_tags()
+            .set_resources(Some(ids.to_vec()))
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(classify)?;
+        debug!(region = %self.region, instances = ids.len(), ms = t.elapsed().as_millis() as u64, "CreateTags");
+        Ok(())
+    }
+
+    /// Removes tags from instances (DeleteTags).
+    pub async fn untag(&self, ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
+        let _p = self.permit().await;
+        let t = Instant::now();
+        self.client
+            .delete_tags()
+            .set_resources(Some(ids.to_vec()))
+            .set_tags(Some(
+                keys.iter()
+                    .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(classify)?;
+        debug!(region = %self.region, instances = ids.len(), ms = t.elapsed().as_millis() as u64, "DeleteTags");
+        Ok(())
+    }
+
+    /// Every instance carrying the tag `key`, in any state (terminated instances stay visible
+    /// for about an hour, with their tags).
+    pub async fn tagged(&self, key: &str) -> Result<Vec<RawInstance>, Ec2Error> {
+        let found = std::sync::Mutex::new(Vec::new());
+        let sink = |page: Vec<RawInstance>| {
+            if let Ok(mut f) = found.lock() {
+                f.extend(page);
+            }
+        };
+        self.scan(
+            &[("tag-key".to_string(), vec![key.to_string()])],
+            false,
+            &sink,
+        )
+        .await?;
+        Ok(found.into_inner().unwrap_or_default())
     }
 
     async fn act_batch(&self, ids: &[String], reboot: bool) -> Result<Vec<ActionResult>, Ec2Error> {

@@ -150,7 +150,15 @@ async fn cull(
     if opts.apply
         && plan.refused.is_none()
         && let Some(sdk) = &g.live
-        && let Err(e) = crate::cull::apply(&mut plan, sdk, &opts, concurrency, req.now).await
+        && let Err(e) = crate::cull::apply(
+            &mut plan,
+            sdk,
+            &opts,
+            concurrency,
+            req.now,
+            &crate::cull::stop_on_signal(),
+        )
+        .await
     {
         messages.push(e.to_string());
         status = ExitStatus::worst([status, ExitStatus::Incomplete]);

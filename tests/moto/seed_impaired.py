@@ -1,11 +1,12 @@
 """Seeds moto with a worker pool for the culling end-to-end test and prints the instance ids as
 JSON: {"pool": [...], "impaired": {id: since}, "outside": id}.
 
-    python tests/moto/seed_impaired.py ENDPOINT
+    python tests/moto/seed_impaired.py ENDPOINT [SIZE IMPAIRED]
 
-10 instances of pool gecko-t/win10-64 in us-east-1 (tags ManagedBy=taskcluster, Name=pool),
-3 of them impaired (instance status) since 2018-02-14T09:00, 10:00 and 11:00; one more impaired
-instance outside the cull contract's selector (Name=unrelated).
+SIZE (10) instances of pool gecko-t/win10-64 in us-east-1 (tags ManagedBy=taskcluster,
+Name=pool), IMPAIRED (3) of them impaired (instance status) since 2018-02-14T09:00, 10:00,
+11:00... (every 5 minutes past the third); one more impaired instance outside the cull
+contract's selector (Name=unrelated).
 """
 import json
 import sys
@@ -24,16 +25,18 @@ def run(tags):
     return r["Instances"][0]["InstanceId"]
 
 
+size = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+n_impaired = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 pool = []
 impaired = {}
-for k in range(10):
+for k in range(size):
     tags = {"ManagedBy": "taskcluster", "Name": "gecko-t/win10-64"}
-    if k < 3:
-        since = f"2018-02-14T{9 + k:02d}:00:00+00:00"
+    if k < n_impaired:
+        since = f"2018-02-14T{9 + k:02d}:00:00+00:00" if k < 3 else f"2018-02-14T08:{(k * 5) % 60:02d}:00+00:00"
         tags.update({"moto:impaired": "instance", "moto:impaired-since": since})
     iid = run(tags)
     pool.append(iid)
-    if k < 3:
+    if k < n_impaired:
         impaired[iid] = since
 outside = run({"ManagedBy": "taskcluster", "Name": "unrelated", "moto:impaired": "both", "moto:impaired-since": "2018-02-14T08:00:00+00:00"})
 print(json.dumps({"pool": pool, "impaired": impaired, "outside": outside}))

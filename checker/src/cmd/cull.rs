@@ -18,14 +18,19 @@ pub struct CullOptions {
     #[arg(long, value_enum, default_value_t = ActionArg::Terminate)]
     pub action: ActionArg,
     /// Minutes an instance must have been impaired (earliest ImpairedSince) before it counts.
-    #[arg(long, value_name = "MINUTES", default_value_t = 10)]
+    #[arg(long, value_name = "MINUTES", default_value_t = 10, value_parser = clap::value_parser!(i64).range(0..=525_600))]
     pub threshold_minutes: i64,
-    /// Per group and run: at most this percent of the group (rounded up).
+    /// Per group and budget window: at most this percent of the group (rounded up).
     #[arg(long, value_name = "PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub max_percent: u32,
-    /// Per group and run: at most this many.
+    /// Per group and budget window: at most this many.
     #[arg(long, value_name = "N")]
     pub max_per_group: Option<usize>,
+    /// The window budgets hold over, across runs (`30m`, `1h`; at most 1h): what earlier and
+    /// concurrent runs culled in it counts, read back from the `checker:culled-at` tag EC2 keeps
+    /// on terminated instances for about an hour.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_window)]
+    pub budget_window: chrono::Duration,
     /// Leave a group alone while fewer than this many of its instances are healthy.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub min_healthy: usize,
@@ -38,12 +43,26 @@ pub struct CullOptions {
     /// Recorded `aws ec2 describe-instance-status --output json` for offline runs (with --fleet).
     #[arg(long, value_name = "FILE")]
     pub status: Option<PathBuf>,
-    /// Append every action (JSON Lines) to this file.
+    /// Append every action (JSON Lines, write-ahead: intent before each call, result after) to
+    /// this file [default with --apply: checker-audit.jsonl; the hook: its artifacts].
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
     /// Instances per TerminateInstances/RebootInstances call.
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub batch: usize,
+}
+
+/// Parses `--budget-window`: 1 minute to 1 hour.
+fn parse_window(s: &str) -> std::result::Result<chrono::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e}: write e.g. 30m or 1h"))?;
+    let max = checker::cull::budget::MAX_WINDOW_MINUTES;
+    let d = chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
+    if d < chrono::Duration::minutes(1) || d > chrono::Duration::minutes(max) {
+        return Err(format!(
+            "the window is 1 minute to {max} minutes: EC2 lists terminated instances, and the claims tagged on them, for about an hour"
+        ));
+    }
+    Ok(d)
 }
 
 /// What to do to the chosen instances.
@@ -75,6 +94,7 @@ impl CullOptions {
             status: self.status.clone(),
             audit_log: self.audit_log.clone(),
             batch: self.batch,
+            budget_window: self.budget_window,
         }
     }
 }
@@ -102,7 +122,10 @@ pub struct Args {
 pub fn run(a: &Args) -> Result<ExitStatus> {
     a.out.check()?;
     let set = a.contracts.load()?;
-    let opts = a.cull.settings();
+    let mut opts = a.cull.settings();
+    if opts.apply && opts.audit_log.is_none() {
+        opts.audit_log = Some("checker-audit.jsonl".into());
+    }
     checker::cull::cull_contract(&set, opts.cull_contract.as_deref())?;
     let from = a.fleet.source()?;
     if opts.apply && matches!(from, FleetSource::Recorded(_)) {
@@ -126,8 +149,15 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
         if opts.apply
             && plan.refused.is_none()
             && let Some(sdk) = &g.live
-            && let Err(e) =
-                checker::cull::apply(&mut plan, sdk, &opts, a.fleet.aws.concurrency, now).await
+            && let Err(e) = checker::cull::apply(
+                &mut plan,
+                sdk,
+                &opts,
+                a.fleet.aws.concurrency,
+                now,
+                &checker::cull::stop_on_signal(),
+            )
+            .await
         {
             eprintln!("{e}");
             status = ExitStatus::Incomplete;

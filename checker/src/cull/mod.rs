@@ -12,19 +12,22 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod audit;
+pub mod budget;
 mod run;
 mod scope;
 mod status;
-pub use run::{CullSettings, Gathered, apply, gather, make_plan};
+pub use budget::Claim;
+pub use run::{CullSettings, Gathered, apply, gather, make_plan, stop_on_signal};
 pub use scope::{cull_contract, members};
 pub use status::{impairments, read_status_file, status_conditions};
 
-/// Per-group limits for one run.
+/// Per-group limits, per window of time (across runs).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Budget {
-    /// At most this many per group per run.
+    /// At most this many per group per window.
     pub max_count: Option<usize>,
-    /// At most this percent of the group per run (rounded up, like Karpenter's budgets).
+    /// At most this percent of the group per window (rounded up, like Karpenter's budgets).
     pub max_percent: u32,
     /// Act on a group only while at least this many of its instances are healthy: when a whole
     /// group is impaired the cause is systemic (an AMI, a region), and terminating will not help.
@@ -86,6 +89,10 @@ pub struct PlanInput {
     pub budget: Budget,
     /// What to do.
     pub action: Action,
+    /// Claims of earlier and concurrent runs (instances tagged `checker:culled-at`).
+    pub claims: Vec<Claim>,
+    /// The budget's window.
+    pub window: Duration,
 }
 
 /// What the plan does with one impaired instance.
@@ -121,6 +128,8 @@ pub struct GroupBudget {
     pub impaired: usize,
     /// Allowed this run.
     pub allowed: usize,
+    /// Already claimed in the window, by this or other runs (counted against `allowed`).
+    pub used_in_window: usize,
     /// Chosen.
     pub acting: usize,
     /// Over budget, left for a later run.
@@ -151,6 +160,8 @@ pub struct Plan {
     pub refusal_kind: Option<Refusal>,
     /// Minutes an instance must have been impaired.
     pub threshold_minutes: i64,
+    /// The budget's window, in minutes.
+    pub budget_window_minutes: i64,
     /// Per impaired instance.
     pub entries: Vec<PlanEntry>,
     /// Per group.
@@ -161,8 +172,9 @@ pub struct Plan {
 pub const PLAN_FORMAT: &str = "checker-cull-plan";
 /// The cull plan's (major) version.
 pub const PLAN_VERSION: u32 = 1;
-/// The cull plan's minor version.
-pub const PLAN_MINOR_VERSION: u32 = 0;
+/// The cull plan's minor version (1: `budgetWindowMinutes`, `groups[].usedInWindow`, the
+/// `already-acted` decision).
+pub const PLAN_MINOR_VERSION: u32 = 1;
 
 /// What the plan does with one impaired instance. The order is the plan's: entries are sorted
 /// by decision (then region and instance), as the names sort.
@@ -173,6 +185,8 @@ pub const PLAN_MINOR_VERSION: u32 = 0;
 pub enum Decision {
     /// Terminate (or reboot) it this run.
     Act,
+    /// Already claimed by a run in the window (acted on, or being acted on): not again.
+    AlreadyActed,
     /// Impaired past the threshold; not decided yet (never in a finished plan).
     Candidate,
     /// Over this run's budget: left for a later run.
@@ -192,6 +206,7 @@ impl Decision {
     pub fn name(self) -> &'static str {
         match self {
             Decision::Act => "act",
+            Decision::AlreadyActed => "already-acted",
             Decision::Candidate => "candidate",
             Decision::Deferred => "deferred",
             Decision::Held => "held",
@@ -294,7 +309,21 @@ fn entries(
         }
         let member = members.get(imp.id.as_str());
         let group = member.and_then(|m| m.group.clone());
+        let claimed = input
+            .claims
+            .iter()
+            .find(|c| c.instance == imp.id && c.at >= input.now - input.window);
         let (decision, why) = match (member, imp.since) {
+            _ if claimed.is_some() => (
+                Decision::AlreadyActed,
+                claimed.map_or_else(String::new, |c| {
+                    format!(
+                        "claimed by run {} at {}: not acted on twice",
+                        c.run,
+                        c.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    )
+                }),
+            ),
             (None, _) => (
                 Decision::OutsideSelector,
                 format!("not selected by {}: never touched", input.contract),
@@ -342,11 +371,18 @@ fn entries(
     (entries, candidates, impaired_in)
 }
 
-/// A group's budget for this run, and the words a deferred entry gets.
-fn allowance(budget: &Budget, size: usize, impaired: usize) -> (usize, String) {
-    let healthy = size.saturating_sub(impaired);
+/// A group's budget per window (before what earlier runs used).
+pub fn window_budget(budget: &Budget, size: usize) -> usize {
     let by_percent = (size * budget.max_percent as usize).div_ceil(100);
-    let allowed = budget.max_count.map_or(by_percent, |m| m.min(by_percent));
+    budget.max_count.map_or(by_percent, |m| m.min(by_percent))
+}
+
+/// What a group may still use this run, and the words a deferred entry gets.
+fn allowance(input: &PlanInput, size: usize, impaired: usize, used: usize) -> (usize, String) {
+    let budget = &input.budget;
+    let healthy = size.saturating_sub(impaired);
+    let per_window = window_budget(budget, size);
+    let allowed = per_window.saturating_sub(used);
     if healthy < budget.min_healthy {
         return (
             0,
@@ -356,7 +392,13 @@ fn allowance(budget: &Budget, size: usize, impaired: usize) -> (usize, String) {
             ),
         );
     }
-    (allowed, format!("budget {allowed} of {size} per run"))
+    (
+        allowed,
+        format!(
+            "budget {per_window} of {size} per {} min, {used} used in the window",
+            input.window.num_minutes()
+        ),
+    )
 }
 
 /// Decides, without I/O, what to do with each impaired instance.
@@ -372,11 +414,13 @@ pub fn plan(input: &PlanInput) -> Plan {
         }
     }
     let (mut entries, candidates, impaired_in) = entries(input, &members);
+    let used = budget::used_in_window(&input.claims, input.now, input.window);
     let mut groups = Vec::new();
     for (g, mut cands) in candidates {
         let n = size.get(&g).copied().unwrap_or(0);
         let impaired = impaired_in.get(&g).copied().unwrap_or(0);
-        let (allowed, note) = allowance(&input.budget, n, impaired);
+        let used = used.get(&g).copied().unwrap_or(0);
+        let (allowed, note) = allowance(input, n, impaired, used);
         cands.sort_by(|a, b| {
             a.0.cmp(&b.0)
                 .then_with(|| entries[a.1].instance.cmp(&entries[b.1].instance))
@@ -399,6 +443,7 @@ pub fn plan(input: &PlanInput) -> Plan {
             size: n,
             impaired,
             allowed,
+            used_in_window: used,
             acting,
             deferred: cands.len() - acting,
         });
@@ -426,6 +471,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         refused,
         refusal_kind,
         threshold_minutes: input.threshold.num_minutes(),
+        budget_window_minutes: input.window.num_minutes(),
         entries,
         groups,
     }
@@ -458,6 +504,8 @@ mod tests {
                 min_healthy: 1,
             },
             action: Action::Terminate,
+            claims: vec![],
+            window: Duration::minutes(60),
         }
     }
 
@@ -513,9 +561,10 @@ mod tests {
             proptest::option::of(0usize..10),
             0usize..5,
             0i64..60,
+            proptest::collection::vec((0u8..50, 0u8..4, 0i64..120), 0..10),
         )
             .prop_map(
-                |(ms, imps, partial, problem, pct, max, min_healthy, threshold)| {
+                |(ms, imps, partial, problem, pct, max, min_healthy, threshold, claims)| {
                     let regions = ["us-east-1", "us-west-2", "eu-central-1"];
                     let mut members: Vec<Member> = ms
                         .into_iter()
@@ -549,6 +598,15 @@ mod tests {
                         min_healthy,
                     };
                     i.threshold = Duration::minutes(threshold);
+                    i.claims = claims
+                        .into_iter()
+                        .map(|(id, g, ago)| Claim {
+                            instance: format!("i-{id}"),
+                            group: format!("g{g}"),
+                            run: "earlier".into(),
+                            at: t(ago),
+                        })
+                        .collect();
                     i
                 },
             )
@@ -576,11 +634,16 @@ mod tests {
                 prop_assert!(input.now - since >= input.threshold);
                 *per_group.entry(e.group.as_deref().unwrap()).or_default() += 1;
             }
-            // Never more than a group's budget.
+            // Never an instance claimed in the window, never more than a group's budget per
+            // window with what earlier runs used.
+            let used = budget::used_in_window(&input.claims, input.now, input.window);
+            for e in &chosen {
+                prop_assert!(!input.claims.iter().any(|c| c.instance == e.instance && c.at >= input.now - input.window));
+            }
             for (g, n) in per_group {
                 let size = input.members.iter().filter(|m| m.group.as_deref() == Some(g)).count();
                 let by_pct = (size * input.budget.max_percent as usize).div_ceil(100);
-                prop_assert!(n <= by_pct);
+                prop_assert!(n <= by_pct.saturating_sub(used.get(g).copied().unwrap_or(0)));
                 if let Some(m) = input.budget.max_count { prop_assert!(n <= m); }
             }
             // Each impaired instance appears once.

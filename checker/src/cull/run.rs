@@ -1,7 +1,9 @@
 //! Culling against a real source: read the fleet and the status checks (live, concurrently, or
 //! recorded), make the plan, and apply it with every action in the audit log.
 
-use super::{Action, Budget, Plan, PlanInput};
+use super::audit::Audit;
+use super::budget::{self, CULL_GROUP, CULL_RUN, CULLED_AT, Claim};
+use super::{Action, Budget, Decision, Plan, PlanInput};
 use crate::contract::ContractSet;
 use crate::error::{Error, Result};
 use crate::fleet::Instance;
@@ -11,6 +13,8 @@ use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How to cull: what `cull` and `hook` are told.
 #[derive(Debug, Clone)]
@@ -33,6 +37,8 @@ pub struct CullSettings {
     pub audit_log: Option<PathBuf>,
     /// Instances per TerminateInstances/RebootInstances call.
     pub batch: usize,
+    /// The budget's window: claims of every run in it count.
+    pub budget_window: chrono::Duration,
 }
 
 /// What one read of the fleet produced.
@@ -47,6 +53,17 @@ pub struct Gathered {
     pub live: Option<checker_ec2::SdkConfig>,
     /// Status checks of a region that could not be read, in words (the region is failed too).
     pub warnings: Vec<String>,
+    /// Claims of earlier and concurrent runs (instances tagged `checker:culled-at`).
+    pub claims: Vec<Claim>,
+}
+
+/// The claims an instance's tags make, if any.
+fn claim_of(id: &str, tags: &[(String, String)]) -> Option<Claim> {
+    Claim::from_tags(id, |k| {
+        tags.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    })
 }
 
 /// Reads the fleet and, when `want_status`, the status checks: live, both at once; or recorded.
@@ -68,12 +85,18 @@ pub async fn gather(
                 }
                 (None, false) => Vec::new(),
             };
+            let claims = fleet
+                .instances
+                .iter()
+                .filter_map(|i| Claim::from_tags(&i.id, |k| i.tags.get(k).map(String::as_str)))
+                .collect();
             return Ok(Gathered {
                 fleet: fleet.instances,
                 source: fleet.source,
                 statuses,
                 live: None,
                 warnings: Vec::new(),
+                claims,
             });
         }
         FleetSource::Live(o) => o,
@@ -91,21 +114,7 @@ pub async fn gather(
             set.reads_user_data(),
             &secrets,
         );
-        let statuses = async {
-            let clients: Vec<checker_ec2::RegionClient> = regions
-                .iter()
-                .map(|r| checker_ec2::RegionClient::new(&sdk, r, live_opts.concurrency()))
-                .collect();
-            let mut jobs: FuturesUnordered<_> = clients
-                .iter()
-                .map(|c| async { (c.region.clone(), c.statuses(&conditions).await) })
-                .collect();
-            let mut out = Vec::new();
-            while let Some(r) = jobs.next().await {
-                out.push(r);
-            }
-            out
-        };
+        let statuses = read_statuses(&sdk, &regions, live_opts.concurrency(), &conditions);
         if want_status {
             tokio::join!(scan, statuses)
         } else {
@@ -114,12 +123,16 @@ pub async fn gather(
     };
     let mut statuses = Vec::new();
     let mut warnings = Vec::new();
+    let mut claims = Vec::new();
     for (region, r) in status_results {
         match r {
-            Ok(list) => statuses.extend(list.into_iter().map(|s| (region.clone(), s))),
+            Ok((list, tagged)) => {
+                statuses.extend(list.into_iter().map(|s| (region.clone(), s)));
+                claims.extend(tagged.iter().filter_map(|i| claim_of(&i.id, &i.tags)));
+            }
             Err(e) => {
                 warnings.push(format!(
-                    "status checks of region {region} could not be read: {e}"
+                    "status checks or cull claims of region {region} could not be read: {e}"
                 ));
                 mark_failed(&mut live.parts, &region, &e.to_string());
             }
@@ -132,7 +145,46 @@ pub async fn gather(
         statuses,
         live: Some(sdk),
         warnings,
+        claims,
     })
+}
+
+/// Per region: its status checks and the claims of earlier runs, or why they could not be read.
+type StatusRead = (
+    String,
+    std::result::Result<
+        (Vec<checker_ec2::RawStatus>, Vec<checker_ec2::RawInstance>),
+        checker_ec2::Ec2Error,
+    >,
+);
+
+/// Reads every region's status checks, then its claims, all regions at once.
+async fn read_statuses(
+    sdk: &checker_ec2::SdkConfig,
+    regions: &[String],
+    concurrency: usize,
+    conditions: &[(String, Vec<String>)],
+) -> Vec<StatusRead> {
+    let clients: Vec<checker_ec2::RegionClient> = regions
+        .iter()
+        .map(|r| checker_ec2::RegionClient::new(sdk, r, concurrency))
+        .collect();
+    let mut jobs: FuturesUnordered<_> = clients
+        .iter()
+        .map(|c| async {
+            // The status checks, then the claims of earlier runs (both needed to cull).
+            let read = match c.statuses(conditions).await {
+                Ok(st) => c.tagged(CULLED_AT).await.map(|t| (st, t)),
+                Err(e) => Err(e),
+            };
+            (c.region.clone(), read)
+        })
+        .collect();
+    let mut out = Vec::new();
+    while let Some(r) = jobs.next().await {
+        out.push(r);
+    }
+    out
 }
 
 /// A region whose status checks failed is failed, whatever its instances did.
@@ -172,71 +224,248 @@ pub fn make_plan(
         threshold: chrono::Duration::minutes(opts.threshold_minutes),
         budget: opts.budget,
         action: opts.action,
+        claims: g.claims.clone(),
+        window: opts.budget_window,
     };
     Ok(super::plan(&input))
 }
 
-/// Acts on the plan; records each result in the plan and the audit log.
+/// Set by SIGINT or SIGTERM: no new batch starts; what was started is recorded.
+pub fn stop_on_signal() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        flag.store(true, Ordering::SeqCst);
+    });
+    stop
+}
+
+/// How acting ended, for the plan and the exit status.
+#[derive(Default)]
+struct Applied {
+    errors: Vec<String>,
+    stopped: bool,
+}
+
+/// Acts on the plan, region by region: claims the chosen instances (tags), re-reads the claims
+/// and keeps what the window's budget leaves after other runs (releasing the rest), then acts in
+/// batches, each recorded in the audit log before and after its call. A failed batch is
+/// recorded and the others still run; a signal stops new batches. Every result is in the plan.
 pub async fn apply(
     plan: &mut Plan,
     sdk: &checker_ec2::SdkConfig,
     opts: &CullSettings,
     concurrency: usize,
     now: DateTime<Utc>,
+    stop: &AtomicBool,
 ) -> Result<()> {
     plan.dry_run = false;
-    let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for e in plan.chosen() {
-        by_region
-            .entry(e.region.clone())
-            .or_default()
-            .push(e.instance.clone());
-    }
-    let mut errors = Vec::new();
     let run_id = format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), std::process::id());
-    for (region, ids) in by_region {
+    let audit = Audit::new(opts.audit_log.clone(), &run_id, &plan.contract, plan.action);
+    let mut by_region: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (k, e) in plan.entries.iter().enumerate() {
+        if e.decision == Decision::Act {
+            by_region.entry(e.region.clone()).or_default().push(k);
+        }
+    }
+    let mut applied = Applied::default();
+    for (region, idx) in by_region {
         let client = checker_ec2::RegionClient::new(sdk, &region, concurrency);
-        let results = match client
-            .act(&ids, opts.action == Action::Reboot, opts.batch)
-            .await
+        if let Err(e) = apply_region(
+            plan,
+            &client,
+            &idx,
+            opts,
+            &audit,
+            &run_id,
+            now,
+            stop,
+            &mut applied,
+        )
+        .await
         {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(format!("{region}: {e}"));
-                continue;
+            // The audit log cannot be written: nothing more is done anywhere.
+            applied.errors.push(e.to_string());
+            break;
+        }
+    }
+    if applied.stopped {
+        applied.errors.push(
+            "stopped by a signal: no new batch was started; every started one is recorded".into(),
+        );
+    }
+    if applied.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Incomplete(applied.errors.join("; ")))
+    }
+}
+
+/// One region: claim, confirm, act in batches.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one caller; the pieces of one apply"
+)]
+async fn apply_region(
+    plan: &mut Plan,
+    client: &checker_ec2::RegionClient,
+    idx: &[usize],
+    opts: &CullSettings,
+    audit: &Audit,
+    run_id: &str,
+    now: DateTime<Utc>,
+    stop: &AtomicBool,
+    applied: &mut Applied,
+) -> Result<()> {
+    let region = client.region.clone();
+    let kept = match claim(plan, client, idx, opts, audit, run_id, now).await? {
+        Ok(kept) => kept,
+        Err(e) => {
+            applied.errors.push(format!("{region}: {e}"));
+            return Ok(());
+        }
+    };
+    for batch in kept.chunks(opts.batch.max(1)) {
+        if stop.load(Ordering::SeqCst) {
+            applied.stopped = true;
+            let rest: Vec<usize> = kept
+                .iter()
+                .copied()
+                .filter(|k| plan.entries[*k].result.is_none())
+                .collect();
+            for k in &rest {
+                plan.entries[*k].result = Some("not-started: stopped by a signal".into());
             }
-        };
-        for r in results {
-            let Some(e) = plan.entries.iter_mut().find(|e| e.instance == r.id) else {
-                continue;
-            };
-            e.result = Some(r.state.clone());
-            let Some(log) = &opts.audit_log else {
-                continue;
-            };
-            let line = serde_json::json!({
-                "time": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "run": run_id,
-                "action": plan.action,
-                "instance": e.instance,
-                "region": e.region,
-                "group": e.group,
-                "reason": e.reason,
-                "impairedSince": e.impaired_since,
-                "result": r.state,
-                "contract": plan.contract,
-            });
-            if let Err(err) = crate::fsio::append_line(log, &line.to_string()) {
-                errors.push(format!(
-                    "cannot append to the audit log {}: {err}",
-                    log.display()
-                ));
+            let entries: Vec<&super::PlanEntry> = rest.iter().map(|k| &plan.entries[*k]).collect();
+            audit.record(
+                "not-started",
+                &entries,
+                |_| serde_json::json!({"reason": "stopped by a signal"}),
+            )?;
+            return Ok(());
+        }
+        let ids: Vec<String> = batch
+            .iter()
+            .map(|k| plan.entries[*k].instance.clone())
+            .collect();
+        let entries: Vec<&super::PlanEntry> = batch.iter().map(|k| &plan.entries[*k]).collect();
+        audit.record(
+            "intent",
+            &entries,
+            |e| serde_json::json!({"reason": e.reason, "impairedSince": e.impaired_since}),
+        )?;
+        match client.act_chunk(&ids, opts.action == Action::Reboot).await {
+            Ok(results) => {
+                for r in results {
+                    if let Some(k) = batch.iter().find(|k| plan.entries[**k].instance == r.id) {
+                        plan.entries[*k].result = Some(r.state.clone());
+                    }
+                }
+                let entries: Vec<&super::PlanEntry> =
+                    batch.iter().map(|k| &plan.entries[*k]).collect();
+                audit.record(
+                    "result",
+                    &entries,
+                    |e| serde_json::json!({"result": e.result}),
+                )?;
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for k in batch {
+                    plan.entries[*k].result = Some(format!("failed: {msg}"));
+                }
+                let entries: Vec<&super::PlanEntry> =
+                    batch.iter().map(|k| &plan.entries[*k]).collect();
+                audit.record("failed", &entries, |_| serde_json::json!({"error": msg}))?;
+                applied.errors.push(format!("{region}: {msg}"));
             }
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Incomplete(errors.join("; ")))
+    Ok(())
+}
+
+/// Claims the chosen instances, re-reads every claim, keeps what the window leaves after other
+/// runs' claims and releases the rest. The outer error is the audit log's (fatal); the inner
+/// one is EC2's (this region is not acted on).
+async fn claim(
+    plan: &mut Plan,
+    client: &checker_ec2::RegionClient,
+    idx: &[usize],
+    opts: &CullSettings,
+    audit: &Audit,
+    run_id: &str,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<Vec<usize>, checker_ec2::Ec2Error>> {
+    // Group by group: one CreateTags call per group (the group is a tag value).
+    let mut per_group: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for k in idx {
+        per_group
+            .entry(plan.entries[*k].group.clone().unwrap_or_default())
+            .or_default()
+            .push(*k);
     }
+    for (g, ks) in &per_group {
+        let entries: Vec<&super::PlanEntry> = ks.iter().map(|k| &plan.entries[*k]).collect();
+        audit.record("claim", &entries, |_| serde_json::json!({}))?;
+        let ids: Vec<String> = ks
+            .iter()
+            .map(|k| plan.entries[*k].instance.clone())
+            .collect();
+        let tags = Claim {
+            instance: String::new(),
+            group: g.clone(),
+            run: run_id.to_string(),
+            at: now,
+        }
+        .tags();
+        if let Err(e) = client.tag(&ids, &tags).await {
+            return Ok(Err(e));
+        }
+    }
+    let visible: Vec<Claim> = match client.tagged(CULLED_AT).await {
+        Ok(t) => t.iter().filter_map(|i| claim_of(&i.id, &i.tags)).collect(),
+        Err(e) => return Ok(Err(e)),
+    };
+    let budgets: BTreeMap<String, usize> = plan
+        .groups
+        .iter()
+        .map(|g| (g.group.clone(), g.allowed + g.used_in_window))
+        .collect();
+    let keep = budget::keep(&budgets, &visible, run_id, now, opts.budget_window);
+    let (kept, released): (Vec<usize>, Vec<usize>) = idx
+        .iter()
+        .copied()
+        .partition(|k| keep.contains(&plan.entries[*k].instance));
+    if !released.is_empty() {
+        for k in &released {
+            let e = &mut plan.entries[*k];
+            e.decision = Decision::Deferred;
+            e.reason
+                .push_str("; deferred: another run claimed the group's budget in the window first");
+        }
+        let entries: Vec<&super::PlanEntry> = released.iter().map(|k| &plan.entries[*k]).collect();
+        audit.record("release", &entries, |_| serde_json::json!({}))?;
+        let ids: Vec<String> = released
+            .iter()
+            .map(|k| plan.entries[*k].instance.clone())
+            .collect();
+        let keys = [CULLED_AT, CULL_RUN, CULL_GROUP].map(str::to_string);
+        if let Err(e) = client.untag(&ids, &keys).await {
+            return Ok(Err(e));
+        }
+    }
+    Ok(Ok(kept))
 }

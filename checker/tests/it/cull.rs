@@ -22,7 +22,7 @@ fn statuses_xml(impaired: &[(String, &str, String)]) -> String {
     )
 }
 
-fn terminate_xml(body: &str) -> String {
+pub fn terminate_xml(body: &str) -> String {
     let items: String = body
         .split('&')
         .filter_map(|kv| kv.strip_prefix("InstanceId.").and_then(|r| r.split_once('=')).map(|(_, id)| id.to_string()))
@@ -73,7 +73,7 @@ fn wm_inst(id: &str, az: &str, name: &str) -> Inst<'static> {
     }
 }
 
-async fn run(args: Vec<String>) -> Run {
+pub async fn run(args: Vec<String>) -> Run {
     tokio::task::spawn_blocking(move || {
         checker(&args.iter().map(String::as_str).collect::<Vec<_>>())
     })
@@ -81,7 +81,7 @@ async fn run(args: Vec<String>) -> Run {
     .expect("join")
 }
 
-async fn received(server: &MockServer, act: &str) -> Vec<Request> {
+pub async fn received(server: &MockServer, act: &str) -> Vec<Request> {
     server
         .received_requests()
         .await
@@ -91,7 +91,7 @@ async fn received(server: &MockServer, act: &str) -> Vec<Request> {
         .collect()
 }
 
-fn terminated_ids(reqs: &[Request]) -> Vec<String> {
+pub fn terminated_ids(reqs: &[Request]) -> Vec<String> {
     let mut ids: Vec<String> = reqs
         .iter()
         .flat_map(|r| {
@@ -109,9 +109,84 @@ fn terminated_ids(reqs: &[Request]) -> Vec<String> {
     ids
 }
 
+/// Tags as EC2 keeps them: CreateTags and DeleteTags change a shared store, and a
+/// DescribeInstances filtered by `tag-key` (the cull claims' read) answers from it.
+pub async fn mount_tag_store(server: &MockServer) {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+    type Store = Arc<Mutex<BTreeMap<String, BTreeMap<String, String>>>>;
+    let store: Store = Arc::default();
+    let form = |req: &Request| -> Vec<(String, String)> {
+        form_urlencoded::parse(&req.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    };
+    let st = store.clone();
+    Mock::given(action("CreateTags"))
+        .respond_with(move |req: &Request| {
+            let f = form(req);
+            let get = |k: &str| f.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
+            let mut s = st.lock().expect("store");
+            for (k, id) in f.iter().filter(|(k, _)| k.starts_with("ResourceId.")) {
+                let _ = k;
+                for n in 1.. {
+                    let Some(key) = get(&format!("Tag.{n}.Key")) else { break };
+                    let val = get(&format!("Tag.{n}.Value")).unwrap_or_default();
+                    s.entry(id.clone()).or_default().insert(key, val);
+                }
+            }
+            xml(format!("<CreateTagsResponse xmlns=\"{NS}\"><requestId>r</requestId><return>true</return></CreateTagsResponse>"))
+        })
+        .mount(server)
+        .await;
+    let st = store.clone();
+    Mock::given(action("DeleteTags"))
+        .respond_with(move |req: &Request| {
+            let f = form(req);
+            let keys: Vec<&String> = f.iter().filter(|(k, _)| k.ends_with(".Key")).map(|(_, v)| v).collect();
+            let mut s = st.lock().expect("store");
+            for (_, id) in f.iter().filter(|(k, _)| k.starts_with("ResourceId.")) {
+                if let Some(t) = s.get_mut(id) {
+                    t.retain(|k, _| !keys.contains(&k));
+                }
+            }
+            xml(format!("<DeleteTagsResponse xmlns=\"{NS}\"><requestId>r</requestId><return>true</return></DeleteTagsResponse>"))
+        })
+        .mount(server)
+        .await;
+    Mock::given(action("DescribeInstances"))
+        .and(body_string_contains("tag-key"))
+        .respond_with(move |_: &Request| {
+            let s = store.lock().expect("store");
+            let owned: Vec<(String, Vec<(String, String)>)> = s
+                .iter()
+                .filter(|(_, t)| t.contains_key("checker:culled-at"))
+                .map(|(id, t)| {
+                    (
+                        id.clone(),
+                        t.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    )
+                })
+                .collect();
+            let insts: Vec<Inst<'_>> = owned
+                .iter()
+                .map(|(id, t)| Inst {
+                    id,
+                    az: "us-east-1a",
+                    key: None,
+                    tags: t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+                })
+                .collect();
+            xml(describe_instances(&insts, None))
+        })
+        .with_priority(1)
+        .mount(server)
+        .await;
+}
+
 /// 100 instances of one pool in us-east-1; `impaired` of them impaired, the k-th since k+30 minutes
 /// before NOW (so i-000 is the most recent); 5 more impaired outside the cull contract's selector.
-async fn fleet_server(impaired: usize, fresh: usize) -> MockServer {
+pub async fn fleet_server(impaired: usize, fresh: usize) -> MockServer {
     let server = MockServer::start().await;
     let mut insts: Vec<Inst<'static>> = (0..100)
         .map(|k| wm_inst(&format!("i-{k:03}"), "us-east-1a", "gecko-t/win10-64"))
@@ -125,6 +200,7 @@ async fn fleet_server(impaired: usize, fresh: usize) -> MockServer {
         .respond_with(xml(describe_instances(&insts, None)))
         .mount(&server)
         .await;
+    mount_tag_store(&server).await;
     let now = chrono::DateTime::parse_from_rfc3339(NOW).expect("now");
     let mut imp: Vec<(String, &str, String)> = (0..impaired)
         .map(|k| {
@@ -162,7 +238,7 @@ async fn fleet_server(impaired: usize, fresh: usize) -> MockServer {
     server
 }
 
-fn cull_args(c: &str, uri: &str, extra: &[&str]) -> Vec<String> {
+pub fn cull_args(c: &str, uri: &str, extra: &[&str]) -> Vec<String> {
     let mut v = vec![
         "cull",
         "--contracts",
@@ -268,14 +344,39 @@ async fn a_ten_percent_budget_terminates_exactly_ten_of_fifty_oldest_first() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("jsonl"))
         .collect();
-    assert_eq!(lines.len(), 10);
-    assert!(lines.iter().all(|l| {
-        l["reason"]
-            .as_str()
-            .unwrap_or("")
-            .contains("instance-status impaired")
-            && l["action"] == "terminate"
-    }));
+    // Write-ahead: each instance is claimed, then its intent is recorded, then its result.
+    let events = |e: &str| lines.iter().filter(|l| l["event"] == e).count();
+    assert_eq!(
+        (events("claim"), events("intent"), events("result")),
+        (10, 10, 10),
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 30);
+    for l in lines.iter().filter(|l| l["event"] == "intent") {
+        assert!(
+            l["reason"]
+                .as_str()
+                .unwrap_or("")
+                .contains("instance-status impaired")
+        );
+        assert_eq!(l["action"], "terminate");
+        let i = &l["instance"];
+        let pos = |e: &str| {
+            lines
+                .iter()
+                .position(|x| x["event"] == e && &x["instance"] == i)
+        };
+        assert!(
+            pos("claim") < pos("intent") && pos("intent") < pos("result"),
+            "{i}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["event"] == "result")
+            .all(|l| l["result"] == "shutting-down")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -283,10 +384,17 @@ async fn recent_impairments_and_instances_outside_the_selector_are_left_alone() 
     let server = fleet_server(2, 3).await;
     let dir = tempfile::tempdir().expect("tmp");
     let c = cull_contracts(dir.path());
+    let audit = dir.path().join("audit.jsonl");
     let r = run(cull_args(
         &c,
         &server.uri(),
-        &["--apply", "--max-percent", "100"],
+        &[
+            "--apply",
+            "--max-percent",
+            "100",
+            "--audit-log",
+            audit.to_str().expect("utf8"),
+        ],
     ))
     .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);

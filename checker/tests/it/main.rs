@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cull;
+mod cull_runs;
 mod formats;
 mod gate;
 mod golden;

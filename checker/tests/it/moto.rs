@@ -212,6 +212,8 @@ fn cull_apply_against_moto_terminates_the_chosen_instances_and_no_others() {
             NOW,
             "--retry-initial-backoff-ms",
             "50",
+            "--audit-log",
+            dir.path().join("audit.jsonl").to_str().expect("utf8"),
         ],
         &[],
     );
@@ -253,4 +255,73 @@ fn cull_apply_against_moto_terminates_the_chosen_instances_and_no_others() {
         "running",
         "outside the selector: never terminated"
     );
+}
+
+/// Three `cull --apply` runs back to back on a group of 40 with 30 impaired, against moto: a
+/// 10% budget per window is 4 in all (it was 4, 8, then 12: each run had its own budget), read
+/// back from the `checker:culled-at` tags moto keeps on the terminated instances.
+#[test]
+fn three_back_to_back_culls_share_one_budget_against_moto() {
+    let Some(py) = python() else { return };
+    let moto = Moto::start(&py);
+    let out = Command::new(&py)
+        .arg(root().join("tests/moto/seed_impaired.py"))
+        .args([moto.endpoint.as_str(), "40", "30"])
+        .output()
+        .expect("seed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = crate::cull::cull_contracts(dir.path());
+    let audit = dir.path().join("audit.jsonl");
+    let mut acted = 0;
+    for run in 0..3 {
+        let r = checker_env(
+            &[
+                "cull",
+                "--contracts",
+                &c,
+                "--endpoint-url",
+                &moto.endpoint,
+                "--region",
+                "us-east-1",
+                "--apply",
+                "--format",
+                "json",
+                "--now",
+                NOW,
+                "--retry-initial-backoff-ms",
+                "50",
+                "--audit-log",
+                audit.to_str().expect("utf8"),
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 0, "run {run}: {}\n{}", r.stdout, r.stderr);
+        let plan = r.json();
+        acted += plan["entries"]
+            .as_array()
+            .expect("arr")
+            .iter()
+            .filter(|e| e["decision"] == "act")
+            .count();
+    }
+    assert_eq!(acted, 4, "10% of 40 per window, across the three runs");
+    let check = Command::new(&py)
+        .arg("-c")
+        .arg(format!(
+            "import boto3,json; e=boto3.client('ec2',region_name='us-east-1',endpoint_url='{}',aws_access_key_id='t',aws_secret_access_key='t'); print(json.dumps([i['State']['Name'] for r in e.describe_instances()['Reservations'] for i in r['Instances']]))",
+            moto.endpoint
+        ))
+        .output()
+        .expect("describe");
+    let states: Vec<String> = serde_json::from_slice(&check.stdout).expect("states");
+    let gone = states
+        .iter()
+        .filter(|s| matches!(s.as_str(), "terminated" | "shutting-down"))
+        .count();
+    assert_eq!(gone, 4, "{states:?}");
 }

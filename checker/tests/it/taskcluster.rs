@@ -170,10 +170,20 @@ fn the_iam_policy_is_least_privilege() {
             !actions.iter().any(|a| a.contains('*')),
             "no wildcard actions: {actions:?}"
         );
-        if actions
-            .iter()
-            .any(|a| a.starts_with("ec2:Terminate") || a.starts_with("ec2:Reboot"))
-        {
+        if actions.iter().any(|a| a.ends_with("Tags")) {
+            // Claims: only checker's own tag keys, only on the fleet's instances.
+            assert!(
+                s["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+                    .as_array()
+                    .is_some_and(|k| k
+                        .iter()
+                        .all(|k| k.as_str().is_some_and(|k| k.starts_with("checker:")))),
+                "tagging is limited to checker's keys: {s}"
+            );
+        }
+        if actions.iter().any(|a| {
+            a.starts_with("ec2:Terminate") || a.starts_with("ec2:Reboot") || a.ends_with("Tags")
+        }) {
             assert!(
                 s["Condition"]["StringEquals"]["aws:ResourceTag/ManagedBy"].is_string(),
                 "termination is conditioned on the fleet's tags: {s}"
