@@ -41,6 +41,7 @@ impl RegionClient {
             std::collections::BTreeMap::new();
         for (name, values) in condition_sets {
             let mut token: Option<String> = None;
+            let mut guard = crate::PageGuard::default();
             loop {
                 let req = self
                     .client
@@ -55,7 +56,7 @@ impl RegionClient {
                     .set_next_token(token.clone());
                 let t = Instant::now();
                 let out = {
-                    let _p = self.permit().await;
+                    let _p = self.permit("DescribeInstanceStatus").await;
                     req.send().await.map_err(classify)?
                 };
                 debug!(region = %self.region, filter = %name, statuses = out.instance_statuses().len(), ms = t.elapsed().as_millis() as u64, "DescribeInstanceStatus");
@@ -98,8 +99,9 @@ impl RegionClient {
                     .next_token()
                     .filter(|t| !t.is_empty())
                     .map(str::to_string);
-                if token.is_none() {
-                    break;
+                match &token {
+                    None => break,
+                    Some(t) => guard.next(t, "DescribeInstanceStatus")?,
                 }
             }
         }
@@ -147,7 +149,7 @@ impl RegionClient {
 
     /// Sets tags on instances (CreateTags).
     pub async fn tag(&self, ids: &[String], tags: &[(String, String)]) -> Result<(), Ec2Error> {
-        let _p = self.permit().await;
+        let _p = self.permit("CreateTags").await;
         let t = Instant::now();
         self.client
             .create_tags()
@@ -166,7 +168,7 @@ impl RegionClient {
 
     /// Removes tags from instances (DeleteTags).
     pub async fn untag(&self, ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
-        let _p = self.permit().await;
+        let _p = self.permit("DeleteTags").await;
         let t = Instant::now();
         self.client
             .delete_tags()
@@ -202,7 +204,13 @@ impl RegionClient {
     }
 
     async fn act_batch(&self, ids: &[String], reboot: bool) -> Result<Vec<ActionResult>, Ec2Error> {
-        let _p = self.permit().await;
+        let _p = self
+            .permit(if reboot {
+                "RebootInstances"
+            } else {
+                "TerminateInstances"
+            })
+            .await;
         let t = Instant::now();
         if reboot {
             self.client

@@ -51,7 +51,103 @@ pub struct Connection {
     pub attempt_timeout: Duration,
     /// Calls in flight per region.
     pub concurrency: usize,
+    /// The client-side API budget.
+    pub rate: ApiRate,
 }
+
+/// A client-side budget of API calls, per region and category, because EC2's request tokens are
+/// per account and region and the provisioner (worker-manager) spends the same buckets. The
+/// defaults are half of EC2's documented refill and bucket size: non-mutating actions refill
+/// 20 per second up to 100, and the resource-intensive TerminateInstances 5 per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApiRate {
+    /// Describe* calls per second.
+    pub describe_per_second: f64,
+    /// Describe* calls that may go at once after a pause.
+    pub describe_burst: u32,
+    /// Terminate/Reboot/CreateTags/DeleteTags calls per second.
+    pub mutate_per_second: f64,
+    /// Mutating calls that may go at once.
+    pub mutate_burst: u32,
+}
+
+impl Default for ApiRate {
+    fn default() -> Self {
+        ApiRate {
+            describe_per_second: 10.0,
+            describe_burst: 50,
+            mutate_per_second: 2.5,
+            mutate_burst: 5,
+        }
+    }
+}
+
+type Limiter = governor::DefaultDirectRateLimiter;
+
+/// A token bucket of `per_second` refill and `burst` size.
+fn limiter(per_second: f64, burst: u32) -> Limiter {
+    let period = Duration::from_secs_f64(1.0 / per_second.max(0.001));
+    let burst = std::num::NonZeroU32::new(burst.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+    let quota = governor::Quota::with_period(period)
+        .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
+        .allow_burst(burst);
+    governor::RateLimiter::direct(quota)
+}
+
+/// The process's buckets: one per region and category, shared by every client of the region.
+type Buckets = std::sync::Mutex<std::collections::HashMap<(String, bool), Arc<Limiter>>>;
+static BUCKETS: std::sync::LazyLock<Buckets> = std::sync::LazyLock::new(Default::default);
+/// The rate the buckets are made with (set by [`load_config`]).
+static RATE: std::sync::OnceLock<ApiRate> = std::sync::OnceLock::new();
+
+fn bucket(region: &str, mutating: bool) -> Arc<Limiter> {
+    let rate = RATE.get().copied().unwrap_or_default();
+    let mut b = BUCKETS.lock().unwrap_or_else(|e| e.into_inner());
+    b.entry((region.to_string(), mutating))
+        .or_insert_with(|| {
+            Arc::new(if mutating {
+                limiter(rate.mutate_per_second, rate.mutate_burst)
+            } else {
+                limiter(rate.describe_per_second, rate.describe_burst)
+            })
+        })
+        .clone()
+}
+
+/// Pagination that cannot loop: a NextToken EC2 already gave, or more pages than any account
+/// holds, fails the region instead of spending the account's request tokens without end.
+#[derive(Default)]
+pub(crate) struct PageGuard {
+    seen: std::collections::HashSet<String>,
+}
+
+/// 100,000 pages of 1,000: a hundred million instances, far past EC2's per-region limits.
+const MAX_PAGES: usize = 100_000;
+
+impl PageGuard {
+    /// Accepts the next page's token, or says why paging must stop.
+    pub(crate) fn next(&mut self, token: &str, api: &str) -> Result<(), Ec2Error> {
+        if self.seen.len() >= MAX_PAGES {
+            return Err(Ec2Error::Other(format!(
+                "{api} gave more than {MAX_PAGES} pages: stopped paging (a looping endpoint?)"
+            )));
+        }
+        if !self.seen.insert(token.to_string()) {
+            return Err(Ec2Error::Other(format!(
+                "{api} returned a NextToken it had already returned: stopped paging rather than loop (the endpoint is paginating in a circle)"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The actions that spend the mutating bucket.
+const MUTATING: [&str; 4] = [
+    "TerminateInstances",
+    "RebootInstances",
+    "CreateTags",
+    "DeleteTags",
+];
 
 impl Default for Connection {
     fn default() -> Self {
@@ -64,12 +160,14 @@ impl Default for Connection {
             connect_timeout: Duration::from_secs(5),
             attempt_timeout: Duration::from_secs(30),
             concurrency: 8,
+            rate: ApiRate::default(),
         }
     }
 }
 
 /// Loads the SDK configuration through aws-config's default chain, with our retry and timeouts.
 pub async fn load_config(c: &Connection) -> SdkConfig {
+    let _ = RATE.set(c.rate);
     let mut retry = if c.adaptive {
         RetryConfig::adaptive()
     } else {
@@ -103,6 +201,9 @@ pub struct RegionClient {
     client: aws_sdk_ec2::Client,
     permits: Arc<Semaphore>,
     calls: Arc<AtomicUsize>,
+    by_action: Arc<std::sync::Mutex<std::collections::BTreeMap<&'static str, usize>>>,
+    describe: Arc<Limiter>,
+    mutate: Arc<Limiter>,
 }
 
 impl RegionClient {
@@ -117,6 +218,9 @@ impl RegionClient {
             client: aws_sdk_ec2::Client::from_conf(conf),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             calls: Arc::new(AtomicUsize::new(0)),
+            by_action: Arc::default(),
+            describe: bucket(region, false),
+            mutate: bucket(region, true),
         }
     }
 
@@ -125,15 +229,32 @@ impl RegionClient {
         self.calls.load(Ordering::Relaxed)
     }
 
-    async fn permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    /// API calls made so far, per action.
+    pub fn calls_by_action(&self) -> std::collections::BTreeMap<String, usize> {
+        self.by_action
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Waits for a token of the action's bucket and a slot of the region's concurrency.
+    async fn permit(&self, action: &'static str) -> Option<tokio::sync::SemaphorePermit<'_>> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut m) = self.by_action.lock() {
+            *m.entry(action).or_insert(0) += 1;
+        }
+        if MUTATING.contains(&action) {
+            self.mutate.until_ready().await;
+        } else {
+            self.describe.until_ready().await;
+        }
         // We never close the semaphore, so this is always Some.
         self.permits.acquire().await.ok()
     }
 
     /// The enabled regions (DescribeRegions).
     pub async fn regions(&self) -> Result<Vec<String>, Ec2Error> {
-        let _p = self.permit().await;
+        let _p = self.permit("DescribeRegions").await;
         let t = Instant::now();
         let out = self
             .client
@@ -151,22 +272,28 @@ impl RegionClient {
         Ok(names)
     }
 
-    /// Every zone of the region that can hold an instance (DescribeAvailabilityZones): its
-    /// Availability Zones and the Local and Wavelength Zones the account has opted into (the
-    /// call lists exactly those by default). Each becomes a shard, so a zone left out here is a
-    /// zone whose instances are never fetched: every zone type is kept.
+    /// Every zone of the region that can hold an instance (DescribeAvailabilityZones with
+    /// AllAvailabilityZones, so no zone is left out by the account's defaults): its Availability
+    /// Zones and every Local and Wavelength Zone but those the account has not opted into, where
+    /// EC2 cannot place an instance. Each becomes a shard: the shards cover every zone an
+    /// instance of this region can be in, whatever state the listing would otherwise filter.
     pub async fn zones(&self) -> Result<Vec<String>, Ec2Error> {
-        let _p = self.permit().await;
+        let _p = self.permit("DescribeAvailabilityZones").await;
         let t = Instant::now();
         let out = self
             .client
             .describe_availability_zones()
+            .all_availability_zones(true)
             .send()
             .await
             .map_err(classify)?;
         let mut names: Vec<String> = out
             .availability_zones()
             .iter()
+            .filter(|z| {
+                z.opt_in_status()
+                    != Some(&aws_sdk_ec2::types::AvailabilityZoneOptInStatus::NotOptedIn)
+            })
             .filter_map(|z| z.zone_name().map(str::to_string))
             .collect();
         names.sort();
@@ -190,6 +317,8 @@ pub struct ScanStats {
     pub instances: usize,
     /// Wall time.
     pub elapsed: Duration,
+    /// How the scan departed from its plan (the zones could not be listed: one chain).
+    pub note: Option<String>,
 }
 
 fn to_filters(filters: &[(String, Vec<String>)]) -> Vec<Filter> {
@@ -202,4 +331,21 @@ fn to_filters(filters: &[(String, Vec<String>)]) -> Vec<Filter> {
                 .build()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    /// The bucket lets a burst go at once, then refuses until it refills; a repeated NextToken
+    /// stops paging.
+    #[test]
+    fn the_bucket_allows_its_burst_then_paces_and_pages_cannot_loop() {
+        let l = limiter(2.0, 3);
+        assert!((0..3).all(|_| l.check().is_ok()));
+        assert!(l.check().is_err(), "the fourth call must wait");
+        let mut g = PageGuard::default();
+        assert!(g.next("a", "X").is_ok() && g.next("b", "X").is_ok());
+        assert!(g.next("a", "X").is_err());
+    }
 }

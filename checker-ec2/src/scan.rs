@@ -23,7 +23,7 @@ impl RegionClient {
                 .set_next_token(token.clone());
             let sent = Instant::now();
             let out = {
-                let _p = self.permit().await;
+                let _p = self.permit("DescribeInstances").await;
                 req.customize()
                     .interceptor(StashBody(slot.clone()))
                     .send()
@@ -93,6 +93,7 @@ impl RegionClient {
         sink: &(dyn Fn(Vec<RawInstance>) + Send + Sync),
     ) -> Result<usize, Ec2Error> {
         let mut pages = 0usize;
+        let mut guard = crate::PageGuard::default();
         let mut pending = self.spawn_fetch(filters, page_size, None);
         loop {
             let t = Instant::now();
@@ -117,6 +118,7 @@ impl RegionClient {
                 // An early request for a page that does not exist is aborted when dropped.
                 return Ok(pages);
             };
+            guard.next(&next, "DescribeInstances")?;
             pending = match early {
                 Some((hint, req)) if hint == next => req,
                 _ => self.spawn_fetch(filters, page_size, Some(next)),
@@ -133,8 +135,16 @@ impl RegionClient {
         sink: &(dyn Fn(Vec<RawInstance>) + Send + Sync),
     ) -> Result<ScanStats, Ec2Error> {
         let started = Instant::now();
+        // Sharding is an optimisation: when the zones cannot be listed (a policy that allows
+        // DescribeInstances only, say), the region is read as one chain, and the report says so.
+        let mut note = None;
         let zones = if shard_by_zone {
-            self.zones().await?
+            self.zones().await.unwrap_or_else(|e| {
+                note = Some(format!(
+                    "its zones could not be listed ({e}); read as one chain, not sharded"
+                ));
+                Vec::new()
+            })
         } else {
             Vec::new()
         };
@@ -174,6 +184,7 @@ impl RegionClient {
             max_sequential_pages: shard_pages.iter().copied().max().unwrap_or(0)
                 + usize::from(shard_by_zone),
             pages: shard_pages.iter().sum(),
+            note,
             instances,
             elapsed: started.elapsed(),
         })
@@ -181,7 +192,7 @@ impl RegionClient {
 
     /// The base64 user-data of one instance (DescribeInstanceAttribute), `None` when it has none.
     pub async fn user_data(&self, instance_id: &str) -> Result<Option<String>, Ec2Error> {
-        let _p = self.permit().await;
+        let _p = self.permit("DescribeInstanceAttribute").await;
         let t = Instant::now();
         let out = self
             .client

@@ -25,11 +25,13 @@ pub enum Code {
     WaiverUnused,
     /// A region could not be read.
     RegionFailed,
+    /// The source held no instance at all.
+    SourceEmpty,
 }
 
 impl Code {
     /// Every code, in the order `checker rules` lists them.
-    pub const ALL: [Code; 8] = [
+    pub const ALL: [Code; 9] = [
         Code::ClauseViolated,
         Code::ClauseUnknown,
         Code::ClauseWaived,
@@ -38,6 +40,7 @@ impl Code {
         Code::WaiverExpired,
         Code::WaiverUnused,
         Code::RegionFailed,
+        Code::SourceEmpty,
     ];
 
     /// The name on the wire.
@@ -51,6 +54,7 @@ impl Code {
             Code::WaiverExpired => "waiver-expired",
             Code::WaiverUnused => "waiver-unused",
             Code::RegionFailed => "region-failed",
+            Code::SourceEmpty => "source-empty",
         }
     }
 
@@ -74,6 +78,9 @@ impl Code {
             }
             Code::RegionFailed => {
                 "a region could not be read completely; nothing there was evaluated"
+            }
+            Code::SourceEmpty => {
+                "the source held no instance at all (wrong region, account or credentials, or filters): nothing was checked, which is not clean"
             }
         }
     }
@@ -112,7 +119,8 @@ mod tests {
                 "manifest-unknown",
                 "waiver-expired",
                 "waiver-unused",
-                "region-failed"
+                "region-failed",
+                "source-empty"
             ]
         );
         for c in Code::ALL {

@@ -315,6 +315,7 @@ fn count_calls(fleet: &mut LiveFleet, clients: &[RegionClient], concurrency: usi
             continue;
         };
         part.api_calls = Some(client.calls());
+        part.api_calls_by_action = Some(client.calls_by_action());
         // User-data calls run `concurrency` at a time after the scan: that many more rounds.
         let fetched = fleet
             .instances
@@ -341,6 +342,8 @@ fn record_results(fleet: &mut LiveFleet, results: Vec<RegionResult>) -> Vec<Regi
                     instances: records.len(),
                     error: None,
                     api_calls: None,
+                    api_calls_by_action: None,
+                    note: stats.note.clone(),
                     sequential_calls: Some(stats.max_sequential_pages),
                 });
                 fleet.shape.push((
@@ -360,6 +363,8 @@ fn record_results(fleet: &mut LiveFleet, results: Vec<RegionResult>) -> Vec<Regi
                     instances: 0,
                     error: Some(e.to_string()),
                     api_calls: None,
+                    api_calls_by_action: None,
+                    note: None,
                     sequential_calls: None,
                 });
             }

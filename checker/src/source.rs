@@ -40,6 +40,8 @@ pub fn read_files(files: &[PathBuf], secrets: &SecretPolicy) -> Result<Fleet> {
                     instances: v.len(),
                     error: None,
                     api_calls: None,
+                    api_calls_by_action: None,
+                    note: None,
                     sequential_calls: None,
                 });
                 instances.extend(v);
@@ -133,15 +135,20 @@ pub fn read(from: &FleetSource, set: &ContractSet) -> Result<Fleet> {
     }
 }
 
-/// `warning: region R could not be read: ...`, one line per failed part.
+/// `warning: region R could not be read: ...`, one line per failed part, and a `note:` line per
+/// part read another way than planned.
 pub fn failed_region_warnings(src: &SourceInfo) -> Vec<String> {
-    src.failed()
-        .map(|p| {
-            format!(
-                "warning: region {} could not be read: {}",
-                p.name,
-                p.error.as_deref().unwrap_or("error")
-            )
-        })
-        .collect()
+    let failed = src.failed().map(|p| {
+        format!(
+            "warning: region {} could not be read: {}",
+            p.name,
+            p.error.as_deref().unwrap_or("error")
+        )
+    });
+    let notes = src.parts.iter().filter_map(|p| {
+        p.note
+            .as_ref()
+            .map(|n| format!("note: region {}: {n}", p.name))
+    });
+    failed.chain(notes).collect()
 }

@@ -23,9 +23,22 @@ pub struct AwsArgs {
     /// Backoff before the first retry, in milliseconds (exponential with jitter after).
     #[arg(long, value_name = "MS", default_value_t = 500)]
     pub retry_initial_backoff_ms: u64,
-    /// `adaptive` retry rate-limits the client after throttling; `standard` only backs off.
-    #[arg(long, value_enum, default_value_t = RetryMode::Adaptive)]
+    /// `standard` backs off after throttling; `adaptive` also rate-limits the SDK client, which
+    /// turned 3 throttled calls into a 24 s stall (0.5 s in standard mode); the API budget
+    /// (--api-rate) already paces checker's calls.
+    #[arg(long, value_enum, default_value_t = RetryMode::Standard)]
     pub retry_mode: RetryMode,
+    /// Client-side budget of Describe* calls per second, per region (EC2 refills 20/s per
+    /// account and region, shared with the provisioner; the default takes half).
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 10.0, value_parser = parse_rate)]
+    pub api_rate: f64,
+    /// Describe* calls that may go at once after a pause (EC2's bucket holds 100).
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub api_burst: u32,
+    /// Terminate/Reboot/CreateTags/DeleteTags calls per second, per region (EC2 refills
+    /// TerminateInstances at 5/s; the default takes half).
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 2.5, value_parser = parse_rate)]
+    pub api_mutate_rate: f64,
     /// Timeout of one API call attempt, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub timeout: u64,
@@ -57,6 +70,15 @@ fn parse_sample(s: &str) -> Result<Sample, String> {
     s.parse()
 }
 
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.01..=1000.0).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "`{s}` is not a rate between 0.01 and 1000 calls per second"
+        )),
+    }
+}
+
 impl AwsArgs {
     /// The live scan's options.
     pub fn options(&self) -> LiveOptions {
@@ -71,6 +93,12 @@ impl AwsArgs {
                 connect_timeout: Duration::from_secs(self.connect_timeout),
                 attempt_timeout: Duration::from_secs(self.timeout),
                 concurrency: self.concurrency,
+                rate: checker_ec2::ApiRate {
+                    describe_per_second: self.api_rate,
+                    describe_burst: self.api_burst,
+                    mutate_per_second: self.api_mutate_rate,
+                    mutate_burst: 5,
+                },
             },
             shard: self.shard,
             user_data_sample: self.user_data_sample,

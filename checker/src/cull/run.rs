@@ -200,6 +200,8 @@ fn mark_failed(parts: &mut Vec<SourcePart>, region: &str, error: &str) {
             instances: 0,
             error: Some(error.to_string()),
             api_calls: None,
+            api_calls_by_action: None,
+            note: None,
             sequential_calls: None,
         }),
     }

@@ -33,7 +33,13 @@ pub fn build(
 ) -> Report {
     let ev = evaluate(set, fleet, now);
     let mut findings = ev.findings;
-    let failed: Vec<Finding> = source.failed().map(region_failed).collect();
+    let mut failed: Vec<Finding> = source.failed().map(region_failed).collect();
+    // Nothing read is nothing checked: an empty source (a wrong region or account, credentials
+    // that see nothing, a filter broken by a tag change) must not look clean.
+    let empty = source.instances == 0 && (!set.consumers.is_empty() || !set.providers.is_empty());
+    if empty {
+        failed.push(source_empty(&source));
+    }
     findings.splice(0..0, failed.into_iter().rev());
     let summary = summarize(
         &findings,
@@ -42,7 +48,7 @@ pub fn build(
         Policy {
             fail_on_warn: judgement.fail_on_warn,
             max_unknown: judgement.max_unknown,
-            source_incomplete: source.incomplete(),
+            source_incomplete: source.incomplete() || empty,
         },
     );
     Report {
@@ -81,6 +87,39 @@ fn region_failed(p: &SourcePart) -> Finding {
             p.error.as_deref().unwrap_or("error")
         ),
         why: None,
+        runbook: None,
+        waiver: None,
+    }
+}
+
+/// The finding an empty source becomes.
+fn source_empty(src: &SourceInfo) -> Finding {
+    Finding {
+        code: Code::SourceEmpty,
+        outcome: Outcome::Unknown,
+        severity: crate::contract::Severity::Error,
+        consumer: "(source)".into(),
+        clause: None,
+        kind: None,
+        output: None,
+        expected: Some("at least one instance".into()),
+        actual: vec![],
+        count: 0,
+        samples: vec![],
+        message: format!(
+            "the {} source ({}) held no instance at all: check the region, the account and credentials, and the selectors' filters",
+            src.kind,
+            if src.parts.is_empty() {
+                "nothing read".to_string()
+            } else {
+                src.parts
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
+        why: Some("a run that checked nothing cannot say that nothing is broken".into()),
         runbook: None,
         waiver: None,
     }

@@ -313,6 +313,8 @@ fn proposal_source(recs: &[Instance]) -> SourceInfo {
                 instances: c,
                 error: None,
                 api_calls: None,
+                api_calls_by_action: None,
+                note: None,
                 sequential_calls: None,
             })
             .collect(),

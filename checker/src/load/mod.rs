@@ -305,41 +305,61 @@ fn normalize(p: &Path) -> PathBuf {
     out
 }
 
+/// The contract files under `p` (a file, or a directory read recursively, following links),
+/// each once: a file reached twice (through a link) is read once, by its canonical path. A
+/// symbolic link loop and a name that is not UTF-8 are reported, never skipped silently.
 fn collect_files(p: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
-    let meta = match std::fs::metadata(p) {
-        Ok(m) => m,
-        Err(e) => {
-            diags.push(
-                Diagnostic::file(p, format!("cannot read contracts path: {e}"))
-                    .hint("--contracts takes files or directories of *.json contracts"),
-            );
-            return;
-        }
-    };
-    if meta.is_file() {
-        out.push(p.to_path_buf());
-        return;
-    }
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(p) {
-        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
-        Err(e) => {
-            diags.push(Diagnostic::file(p, format!("cannot list directory: {e}")));
-            return;
-        }
-    };
-    entries.sort();
-    for e in entries {
-        let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') {
+    let mut seen: BTreeSet<PathBuf> = out.iter().map(|f| path_key(f)).collect();
+    let walk = walkdir::WalkDir::new(p)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            let name = e.file_name().to_string_lossy();
+            // Hidden entries and the schemas (they describe contracts; they are not contracts).
+            e.depth() == 0
+                || !(name.starts_with('.') || (e.file_type().is_dir() && name == "schema"))
+        });
+    for entry in walk {
+        let e = match entry {
+            Ok(e) => e,
+            Err(err) => {
+                let at = err.path().unwrap_or(p);
+                let d = match err.loop_ancestor() {
+                    Some(anc) => Diagnostic::file(
+                        at,
+                        format!("a symbolic link loop: this leads back to {}", anc.display()),
+                    )
+                    .hint("remove the link; a contracts directory must be a tree"),
+                    None if err.depth() == 0 => {
+                        Diagnostic::file(at, format!("cannot read contracts path: {err}"))
+                            .hint("--contracts takes files or directories of *.json contracts")
+                    }
+                    None => Diagnostic::file(at, format!("cannot read: {err}")),
+                };
+                diags.push(d);
+                continue;
+            }
+        };
+        if e.file_type().is_dir() {
+            if e.file_name().to_str().is_none() {
+                diags.push(
+                    Diagnostic::file(e.path(), "this directory's name is not UTF-8, so what it holds could not be told apart")
+                        .hint("rename it with a UTF-8 name"),
+                );
+            }
             continue;
         }
-        if e.is_dir() {
-            // The schemas describe contracts; they are not contracts.
-            if name != "schema" {
-                collect_files(&e, out, diags);
-            }
-        } else if name.ends_with(".json") && !name.ends_with(".schema.json") {
-            out.push(e);
+        let Some(name) = e.file_name().to_str() else {
+            diags.push(
+                Diagnostic::file(e.path(), "this file's name is not UTF-8: it is not read, and a contract in it would be missing")
+                    .hint("rename it with a UTF-8 name ending in .json"),
+            );
+            continue;
+        };
+        let wanted = e.depth() == 0 || (name.ends_with(".json") && !name.ends_with(".schema.json"));
+        if wanted && seen.insert(path_key(e.path())) {
+            out.push(e.path().to_path_buf());
         }
     }
 }

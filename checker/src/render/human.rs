@@ -319,6 +319,12 @@ pub fn diff(r: &DiffReport, color: bool) -> String {
     for g in &d.groups_removed {
         let _ = writeln!(s, "group vanished: {g}");
     }
+    for c in &d.lost_inputs {
+        let _ = writeln!(
+            s,
+            "{c} BREAKS: it selected instances in the snapshot and selects none now: it lost its input"
+        );
+    }
     if !d.changes.is_empty() {
         if !d.unaffected.is_empty() {
             let _ = writeln!(s, "\nunaffected consumers: {}", d.unaffected.join(", "));

@@ -190,6 +190,15 @@ pub fn diff(r: &DiffReport) -> Result<String> {
             st,
         ));
     }
+    for c in &r.diff.lost_inputs {
+        suite.add_test_case(TestCase::new(
+            format!("{c} keeps its input"),
+            failure(
+                NonSuccessKind::Failure,
+                format!("{c} selected instances in the snapshot and selects none now"),
+            ),
+        ));
+    }
     rep.add_test_suite(suite);
     to_xml(&rep)
 }

@@ -258,6 +258,12 @@ pub fn diff(r: &DiffReport) -> String {
     for g in &d.groups_removed {
         let _ = writeln!(s, "- group vanished: {}", code(g));
     }
+    for c in &d.lost_inputs {
+        let _ = writeln!(
+            s,
+            "- ❌ **{c}** selected instances in the snapshot and selects none now: it lost its input"
+        );
+    }
     if !d.changes.is_empty() {
         let _ = writeln!(
             s,

@@ -12,7 +12,7 @@ pub const FORMAT: &str = "checker-report";
 /// The JSON envelope's (major) version: a reader that knows it can read every document of it.
 pub const VERSION: u32 = 1;
 /// The minor version: fields added within [`VERSION`] (see docs/report-format.md).
-pub const MINOR_VERSION: u32 = 1;
+pub const MINOR_VERSION: u32 = 2;
 
 /// What a finding says about the fleet.
 #[derive(
@@ -182,6 +182,13 @@ pub struct SourcePart {
     pub error: Option<String>,
     /// API calls made (live sources).
     pub api_calls: Option<usize>,
+    /// How reading it departed from the plan (its zones could not be listed: one chain, not
+    /// sharded). Since 1.2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// API calls made per action (live sources). Since 1.2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_calls_by_action: Option<std::collections::BTreeMap<String, usize>>,
     /// The longest chain of calls that had to run one after another (live sources): with a
     /// latency L per call, no scan of this region can take less than this times L.
     pub sequential_calls: Option<usize>,

@@ -66,15 +66,40 @@ pub struct SnapshotDiff {
     pub changes: Vec<OutputChange>,
     /// Consumers that read none of the changed outputs.
     pub unaffected: Vec<String>,
-    /// A change breaks some consumer's contract.
+    /// Consumers that lost their input: the snapshot had instances of the provider they select
+    /// (of any provider, for a consumer that names none) and they select none now: the 2018
+    /// culling script's silent failure. Breaking. Since 1.2.
+    pub lost_inputs: Vec<String>,
+    /// A change breaks some consumer's contract (or a consumer lost its input).
     pub breaking: bool,
 }
 
 impl SnapshotDiff {
     /// Whether anything changed at all.
     pub fn any(&self) -> bool {
-        !self.changes.is_empty() || !self.groups_added.is_empty() || !self.groups_removed.is_empty()
+        !self.changes.is_empty()
+            || !self.groups_added.is_empty()
+            || !self.groups_removed.is_empty()
+            || !self.lost_inputs.is_empty()
     }
+}
+
+/// Consumers that selected instances in the snapshot's groups and select none of `fleet`.
+fn lost_inputs(set: &ContractSet, old: &Snapshot, fleet: &[Instance]) -> Vec<String> {
+    set.consumers
+        .iter()
+        .filter(|c| {
+            let had = match c.selector.provider {
+                Some(p) => {
+                    let prefix = format!("{}/", set.providers[p].name);
+                    old.groups.keys().any(|g| g.starts_with(&prefix))
+                }
+                None => !old.groups.is_empty(),
+            };
+            had && !fleet.iter().any(|i| set.selects(&c.selector, i))
+        })
+        .map(|c| c.name.clone())
+        .collect()
 }
 
 /// A change found in one group, before its readers are known.
@@ -227,9 +252,11 @@ pub fn diff(
             });
         }
     }
-    let breaking = changes
-        .iter()
-        .any(|c| c.consumers.iter().any(|i| i.holds == Holds::No));
+    let lost = fleet.map(|f| lost_inputs(set, old, f)).unwrap_or_default();
+    let breaking = !lost.is_empty()
+        || changes
+            .iter()
+            .any(|c| c.consumers.iter().any(|i| i.holds == Holds::No));
     let touched: BTreeSet<&str> = changes
         .iter()
         .flat_map(|c| c.consumers.iter().map(|i| i.consumer.as_str()))
@@ -238,13 +265,14 @@ pub fn diff(
         .consumers
         .iter()
         .map(|c| c.name.clone())
-        .filter(|n| !touched.contains(n.as_str()))
+        .filter(|n| !touched.contains(n.as_str()) && !lost.contains(n))
         .collect();
     SnapshotDiff {
         groups_added: only_in(new, old),
         groups_removed: only_in(old, new),
         changes,
         unaffected,
+        lost_inputs: lost,
         breaking,
     }
 }
@@ -253,8 +281,8 @@ pub fn diff(
 pub const DIFF_FORMAT: &str = "checker-diff";
 /// The diff report's (major) version.
 pub const DIFF_VERSION: u32 = 1;
-/// The diff report's minor version (1: `minorVersion`, `tool`).
-pub const DIFF_MINOR_VERSION: u32 = 1;
+/// The diff report's minor version (1: `minorVersion`, `tool`; 2: `lostInputs`).
+pub const DIFF_MINOR_VERSION: u32 = 2;
 
 /// The diff report: what `checker diff --format json` prints.
 #[derive(Debug, Serialize, schemars::JsonSchema)]

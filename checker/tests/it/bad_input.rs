@@ -447,3 +447,59 @@ fn a_pointer_is_given_with_the_line_and_column_it_names() {
     let at = &text.lines().nth(line - 1).expect("line")[col - 1..];
     assert!(at.starts_with("\"pattern\""), "{line}:{col} is {at:?}");
 }
+
+/// A symbolic link loop in a contracts directory is named, once (it hung and grew to 7 GB); a
+/// link to a file already read does not read it twice (a `self` link gave 160 bogus "defined
+/// twice" errors); a file whose name is not UTF-8 is reported (it was skipped: OCC vanished and
+/// validate said ok).
+#[cfg(unix)]
+#[test]
+fn links_loops_and_non_utf8_names_in_a_contracts_directory() {
+    use std::os::unix::ffi::OsStrExt;
+    let (d, r) = validate_with(|_, _| {});
+    assert_eq!(r.code, 0);
+    let dir = d.path();
+    // A link to a file already there: read once, still valid.
+    std::os::unix::fs::symlink(dir.join("cons.json"), dir.join("again.json")).expect("link");
+    let once = checker(&["validate", "--contracts", dir.to_str().expect("utf8")]);
+    assert_eq!(once.code, 0, "{}", once.stderr);
+    assert!(once.stdout.contains("ok: 2 files"), "{}", once.stdout);
+    // A loop.
+    std::fs::create_dir(dir.join("sub")).expect("mkdir");
+    std::os::unix::fs::symlink(dir, dir.join("sub/up")).expect("link");
+    let looped = std::process::Command::new("timeout")
+        .args([
+            "20",
+            env!("CARGO_BIN_EXE_checker"),
+            "validate",
+            "--contracts",
+            dir.to_str().expect("utf8"),
+        ])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&looped.stderr);
+    assert_eq!(looped.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("symbolic link loop").count(), 1, "{err}");
+    assert!(!err.contains("defined twice"), "{err}");
+    std::fs::remove_file(dir.join("sub/up")).expect("unlink");
+    // A name that is not UTF-8.
+    let bad = std::ffi::OsStr::from_bytes(b"occ-\xff.json");
+    std::fs::copy(dir.join("cons.json"), dir.join(bad)).expect("copy");
+    let r = checker(&["validate", "--contracts", dir.to_str().expect("utf8")]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("name is not UTF-8"), "{}", r.stderr);
+}
+
+/// Numbers past what a flag can mean are bad input, not a panic.
+#[test]
+fn a_huge_threshold_is_bad_input() {
+    let r = checker(&[
+        "cull",
+        "--threshold-minutes",
+        "99999999999999",
+        "--fleet",
+        "x",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"));
+}

@@ -278,7 +278,8 @@ fn rules_lists_every_kind_and_code() {
             "manifest-unknown",
             "waiver-expired",
             "waiver-unused",
-            "region-failed"
+            "region-failed",
+            "source-empty"
         ]
     );
 }

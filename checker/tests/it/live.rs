@@ -586,7 +586,9 @@ async fn server_side_filters_come_from_the_selectors() {
         &["--region", "us-east-1"],
     )))
     .await;
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Nothing came back: that is not clean (source-empty, exit 3).
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["findings"][0]["code"], "source-empty");
     let reqs = requests(&server, "DescribeInstances").await;
     assert_eq!(reqs.len(), 1);
     let body = String::from_utf8_lossy(&reqs[0].body).replace("%3A", ":");
@@ -605,4 +607,49 @@ async fn server_side_filters_come_from_the_selectors() {
     );
     // tag:Name is constrained by the consumer only, so it cannot be sent (EC2 ANDs filter names).
     assert!(!body.contains("Name=tag:Name"), "{body}");
+}
+
+/// An endpoint that answers every DescribeInstances page with the same NextToken: the region
+/// fails loudly after the repeat instead of looping (it looped at ~2,500 calls a second, spending
+/// the account's request tokens the provisioner shares), and the report says how many calls of
+/// each action were made.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_next_token_fails_the_region_instead_of_looping() {
+    let server = MockServer::start().await;
+    let page = describe_instances(
+        &[inst(
+            "i-1",
+            "us-east-1a",
+            "aws-provisioner-v1-managed:ffe27db",
+            "gecko-t-win7-32",
+        )],
+        Some("same-token"),
+    );
+    Mock::given(action("DescribeInstances"))
+        .respond_with(xml(page))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = owner_contracts(dir.path());
+    let r = run(owned(live_args(
+        &c,
+        &server.uri(),
+        &["--region", "us-east-1"],
+    )))
+    .await;
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("NextToken it had already returned"),
+        "{}",
+        r.stderr
+    );
+    let calls = requests(&server, "DescribeInstances").await.len();
+    assert!(calls <= 4, "{calls} calls");
+    let v = r.json();
+    let part = &v["source"]["parts"][0];
+    assert_eq!(part["status"], "failed");
+    assert_eq!(
+        part["apiCallsByAction"]["DescribeInstances"], calls as u64,
+        "{part}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Live EC2 against wiremock, part two: user-data sampling, zone sharding, `fleet record`,
 //! `--region all` and the progress line.
 
+use crate::live::error_xml;
 use crate::live::*;
 use crate::support::*;
 use serde_json::{Value, json};
@@ -552,4 +553,76 @@ async fn fleet_record_redacts_what_the_default_contracts_mark_secret() {
         !text.contains("planted-pin-0815") && text.contains("<redacted hmac:"),
         "{text}"
     );
+}
+
+/// DescribeAvailabilityZones denied (a describe-instances-only policy): sharding is only an
+/// optimisation, so the region is read as one chain and says so (every region failed before).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_denied_zone_listing_falls_back_to_one_chain_and_says_so() {
+    let server = MockServer::start().await;
+    Mock::given(action("DescribeAvailabilityZones"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(403)
+                .set_body_string(error_xml("UnauthorizedOperation", "not authorized")),
+        )
+        .mount(&server)
+        .await;
+    let key = "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234";
+    Mock::given(action("DescribeInstances"))
+        .respond_with(xml(describe_instances(
+            &[
+                inst("i-1", "us-west-2a", key, "gecko-t-win7-32"),
+                inst("i-2", "us-west-2b", key, "gecko-t-win7-32"),
+            ],
+            None,
+        )))
+        .mount(&server)
+        .await;
+    let r = check_sharded(&server, "us-west-2").await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let j = r.json();
+    assert_eq!(j["source"]["instances"], 2);
+    let part = &j["source"]["parts"][0];
+    assert_eq!(part["status"], "ok");
+    assert!(
+        part["note"].as_str().unwrap_or("").contains("one chain"),
+        "{part}"
+    );
+    assert!(r.stderr.contains("note: region us-west-2"), "{}", r.stderr);
+}
+
+/// The zone listing asks for every zone (AllAvailabilityZones): a listing filtered by the
+/// account's defaults left a zone out, and its instances were never read while the run looked
+/// clean (27 of 40, exit 0). Here the endpoint lists the third zone only when asked for all.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_zone_listing_asks_for_every_zone_so_none_is_left_unread() {
+    let server = MockServer::start().await;
+    Mock::given(action("DescribeAvailabilityZones"))
+        .and(body_string_contains("AllAvailabilityZones=true"))
+        .respond_with(xml(zones_xml(&["us-west-2a", "us-west-2b", "us-west-2c"])))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(action("DescribeAvailabilityZones"))
+        .respond_with(xml(zones_xml(&["us-west-2a", "us-west-2b"])))
+        .mount(&server)
+        .await;
+    let key = "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234";
+    for (zone, id) in [
+        ("us-west-2a", "i-a"),
+        ("us-west-2b", "i-b"),
+        ("us-west-2c", "i-c"),
+    ] {
+        Mock::given(action("DescribeInstances"))
+            .and(body_string_contains(format!("Value.1={zone}&")))
+            .respond_with(xml(describe_instances(
+                &[inst(id, zone, key, "gecko-t-win7-32")],
+                None,
+            )))
+            .mount(&server)
+            .await;
+    }
+    let r = check_sharded(&server, "us-west-2").await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["source"]["instances"], 3, "{}", r.stdout);
 }

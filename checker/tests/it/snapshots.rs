@@ -313,3 +313,51 @@ fn secrets_never_reach_snapshots_or_diffs() {
         );
     }
 }
+
+/// A run that read no instance is not clean (exit 3, `source-empty`); a diff against a snapshot
+/// whose consumers had instances, of a fleet where they select none, names each consumer as
+/// having lost its input and breaks (exit 1): the hook exited 0 while every group vanished.
+#[test]
+fn an_empty_fleet_is_not_clean_and_consumers_that_lost_their_input_break_the_diff() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, r#"{"Reservations": []}"#).expect("write");
+    let e = empty.to_str().expect("utf8");
+    let c = [
+        "--contracts",
+        "examples/taskcluster-2018/provider-before",
+        "--contracts",
+        "examples/taskcluster-2018/consumers-prefix",
+    ];
+    let mut a = vec!["check", "--fleet", e, "--format", "json"];
+    a.extend(c);
+    let r = checker(&a);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    assert_eq!(v["summary"]["status"], "incomplete");
+    assert_eq!(v["findings"][0]["code"], "source-empty");
+    let mut a = vec![
+        "diff",
+        "--snapshot",
+        "snapshots/taskcluster-2018-02-12.json",
+        "--fleet",
+        e,
+        "--format",
+        "json",
+    ];
+    a.extend(c);
+    let d = checker(&a);
+    assert_eq!(d.code, 1, "{}\n{}", d.stdout, d.stderr);
+    let v = d.json();
+    let lost: Vec<&str> = v["lostInputs"]
+        .as_array()
+        .expect("arr")
+        .iter()
+        .filter_map(|x| x.as_str())
+        .collect();
+    assert!(
+        lost.contains(&"occ") && lost.contains(&"impaired-instance-culling"),
+        "{lost:?}"
+    );
+    assert_eq!(v["breaking"], true);
+}
