@@ -76,6 +76,8 @@ pub enum Read<'a> {
 
 pub use crate::redact::{REDACTED_PREFIX, SecretPolicy};
 
+mod stream;
+
 impl UserData {
     /// Decodes base64 user-data as EC2 returns it, parses JSON, and redacts secrets.
     pub fn from_base64(b64: &str, secrets: &SecretPolicy) -> UserData {
@@ -198,63 +200,7 @@ pub fn region_from_az(az: &str) -> Option<String> {
 /// Reads a file of `aws ec2 describe-instances` output (our extension: an optional
 /// `UserData: {"Value": base64}` per instance, the shape DescribeInstanceAttribute returns).
 pub fn read_recorded(path: &Path, secrets: &SecretPolicy) -> Result<Vec<Instance>, Diagnostics> {
-    let text = std::fs::read(path).map_err(|e| {
-        Diagnostics(vec![Diagnostic::file(path, format!("cannot read the fleet file: {e}")).hint(
-            "pass the path of a file written by `aws ec2 describe-instances --output json` or `checker fleet record`",
-        )])
-    })?;
-    let value: Value = serde_json::from_slice(&text)
-        .map_err(|e| Diagnostics(vec![Diagnostic::from_json_error(path, &e)]))?;
-    parse_describe_instances(path, &value, secrets)
-}
-
-/// Converts parsed describe-instances JSON into records, reporting every bad instance.
-pub fn parse_describe_instances(
-    path: &Path,
-    value: &Value,
-    secrets: &SecretPolicy,
-) -> Result<Vec<Instance>, Diagnostics> {
-    let not_output = |ptr: &str, what: &str| {
-        Diagnostic::at(path, ptr, what.to_string()).hint(
-            "a fleet file is what `aws ec2 describe-instances --output json` prints: {\"Reservations\": [{\"Instances\": [...]}]}",
-        )
-    };
-    let Some(reservations) = value.get("Reservations") else {
-        return Err(Diagnostics(vec![not_output(
-            "",
-            "this is not describe-instances output: there is no top-level \"Reservations\" array",
-        )]));
-    };
-    let Some(reservations) = reservations.as_array() else {
-        return Err(Diagnostics(vec![not_output(
-            "/Reservations",
-            "\"Reservations\" must be an array",
-        )]));
-    };
-    let mut out = Vec::new();
-    let mut diags = Vec::new();
-    for (ri, r) in reservations.iter().enumerate() {
-        let rptr = format!("/Reservations/{ri}");
-        let Some(instances) = r.get("Instances").and_then(Value::as_array) else {
-            diags.push(not_output(
-                &rptr,
-                "a reservation must have an \"Instances\" array",
-            ));
-            continue;
-        };
-        for (ii, inst) in instances.iter().enumerate() {
-            let iptr = format!("{rptr}/Instances/{ii}");
-            match parse_instance(path, &iptr, inst, secrets) {
-                Ok(i) => out.push(i),
-                Err(d) => diags.push(d),
-            }
-        }
-    }
-    if diags.is_empty() {
-        Ok(out)
-    } else {
-        Err(Diagnostics(diags))
-    }
+    stream::read(path, secrets)
 }
 
 /// An instance's `Tags`, as a map.
@@ -318,7 +264,7 @@ fn parse_user_data(
     })
 }
 
-fn parse_instance(
+pub(crate) fn parse_instance(
     path: &Path,
     ptr: &str,
     v: &Value,

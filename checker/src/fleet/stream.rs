@@ -1,0 +1,260 @@
+//! Reading a recorded fleet file as a stream: one instance is held as JSON at a time and turned
+//! into its (small, redacted) record at once, so memory follows the records kept, not the
+//! file's size (a 1 GB file took 7 GB as a parsed tree).
+
+use crate::diag::{Diagnostic, Diagnostics};
+use super::{Instance, SecretPolicy};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use std::fmt;
+use std::path::Path;
+
+/// What the stream collects.
+struct Ctx<'a> {
+    path: &'a Path,
+    secrets: &'a SecretPolicy,
+    out: Vec<Instance>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn not_output(&mut self, ptr: &str, what: &str) {
+        self.diags.push(Diagnostic::at(self.path, ptr, what.to_string()).hint(
+            "a fleet file is what `aws ec2 describe-instances --output json` prints: {\"Reservations\": [{\"Instances\": [...]}]}",
+        ));
+    }
+}
+
+/// Reads describe-instances JSON from `path`, reporting every bad instance.
+pub fn read(path: &Path, secrets: &SecretPolicy) -> Result<Vec<Instance>, Diagnostics> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        Diagnostics(vec![Diagnostic::file(path, format!("cannot read the fleet file: {e}")).hint(
+            "pass the path of a file written by `aws ec2 describe-instances --output json` or `checker fleet record`",
+        )])
+    })?;
+    let mut ctx = Ctx {
+        path,
+        secrets,
+        out: Vec::new(),
+        diags: Vec::new(),
+    };
+    let mut de =
+        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let res = Top(&mut ctx).deserialize(&mut de).and_then(|()| de.end());
+    if let Err(e) = res {
+        return Err(Diagnostics(vec![Diagnostic::from_json_error(path, &e)]));
+    }
+    if ctx.diags.is_empty() {
+        Ok(ctx.out)
+    } else {
+        Err(Diagnostics(ctx.diags))
+    }
+}
+
+/// The top-level object.
+struct Top<'c, 'a>(&'c mut Ctx<'a>);
+
+impl<'de> DeserializeSeed<'de> for Top<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Top<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("describe-instances output")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        let mut found = false;
+        while let Some(k) = m.next_key::<String>()? {
+            if k == "Reservations" {
+                found = true;
+                m.next_value_seed(Reservations(self.0))?;
+            } else {
+                m.next_value::<IgnoredAny>()?;
+            }
+        }
+        if !found {
+            self.0.not_output(
+                "",
+                "this is not describe-instances output: there is no top-level \"Reservations\" array",
+            );
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        self.0.not_output(
+            "",
+            "this is not describe-instances output: there is no top-level \"Reservations\" array",
+        );
+        Ok(())
+    }
+}
+
+/// Anything else where a container was expected: consumed, and reported by `on_other`.
+macro_rules! other_values {
+    () => {
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(self.other())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(self.other())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(self.other())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(self.other())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(self.other())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(self.other())
+        }
+    };
+}
+
+/// `Reservations`.
+struct Reservations<'c, 'a>(&'c mut Ctx<'a>);
+
+impl Reservations<'_, '_> {
+    fn other(self) {
+        self.0
+            .not_output("/Reservations", "\"Reservations\" must be an array");
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Reservations<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Reservations<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of reservations")
+    }
+    other_values!();
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        self.other();
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        let mut ri = 0;
+        while s
+            .next_element_seed(Reservation {
+                ctx: &mut *self.0,
+                ri,
+            })?
+            .is_some()
+        {
+            ri += 1;
+        }
+        Ok(())
+    }
+}
+
+/// One reservation.
+struct Reservation<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    ri: usize,
+}
+
+impl Reservation<'_, '_> {
+    fn other(self) {
+        let ptr = format!("/Reservations/{}", self.ri);
+        self.ctx
+            .not_output(&ptr, "a reservation must have an \"Instances\" array");
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Reservation<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Reservation<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a reservation")
+    }
+    other_values!();
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        self.other();
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        let mut found = false;
+        while let Some(k) = m.next_key::<String>()? {
+            if k == "Instances" && !found {
+                found = true;
+                m.next_value_seed(Instances {
+                    ctx: &mut *self.ctx,
+                    ri: self.ri,
+                })?;
+            } else {
+                m.next_value::<IgnoredAny>()?;
+            }
+        }
+        if !found {
+            self.other();
+        }
+        Ok(())
+    }
+}
+
+/// A reservation's `Instances`: each one parsed into its record as soon as it is read.
+struct Instances<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    ri: usize,
+}
+
+impl Instances<'_, '_> {
+    fn other(self) {
+        let ptr = format!("/Reservations/{}", self.ri);
+        self.ctx
+            .not_output(&ptr, "a reservation must have an \"Instances\" array");
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Instances<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Instances<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of instances")
+    }
+    other_values!();
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        self.other();
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        let mut ii = 0;
+        while let Some(v) = s.next_element::<Value>()? {
+            let ptr = format!("/Reservations/{}/Instances/{ii}", self.ri);
+            match super::parse_instance(self.ctx.path, &ptr, &v, self.ctx.secrets) {
+                Ok(i) => self.ctx.out.push(i),
+                Err(d) => self.ctx.diags.push(d),
+            }
+            ii += 1;
+        }
+        Ok(())
+    }
+}
