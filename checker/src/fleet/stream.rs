@@ -2,8 +2,8 @@
 //! into its (small, redacted) record at once, so memory follows the records kept, not the
 //! file's size (a 1 GB file took 7 GB as a parsed tree).
 
-use crate::diag::{Diagnostic, Diagnostics};
 use super::{Instance, SecretPolicy};
+use crate::diag::{Diagnostic, Diagnostics};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use std::fmt;

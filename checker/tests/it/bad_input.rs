@@ -497,9 +497,15 @@ fn a_huge_threshold_is_bad_input() {
         "cull",
         "--threshold-minutes",
         "99999999999999",
+        "--contracts",
+        "examples/taskcluster-2018/provider-after",
+        "--contracts",
+        "examples/taskcluster-2018/consumers-postfix",
         "--fleet",
-        "x",
+        "examples/taskcluster-2018/fleet-2018-02-14.json",
+        "--status",
+        "examples/taskcluster-2018/status-2018-02-14.json",
     ]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(!r.stderr.contains("panicked"));
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
