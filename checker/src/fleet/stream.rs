@@ -18,6 +18,12 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Reservation `ri` has no `Instances` array.
+    fn no_instances(&mut self, ri: usize) {
+        let ptr = format!("/Reservations/{ri}");
+        self.not_output(&ptr, "a reservation must have an \"Instances\" array");
+    }
+
     fn not_output(&mut self, ptr: &str, what: &str) {
         self.diags.push(Diagnostic::at(self.path, ptr, what.to_string()).hint(
             "a fleet file is what `aws ec2 describe-instances --output json` prints: {\"Reservations\": [{\"Instances\": [...]}]}",
@@ -169,9 +175,7 @@ struct Reservation<'c, 'a> {
 
 impl Reservation<'_, '_> {
     fn other(self) {
-        let ptr = format!("/Reservations/{}", self.ri);
-        self.ctx
-            .not_output(&ptr, "a reservation must have an \"Instances\" array");
+        self.ctx.no_instances(self.ri);
     }
 }
 
@@ -221,9 +225,7 @@ struct Instances<'c, 'a> {
 
 impl Instances<'_, '_> {
     fn other(self) {
-        let ptr = format!("/Reservations/{}", self.ri);
-        self.ctx
-            .not_output(&ptr, "a reservation must have an \"Instances\" array");
+        self.ctx.no_instances(self.ri);
     }
 }
 

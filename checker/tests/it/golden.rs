@@ -20,12 +20,16 @@ fn golden(name: &str, args: &[&str], tmp: Option<&std::path::Path>) {
     if let Some(t) = tmp {
         text = text.replace(t.to_str().expect("utf8"), "$TMP");
     }
-    let text = stable(&text);
+    record(name, &stable(&text));
+}
+
+/// Compares `text` with `checker/tests/golden/NAME.snap`.
+fn record(name: &str, text: &str) {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(root().join("checker/tests/golden"));
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
-    settings.bind(|| insta::assert_snapshot!(name, text));
+    settings.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
 /// Redaction markers are keyed per run: the golden files hold their shape.
@@ -328,10 +332,6 @@ fn hook_writes_its_artifacts() {
             all.push_str(&format!("===== {n} =====\n{body}\n"));
         }
         let all = stable(&all.replace(dir.path().to_str().expect("utf8"), "$TMP"));
-        let mut settings = insta::Settings::clone_current();
-        settings.set_snapshot_path(root().join("checker/tests/golden"));
-        settings.set_prepend_module_to_snapshot(false);
-        settings.set_omit_expression(true);
-        settings.bind(|| insta::assert_snapshot!(format!("hook-{consumers}-artifacts"), all));
+        record(&format!("hook-{consumers}-artifacts"), &all);
     }
 }
