@@ -65,6 +65,9 @@ enum Kind {
     InstanceState,
     Placement,
     IamInstanceProfile,
+    MetadataOptions,
+    GroupSet,
+    Group,
     TagSet,
     Tag,
     /// A field whose text is kept.
@@ -87,6 +90,11 @@ enum Field {
     State,
     Zone,
     Profile,
+    HttpTokens,
+    HttpEndpoint,
+    HopLimit,
+    PublicIp,
+    GroupId,
     TagKey,
     TagValue,
 }
@@ -147,6 +155,9 @@ impl Extract {
                 b"subnetId" => Kind::Field(Field::Subnet),
                 b"vpcId" => Kind::Field(Field::Vpc),
                 b"instanceLifecycle" => Kind::Field(Field::Lifecycle),
+                b"ipAddress" => Kind::Field(Field::PublicIp),
+                b"metadataOptions" => Kind::MetadataOptions,
+                b"groupSet" => Kind::GroupSet,
                 b"instanceState" => Kind::InstanceState,
                 b"placement" => Kind::Placement,
                 b"iamInstanceProfile" => Kind::IamInstanceProfile,
@@ -156,6 +167,13 @@ impl Extract {
             (Some(Kind::InstanceState), b"name") => Kind::Field(Field::State),
             (Some(Kind::Placement), b"availabilityZone") => Kind::Field(Field::Zone),
             (Some(Kind::IamInstanceProfile), b"arn") => Kind::Field(Field::Profile),
+            (Some(Kind::MetadataOptions), b"httpTokens") => Kind::Field(Field::HttpTokens),
+            (Some(Kind::MetadataOptions), b"httpEndpoint") => Kind::Field(Field::HttpEndpoint),
+            (Some(Kind::MetadataOptions), b"httpPutResponseHopLimit") => {
+                Kind::Field(Field::HopLimit)
+            }
+            (Some(Kind::GroupSet), b"item") => Kind::Group,
+            (Some(Kind::Group), b"groupId") => Kind::Field(Field::GroupId),
             (Some(Kind::TagSet), b"item") => {
                 self.tag_key = None;
                 self.tag_value = None;
@@ -211,6 +229,14 @@ impl Extract {
                     Field::State => &mut cur.state,
                     Field::Zone => &mut cur.availability_zone,
                     Field::Profile => &mut cur.iam_instance_profile,
+                    Field::HttpTokens => &mut cur.http_tokens,
+                    Field::HttpEndpoint => &mut cur.http_endpoint,
+                    Field::HopLimit => &mut cur.hop_limit,
+                    Field::PublicIp => &mut cur.public_ip,
+                    Field::GroupId => {
+                        cur.security_groups.push(text);
+                        return;
+                    }
                     Field::TagKey => &mut self.tag_key,
                     Field::TagValue => &mut self.tag_value,
                 };
@@ -241,11 +267,9 @@ fn is_space(b: u8) -> bool {
 
 /// Instance fields nobody reads that make up most of a page (an instance's network interfaces
 /// and block devices are over half its bytes): the fast path jumps over them whole.
-const SKIPPED: [&str; 6] = [
+const SKIPPED: [&str; 4] = [
     "networkInterfaceSet",
     "blockDeviceMapping",
-    "groupSet",
-    "metadataOptions",
     "cpuOptions",
     "capacityReservationSpecification",
 ];

@@ -236,6 +236,16 @@ pub struct RawInstance {
     pub vpc_id: Option<String>,
     /// `spot` or none.
     pub instance_lifecycle: Option<String>,
+    /// `MetadataOptions.HttpTokens`.
+    pub http_tokens: Option<String>,
+    /// `MetadataOptions.HttpEndpoint`.
+    pub http_endpoint: Option<String>,
+    /// `MetadataOptions.HttpPutResponseHopLimit`.
+    pub hop_limit: Option<String>,
+    /// `PublicIpAddress`.
+    pub public_ip: Option<String>,
+    /// The instance's security group ids, as listed.
+    pub security_groups: Vec<String>,
     /// Tags.
     pub tags: Vec<(String, String)>,
 }
@@ -259,6 +269,24 @@ pub(crate) fn convert(i: &aws_sdk_ec2::types::Instance) -> RawInstance {
         subnet_id: s(i.subnet_id()),
         vpc_id: s(i.vpc_id()),
         instance_lifecycle: i.instance_lifecycle().map(|l| l.as_str().to_string()),
+        http_tokens: i
+            .metadata_options()
+            .and_then(|m| m.http_tokens())
+            .map(|t| t.as_str().to_string()),
+        http_endpoint: i
+            .metadata_options()
+            .and_then(|m| m.http_endpoint())
+            .map(|t| t.as_str().to_string()),
+        hop_limit: i
+            .metadata_options()
+            .and_then(|m| m.http_put_response_hop_limit())
+            .map(|n| n.to_string()),
+        public_ip: s(i.public_ip_address()),
+        security_groups: i
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect(),
         tags: i
             .tags()
             .iter()

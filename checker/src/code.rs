@@ -27,11 +27,16 @@ pub enum Code {
     RegionFailed,
     /// The source held no instance at all.
     SourceEmpty,
+    /// A consumer selected instances before (the base, the snapshot) and selects none now.
+    /// Since 1.3.
+    InputLost,
+    /// The provisioner would refuse to launch a proposed configuration. Since 1.3.
+    LaunchRefused,
 }
 
 impl Code {
     /// Every code, in the order `checker rules` lists them.
-    pub const ALL: [Code; 9] = [
+    pub const ALL: [Code; 11] = [
         Code::ClauseViolated,
         Code::ClauseUnknown,
         Code::ClauseWaived,
@@ -41,6 +46,8 @@ impl Code {
         Code::WaiverUnused,
         Code::RegionFailed,
         Code::SourceEmpty,
+        Code::InputLost,
+        Code::LaunchRefused,
     ];
 
     /// The name on the wire.
@@ -55,6 +62,8 @@ impl Code {
             Code::WaiverUnused => "waiver-unused",
             Code::RegionFailed => "region-failed",
             Code::SourceEmpty => "source-empty",
+            Code::InputLost => "input-lost",
+            Code::LaunchRefused => "launch-refused",
         }
     }
 
@@ -81,6 +90,12 @@ impl Code {
             }
             Code::SourceEmpty => {
                 "the source held no instance at all (wrong region, account or credentials, or filters): nothing was checked, which is not clean"
+            }
+            Code::InputLost => {
+                "a consumer selected instances before (in the gate's base, or in the snapshot) and selects none now: it lost its input and silently does nothing (the 2018 culling script's failure)"
+            }
+            Code::LaunchRefused => {
+                "the provisioner would launch nothing for a proposed configuration (a tag key twice, user-data over 16384 bytes): every consumer of it loses its instances"
             }
         }
     }
@@ -120,7 +135,9 @@ mod tests {
                 "waiver-expired",
                 "waiver-unused",
                 "region-failed",
-                "source-empty"
+                "source-empty",
+                "input-lost",
+                "launch-refused"
             ]
         );
         for c in Code::ALL {

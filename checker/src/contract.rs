@@ -49,6 +49,18 @@ pub struct Provider {
     pub sets: BTreeMap<String, Arc<BTreeSet<String>>>,
     /// Promised outputs, in manifest order.
     pub outputs: Vec<ProviderOutput>,
+    /// What its launches get when a launch request does not say (`launchDefaults`).
+    pub launch: Option<LaunchDefaults>,
+}
+
+/// A provider's account defaults for what a launch request leaves out; the gate renders
+/// proposals with them.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchDefaults {
+    /// Subnets whose `MapPublicIpOnLaunch` is true (a set's members); `None`: not declared.
+    pub public_ip_subnets: Option<Arc<BTreeSet<String>>>,
+    /// `MetadataOptions` defaults (EC2's own, optional/enabled/1, where not given).
+    pub metadata: crate::fleet::MetadataOptions,
 }
 
 /// A template variable.

@@ -72,6 +72,8 @@ fn condition_filter(c: &Condition) -> Option<(String, BTreeSet<String>)> {
         OutputPath::Field(Ec2Field::ImageId) => Some("image-id".into()),
         OutputPath::Field(Ec2Field::InstanceType) => Some("instance-type".into()),
         OutputPath::Field(Ec2Field::AvailabilityZone) => Some("availability-zone".into()),
+        OutputPath::Field(Ec2Field::HttpTokens) => Some("metadata-options.http-tokens".into()),
+        OutputPath::Field(Ec2Field::HttpEndpoint) => Some("metadata-options.http-endpoint".into()),
         _ => None,
     };
     match c {
@@ -254,8 +256,16 @@ pub fn from_raw(r: RawInstance, region: &str) -> Instance {
         subnet_id: r.subnet_id,
         vpc_id: r.vpc_id,
         instance_lifecycle: r.instance_lifecycle,
+        metadata: crate::fleet::MetadataOptions {
+            http_tokens: r.http_tokens,
+            http_endpoint: r.http_endpoint,
+            hop_limit: r.hop_limit,
+        },
+        public_ip: r.public_ip,
+        security_groups: crate::fleet::security_group_list(r.security_groups.iter().map(String::as_str)),
         tags: r.tags.into_iter().collect(),
         user_data: UserData::NotFetched,
+        unknown: None,
     }
 }
 

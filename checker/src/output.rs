@@ -28,6 +28,26 @@ pub const EC2_FIELDS: &[(&str, &str)] = &[
         "InstanceLifecycle",
         "`spot` for spot instances, absent for on-demand",
     ),
+    (
+        "MetadataOptions.HttpTokens",
+        "`optional` (IMDSv1 and v2) or `required` (IMDSv2 only: clients without a session token get 401)",
+    ),
+    (
+        "MetadataOptions.HttpEndpoint",
+        "`enabled` or `disabled`: whether the instance metadata service answers at all",
+    ),
+    (
+        "MetadataOptions.HttpPutResponseHopLimit",
+        "the IMDSv2 token PUT response's hop limit (1 to 64): containers behind a bridge need 2",
+    ),
+    (
+        "PublicIpAddress",
+        "the public IPv4 address; absent without one (IMDS `meta-data/public-ipv4` then answers 404)",
+    ),
+    (
+        "SecurityGroups",
+        "the security group ids, sorted and comma-separated (`sg-1,sg-2`)",
+    ),
 ];
 
 /// A parsed output path.
@@ -56,10 +76,15 @@ pub enum Ec2Field {
     SubnetId,
     VpcId,
     InstanceLifecycle,
+    HttpTokens,
+    HttpEndpoint,
+    HopLimit,
+    PublicIp,
+    SecurityGroups,
 }
 
 impl Ec2Field {
-    const ALL: [Ec2Field; 11] = [
+    const ALL: [Ec2Field; 16] = [
         Ec2Field::KeyName,
         Ec2Field::ImageId,
         Ec2Field::InstanceType,
@@ -71,6 +96,11 @@ impl Ec2Field {
         Ec2Field::SubnetId,
         Ec2Field::VpcId,
         Ec2Field::InstanceLifecycle,
+        Ec2Field::HttpTokens,
+        Ec2Field::HttpEndpoint,
+        Ec2Field::HopLimit,
+        Ec2Field::PublicIp,
+        Ec2Field::SecurityGroups,
     ];
 
     /// The name contracts use for this field.

@@ -34,8 +34,8 @@ pub(super) fn compile(
             if found.is_none() {
                 cx.err(
                     format!("{ptr}/set"),
-                    format!("no loaded provider declares a set named \"{name}\""),
-                    "load the provider manifest that declares it (--contracts), or list the values inline with \"values\"".into(),
+                    format!("neither this contract nor a loaded provider declares a set named \"{name}\""),
+                    "declare it under this contract's \"sets\", load the provider manifest that declares it (--contracts), or list the values inline with \"values\"".into(),
                 );
             }
             found

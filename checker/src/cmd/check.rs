@@ -12,6 +12,10 @@ pub struct Args {
     contracts: ContractArgs,
     #[command(flatten)]
     fleet: FleetArgs,
+    /// A snapshot of a healthy day: a consumer that selected instances then and selects none
+    /// now has lost its input, an error (input-lost).
+    #[arg(long, value_name = "SNAPSHOT")]
+    baseline: Option<std::path::PathBuf>,
     #[command(flatten)]
     report: ReportArgs,
 }
@@ -20,14 +24,24 @@ pub struct Args {
 pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
     a.report.out.check()?;
     let set = a.contracts.load()?;
+    // Read the baseline before any (possibly long) scan: a bad file fails fast.
+    let baseline = a
+        .baseline
+        .as_deref()
+        .map(checker::snapshot::read)
+        .transpose()?;
     let fleet = checker::source::read(&a.fleet.source()?, &set)?;
     warn_failed_regions(&fleet.source);
     let t = std::time::Instant::now();
-    let report = checker::eval::build(
+    let lost = baseline
+        .map(|b| checker::snapshot::lost_input_findings(&set, &b, &fleet.instances))
+        .unwrap_or_default();
+    let report = checker::eval::build_with(
         "check",
         &set,
         &fleet.instances,
         fleet.source.clone(),
+        lost,
         a.report.judgement(),
         a.report.now.unwrap_or_else(Utc::now),
     );

@@ -172,7 +172,16 @@ fn provider_dependent(p: &OutputPath) -> bool {
     use crate::output::Ec2Field::*;
     match p {
         OutputPath::Tag(_) | OutputPath::UserData(_) => true,
-        OutputPath::Field(f) => matches!(f, KeyName | IamInstanceProfile | InstanceLifecycle),
+        OutputPath::Field(f) => matches!(
+            f,
+            KeyName
+                | IamInstanceProfile
+                | InstanceLifecycle
+                | HttpTokens
+                | HttpEndpoint
+                | HopLimit
+                | PublicIp
+        ),
     }
 }
 

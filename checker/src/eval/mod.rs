@@ -16,7 +16,7 @@ mod report;
 
 pub use finding::{Policy, summarize};
 pub use manifest::{check_manifest, check_manifest_with, manifest_clause_id};
-pub use report::{Judgement, build, tool};
+pub use report::{Judgement, build, build_with, tool};
 
 /// How many instance ids a finding keeps as samples.
 pub const SAMPLES: usize = 5;

@@ -31,8 +31,22 @@ pub fn build(
     judgement: Judgement,
     now: DateTime<Utc>,
 ) -> Report {
+    build_with(command, set, fleet, source, Vec::new(), judgement, now)
+}
+
+/// [`build`], with findings found outside the evaluation (lost inputs, refused launches) first.
+pub fn build_with(
+    command: &str,
+    set: &ContractSet,
+    fleet: &[Instance],
+    source: SourceInfo,
+    extra: Vec<Finding>,
+    judgement: Judgement,
+    now: DateTime<Utc>,
+) -> Report {
     let ev = evaluate(set, fleet, now);
     let mut findings = ev.findings;
+    findings.splice(0..0, extra);
     let mut failed: Vec<Finding> = source.failed().map(region_failed).collect();
     // Nothing read is nothing checked: an empty source (a wrong region or account, credentials
     // that see nothing, a filter broken by a tag change) must not look clean.

@@ -41,10 +41,37 @@ pub struct Instance {
     pub vpc_id: Option<String>,
     /// `InstanceLifecycle` (`spot`, or absent for on-demand).
     pub instance_lifecycle: Option<String>,
+    /// `MetadataOptions`: `HttpTokens`, `HttpEndpoint`, `HttpPutResponseHopLimit`.
+    pub metadata: MetadataOptions,
+    /// `PublicIpAddress`.
+    pub public_ip: Option<String>,
+    /// The security group ids, sorted, comma-separated.
+    pub security_groups: Option<String>,
     /// Tags by key.
     pub tags: BTreeMap<String, String>,
     /// Decoded, secret-free user-data.
     pub user_data: UserData,
+    /// EC2 fields that cannot be known, with why (a proposal's public IPv4 when its subnet's
+    /// mapping is not declared). Recorded and live instances have none.
+    pub unknown: Option<Box<BTreeMap<Ec2Field, String>>>,
+}
+
+/// An instance's metadata service settings, as DescribeInstances reports them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetadataOptions {
+    /// `optional` or `required`.
+    pub http_tokens: Option<String>,
+    /// `enabled` or `disabled`.
+    pub http_endpoint: Option<String>,
+    /// 1 to 64, as text.
+    pub hop_limit: Option<String>,
+}
+
+/// Security group ids as the `SecurityGroups` output shows them: sorted, de-duplicated,
+/// comma-separated; `None` for none.
+pub fn security_group_list<'a>(ids: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let set: std::collections::BTreeSet<&str> = ids.into_iter().filter(|s| !s.is_empty()).collect();
+    (!set.is_empty()).then(|| set.into_iter().collect::<Vec<_>>().join(","))
 }
 
 /// What we know of an instance's user-data.
@@ -135,8 +162,18 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 impl Instance {
+    /// Marks an EC2 field as not knowable, with why.
+    pub fn set_unknown(&mut self, field: Ec2Field, why: String) {
+        self.unknown.get_or_insert_default().insert(field, why);
+    }
+
     /// Reads one output.
     pub fn read(&self, path: &OutputPath) -> Read<'_> {
+        if let (OutputPath::Field(f), Some(u)) = (path, &self.unknown)
+            && let Some(why) = u.get(f)
+        {
+            return Read::Unknown(Cow::Borrowed(why));
+        }
         fn opt(v: &Option<String>) -> Read<'_> {
             match v {
                 Some(s) => Read::Value(Cow::Borrowed(s.as_str())),
@@ -156,6 +193,11 @@ impl Instance {
                 Ec2Field::SubnetId => opt(&self.subnet_id),
                 Ec2Field::VpcId => opt(&self.vpc_id),
                 Ec2Field::InstanceLifecycle => opt(&self.instance_lifecycle),
+                Ec2Field::HttpTokens => opt(&self.metadata.http_tokens),
+                Ec2Field::HttpEndpoint => opt(&self.metadata.http_endpoint),
+                Ec2Field::HopLimit => opt(&self.metadata.hop_limit),
+                Ec2Field::PublicIp => opt(&self.public_ip),
+                Ec2Field::SecurityGroups => opt(&self.security_groups),
             },
             OutputPath::Tag(t) => match self.tags.get(t) {
                 Some(v) => Read::Value(Cow::Borrowed(v)),
@@ -319,6 +361,8 @@ pub(crate) fn parse_instance(
         .to_string();
     let tags = parse_tags(path, ptr, v)?;
     let user_data = parse_user_data(path, ptr, v, secrets)?;
+    let metadata = parse_metadata_options(path, ptr, v)?;
+    let security_groups = parse_security_groups(path, ptr, v)?;
     Ok(Instance {
         id,
         region,
@@ -336,9 +380,57 @@ pub(crate) fn parse_instance(
         subnet_id: s("SubnetId")?,
         vpc_id: s("VpcId")?,
         instance_lifecycle: s("InstanceLifecycle")?,
+        metadata,
+        public_ip: s("PublicIpAddress")?,
+        security_groups,
         tags,
         user_data,
+        unknown: None,
     })
+}
+
+/// `MetadataOptions` as describe-instances prints it (`HttpPutResponseHopLimit` is a number).
+fn parse_metadata_options(path: &Path, ptr: &str, v: &Value) -> Result<MetadataOptions, Diagnostic> {
+    let Some(m) = v.get("MetadataOptions").filter(|m| !m.is_null()) else {
+        return Ok(MetadataOptions::default());
+    };
+    let at = |k: &str| format!("{ptr}/MetadataOptions/{k}");
+    if !m.is_object() {
+        return Err(Diagnostic::at(path, format!("{ptr}/MetadataOptions"), "\"MetadataOptions\" must be an object, as describe-instances prints it"));
+    }
+    let text = |k: &str| -> Result<Option<String>, Diagnostic> {
+        match m.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) if k == "HttpPutResponseHopLimit" => Ok(Some(n.to_string())),
+            Some(_) => Err(Diagnostic::at(path, at(k), format!("\"{k}\" must be a {}", if k == "HttpPutResponseHopLimit" { "number" } else { "string" }))),
+        }
+    };
+    Ok(MetadataOptions {
+        http_tokens: text("HttpTokens")?,
+        http_endpoint: text("HttpEndpoint")?,
+        hop_limit: text("HttpPutResponseHopLimit")?,
+    })
+}
+
+/// `SecurityGroups: [{GroupId, GroupName}]` as the `SecurityGroups` output.
+fn parse_security_groups(path: &Path, ptr: &str, v: &Value) -> Result<Option<String>, Diagnostic> {
+    let Some(groups) = v.get("SecurityGroups").filter(|g| !g.is_null()) else {
+        return Ok(None);
+    };
+    let Some(arr) = groups.as_array() else {
+        return Err(Diagnostic::at(path, format!("{ptr}/SecurityGroups"), "\"SecurityGroups\" must be an array of {\"GroupId\", \"GroupName\"}"));
+    };
+    let mut ids = Vec::with_capacity(arr.len());
+    for (gi, g) in arr.iter().enumerate() {
+        match g.get("GroupId").and_then(Value::as_str) {
+            Some(id) => ids.push(id),
+            None => {
+                return Err(Diagnostic::at(path, format!("{ptr}/SecurityGroups/{gi}"), "a security group needs a string \"GroupId\""));
+            }
+        }
+    }
+    Ok(security_group_list(ids))
 }
 
 /// Writes records back as describe-instances JSON (secrets already redacted in the records),
@@ -363,6 +455,25 @@ pub fn to_describe_instances(instances: &[Instance]) -> Value {
             put("SubnetId", &i.subnet_id);
             put("VpcId", &i.vpc_id);
             put("InstanceLifecycle", &i.instance_lifecycle);
+            put("PublicIpAddress", &i.public_ip);
+            if i.metadata != MetadataOptions::default() {
+                let mut mo = Map::new();
+                if let Some(t) = &i.metadata.http_tokens {
+                    mo.insert("HttpTokens".into(), t.clone().into());
+                }
+                if let Some(e) = &i.metadata.http_endpoint {
+                    mo.insert("HttpEndpoint".into(), e.clone().into());
+                }
+                if let Some(h) = &i.metadata.hop_limit {
+                    let n = h.parse::<u64>().map(Value::from).unwrap_or_else(|_| h.clone().into());
+                    mo.insert("HttpPutResponseHopLimit".into(), n);
+                }
+                m.insert("MetadataOptions".into(), Value::Object(mo));
+            }
+            if let Some(g) = &i.security_groups {
+                let groups: Vec<Value> = g.split(',').map(|id| serde_json::json!({ "GroupId": id })).collect();
+                m.insert("SecurityGroups".into(), Value::Array(groups));
+            }
             m.insert(
                 "Placement".into(),
                 serde_json::json!({ "AvailabilityZone": i.availability_zone.clone().unwrap_or_else(|| format!("{}a", i.region)) }),

@@ -3,6 +3,7 @@
 //! gives each consumer a verdict with typed reasons, like Pact's can-i-deploy.
 
 use crate::clause::{Detail, FactValue, ReasonCtx};
+use crate::code::Code;
 use crate::contract::{Check, Consumer, ContractSet, Severity};
 use crate::eval::eval_clause;
 use crate::exit::ExitStatus;
@@ -41,7 +42,11 @@ pub fn verdicts(
                     .map(|f| Reason {
                         clause: f.clause.clone().unwrap_or_default(),
                         kind: f.kind.clone().unwrap_or_default(),
-                        message: reason_text(c, f, records),
+                        message: if f.code == Code::InputLost {
+                            f.message.clone()
+                        } else {
+                            reason_text(c, f, records)
+                        },
                     })
                     .collect()
             };
@@ -95,6 +100,93 @@ pub fn verdicts(
                 },
                 ignored: ignore.get(&c.name).cloned(),
             }
+        })
+        .chain(launch_verdict(set, proposed))
+        .collect()
+}
+
+/// The provider's own verdict when it would refuse to launch part of the proposal.
+fn launch_verdict(set: &ContractSet, proposed: &Report) -> Option<Verdict> {
+    let refused: Vec<&Finding> = proposed
+        .findings
+        .iter()
+        .filter(|f| f.code == Code::LaunchRefused)
+        .collect();
+    let first = refused.first()?;
+    Some(Verdict {
+        consumer: first.consumer.clone(),
+        owner: set
+            .providers
+            .iter()
+            .find(|p| p.name == first.consumer)
+            .and_then(|p| p.owner.clone())
+            .unwrap_or_else(|| "taskcluster".into()),
+        deployable: Deployable::No,
+        affected: true,
+        regression: None,
+        reasons: refused
+            .iter()
+            .map(|f| Reason {
+                clause: f.clause.clone().unwrap_or_default(),
+                kind: f.kind.clone().unwrap_or_default(),
+                message: format!("{} ({})", f.message, f.samples.join(", ")),
+            })
+            .collect(),
+        ignored: None,
+    })
+}
+
+/// Consumers that selected some of the base's instances and select none of the proposal's:
+/// they lost their input, the 2018 culling script's silent failure. Each is an error finding.
+pub fn lost_inputs(
+    set: &ContractSet,
+    records: &[Instance],
+    base_set: &ContractSet,
+    base_records: &[Instance],
+    changes: &[Change],
+) -> Vec<Finding> {
+    set.consumers
+        .iter()
+        .filter_map(|c| {
+            let bc = base_set.consumer(&c.name)?;
+            let had = base_records
+                .iter()
+                .filter(|i| base_set.selects(&bc.selector, i))
+                .count();
+            if had == 0 || records.iter().any(|i| set.selects(&c.selector, i)) {
+                return None;
+            }
+            let reads: BTreeSet<String> = c.reads(set).iter().map(|p| p.to_string()).collect();
+            let mut changed: Vec<&str> = changes
+                .iter()
+                .filter(|ch| reads.contains(&ch.output))
+                .map(|ch| ch.output.as_str())
+                .collect();
+            if changed.is_empty() {
+                changed = changes.iter().map(|ch| ch.output.as_str()).collect();
+            }
+            let what = if changed.is_empty() {
+                "no output it reads changed: its selector no longer matches".to_string()
+            } else {
+                format!("the proposal changes {}", changed.join(", "))
+            };
+            let mut f = Finding::about(
+                Code::InputLost,
+                Outcome::Violation,
+                Severity::Error,
+                c.name.clone(),
+                format!(
+                    "{} selects nothing: it lost its input ({had} base instance(s) matched {}; {what})",
+                    c.name,
+                    set.describe_selector(&c.selector)
+                ),
+            );
+            f.clause = Some("(selector)".into());
+            f.kind = Some("input-lost".into());
+            f.expected = Some(format!("to select instances, as it did on the base ({had})"));
+            f.why = Some("a consumer that selects nothing does nothing, silently".into());
+            f.runbook = c.runbook.clone();
+            Some(f)
         })
         .collect()
 }

@@ -7,9 +7,12 @@ use crate::error::{Error, Result};
 use crate::eval::Judgement;
 use crate::exit::ExitStatus;
 use crate::fleet::Instance;
-use crate::report::{Change, GateSection, PartStatus, Report, SourceInfo, SourceKind, SourcePart};
+use crate::report::{
+    Change, Code, Finding, GateSection, Outcome, PartStatus, Report, SourceInfo, SourceKind,
+    SourcePart,
+};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -47,11 +50,18 @@ pub struct GateRequest {
 }
 
 /// What was proposed, rendered.
+#[derive(Default)]
 struct Rendered {
     records: Vec<Instance>,
     base_records: Option<Vec<Instance>>,
     label: String,
     changes: Vec<Change>,
+    /// Launches the provisioner would refuse, as findings.
+    refused: Vec<Finding>,
+    /// Accepted but not as written, located.
+    warnings: Vec<String>,
+    /// Groups the proposal brings (its own pools): known to their provider from now on.
+    known: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Runs the gate; the report's exit status is the verdicts' (0 under `dry_run`).
@@ -87,9 +97,28 @@ pub fn run(req: &GateRequest) -> Result<Report> {
             )));
         }
     }
-    let r = render(req, &set, base_set.as_ref(), base_file.as_deref())?;
+    let mut r = render(req, &set, base_set.as_ref(), base_file.as_deref())?;
+    // A proposal's own groups (a new pool) are known to their provider: adding a pool is the
+    // most common change, and it must not be refused for being new.
+    let set = if r.known.is_empty() {
+        set
+    } else {
+        crate::load::load_knowing(&req.contracts, &proposed_files, &[], &r.known)?
+    };
     let proposal = proposal_source(&r.records);
-    let mut report = crate::eval::build("gate", &set, &r.records, proposal, req.judgement, req.now);
+    let mut refused = std::mem::take(&mut r.refused);
+    if let (Some(bs), Some(br)) = (&base_set, &r.base_records) {
+        refused.extend(super::lost_inputs(&set, &r.records, bs, br, &r.changes));
+    }
+    let mut report = crate::eval::build_with(
+        "gate",
+        &set,
+        &r.records,
+        proposal,
+        refused,
+        req.judgement,
+        req.now,
+    );
     let base_report = match (&base_set, &r.base_records) {
         (Some(bs), Some(br)) => Some(crate::eval::build(
             "gate",
@@ -124,6 +153,7 @@ pub fn run(req: &GateRequest) -> Result<Report> {
         verdict_exit_code: status,
         verdicts,
         changes: r.changes,
+        warnings: r.warnings,
     });
     report.summary.exit_code = if req.dry_run {
         ExitStatus::Clean
@@ -216,18 +246,7 @@ fn render(
         return render_manifest_revision(req, set, pfile, base_set.zip(base_file));
     }
     if !req.pools.is_empty() {
-        let records = crate::proposal::render_pools(
-            &req.pools,
-            &req.taskcluster_schemas,
-            &req.root_url,
-            &secrets,
-        )?;
-        return Ok(Rendered {
-            records,
-            base_records: None,
-            label: format!("worker pools {}", paths(&req.pools)),
-            changes: Vec::new(),
-        });
+        return render_pools(req, set);
     }
     let Some(pi) = pick(set, req.provider.clone()) else {
         return Err(Error::usage(format!(
@@ -243,13 +262,73 @@ fn render(
     )?;
     Ok(Rendered {
         records,
-        base_records: None,
         label: format!(
             "worker types {} with {}'s naming",
             paths(&req.worker_types),
             set.providers[pi].name
         ),
-        changes: Vec::new(),
+        ..Default::default()
+    })
+}
+
+/// The provider whose model renders pools.
+const WORKER_MANAGER: &str = "worker-manager";
+
+fn render_pools(req: &GateRequest, set: &ContractSet) -> Result<Rendered> {
+    let secrets = set.secret_policy();
+    let pools = crate::proposal::render_pools(
+        &req.pools,
+        &req.taskcluster_schemas,
+        &req.root_url,
+        set,
+        &secrets,
+    )?;
+    let mut known: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for rec in &pools.records {
+        let g = crate::snapshot::group_of(set, rec);
+        if let Some((provider, group)) = g.split_once('/')
+            && provider != "(unmanaged)"
+            && !group.starts_with("(no ")
+        {
+            known.entry(provider.to_string()).or_default().insert(group.to_string());
+        }
+    }
+    let refused = pools
+        .refusals
+        .iter()
+        .map(|x| {
+            let place = Diagnostics(vec![crate::diag::Diagnostic::at(&x.file, x.pointer.clone(), "")])
+                .located()
+                .0
+                .remove(0);
+            let mut f = Finding::about(
+                Code::LaunchRefused,
+                Outcome::Violation,
+                crate::contract::Severity::Error,
+                WORKER_MANAGER,
+                x.message.clone(),
+            );
+            f.clause = Some(format!("launch:{}", x.launch_config_id));
+            f.kind = Some(x.kind.name().to_string());
+            f.expected = Some("a launch configuration worker-manager can launch".into());
+            f.count = 1;
+            f.samples = vec![format!("{}{}", place.file.display(), place.place)];
+            f
+        })
+        .collect();
+    let warnings = Diagnostics(pools.warnings)
+        .located()
+        .0
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    Ok(Rendered {
+        records: pools.records,
+        label: format!("worker pools {}", paths(&req.pools)),
+        refused,
+        warnings,
+        known,
+        ..Default::default()
     })
 }
 
@@ -292,6 +371,7 @@ fn render_manifest_revision(
         base_records,
         label: format!("provider manifest {}", pfile.display()),
         changes,
+        ..Default::default()
     })
 }
 

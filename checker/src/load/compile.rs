@@ -157,7 +157,7 @@ impl Compiler<'_> {
             return match sets(name) {
                 Some(s) => Some(Condition::MemberOf(out, s)),
                 None => {
-                    self.err(format!("{ptr}/member-of"), format!("no provider declares a set named \"{name}\""), "member-of names a set under a provider manifest's \"sets\" (e.g. workerTypes)");
+                    self.err(format!("{ptr}/member-of"), format!("neither this contract nor a loaded provider declares a set named \"{name}\""), "member-of names a set under this contract's or a provider manifest's \"sets\" (e.g. workerTypes)");
                     None
                 }
             };
@@ -230,7 +230,15 @@ impl Compiler<'_> {
             .and_then(|s| s.get("provider"))
             .and_then(Value::as_str);
         let provider = provider_name.and_then(|n| set.providers.iter().find(|p| p.name == n));
+        // The consumer's own sets (OCC's manifest names are OCC's, not a provider's) first.
+        let own = self.named_sets(v);
         let lookup = |name: &str| -> Option<SetRef> {
+            if let Some(s) = own.get(name) {
+                return Some(SetRef {
+                    name: name.to_string(),
+                    values: s.clone(),
+                });
+            }
             match provider {
                 Some(p) => p.sets.get(name).map(|s| SetRef {
                     name: name.to_string(),

@@ -5,7 +5,8 @@
 use crate::contract::*;
 use crate::diag::{Diagnostic, Diagnostics, Place};
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -91,6 +92,17 @@ pub fn load_with(
     extra: &[PathBuf],
     exclude: &[PathBuf],
 ) -> Result<ContractSet, Diagnostics> {
+    load_knowing(paths, extra, exclude, &BTreeMap::new())
+}
+
+/// Like [`load_with`], adding `known[provider]` to the set of that provider's `groupBy`
+/// variable before consumers resolve their sets: the gate makes a proposal's own pools known.
+pub fn load_knowing(
+    paths: &[PathBuf],
+    extra: &[PathBuf],
+    exclude: &[PathBuf],
+    known: &BTreeMap<String, BTreeSet<String>>,
+) -> Result<ContractSet, Diagnostics> {
     let mut diags = Vec::new();
     let mut files = Vec::new();
     for p in paths {
@@ -123,7 +135,7 @@ pub fn load_with(
         None => return Err(Diagnostics(diags)),
     };
     // Phase 2: compile and cross-check.
-    let set = compile_all(&valid, &mut diags);
+    let set = compile_all(&valid, known, &mut diags);
     if diags.is_empty() {
         Ok(set)
     } else {
@@ -146,7 +158,12 @@ fn parse_all(files: Vec<PathBuf>, diags: &mut Vec<Diagnostic>) -> Vec<(PathBuf, 
     // Data files that manifests name (lists of worker types) are not contracts.
     let data_files: BTreeSet<PathBuf> = docs
         .iter()
-        .filter(|(_, v)| v.get("kind").and_then(Value::as_str) == Some("provider"))
+        .filter(|(_, v)| {
+            matches!(
+                v.get("kind").and_then(Value::as_str),
+                Some("provider" | "consumer")
+            )
+        })
         .flat_map(|(f, v)| {
             let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
             v.get("sets")
@@ -215,6 +232,7 @@ fn validate_all(
 /// ids are global), then waivers (they name consumers).
 fn compile_all(
     valid: &[(PathBuf, Value, &'static str)],
+    known: &BTreeMap<String, BTreeSet<String>>,
     diags: &mut Vec<Diagnostic>,
 ) -> ContractSet {
     let mut set = ContractSet {
@@ -227,7 +245,8 @@ fn compile_all(
     };
     for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "provider") {
         c.file = f.clone();
-        if let Some(p) = c.provider(v) {
+        if let Some(mut p) = c.provider(v) {
+            add_known_groups(&mut p, known);
             if let Some(first) = set.providers.iter().find(|q| q.name == p.name) {
                 let d = Diagnostic::at(
                     f,
@@ -284,6 +303,19 @@ fn compile_all(
         set.waivers.extend(waivers);
     }
     set
+}
+
+/// Adds the groups a proposal brings to the set of the provider's `groupBy` variable.
+fn add_known_groups(p: &mut Provider, known: &BTreeMap<String, BTreeSet<String>>) {
+    let (Some(groups), Some(set)) = (
+        known.get(&p.name),
+        p.variables.get(&p.group_by).and_then(|v| v.set.clone()),
+    ) else {
+        return;
+    };
+    if let Some(members) = p.sets.get_mut(&set) {
+        Arc::make_mut(members).extend(groups.iter().cloned());
+    }
 }
 
 /// One spelling per file: canonical when it exists, else lexically normalized.

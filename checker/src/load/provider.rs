@@ -16,7 +16,7 @@ impl Compiler<'_> {
         let name = str_at(v, "name");
         let before = self.diags.len();
         // Sets first: variables and the selector refer to them.
-        let sets = self.provider_sets(v);
+        let sets = self.named_sets(v);
         let own_sets = |n: &str| {
             sets.get(n).map(|s| SetRef {
                 name: n.to_string(),
@@ -39,6 +39,7 @@ impl Compiler<'_> {
             );
         }
         let outputs = self.provider_outputs(v, &variables);
+        let launch = self.launch_defaults(v, &sets);
         if self.diags.len() > before {
             return None;
         }
@@ -52,11 +53,52 @@ impl Compiler<'_> {
             variables,
             sets,
             outputs,
+            launch,
         })
     }
 
-    /// The manifest's named sets, inline or read from their data files.
-    fn provider_sets(&mut self, v: &Value) -> BTreeMap<String, Arc<BTreeSet<String>>> {
+    /// `launchDefaults`: the subnets that map a public IPv4 (a set name) and the account's
+    /// `MetadataOptions` defaults.
+    fn launch_defaults(
+        &mut self,
+        v: &Value,
+        sets: &BTreeMap<String, Arc<BTreeSet<String>>>,
+    ) -> Option<LaunchDefaults> {
+        let d = v.get("launchDefaults")?;
+        let public_ip_subnets = match d.get("publicIpSubnets").and_then(Value::as_str) {
+            Some(name) => match sets.get(name) {
+                Some(s) => Some(s.clone()),
+                None => {
+                    let known = sets.keys().cloned().collect::<Vec<_>>().join(", ");
+                    self.err(
+                        "/launchDefaults/publicIpSubnets",
+                        format!("no set named \"{name}\" in this manifest"),
+                        format!("declare the subnets under \"sets\"; declared: [{known}]"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let m = d.get("metadataOptions");
+        let text = |k: &str| {
+            m.and_then(|m| m.get(k)).map(|x| match x {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        };
+        Some(LaunchDefaults {
+            public_ip_subnets,
+            metadata: crate::fleet::MetadataOptions {
+                http_tokens: text("HttpTokens"),
+                http_endpoint: text("HttpEndpoint"),
+                hop_limit: text("HttpPutResponseHopLimit"),
+            },
+        })
+    }
+
+    /// A contract's named sets, inline or read from their data files.
+    pub(super) fn named_sets(&mut self, v: &Value) -> BTreeMap<String, Arc<BTreeSet<String>>> {
         let mut sets: BTreeMap<String, Arc<BTreeSet<String>>> = BTreeMap::new();
         for (k, s) in v
             .get("sets")

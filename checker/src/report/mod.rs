@@ -12,7 +12,7 @@ pub const FORMAT: &str = "checker-report";
 /// The JSON envelope's (major) version: a reader that knows it can read every document of it.
 pub const VERSION: u32 = 1;
 /// The minor version: fields added within [`VERSION`] (see docs/report-format.md).
-pub const MINOR_VERSION: u32 = 2;
+pub const MINOR_VERSION: u32 = 3;
 
 /// What a finding says about the fleet.
 #[derive(
@@ -88,6 +88,35 @@ pub struct Finding {
     pub runbook: Option<String>,
     /// The waiver, for waived and waiver-* findings.
     pub waiver: Option<WaiverRef>,
+}
+
+impl Finding {
+    /// A finding that is not about one clause (a source, a launch, a lost input).
+    pub fn about(
+        code: Code,
+        outcome: Outcome,
+        severity: crate::contract::Severity,
+        consumer: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            code,
+            outcome,
+            severity,
+            consumer: consumer.into(),
+            clause: None,
+            kind: None,
+            output: None,
+            expected: None,
+            actual: vec![],
+            count: 0,
+            samples: vec![],
+            message: message.into(),
+            why: None,
+            runbook: None,
+            waiver: None,
+        }
+    }
 }
 
 /// One clause's tally, for JUnit and summaries.
@@ -329,6 +358,9 @@ pub struct GateSection {
     pub verdicts: Vec<Verdict>,
     /// What the proposal changes (with a base).
     pub changes: Vec<Change>,
+    /// What the provisioner accepts but not as written (`file:line:col at /pointer: message`).
+    /// Since 1.3.
+    pub warnings: Vec<String>,
 }
 
 /// Whether a region's (or file's) data was read completely.

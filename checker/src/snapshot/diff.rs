@@ -85,16 +85,22 @@ impl SnapshotDiff {
 }
 
 /// Consumers that selected instances in the snapshot's groups and select none of `fleet`.
-fn lost_inputs(set: &ContractSet, old: &Snapshot, fleet: &[Instance]) -> Vec<String> {
+pub fn lost_inputs(set: &ContractSet, old: &Snapshot, fleet: &[Instance]) -> Vec<String> {
     set.consumers
         .iter()
         .filter(|c| {
-            let had = match c.selector.provider {
+            // Recorded since the snapshot knew its consumers; older snapshots: any instance of
+            // the provider the consumer selects.
+            let had = if !old.consumers.is_empty() {
+                old.consumers.contains_key(&c.name)
+            } else {
+                match c.selector.provider {
                 Some(p) => {
                     let prefix = format!("{}/", set.providers[p].name);
                     old.groups.keys().any(|g| g.starts_with(&prefix))
                 }
                 None => !old.groups.is_empty(),
+                }
             };
             had && !fleet.iter().any(|i| set.selects(&c.selector, i))
         })

@@ -33,6 +33,10 @@ pub struct Snapshot {
     pub version: u32,
     /// Group (`provider/group`) to its summary.
     pub groups: BTreeMap<String, Group>,
+    /// Consumer to how many instances it selected (a bucket, as `instances`); consumers that
+    /// selected none are left out. Absent in snapshots written before it was recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consumers: BTreeMap<String, String>,
 }
 
 /// One group's summary.
@@ -155,10 +159,19 @@ pub fn take(set: &ContractSet, fleet: &[Instance]) -> Snapshot {
         .into_iter()
         .map(|(k, members)| (k, summarize_group(&members)))
         .collect();
+    let consumers = set
+        .consumers
+        .iter()
+        .filter_map(|c| {
+            let n = fleet.iter().filter(|i| set.selects(&c.selector, i)).count();
+            (n > 0).then(|| (c.name.clone(), bucket(n)))
+        })
+        .collect();
     Snapshot {
         format: FORMAT.into(),
         version: VERSION,
         groups,
+        consumers,
     }
 }
 
@@ -177,6 +190,11 @@ fn summarize_group(members: &[&Instance]) -> Group {
             Ec2Field::InstanceLifecycle,
             Ec2Field::SubnetId,
             Ec2Field::VpcId,
+            Ec2Field::HttpTokens,
+            Ec2Field::HttpEndpoint,
+            Ec2Field::HopLimit,
+            Ec2Field::PublicIp,
+            Ec2Field::SecurityGroups,
         ];
         for f in fields {
             if let Read::Value(v) = i.read(&OutputPath::Field(f)) {
@@ -313,8 +331,35 @@ pub fn read(path: &Path) -> Result<Snapshot, Diagnostics> {
 mod diff;
 pub use diff::{
     DIFF_FORMAT, DIFF_MINOR_VERSION, DIFF_VERSION, DiffReport, Holds, Impact, OutputChange,
-    SnapshotDiff, diff, report,
+    SnapshotDiff, diff, lost_inputs, report,
 };
+
+/// The lost inputs of [`lost_inputs`] as error findings, for `check --baseline`.
+pub fn lost_input_findings(set: &ContractSet, old: &Snapshot, fleet: &[Instance]) -> Vec<crate::report::Finding> {
+    use crate::report::{Code, Finding, Outcome};
+    lost_inputs(set, old, fleet)
+        .into_iter()
+        .filter_map(|name| {
+            let c = set.consumer(&name)?;
+            let mut f = Finding::about(
+                Code::InputLost,
+                Outcome::Violation,
+                crate::contract::Severity::Error,
+                name.clone(),
+                format!(
+                    "{name} selects nothing: it lost its input (the snapshot has instances of what it selects, {}; the fleet has none it matches)",
+                    set.describe_selector(&c.selector)
+                ),
+            );
+            f.clause = Some("(selector)".into());
+            f.kind = Some("input-lost".into());
+            f.expected = Some("to select instances, as it did when the snapshot was taken".into());
+            f.why = Some("a consumer that selects nothing does nothing, silently".into());
+            f.runbook = c.runbook.clone();
+            Some(f)
+        })
+        .collect()
+}
 
 #[cfg(test)]
 mod tests {

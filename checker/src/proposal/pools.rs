@@ -1,0 +1,403 @@
+//! Taskcluster worker-manager pool definitions rendered as worker-manager's AWS provider would
+//! launch them: one record per launch configuration, with the tags, user-data and launch
+//! parameters worker-manager sends to RunInstances, and the launches it would refuse.
+//!
+//! Modelled on taskcluster/taskcluster `services/worker-manager/src/providers/aws.js`,
+//! `provision()`, commit 9d59eb59f6fd0912075c194100d8910f2da40f52 (the commit of the schemas
+//! the pools are validated against); see docs/taskcluster.md for each fact and its lines.
+
+use super::{jsonb, json_files, read_value};
+use crate::contract::{ContractSet, LaunchDefaults};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::fleet::{Instance, MetadataOptions, SecretPolicy, UserData, security_group_list};
+use crate::output::Ec2Field;
+use crate::tcschema::TcSchema;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The most user-data worker-manager sends: it refuses a launch configuration whose JSON
+/// user-data is longer (aws.js: `if (userData.length > 16384)`, a "User Data is too long"
+/// creation error; EC2's own limit is 16 KB before base64).
+pub const USER_DATA_LIMIT: usize = 16384;
+
+/// The value a proposal's public IPv4 gets: EC2 assigns it at launch.
+pub const ASSIGNED_AT_LAUNCH: &str = "<assigned at launch>";
+
+/// Fields of a create-worker-pool-request; the rest of an API response (workerPoolId, capacity
+/// counters, timestamps) is not part of the definition.
+const POOL_REQUEST_FIELDS: &[&str] = &[
+    "providerId",
+    "description",
+    "config",
+    "owner",
+    "emailOnError",
+];
+
+/// Why worker-manager's launch of one launch configuration would fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// A tag key twice in one resource's tags: EC2 rejects the RunInstances call.
+    DuplicateTagKey,
+    /// User-data over [`USER_DATA_LIMIT`]: worker-manager reports a creation error instead.
+    UserDataTooLong,
+}
+
+impl RefusalKind {
+    /// The name reports carry.
+    pub fn name(self) -> &'static str {
+        match self {
+            RefusalKind::DuplicateTagKey => "duplicate-tag-key",
+            RefusalKind::UserDataTooLong => "user-data-too-long",
+        }
+    }
+}
+
+/// A launch configuration that would launch nothing.
+#[derive(Debug, Clone)]
+pub struct LaunchRefusal {
+    /// The pool.
+    pub pool: String,
+    /// Its launch configuration id, as worker-manager computes it.
+    pub launch_config_id: String,
+    /// Why.
+    pub kind: RefusalKind,
+    /// In one sentence.
+    pub message: String,
+    /// The pool definition.
+    pub file: PathBuf,
+    /// Where in it.
+    pub pointer: String,
+}
+
+/// Pools rendered.
+#[derive(Debug, Default)]
+pub struct RenderedPools {
+    /// One record per launch configuration that would launch.
+    pub records: Vec<Instance>,
+    /// Launch configurations that would not.
+    pub refusals: Vec<LaunchRefusal>,
+    /// Accepted, but not as written (an `additionalUserData.launchConfigId` is overwritten).
+    pub warnings: Vec<Diagnostic>,
+    /// The proposed pools' ids: known to the provider from now on.
+    pub pool_ids: Vec<String>,
+}
+
+/// The pool a launch configuration belongs to.
+struct Pool<'a> {
+    id: &'a str,
+    provider_id: &'a str,
+    owner: &'a str,
+    file: &'a Path,
+}
+
+/// The `Tags` of every TagSpecification of `resource`, concatenated, as aws.js does.
+fn spec_tags(launch: &Value, resource: &str) -> Vec<(String, String)> {
+    let mut tags = Vec::new();
+    for spec in launch
+        .get("TagSpecifications")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|s| s.get("ResourceType").and_then(Value::as_str) == Some(resource))
+    {
+        for t in spec.get("Tags").and_then(Value::as_array).into_iter().flatten() {
+            if let (Some(k), Some(v)) = (
+                t.get("Key").and_then(Value::as_str),
+                t.get("Value").and_then(Value::as_str),
+            ) {
+                tags.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+    tags
+}
+
+/// Keys that occur more than once, sorted.
+fn duplicates(tags: &[(String, String)]) -> Vec<String> {
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for (k, _) in tags {
+        *count.entry(k).or_default() += 1;
+    }
+    count
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(k, _)| k.to_string())
+        .collect()
+}
+
+/// The public IPv4 a launch gets: the first network interface's `AssociatePublicIpAddress`,
+/// else the subnet's `MapPublicIpOnLaunch` as the provider manifest declares it.
+fn public_ip(launch: &Value, defaults: Option<&LaunchDefaults>) -> Result<bool, String> {
+    let nic = launch
+        .get("NetworkInterfaces")
+        .and_then(Value::as_array)
+        .and_then(|a| {
+            a.iter()
+                .find(|n| n.get("DeviceIndex").and_then(Value::as_u64) == Some(0))
+                .or_else(|| a.first())
+        });
+    if let Some(b) = nic
+        .and_then(|n| n.get("AssociatePublicIpAddress"))
+        .and_then(Value::as_bool)
+    {
+        return Ok(b);
+    }
+    let subnet = nic
+        .and_then(|n| n.get("SubnetId"))
+        .or_else(|| launch.get("SubnetId"))
+        .and_then(Value::as_str);
+    let Some(subnet) = subnet else {
+        return Err("the launch names no subnet (the default VPC's default subnet would be used), so whether it gets a public IPv4 is not known".into());
+    };
+    match defaults.and_then(|d| d.public_ip_subnets.as_ref()) {
+        Some(set) => Ok(set.contains(subnet)),
+        None => Err(format!(
+            "whether subnet {subnet} maps a public IPv4 on launch is not declared: list the subnets that do under the provider manifest's launchDefaults.publicIpSubnets"
+        )),
+    }
+}
+
+/// What the launch's `MetadataOptions` are: the launch configuration's, else the manifest's
+/// declared account defaults, else EC2's documented defaults (optional, enabled, 1).
+fn metadata(launch: &Value, defaults: Option<&LaunchDefaults>) -> MetadataOptions {
+    let given = launch.get("MetadataOptions");
+    let pick = |k: &str, d: Option<&String>, ec2: &str| -> Option<String> {
+        match given.and_then(|m| m.get(k)) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => Some(d.cloned().unwrap_or_else(|| ec2.to_string())),
+        }
+    };
+    let d = defaults.map(|d| &d.metadata);
+    MetadataOptions {
+        http_tokens: pick("HttpTokens", d.and_then(|m| m.http_tokens.as_ref()), "optional"),
+        http_endpoint: pick("HttpEndpoint", d.and_then(|m| m.http_endpoint.as_ref()), "enabled"),
+        hop_limit: pick(
+            "HttpPutResponseHopLimit",
+            d.and_then(|m| m.hop_limit.as_ref()),
+            "1",
+        ),
+    }
+}
+
+/// The first provider selecting `inst` that declares launch defaults.
+fn defaults_for<'s>(set: &'s ContractSet, inst: &Instance) -> Option<&'s LaunchDefaults> {
+    set.providers
+        .iter()
+        .filter(|p| set.selects(&p.selector, inst))
+        .find_map(|p| p.launch.as_ref())
+}
+
+/// What worker-manager would put on an instance of launch configuration `i`, or why it would
+/// launch nothing.
+fn render_launch_config(
+    pool: &Pool<'_>,
+    i: usize,
+    lc: &Value,
+    cx: &RenderCx<'_>,
+    out: &mut RenderedPools,
+) {
+    let ptr = format!("/config/launchConfigs/{i}");
+    let lc_id = jsonb::launch_config_id(pool.id, lc);
+    let region = lc
+        .get("region")
+        .and_then(Value::as_str)
+        .unwrap_or("us-east-1")
+        .to_string();
+    let launch = lc.get("launchConfig").cloned().unwrap_or(json!({}));
+    let s = |k: &str| launch.get(k).and_then(Value::as_str).map(str::to_string);
+    let own = [
+        ("CreatedBy", format!("taskcluster-wm-{}", pool.provider_id)),
+        ("Owner", pool.owner.to_string()),
+        ("ManagedBy", "taskcluster".to_string()),
+        ("Name", pool.id.to_string()),
+        ("WorkerPoolId", pool.id.to_string()),
+    ];
+    let refuse = |out: &mut RenderedPools, kind: RefusalKind, message: String, at: String| {
+        out.refusals.push(LaunchRefusal {
+            pool: pool.id.to_string(),
+            launch_config_id: lc_id.clone(),
+            kind,
+            message,
+            file: pool.file.to_path_buf(),
+            pointer: at,
+        });
+    };
+    let mut tags = spec_tags(&launch, "instance");
+    tags.extend(own.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let mut volume_tags = spec_tags(&launch, "volume");
+    volume_tags.extend(own.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    for (what, list) in [("instance", &tags), ("volume", &volume_tags)] {
+        let dup = duplicates(list);
+        if !dup.is_empty() {
+            refuse(out, RefusalKind::DuplicateTagKey, format!(
+                "pool {} launch configuration {lc_id} ({region}): the {what} tags would carry {} twice: worker-manager appends its own CreatedBy, Owner, ManagedBy, Name and WorkerPoolId to the pool's TagSpecifications without removing duplicates, and EC2 rejects a RunInstances call whose tags repeat a key, so this launch configuration launches nothing",
+                pool.id,
+                dup.join(", ")
+            ), format!("{ptr}/launchConfig/TagSpecifications"));
+            return;
+        }
+    }
+    // JSON.stringify({...additionalUserData, rootUrl, ...}): a reserved key the pool also sets
+    // keeps its place and takes worker-manager's value (serde_json's map keeps insertion order).
+    let mut ud = Map::new();
+    let additional = lc.get("additionalUserData").and_then(Value::as_object);
+    for (k, v) in additional.into_iter().flatten() {
+        ud.insert(k.clone(), v.clone());
+    }
+    if additional.is_some_and(|m| m.contains_key("launchConfigId")) {
+        out.warnings.push(
+            Diagnostic::at(pool.file, format!("{ptr}/additionalUserData/launchConfigId"), format!("worker-manager overwrites additionalUserData.launchConfigId with the launch configuration's id ({lc_id}); the value here never reaches the instance"))
+                .hint("remove it; to name the launch configuration, set workerManager.launchConfigId"),
+        );
+    }
+    ud.insert("rootUrl".into(), cx.root_url.into());
+    ud.insert("workerPoolId".into(), pool.id.into());
+    ud.insert("providerId".into(), pool.provider_id.into());
+    ud.insert("workerGroup".into(), region.clone().into());
+    ud.insert("launchConfigId".into(), lc_id.clone().into());
+    ud.insert(
+        "workerConfig".into(),
+        lc.get("workerConfig").cloned().unwrap_or(json!({})),
+    );
+    let text = Value::Object(ud).to_string();
+    if text.len() > USER_DATA_LIMIT {
+        refuse(out, RefusalKind::UserDataTooLong, format!(
+            "pool {} launch configuration {lc_id} ({region}): its user-data would be {} bytes; worker-manager refuses more than {USER_DATA_LIMIT} (a \"User Data is too long\" creation error) and launches nothing",
+            pool.id,
+            text.len()
+        ), ptr.clone());
+        return;
+    }
+    let az = launch
+        .get("Placement")
+        .and_then(|p| p.get("AvailabilityZone"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{region}a"));
+    let groups: Vec<&str> = launch
+        .get("SecurityGroupIds")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let spot = launch
+        .get("InstanceMarketOptions")
+        .and_then(|m| m.get("MarketType"))
+        .and_then(Value::as_str)
+        == Some("spot");
+    let mut inst = Instance {
+        id: format!("proposed:{}:{region}:{lc_id}", pool.id),
+        region,
+        availability_zone: Some(az),
+        state: "pending".into(),
+        key_name: s("KeyName"),
+        image_id: s("ImageId"),
+        instance_type: s("InstanceType"),
+        subnet_id: s("SubnetId"),
+        security_groups: security_group_list(groups),
+        instance_lifecycle: spot.then(|| "spot".to_string()),
+        tags: tags.into_iter().collect(),
+        user_data: UserData::from_bytes(text.as_bytes(), cx.secrets),
+        ..Default::default()
+    };
+    let defaults = defaults_for(cx.set, &inst);
+    inst.metadata = metadata(&launch, defaults);
+    match public_ip(&launch, defaults) {
+        Ok(true) => inst.public_ip = Some(ASSIGNED_AT_LAUNCH.into()),
+        Ok(false) => {}
+        Err(why) => inst.set_unknown(Ec2Field::PublicIp, why),
+    }
+    out.records.push(inst);
+}
+
+/// What every launch configuration shares.
+struct RenderCx<'a> {
+    root_url: &'a str,
+    set: &'a ContractSet,
+    secrets: &'a SecretPolicy,
+}
+
+/// Reads worker-manager pool definitions (each a create-worker-pool-request with its
+/// `workerPoolId`), validates them against Taskcluster's schemas, and renders one record per
+/// launch configuration as worker-manager would launch it.
+pub fn render_pools(
+    paths: &[PathBuf],
+    schemas: &Path,
+    root_url: &str,
+    set: &ContractSet,
+    secrets: &SecretPolicy,
+) -> Result<RenderedPools, Diagnostics> {
+    let mut diags = Vec::new();
+    let (request, aws) = match (
+        TcSchema::load(schemas, "worker-manager/v1/create-worker-pool-request.json"),
+        TcSchema::load(schemas, "worker-manager/v1/config-aws.json"),
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return Err(Diagnostics(vec![Diagnostic::file(schemas, e)])),
+    };
+    let cx = RenderCx {
+        root_url,
+        set,
+        secrets,
+    };
+    let mut out = RenderedPools::default();
+    for path in paths {
+        for f in json_files(path, &mut diags) {
+            let Some(v) = read_value(&f, &mut diags) else {
+                continue;
+            };
+            let Some(pool_id) = v
+                .get("workerPoolId")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+            else {
+                diags.push(Diagnostic::at(&f, "", "the pool has no \"workerPoolId\"").hint("each file is a create-worker-pool-request with its workerPoolId added, as the worker-manager API returns a pool"));
+                continue;
+            };
+            let req: Map<String, Value> = v
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .filter(|(k, _)| POOL_REQUEST_FIELDS.contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let req = Value::Object(req);
+            let before = diags.len();
+            diags.extend(request.check(&f, "", &req));
+            if let Some(cfg) = req.get("config") {
+                diags.extend(aws.check(&f, "/config", cfg));
+            }
+            if diags.len() > before {
+                continue;
+            }
+            let text = |k: &str| req.get(k).and_then(Value::as_str).unwrap_or("");
+            let pool = Pool {
+                id: &pool_id,
+                provider_id: if text("providerId").is_empty() { "aws" } else { text("providerId") },
+                owner: text("owner"),
+                file: &f,
+            };
+            for (i, lc) in req
+                .get("config")
+                .and_then(|c| c.get("launchConfigs"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                render_launch_config(&pool, i, lc, &cx, &mut out);
+            }
+            out.pool_ids.push(pool_id);
+        }
+    }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(Diagnostics(diags))
+    }
+}
