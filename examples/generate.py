@@ -113,37 +113,6 @@ WM_POOLS = {
 }
 
 
-def worker_manager_fleet():
-    reservations = []
-    day = "2026-11-20"
-    for pool, (itype, regions, key) in WM_POOLS.items():
-        for region in regions:
-            for n in range(2):
-                az = "ab"[n]
-                iid = "i-0" + h("wm", pool, region, str(n), n=16)
-                user_data = {
-                    "rootUrl": "https://firefox-ci-tc.services.mozilla.com",
-                    "workerPoolId": pool,
-                    "providerId": "aws",
-                    "workerGroup": region,
-                    "launchConfigId": "lc-" + h("lc", pool, region, n=20),
-                    "workerConfig": {"genericWorker": {"config": {"idleTimeoutSecs": 900}}},
-                }
-                tags = {
-                    "CreatedBy": "taskcluster-wm-aws",
-                    "Owner": "relops@mozilla.com",
-                    "ManagedBy": "taskcluster",
-                    "Name": pool,
-                    "WorkerPoolId": pool,
-                }
-                launch = f"{day}T0{n + 1}:00:00.000Z"
-                image = "ami-" + h("wm-ami", pool, region, n=17)
-                reservations.append({"Instances": [instance(iid, region, az, itype, key, tags, user_data, launch, image)]})
-    iid = "i-0" + h("wm", "golden", n=16)
-    reservations.append({"Instances": [instance(iid, "us-west-2", "a", "c5.2xlarge", "mozilla-taskcluster-worker-gecko-t-win10-64", {"WorkerType": "golden-gecko-t-win10-64"}, None, f"{day}T05:00:00.000Z", "ami-" + h("wm-base", n=17), spot=False)]})
-    return {"Reservations": reservations}
-
-
 def statuses(fleet, now="2018-02-14T12:00:00Z"):
     """describe-instance-status output for a fleet: a few impaired instances, the rest ok.
     Two gecko-t-win10-64 workers impaired for hours, one gecko-t-win7-32 for 5 minutes (under
@@ -182,5 +151,4 @@ if __name__ == "__main__":
     fleet14 = provisioner_fleet("2018-02-14", lambda wt: f"{PREFIX}:{UNIVERSAL_HASH}", "ec2-manager-production")
     write("taskcluster-2018/fleet-2018-02-14.json", fleet14)
     write("taskcluster-2018/status-2018-02-14.json", statuses(fleet14))
-    write("worker-manager/fleet.json", worker_manager_fleet())
     write("taskcluster-2018/worker-types.json", list(WORKER_TYPES))

@@ -35,7 +35,7 @@ fn main() {
         (
             "contracts/ (worker-manager)",
             vec![root.join("contracts")],
-            "examples/worker-manager/fleet.json",
+            "examples/firefox-ci-2021/fleet.json",
         ),
     ];
     let now = chrono::DateTime::parse_from_rfc3339("2018-02-14T12:00:00Z")

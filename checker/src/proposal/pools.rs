@@ -70,6 +70,34 @@ pub struct LaunchRefusal {
     pub pointer: String,
 }
 
+/// The user-data fields config-aws.json forbids in `additionalUserData` (`{not: {}}`):
+/// worker-manager sets them itself. `launchConfigId` is not among them: it is overwritten.
+const RESERVED_USER_DATA: [&str; 5] = [
+    "rootUrl",
+    "workerPoolId",
+    "providerId",
+    "workerGroup",
+    "workerConfig",
+];
+
+/// The schema's words for a reserved field (`{} is not allowed for ...`) made plain.
+fn reserved_words(mut d: Diagnostic) -> Diagnostic {
+    let field = match &d.place {
+        crate::diag::Place::Pointer(p) | crate::diag::Place::Located(p, _, _) => p
+            .rsplit_once("/additionalUserData/")
+            .map(|(_, k)| k.to_string()),
+        _ => None,
+    };
+    if let Some(k) = field.filter(|k| RESERVED_USER_DATA.contains(&k.as_str())) {
+        d.message = format!("additionalUserData may not set \"{k}\": worker-manager sets it itself (Taskcluster's config-aws.json schema forbids it)");
+        d.hint = Some(format!(
+            "remove it; the reserved user-data fields are {}",
+            RESERVED_USER_DATA.join(", ")
+        ));
+    }
+    d
+}
+
 /// Pools rendered.
 #[derive(Debug, Default)]
 pub struct RenderedPools {
@@ -189,6 +217,68 @@ fn defaults_for<'s>(set: &'s ContractSet, inst: &Instance) -> Option<&'s LaunchD
         .find_map(|p| p.launch.as_ref())
 }
 
+/// The instance tags worker-manager sends, or the resource (`instance`, `volume`) and the keys
+/// that would occur twice.
+fn launch_tags(
+    pool: &Pool<'_>,
+    launch: &Value,
+) -> Result<Vec<(String, String)>, (&'static str, Vec<String>)> {
+    let own = [
+        ("CreatedBy", format!("taskcluster-wm-{}", pool.provider_id)),
+        ("Owner", pool.owner.to_string()),
+        ("ManagedBy", "taskcluster".to_string()),
+        ("Name", pool.id.to_string()),
+        ("WorkerPoolId", pool.id.to_string()),
+    ];
+    let mut instance = spec_tags(launch, "instance");
+    instance.extend(own.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let mut volume = spec_tags(launch, "volume");
+    volume.extend(own.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    for (what, list) in [("instance", &instance), ("volume", &volume)] {
+        let dup = duplicates(list);
+        if !dup.is_empty() {
+            return Err((what, dup));
+        }
+    }
+    Ok(instance)
+}
+
+/// The user-data JSON worker-manager sends: `JSON.stringify({...additionalUserData, rootUrl,
+/// workerPoolId, providerId, workerGroup, launchConfigId, workerConfig})`. A reserved key the
+/// pool also sets keeps its place and takes worker-manager's value, as in JavaScript
+/// (serde_json's map keeps insertion order).
+fn user_data_text(
+    pool: &Pool<'_>,
+    lc: &Value,
+    ptr: &str,
+    region: &str,
+    lc_id: &str,
+    root_url: &str,
+    warnings: &mut Vec<Diagnostic>,
+) -> String {
+    let mut ud = Map::new();
+    let additional = lc.get("additionalUserData").and_then(Value::as_object);
+    for (k, v) in additional.into_iter().flatten() {
+        ud.insert(k.clone(), v.clone());
+    }
+    if additional.is_some_and(|m| m.contains_key("launchConfigId")) {
+        warnings.push(
+            Diagnostic::at(pool.file, format!("{ptr}/additionalUserData/launchConfigId"), format!("worker-manager overwrites additionalUserData.launchConfigId with the launch configuration's id ({lc_id}); the value here never reaches the instance"))
+                .hint("remove it; to name the launch configuration, set workerManager.launchConfigId"),
+        );
+    }
+    ud.insert("rootUrl".into(), root_url.into());
+    ud.insert("workerPoolId".into(), pool.id.into());
+    ud.insert("providerId".into(), pool.provider_id.into());
+    ud.insert("workerGroup".into(), region.into());
+    ud.insert("launchConfigId".into(), lc_id.into());
+    ud.insert(
+        "workerConfig".into(),
+        lc.get("workerConfig").cloned().unwrap_or(json!({})),
+    );
+    Value::Object(ud).to_string()
+}
+
 /// What worker-manager would put on an instance of launch configuration `i`, or why it would
 /// launch nothing.
 fn render_launch_config(
@@ -207,13 +297,6 @@ fn render_launch_config(
         .to_string();
     let launch = lc.get("launchConfig").cloned().unwrap_or(json!({}));
     let s = |k: &str| launch.get(k).and_then(Value::as_str).map(str::to_string);
-    let own = [
-        ("CreatedBy", format!("taskcluster-wm-{}", pool.provider_id)),
-        ("Owner", pool.owner.to_string()),
-        ("ManagedBy", "taskcluster".to_string()),
-        ("Name", pool.id.to_string()),
-        ("WorkerPoolId", pool.id.to_string()),
-    ];
     let refuse = |out: &mut RenderedPools, kind: RefusalKind, message: String, at: String| {
         out.refusals.push(LaunchRefusal {
             pool: pool.id.to_string(),
@@ -224,13 +307,9 @@ fn render_launch_config(
             pointer: at,
         });
     };
-    let mut tags = spec_tags(&launch, "instance");
-    tags.extend(own.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    let mut volume_tags = spec_tags(&launch, "volume");
-    volume_tags.extend(own.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    for (what, list) in [("instance", &tags), ("volume", &volume_tags)] {
-        let dup = duplicates(list);
-        if !dup.is_empty() {
+    let tags = match launch_tags(pool, &launch) {
+        Ok(t) => t,
+        Err((what, dup)) => {
             refuse(out, RefusalKind::DuplicateTagKey, format!(
                 "pool {} launch configuration {lc_id} ({region}): the {what} tags would carry {} twice: worker-manager appends its own CreatedBy, Owner, ManagedBy, Name and WorkerPoolId to the pool's TagSpecifications without removing duplicates, and EC2 rejects a RunInstances call whose tags repeat a key, so this launch configuration launches nothing",
                 pool.id,
@@ -238,30 +317,8 @@ fn render_launch_config(
             ), format!("{ptr}/launchConfig/TagSpecifications"));
             return;
         }
-    }
-    // JSON.stringify({...additionalUserData, rootUrl, ...}): a reserved key the pool also sets
-    // keeps its place and takes worker-manager's value (serde_json's map keeps insertion order).
-    let mut ud = Map::new();
-    let additional = lc.get("additionalUserData").and_then(Value::as_object);
-    for (k, v) in additional.into_iter().flatten() {
-        ud.insert(k.clone(), v.clone());
-    }
-    if additional.is_some_and(|m| m.contains_key("launchConfigId")) {
-        out.warnings.push(
-            Diagnostic::at(pool.file, format!("{ptr}/additionalUserData/launchConfigId"), format!("worker-manager overwrites additionalUserData.launchConfigId with the launch configuration's id ({lc_id}); the value here never reaches the instance"))
-                .hint("remove it; to name the launch configuration, set workerManager.launchConfigId"),
-        );
-    }
-    ud.insert("rootUrl".into(), cx.root_url.into());
-    ud.insert("workerPoolId".into(), pool.id.into());
-    ud.insert("providerId".into(), pool.provider_id.into());
-    ud.insert("workerGroup".into(), region.clone().into());
-    ud.insert("launchConfigId".into(), lc_id.clone().into());
-    ud.insert(
-        "workerConfig".into(),
-        lc.get("workerConfig").cloned().unwrap_or(json!({})),
-    );
-    let text = Value::Object(ud).to_string();
+    };
+    let text = user_data_text(pool, lc, &ptr, &region, &lc_id, cx.root_url, &mut out.warnings);
     if text.len() > USER_DATA_LIMIT {
         refuse(out, RefusalKind::UserDataTooLong, format!(
             "pool {} launch configuration {lc_id} ({region}): its user-data would be {} bytes; worker-manager refuses more than {USER_DATA_LIMIT} (a \"User Data is too long\" creation error) and launches nothing",
@@ -370,7 +427,7 @@ pub fn render_pools(
             let before = diags.len();
             diags.extend(request.check(&f, "", &req));
             if let Some(cfg) = req.get("config") {
-                diags.extend(aws.check(&f, "/config", cfg));
+                diags.extend(aws.check(&f, "/config", cfg).into_iter().map(reserved_words));
             }
             if diags.len() > before {
                 continue;

@@ -185,7 +185,7 @@ fn a_set_no_provider_declares_is_named() {
         2,
         &[
             "cons.json at /clauses/1/set",
-            "no loaded provider declares a set named \"workerTypez\"",
+            "nor a loaded provider declares a set named \"workerTypez\"",
         ],
     );
 }
@@ -416,7 +416,7 @@ fn bad_usage_exits_2() {
             &["--region", "us-east-1"][..],
             &["--endpoint-url", "http://127.0.0.1:9"][..],
         ] {
-            let mut args = vec![cmd, "--fleet", "examples/worker-manager/fleet.json"];
+            let mut args = vec![cmd, "--fleet", "examples/firefox-ci-2021/fleet.json"];
             args.extend_from_slice(live);
             args.extend_from_slice(extra);
             let both = checker(&args);

@@ -145,9 +145,9 @@ fn junit_fails_a_warning_only_when_the_run_fails() {
 #[test]
 fn a_format_name_given_as_the_output_file_is_refused_with_a_hint() {
     for cmd in [
-        vec!["check", "--fleet", "examples/worker-manager/fleet.json"],
+        vec!["check", "--fleet", "examples/firefox-ci-2021/fleet.json"],
         vec!["rules"],
-        vec!["snapshot", "--fleet", "examples/worker-manager/fleet.json"],
+        vec!["snapshot", "--fleet", "examples/firefox-ci-2021/fleet.json"],
     ] {
         let mut a = cmd.clone();
         a.extend(["--output", "json"]);
@@ -279,7 +279,9 @@ fn rules_lists_every_kind_and_code() {
             "waiver-expired",
             "waiver-unused",
             "region-failed",
-            "source-empty"
+            "source-empty",
+            "input-lost",
+            "launch-refused"
         ]
     );
 }
@@ -338,7 +340,7 @@ fn written_files_follow_the_umask() {
     for (umask, mode) in [("022", 0o644), ("077", 0o600)] {
         let out = dir.path().join(format!("report-{umask}.json"));
         let script = format!(
-            "umask {umask} && exec \"$0\" check --fleet examples/worker-manager/fleet.json --format json --output {}",
+            "umask {umask} && exec \"$0\" check --fleet examples/firefox-ci-2021/fleet.json --format json --output {}",
             out.display()
         );
         let mut cmd = std::process::Command::new("sh");

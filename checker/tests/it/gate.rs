@@ -234,12 +234,13 @@ fn the_shipped_pools_are_deployable() {
     }
     let r = gate(&[
         "--pools",
-        "examples/worker-manager/pools",
+        "examples/firefox-ci-2021/pools",
         "--format",
         "json",
     ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert_eq!(r.json()["source"]["instances"], 4);
+    // One record per launch configuration of the eight real pools (fxci-config bc1924d6).
+    assert_eq!(r.json()["source"]["instances"], 167);
 }
 
 #[test]

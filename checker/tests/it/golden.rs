@@ -41,7 +41,7 @@ fn stable(text: &str) -> String {
 }
 
 const FORMATS: [&str; 4] = ["human", "json", "junit", "markdown"];
-const WM: &str = "examples/worker-manager/fleet.json";
+const WM: &str = "examples/firefox-ci-2021/fleet.json";
 const WM_NOW: &str = "2026-06-01T12:00:00Z";
 
 #[test]
@@ -180,7 +180,7 @@ fn gate_in_every_format() {
             &[
                 "gate",
                 "--pools",
-                "examples/worker-manager/pools",
+                "examples/firefox-ci-2021/pools",
                 "--taskcluster-schemas",
                 "../shared/taskcluster-schemas",
                 "--now",

@@ -263,7 +263,7 @@ fn the_main_job_on_the_worker_manager_example_is_clean() {
     let r = checker(&[
         "check",
         "--fleet",
-        "examples/worker-manager/fleet.json",
+        "examples/firefox-ci-2021/fleet.json",
         "--format",
         "json",
     ]);

@@ -1,0 +1,227 @@
+//! The fast reader against the full one, on pages real and damaged.
+
+use super::*;
+use proptest::prelude::*;
+
+const PAGE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet><item><instanceId>i-1</instanceId><imageId>ami-1</imageId><instanceState><code>16</code><name>running</name></instanceState><keyName>a:b&amp;c</keyName><instanceType>c5.large</instanceType><launchTime>2018-02-14T01:00:00.000Z</launchTime><placement><availabilityZone>us-east-1a</availabilityZone></placement><subnetId>subnet-1</subnetId><vpcId>vpc-1</vpcId><networkInterfaceSet><item><subnetId>subnet-OTHER</subnetId><status>in-use</status></item></networkInterfaceSet><iamInstanceProfile><arn>arn:aws:iam::1:instance-profile/x</arn></iamInstanceProfile><tagSet><item><key>Name</key><value>w</value></item><item><key>Empty</key><value></value></item></tagSet></item></instancesSet></item></reservationSet><nextToken>tok</nextToken></DescribeInstancesResponse>"#;
+
+fn check_page(v: &[RawInstance], next: Option<&str>) {
+    assert_eq!(next, Some("tok"));
+    assert_eq!(v.len(), 1);
+    let i = &v[0];
+    assert_eq!(i.id, "i-1");
+    assert_eq!(i.key_name.as_deref(), Some("a:b&c"));
+    assert_eq!(
+        i.subnet_id.as_deref(),
+        Some("subnet-1"),
+        "not the network interface's"
+    );
+    assert_eq!(i.state.as_deref(), Some("running"));
+    assert_eq!(i.availability_zone.as_deref(), Some("us-east-1a"));
+    assert_eq!(
+        i.iam_instance_profile.as_deref(),
+        Some("arn:aws:iam::1:instance-profile/x")
+    );
+    assert_eq!(
+        i.tags,
+        vec![("Name".into(), "w".into()), ("Empty".into(), String::new())]
+    );
+}
+
+#[test]
+fn reads_the_fields_at_their_own_level_only() {
+    let (v, next) = scan(PAGE.as_bytes()).expect("the fast path reads EC2's shape");
+    check_page(&v, next.as_deref());
+    let (v, next) = reference(PAGE.as_bytes()).unwrap();
+    check_page(&v, next.as_deref());
+}
+
+#[test]
+fn the_next_token_hint_is_the_token_or_nothing() {
+    assert_eq!(next_token_hint(PAGE.as_bytes()).as_deref(), Some("tok"));
+    let last = PAGE.replace("<nextToken>tok</nextToken>", "");
+    assert_eq!(next_token_hint(last.as_bytes()), None);
+    let escaped = PAGE.replace("<nextToken>tok<", "<nextToken>a&amp;b<");
+    assert_eq!(
+        next_token_hint(escaped.as_bytes()),
+        None,
+        "left to the full read"
+    );
+    assert_eq!(next_token_hint(&PAGE.as_bytes()[..PAGE.len() - 3]), None);
+}
+
+#[test]
+fn unusual_documents_go_to_the_full_reader() {
+    let commented = PAGE.replace("<requestId>", "<!-- c --><requestId>");
+    assert!(scan(commented.as_bytes()).is_none());
+    let (v, next) = describe_instances(commented.as_bytes()).unwrap();
+    check_page(&v, next.as_deref());
+    let cdata = PAGE.replace("<keyName>a:b&amp;c", "<keyName><![CDATA[a:b&c]]>");
+    assert!(scan(cdata.as_bytes()).is_none());
+    let (v, next) = describe_instances(cdata.as_bytes()).unwrap();
+    check_page(&v, next.as_deref());
+}
+
+#[test]
+fn a_comment_inside_a_skipped_subtree_cannot_fake_its_end() {
+    // Were the jump to stop at the commented end tag, "evil" would become the key name.
+    let tricky = PAGE.replace(
+        "<networkInterfaceSet>",
+        "<networkInterfaceSet><!-- </networkInterfaceSet><keyName>evil</keyName><networkInterfaceSet> -->",
+    );
+    let (v, _) = describe_instances(tricky.as_bytes()).unwrap();
+    assert_eq!(v[0].key_name.as_deref(), Some("a:b&c"));
+    assert_eq!(
+        Some((v, Some("tok".to_string()))),
+        reference(tricky.as_bytes()).ok()
+    );
+}
+
+#[test]
+fn a_cut_off_page_is_an_error() {
+    for cut in 0..PAGE.len() {
+        let err = describe_instances(&PAGE.as_bytes()[..cut])
+            .expect_err(&format!("cut at byte {cut} was accepted"));
+        assert!(!err.is_empty());
+    }
+    let err = describe_instances(&PAGE.as_bytes()[..PAGE.len() / 2]).unwrap_err();
+    assert!(err.contains("truncated"), "{err}");
+    assert!(describe_instances(b"<html>502</html>").is_err());
+    assert!(describe_instances(b"").is_err());
+    let mismatched = PAGE.replace("</vpcId>", "</vpcid>");
+    assert!(describe_instances(mismatched.as_bytes()).is_err());
+}
+
+/// A value as EC2 might send it: escaped, sometimes with entities and non-ASCII text.
+fn value() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[a-zA-Z0-9:/&<>\"' é.-]{0,12}").unwrap()
+}
+
+fn esc(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+prop_compose! {
+    fn instance()(id in "[a-f0-9]{1,17}", key in proptest::option::of(value()), state in proptest::option::of(value()),
+                  zone in proptest::option::of(value()), tags in proptest::collection::vec((value(), proptest::option::of(value())), 0..4),
+                  noise in proptest::collection::vec(0usize..7, 0..5), pretty in any::<bool>()) -> String {
+        let nl = if pretty { "\n  " } else { "" };
+        let mut s = format!("<item>{nl}<instanceId>i-{id}</instanceId>{nl}");
+        for n in &noise {
+            s.push_str(match n {
+                0 => "<networkInterfaceSet><item><subnetId>subnet-x</subnetId><groupSet><item><groupName>g</groupName></item></groupSet></item></networkInterfaceSet>",
+                1 => "<productCodes/>",
+                2 => "<blockDeviceMapping><item><ebs><status>attached</status></ebs></item></blockDeviceMapping>",
+                3 => "<monitoring><state>disabled</state></monitoring>",
+                4 => "<item><keyName>not-this-one</keyName></item>",
+                // A skippable name nested in itself: walked tag by tag, not jumped over.
+                5 => "<groupSet><item><groupSet><item><keyName>nested</keyName></item></groupSet></item></groupSet>",
+                _ => "<reason></reason><groupSet/>",
+            });
+            s.push_str(nl);
+        }
+        if let Some(k) = key { s += &format!("<keyName>{}</keyName>{nl}", esc(&k)); }
+        if let Some(st) = state { s += &format!("<instanceState><code>16</code><name>{}</name></instanceState>", esc(&st)); }
+        if let Some(z) = zone { s += &format!("<placement><availabilityZone>{}</availabilityZone><tenancy>default</tenancy></placement>", esc(&z)); }
+        s += "<tagSet>";
+        for (k, v) in tags {
+            match v {
+                Some(v) => s += &format!("<item><key>{}</key>{nl}<value>{}</value></item>", esc(&k), esc(&v)),
+                None => s += &format!("<item><key>{}</key><value/></item>", esc(&k)),
+            }
+        }
+        s += "</tagSet></item>";
+        s
+    }
+}
+
+prop_compose! {
+    fn page()(reservations in proptest::collection::vec(proptest::collection::vec(instance(), 0..3), 0..4),
+              token in proptest::option::of("[a-zA-Z0-9]{0,8}"), decl in any::<bool>()) -> String {
+        let mut s = String::new();
+        if decl { s += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"; }
+        s += "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>x</requestId><reservationSet>";
+        for r in reservations {
+            s += "<item><reservationId>r-1</reservationId><groupSet/><instancesSet>";
+            for i in r { s += &i; }
+            s += "</instancesSet></item>";
+        }
+        s += "</reservationSet>";
+        if let Some(t) = token { s += &format!("<nextToken>{t}</nextToken>"); }
+        s += "</DescribeInstancesResponse>\n";
+        s
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// The fast path reads every page EC2 could send exactly as quick-xml does.
+    #[test]
+    fn fast_and_full_readers_agree(p in page()) {
+        let full = reference(p.as_bytes());
+        prop_assert!(full.is_ok(), "{:?}", full);
+        let fast = scan(p.as_bytes());
+        prop_assert!(fast.is_some(), "the fast path declined a page in EC2's shape:\n{}", p);
+        prop_assert_eq!(fast, full.ok());
+    }
+
+    /// The hint never names a token the page does not have.
+    #[test]
+    fn the_hint_agrees_with_the_full_read(p in page()) {
+        if let Some(hint) = next_token_hint(p.as_bytes()) {
+            prop_assert_eq!(Some(hint), reference(p.as_bytes()).unwrap().1);
+        }
+    }
+
+    /// On a damaged page (a byte of markup inserted or deleted), the fast path declines or
+    /// reads what the full reader reads, with one allowance: markup inside a subtree it jumps
+    /// over ([`SKIPPED`]) is not looked at, so damage there may be accepted, and then the
+    /// result must be the undamaged page's. It never returns a fleet neither page holds.
+    #[test]
+    fn the_fast_path_never_disagrees_on_a_damaged_page(
+        p in page(),
+        at in 0.0f64..1.0,
+        what in 0usize..12,
+    ) {
+        // One edit per page: with two, one could break a skipped subtree (so the full reader
+        // rejects the page) while the other changes a value legitimately.
+        let mut b = p.clone().into_bytes();
+        let i = ((b.len() as f64) * at) as usize;
+        let insert: &[u8] = match what {
+            0 => b"<",
+            1 => b">",
+            2 => b"/",
+            3 => b"!",
+            4 => b"?",
+            5 => b" ",
+            6 => b":",
+            7 => b"<x>",
+            8 => b"</x>",
+            9 => b"\r",
+            _ => b"",
+        };
+        if insert.is_empty() {
+            if i < b.len() {
+                b.remove(i);
+            }
+        } else {
+            b.splice(i..i, insert.iter().copied());
+        }
+        if let Some(fast) = scan(&b) {
+            let expected = match reference(&b) {
+                Ok(full) => full,
+                Err(_) => reference(p.as_bytes()).unwrap(),
+            };
+            prop_assert_eq!(fast, expected, "{}", String::from_utf8_lossy(&b));
+        }
+    }
+
+    /// Neither reader accepts a page cut short.
+    #[test]
+    fn no_cut_is_accepted(p in page(), at in 0.0f64..1.0) {
+        let cut = ((p.trim_end().len() as f64) * at) as usize;
+        prop_assert!(describe_instances(&p.as_bytes()[..cut]).is_err());
+    }
+}
