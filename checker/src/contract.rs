@@ -59,6 +59,9 @@ pub struct Provider {
 pub struct LaunchDefaults {
     /// Subnets whose `MapPublicIpOnLaunch` is true (a set's members); `None`: not declared.
     pub public_ip_subnets: Option<Arc<BTreeSet<String>>>,
+    /// Whether a launch gets a public IPv4 when neither its network interfaces nor a declared
+    /// subnet say (`publicIpv4`); `None`: not declared.
+    pub public_ip: Option<bool>,
     /// `MetadataOptions` defaults (EC2's own, optional/enabled/1, where not given).
     pub metadata: crate::fleet::MetadataOptions,
 }

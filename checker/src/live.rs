@@ -262,7 +262,9 @@ pub fn from_raw(r: RawInstance, region: &str) -> Instance {
             hop_limit: r.hop_limit,
         },
         public_ip: r.public_ip,
-        security_groups: crate::fleet::security_group_list(r.security_groups.iter().map(String::as_str)),
+        security_groups: crate::fleet::security_group_list(
+            r.security_groups.iter().map(String::as_str),
+        ),
         tags: r.tags.into_iter().collect(),
         user_data: UserData::NotFetched,
         unknown: None,

@@ -390,20 +390,39 @@ pub(crate) fn parse_instance(
 }
 
 /// `MetadataOptions` as describe-instances prints it (`HttpPutResponseHopLimit` is a number).
-fn parse_metadata_options(path: &Path, ptr: &str, v: &Value) -> Result<MetadataOptions, Diagnostic> {
+fn parse_metadata_options(
+    path: &Path,
+    ptr: &str,
+    v: &Value,
+) -> Result<MetadataOptions, Diagnostic> {
     let Some(m) = v.get("MetadataOptions").filter(|m| !m.is_null()) else {
         return Ok(MetadataOptions::default());
     };
     let at = |k: &str| format!("{ptr}/MetadataOptions/{k}");
     if !m.is_object() {
-        return Err(Diagnostic::at(path, format!("{ptr}/MetadataOptions"), "\"MetadataOptions\" must be an object, as describe-instances prints it"));
+        return Err(Diagnostic::at(
+            path,
+            format!("{ptr}/MetadataOptions"),
+            "\"MetadataOptions\" must be an object, as describe-instances prints it",
+        ));
     }
     let text = |k: &str| -> Result<Option<String>, Diagnostic> {
         match m.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) if k == "HttpPutResponseHopLimit" => Ok(Some(n.to_string())),
-            Some(_) => Err(Diagnostic::at(path, at(k), format!("\"{k}\" must be a {}", if k == "HttpPutResponseHopLimit" { "number" } else { "string" }))),
+            Some(_) => Err(Diagnostic::at(
+                path,
+                at(k),
+                format!(
+                    "\"{k}\" must be a {}",
+                    if k == "HttpPutResponseHopLimit" {
+                        "number"
+                    } else {
+                        "string"
+                    }
+                ),
+            )),
         }
     };
     Ok(MetadataOptions {
@@ -419,14 +438,22 @@ fn parse_security_groups(path: &Path, ptr: &str, v: &Value) -> Result<Option<Str
         return Ok(None);
     };
     let Some(arr) = groups.as_array() else {
-        return Err(Diagnostic::at(path, format!("{ptr}/SecurityGroups"), "\"SecurityGroups\" must be an array of {\"GroupId\", \"GroupName\"}"));
+        return Err(Diagnostic::at(
+            path,
+            format!("{ptr}/SecurityGroups"),
+            "\"SecurityGroups\" must be an array of {\"GroupId\", \"GroupName\"}",
+        ));
     };
     let mut ids = Vec::with_capacity(arr.len());
     for (gi, g) in arr.iter().enumerate() {
         match g.get("GroupId").and_then(Value::as_str) {
             Some(id) => ids.push(id),
             None => {
-                return Err(Diagnostic::at(path, format!("{ptr}/SecurityGroups/{gi}"), "a security group needs a string \"GroupId\""));
+                return Err(Diagnostic::at(
+                    path,
+                    format!("{ptr}/SecurityGroups/{gi}"),
+                    "a security group needs a string \"GroupId\"",
+                ));
             }
         }
     }

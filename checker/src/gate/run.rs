@@ -290,17 +290,24 @@ fn render_pools(req: &GateRequest, set: &ContractSet) -> Result<Rendered> {
             && provider != "(unmanaged)"
             && !group.starts_with("(no ")
         {
-            known.entry(provider.to_string()).or_default().insert(group.to_string());
+            known
+                .entry(provider.to_string())
+                .or_default()
+                .insert(group.to_string());
         }
     }
     let refused = pools
         .refusals
         .iter()
         .map(|x| {
-            let place = Diagnostics(vec![crate::diag::Diagnostic::at(&x.file, x.pointer.clone(), "")])
-                .located()
-                .0
-                .remove(0);
+            let place = Diagnostics(vec![crate::diag::Diagnostic::at(
+                &x.file,
+                x.pointer.clone(),
+                "",
+            )])
+            .located()
+            .0
+            .remove(0);
             let mut f = Finding::about(
                 Code::LaunchRefused,
                 Outcome::Violation,

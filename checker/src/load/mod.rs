@@ -6,8 +6,8 @@ use crate::contract::*;
 use crate::diag::{Diagnostic, Diagnostics, Place};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::LazyLock;
 
 mod compile;

@@ -89,6 +89,7 @@ impl Compiler<'_> {
         };
         Some(LaunchDefaults {
             public_ip_subnets,
+            public_ip: d.get("publicIpv4").and_then(Value::as_bool),
             metadata: crate::fleet::MetadataOptions {
                 http_tokens: text("HttpTokens"),
                 http_endpoint: text("HttpEndpoint"),

@@ -61,7 +61,11 @@ fn write(out: &mut String, v: &Value) {
         }
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes())));
+            keys.sort_by(|a, b| {
+                a.len()
+                    .cmp(&b.len())
+                    .then_with(|| a.as_bytes().cmp(b.as_bytes()))
+            });
             out.push('{');
             for (i, k) in keys.into_iter().enumerate() {
                 if i > 0 {
@@ -128,7 +132,10 @@ mod tests {
         // md5('p/w{"region": "r"}'), computed independently with coreutils md5sum.
         let lc = json!({"region": "r"});
         assert_eq!(text(&lc), r#"{"region": "r"}"#);
-        assert_eq!(launch_config_id("p/w", &lc), format!("lc-{}", &EXPECTED[..20]));
+        assert_eq!(
+            launch_config_id("p/w", &lc),
+            format!("lc-{}", &EXPECTED[..20])
+        );
     }
 
     const EXPECTED: &str = "2dc0d172232d741bb12b64ed6800eeff";

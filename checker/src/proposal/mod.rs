@@ -123,6 +123,28 @@ pub fn render_one(
         };
         put(&mut inst, &mut ud, &o.path, value);
     }
+    // What EC2 sets that the manifest leaves to the account: its declared launch defaults.
+    let defaults = p.launch.as_ref();
+    let promised = |f: Ec2Field| p.outputs.iter().any(|o| o.path == OutputPath::Field(f));
+    let metadata = pools::metadata(&Value::Null, defaults);
+    for (f, v) in [
+        (Ec2Field::HttpTokens, metadata.http_tokens),
+        (Ec2Field::HttpEndpoint, metadata.http_endpoint),
+        (Ec2Field::HopLimit, metadata.hop_limit),
+    ] {
+        if !promised(f)
+            && let Some(v) = v
+        {
+            put(&mut inst, &mut ud, &OutputPath::Field(f), Value::String(v));
+        }
+    }
+    if !promised(Ec2Field::PublicIp) {
+        match pools::default_public_ip(defaults, None) {
+            Ok(true) => inst.public_ip = Some(pools::ASSIGNED_AT_LAUNCH.into()),
+            Ok(false) => {}
+            Err(why) => inst.set_unknown(Ec2Field::PublicIp, why),
+        }
+    }
     if let Some(extra) = extra_user_data
         && !ud.contains_key("data")
     {
@@ -229,4 +251,3 @@ pub(crate) fn read_value(f: &Path, diags: &mut Vec<Diagnostic>) -> Option<Value>
         }
     }
 }
-

@@ -6,7 +6,7 @@
 //! `provision()`, commit 9d59eb59f6fd0912075c194100d8910f2da40f52 (the commit of the schemas
 //! the pools are validated against); see docs/taskcluster.md for each fact and its lines.
 
-use super::{jsonb, json_files, read_value};
+use super::{json_files, jsonb, read_value};
 use crate::contract::{ContractSet, LaunchDefaults};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::fleet::{Instance, MetadataOptions, SecretPolicy, UserData, security_group_list};
@@ -89,7 +89,9 @@ fn reserved_words(mut d: Diagnostic) -> Diagnostic {
         _ => None,
     };
     if let Some(k) = field.filter(|k| RESERVED_USER_DATA.contains(&k.as_str())) {
-        d.message = format!("additionalUserData may not set \"{k}\": worker-manager sets it itself (Taskcluster's config-aws.json schema forbids it)");
+        d.message = format!(
+            "additionalUserData may not set \"{k}\": worker-manager sets it itself (Taskcluster's config-aws.json schema forbids it)"
+        );
         d.hint = Some(format!(
             "remove it; the reserved user-data fields are {}",
             RESERVED_USER_DATA.join(", ")
@@ -129,7 +131,12 @@ fn spec_tags(launch: &Value, resource: &str) -> Vec<(String, String)> {
         .flatten()
         .filter(|s| s.get("ResourceType").and_then(Value::as_str) == Some(resource))
     {
-        for t in spec.get("Tags").and_then(Value::as_array).into_iter().flatten() {
+        for t in spec
+            .get("Tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let (Some(k), Some(v)) = (
                 t.get("Key").and_then(Value::as_str),
                 t.get("Value").and_then(Value::as_str),
@@ -175,20 +182,30 @@ fn public_ip(launch: &Value, defaults: Option<&LaunchDefaults>) -> Result<bool, 
         .and_then(|n| n.get("SubnetId"))
         .or_else(|| launch.get("SubnetId"))
         .and_then(Value::as_str);
-    let Some(subnet) = subnet else {
-        return Err("the launch names no subnet (the default VPC's default subnet would be used), so whether it gets a public IPv4 is not known".into());
-    };
-    match defaults.and_then(|d| d.public_ip_subnets.as_ref()) {
-        Some(set) => Ok(set.contains(subnet)),
-        None => Err(format!(
-            "whether subnet {subnet} maps a public IPv4 on launch is not declared: list the subnets that do under the provider manifest's launchDefaults.publicIpSubnets"
-        )),
+    if let (Some(subnet), Some(set)) = (subnet, defaults.and_then(|d| d.public_ip_subnets.as_ref()))
+    {
+        return Ok(set.contains(subnet));
     }
+    default_public_ip(defaults, subnet)
+}
+
+/// The provider's declared answer for a launch nothing else decides, or why it is unknown.
+pub(crate) fn default_public_ip(
+    defaults: Option<&LaunchDefaults>,
+    subnet: Option<&str>,
+) -> Result<bool, String> {
+    if let Some(b) = defaults.and_then(|d| d.public_ip) {
+        return Ok(b);
+    }
+    Err(match subnet {
+        Some(subnet) => format!("whether subnet {subnet} maps a public IPv4 on launch is not declared: list the subnets that do under the provider manifest's launchDefaults.publicIpSubnets (or set launchDefaults.publicIpv4)"),
+        None => "the launch names no subnet and the provider manifest declares no launchDefaults.publicIpv4, so whether it gets a public IPv4 is not known".into(),
+    })
 }
 
 /// What the launch's `MetadataOptions` are: the launch configuration's, else the manifest's
 /// declared account defaults, else EC2's documented defaults (optional, enabled, 1).
-fn metadata(launch: &Value, defaults: Option<&LaunchDefaults>) -> MetadataOptions {
+pub(crate) fn metadata(launch: &Value, defaults: Option<&LaunchDefaults>) -> MetadataOptions {
     let given = launch.get("MetadataOptions");
     let pick = |k: &str, d: Option<&String>, ec2: &str| -> Option<String> {
         match given.and_then(|m| m.get(k)) {
@@ -199,8 +216,16 @@ fn metadata(launch: &Value, defaults: Option<&LaunchDefaults>) -> MetadataOption
     };
     let d = defaults.map(|d| &d.metadata);
     MetadataOptions {
-        http_tokens: pick("HttpTokens", d.and_then(|m| m.http_tokens.as_ref()), "optional"),
-        http_endpoint: pick("HttpEndpoint", d.and_then(|m| m.http_endpoint.as_ref()), "enabled"),
+        http_tokens: pick(
+            "HttpTokens",
+            d.and_then(|m| m.http_tokens.as_ref()),
+            "optional",
+        ),
+        http_endpoint: pick(
+            "HttpEndpoint",
+            d.and_then(|m| m.http_endpoint.as_ref()),
+            "enabled",
+        ),
         hop_limit: pick(
             "HttpPutResponseHopLimit",
             d.and_then(|m| m.hop_limit.as_ref()),
@@ -217,12 +242,12 @@ fn defaults_for<'s>(set: &'s ContractSet, inst: &Instance) -> Option<&'s LaunchD
         .find_map(|p| p.launch.as_ref())
 }
 
+/// Tags as sent: key, value, in order.
+type Tags = Vec<(String, String)>;
+
 /// The instance tags worker-manager sends, or the resource (`instance`, `volume`) and the keys
 /// that would occur twice.
-fn launch_tags(
-    pool: &Pool<'_>,
-    launch: &Value,
-) -> Result<Vec<(String, String)>, (&'static str, Vec<String>)> {
+fn launch_tags(pool: &Pool<'_>, launch: &Value) -> Result<Tags, (&'static str, Vec<String>)> {
     let own = [
         ("CreatedBy", format!("taskcluster-wm-{}", pool.provider_id)),
         ("Owner", pool.owner.to_string()),
@@ -279,54 +304,17 @@ fn user_data_text(
     Value::Object(ud).to_string()
 }
 
-/// What worker-manager would put on an instance of launch configuration `i`, or why it would
-/// launch nothing.
-fn render_launch_config(
+/// The record of one launch: what RunInstances gets from the launch configuration.
+fn launched(
     pool: &Pool<'_>,
-    i: usize,
-    lc: &Value,
-    cx: &RenderCx<'_>,
-    out: &mut RenderedPools,
-) {
-    let ptr = format!("/config/launchConfigs/{i}");
-    let lc_id = jsonb::launch_config_id(pool.id, lc);
-    let region = lc
-        .get("region")
-        .and_then(Value::as_str)
-        .unwrap_or("us-east-1")
-        .to_string();
-    let launch = lc.get("launchConfig").cloned().unwrap_or(json!({}));
+    launch: &Value,
+    region: String,
+    lc_id: &str,
+    tags: Tags,
+    user_data: &str,
+    secrets: &SecretPolicy,
+) -> Instance {
     let s = |k: &str| launch.get(k).and_then(Value::as_str).map(str::to_string);
-    let refuse = |out: &mut RenderedPools, kind: RefusalKind, message: String, at: String| {
-        out.refusals.push(LaunchRefusal {
-            pool: pool.id.to_string(),
-            launch_config_id: lc_id.clone(),
-            kind,
-            message,
-            file: pool.file.to_path_buf(),
-            pointer: at,
-        });
-    };
-    let tags = match launch_tags(pool, &launch) {
-        Ok(t) => t,
-        Err((what, dup)) => {
-            refuse(out, RefusalKind::DuplicateTagKey, format!(
-                "pool {} launch configuration {lc_id} ({region}): the {what} tags would carry {} twice: worker-manager appends its own CreatedBy, Owner, ManagedBy, Name and WorkerPoolId to the pool's TagSpecifications without removing duplicates, and EC2 rejects a RunInstances call whose tags repeat a key, so this launch configuration launches nothing",
-                pool.id,
-                dup.join(", ")
-            ), format!("{ptr}/launchConfig/TagSpecifications"));
-            return;
-        }
-    };
-    let text = user_data_text(pool, lc, &ptr, &region, &lc_id, cx.root_url, &mut out.warnings);
-    if text.len() > USER_DATA_LIMIT {
-        refuse(out, RefusalKind::UserDataTooLong, format!(
-            "pool {} launch configuration {lc_id} ({region}): its user-data would be {} bytes; worker-manager refuses more than {USER_DATA_LIMIT} (a \"User Data is too long\" creation error) and launches nothing",
-            pool.id,
-            text.len()
-        ), ptr.clone());
-        return;
-    }
     let az = launch
         .get("Placement")
         .and_then(|p| p.get("AvailabilityZone"))
@@ -345,7 +333,7 @@ fn render_launch_config(
         .and_then(|m| m.get("MarketType"))
         .and_then(Value::as_str)
         == Some("spot");
-    let mut inst = Instance {
+    Instance {
         id: format!("proposed:{}:{region}:{lc_id}", pool.id),
         region,
         availability_zone: Some(az),
@@ -357,9 +345,77 @@ fn render_launch_config(
         security_groups: security_group_list(groups),
         instance_lifecycle: spot.then(|| "spot".to_string()),
         tags: tags.into_iter().collect(),
-        user_data: UserData::from_bytes(text.as_bytes(), cx.secrets),
+        user_data: UserData::from_bytes(user_data.as_bytes(), secrets),
         ..Default::default()
+    }
+}
+
+/// What worker-manager would put on an instance of launch configuration `i`, or why it would
+/// launch nothing.
+fn render_launch_config(
+    pool: &Pool<'_>,
+    i: usize,
+    lc: &Value,
+    cx: &RenderCx<'_>,
+    out: &mut RenderedPools,
+) {
+    let ptr = format!("/config/launchConfigs/{i}");
+    let lc_id = jsonb::launch_config_id(pool.id, lc);
+    let region = lc
+        .get("region")
+        .and_then(Value::as_str)
+        .unwrap_or("us-east-1")
+        .to_string();
+    let launch = lc.get("launchConfig").cloned().unwrap_or(json!({}));
+    let refuse = |out: &mut RenderedPools, kind: RefusalKind, message: String, at: String| {
+        out.refusals.push(LaunchRefusal {
+            pool: pool.id.to_string(),
+            launch_config_id: lc_id.clone(),
+            kind,
+            message,
+            file: pool.file.to_path_buf(),
+            pointer: at,
+        });
     };
+    let tags = match launch_tags(pool, &launch) {
+        Ok(t) => t,
+        Err((what, dup)) => {
+            refuse(
+                out,
+                RefusalKind::DuplicateTagKey,
+                format!(
+                    "pool {} launch configuration {lc_id} ({region}): the {what} tags would carry {} twice: worker-manager appends its own CreatedBy, Owner, ManagedBy, Name and WorkerPoolId to the pool's TagSpecifications without removing duplicates, and EC2 rejects a RunInstances call whose tags repeat a key, so this launch configuration launches nothing",
+                    pool.id,
+                    dup.join(", ")
+                ),
+                format!("{ptr}/launchConfig/TagSpecifications"),
+            );
+            return;
+        }
+    };
+    let text = user_data_text(
+        pool,
+        lc,
+        &ptr,
+        &region,
+        &lc_id,
+        cx.root_url,
+        &mut out.warnings,
+    );
+    if text.len() > USER_DATA_LIMIT {
+        refuse(
+            out,
+            RefusalKind::UserDataTooLong,
+            format!(
+                "pool {} launch configuration {lc_id} ({region}): its user-data would be {} bytes; worker-manager refuses more than {USER_DATA_LIMIT} (a \"User Data is too long\" creation error) and launches nothing",
+                pool.id,
+                text.len()
+            ),
+            ptr.clone(),
+        );
+        return;
+    }
+    let mut inst = launched(pool, &launch, region, &lc_id, tags, &text, cx.secrets);
     let defaults = defaults_for(cx.set, &inst);
     inst.metadata = metadata(&launch, defaults);
     match public_ip(&launch, defaults) {
@@ -427,7 +483,11 @@ pub fn render_pools(
             let before = diags.len();
             diags.extend(request.check(&f, "", &req));
             if let Some(cfg) = req.get("config") {
-                diags.extend(aws.check(&f, "/config", cfg).into_iter().map(reserved_words));
+                diags.extend(
+                    aws.check(&f, "/config", cfg)
+                        .into_iter()
+                        .map(reserved_words),
+                );
             }
             if diags.len() > before {
                 continue;
@@ -435,7 +495,11 @@ pub fn render_pools(
             let text = |k: &str| req.get(k).and_then(Value::as_str).unwrap_or("");
             let pool = Pool {
                 id: &pool_id,
-                provider_id: if text("providerId").is_empty() { "aws" } else { text("providerId") },
+                provider_id: if text("providerId").is_empty() {
+                    "aws"
+                } else {
+                    text("providerId")
+                },
                 owner: text("owner"),
                 file: &f,
             };

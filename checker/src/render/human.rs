@@ -256,6 +256,9 @@ fn gate(s: &mut String, g: &GateSection, paint: &Paint) {
             );
         }
     }
+    for w in &g.warnings {
+        let _ = writeln!(s, "\n{} {w}", paint.yellow("warning:"));
+    }
     let verdict = if g.deployable {
         paint.green("deployable")
     } else {

@@ -238,6 +238,9 @@ fn gate(s: &mut String, g: &GateSection) {
         s,
         "\n<details><summary>Findings on the proposed instances</summary>\n"
     );
+    for w in &g.warnings {
+        let _ = writeln!(s, "\n> ⚠️ `{}`", w.replace('`', "'"));
+    }
 }
 
 /// A diff report.

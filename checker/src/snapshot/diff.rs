@@ -95,11 +95,11 @@ pub fn lost_inputs(set: &ContractSet, old: &Snapshot, fleet: &[Instance]) -> Vec
                 old.consumers.contains_key(&c.name)
             } else {
                 match c.selector.provider {
-                Some(p) => {
-                    let prefix = format!("{}/", set.providers[p].name);
-                    old.groups.keys().any(|g| g.starts_with(&prefix))
-                }
-                None => !old.groups.is_empty(),
+                    Some(p) => {
+                        let prefix = format!("{}/", set.providers[p].name);
+                        old.groups.keys().any(|g| g.starts_with(&prefix))
+                    }
+                    None => !old.groups.is_empty(),
                 }
             };
             had && !fleet.iter().any(|i| set.selects(&c.selector, i))

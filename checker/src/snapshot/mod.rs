@@ -335,7 +335,11 @@ pub use diff::{
 };
 
 /// The lost inputs of [`lost_inputs`] as error findings, for `check --baseline`.
-pub fn lost_input_findings(set: &ContractSet, old: &Snapshot, fleet: &[Instance]) -> Vec<crate::report::Finding> {
+pub fn lost_input_findings(
+    set: &ContractSet,
+    old: &Snapshot,
+    fleet: &[Instance],
+) -> Vec<crate::report::Finding> {
     use crate::report::{Code, Finding, Outcome};
     lost_inputs(set, old, fleet)
         .into_iter()
