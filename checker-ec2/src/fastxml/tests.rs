@@ -4,7 +4,7 @@ use super::*;
 use proptest::prelude::*;
 
 const PAGE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet><item><instanceId>i-1</instanceId><imageId>ami-1</imageId><instanceState><code>16</code><name>running</name></instanceState><keyName>a:b&amp;c</keyName><instanceType>c5.large</instanceType><launchTime>2018-02-14T01:00:00.000Z</launchTime><placement><availabilityZone>us-east-1a</availabilityZone></placement><subnetId>subnet-1</subnetId><vpcId>vpc-1</vpcId><networkInterfaceSet><item><subnetId>subnet-OTHER</subnetId><status>in-use</status></item></networkInterfaceSet><iamInstanceProfile><arn>arn:aws:iam::1:instance-profile/x</arn></iamInstanceProfile><tagSet><item><key>Name</key><value>w</value></item><item><key>Empty</key><value></value></item></tagSet></item></instancesSet></item></reservationSet><nextToken>tok</nextToken></DescribeInstancesResponse>"#;
+<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet><item><instanceId>i-1</instanceId><imageId>ami-1</imageId><instanceState><code>16</code><name>running</name></instanceState><keyName>a:b&amp;c</keyName><instanceType>c5.large</instanceType><launchTime>2018-02-14T01:00:00.000Z</launchTime><placement><availabilityZone>us-east-1a</availabilityZone></placement><subnetId>subnet-1</subnetId><vpcId>vpc-1</vpcId><ipAddress>3.4.5.6</ipAddress><groupSet><item><groupId>sg-2</groupId><groupName>b</groupName></item><item><groupId>sg-1</groupId><groupName>a</groupName></item></groupSet><networkInterfaceSet><item><subnetId>subnet-OTHER</subnetId><groupSet><item><groupId>sg-NIC</groupId></item></groupSet><status>in-use</status></item></networkInterfaceSet><metadataOptions><state>applied</state><httpTokens>required</httpTokens><httpPutResponseHopLimit>2</httpPutResponseHopLimit><httpEndpoint>enabled</httpEndpoint></metadataOptions><iamInstanceProfile><arn>arn:aws:iam::1:instance-profile/x</arn></iamInstanceProfile><tagSet><item><key>Name</key><value>w</value></item><item><key>Empty</key><value></value></item></tagSet></item></instancesSet></item></reservationSet><nextToken>tok</nextToken></DescribeInstancesResponse>"#;
 
 fn check_page(v: &[RawInstance], next: Option<&str>) {
     assert_eq!(next, Some("tok"));
@@ -27,6 +27,15 @@ fn check_page(v: &[RawInstance], next: Option<&str>) {
         i.tags,
         vec![("Name".into(), "w".into()), ("Empty".into(), String::new())]
     );
+    assert_eq!(i.public_ip.as_deref(), Some("3.4.5.6"));
+    assert_eq!(
+        i.security_groups,
+        ["sg-2", "sg-1"],
+        "the instance's groups, not its interface's"
+    );
+    assert_eq!(i.http_tokens.as_deref(), Some("required"));
+    assert_eq!(i.http_endpoint.as_deref(), Some("enabled"));
+    assert_eq!(i.hop_limit.as_deref(), Some("2"));
 }
 
 #[test]
@@ -85,7 +94,9 @@ fn a_cut_off_page_is_an_error() {
             .expect_err(&format!("cut at byte {cut} was accepted"));
         assert!(!err.is_empty());
     }
-    let err = describe_instances(&PAGE.as_bytes()[..PAGE.len() / 2]).unwrap_err();
+    // Cut between two elements (right after a `>`), past the middle of the page.
+    let half = PAGE.len() / 2 + PAGE[PAGE.len() / 2..].find('>').expect(">") + 1;
+    let err = describe_instances(&PAGE.as_bytes()[..half]).unwrap_err();
     assert!(err.contains("truncated"), "{err}");
     assert!(describe_instances(b"<html>502</html>").is_err());
     assert!(describe_instances(b"").is_err());

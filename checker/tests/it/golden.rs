@@ -248,7 +248,7 @@ fn diff_in_every_format() {
         &[
             "diff",
             "--snapshot",
-            "snapshots/worker-manager.json",
+            "snapshots/firefox-ci-2021.json",
             "--fleet",
             WM,
             "--now",
