@@ -53,6 +53,27 @@ pub struct Connection {
     pub concurrency: usize,
     /// The client-side API budget.
     pub rate: ApiRate,
+    /// Credentials given to checker itself (read from a Taskcluster secret); otherwise the
+    /// default chain.
+    pub credentials: Option<StaticCredentials>,
+}
+
+/// AWS credentials checker was handed. Never printed: `Debug` shows only the key id's prefix.
+#[derive(Clone)]
+pub struct StaticCredentials {
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: String,
+    /// `AWS_SESSION_TOKEN`, for temporary credentials.
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: String = self.access_key_id.chars().take(4).collect();
+        write!(f, "StaticCredentials({shown}…, <secret withheld>)")
+    }
 }
 
 /// A client-side budget of API calls, per region and category, because EC2's request tokens are
@@ -161,6 +182,7 @@ impl Default for Connection {
             attempt_timeout: Duration::from_secs(30),
             concurrency: 8,
             rate: ApiRate::default(),
+            credentials: None,
         }
     }
 }
@@ -189,6 +211,15 @@ pub async fn load_config(c: &Connection) -> SdkConfig {
     }
     if let Some(e) = &c.endpoint_url {
         loader = loader.endpoint_url(e);
+    }
+    if let Some(k) = &c.credentials {
+        loader = loader.credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            k.access_key_id.clone(),
+            k.secret_access_key.clone(),
+            k.session_token.clone(),
+            None,
+            "checker-taskcluster-secret",
+        ));
     }
     loader.load().await
 }

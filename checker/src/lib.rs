@@ -7,6 +7,7 @@
 //! The binary (`src/main.rs`, `src/cmd/`) only parses arguments, calls one library entry point
 //! per command and prints; nothing here imports it. docs/architecture.md draws the layout.
 
+pub mod build;
 pub mod clause;
 pub mod code;
 pub mod contract;
@@ -31,6 +32,7 @@ pub mod rules;
 pub mod schema;
 pub mod snapshot;
 pub mod source;
+pub mod taskcluster;
 pub mod tcschema;
 pub mod template;
 

@@ -1,7 +1,8 @@
 //! Validation against Taskcluster's own JSON Schemas (worker pools, aws-provisioner worker
 //! types, hooks, tasks). They are Taskcluster's files, not ours: checker reads them from a folder
-//! (`--taskcluster-schemas`, or `CHECKER_TASKCLUSTER_SCHEMAS`), resolving their `/schemas/...`
-//! references inside it. YAML sources (aws-provisioner's) are read too.
+//! (`--taskcluster-schemas`, or `CHECKER_TASKCLUSTER_SCHEMAS`), or fetches them from the
+//! deployment itself (`<rootUrl>/schemas/...`) into a cache folder, resolving their
+//! `/schemas/...` references the same way. YAML sources (aws-provisioner's) are read too.
 
 use crate::diag::{Diagnostic, Place};
 use serde_json::Value;
@@ -9,12 +10,95 @@ use std::path::{Path, PathBuf};
 
 const BASE: &str = "https://taskcluster.invalid";
 
-/// The default folder: `../shared/taskcluster-schemas` from the working directory, as in the
-/// project's own checkout layout.
-pub fn default_dir() -> PathBuf {
-    std::env::var_os("CHECKER_TASKCLUSTER_SCHEMAS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../shared/taskcluster-schemas"))
+/// Where Taskcluster's schemas come from.
+#[derive(Debug, Clone)]
+pub enum SchemaSource {
+    /// A folder laid out as `<service>/v1/<name>.json` (offline).
+    Dir(PathBuf),
+    /// The deployment at `root_url` serves them at `<rootUrl>/schemas/...`; fetched copies are
+    /// kept in `cache` and fetched again after a day.
+    Deployment {
+        /// `https://firefox-ci-tc.services.mozilla.com`.
+        root_url: String,
+        /// The cache folder for this deployment.
+        cache: PathBuf,
+    },
+}
+
+/// How long a fetched schema is used before it is fetched again.
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+impl SchemaSource {
+    /// `--taskcluster-schemas DIR` (or `CHECKER_TASKCLUSTER_SCHEMAS`), else the deployment at
+    /// `root_url` (`--root-url` or `TASKCLUSTER_ROOT_URL`) with its cache, else an error saying
+    /// both ways.
+    pub fn resolve(dir: Option<PathBuf>, root_url: Option<&str>) -> Result<SchemaSource, String> {
+        if let Some(d) = dir.or_else(|| std::env::var_os("CHECKER_TASKCLUSTER_SCHEMAS").map(PathBuf::from)) {
+            return Ok(SchemaSource::Dir(d));
+        }
+        if let Some(root) = root_url.filter(|r| !r.trim().is_empty()) {
+            let host: String = root
+                .trim_end_matches('/')
+                .rsplit("//")
+                .next()
+                .unwrap_or(root)
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+                .collect();
+            let base = std::env::var_os("CHECKER_CACHE_DIR")
+                .map(PathBuf::from)
+                .or_else(|| dirs::cache_dir().map(|d| d.join("checker")))
+                .unwrap_or_else(|| std::env::temp_dir().join("checker-cache"));
+            return Ok(SchemaSource::Deployment {
+                root_url: root.trim_end_matches('/').to_string(),
+                cache: base.join("taskcluster-schemas").join(host),
+            });
+        }
+        Err("Taskcluster's JSON Schemas are needed to validate pool definitions: pass --root-url URL (or set TASKCLUSTER_ROOT_URL) to fetch them from your deployment's /schemas/ (cached), or --taskcluster-schemas DIR (or CHECKER_TASKCLUSTER_SCHEMAS) for a folder of them, offline".into())
+    }
+
+    /// The local path of `rel`, fetching it first from a deployment when needed.
+    pub fn file(&self, rel: &str) -> Result<PathBuf, String> {
+        match self {
+            SchemaSource::Dir(d) => Ok(d.join(rel)),
+            SchemaSource::Deployment { root_url, cache } => {
+                let path = cache.join(rel);
+                let fresh = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age < CACHE_TTL);
+                if fresh {
+                    return Ok(path);
+                }
+                let url = format!("{root_url}/schemas/{rel}");
+                match crate::taskcluster::get_json(&url) {
+                    Ok(v) => {
+                        let text = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
+                        if let Some(dir) = path.parent() {
+                            std::fs::create_dir_all(dir)
+                                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                        }
+                        crate::fsio::write_output(&text, Some(&path)).map_err(|e| e.to_string())?;
+                        Ok(path)
+                    }
+                    Err(e) if path.exists() => {
+                        tracing::warn!(%url, error = %e, "using the cached copy");
+                        Ok(path)
+                    }
+                    Err(e) => Err(format!("{e}: cannot fetch Taskcluster's schema {rel}; check --root-url, or pass --taskcluster-schemas DIR")),
+                }
+            }
+        }
+    }
+
+    /// For messages.
+    pub fn describe(&self) -> String {
+        match self {
+            SchemaSource::Dir(d) => d.display().to_string(),
+            SchemaSource::Deployment { root_url, .. } => format!("{root_url}/schemas"),
+        }
+    }
 }
 
 /// Reads a schema file, JSON or YAML.
@@ -28,7 +112,7 @@ pub fn read_schema(path: &Path) -> Result<Value, String> {
     }
 }
 
-struct Folder(PathBuf);
+struct Folder(SchemaSource);
 
 impl jsonschema::Retrieve for Folder {
     fn retrieve(
@@ -41,7 +125,7 @@ impl jsonschema::Retrieve for Folder {
             .strip_prefix("/schemas/")
             .unwrap_or(rel.trim_start_matches('/'));
         let rel = rel.split('#').next().unwrap_or(rel);
-        let mut v = read_schema(&self.0.join(rel))?;
+        let mut v = read_schema(&self.0.file(rel)?)?;
         // Taskcluster's metaschema is draft-06 based; the validator is told the draft.
         if let Some(o) = v.as_object_mut() {
             o.remove("$schema");
@@ -59,9 +143,9 @@ pub struct TcSchema {
 
 impl TcSchema {
     /// Compiles `dir/rel` (e.g. `worker-manager/v1/config-aws.json`).
-    pub fn load(dir: &Path, rel: &str) -> Result<TcSchema, String> {
-        let path = dir.join(rel);
-        let mut schema = read_schema(&path).map_err(|e| format!("{e}; pass --taskcluster-schemas DIR (a folder with Taskcluster's schemas, e.g. a taskcluster checkout's generated schemas)"))?;
+    pub fn load(source: &SchemaSource, rel: &str) -> Result<TcSchema, String> {
+        let path = source.file(rel)?;
+        let mut schema = read_schema(&path).map_err(|e| format!("{e}; pass --taskcluster-schemas DIR (a folder with Taskcluster's schemas) or --root-url URL (your deployment serves them)"))?;
         // Their `$schema` is Taskcluster's own metaschema (draft-06 based; aws-provisioner's is
         // draft-04): validate with draft 6 and give every schema an absolute id to resolve against.
         let draft = if rel.starts_with("aws-provisioner") {
@@ -75,7 +159,7 @@ impl TcSchema {
         }
         let validator = jsonschema::options()
             .with_draft(draft)
-            .with_retriever(Folder(dir.to_path_buf()))
+            .with_retriever(Folder(source.clone()))
             .build(&schema)
             .map_err(|e| format!("cannot compile {}: {e}", path.display()))?;
         Ok(TcSchema {

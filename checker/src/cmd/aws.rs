@@ -99,6 +99,7 @@ impl AwsArgs {
                     mutate_per_second: self.api_mutate_rate,
                     mutate_burst: 5,
                 },
+                credentials: None,
             },
             shard: self.shard,
             user_data_sample: self.user_data_sample,

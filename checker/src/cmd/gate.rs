@@ -40,14 +40,15 @@ pub struct Args {
     /// Regions to render a manifest in, when it has no `regions` set.
     #[arg(long = "region", value_name = "REGION", default_value = "us-east-1")]
     regions: Vec<String>,
-    /// rootUrl worker-manager puts in pool user-data.
-    #[arg(
-        long,
-        value_name = "URL",
-        default_value = "https://taskcluster.example.com"
-    )]
-    root_url: String,
-    /// Folder with Taskcluster's JSON Schemas, to validate pools and worker types [env: CHECKER_TASKCLUSTER_SCHEMAS; default ../shared/taskcluster-schemas].
+    /// The Taskcluster deployment: the rootUrl worker-manager puts in pool user-data, and where
+    /// Taskcluster's JSON Schemas are fetched from (`<URL>/schemas/...`, cached) when
+    /// --taskcluster-schemas is not given [env: TASKCLUSTER_ROOT_URL; rendering default
+    /// https://taskcluster.example.com].
+    #[arg(long, value_name = "URL")]
+    root_url: Option<String>,
+    /// Folder with Taskcluster's JSON Schemas, to validate pools and worker types offline
+    /// [env: CHECKER_TASKCLUSTER_SCHEMAS]. Cache of fetched ones: CHECKER_CACHE_DIR, else the
+    /// user's cache folder.
     #[arg(long, value_name = "DIR")]
     taskcluster_schemas: Option<PathBuf>,
     /// Leave a consumer out of the verdict: CONSUMER=REASON (the reason is shown in the report).
@@ -63,6 +64,11 @@ pub struct Args {
 /// Runs the gate and renders its report.
 pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
     a.report.out.check()?;
+    let root_url = a
+        .root_url
+        .clone()
+        .or_else(|| std::env::var("TASKCLUSTER_ROOT_URL").ok())
+        .filter(|u| !u.trim().is_empty());
     let req = GateRequest {
         contracts: a.contracts.contracts.clone(),
         proposed: a.proposed.clone(),
@@ -72,11 +78,14 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         worker_types: a.worker_types.clone(),
         provider: a.provider.clone(),
         regions: a.regions.clone(),
-        root_url: a.root_url.clone(),
-        taskcluster_schemas: a
-            .taskcluster_schemas
+        root_url: root_url
             .clone()
-            .unwrap_or_else(checker::tcschema::default_dir),
+            .unwrap_or_else(|| "https://taskcluster.example.com".into()),
+        taskcluster_schemas: checker::tcschema::SchemaSource::resolve(
+            a.taskcluster_schemas.clone(),
+            root_url.as_deref(),
+        )
+        .ok(),
         ignore: a.ignore.clone(),
         dry_run: a.dry_run,
         judgement: a.report.judgement(),

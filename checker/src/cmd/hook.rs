@@ -28,6 +28,12 @@ pub struct Args {
     /// Skip culling (check and diff only).
     #[arg(long)]
     no_cull: bool,
+    /// Read the AWS credentials from this Taskcluster secret, through the task's taskcluster
+    /// proxy (TASKCLUSTER_PROXY_URL, default http://taskcluster). The secret holds
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN; the task needs
+    /// the scope secrets:get:NAME. Without it, the default AWS credential chain.
+    #[arg(long, value_name = "NAME")]
+    aws_credentials_secret: Option<String>,
     /// Evaluate as of this time (RFC 3339).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     now: Option<DateTime<Utc>>,
@@ -36,8 +42,21 @@ pub struct Args {
 /// Runs the hook and says where its artifacts are.
 pub fn run(a: &Args) -> Result<ExitStatus> {
     let set = a.contracts.load()?;
+    let mut from = a.fleet.source()?;
+    if let Some(name) = &a.aws_credentials_secret {
+        let checker::source::FleetSource::Live(opts) = &mut from else {
+            return Err(checker::Error::usage(
+                "--aws-credentials-secret gives credentials to a live scan; --fleet reads recorded files",
+            ));
+        };
+        opts.connection.credentials = Some(checker::taskcluster::aws_credentials(
+            &checker::taskcluster::proxy_url(),
+            name,
+        )?);
+        tracing::info!(secret = %name, "AWS credentials read from the Taskcluster secret");
+    }
     let req = HookRequest {
-        from: a.fleet.source()?,
+        from,
         cull: a.cull.settings(),
         snapshot: a.snapshot.clone(),
         artifacts: a.artifacts.clone(),

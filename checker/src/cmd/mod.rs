@@ -29,7 +29,7 @@ mod validate;
 /// rely on and derive from those outputs. checker evaluates them against a fleet and reports
 /// violations, unknowns and waivers, grouped so that 5,000 failing instances are one finding.
 #[derive(Debug, Parser)]
-#[command(name = "checker", version, after_long_help = checker::exit::HELP, after_help = checker::exit::HELP)]
+#[command(name = "checker", version = checker::build::long_version(), after_long_help = checker::exit::HELP, after_help = checker::exit::HELP)]
 pub struct Cli {
     /// More logging on stderr (-v: info, -vv: debug incl. every AWS call, -vvv: trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

@@ -2,7 +2,7 @@
 //! that makes it, and its result after, batch by batch. A crash or a kill between the two leaves
 //! an intent without a result: the instance may have been acted on, and the log says so.
 //!
-//! One JSON object per line: `time`, `run`, `tool`, `event` (`claim`, `release`, `intent`,
+//! One JSON object per line: `time`, `run`, `tool`, `commit` (the binary's git commit), `event` (`claim`, `release`, `intent`,
 //! `result`, `failed`, `not-started`), `action`, `instance`, `region`, `group`, `contract`, and
 //! per event `reason`, `impairedSince`, `result` or `error`.
 
@@ -49,6 +49,7 @@ impl Audit {
                 "time": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 "run": self.run,
                 "tool": crate::eval::tool(),
+                "commit": crate::build::info().commit,
                 "event": event,
                 "action": self.action,
                 "instance": e.instance,

@@ -148,6 +148,8 @@ pub struct Plan {
     pub minor_version: u32,
     /// `checker x.y.z`.
     pub tool: String,
+    /// The binary: version, git commit, dirty flag, build time (report 1.3, diff 1.3, plan 1.2).
+    pub build: crate::build::BuildInfo,
     /// The cull contract.
     pub contract: String,
     /// Terminate or reboot.
@@ -174,7 +176,7 @@ pub const PLAN_FORMAT: &str = "checker-cull-plan";
 pub const PLAN_VERSION: u32 = 1;
 /// The cull plan's minor version (1: `budgetWindowMinutes`, `groups[].usedInWindow`, the
 /// `already-acted` decision).
-pub const PLAN_MINOR_VERSION: u32 = 1;
+pub const PLAN_MINOR_VERSION: u32 = 2;
 
 /// What the plan does with one impaired instance. The order is the plan's: entries are sorted
 /// by decision (then region and instance), as the names sort.
@@ -465,6 +467,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         version: PLAN_VERSION,
         minor_version: PLAN_MINOR_VERSION,
         tool: crate::eval::tool(),
+            build: crate::build::info(),
         contract: input.contract.clone(),
         action: input.action,
         dry_run: true,

@@ -70,6 +70,7 @@ pub fn build_with(
         version: VERSION,
         minor_version: MINOR_VERSION,
         tool: tool(),
+        build: crate::build::info(),
         command: command.to_string(),
         generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         source,

@@ -37,8 +37,8 @@ pub struct GateRequest {
     pub regions: Vec<String>,
     /// rootUrl worker-manager puts in user-data.
     pub root_url: String,
-    /// Taskcluster's JSON Schemas.
-    pub taskcluster_schemas: PathBuf,
+    /// Taskcluster's JSON Schemas (needed for pools and worker types).
+    pub taskcluster_schemas: Option<crate::tcschema::SchemaSource>,
     /// `CONSUMER=REASON`: left out of the verdict.
     pub ignore: Vec<String>,
     /// Report everything, exit 0.
@@ -256,7 +256,7 @@ fn render(
     };
     let records = crate::proposal::render_worker_types(
         &req.worker_types,
-        &req.taskcluster_schemas,
+        schemas(req)?,
         &set.providers[pi],
         &secrets,
     )?;
@@ -271,6 +271,18 @@ fn render(
     })
 }
 
+/// Taskcluster's schemas, or the error that says how to give them.
+fn schemas(req: &GateRequest) -> Result<&crate::tcschema::SchemaSource> {
+    match &req.taskcluster_schemas {
+        Some(s) => Ok(s),
+        None => Err(Error::usage(
+            crate::tcschema::SchemaSource::resolve(None, None)
+                .err()
+                .unwrap_or_default(),
+        )),
+    }
+}
+
 /// The provider whose model renders pools.
 const WORKER_MANAGER: &str = "worker-manager";
 
@@ -278,7 +290,7 @@ fn render_pools(req: &GateRequest, set: &ContractSet) -> Result<Rendered> {
     let secrets = set.secret_policy();
     let pools = crate::proposal::render_pools(
         &req.pools,
-        &req.taskcluster_schemas,
+        schemas(req)?,
         &req.root_url,
         set,
         &secrets,

@@ -438,7 +438,7 @@ struct RenderCx<'a> {
 /// launch configuration as worker-manager would launch it.
 pub fn render_pools(
     paths: &[PathBuf],
-    schemas: &Path,
+    schemas: &crate::tcschema::SchemaSource,
     root_url: &str,
     set: &ContractSet,
     secrets: &SecretPolicy,
@@ -449,7 +449,7 @@ pub fn render_pools(
         TcSchema::load(schemas, "worker-manager/v1/config-aws.json"),
     ) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return Err(Diagnostics(vec![Diagnostic::file(schemas, e)])),
+        (Err(e), _) | (_, Err(e)) => return Err(Diagnostics(vec![Diagnostic::file(Path::new(&schemas.describe()), e)])),
     };
     let cx = RenderCx {
         root_url,

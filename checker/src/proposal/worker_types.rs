@@ -15,14 +15,14 @@ use std::path::{Path, PathBuf};
 /// instance type.
 pub fn render_worker_types(
     paths: &[PathBuf],
-    schemas: &Path,
+    schemas: &crate::tcschema::SchemaSource,
     manifest: &Provider,
     secrets: &SecretPolicy,
 ) -> Result<Vec<Instance>, Diagnostics> {
     let mut diags = Vec::new();
     let schema = match TcSchema::load(schemas, "aws-provisioner/create-worker-type-request.yml") {
         Ok(s) => s,
-        Err(e) => return Err(Diagnostics(vec![Diagnostic::file(schemas, e)])),
+        Err(e) => return Err(Diagnostics(vec![Diagnostic::file(Path::new(&schemas.describe()), e)])),
     };
     let mut out = Vec::new();
     for path in paths {

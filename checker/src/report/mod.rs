@@ -273,6 +273,8 @@ pub struct Report {
     pub minor_version: u32,
     /// `checker x.y.z`.
     pub tool: String,
+    /// The binary: version, git commit, dirty flag, build time (report 1.3, diff 1.3, plan 1.2).
+    pub build: crate::build::BuildInfo,
     /// The command that made it.
     pub command: String,
     /// The evaluation time (the injected `now`), RFC 3339.

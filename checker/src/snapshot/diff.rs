@@ -288,7 +288,7 @@ pub const DIFF_FORMAT: &str = "checker-diff";
 /// The diff report's (major) version.
 pub const DIFF_VERSION: u32 = 1;
 /// The diff report's minor version (1: `minorVersion`, `tool`; 2: `lostInputs`).
-pub const DIFF_MINOR_VERSION: u32 = 2;
+pub const DIFF_MINOR_VERSION: u32 = 3;
 
 /// The diff report: what `checker diff --format json` prints.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -302,6 +302,8 @@ pub struct DiffReport {
     pub minor_version: u32,
     /// `checker x.y.z`. Since 1.1.
     pub tool: String,
+    /// The binary: version, git commit, dirty flag, build time (report 1.3, diff 1.3, plan 1.2).
+    pub build: crate::build::BuildInfo,
     /// The snapshot compared with.
     pub snapshot: String,
     /// Where the new side came from.
@@ -349,6 +351,7 @@ pub fn report(
             version: DIFF_VERSION,
             minor_version: DIFF_MINOR_VERSION,
             tool: crate::eval::tool(),
+            build: crate::build::info(),
             snapshot: old_path.display().to_string(),
             source,
             diff: d,

@@ -32,11 +32,15 @@ fn record(name: &str, text: &str) {
     settings.bind(|| insta::assert_snapshot!(name.to_string(), text));
 }
 
-/// Redaction markers are keyed per run: the golden files hold their shape.
+/// Redaction markers are keyed per run, and the build (commit, time) per binary: the golden
+/// files hold their shape.
 fn stable(text: &str) -> String {
-    regex::Regex::new(r"<redacted hmac:[0-9a-f]{12}>")
+    let text = regex::Regex::new(r"<redacted hmac:[0-9a-f]{12}>")
         .expect("re")
-        .replace_all(text, "<redacted hmac:…>")
+        .replace_all(text, "<redacted hmac:…>");
+    regex::Regex::new(r#""build":\s*\{[^}]*\}"#)
+        .expect("re")
+        .replace_all(&text, r#""build": "<this binary>""#)
         .into_owned()
 }
 

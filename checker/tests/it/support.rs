@@ -54,7 +54,17 @@ pub fn checker_env(args: &[&str], env: &[(&str, &str)]) -> Run {
 pub fn isolate(cmd: &mut Command) {
     cmd.current_dir(root())
         .env_remove("RUST_LOG")
+        .env_remove("TASKCLUSTER_ROOT_URL")
+        .env_remove("TASKCLUSTER_PROXY_URL")
         .env("NO_COLOR", "1");
+    // The project's checkout keeps Taskcluster's schemas beside it; a user's machine has none
+    // (tests of that case remove this).
+    let schemas = root().join("../shared/taskcluster-schemas");
+    if schemas.is_dir() {
+        cmd.env("CHECKER_TASKCLUSTER_SCHEMAS", schemas);
+    } else {
+        cmd.env_remove("CHECKER_TASKCLUSTER_SCHEMAS");
+    }
     for k in [
         "AWS_PROFILE",
         "AWS_ENDPOINT_URL",

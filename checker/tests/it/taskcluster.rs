@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// The same loader the gate uses to validate pools against Taskcluster's schemas.
 fn validator(dir: &Path, rel: &str) -> checker::tcschema::TcSchema {
-    checker::tcschema::TcSchema::load(dir, rel).unwrap_or_else(|e| panic!("{e}"))
+    checker::tcschema::TcSchema::load(&checker::tcschema::SchemaSource::Dir(dir.to_path_buf()), rel).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn errors(v: &checker::tcschema::TcSchema, x: &Value) -> Vec<String> {

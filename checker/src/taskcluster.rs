@@ -1,0 +1,143 @@
+//! Talking to Taskcluster: a task's secrets through its taskcluster-proxy, a deployment's JSON
+//! Schemas and worker pool definitions. Plain HTTPS GETs of JSON; nothing here is cached in
+//! memory beyond the call, and a secret's values never reach a message or a log.
+
+use crate::error::{Error, Result};
+use checker_ec2::StaticCredentials;
+use serde_json::Value;
+use std::time::Duration;
+
+/// The taskcluster-proxy's address inside a task (`features: {taskclusterProxy: true}`).
+pub const DEFAULT_PROXY: &str = "http://taskcluster";
+
+/// Where the proxy is: `TASKCLUSTER_PROXY_URL`, else [`DEFAULT_PROXY`].
+pub fn proxy_url() -> String {
+    std::env::var("TASKCLUSTER_PROXY_URL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_PROXY.to_string())
+}
+
+/// A GET: the status and the body (any status; the caller decides).
+pub fn get(url: &str) -> std::result::Result<(u16, String), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .user_agent(format!("checker/{}", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let mut resp = agent
+        .get(url)
+        .header("Accept", "application/json")
+        .call()
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| format!("GET {url}: reading the body: {e}"))?;
+    Ok((status, body))
+}
+
+/// GETs JSON; anything but 200 with a JSON body is an error naming the URL and status.
+pub fn get_json(url: &str) -> std::result::Result<Value, String> {
+    let (status, body) = get(url)?;
+    if status != 200 {
+        return Err(format!("GET {url}: HTTP {status}"));
+    }
+    serde_json::from_str(&body).map_err(|e| format!("GET {url}: the answer is not JSON ({e})"))
+}
+
+/// AWS credentials from the Taskcluster secret `name`, read through the proxy at `proxy`. The
+/// secret's JSON holds `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optionally
+/// `AWS_SESSION_TOKEN`. A missing or malformed secret is bad input (exit 2); its values are never
+/// part of a message.
+pub fn aws_credentials(proxy: &str, name: &str) -> Result<StaticCredentials> {
+    let url = format!(
+        "{}/secrets/v1/secret/{}",
+        proxy.trim_end_matches('/'),
+        name.split('/')
+            .map(|p| form_urlencoded_path(p))
+            .collect::<Vec<_>>()
+            .join("/")
+    );
+    let (status, body) = get(&url).map_err(|e| {
+        Error::Incomplete(format!(
+            "--aws-credentials-secret {name}: the taskcluster proxy did not answer ({e}); run inside a task with features.taskclusterProxy, or set TASKCLUSTER_PROXY_URL"
+        ))
+    })?;
+    let hint = "the task needs the scope secrets:get:NAME, and the secret must be JSON {\"AWS_ACCESS_KEY_ID\": ..., \"AWS_SECRET_ACCESS_KEY\": ..., \"AWS_SESSION_TOKEN\": (optional)}";
+    match status {
+        200 => {}
+        404 => {
+            return Err(Error::usage(format!(
+                "--aws-credentials-secret {name}: no such secret (HTTP 404 from {proxy}); {hint}"
+            )));
+        }
+        401 | 403 => {
+            return Err(Error::usage(format!(
+                "--aws-credentials-secret {name}: not allowed to read it (HTTP {status}); {hint}"
+            )));
+        }
+        s => {
+            return Err(Error::Incomplete(format!(
+                "--aws-credentials-secret {name}: HTTP {s} from {proxy}"
+            )));
+        }
+    }
+    let malformed = |what: &str| {
+        Error::usage(format!(
+            "--aws-credentials-secret {name}: the secret is malformed: {what}; {hint}"
+        ))
+    };
+    let v: Value = serde_json::from_str(&body).map_err(|_| malformed("the answer is not JSON"))?;
+    let secret = v
+        .get("secret")
+        .and_then(Value::as_object)
+        .ok_or_else(|| malformed("it has no \"secret\" object"))?;
+    let field = |k: &str| -> Result<Option<String>> {
+        match secret.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+            Some(_) => Err(malformed(&format!("{k} is not a non-empty string"))),
+        }
+    };
+    let (Some(access_key_id), Some(secret_access_key)) =
+        (field("AWS_ACCESS_KEY_ID")?, field("AWS_SECRET_ACCESS_KEY")?)
+    else {
+        let keys: Vec<&str> = secret.keys().map(String::as_str).collect();
+        return Err(malformed(&format!(
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are required (its keys: {})",
+            keys.join(", ")
+        )));
+    };
+    Ok(StaticCredentials {
+        access_key_id,
+        secret_access_key,
+        session_token: field("AWS_SESSION_TOKEN")?,
+    })
+}
+
+/// A path segment percent-encoded (secret names may hold `:` or spaces).
+fn form_urlencoded_path(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A worker pool's definition from the worker-manager API of the deployment at `root_url`
+/// (`GET <rootUrl>/api/worker-manager/v1/worker-pool/<workerPoolId>`), as the gate's pool files
+/// hold it.
+pub fn worker_pool(root_url: &str, pool: &str) -> Result<Value> {
+    let url = format!(
+        "{}/api/worker-manager/v1/worker-pool/{}",
+        root_url.trim_end_matches('/'),
+        form_urlencoded_path(pool)
+    );
+    get_json(&url).map_err(|e| Error::Incomplete(format!("worker pool {pool}: {e}")))
+}
