@@ -55,7 +55,7 @@ pub struct Connection {
     pub rate: ApiRate,
     /// Credentials given to checker itself (read from a Taskcluster secret); otherwise the
     /// default chain.
-    pub credentials: Option<StaticCredentials>,
+    pub credentials: Option<Box<StaticCredentials>>,
 }
 
 /// AWS credentials checker was handed. Never printed: `Debug` shows only the key id's prefix.

@@ -57,7 +57,7 @@ pub fn aws_credentials(proxy: &str, name: &str) -> Result<StaticCredentials> {
         "{}/secrets/v1/secret/{}",
         proxy.trim_end_matches('/'),
         name.split('/')
-            .map(|p| form_urlencoded_path(p))
+            .map(form_urlencoded_path)
             .collect::<Vec<_>>()
             .join("/")
     );

@@ -33,7 +33,10 @@ impl SchemaSource {
     /// `root_url` (`--root-url` or `TASKCLUSTER_ROOT_URL`) with its cache, else an error saying
     /// both ways.
     pub fn resolve(dir: Option<PathBuf>, root_url: Option<&str>) -> Result<SchemaSource, String> {
-        if let Some(d) = dir.or_else(|| std::env::var_os("CHECKER_TASKCLUSTER_SCHEMAS").map(PathBuf::from)) {
+        let from_env = std::env::var_os("CHECKER_TASKCLUSTER_SCHEMAS")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from);
+        if let Some(d) = dir.or(from_env) {
             return Ok(SchemaSource::Dir(d));
         }
         if let Some(root) = root_url.filter(|r| !r.trim().is_empty()) {
@@ -43,7 +46,13 @@ impl SchemaSource {
                 .next()
                 .unwrap_or(root)
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             let base = std::env::var_os("CHECKER_CACHE_DIR")
                 .map(PathBuf::from)
@@ -86,7 +95,9 @@ impl SchemaSource {
                         tracing::warn!(%url, error = %e, "using the cached copy");
                         Ok(path)
                     }
-                    Err(e) => Err(format!("{e}: cannot fetch Taskcluster's schema {rel}; check --root-url, or pass --taskcluster-schemas DIR")),
+                    Err(e) => Err(format!(
+                        "{e}: cannot fetch Taskcluster's schema {rel}; check --root-url, or pass --taskcluster-schemas DIR"
+                    )),
                 }
             }
         }

@@ -31,6 +31,18 @@ pub struct Args {
     /// Worker-manager pool definitions (create-worker-pool-request + workerPoolId), files or directories.
     #[arg(long, value_name = "PATH", group = "proposal")]
     pools: Vec<PathBuf>,
+    /// Worker pools to fetch from the deployment's worker-manager API (needs --root-url or
+    /// TASKCLUSTER_ROOT_URL): what the Pulse-triggered hook gates when a pool changes.
+    #[arg(long = "pool-id", value_name = "WORKER_POOL_ID", group = "proposal")]
+    pool_ids: Vec<String>,
+    /// Provider ids that are worker-manager AWS providers; fetched pools of other providers are
+    /// left out (with a note).
+    #[arg(
+        long = "aws-provider",
+        value_name = "PROVIDER_ID",
+        default_value = "aws"
+    )]
+    aws_providers: Vec<String>,
     /// 2018 aws-provisioner worker type definitions (JSON or YAML), rendered with a manifest's naming rules.
     #[arg(long = "worker-types", value_name = "PATH", group = "proposal")]
     worker_types: Vec<PathBuf>,
@@ -69,12 +81,33 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         .clone()
         .or_else(|| std::env::var("TASKCLUSTER_ROOT_URL").ok())
         .filter(|u| !u.trim().is_empty());
+    let fetched = tempfile::tempdir().map_err(|e| {
+        checker::Error::Incomplete(format!("cannot make a temporary directory: {e}"))
+    })?;
+    let mut pools = a.pools.clone();
+    if !a.pool_ids.is_empty() {
+        let Some(root) = &root_url else {
+            return Err(checker::Error::usage(
+                "--pool-id fetches the pool from worker-manager: give --root-url URL (or set TASKCLUSTER_ROOT_URL)",
+            ));
+        };
+        let (files, skipped) =
+            checker::gate::fetch_pools(root, &a.pool_ids, &a.aws_providers, fetched.path())?;
+        for s in &skipped {
+            eprintln!("note: {s}");
+        }
+        if files.is_empty() {
+            eprintln!("checker gate: no AWS worker pool to gate → exit 0");
+            return Ok(ExitStatus::Clean);
+        }
+        pools = files;
+    }
     let req = GateRequest {
         contracts: a.contracts.contracts.clone(),
         proposed: a.proposed.clone(),
         base: a.base.clone(),
         base_ref: a.base_ref.clone(),
-        pools: a.pools.clone(),
+        pools,
         worker_types: a.worker_types.clone(),
         provider: a.provider.clone(),
         regions: a.regions.clone(),

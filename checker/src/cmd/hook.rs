@@ -49,10 +49,10 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
                 "--aws-credentials-secret gives credentials to a live scan; --fleet reads recorded files",
             ));
         };
-        opts.connection.credentials = Some(checker::taskcluster::aws_credentials(
+        opts.connection.credentials = Some(Box::new(checker::taskcluster::aws_credentials(
             &checker::taskcluster::proxy_url(),
             name,
-        )?);
+        )?));
         tracing::info!(secret = %name, "AWS credentials read from the Taskcluster secret");
     }
     let req = HookRequest {

@@ -467,7 +467,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         version: PLAN_VERSION,
         minor_version: PLAN_MINOR_VERSION,
         tool: crate::eval::tool(),
-            build: crate::build::info(),
+        build: crate::build::info(),
         contract: input.contract.clone(),
         action: input.action,
         dry_run: true,

@@ -15,7 +15,7 @@ mod changes;
 mod git;
 mod run;
 pub use changes::manifest_changes;
-pub use run::{GateRequest, run};
+pub use run::{GateRequest, fetch_pools, run};
 
 /// Consumer verdicts from a report of the proposal (and optionally of the base).
 pub fn verdicts(

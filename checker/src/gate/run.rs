@@ -271,6 +271,43 @@ fn render(
     })
 }
 
+/// Fetches worker pool definitions from the worker-manager API of `root_url` into `dir` (one
+/// file each, as `--pools` reads them), leaving out pools of providers not in `aws_providers`.
+/// Returns the files and, for each pool left out, why.
+pub fn fetch_pools(
+    root_url: &str,
+    ids: &[String],
+    aws_providers: &[String],
+    dir: &Path,
+) -> Result<(Vec<PathBuf>, Vec<String>)> {
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for id in ids {
+        let mut v = crate::taskcluster::worker_pool(root_url, id)?;
+        let provider = v
+            .get("providerId")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if !aws_providers.contains(&provider) {
+            skipped.push(format!(
+                "worker pool {id} is managed by provider {provider:?}, not an AWS provider ({}): nothing to gate",
+                aws_providers.join(", ")
+            ));
+            continue;
+        }
+        if let Some(o) = v.as_object_mut() {
+            o.insert("workerPoolId".into(), id.clone().into());
+        }
+        let file = dir.join(format!("{}.json", id.replace('/', "--")));
+        let text =
+            serde_json::to_string_pretty(&v).map_err(|e| Error::Incomplete(e.to_string()))?;
+        crate::fsio::write_output(&text, Some(&file))?;
+        files.push(file);
+    }
+    Ok((files, skipped))
+}
+
 /// Taskcluster's schemas, or the error that says how to give them.
 fn schemas(req: &GateRequest) -> Result<&crate::tcschema::SchemaSource> {
     match &req.taskcluster_schemas {
@@ -288,13 +325,8 @@ const WORKER_MANAGER: &str = "worker-manager";
 
 fn render_pools(req: &GateRequest, set: &ContractSet) -> Result<Rendered> {
     let secrets = set.secret_policy();
-    let pools = crate::proposal::render_pools(
-        &req.pools,
-        schemas(req)?,
-        &req.root_url,
-        set,
-        &secrets,
-    )?;
+    let pools =
+        crate::proposal::render_pools(&req.pools, schemas(req)?, &req.root_url, set, &secrets)?;
     let mut known: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for rec in &pools.records {
         let g = crate::snapshot::group_of(set, rec);

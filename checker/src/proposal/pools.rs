@@ -449,7 +449,12 @@ pub fn render_pools(
         TcSchema::load(schemas, "worker-manager/v1/config-aws.json"),
     ) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return Err(Diagnostics(vec![Diagnostic::file(Path::new(&schemas.describe()), e)])),
+        (Err(e), _) | (_, Err(e)) => {
+            return Err(Diagnostics(vec![Diagnostic::file(
+                Path::new(&schemas.describe()),
+                e,
+            )]));
+        }
     };
     let cx = RenderCx {
         root_url,

@@ -22,7 +22,12 @@ pub fn render_worker_types(
     let mut diags = Vec::new();
     let schema = match TcSchema::load(schemas, "aws-provisioner/create-worker-type-request.yml") {
         Ok(s) => s,
-        Err(e) => return Err(Diagnostics(vec![Diagnostic::file(Path::new(&schemas.describe()), e)])),
+        Err(e) => {
+            return Err(Diagnostics(vec![Diagnostic::file(
+                Path::new(&schemas.describe()),
+                e,
+            )]));
+        }
     };
     let mut out = Vec::new();
     for path in paths {

@@ -4,6 +4,7 @@
 mod bad_input;
 mod cull;
 mod cull_runs;
+mod deploy;
 mod firefox_ci;
 mod formats;
 mod gate;

@@ -7,7 +7,11 @@ use std::path::Path;
 
 /// The same loader the gate uses to validate pools against Taskcluster's schemas.
 fn validator(dir: &Path, rel: &str) -> checker::tcschema::TcSchema {
-    checker::tcschema::TcSchema::load(&checker::tcschema::SchemaSource::Dir(dir.to_path_buf()), rel).unwrap_or_else(|e| panic!("{e}"))
+    checker::tcschema::TcSchema::load(
+        &checker::tcschema::SchemaSource::Dir(dir.to_path_buf()),
+        rel,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn errors(v: &checker::tcschema::TcSchema, x: &Value) -> Vec<String> {
@@ -95,12 +99,9 @@ fn taskcluster_yml_is_valid_and_renders_valid_tasks() {
     assert_eq!(other, json!([]));
 }
 
-#[test]
-fn hooks_are_valid_and_render_valid_scheduled_tasks() {
-    let Some(dir) = tc_schemas() else { return };
-    let hook_schema = validator(&dir, "hooks/v1/create-hook-request.json");
-    let task_schema = validator(&dir, "queue/v1/create-task-request.json");
-    let mut n = 0;
+/// Each hook definition in `hooks/`, by file name.
+fn hooks() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
     for entry in std::fs::read_dir(root().join("hooks")).expect("hooks/") {
         let path = entry.expect("entry").path();
         if path.extension().is_none_or(|e| e != "json")
@@ -108,48 +109,188 @@ fn hooks_are_valid_and_render_valid_scheduled_tasks() {
         {
             continue;
         }
-        n += 1;
         let hook: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
-        assert_eq!(
-            errors(&hook_schema, &hook),
-            Vec::<String>::new(),
-            "{}",
-            path.display()
-        );
-        let schedule = hook["schedule"].as_array().expect("schedule");
-        for s in schedule {
-            assert_eq!(
-                s.as_str().expect("cron").split_whitespace().count(),
-                6,
-                "6-field cron, seconds first: {s}"
-            );
-        }
-        assert!(
-            schedule.iter().any(|s| s == "0 */10 * * * *"),
-            "every 10 minutes"
-        );
-        let task = json_e::render(
-            &hook["task"],
-            &json!({"firedBy": "schedule", "taskId": "fXAJ3ylpRfaBh0bONbLCuw"}),
-        )
-        .expect("render");
-        assert_eq!(errors(&task_schema, &task), Vec::<String>::new(), "{task}");
-        assert!(task["taskQueueId"].is_string() && task["payload"]["maxRunTime"].is_number());
-        assert!(task["payload"]["artifacts"].is_object());
-        let cmd = task["payload"]["command"].to_string();
-        assert!(
-            cmd.contains("checker hook") && cmd.contains("--artifacts /builds/worker/artifacts"),
-            "{cmd}"
-        );
-        // Minimal scopes: exactly the secret with the AWS credentials.
-        assert_eq!(
-            task["scopes"],
-            json!(["secrets:get:project/releng/checker/aws-fleet-culler"])
-        );
-        assert_eq!(task["metadata"]["name"], "checker hook (schedule)");
+        out.push((
+            path.file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned(),
+            hook,
+        ));
     }
-    assert!(n >= 1, "no hook definitions in hooks/");
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// What every rendered hook task must be: valid, no shell glue, owners notified on failure.
+fn check_rendered(task: &Value, task_schema: &checker::tcschema::TcSchema, what: &str) {
+    assert_eq!(
+        errors(task_schema, task),
+        Vec::<String>::new(),
+        "{what}: {task}"
+    );
+    let cmd: Vec<&str> = task["payload"]["command"]
+        .as_array()
+        .expect("command")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        !cmd.iter()
+            .any(|c| c.contains("bash") || c.contains("curl") || c.contains("jq")),
+        "{what}: no shell glue: {cmd:?}"
+    );
+    assert!(
+        !task.to_string().contains("${"),
+        "{what}: unrendered: {task}"
+    );
+    let image = task["payload"]["image"].as_str().expect("image");
+    assert!(
+        !image.ends_with(":latest") && image.contains(':'),
+        "{what}: pin the image: {image}"
+    );
+    let routes: Vec<&str> = task["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for on in ["on-failed", "on-exception"] {
+        assert!(
+            routes
+                .iter()
+                .any(|r| r.starts_with("notify.email.") && r.ends_with(on)),
+            "{what}: {routes:?}"
+        );
+    }
+    assert!(
+        task["scopes"].as_array().expect("scopes").iter().any(|s| s
+            .as_str()
+            .is_some_and(|s| s.starts_with("queue:route:notify.email."))),
+        "{what}: the notify routes need their scope"
+    );
+    let link = task["extra"]["notify"]["email"]["link"]["href"]
+        .as_str()
+        .expect("notify link");
+    assert!(
+        link.contains("fXAJ3ylpRfaBh0bONbLCuw") && link.contains("/artifacts/public/checker/"),
+        "{what}: {link}"
+    );
+}
+
+#[test]
+fn the_scheduled_hook_is_valid_and_renders_a_valid_task() {
+    let Some(dir) = tc_schemas() else { return };
+    let hook_schema = validator(&dir, "hooks/v1/create-hook-request.json");
+    let task_schema = validator(&dir, "queue/v1/create-task-request.json");
+    let (_, hook) = hooks()
+        .into_iter()
+        .find(|(n, _)| n == "fleet-checker.json")
+        .expect("fleet-checker.json");
+    assert_eq!(errors(&hook_schema, &hook), Vec::<String>::new());
+    let schedule = hook["schedule"].as_array().expect("schedule");
+    for s in schedule {
+        assert_eq!(
+            s.as_str().expect("cron").split_whitespace().count(),
+            6,
+            "6-field cron, seconds first: {s}"
+        );
+    }
+    assert!(
+        schedule.iter().any(|s| s == "0 */10 * * * *"),
+        "every 10 minutes"
+    );
+    let task = json_e::render(
+        &hook["task"],
+        &json!({"firedBy": "schedule", "taskId": "fXAJ3ylpRfaBh0bONbLCuw"}),
+    )
+    .expect("render");
+    check_rendered(&task, &task_schema, "fleet-checker");
+    assert!(task["taskQueueId"].is_string() && task["payload"]["maxRunTime"].is_number());
+    let cmd = task["payload"]["command"].to_string();
+    assert!(
+        cmd.starts_with(
+            r#"["hook","--aws-credentials-secret","project/releng/checker/aws-fleet-culler""#
+        ) && cmd.contains(r#""--artifacts","/builds/worker/artifacts""#),
+        "{cmd}"
+    );
+    assert_eq!(task["payload"]["features"]["taskclusterProxy"], true);
+    // Retried only when incomplete (a region or the secret unreadable; nothing was culled).
+    assert_eq!(task["payload"]["onExitStatus"]["retry"], json!([3]));
+    // Minimal scopes: the secret with the AWS credentials, and the notify routes.
+    assert_eq!(
+        task["scopes"],
+        json!([
+            "secrets:get:project/releng/checker/aws-fleet-culler",
+            "queue:route:notify.email.relops@mozilla.com.*"
+        ])
+    );
+    assert_eq!(task["metadata"]["name"], "checker hook (schedule)");
+}
+
+#[test]
+fn the_pulse_hook_binds_worker_manager_exchanges_and_gates_the_changed_pool() {
+    let Some(dir) = tc_schemas() else { return };
+    let hook_schema = validator(&dir, "hooks/v1/create-hook-request.json");
+    let task_schema = validator(&dir, "queue/v1/create-task-request.json");
+    let (_, hook) = hooks()
+        .into_iter()
+        .find(|(n, _)| n == "pool-gate.json")
+        .expect("pool-gate.json");
+    assert_eq!(errors(&hook_schema, &hook), Vec::<String>::new());
+    let exchanges: Vec<&str> = hook["bindings"]
+        .as_array()
+        .expect("bindings")
+        .iter()
+        .filter_map(|b| b["exchange"].as_str())
+        .collect();
+    assert_eq!(
+        exchanges,
+        [
+            "exchange/taskcluster-worker-manager/v1/worker-pool-created",
+            "exchange/taskcluster-worker-manager/v1/worker-pool-updated",
+            "exchange/taskcluster-worker-manager/v1/launch-config-created"
+        ]
+    );
+    // The trigger schema accepts what those exchanges carry (pulse-worker-pool-message,
+    // pulse-launch-config-message) and nothing else.
+    let trigger =
+        jsonschema::validator_for(&hook["triggerSchema"]).expect("triggerSchema compiles");
+    let created = json!({"workerPoolId": "gecko-t/t-win10-64", "providerId": "aws"});
+    let updated = json!({"workerPoolId": "gecko-t/t-win10-64", "providerId": "aws", "previousProviderId": "aws-old"});
+    let lc = json!({"workerPoolId": "gecko-t/t-win10-64", "providerId": "aws", "launchConfigId": "lc-0123456789abcdef0123"});
+    for ok in [&created, &updated, &lc] {
+        assert!(trigger.is_valid(ok), "{ok}");
+    }
+    for bad in [
+        json!({"providerId": "aws"}),
+        json!({"workerPoolId": "nope", "providerId": "aws"}),
+        json!({"workerPoolId": "a/b", "providerId": "aws", "extra": 1}),
+    ] {
+        assert!(!trigger.is_valid(&bad), "{bad}");
+    }
+    for payload in [created, lc] {
+        let task = json_e::render(&hook["task"], &json!({"firedBy": "pulseMessage", "payload": payload, "taskId": "fXAJ3ylpRfaBh0bONbLCuw"})).expect("render");
+        check_rendered(&task, &task_schema, "pool-gate");
+        let cmd: Vec<&str> = task["payload"]["command"]
+            .as_array()
+            .expect("c")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(cmd[0], "gate");
+        let at = cmd
+            .iter()
+            .position(|c| *c == "--pool-id")
+            .expect("--pool-id");
+        assert_eq!(cmd[at + 1], "gecko-t/t-win10-64");
+        assert!(cmd.contains(&"--root-url"));
+        assert_eq!(
+            task["metadata"]["name"],
+            "checker gate gecko-t/t-win10-64 (pulseMessage)"
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,307 @@
+//! Running on Taskcluster: AWS credentials from a secret through the taskcluster proxy,
+//! Taskcluster's schemas fetched from the deployment (and cached), pools fetched from the
+//! worker-manager API, and the build named in every report. Every server here is a local fake.
+
+use crate::live::owned;
+use crate::support::*;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SECRET: &str = "project/releng/checker/aws-fleet-culler";
+const KEY_ID: &str = "AKIAFROMTHESECRET01";
+const SECRET_KEY: &str = "s3cr3t-access-key-never-printed";
+
+async fn proxy_with(secret: ResponseTemplate) -> MockServer {
+    let proxy = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/secrets/v1/secret/{SECRET}")))
+        .respond_with(secret)
+        .mount(&proxy)
+        .await;
+    proxy
+}
+
+/// `checker hook` of one region of `ec2` with the credentials of the secret behind `proxy`.
+async fn hook_with_secret(
+    proxy: &MockServer,
+    ec2: &MockServer,
+    artifacts: &std::path::Path,
+) -> Run {
+    let args = owned(vec![
+        "hook",
+        "--aws-credentials-secret",
+        SECRET,
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        &ec2.uri(),
+        "--no-shard",
+        "--retry-attempts",
+        "1",
+        "--no-cull",
+        "--artifacts",
+        artifacts.to_str().expect("utf8"),
+    ]);
+    let proxy_url = proxy.uri();
+    tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        checker_env(
+            &a,
+            &[
+                ("TASKCLUSTER_PROXY_URL", &proxy_url),
+                ("RUST_LOG", "checker=debug"),
+            ],
+        )
+    })
+    .await
+    .expect("join")
+}
+
+fn empty_page() -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "text/xml;charset=UTF-8")
+        .set_body_string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r</requestId><reservationSet/></DescribeInstancesResponse>")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hook_signs_with_the_credentials_of_the_taskcluster_secret_and_never_prints_them() {
+    let proxy = proxy_with(ResponseTemplate::new(200).set_body_json(json!({
+        "secret": {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_KEY},
+        "expires": "2027-01-01T00:00:00.000Z"
+    })))
+    .await;
+    let ec2 = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(empty_page())
+        .mount(&ec2)
+        .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = hook_with_secret(&proxy, &ec2, dir.path()).await;
+    let reqs = ec2.received_requests().await.unwrap_or_default();
+    assert!(!reqs.is_empty(), "no EC2 call: {}", r.stderr);
+    for q in &reqs {
+        let auth = q
+            .headers
+            .get("authorization")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        assert!(
+            auth.contains(&format!("Credential={KEY_ID}/")),
+            "signed with another key: {auth}"
+        );
+    }
+    let mut everything = format!("{}{}", r.stdout, r.stderr);
+    for e in std::fs::read_dir(dir.path()).expect("artifacts") {
+        everything += &std::fs::read_to_string(e.expect("e").path()).unwrap_or_default();
+    }
+    assert!(!everything.contains(SECRET_KEY), "the secret leaked");
+    assert!(!everything.contains(KEY_ID), "the key id leaked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_or_malformed_secret_is_bad_input_with_a_clear_message() {
+    let ec2 = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(empty_page())
+        .mount(&ec2)
+        .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let missing =
+        proxy_with(ResponseTemplate::new(404).set_body_string("{\"code\": \"ResourceNotFound\"}"))
+            .await;
+    let r = hook_with_secret(&missing, &ec2, dir.path()).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no such secret") && r.stderr.contains("secrets:get:"),
+        "{}",
+        r.stderr
+    );
+    let malformed = proxy_with(ResponseTemplate::new(200).set_body_json(json!({
+        "secret": {"AWS_ACCESS_KEY_ID": KEY_ID, "aws_secret": SECRET_KEY}
+    })))
+    .await;
+    let r = hook_with_secret(&malformed, &ec2, dir.path()).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("malformed") && r.stderr.contains("AWS_SECRET_ACCESS_KEY"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains(SECRET_KEY) && !r.stderr.contains(KEY_ID),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        ec2.received_requests().await.unwrap_or_default().is_empty(),
+        "EC2 was called without credentials"
+    );
+}
+
+/// A fake Taskcluster deployment serving its schemas (from ../shared) and worker pools.
+async fn deployment(schemas: &std::path::Path) -> MockServer {
+    let tc = MockServer::start().await;
+    for rel in [
+        "worker-manager/v1/create-worker-pool-request.json",
+        "worker-manager/v1/config-aws.json",
+        "worker-manager/v1/worker-lifecycle.json",
+        "worker-manager/v1/worker-pool-full.json",
+        "common/metaschema.json",
+    ] {
+        let body = std::fs::read_to_string(schemas.join(rel)).expect("schema");
+        Mock::given(method("GET"))
+            .and(path(format!("/schemas/{rel}")))
+            .respond_with(ResponseTemplate::new(200).set_body_string(body))
+            .mount(&tc)
+            .await;
+    }
+    tc
+}
+
+fn without_schema_dir(cache: &std::path::Path) -> [(&'static str, String); 2] {
+    [
+        ("CHECKER_TASKCLUSTER_SCHEMAS", String::new()),
+        ("CHECKER_CACHE_DIR", cache.display().to_string()),
+    ]
+}
+
+async fn gate_env(args: Vec<String>, env: [(&'static str, String); 2]) -> Run {
+    tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        checker_env(&a, &e)
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schemas_come_from_the_deployment_then_from_the_cache() {
+    let Some(schemas) = tc_schemas() else { return };
+    let tc = deployment(&schemas).await;
+    let cache = tempfile::tempdir().expect("tmp");
+    let args = owned(vec![
+        "gate",
+        "--pools",
+        "examples/firefox-ci-2021/pools",
+        "--root-url",
+        &tc.uri(),
+    ]);
+    let r = gate_env(args.clone(), without_schema_dir(cache.path())).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let fetched = tc.received_requests().await.unwrap_or_default().len();
+    assert!(fetched >= 2, "fetched {fetched}");
+    // Offline now: the cache answers.
+    tc.reset().await;
+    let r = gate_env(args, without_schema_dir(cache.path())).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(tc.received_requests().await.unwrap_or_default().is_empty());
+}
+
+#[test]
+fn without_schemas_or_a_root_url_the_gate_says_both_ways() {
+    let cache = tempfile::tempdir().expect("tmp");
+    let env = without_schema_dir(cache.path());
+    let e: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = checker_env(&["gate", "--pools", "examples/firefox-ci-2021/pools"], &e);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--root-url") && r.stderr.contains("--taskcluster-schemas"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gate_pool_id_fetches_the_pool_from_worker_manager() {
+    let Some(schemas) = tc_schemas() else { return };
+    let tc = deployment(&schemas).await;
+    let mut pool: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            root().join("examples/firefox-ci-2021/pools/gecko-t--t-win10-64.json"),
+        )
+        .expect("pool"),
+    )
+    .expect("json");
+    // As the API returns it: the definition plus its bookkeeping.
+    pool["created"] = json!("2021-05-18T00:00:00.000Z");
+    pool["lastModified"] = json!("2021-05-18T00:00:00.000Z");
+    let mut broken = pool.clone();
+    for lc in broken["config"]["launchConfigs"]
+        .as_array_mut()
+        .expect("lcs")
+    {
+        lc["additionalUserData"] = json!({});
+    }
+    for (id, body) in [
+        ("gecko-t(%2F|/)t-win10-64", pool),
+        ("gecko-t(%2F|/)broken", broken),
+        (
+            "proj-x(%2F|/)gcp",
+            json!({"workerPoolId": "proj-x/gcp", "providerId": "fxci-level1-gcp", "config": {}}),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path_regex(format!(
+                "^/api/worker-manager/v1/worker-pool/{id}$"
+            )))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&tc)
+            .await;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let gate = |id: &str| {
+        owned(vec![
+            "gate",
+            "--pool-id",
+            id,
+            "--root-url",
+            &tc.uri(),
+            "--format",
+            "json",
+        ])
+    };
+    let r = gate_env(gate("gecko-t/t-win10-64"), without_schema_dir(cache.path())).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["source"]["instances"], 13);
+    let r = gate_env(gate("gecko-t/broken"), without_schema_dir(cache.path())).await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let r = gate_env(gate("proj-x/gcp"), without_schema_dir(cache.path())).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("not an AWS provider"), "{}", r.stderr);
+}
+
+#[test]
+fn version_and_reports_name_the_build() {
+    let v = checker(&["--version"]);
+    assert_eq!(v.code, 0);
+    let re = regex::Regex::new(
+        r"^checker \d+\.\d+\.\d+ \(commit ([0-9a-f]{7,}|unknown)(, dirty)?, built \S+\)\n$",
+    )
+    .expect("re");
+    let caps = re
+        .captures(&v.stdout)
+        .unwrap_or_else(|| panic!("{:?}", v.stdout));
+    let r = checker(&[
+        "check",
+        "--fleet",
+        "examples/firefox-ci-2021/fleet.json",
+        "--format",
+        "json",
+    ]);
+    let b = &r.json()["build"];
+    assert_eq!(b["commit"], caps[1].to_string());
+    assert_eq!(b["version"], env!("CARGO_PKG_VERSION"));
+    if std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(root())
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        assert_ne!(
+            &caps[1], "unknown",
+            "built in a git checkout: the commit is known"
+        );
+    }
+}
