@@ -121,6 +121,8 @@ pub struct ProviderOutput {
     pub optional: bool,
     /// Prose.
     pub description: Option<String>,
+    /// Where it is written (set once the set is loaded).
+    pub location: Option<crate::report::Location>,
 }
 
 /// The role a consumer plays.
@@ -182,6 +184,8 @@ pub struct Clause {
     pub check: Check,
     /// Its JSON pointer in the file.
     pub pointer: String,
+    /// Where it is written (set once the set is loaded).
+    pub location: Option<crate::report::Location>,
 }
 
 /// Which instances something applies to.

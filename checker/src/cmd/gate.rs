@@ -66,6 +66,11 @@ pub struct Args {
     /// Leave a consumer out of the verdict: CONSUMER=REASON (the reason is shown in the report).
     #[arg(long, value_name = "CONSUMER=REASON")]
     ignore: Vec<String>,
+    /// Also write the GitHub check of a `reporting: checks-v1` task here:
+    /// customCheckRunText.md (at most 65,535 characters) and customCheckRunAnnotations.json (at
+    /// most 50 annotations at contract files and lines). Publish the folder as public/github.
+    #[arg(long, value_name = "DIR")]
+    github_check: Option<PathBuf>,
     /// Break glass: report everything, exit 0, and record that --dry-run was used.
     #[arg(long)]
     dry_run: bool,
@@ -125,5 +130,15 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         now: a.report.now.unwrap_or_else(Utc::now),
     };
     let report = checker::gate::run(&req)?;
+    if let Some(dir) = &a.github_check {
+        std::fs::create_dir_all(dir).map_err(|e| checker::Error::Write {
+            path: dir.clone(),
+            source: e,
+        })?;
+        let text = checker::render::github::text(&report);
+        checker::fsio::write_output(&text, Some(&dir.join("customCheckRunText.md")))?;
+        let notes = checker::render::github::annotations(&report)?;
+        checker::fsio::write_output(&notes, Some(&dir.join("customCheckRunAnnotations.json")))?;
+    }
     a.report.finish(&report, ctx)
 }

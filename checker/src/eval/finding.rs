@@ -105,6 +105,7 @@ fn provider_finding(
         )),
         runbook: None,
         waiver: None,
+        location: o.location.clone(),
     }
 }
 
@@ -163,6 +164,7 @@ fn consumer_finding(
         why: Some(cl.why.clone()),
         runbook: c.runbook.clone(),
         waiver: waiver.map(|w| waiver_ref(&set.waivers[w])),
+        location: cl.location.clone(),
     }
 }
 

@@ -377,6 +377,7 @@ fn waiver_findings(set: &ContractSet, used: &[bool], today: NaiveDate) -> Vec<Fi
             why: Some(w.reason.clone()),
             runbook: None,
             waiver: Some(finding::waiver_ref(w)),
+            location: None,
         };
         if w.expires < today {
             out.push(Finding {

@@ -104,6 +104,7 @@ fn region_failed(p: &SourcePart) -> Finding {
         why: None,
         runbook: None,
         waiver: None,
+        location: None,
     }
 }
 
@@ -137,5 +138,6 @@ fn source_empty(src: &SourceInfo) -> Finding {
         why: Some("a run that checked nothing cannot say that nothing is broken".into()),
         runbook: None,
         waiver: None,
+        location: None,
     }
 }

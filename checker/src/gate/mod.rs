@@ -186,6 +186,7 @@ pub fn lost_inputs(
             f.expected = Some(format!("to select instances, as it did on the base ({had})"));
             f.why = Some("a consumer that selects nothing does nothing, silently".into());
             f.runbook = c.runbook.clone();
+            f.location = crate::report::Location::of(&c.file, "/selector");
             Some(f)
         })
         .collect()

@@ -364,6 +364,7 @@ fn render_pools(req: &GateRequest, set: &ContractSet) -> Result<Rendered> {
             f.expected = Some("a launch configuration worker-manager can launch".into());
             f.count = 1;
             f.samples = vec![format!("{}{}", place.file.display(), place.place)];
+            f.location = crate::report::Location::of(&x.file, &x.pointer);
             f
         })
         .collect();

@@ -15,6 +15,21 @@ use std::sync::Arc;
 pub(super) struct Compiler<'d> {
     pub(super) diags: &'d mut Vec<Diagnostic>,
     pub(super) file: PathBuf,
+    /// The file's text, to locate what is compiled (clauses, promises).
+    pub(super) text: Option<String>,
+}
+
+impl Compiler<'_> {
+    /// Where `pointer` is in the file being compiled.
+    pub(super) fn locate(&self, pointer: &str) -> Option<crate::report::Location> {
+        crate::report::Location::in_text(&self.file, self.text.as_deref()?, pointer)
+    }
+
+    /// Starts compiling `file`.
+    pub(super) fn start(&mut self, file: &std::path::Path) {
+        self.file = file.to_path_buf();
+        self.text = std::fs::read_to_string(file).ok();
+    }
 }
 
 pub(super) type SetLookup<'a> = dyn Fn(&str) -> Option<SetRef> + 'a;
@@ -365,6 +380,7 @@ impl Compiler<'_> {
             return None;
         }
         Some(Clause {
+            location: self.locate(ptr),
             id: str_at(v, "id").unwrap_or_default(),
             severity: if str_at(v, "severity").as_deref() == Some("warning") {
                 Severity::Warning

@@ -242,9 +242,10 @@ fn compile_all(
     let mut c = Compiler {
         diags,
         file: PathBuf::new(),
+        text: None,
     };
     for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "provider") {
-        c.file = f.clone();
+        c.start(f);
         if let Some(mut p) = c.provider(v) {
             add_known_groups(&mut p, known);
             if let Some(first) = set.providers.iter().find(|q| q.name == p.name) {
@@ -265,7 +266,7 @@ fn compile_all(
     }
     let mut clause_ids: HashMap<String, (PathBuf, String)> = HashMap::new();
     for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "consumer") {
-        c.file = f.clone();
+        c.start(f);
         if let Some(cons) = c.consumer(v, &set) {
             if let Some(first) = set.consumers.iter().find(|q| q.name == cons.name) {
                 let d = Diagnostic::at(
@@ -298,7 +299,7 @@ fn compile_all(
         }
     }
     for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "waivers") {
-        c.file = f.clone();
+        c.start(f);
         let waivers = c.waivers(v, &set);
         set.waivers.extend(waivers);
     }

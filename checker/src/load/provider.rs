@@ -233,6 +233,7 @@ impl Compiler<'_> {
                 secret,
                 optional: o.get("optional").and_then(Value::as_bool).unwrap_or(false),
                 description: str_at(o, "description"),
+                location: self.locate(&ptr),
             });
         }
         outputs

@@ -10,10 +10,12 @@ use crate::report::Report;
 use crate::snapshot::DiffReport;
 use anstyle::{AnsiColor, Style};
 
+pub mod github;
 mod human;
 mod json;
 mod junit;
 mod markdown;
+mod sarif;
 
 pub use json::json;
 
@@ -28,11 +30,19 @@ pub enum Format {
     Junit,
     /// Markdown for a pull-request comment or a Taskcluster artifact.
     Markdown,
+    /// SARIF 2.1.0 (check and gate reports): one result per finding, at its clause's line.
+    Sarif,
 }
 
 impl Format {
     /// Every format, by name (to recognise a format given where a file was meant).
-    pub const NAMES: [&'static str; 4] = ["human", "json", "junit", "markdown"];
+    pub const NAMES: [&'static str; 5] = ["human", "json", "junit", "markdown", "sarif"];
+}
+
+fn sarif_only_reports(what: &str) -> crate::error::Error {
+    crate::error::Error::usage(format!(
+        "--format sarif renders check and gate reports (findings at their clauses), not {what}: use json"
+    ))
 }
 
 /// Renders a check or gate report.
@@ -42,6 +52,7 @@ pub fn report(r: &Report, format: Format, color: bool) -> Result<String> {
         Format::Json => json(r),
         Format::Junit => junit::report(r),
         Format::Markdown => Ok(markdown::report(r)),
+        Format::Sarif => sarif::report(r),
     }
 }
 
@@ -52,6 +63,7 @@ pub fn diff(r: &DiffReport, format: Format, color: bool) -> Result<String> {
         Format::Json => json(r),
         Format::Junit => junit::diff(r),
         Format::Markdown => Ok(markdown::diff(r)),
+        Format::Sarif => Err(sarif_only_reports("a diff")),
     }
 }
 
@@ -62,6 +74,7 @@ pub fn plan(p: &Plan, format: Format) -> Result<String> {
         Format::Json => json(p),
         Format::Junit => junit::plan(p),
         Format::Markdown => Ok(markdown::plan(p)),
+        Format::Sarif => Err(sarif_only_reports("a cull plan")),
     }
 }
 
@@ -72,6 +85,7 @@ pub fn rules(format: Format) -> Result<String> {
         Format::Json => json(&crate::rules::document()),
         Format::Junit => junit::rules(),
         Format::Markdown => Ok(markdown::rules()),
+        Format::Sarif => Err(sarif_only_reports("the rules list")),
     }
 }
 

@@ -88,6 +88,39 @@ pub struct Finding {
     pub runbook: Option<String>,
     /// The waiver, for waived and waiver-* findings.
     pub waiver: Option<WaiverRef>,
+    /// Where the failing clause (or promise, or launch configuration) is written: file, line,
+    /// column. For editors, SARIF and GitHub annotations. Since 1.3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// A place in an input file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Location {
+    /// The file, as it was named.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl Location {
+    /// Where JSON pointer `pointer` is in `file` (read once per call; `None` when unreadable).
+    pub fn of(file: &std::path::Path, pointer: &str) -> Option<Location> {
+        let text = std::fs::read_to_string(file).ok()?;
+        Self::in_text(file, &text, pointer)
+    }
+
+    /// Where `pointer` is in `text`, the contents of `file`.
+    pub fn in_text(file: &std::path::Path, text: &str, pointer: &str) -> Option<Location> {
+        let (line, column) = crate::diag::locate(text, pointer)?;
+        Some(Location {
+            file: file.display().to_string(),
+            line,
+            column,
+        })
+    }
 }
 
 impl Finding {
@@ -115,6 +148,7 @@ impl Finding {
             why: None,
             runbook: None,
             waiver: None,
+            location: None,
         }
     }
 }

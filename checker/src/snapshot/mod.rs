@@ -360,6 +360,7 @@ pub fn lost_input_findings(
             f.expected = Some("to select instances, as it did when the snapshot was taken".into());
             f.why = Some("a consumer that selects nothing does nothing, silently".into());
             f.runbook = c.runbook.clone();
+            f.location = crate::report::Location::of(&c.file, "/selector");
             Some(f)
         })
         .collect()

@@ -305,3 +305,120 @@ fn version_and_reports_name_the_build() {
         );
     }
 }
+
+/// A consumer of every worker-manager instance with `n` clauses that all fail.
+fn failing_consumer(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    let clauses: Vec<Value> = (0..n)
+        .map(|i| json!({"id": format!("needs-tag-{i}"), "kind": "present", "output": format!("tag:Missing{i}"), "why": "a test"}))
+        .collect();
+    write_json(
+        dir,
+        "needy.json",
+        &json!({"kind": "consumer", "name": "needy", "owner": "o", "description": "d",
+                "selector": {"provider": "worker-manager"}, "clauses": clauses}),
+    )
+}
+
+#[test]
+fn gate_writes_a_github_check_within_githubs_limits() {
+    if tc_schemas().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let needy = failing_consumer(dir.path(), 400);
+    let gh = dir.path().join("github");
+    let r = checker(&[
+        "gate",
+        "--contracts",
+        "contracts",
+        "--contracts",
+        needy.to_str().expect("utf8"),
+        "--pools",
+        "examples/firefox-ci-2021/pools/gecko-t--t-win10-64.json",
+        "--github-check",
+        gh.to_str().expect("utf8"),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let text = std::fs::read_to_string(gh.join("customCheckRunText.md")).expect("text");
+    assert!(text.chars().count() <= 65_535, "{}", text.len());
+    assert!(text.contains("cut to GitHub's 65,535 characters"));
+    let notes: Value = serde_json::from_str(
+        &std::fs::read_to_string(gh.join("customCheckRunAnnotations.json")).expect("a"),
+    )
+    .expect("json");
+    let notes = notes.as_array().expect("array");
+    assert_eq!(notes.len(), 50);
+    let needy_text = std::fs::read_to_string(&needy).expect("needy");
+    for n in notes {
+        assert_eq!(n["annotation_level"], "failure");
+        assert_eq!(n["path"], needy.to_str().expect("utf8"));
+        // The line is the clause's: its `id` is written there.
+        let line = n["start_line"].as_u64().expect("line") as usize;
+        let clause = n["title"]
+            .as_str()
+            .expect("title")
+            .trim_start_matches("needy ");
+        assert!(
+            needy_text
+                .lines()
+                .nth(line - 1)
+                .is_some_and(|l| l.contains("{"))
+                || needy_text.contains(clause)
+        );
+    }
+}
+
+#[test]
+fn sarif_is_valid_sarif_2_1_0_with_one_located_result_per_finding() {
+    // The schema's language patterns have a bare `]`, valid in ECMA regexes only; escaped here
+    // (same meaning) so the Rust regex engine accepts them.
+    let text = std::fs::read_to_string(root().join("tests/fixtures/sarif/sarif-schema-2.1.0.json"))
+        .expect("schema")
+        .replace("{2}]?$", "{2}\\\\]?$");
+    let schema: Value = serde_json::from_str(&text).expect("json");
+    let sarif = jsonschema::validator_for(&schema).expect("the SARIF schema compiles");
+    let r = replay("after", "prefix", "14", &["--format", "sarif"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let log: Value = serde_json::from_str(&r.stdout).expect("json");
+    let errs: Vec<String> = sarif
+        .iter_errors(&log)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errs.is_empty(), "{errs:?}");
+    let json = replay("after", "prefix", "14", &["--format", "json"]).json();
+    let results = log["runs"][0]["results"].as_array().expect("results");
+    assert_eq!(results.len(), json["findings"].as_array().expect("f").len());
+    let occ = results
+        .iter()
+        .find(|x| x["properties"]["clause"] == "occ-prefix-worker-type-known")
+        .expect("occ's clause");
+    assert_eq!(occ["level"], "error");
+    let loc = &occ["locations"][0]["physicalLocation"];
+    let file = loc["artifactLocation"]["uri"].as_str().expect("uri");
+    assert!(file.ends_with("consumers-prefix/occ.json"), "{file}");
+    let line = loc["region"]["startLine"].as_u64().expect("line") as usize;
+    let text = std::fs::read_to_string(root().join(file)).expect("occ.json");
+    assert!(
+        text.lines()
+            .nth(line - 1)
+            .expect("line")
+            .trim_start()
+            .starts_with('{'),
+        "line {line} opens the clause"
+    );
+    // Diffs and plans have no clause to point at.
+    let d = checker(&[
+        "diff",
+        "--snapshot",
+        "snapshots/firefox-ci-2021.json",
+        "--fleet",
+        "examples/firefox-ci-2021/fleet.json",
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(d.code, 2, "{}", d.stderr);
+    assert!(
+        d.stderr
+            .contains("--format sarif renders check and gate reports")
+    );
+}

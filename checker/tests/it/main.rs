@@ -9,6 +9,7 @@ mod firefox_ci;
 mod formats;
 mod gate;
 mod golden;
+mod image;
 mod layout;
 mod live;
 mod live_more;

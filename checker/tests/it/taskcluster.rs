@@ -90,6 +90,19 @@ fn taskcluster_yml_is_valid_and_renders_valid_tasks() {
                 && gate_cmd.contains(&"a".repeat(40)),
             "{gate_cmd}"
         );
+        // Schemas from the deployment (never ../shared), the GitHub check where checks-v1 reads it.
+        assert!(
+            gate_cmd.contains("--root-url https://tc.example.com") && !gate_cmd.contains("shared"),
+            "{gate_cmd}"
+        );
+        assert!(
+            gate_cmd.contains("--github-check /builds/artifacts/github"),
+            "{gate_cmd}"
+        );
+        assert_eq!(
+            tasks[1]["payload"]["artifacts"]["public/github"]["path"],
+            "/builds/artifacts/github"
+        );
     }
     let other = json_e::render(
         &tc["tasks"],
