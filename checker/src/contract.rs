@@ -122,7 +122,7 @@ pub struct ProviderOutput {
     /// Prose.
     pub description: Option<String>,
     /// Where it is written (set once the set is loaded).
-    pub location: Option<crate::report::Location>,
+    pub location: Option<crate::diag::Location>,
 }
 
 /// The role a consumer plays.
@@ -185,7 +185,7 @@ pub struct Clause {
     /// Its JSON pointer in the file.
     pub pointer: String,
     /// Where it is written (set once the set is loaded).
-    pub location: Option<crate::report::Location>,
+    pub location: Option<crate::diag::Location>,
 }
 
 /// Which instances something applies to.

@@ -239,3 +239,32 @@ mod tests {
         assert_eq!(locate("not json", "/x"), None);
     }
 }
+
+/// A place in an input file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Location {
+    /// The file, as it was named.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl Location {
+    /// Where JSON pointer `pointer` is in `file` (read once per call; `None` when unreadable).
+    pub fn of(file: &std::path::Path, pointer: &str) -> Option<Location> {
+        let text = std::fs::read_to_string(file).ok()?;
+        Self::in_text(file, &text, pointer)
+    }
+
+    /// Where `pointer` is in `text`, the contents of `file`.
+    pub fn in_text(file: &std::path::Path, text: &str, pointer: &str) -> Option<Location> {
+        let (line, column) = locate(text, pointer)?;
+        Some(Location {
+            file: file.display().to_string(),
+            line,
+            column,
+        })
+    }
+}

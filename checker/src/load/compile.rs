@@ -21,8 +21,8 @@ pub(super) struct Compiler<'d> {
 
 impl Compiler<'_> {
     /// Where `pointer` is in the file being compiled.
-    pub(super) fn locate(&self, pointer: &str) -> Option<crate::report::Location> {
-        crate::report::Location::in_text(&self.file, self.text.as_deref()?, pointer)
+    pub(super) fn locate(&self, pointer: &str) -> Option<crate::diag::Location> {
+        crate::diag::Location::in_text(&self.file, self.text.as_deref()?, pointer)
     }
 
     /// Starts compiling `file`.

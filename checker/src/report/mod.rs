@@ -94,34 +94,7 @@ pub struct Finding {
     pub location: Option<Location>,
 }
 
-/// A place in an input file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct Location {
-    /// The file, as it was named.
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-}
-
-impl Location {
-    /// Where JSON pointer `pointer` is in `file` (read once per call; `None` when unreadable).
-    pub fn of(file: &std::path::Path, pointer: &str) -> Option<Location> {
-        let text = std::fs::read_to_string(file).ok()?;
-        Self::in_text(file, &text, pointer)
-    }
-
-    /// Where `pointer` is in `text`, the contents of `file`.
-    pub fn in_text(file: &std::path::Path, text: &str, pointer: &str) -> Option<Location> {
-        let (line, column) = crate::diag::locate(text, pointer)?;
-        Some(Location {
-            file: file.display().to_string(),
-            line,
-            column,
-        })
-    }
-}
+pub use crate::diag::Location;
 
 impl Finding {
     /// A finding that is not about one clause (a source, a launch, a lost input).
