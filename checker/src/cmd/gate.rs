@@ -28,7 +28,8 @@ pub struct Args {
     /// Read the base revision of --proposed from git at this ref (e.g. origin/main).
     #[arg(long, value_name = "GIT_REF", requires = "proposed")]
     base_ref: Option<String>,
-    /// Worker-manager pool definitions (create-worker-pool-request + workerPoolId), files or directories.
+    /// Worker-manager pool definitions (create-worker-pool-request + workerPoolId): files,
+    /// directories, or URLs (a CI task's artifact); a file may hold an array of pools.
     #[arg(long, value_name = "PATH", group = "proposal")]
     pools: Vec<PathBuf>,
     /// Worker pools to fetch from the deployment's worker-manager API (needs --root-url or
@@ -89,7 +90,16 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
     let fetched = tempfile::tempdir().map_err(|e| {
         checker::Error::Incomplete(format!("cannot make a temporary directory: {e}"))
     })?;
-    let mut pools = a.pools.clone();
+    let mut pools = Vec::with_capacity(a.pools.len());
+    for (n, p) in a.pools.iter().enumerate() {
+        match p
+            .to_str()
+            .filter(|s| s.starts_with("https://") || s.starts_with("http://"))
+        {
+            Some(url) => pools.push(checker::gate::fetch_pool_file(url, fetched.path(), n)?),
+            None => pools.push(p.clone()),
+        }
+    }
     if !a.pool_ids.is_empty() {
         let Some(root) = &root_url else {
             return Err(checker::Error::usage(

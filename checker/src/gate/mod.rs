@@ -15,7 +15,7 @@ mod changes;
 mod git;
 mod run;
 pub use changes::manifest_changes;
-pub use run::{GateRequest, fetch_pools, run};
+pub use run::{GateRequest, fetch_pool_file, fetch_pools, run};
 
 /// Consumer verdicts from a report of the proposal (and optionally of the base).
 pub fn verdicts(

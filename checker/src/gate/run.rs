@@ -308,6 +308,17 @@ pub fn fetch_pools(
     Ok((files, skipped))
 }
 
+/// Downloads a pool file (one pool, or an array of pools: a CI task's artifact) given as a URL
+/// into `dir`.
+pub fn fetch_pool_file(url: &str, dir: &Path, n: usize) -> Result<PathBuf> {
+    let v = crate::taskcluster::get_json(url)
+        .map_err(|e| Error::Incomplete(format!("--pools {url}: {e}")))?;
+    let file = dir.join(format!("pools-{n}.json"));
+    let text = serde_json::to_string_pretty(&v).map_err(|e| Error::Incomplete(e.to_string()))?;
+    crate::fsio::write_output(&text, Some(&file))?;
+    Ok(file)
+}
+
 /// Taskcluster's schemas, or the error that says how to give them.
 fn schemas(req: &GateRequest) -> Result<&crate::tcschema::SchemaSource> {
     match &req.taskcluster_schemas {

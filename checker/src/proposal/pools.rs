@@ -119,6 +119,8 @@ struct Pool<'a> {
     provider_id: &'a str,
     owner: &'a str,
     file: &'a Path,
+    /// Its pointer in the file (`""`, or `/3` in a bundle).
+    base: &'a str,
 }
 
 /// The `Tags` of every TagSpecification of `resource`, concatenated, as aws.js does.
@@ -359,7 +361,7 @@ fn render_launch_config(
     cx: &RenderCx<'_>,
     out: &mut RenderedPools,
 ) {
-    let ptr = format!("/config/launchConfigs/{i}");
+    let ptr = format!("{}/config/launchConfigs/{i}", pool.base);
     let lc_id = jsonb::launch_config_id(pool.id, lc);
     let region = lc
         .get("region")
@@ -433,6 +435,78 @@ struct RenderCx<'a> {
     secrets: &'a SecretPolicy,
 }
 
+/// The two schemas a pool is validated against.
+struct PoolSchemas {
+    request: TcSchema,
+    aws: TcSchema,
+}
+
+/// Validates and renders one pool definition, `v`, at `base` in file `f`.
+fn one_pool(
+    f: &Path,
+    base: &str,
+    v: &Value,
+    schemas: &PoolSchemas,
+    cx: &RenderCx<'_>,
+    diags: &mut Vec<Diagnostic>,
+    out: &mut RenderedPools,
+) {
+    let (request, aws) = (&schemas.request, &schemas.aws);
+    let Some(pool_id) = v
+        .get("workerPoolId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        diags.push(Diagnostic::at(f, base, "the pool has no \"workerPoolId\"").hint("each file is a create-worker-pool-request with its workerPoolId added, as the worker-manager API returns a pool"));
+        return;
+    };
+    let req: Map<String, Value> = v
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| POOL_REQUEST_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let req = Value::Object(req);
+    let before = diags.len();
+    diags.extend(request.check(f, base, &req));
+    if let Some(cfg) = req.get("config") {
+        diags.extend(
+            aws.check(f, &format!("{base}/config"), cfg)
+                .into_iter()
+                .map(reserved_words),
+        );
+    }
+    if diags.len() > before {
+        return;
+    }
+    let text = |k: &str| req.get(k).and_then(Value::as_str).unwrap_or("");
+    let pool = Pool {
+        id: &pool_id,
+        provider_id: if text("providerId").is_empty() {
+            "aws"
+        } else {
+            text("providerId")
+        },
+        owner: text("owner"),
+        file: f,
+        base,
+    };
+    for (i, lc) in req
+        .get("config")
+        .and_then(|c| c.get("launchConfigs"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        render_launch_config(&pool, i, lc, cx, out);
+    }
+    out.pool_ids.push(pool_id);
+}
+
 /// Reads worker-manager pool definitions (each a create-worker-pool-request with its
 /// `workerPoolId`), validates them against Taskcluster's schemas, and renders one record per
 /// launch configuration as worker-manager would launch it.
@@ -461,64 +535,30 @@ pub fn render_pools(
         set,
         secrets,
     };
+    let schemas_cx = PoolSchemas { request, aws };
     let mut out = RenderedPools::default();
     for path in paths {
         for f in json_files(path, &mut diags) {
             let Some(v) = read_value(&f, &mut diags) else {
                 continue;
             };
-            let Some(pool_id) = v
-                .get("workerPoolId")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-            else {
-                diags.push(Diagnostic::at(&f, "", "the pool has no \"workerPoolId\"").hint("each file is a create-worker-pool-request with its workerPoolId added, as the worker-manager API returns a pool"));
-                continue;
-            };
-            let req: Map<String, Value> = v
-                .as_object()
-                .map(|o| {
-                    o.iter()
-                        .filter(|(k, _)| POOL_REQUEST_FIELDS.contains(&k.as_str()))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let req = Value::Object(req);
-            let before = diags.len();
-            diags.extend(request.check(&f, "", &req));
-            if let Some(cfg) = req.get("config") {
-                diags.extend(
-                    aws.check(&f, "/config", cfg)
-                        .into_iter()
-                        .map(reserved_words),
-                );
+            // A file holds one pool, or an array of them (a bundle, as a CI task publishes).
+            match &v {
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        one_pool(
+                            &f,
+                            &format!("/{i}"),
+                            item,
+                            &schemas_cx,
+                            &cx,
+                            &mut diags,
+                            &mut out,
+                        );
+                    }
+                }
+                one => one_pool(&f, "", one, &schemas_cx, &cx, &mut diags, &mut out),
             }
-            if diags.len() > before {
-                continue;
-            }
-            let text = |k: &str| req.get(k).and_then(Value::as_str).unwrap_or("");
-            let pool = Pool {
-                id: &pool_id,
-                provider_id: if text("providerId").is_empty() {
-                    "aws"
-                } else {
-                    text("providerId")
-                },
-                owner: text("owner"),
-                file: &f,
-            };
-            for (i, lc) in req
-                .get("config")
-                .and_then(|c| c.get("launchConfigs"))
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                render_launch_config(&pool, i, lc, &cx, &mut out);
-            }
-            out.pool_ids.push(pool_id);
         }
     }
     if diags.is_empty() {

@@ -2,7 +2,7 @@
 //! Taskcluster's schemas fetched from the deployment (and cached), pools fetched from the
 //! worker-manager API, and the build named in every report. Every server here is a local fake.
 
-use crate::live::owned;
+use crate::live::{owned, run};
 use crate::support::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
@@ -420,5 +420,63 @@ fn sarif_is_valid_sarif_2_1_0_with_one_located_result_per_finding() {
     assert!(
         d.stderr
             .contains("--format sarif renders check and gate reports")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gate_reads_a_bundle_of_pools_from_a_ci_tasks_artifact() {
+    if tc_schemas().is_none() {
+        return;
+    }
+    let read = |f: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(root().join("examples/firefox-ci-2021/pools").join(f))
+                .expect("pool"),
+        )
+        .expect("json")
+    };
+    let good = json!([
+        read("gecko-t--t-win10-64.json"),
+        read("infra--build-decision.json")
+    ]);
+    let mut bad_pool = read("gecko-t--t-win7-32.json");
+    bad_pool["config"]["launchConfigs"][2]["launchConfig"]
+        .as_object_mut()
+        .expect("lc")
+        .remove("ImageId");
+    let bad = json!([read("gecko-t--t-win10-64.json"), bad_pool]);
+    let queue = MockServer::start().await;
+    for (name, body) in [("good", good), ("bad", bad)] {
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/api/queue/v1/task/T/artifacts/public/{name}.json"
+            )))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&queue)
+            .await;
+    }
+    let url = |n: &str| {
+        format!(
+            "{}/api/queue/v1/task/T/artifacts/public/{n}.json",
+            queue.uri()
+        )
+    };
+    let r = run(owned(vec![
+        "gate",
+        "--pools",
+        &url("good"),
+        "--format",
+        "json",
+    ]))
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["source"]["instances"], 13 + 41);
+    let r = run(owned(vec!["gate", "--pools", &url("bad")])).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        unlocated(&r.stderr).contains("at /1/config/launchConfigs/2/launchConfig")
+            && r.stderr.contains("\"ImageId\" is a required property"),
+        "{}",
+        r.stderr
     );
 }
