@@ -84,60 +84,41 @@ pub fn build_with(
 
 /// The finding a part that could not be read becomes.
 fn region_failed(p: &SourcePart) -> Finding {
-    Finding {
-        code: Code::RegionFailed,
-        outcome: Outcome::Unknown,
-        severity: crate::contract::Severity::Error,
-        consumer: "(source)".into(),
-        clause: None,
-        kind: None,
-        output: None,
-        expected: None,
-        actual: vec![],
-        count: 0,
-        samples: vec![],
-        message: format!(
+    Finding::about(
+        Code::RegionFailed,
+        Outcome::Unknown,
+        crate::contract::Severity::Error,
+        "(source)",
+        format!(
             "{} could not be read: {}; its instances were not evaluated",
             p.name,
             p.error.as_deref().unwrap_or("error")
         ),
-        why: None,
-        runbook: None,
-        waiver: None,
-        location: None,
-    }
+    )
 }
 
 /// The finding an empty source becomes.
 fn source_empty(src: &SourceInfo) -> Finding {
-    Finding {
-        code: Code::SourceEmpty,
-        outcome: Outcome::Unknown,
-        severity: crate::contract::Severity::Error,
-        consumer: "(source)".into(),
-        clause: None,
-        kind: None,
-        output: None,
-        expected: Some("at least one instance".into()),
-        actual: vec![],
-        count: 0,
-        samples: vec![],
-        message: format!(
-            "the {} source ({}) held no instance at all: check the region, the account and credentials, and the selectors' filters",
-            src.kind,
-            if src.parts.is_empty() {
-                "nothing read".to_string()
-            } else {
-                src.parts
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
+    let read = if src.parts.is_empty() {
+        "nothing read".to_string()
+    } else {
+        src.parts
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut f = Finding::about(
+        Code::SourceEmpty,
+        Outcome::Unknown,
+        crate::contract::Severity::Error,
+        "(source)",
+        format!(
+            "the {} source ({read}) held no instance at all: check the region, the account and credentials, and the selectors' filters",
+            src.kind
         ),
-        why: Some("a run that checked nothing cannot say that nothing is broken".into()),
-        runbook: None,
-        waiver: None,
-        location: None,
-    }
+    );
+    f.expected = Some("at least one instance".into());
+    f.why = Some("a run that checked nothing cannot say that nothing is broken".into());
+    f
 }

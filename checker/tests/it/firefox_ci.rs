@@ -36,15 +36,6 @@ fn gate_pool(contracts: &str, pool: &str, edit: impl FnOnce(&mut Value)) -> (Run
     (r, report)
 }
 
-fn verdict<'a>(v: &'a Value, consumer: &str) -> &'a Value {
-    v["gate"]["verdicts"]
-        .as_array()
-        .expect("verdicts")
-        .iter()
-        .find(|x| x["consumer"] == consumer)
-        .unwrap_or_else(|| panic!("no verdict for {consumer}: {v}"))
-}
-
 fn says_no(v: &Value, consumer: &str, needle: &str) {
     let x = verdict(v, consumer);
     assert_eq!(x["deployable"], "no", "{consumer}: {x}");

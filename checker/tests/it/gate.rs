@@ -1,21 +1,11 @@
 //! `checker gate`: can-i-deploy for provisioner changes.
 
 use crate::support::*;
-use serde_json::Value;
 
 fn gate(args: &[&str]) -> Run {
     let mut v = vec!["gate"];
     v.extend_from_slice(args);
     checker(&v)
-}
-
-fn verdict<'a>(v: &'a Value, consumer: &str) -> &'a Value {
-    v["gate"]["verdicts"]
-        .as_array()
-        .expect("verdicts")
-        .iter()
-        .find(|x| x["consumer"] == consumer)
-        .unwrap_or_else(|| panic!("no verdict for {consumer}: {v}"))
 }
 
 #[test]

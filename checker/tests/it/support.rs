@@ -199,3 +199,13 @@ pub fn unlocated(s: &str) -> String {
         .replace_all(s, " at /")
         .into_owned()
 }
+
+/// The gate's verdict for `consumer` in a JSON gate report.
+pub fn verdict<'a>(v: &'a Value, consumer: &str) -> &'a Value {
+    v["gate"]["verdicts"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .find(|x| x["consumer"] == consumer)
+        .unwrap_or_else(|| panic!("no verdict for {consumer}: {v}"))
+}
