@@ -11,6 +11,7 @@ pub mod build;
 pub mod clause;
 pub mod code;
 pub mod contract;
+pub mod contract_test;
 pub mod cull;
 pub mod diag;
 pub mod error;

@@ -20,6 +20,7 @@ mod gate;
 mod hook;
 mod rules;
 mod snapshot;
+mod test;
 mod validate;
 
 /// Contracts between a fleet's provisioner and the programs that depend on it.
@@ -74,6 +75,8 @@ pub enum Command {
     Cull(cull::Args),
     /// The scheduled job: check + diff against the snapshot + cull, artifacts written to --artifacts.
     Hook(hook::Args),
+    /// Run the contract tests beside the contracts: instances in, the outcome per consumer and clause expected.
+    Test(test::Args),
     /// Fleet files: `checker fleet record` writes what live EC2 returns in the format --fleet reads.
     #[command(subcommand)]
     Fleet(fleet::Command),
@@ -112,6 +115,7 @@ pub fn main() -> ExitStatus {
         Command::Check(a) => check::run(a, &ctx),
         Command::Explain(a) => explain::run(a),
         Command::Rules(a) => rules::run(a),
+        Command::Test(a) => test::run(a),
         Command::Gate(a) => gate::run(a, &ctx),
         Command::Snapshot(a) => snapshot::run(a),
         Command::Diff(a) => diff::run(a, &ctx),

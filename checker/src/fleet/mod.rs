@@ -306,7 +306,8 @@ fn parse_user_data(
     })
 }
 
-pub(crate) fn parse_instance(
+/// Reads one instance of describe-instances JSON (at `ptr` in `path`) into its record.
+pub fn parse_instance(
     path: &Path,
     ptr: &str,
     v: &Value,

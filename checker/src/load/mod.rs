@@ -34,6 +34,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "waivers.schema.json",
         include_str!("../../../contracts/schema/waivers.schema.json"),
     ),
+    (
+        "test.schema.json",
+        include_str!("../../../contracts/schema/test.schema.json"),
+    ),
 ];
 
 const SCHEMA_BASE: &str = "https://checker.invalid/schema/";
@@ -79,6 +83,44 @@ static VALIDATORS: LazyLock<Result<HashMap<&'static str, jsonschema::Validator>,
         }
         Ok(out)
     });
+
+/// The contract test files (`"kind": "test"`) under `paths`, in order.
+pub fn test_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
+    let mut diags = Vec::new();
+    let mut files = Vec::new();
+    for p in paths {
+        collect_files(p, &mut files, &mut diags);
+    }
+    if !diags.is_empty() {
+        return Err(Diagnostics(diags));
+    }
+    Ok(files
+        .into_iter()
+        .filter(|f| {
+            std::fs::read(f)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .is_some_and(|v| v.get("kind").and_then(Value::as_str) == Some("test"))
+        })
+        .collect())
+}
+
+/// Validates a contract test file against the built-in test schema.
+pub fn validate_test(file: &Path, v: &Value) -> Vec<Diagnostic> {
+    static TEST: LazyLock<Result<jsonschema::Validator, String>> = LazyLock::new(|| {
+        jsonschema::options()
+            .with_retriever(EmbeddedSchemas)
+            .build(&schema_value("test.schema.json"))
+            .map_err(|e| format!("the built-in test schema does not compile: {e}"))
+    });
+    match &*TEST {
+        Ok(val) => val
+            .iter_errors(v)
+            .map(|e| schema_diagnostic(file, "test", &e))
+            .collect(),
+        Err(e) => vec![Diagnostic::file(Path::new("<built-in schema>"), e.clone())],
+    }
+}
 
 /// Loads and compiles every contract under `paths` (files or directories, combined).
 pub fn load(paths: &[PathBuf]) -> Result<ContractSet, Diagnostics> {
@@ -195,6 +237,10 @@ fn validate_all(
     };
     let mut valid: Vec<(PathBuf, Value, &'static str)> = Vec::new();
     for (f, v) in docs {
+        // Contract tests live beside contracts; `checker test` reads them.
+        if v.get("kind").and_then(Value::as_str) == Some("test") {
+            continue;
+        }
         let kind = match v.get("kind").and_then(Value::as_str) {
             Some(k @ ("provider" | "consumer" | "waivers")) => match k {
                 "provider" => "provider",
@@ -203,8 +249,9 @@ fn validate_all(
             },
             Some(other) => {
                 diags.push(
-                    Diagnostic::at(&f, "/kind", format!("unknown kind \"{other}\""))
-                        .hint("kind is one of provider, consumer, waivers"),
+                    Diagnostic::at(&f, "/kind", format!("unknown kind \"{other}\"")).hint(
+                        "kind is one of provider, consumer, waivers (and test, for checker test)",
+                    ),
                 );
                 continue;
             }

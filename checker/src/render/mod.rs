@@ -10,6 +10,7 @@ use crate::report::Report;
 use crate::snapshot::DiffReport;
 use anstyle::{AnsiColor, Style};
 
+mod contract_tests;
 pub mod github;
 mod human;
 mod json;
@@ -75,6 +76,17 @@ pub fn plan(p: &Plan, format: Format) -> Result<String> {
         Format::Junit => junit::plan(p),
         Format::Markdown => Ok(markdown::plan(p)),
         Format::Sarif => Err(sarif_only_reports("a cull plan")),
+    }
+}
+
+/// Renders contract test results (`checker test`).
+pub fn contract_tests(r: &[crate::contract_test::CaseResult], format: Format) -> Result<String> {
+    match format {
+        Format::Human => Ok(contract_tests::human(r)),
+        Format::Json => contract_tests::json(r),
+        Format::Junit => contract_tests::junit(r),
+        Format::Markdown => Ok(contract_tests::markdown(r)),
+        Format::Sarif => Err(sarif_only_reports("contract test results")),
     }
 }
 

@@ -53,11 +53,18 @@ fn help_of_every_command() {
     golden("help", &["--help"], None);
     for cmd in [
         "validate", "check", "explain", "rules", "gate", "snapshot", "diff", "cull", "hook",
-        "fleet",
+        "test", "fleet",
     ] {
         golden(&format!("help-{cmd}"), &[cmd, "--help"], None);
     }
     golden("help-fleet-record", &["fleet", "record", "--help"], None);
+}
+
+#[test]
+fn contract_tests_in_every_format() {
+    for f in FORMATS {
+        golden(&format!("test-{f}"), &["test", "--format", f], None);
+    }
 }
 
 #[test]

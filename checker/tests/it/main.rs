@@ -2,6 +2,7 @@
 //! files in the repository or in temporary directories.
 
 mod bad_input;
+mod contract_tests;
 mod cull;
 mod cull_runs;
 mod deploy;
