@@ -22,6 +22,7 @@ pub mod fleet;
 pub mod fsio;
 pub mod gate;
 pub mod hook;
+pub mod init;
 pub mod live;
 pub mod load;
 pub mod output;

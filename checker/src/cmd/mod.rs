@@ -18,6 +18,7 @@ mod explain;
 mod fleet;
 mod gate;
 mod hook;
+mod init;
 mod rules;
 mod snapshot;
 mod test;
@@ -75,6 +76,8 @@ pub enum Command {
     Cull(cull::Args),
     /// The scheduled job: check + diff against the snapshot + cull, artifacts written to --artifacts.
     Hook(hook::Args),
+    /// Draft contracts from a fleet: a provider manifest per provisioner and a consumer skeleton.
+    Init(init::Args),
     /// Run the contract tests beside the contracts: instances in, the outcome per consumer and clause expected.
     Test(test::Args),
     /// Fleet files: `checker fleet record` writes what live EC2 returns in the format --fleet reads.
@@ -116,6 +119,7 @@ pub fn main() -> ExitStatus {
         Command::Explain(a) => explain::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Test(a) => test::run(a),
+        Command::Init(a) => init::run(a),
         Command::Gate(a) => gate::run(a, &ctx),
         Command::Snapshot(a) => snapshot::run(a),
         Command::Diff(a) => diff::run(a, &ctx),

@@ -11,6 +11,7 @@ mod formats;
 mod gate;
 mod golden;
 mod image;
+mod init;
 mod layout;
 mod live;
 mod live_more;
