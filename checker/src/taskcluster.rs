@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use checker_ec2::StaticCredentials;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -56,10 +57,7 @@ pub fn aws_credentials(proxy: &str, name: &str) -> Result<StaticCredentials> {
     let url = format!(
         "{}/secrets/v1/secret/{}",
         proxy.trim_end_matches('/'),
-        name.split('/')
-            .map(form_urlencoded_path)
-            .collect::<Vec<_>>()
-            .join("/")
+        name.split('/').map(segment).collect::<Vec<_>>().join("/")
     );
     let (status, body) = get(&url).map_err(|e| {
         Error::Incomplete(format!(
@@ -118,16 +116,17 @@ pub fn aws_credentials(proxy: &str, name: &str) -> Result<StaticCredentials> {
     })
 }
 
-/// A path segment percent-encoded (secret names may hold `:` or spaces).
-fn form_urlencoded_path(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// What a path segment keeps unencoded: RFC 3986 unreserved characters and `:`.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b':');
+
+/// A path segment percent-encoded (secret names may hold spaces; pool ids hold `/`).
+fn segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 /// A worker pool's definition from the worker-manager API of the deployment at `root_url`
@@ -137,7 +136,19 @@ pub fn worker_pool(root_url: &str, pool: &str) -> Result<Value> {
     let url = format!(
         "{}/api/worker-manager/v1/worker-pool/{}",
         root_url.trim_end_matches('/'),
-        form_urlencoded_path(pool)
+        segment(pool)
     );
     get_json(&url).map_err(|e| Error::Incomplete(format!("worker pool {pool}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment;
+
+    #[test]
+    fn path_segments_encode_what_a_url_path_cannot_hold() {
+        assert_eq!(segment("gecko-t/t-win10-64"), "gecko-t%2Ft-win10-64");
+        assert_eq!(segment("my secret:v1"), "my%20secret:v1");
+        assert_eq!(segment("a_b.c~d"), "a_b.c~d");
+    }
 }
