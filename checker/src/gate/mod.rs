@@ -170,24 +170,15 @@ pub fn lost_inputs(
             } else {
                 format!("the proposal changes {}", changed.join(", "))
             };
-            let mut f = Finding::about(
-                Code::InputLost,
-                Outcome::Violation,
-                Severity::Error,
-                c.name.clone(),
+            Some(Finding::input_lost(
+                c,
                 format!(
                     "{} selects nothing: it lost its input ({had} base instance(s) matched {}; {what})",
                     c.name,
                     set.describe_selector(&c.selector)
                 ),
-            );
-            f.clause = Some("(selector)".into());
-            f.kind = Some("input-lost".into());
-            f.expected = Some(format!("to select instances, as it did on the base ({had})"));
-            f.why = Some("a consumer that selects nothing does nothing, silently".into());
-            f.runbook = c.runbook.clone();
-            f.location = crate::report::Location::of(&c.file, "/selector");
-            Some(f)
+                format!("to select instances, as it did on the base ({had})"),
+            ))
         })
         .collect()
 }

@@ -126,6 +126,27 @@ impl Finding {
     }
 }
 
+impl Finding {
+    /// `input-lost`: consumer `c` selected instances before and selects none now. `message`
+    /// says against what; `expected` what it selected then.
+    pub fn input_lost(c: &crate::contract::Consumer, message: String, expected: String) -> Finding {
+        let mut f = Finding::about(
+            Code::InputLost,
+            Outcome::Violation,
+            Severity::Error,
+            c.name.clone(),
+            message,
+        );
+        f.clause = Some("(selector)".into());
+        f.kind = Some("input-lost".into());
+        f.expected = Some(expected);
+        f.why = Some("a consumer that selects nothing does nothing, silently".into());
+        f.runbook = c.runbook.clone();
+        f.location = Location::of(&c.file, "/selector");
+        f
+    }
+}
+
 /// One clause's tally, for JUnit and summaries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -340,28 +340,19 @@ pub fn lost_input_findings(
     old: &Snapshot,
     fleet: &[Instance],
 ) -> Vec<crate::report::Finding> {
-    use crate::report::{Code, Finding, Outcome};
+    use crate::report::Finding;
     lost_inputs(set, old, fleet)
         .into_iter()
         .filter_map(|name| {
             let c = set.consumer(&name)?;
-            let mut f = Finding::about(
-                Code::InputLost,
-                Outcome::Violation,
-                crate::contract::Severity::Error,
-                name.clone(),
+            Some(Finding::input_lost(
+                c,
                 format!(
                     "{name} selects nothing: it lost its input (the snapshot has instances of what it selects, {}; the fleet has none it matches)",
                     set.describe_selector(&c.selector)
                 ),
-            );
-            f.clause = Some("(selector)".into());
-            f.kind = Some("input-lost".into());
-            f.expected = Some("to select instances, as it did when the snapshot was taken".into());
-            f.why = Some("a consumer that selects nothing does nothing, silently".into());
-            f.runbook = c.runbook.clone();
-            f.location = crate::report::Location::of(&c.file, "/selector");
-            Some(f)
+                "to select instances, as it did when the snapshot was taken".into(),
+            ))
         })
         .collect()
 }
