@@ -4,7 +4,6 @@
 
 use crate::support::*;
 use serde_json::{Value, json};
-use std::path::Path;
 
 const EX: &str = "examples/firefox-ci-2021";
 const CONTRACT_DIRS: [&str; 2] = ["examples/firefox-ci-2021/contracts", "contracts"];
@@ -268,18 +267,25 @@ fn a_healthy_fleet_with_golden_ami_build_instances_is_clean() {
 
 #[test]
 fn removing_the_worker_pool_tag_makes_the_culling_job_lose_its_input() {
+    // The manifest and its sets in a temporary tree, so the relative set files resolve.
     let dir = tempfile::tempdir().expect("tempdir");
-    let base = root().join("contracts/providers/worker-manager.json");
-    let mut m: Value =
-        serde_json::from_str(&std::fs::read_to_string(&base).expect("m")).expect("json");
+    let sets = dir.path().join("sets");
+    std::fs::create_dir_all(&sets).expect("mkdir");
+    for e in std::fs::read_dir(root().join("contracts/sets")).expect("sets") {
+        let p = e.expect("e").path();
+        std::fs::copy(&p, sets.join(p.file_name().expect("name"))).expect("copy");
+    }
+    let mut m: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("contracts/providers/worker-manager.json"))
+            .expect("m"),
+    )
+    .expect("json");
+    let base = write_json(&dir.path().join("base"), "worker-manager.json", &m);
     m["outputs"]
         .as_object_mut()
         .expect("o")
         .remove("tag:WorkerPoolId");
-    // Beside the original, so its relative set files resolve.
-    let proposed = root().join("contracts/providers/.test-proposed-no-pool-tag.json");
-    std::fs::write(&proposed, serde_json::to_string_pretty(&m).expect("json")).expect("write");
-    let _cleanup = scopeguard(&proposed);
+    let proposed = write_json(&dir.path().join("proposed"), "worker-manager.json", &m);
     let r = checker(&[
         "gate",
         "--contracts",
@@ -293,7 +299,6 @@ fn removing_the_worker_pool_tag_makes_the_culling_job_lose_its_input() {
         "--format",
         "json",
     ]);
-    drop(dir);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let v = r.json();
     says_no(&v, "impaired-instance-culling", "lost its input");
@@ -354,15 +359,4 @@ fn check_against_a_baseline_names_a_consumer_that_lost_its_input() {
         "json",
     ]);
     assert!(!plain.stdout.contains("input-lost"));
-}
-
-/// Removes a file when dropped.
-fn scopeguard(p: &Path) -> impl Drop + '_ {
-    struct G<'a>(&'a Path);
-    impl Drop for G<'_> {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(self.0);
-        }
-    }
-    G(p)
 }
