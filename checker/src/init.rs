@@ -377,15 +377,15 @@ fn consumer_skeleton(
         clauses.push(json!({"id": format!("{provider}-draft-group-known"), "kind": "member-of", "fact": var, "set": format!("{var}s"),
             "why": "DRAFT: the group must be one the provider knows; say what an unknown one breaks"}));
     }
-    for (k, (path, o)) in outputs
+    for (k, path) in outputs
         .iter()
         .filter(|(_, o)| o.get("optional").is_none())
+        .map(|(path, _)| path)
         .enumerate()
     {
         if group.is_some_and(|(g, _)| g.to_string() == *path) {
             continue;
         }
-        let _ = o;
         clauses.push(json!({"id": format!("{provider}-draft-reads-{k}"), "kind": "present", "output": path,
             "why": format!("DRAFT: keep only if the consumer reads {path}; say what breaks without it")}));
     }
