@@ -25,10 +25,10 @@ impl Compiler<'_> {
         crate::diag::Location::in_text(&self.file, self.text.as_deref()?, pointer)
     }
 
-    /// Starts compiling `file`.
-    pub(super) fn start(&mut self, file: &std::path::Path) {
+    /// Starts compiling `file`, whose text the parse phase kept.
+    pub(super) fn start(&mut self, file: &std::path::Path, text: Option<String>) {
         self.file = file.to_path_buf();
-        self.text = std::fs::read_to_string(file).ok();
+        self.text = text;
     }
 }
 

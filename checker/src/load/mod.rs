@@ -170,14 +170,15 @@ pub fn load_knowing(
         );
     }
     // Phase 1: parse; the data files that manifests name (lists of worker types) are not contracts.
-    let docs = parse_all(files, &mut diags);
+    let mut texts = Texts::new();
+    let docs = parse_all(files, &mut texts, &mut diags);
     // Phase 1b: schema.
     let valid = match validate_all(docs, &mut diags) {
         Some(v) => v,
         None => return Err(Diagnostics(diags)),
     };
     // Phase 2: compile and cross-check.
-    let set = compile_all(&valid, known, &mut diags);
+    let set = compile_all(&valid, known, texts, &mut diags);
     if diags.is_empty() {
         Ok(set)
     } else {
@@ -186,13 +187,25 @@ pub fn load_knowing(
 }
 
 /// Phase 1: reads and parses every file, leaving out the data files manifests name.
-fn parse_all(files: Vec<PathBuf>, diags: &mut Vec<Diagnostic>) -> Vec<(PathBuf, Value)> {
+/// The texts of the files read, kept so the compiler can locate clauses without reading again.
+type Texts = HashMap<PathBuf, String>;
+
+fn parse_all(
+    files: Vec<PathBuf>,
+    texts: &mut Texts,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(PathBuf, Value)> {
     let mut docs: Vec<(PathBuf, Value)> = Vec::new();
     for f in files {
         match std::fs::read(&f) {
             Err(e) => diags.push(Diagnostic::file(&f, format!("cannot read: {e}"))),
             Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-                Ok(v) => docs.push((f, v)),
+                Ok(v) => {
+                    if let Ok(text) = String::from_utf8(bytes) {
+                        texts.insert(f.clone(), text);
+                    }
+                    docs.push((f, v));
+                }
                 Err(e) => diags.push(Diagnostic::from_json_error(&f, &e)),
             },
         }
@@ -280,6 +293,7 @@ fn validate_all(
 fn compile_all(
     valid: &[(PathBuf, Value, &'static str)],
     known: &BTreeMap<String, BTreeSet<String>>,
+    mut texts: Texts,
     diags: &mut Vec<Diagnostic>,
 ) -> ContractSet {
     let mut set = ContractSet {
@@ -292,7 +306,7 @@ fn compile_all(
         text: None,
     };
     for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "provider") {
-        c.start(f);
+        c.start(f, texts.remove(f));
         if let Some(mut p) = c.provider(v) {
             add_known_groups(&mut p, known);
             if let Some(first) = set.providers.iter().find(|q| q.name == p.name) {
@@ -313,7 +327,7 @@ fn compile_all(
     }
     let mut clause_ids: HashMap<String, (PathBuf, String)> = HashMap::new();
     for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "consumer") {
-        c.start(f);
+        c.start(f, texts.remove(f));
         if let Some(cons) = c.consumer(v, &set) {
             if let Some(first) = set.consumers.iter().find(|q| q.name == cons.name) {
                 let d = Diagnostic::at(
@@ -346,7 +360,7 @@ fn compile_all(
         }
     }
     for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "waivers") {
-        c.start(f);
+        c.start(f, texts.remove(f));
         let waivers = c.waivers(v, &set);
         set.waivers.extend(waivers);
     }
