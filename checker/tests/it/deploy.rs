@@ -352,18 +352,19 @@ fn gate_writes_a_github_check_within_githubs_limits() {
     for n in notes {
         assert_eq!(n["annotation_level"], "failure");
         assert_eq!(n["path"], needy.to_str().expect("utf8"));
-        // The line is the clause's: its `id` is written there.
+        // The line opens the clause the annotation names: its `id` follows on the next line.
         let line = n["start_line"].as_u64().expect("line") as usize;
         let clause = n["title"]
             .as_str()
             .expect("title")
             .trim_start_matches("needy ");
+        let lines: Vec<&str> = needy_text.lines().collect();
+        assert_eq!(lines[line - 1].trim(), "{", "line {line}");
         assert!(
-            needy_text
-                .lines()
-                .nth(line - 1)
-                .is_some_and(|l| l.contains("{"))
-                || needy_text.contains(clause)
+            lines[line].contains(&format!("\"id\": \"{clause}\"")),
+            "line {}: {}",
+            line + 1,
+            lines[line]
         );
     }
 }
