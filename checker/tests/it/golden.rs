@@ -53,7 +53,7 @@ fn help_of_every_command() {
     golden("help", &["--help"], None);
     for cmd in [
         "validate", "check", "explain", "rules", "gate", "snapshot", "diff", "cull", "hook",
-        "test", "fleet",
+        "test", "init", "fleet",
     ] {
         golden(&format!("help-{cmd}"), &[cmd, "--help"], None);
     }
