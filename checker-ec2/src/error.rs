@@ -53,7 +53,11 @@ pub enum Ec2Error {
     /// No answer in time.
     #[error("EC2 did not answer in time: {0}")]
     Timeout(String),
-    /// Anything else (no credentials, no region, ...).
+    /// The credentials could not be had (no credentials, or a role that cannot be assumed:
+    /// the SDK resolves them before it sends anything).
+    #[error("could not get AWS credentials: {0}")]
+    Credentials(String),
+    /// Anything else (no region, ...).
     #[error("{0}")]
     Other(String),
 }
@@ -104,6 +108,9 @@ where
         SdkError::ResponseError(_) => Ec2Error::Malformed(short(&chain)),
         SdkError::TimeoutError(_) => Ec2Error::Timeout(short(&chain)),
         SdkError::DispatchFailure(d) if d.is_timeout() => Ec2Error::Timeout(short(&chain)),
+        SdkError::DispatchFailure(_) if chain.contains("while loading credentials") => {
+            Ec2Error::Credentials(short(&chain))
+        }
         SdkError::DispatchFailure(_) => Ec2Error::Unreachable(short(&chain)),
         _ => Ec2Error::Other(short(&chain)),
     }

@@ -20,12 +20,14 @@ use tracing::debug;
 
 pub use aws_config::SdkConfig;
 
+mod account;
 mod act;
 mod body;
 mod error;
 mod fastxml;
 mod scan;
 
+pub use account::{AssumeRole, OrgAccount, caller_account, org_accounts, session_name};
 pub use act::{ActionResult, RawStatus};
 use body::*;
 pub use error::Ec2Error;
@@ -56,6 +58,8 @@ pub struct Connection {
     /// Credentials given to checker itself (read from a Taskcluster secret); otherwise the
     /// default chain.
     pub credentials: Option<Box<StaticCredentials>>,
+    /// Another account's role chain, assumed with the credentials above.
+    pub assume_role: Option<AssumeRole>,
 }
 
 /// AWS credentials checker was handed. Never printed: `Debug` shows only the key id's prefix.
@@ -115,16 +119,17 @@ fn limiter(per_second: f64, burst: u32) -> Limiter {
     governor::RateLimiter::direct(quota)
 }
 
-/// The process's buckets: one per region and category, shared by every client of the region.
-type Buckets = std::sync::Mutex<std::collections::HashMap<(String, bool), Arc<Limiter>>>;
+/// The process's buckets: one per account, region and category (EC2 meters each account and
+/// region apart), shared by every client of the account's region.
+type Buckets = std::sync::Mutex<std::collections::HashMap<(String, String, bool), Arc<Limiter>>>;
 static BUCKETS: std::sync::LazyLock<Buckets> = std::sync::LazyLock::new(Default::default);
 /// The rate the buckets are made with (set by [`load_config`]).
 static RATE: std::sync::OnceLock<ApiRate> = std::sync::OnceLock::new();
 
-fn bucket(region: &str, mutating: bool) -> Arc<Limiter> {
+fn bucket(account: &str, region: &str, mutating: bool) -> Arc<Limiter> {
     let rate = RATE.get().copied().unwrap_or_default();
     let mut b = BUCKETS.lock().unwrap_or_else(|e| e.into_inner());
-    b.entry((region.to_string(), mutating))
+    b.entry((account.to_string(), region.to_string(), mutating))
         .or_insert_with(|| {
             Arc::new(if mutating {
                 limiter(rate.mutate_per_second, rate.mutate_burst)
@@ -183,6 +188,7 @@ impl Default for Connection {
             concurrency: 8,
             rate: ApiRate::default(),
             credentials: None,
+            assume_role: None,
         }
     }
 }
@@ -221,7 +227,17 @@ pub async fn load_config(c: &Connection) -> SdkConfig {
             "checker-taskcluster-secret",
         ));
     }
-    loader.load().await
+    let conf = loader.load().await;
+    match &c.assume_role {
+        Some(chain) => {
+            let sts_region = conf
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "us-east-1".into());
+            account::assume(conf, chain, &sts_region).await
+        }
+        None => conf,
+    }
 }
 
 /// An EC2 client for one region.
@@ -240,6 +256,12 @@ pub struct RegionClient {
 impl RegionClient {
     /// A client for `region`, allowing `concurrency` calls in flight.
     pub fn new(sdk: &SdkConfig, region: &str, concurrency: usize) -> Self {
+        Self::in_account(sdk, "", region, concurrency)
+    }
+
+    /// A client for `region` of `account` (`sdk` holds that account's credentials): its API
+    /// budget is the account's own.
+    pub fn in_account(sdk: &SdkConfig, account: &str, region: &str, concurrency: usize) -> Self {
         let conf = aws_sdk_ec2::config::Builder::from(sdk)
             .region(aws_sdk_ec2::config::Region::new(region.to_string()))
             .interceptor(CompleteXml)
@@ -250,8 +272,8 @@ impl RegionClient {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             calls: Arc::new(AtomicUsize::new(0)),
             by_action: Arc::default(),
-            describe: bucket(region, false),
-            mutate: bucket(region, true),
+            describe: bucket(account, region, false),
+            mutate: bucket(account, region, true),
         }
     }
 

@@ -41,8 +41,12 @@ impl RegionClient {
                 let page = out
                     .reservations()
                     .iter()
-                    .flat_map(|r| r.instances())
-                    .map(convert)
+                    .flat_map(|r| {
+                        r.instances().iter().map(|i| RawInstance {
+                            owner_id: r.owner_id().map(str::to_string),
+                            ..convert(i)
+                        })
+                    })
                     .collect();
                 let next = out
                     .next_token()
@@ -248,6 +252,8 @@ pub struct RawInstance {
     pub security_groups: Vec<String>,
     /// Tags.
     pub tags: Vec<(String, String)>,
+    /// The reservation's `ownerId`: the account that owns the instance.
+    pub owner_id: Option<String>,
 }
 
 pub(crate) fn convert(i: &aws_sdk_ec2::types::Instance) -> RawInstance {
@@ -297,5 +303,6 @@ pub(crate) fn convert(i: &aws_sdk_ec2::types::Instance) -> RawInstance {
                 ))
             })
             .collect(),
+        owner_id: None,
     }
 }

@@ -7,6 +7,7 @@
 //! The binary (`src/main.rs`, `src/cmd/`) only parses arguments, calls one library entry point
 //! per command and prints; nothing here imports it. docs/architecture.md draws the layout.
 
+pub mod accounts;
 pub mod build;
 pub mod clause;
 pub mod code;

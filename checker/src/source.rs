@@ -23,7 +23,7 @@ pub enum FleetSource {
     /// `aws ec2 describe-instances` JSON files.
     Recorded(Vec<PathBuf>),
     /// Live EC2.
-    Live(LiveOptions),
+    Live(Box<LiveOptions>),
 }
 
 /// Reads recorded fleet files; every bad instance in every file is reported at once.
@@ -43,6 +43,7 @@ pub fn read_files(files: &[PathBuf], secrets: &SecretPolicy) -> Result<Fleet> {
                     api_calls_by_action: None,
                     note: None,
                     sequential_calls: None,
+                    account: None,
                 });
                 instances.extend(v);
             }
@@ -116,6 +117,24 @@ pub fn scan_blocking(
     secrets: &SecretPolicy,
 ) -> Result<LiveFleet> {
     runtime()?.block_on(async {
+        if let Some(accounts) = crate::live::resolve_accounts(opts).await? {
+            let live = crate::live::scan_accounts(
+                &accounts,
+                opts,
+                filters,
+                (user_data, secrets),
+                &opts.session_name,
+            )
+            .await;
+            tracing::info!(
+                accounts = accounts.len(),
+                api_calls = live.api_calls,
+                instances = live.instances.len(),
+                ms = live.elapsed.as_millis() as u64,
+                "scan done"
+            );
+            return Ok(live);
+        }
         let (sdk, regions) = connect(opts).await?;
         Ok(scan_logged(&sdk, &regions, opts, filters, user_data, secrets).await)
     })
@@ -135,13 +154,18 @@ pub fn read(from: &FleetSource, set: &ContractSet) -> Result<Fleet> {
     }
 }
 
-/// `warning: region R could not be read: ...`, one line per failed part, and a `note:` line per
-/// part read another way than planned.
+/// `warning: region R could not be read: ...`, one line per failed part (`account NAME (ID)
+/// could not be read`, `region R of account ID`), and a `note:` line per part read another way
+/// than planned.
 pub fn failed_region_warnings(src: &SourceInfo) -> Vec<String> {
     let failed = src.failed().map(|p| {
+        let what = match &p.account {
+            Some(_) if p.name.starts_with("account ") => p.name.clone(),
+            Some(a) => format!("region {} of account {a}", p.name),
+            None => format!("region {}", p.name),
+        };
         format!(
-            "warning: region {} could not be read: {}",
-            p.name,
+            "warning: {what} could not be read: {}",
             p.error.as_deref().unwrap_or("error")
         )
     });

@@ -51,7 +51,8 @@ def main():
                 args["UserData"] = base64.b64decode(user_data).decode()
             ec2.run_instances(**args)
     with open(out_path, "w") as f:
-        json.dump({"Reservations": [{"Instances": [i]} for i in kept]}, f, indent=1)
+        # moto's default account owns what it runs, as OwnerId says in describe-instances.
+        json.dump({"Reservations": [{"Instances": [i], "OwnerId": "123456789012"} for i in kept]}, f, indent=1)
     print(f"seeded {len(kept)} instances in {', '.join(sorted(clients))}")
 
 

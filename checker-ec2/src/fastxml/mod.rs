@@ -97,6 +97,7 @@ enum Field {
     GroupId,
     TagKey,
     TagValue,
+    Owner,
 }
 
 /// The field extractor both readers drive with start tags, text and end tags.
@@ -110,6 +111,9 @@ struct Extract {
     tag_value: Option<String>,
     next: Option<String>,
     seen_root: bool,
+    /// The current reservation's `ownerId`, and where its instances start in `out`.
+    owner: Option<String>,
+    reservation_start: usize,
 }
 
 impl Extract {
@@ -140,7 +144,12 @@ impl Extract {
             }
             (Some(Kind::Root), b"reservationSet") => Kind::ReservationSet,
             (Some(Kind::Root), b"nextToken") => Kind::NextToken,
-            (Some(Kind::ReservationSet), b"item") => Kind::Reservation,
+            (Some(Kind::ReservationSet), b"item") => {
+                self.owner = None;
+                self.reservation_start = self.out.len();
+                Kind::Reservation
+            }
+            (Some(Kind::Reservation), b"ownerId") => Kind::Field(Field::Owner),
             (Some(Kind::Reservation), b"instancesSet") => Kind::InstancesSet,
             (Some(Kind::InstancesSet), b"item") => {
                 self.cur = RawInstance::default();
@@ -205,7 +214,20 @@ impl Extract {
         let text = std::mem::take(&mut self.text);
         let cur = &mut self.cur;
         match kind {
-            Kind::Instance => self.out.push(std::mem::take(cur)),
+            Kind::Instance => {
+                cur.owner_id.clone_from(&self.owner);
+                self.out.push(std::mem::take(cur));
+            }
+            // An ownerId after the instances (EC2 writes it before them).
+            Kind::Reservation => {
+                if let Some(o) = &self.owner {
+                    for i in &mut self.out[self.reservation_start..] {
+                        if i.owner_id.is_none() {
+                            i.owner_id = Some(o.clone());
+                        }
+                    }
+                }
+            }
             Kind::Tag => {
                 if let Some(k) = self.tag_key.take() {
                     cur.tags
@@ -237,6 +259,7 @@ impl Extract {
                         cur.security_groups.push(text);
                         return;
                     }
+                    Field::Owner => &mut self.owner,
                     Field::TagKey => &mut self.tag_key,
                     Field::TagValue => &mut self.tag_value,
                 };

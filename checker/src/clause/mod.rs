@@ -500,6 +500,7 @@ pub(crate) mod test_support {
         let mut tags = BTreeMap::new();
         tags.insert("Name".to_string(), name.to_string());
         Instance {
+            account: None,
             id: "i-1".into(),
             region: "us-east-1".into(),
             state: "running".into(),

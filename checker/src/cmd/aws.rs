@@ -1,7 +1,8 @@
 //! AWS arguments shared by every live command (the shape of cargo-lambda's shared AWS struct).
 
-use checker::live::{LiveOptions, Sample};
+use checker::live::{Accounts, LiveOptions, OrgScope, Sample};
 use clap::Args;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// AWS arguments shared by every live command.
@@ -55,6 +56,110 @@ pub struct AwsArgs {
     /// or 0. Only fetched when some contract reads user-data.
     #[arg(long, value_name = "N|all", default_value = "3", value_parser = parse_sample)]
     pub user_data_sample: Sample,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+}
+
+/// Which AWS accounts a live scan reads (default: the credentials' own).
+#[derive(Debug, Clone, Args)]
+pub struct AccountArgs {
+    /// A Cloud Custodian c7n-org accounts file (YAML or JSON, used as it is): every account in it
+    /// is scanned through its own role (chain) or profile, in its own regions.
+    #[arg(
+        help_heading = "Accounts",
+        long,
+        value_name = "FILE",
+        conflicts_with = "org"
+    )]
+    pub accounts: Option<PathBuf>,
+    /// Discover the accounts from AWS Organizations (active accounts only), with the base
+    /// credentials of the management or a delegated administrator account.
+    #[arg(help_heading = "Accounts", long)]
+    pub org: bool,
+    /// With --org: the role to assume in each account, a name or an ARN template with
+    /// {account_id}.
+    #[arg(
+        help_heading = "Accounts",
+        long,
+        value_name = "ROLE",
+        default_value = "OrganizationAccountAccessRole",
+        requires = "org"
+    )]
+    pub org_role: String,
+    /// With --org: only accounts under this OU path (repeatable; `/Prod/Workers`; default `/`).
+    #[arg(
+        help_heading = "Accounts",
+        long = "org-ou",
+        value_name = "PATH",
+        requires = "org"
+    )]
+    pub org_ou: Vec<String>,
+    /// With --org: leave out this OU path's subtree (repeatable).
+    #[arg(
+        help_heading = "Accounts",
+        long = "org-exclude-ou",
+        value_name = "PATH",
+        requires = "org"
+    )]
+    pub org_exclude_ou: Vec<String>,
+    /// Only this account, by name or id (repeatable; c7n-org's -a).
+    #[arg(help_heading = "Accounts", long = "account", value_name = "NAME|ID")]
+    pub only: Vec<String>,
+    /// Only accounts with every one of these tags (repeatable; c7n-org's -t).
+    #[arg(help_heading = "Accounts", long = "account-tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Leave this account out, by name or id (repeatable; c7n-org's --not-accounts).
+    #[arg(
+        help_heading = "Accounts",
+        long = "not-account",
+        value_name = "NAME|ID"
+    )]
+    pub not: Vec<String>,
+    /// The role session name CloudTrail records for every call in the member accounts
+    /// [default: checker-<TASK_ID>-<RUN_ID>-<time> in a task, checker-<user>-<time> elsewhere].
+    #[arg(help_heading = "Accounts", long, value_name = "NAME")]
+    pub role_session_name: Option<String>,
+}
+
+impl AccountArgs {
+    /// The accounts to scan: read and chosen now (a bad file fails before any call).
+    pub fn resolve(&self) -> checker::Result<Accounts> {
+        let picking = !self.only.is_empty() || !self.tags.is_empty() || !self.not.is_empty();
+        if let Some(f) = &self.accounts {
+            let all = checker::accounts::read(f).map_err(checker::Error::Input)?;
+            return checker::accounts::select(all, &self.only, &self.tags, &self.not)
+                .map(Accounts::Listed)
+                .map_err(|e| checker::Error::usage(format!("{}: {e}", f.display())));
+        }
+        if self.org {
+            return Ok(Accounts::Org(OrgScope {
+                role: self.org_role.clone(),
+                include: if self.org_ou.is_empty() {
+                    vec!["/".into()]
+                } else {
+                    self.org_ou.clone()
+                },
+                exclude: self.org_exclude_ou.clone(),
+                only: self.only.clone(),
+                tags: self.tags.clone(),
+                not: self.not.clone(),
+            }));
+        }
+        if picking {
+            return Err(checker::Error::usage(
+                "--account, --account-tag and --not-account choose among the accounts of --accounts FILE or --org",
+            ));
+        }
+        Ok(Accounts::Own)
+    }
+
+    /// The session name.
+    pub fn session_name(&self) -> String {
+        match &self.role_session_name {
+            Some(n) => checker_ec2::session_name(n),
+            None => checker::accounts::default_session_name(chrono::Utc::now()),
+        }
+    }
 }
 
 /// The retry mode.
@@ -80,9 +185,11 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 impl AwsArgs {
-    /// The live scan's options.
-    pub fn options(&self) -> LiveOptions {
-        LiveOptions {
+    /// The live scan's options, with the accounts read and chosen.
+    pub fn options(&self) -> checker::Result<LiveOptions> {
+        Ok(LiveOptions {
+            accounts: self.accounts.resolve()?,
+            session_name: self.accounts.session_name(),
             regions: self.regions.clone(),
             connection: checker_ec2::Connection {
                 profile: self.profile.clone(),
@@ -100,9 +207,10 @@ impl AwsArgs {
                     mutate_burst: 5,
                 },
                 credentials: None,
+                assume_role: None,
             },
             shard: self.shard,
             user_data_sample: self.user_data_sample,
-        }
+        })
     }
 }

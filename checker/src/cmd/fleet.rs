@@ -49,7 +49,7 @@ pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
         "instance-state-name".into(),
         vec!["pending".into(), "running".into()],
     )];
-    let opts = a.aws.options();
+    let opts = a.aws.options()?;
     let want_user_data = opts.user_data_sample != checker::live::Sample::PerGroup(0);
     let live = checker::source::scan_blocking(&opts, &filters, want_user_data, &secrets)?;
     let regions = live.parts.len();

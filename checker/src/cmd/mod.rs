@@ -198,7 +198,7 @@ impl FleetArgs {
     /// arguments is an error: one would be ignored.
     pub fn source(&self) -> Result<FleetSource> {
         if self.fleet.is_empty() {
-            return Ok(FleetSource::Live(self.aws.options()));
+            return Ok(FleetSource::Live(Box::new(self.aws.options()?)));
         }
         if self.aws.endpoint_url.is_some() || !self.aws.regions.is_empty() {
             return Err(Error::usage(

@@ -66,6 +66,36 @@ fn claim_of(id: &str, tags: &[(String, String)]) -> Option<Claim> {
     })
 }
 
+/// Without status checks (nothing will be culled), the fleet of every account of `--accounts`
+/// or `--org`; `None` for the credentials' own account.
+async fn read_accounts(
+    set: &ContractSet,
+    live_opts: &crate::live::LiveOptions,
+) -> Result<Option<Gathered>> {
+    let Some(accounts) = crate::live::resolve_accounts(live_opts).await? else {
+        return Ok(None);
+    };
+    let filters = crate::live::server_filters(set);
+    let secrets = set.secret_policy();
+    let live = crate::live::scan_accounts(
+        &accounts,
+        live_opts,
+        &filters,
+        (set.reads_user_data(), &secrets),
+        &live_opts.session_name,
+    )
+    .await;
+    let fleet = source::from_live(live);
+    Ok(Some(Gathered {
+        fleet: fleet.instances,
+        source: fleet.source,
+        statuses: Vec::new(),
+        live: None,
+        warnings: Vec::new(),
+        claims: Vec::new(),
+    }))
+}
+
 /// Reads the fleet and, when `want_status`, the status checks: live, both at once; or recorded.
 pub async fn gather(
     set: &ContractSet,
@@ -101,6 +131,12 @@ pub async fn gather(
         }
         FleetSource::Live(o) => o,
     };
+    // Reading only (the hook with --no-cull): every account at once.
+    if !want_status && let Some(g) = read_accounts(set, live_opts).await? {
+        return Ok(g);
+    }
+    let one = crate::live::one_account(live_opts).await?;
+    let live_opts = &one;
     let (sdk, regions) = source::connect(live_opts).await?;
     let filters = crate::live::server_filters(set);
     let conditions = super::status_conditions(opts.include_events);
@@ -203,6 +239,7 @@ fn mark_failed(parts: &mut Vec<SourcePart>, region: &str, error: &str) {
             api_calls_by_action: None,
             note: None,
             sequential_calls: None,
+            account: None,
         }),
     }
 }

@@ -106,6 +106,7 @@ fn provider_finding(
         runbook: None,
         waiver: None,
         location: o.location.clone(),
+        account: None,
     }
 }
 
@@ -165,6 +166,7 @@ fn consumer_finding(
         runbook: c.runbook.clone(),
         waiver: waiver.map(|w| waiver_ref(&set.waivers[w])),
         location: cl.location.clone(),
+        account: None,
     }
 }
 

@@ -60,7 +60,7 @@ pub fn eval_clause(
 }
 
 /// Per uniform clause: group key -> value -> instance ids.
-type UniformGroups = BTreeMap<Vec<String>, BTreeMap<String, Vec<String>>>;
+type UniformGroups = BTreeMap<(Account, Vec<String>), BTreeMap<String, Vec<String>>>;
 
 /// One finding's aggregate: how many instances, which values, a few sample ids.
 #[derive(Default)]
@@ -126,7 +126,7 @@ pub struct Evaluation {
 /// What an evaluation accumulates as it goes.
 #[derive(Default)]
 struct Acc {
-    aggs: BTreeMap<(Owner, Outcome, Option<usize>), Agg>,
+    aggs: BTreeMap<(Owner, Outcome, Option<usize>, Account), Agg>,
     tallies: Vec<ConsumerTally>,
     evaluations: usize,
     unknown_evaluations: usize,
@@ -134,10 +134,21 @@ struct Acc {
     uniform: HashMap<(usize, usize), UniformGroups>,
 }
 
+/// The account a finding is about: findings never mix accounts.
+type Account = Option<std::sync::Arc<str>>;
+
 impl Acc {
-    fn add(&mut self, owner: Owner, outcome: Outcome, waiver: Option<usize>, id: &str, v: &str) {
+    fn add(
+        &mut self,
+        owner: Owner,
+        outcome: Outcome,
+        waiver: Option<usize>,
+        i: (&str, &Account),
+        v: &str,
+    ) {
+        let (id, account) = i;
         self.aggs
-            .entry((owner, outcome, waiver))
+            .entry((owner, outcome, waiver, account.clone()))
             .or_default()
             .add(id, v);
     }
@@ -159,7 +170,11 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
     uniform_findings(set, &mut acc);
     let mut findings: Vec<Finding> = std::mem::take(&mut acc.aggs)
         .into_iter()
-        .map(|((owner, outcome, wi), agg)| finding::make_finding(set, &owner, outcome, wi, &agg))
+        .map(|((owner, outcome, wi, account), agg)| {
+            let mut f = finding::make_finding(set, &owner, outcome, wi, &agg);
+            f.account = account.map(|a| a.to_string());
+            f
+        })
         .collect();
     findings.extend(waiver_findings(set, &acc.waiver_used, today));
     findings.sort_by(|a, b| {
@@ -168,12 +183,14 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
             std::cmp::Reverse(a.severity),
             &a.consumer,
             &a.clause,
+            &a.account,
         )
             .cmp(&(
                 b.outcome,
                 std::cmp::Reverse(b.severity),
                 &b.consumer,
                 &b.clause,
+                &b.account,
             ))
     });
     let coverage = finding::coverage(set, &acc.tallies);
@@ -218,12 +235,24 @@ fn provider_pass(set: &ContractSet, pi: usize, p: &Provider, fleet: &[Instance],
                 ClauseOutcome::Pass(_) => t.passed += 1,
                 ClauseOutcome::Fail(v) => {
                     t.failed += 1;
-                    acc.add(Owner::Provider(pi, oi), Outcome::Violation, None, &i.id, &v);
+                    acc.add(
+                        Owner::Provider(pi, oi),
+                        Outcome::Violation,
+                        None,
+                        (&i.id, &i.account),
+                        &v,
+                    );
                 }
                 ClauseOutcome::Unknown(r) => {
                     t.unknown += 1;
                     acc.unknown_evaluations += 1;
-                    acc.add(Owner::Provider(pi, oi), Outcome::Unknown, None, &i.id, &r);
+                    acc.add(
+                        Owner::Provider(pi, oi),
+                        Outcome::Unknown,
+                        None,
+                        (&i.id, &i.account),
+                        &r,
+                    );
                 }
                 ClauseOutcome::NotApplicable => t.not_applicable += 1,
                 ClauseOutcome::Skipped(_) => t.skipped += 1,
@@ -280,10 +309,11 @@ fn consumer_pass(
                     if let Check::Uniform(u) = &cl.check
                         && let Some((key, val)) = u.key(&c.facts, i, &facts)
                     {
+                        // Groups never span accounts.
                         acc.uniform
                             .entry((ci, k))
                             .or_default()
-                            .entry(key)
+                            .entry((i.account.clone(), key))
                             .or_default()
                             .entry(val)
                             .or_default()
@@ -294,20 +324,20 @@ fn consumer_pass(
                     Some(wi) if set.waivers[wi].expires >= today => {
                         acc.waiver_used[wi] = true;
                         t.waived += 1;
-                        acc.add(owner, Outcome::Waived, Some(wi), &i.id, &v);
+                        acc.add(owner, Outcome::Waived, Some(wi), (&i.id, &i.account), &v);
                     }
                     w => {
                         if let Some(wi) = w {
                             acc.waiver_used[wi] = true;
                         }
                         t.failed += 1;
-                        acc.add(owner, Outcome::Violation, None, &i.id, &v);
+                        acc.add(owner, Outcome::Violation, None, (&i.id, &i.account), &v);
                     }
                 },
                 ClauseOutcome::Unknown(r) => {
                     t.unknown += 1;
                     acc.unknown_evaluations += 1;
-                    acc.add(owner, Outcome::Unknown, None, &i.id, &r);
+                    acc.add(owner, Outcome::Unknown, None, (&i.id, &i.account), &r);
                 }
                 ClauseOutcome::NotApplicable => t.not_applicable += 1,
                 ClauseOutcome::Skipped(_) => t.skipped += 1,
@@ -322,7 +352,7 @@ fn uniform_findings(set: &ContractSet, acc: &mut Acc) {
     let mut uniform_keys: Vec<_> = std::mem::take(&mut acc.uniform).into_iter().collect();
     uniform_keys.sort_by_key(|(k, _)| *k);
     for ((ci, k), groups) in uniform_keys {
-        for (key, values) in groups {
+        for ((account, key), values) in groups {
             if values.len() <= 1 {
                 continue;
             }
@@ -331,17 +361,18 @@ fn uniform_findings(set: &ContractSet, acc: &mut Acc) {
                 .map(|(v, ids)| format!("\"{v}\" on {}", ids.len()))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let label = if key.is_empty() {
-                "all selected instances".to_string()
-            } else {
-                key.join(" / ")
+            let label = match (key.is_empty(), &account) {
+                (true, None) => "all selected instances".to_string(),
+                (true, Some(a)) => format!("account {a}"),
+                (false, None) => key.join(" / "),
+                (false, Some(a)) => format!("account {a}: {}", key.join(" / ")),
             };
             let first = values.values().flatten().min().cloned().unwrap_or_default();
             acc.add(
                 Owner::Consumer(ci, k),
                 Outcome::Violation,
                 None,
-                &first,
+                (&first, &account),
                 &format!("{label}: {desc}"),
             );
             let tally = acc
@@ -378,6 +409,7 @@ fn waiver_findings(set: &ContractSet, used: &[bool], today: NaiveDate) -> Vec<Fi
             runbook: None,
             waiver: Some(finding::waiver_ref(w)),
             location: None,
+            account: None,
         };
         if w.expires < today {
             out.push(Finding {

@@ -84,7 +84,7 @@ pub fn build_with(
 
 /// The finding a part that could not be read becomes.
 fn region_failed(p: &SourcePart) -> Finding {
-    Finding::about(
+    let mut f = Finding::about(
         Code::RegionFailed,
         Outcome::Unknown,
         crate::contract::Severity::Error,
@@ -94,7 +94,9 @@ fn region_failed(p: &SourcePart) -> Finding {
             p.name,
             p.error.as_deref().unwrap_or("error")
         ),
-    )
+    );
+    f.account.clone_from(&p.account);
+    f
 }
 
 /// The finding an empty source becomes.

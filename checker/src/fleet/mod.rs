@@ -19,6 +19,9 @@ use std::sync::LazyLock;
 pub struct Instance {
     /// `i-...`.
     pub id: String,
+    /// The AWS account (12 digits) that owns it: the reservation's `OwnerId`, or the account a
+    /// live scan reached. Shared by every record of the account.
+    pub account: Option<std::sync::Arc<str>>,
     /// Derived from the availability zone (or the API region, live).
     pub region: String,
     /// `Placement.AvailabilityZone`.
@@ -54,6 +57,23 @@ pub struct Instance {
     /// EC2 fields that cannot be known, with why (a proposal's public IPv4 when its subnet's
     /// mapping is not declared). Recorded and live instances have none.
     pub unknown: Option<Box<BTreeMap<Ec2Field, String>>>,
+}
+
+/// One shared copy of each distinct string (account ids: every record of an account points at
+/// the same one).
+#[derive(Debug, Default)]
+pub struct Interner(std::collections::HashSet<std::sync::Arc<str>>);
+
+impl Interner {
+    /// The shared copy of `s`.
+    pub fn intern(&mut self, s: &str) -> std::sync::Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: std::sync::Arc<str> = s.into();
+        self.0.insert(a.clone());
+        a
+    }
 }
 
 /// An instance's metadata service settings, as DescribeInstances reports them.
@@ -365,6 +385,7 @@ pub fn parse_instance(
     let metadata = parse_metadata_options(path, ptr, v)?;
     let security_groups = parse_security_groups(path, ptr, v)?;
     Ok(Instance {
+        account: None,
         id,
         region,
         availability_zone: az,
@@ -465,7 +486,7 @@ fn parse_security_groups(path: &Path, ptr: &str, v: &Value) -> Result<Option<Str
 /// one reservation per instance, sorted by region then id so the file is stable.
 pub fn to_describe_instances(instances: &[Instance]) -> Value {
     let mut sorted: Vec<&Instance> = instances.iter().collect();
-    sorted.sort_by(|a, b| (&a.region, &a.id).cmp(&(&b.region, &b.id)));
+    sorted.sort_by(|a, b| (&a.account, &a.region, &a.id).cmp(&(&b.account, &b.region, &b.id)));
     let reservations: Vec<Value> = sorted
         .into_iter()
         .map(|i| {
@@ -535,7 +556,10 @@ pub fn to_describe_instances(instances: &[Instance]) -> Value {
                     m.insert("UserData".into(), serde_json::json!({ "Value": b64 }));
                 }
             }
-            serde_json::json!({ "Instances": [Value::Object(m)] })
+            match &i.account {
+                Some(a) => serde_json::json!({ "Instances": [Value::Object(m)], "OwnerId": &**a }),
+                None => serde_json::json!({ "Instances": [Value::Object(m)] }),
+            }
         })
         .collect();
     serde_json::json!({ "Reservations": reservations })

@@ -15,6 +15,7 @@ struct Ctx<'a> {
     secrets: &'a SecretPolicy,
     out: Vec<Instance>,
     diags: Vec<Diagnostic>,
+    accounts: super::Interner,
 }
 
 impl Ctx<'_> {
@@ -43,6 +44,7 @@ pub fn read(path: &Path, secrets: &SecretPolicy) -> Result<Vec<Instance>, Diagno
         secrets,
         out: Vec::new(),
         diags: Vec::new(),
+        accounts: super::Interner::default(),
     };
     let mut de =
         serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, file));
@@ -199,8 +201,24 @@ impl<'de> Visitor<'de> for Reservation<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
         let mut found = false;
+        let first = self.ctx.out.len();
+        let mut owner: Option<std::sync::Arc<str>> = None;
         while let Some(k) = m.next_key::<String>()? {
-            if k == "Instances" && !found {
+            if k == "OwnerId" {
+                match m.next_value::<Value>()? {
+                    Value::String(s) if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) => {
+                        owner = Some(self.ctx.accounts.intern(&s));
+                    }
+                    other => self.ctx.diags.push(
+                        Diagnostic::at(
+                            self.ctx.path,
+                            format!("/Reservations/{}/OwnerId", self.ri),
+                            format!("OwnerId must be a 12-digit AWS account id, not {other}"),
+                        )
+                        .hint("describe-instances prints the owning account's id as a string"),
+                    ),
+                }
+            } else if k == "Instances" && !found {
                 found = true;
                 m.next_value_seed(Instances {
                     ctx: &mut *self.ctx,
@@ -208,6 +226,12 @@ impl<'de> Visitor<'de> for Reservation<'_, '_> {
                 })?;
             } else {
                 m.next_value::<IgnoredAny>()?;
+            }
+        }
+        // OwnerId may come after Instances (the CLI prints keys in order): set it afterwards.
+        if let Some(o) = owner {
+            for i in &mut self.ctx.out[first..] {
+                i.account = Some(o.clone());
             }
         }
         if !found {

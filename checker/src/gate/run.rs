@@ -459,6 +459,7 @@ fn proposal_source(recs: &[Instance]) -> SourceInfo {
                 api_calls_by_action: None,
                 note: None,
                 sequential_calls: None,
+                account: None,
             })
             .collect(),
     }

@@ -81,6 +81,7 @@ pub fn render_one(
 ) -> Result<Instance, String> {
     let az = format!("{region}a");
     let mut inst = Instance {
+        account: None,
         id: format!("proposed:{group}:{region}"),
         region: region.to_string(),
         availability_zone: Some(az.clone()),

@@ -336,6 +336,7 @@ fn launched(
         .and_then(Value::as_str)
         == Some("spot");
     Instance {
+        account: None,
         id: format!("proposed:{}:{region}:{lc_id}", pool.id),
         region,
         availability_zone: Some(az),

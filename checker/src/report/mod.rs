@@ -12,7 +12,7 @@ pub const FORMAT: &str = "checker-report";
 /// The JSON envelope's (major) version: a reader that knows it can read every document of it.
 pub const VERSION: u32 = 1;
 /// The minor version: fields added within [`VERSION`] (see docs/report-format.md).
-pub const MINOR_VERSION: u32 = 3;
+pub const MINOR_VERSION: u32 = 4;
 
 /// What a finding says about the fleet.
 #[derive(
@@ -92,6 +92,11 @@ pub struct Finding {
     /// column. For editors, SARIF and GitHub annotations. Since 1.3.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// The AWS account of the instances it is about (never more than one): set when the
+    /// records carry their account (a reservation's OwnerId, a scan of several accounts).
+    /// Since 1.4.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 pub use crate::diag::Location;
@@ -122,6 +127,7 @@ impl Finding {
             runbook: None,
             waiver: None,
             location: None,
+            account: None,
         }
     }
 }
@@ -249,6 +255,11 @@ pub struct SourcePart {
     /// The longest chain of calls that had to run one after another (live sources): with a
     /// latency L per call, no scan of this region can take less than this times L.
     pub sequential_calls: Option<usize>,
+    /// The AWS account (12 digits) of a region read through `--accounts` or `--org`; on a part
+    /// that stands for a whole account (its credentials failed), `name` is the account's label.
+    /// Since 1.4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// Where the records came from.

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, a module per area. They run the real `checker` binary on
 //! files in the repository or in temporary directories.
 
+mod accounts;
 mod bad_input;
 mod contract_tests;
 mod cull;

@@ -18,6 +18,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+mod accounts;
+pub use accounts::{Accounts, OrgScope, one_account, resolve_accounts, scan_accounts};
+
 /// How many user-data to fetch per group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sample {
@@ -50,6 +53,10 @@ pub struct LiveOptions {
     pub shard: bool,
     /// User-data to fetch per group, when some contract reads it.
     pub user_data_sample: Sample,
+    /// Other accounts to scan (`--accounts`, `--org`); none: the credentials' own account.
+    pub accounts: Accounts,
+    /// The role session name CloudTrail shows in those accounts.
+    pub session_name: String,
 }
 
 impl LiveOptions {
@@ -205,8 +212,8 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(regions: usize) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
+    fn new(regions: usize, shown: bool) -> Self {
+        let bar = (shown && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             b.set_style(
                 ProgressStyle::with_template("{spinner} {elapsed} {msg}")
@@ -241,9 +248,10 @@ impl Progress {
     }
 }
 
-/// Converts an adapter record.
-pub fn from_raw(r: RawInstance, region: &str) -> Instance {
+/// Converts an adapter record; `accounts` shares one copy of each owner account id.
+pub fn from_raw(r: RawInstance, region: &str, accounts: &mut crate::fleet::Interner) -> Instance {
     Instance {
+        account: r.owner_id.as_deref().map(|o| accounts.intern(o)),
         id: r.id,
         region: region.to_string(),
         availability_zone: r.availability_zone,
@@ -357,6 +365,7 @@ fn record_results(fleet: &mut LiveFleet, results: Vec<RegionResult>) -> Vec<Regi
                     api_calls_by_action: None,
                     note: stats.note.clone(),
                     sequential_calls: Some(stats.max_sequential_pages),
+                    account: None,
                 });
                 fleet.shape.push((
                     client.region.clone(),
@@ -378,6 +387,7 @@ fn record_results(fleet: &mut LiveFleet, results: Vec<RegionResult>) -> Vec<Regi
                     api_calls_by_action: None,
                     note: None,
                     sequential_calls: None,
+                    account: None,
                 });
             }
         }
@@ -392,7 +402,7 @@ async fn scan_region(
     filters: Filters,
     shard: bool,
 ) -> RegionResult {
-    let records = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let records = std::sync::Arc::new(Mutex::new((Vec::new(), crate::fleet::Interner::default())));
     let sink = {
         let records = records.clone();
         let progress = progress.clone();
@@ -402,7 +412,8 @@ async fn scan_region(
             progress.instances.fetch_add(page.len(), Ordering::Relaxed);
             progress.update("");
             if let Ok(mut r) = records.lock() {
-                r.extend(page.into_iter().map(|raw| from_raw(raw, &region)));
+                let (records, accounts) = &mut *r;
+                records.extend(page.into_iter().map(|raw| from_raw(raw, &region, accounts)));
             }
         }
     };
@@ -411,7 +422,7 @@ async fn scan_region(
     progress.update("");
     let mut records = records
         .lock()
-        .map(|mut r| std::mem::take(&mut *r))
+        .map(|mut r| std::mem::take(&mut r.0))
         .unwrap_or_default();
     // Sorted here, while other regions are still being read; ids are unique (the
     // scan de-duplicates), so an unstable sort gives the one order.
@@ -435,12 +446,25 @@ pub async fn scan(
     want_user_data: bool,
     secrets: &SecretPolicy,
 ) -> LiveFleet {
+    scan_in(sdk, None, regions, args, filters, (want_user_data, secrets)).await
+}
+
+/// [`scan`] in one of several accounts: `account`'s own API budget, every record and part
+/// marked with it, and no progress bar of its own (the caller shows accounts).
+pub async fn scan_in(
+    sdk: &checker_ec2::SdkConfig,
+    account: Option<&std::sync::Arc<str>>,
+    regions: &[String],
+    args: &LiveOptions,
+    filters: &Filters,
+    (want_user_data, secrets): (bool, &SecretPolicy),
+) -> LiveFleet {
     let started = std::time::Instant::now();
-    let progress = std::sync::Arc::new(Progress::new(regions.len()));
+    let progress = std::sync::Arc::new(Progress::new(regions.len(), account.is_none()));
     progress.update("");
     let clients: Vec<RegionClient> = regions
         .iter()
-        .map(|r| RegionClient::new(sdk, r, args.concurrency()))
+        .map(|r| RegionClient::in_account(sdk, account.map_or("", |a| a), r, args.concurrency()))
         .collect();
     // One task per region, so pages of different regions are parsed on every core.
     let handles: Vec<_> = clients
@@ -491,6 +515,14 @@ pub async fn scan(
             .windows(2)
             .all(|w| (&w[0].region, &w[0].id) < (&w[1].region, &w[1].id))
     );
+    if let Some(a) = account {
+        for i in &mut fleet.instances {
+            i.account = Some(a.clone());
+        }
+        for p in &mut fleet.parts {
+            p.account = Some(a.to_string());
+        }
+    }
     fleet.elapsed = started.elapsed();
     fleet
 }

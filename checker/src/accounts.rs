@@ -1,0 +1,460 @@
+//! Many AWS accounts: Cloud Custodian's c7n-org accounts file read as it is (YAML or JSON), the
+//! accounts of an AWS Organization, and the choice among them (`--account`, `--account-tag`,
+//! `--not-account`, as c7n-org's `-a`, `-t`, `--not-accounts`).
+//!
+//! The file's shape is c7n-org's CONFIG_SCHEMA (cloud-custodian df800e9e,
+//! `tools/c7n_org/c7n_org/cli.py` 68-160): `accounts: [{account_id, name, role (an ARN, a role
+//! name, or a list: a chain), external_id, profile, regions, tags, vars}]`. As c7n-org does
+//! (`accounts_iterator`, 1156-1165), a role that is not an ARN names a role in the account
+//! (`arn:aws:iam::{account_id}:role/NAME`), and `{account_id}` / `{name}` in a role are the
+//! account's (c7n-org's test fixture `tests/fixtures/test-accounts.yml` writes roles so).
+
+use crate::diag::{Diagnostic, Diagnostics, Place};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::LazyLock;
+
+/// One account to scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The 12-digit account id.
+    pub id: String,
+    /// Its name (the id when the file gives none).
+    pub name: String,
+    /// Role ARNs assumed one after the other (empty: `profile`, or the default credentials).
+    pub roles: Vec<String>,
+    /// `sts:ExternalId` for every hop.
+    pub external_id: Option<String>,
+    /// A shared-config profile whose credentials are the account's (c7n-org's `profile`).
+    pub profile: Option<String>,
+    /// The account's regions (empty: `--region`, or the default region).
+    pub regions: Vec<String>,
+    /// c7n-org tags (`type:prod`, `path:/Workers`): what `--account-tag` selects by.
+    pub tags: Vec<String>,
+}
+
+impl Account {
+    /// `name (id)`, for messages and reports.
+    pub fn label(&self) -> String {
+        if self.name == self.id {
+            self.id.clone()
+        } else {
+            format!("{} ({})", self.name, self.id)
+        }
+    }
+}
+
+static SCHEMA: LazyLock<Result<jsonschema::Validator, String>> = LazyLock::new(|| {
+    let schema: Value = serde_json::from_str(include_str!("accounts.schema.json"))
+        .map_err(|e| format!("the embedded accounts schema is not JSON: {e}"))?;
+    jsonschema::validator_for(&schema).map_err(|e| format!("the accounts schema: {e}"))
+});
+
+const HINT: &str = "an accounts file is c7n-org's: `accounts:` then, per account, `account_id: \"123456789012\"`, `name`, and `role` (an ARN, a role name, or a list of ARNs for a chain) or `profile`; see docs/accounts.md";
+
+/// Reads an accounts file (YAML or JSON), reporting every problem with its place.
+pub fn read(path: &Path) -> Result<Vec<Account>, Diagnostics> {
+    let one = |d: Diagnostic| Diagnostics(vec![d]);
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        one(
+            Diagnostic::file(path, format!("cannot read the accounts file: {e}"))
+                .hint("pass the c7n-org accounts file (YAML or JSON) you run c7n-org with"),
+        )
+    })?;
+    let value: Value = serde_yaml_ng::from_str(&text).map_err(|e| {
+        let place = e
+            .location()
+            .map(|l| Place::LineColumn(l.line(), l.column()))
+            .unwrap_or(Place::File);
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        one(Diagnostic {
+            file: path.to_path_buf(),
+            place,
+            message: format!("this is not valid YAML or JSON: {msg}"),
+            hint: Some(HINT.into()),
+        })
+    })?;
+    let mut diags = Vec::new();
+    match &*SCHEMA {
+        Ok(v) => {
+            for e in v.iter_errors(&value) {
+                diags.push(Diagnostic {
+                    file: path.to_path_buf(),
+                    place: Place::Pointer(e.instance_path().as_str().to_string()),
+                    message: e.to_string(),
+                    hint: Some(HINT.into()),
+                });
+            }
+        }
+        Err(e) => diags.push(Diagnostic::file(path, e.clone())),
+    }
+    let accounts = if diags.is_empty() {
+        accounts_of(path, &value, &mut diags)
+    } else {
+        vec![]
+    };
+    if diags.is_empty() {
+        Ok(accounts)
+    } else {
+        Err(Diagnostics(locate(&text, diags)))
+    }
+}
+
+/// The accounts of a schema-valid file; roles expanded, names and ids unique.
+fn accounts_of(path: &Path, value: &Value, diags: &mut Vec<Diagnostic>) -> Vec<Account> {
+    let list = value
+        .get("accounts")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut out: Vec<Account> = Vec::new();
+    for (n, a) in list.iter().enumerate() {
+        let s = |k: &str| a.get(k).and_then(Value::as_str).map(str::to_string);
+        let strings = |k: &str| -> Vec<String> {
+            a.get(k)
+                .and_then(Value::as_array)
+                .map(|v| {
+                    v.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let id = s("account_id").unwrap_or_default();
+        let name = s("name").unwrap_or_else(|| id.clone());
+        let raw_roles: Vec<String> = match a.get("role") {
+            Some(Value::String(r)) => vec![r.clone()],
+            Some(Value::Array(_)) => strings("role"),
+            _ => vec![],
+        };
+        let mut roles = Vec::new();
+        for (k, r) in raw_roles.iter().enumerate() {
+            let ptr = if matches!(a.get("role"), Some(Value::Array(_))) {
+                format!("/accounts/{n}/role/{k}")
+            } else {
+                format!("/accounts/{n}/role")
+            };
+            match expand_role(r, &id, &name, raw_roles.len() == 1) {
+                Ok(r) => roles.push(r),
+                Err(m) => diags.push(Diagnostic::at(path, ptr, m).hint(
+                    "a role is an ARN (arn:aws:iam::123456789012:role/NAME), a role name, and may use {account_id} and {name}",
+                )),
+            }
+        }
+        for (k, prev) in out.iter().enumerate() {
+            if prev.id == id {
+                diags.push(
+                    Diagnostic::at(
+                        path,
+                        format!("/accounts/{n}/account_id"),
+                        format!("account {id} is already listed at /accounts/{k}"),
+                    )
+                    .hint("list each account once; c7n-org would run it twice"),
+                );
+            } else if prev.name == name {
+                diags.push(
+                    Diagnostic::at(path, format!("/accounts/{n}/name"), format!("the name `{name}` is already used by /accounts/{k} ({})", prev.id))
+                        .hint("names choose accounts (--account NAME) and label findings: make them unique"),
+                );
+            }
+        }
+        out.push(Account {
+            id,
+            name,
+            roles,
+            external_id: s("external_id"),
+            profile: s("profile"),
+            regions: strings("regions"),
+            tags: strings("tags"),
+        });
+    }
+    out
+}
+
+/// A role as c7n-org reads it: a bare name is a role of the account itself; `{account_id}`
+/// and `{name}` are the account's.
+fn expand_role(r: &str, id: &str, name: &str, single: bool) -> Result<String, String> {
+    let r = if single && !r.starts_with("arn") {
+        format!("arn:aws:iam::{id}:role/{r}")
+    } else {
+        r.to_string()
+    };
+    let r = r.replace("{account_id}", id).replace("{name}", name);
+    if let Some(start) = r.find('{') {
+        let var: String = r[start..].chars().take_while(|c| *c != '}').collect();
+        return Err(format!(
+            "the role `{r}` uses {var}}}, which checker does not know (it fills in {{account_id}} and {{name}})"
+        ));
+    }
+    static ARN: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
+            .expect("static regex")
+    });
+    if !ARN.is_match(&r) {
+        return Err(format!("`{r}` is not an IAM role ARN"));
+    }
+    Ok(r)
+}
+
+/// Adds line and column to every pointer diagnostic: through the JSON parser for JSON text,
+/// else through a YAML parser that keeps marks (a file it cannot read keeps its pointers).
+fn locate(text: &str, diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let yaml = marked_yaml::parse_yaml(0, text).ok();
+    diags
+        .into_iter()
+        .map(|mut d| {
+            if let Place::Pointer(p) = &d.place {
+                let at = crate::diag::locate(text, p)
+                    .or_else(|| yaml.as_ref().and_then(|y| yaml_locate(y, p)));
+                if let Some((l, c)) = at {
+                    d.place = Place::Located(p.clone(), l, c);
+                }
+            }
+            d
+        })
+        .collect()
+}
+
+/// Where a JSON pointer's value starts in a YAML document; the deepest existing node when the
+/// pointer goes past what the document holds.
+fn yaml_locate(root: &marked_yaml::Node, pointer: &str) -> Option<(usize, usize)> {
+    let mut node = root;
+    let mark = |n: &marked_yaml::Node| n.span().start().map(|m| (m.line(), m.column()));
+    let mut at = mark(node);
+    for t in pointer.split('/').skip(1) {
+        let t = t.replace("~1", "/").replace("~0", "~");
+        let next = match node {
+            marked_yaml::Node::Mapping(m) => m.get_node(&t),
+            marked_yaml::Node::Sequence(s) => t.parse().ok().and_then(|i| s.get_node(i)),
+            marked_yaml::Node::Scalar(_) => None,
+        };
+        match next {
+            Some(n) => {
+                node = n;
+                at = mark(n).or(at);
+            }
+            None => break,
+        }
+    }
+    at
+}
+
+/// Which accounts to scan: by name or id (`only`), by every tag in `tags`, minus `exclude`;
+/// a name in `only` or `exclude` that is no account is an error (a typo must not scan the
+/// wrong set and look clean).
+pub fn select(
+    accounts: Vec<Account>,
+    only: &[String],
+    tags: &[String],
+    exclude: &[String],
+) -> Result<Vec<Account>, String> {
+    let known = |k: &String| accounts.iter().any(|a| a.name == *k || a.id == *k);
+    if let Some(k) = only.iter().chain(exclude).find(|k| !known(k)) {
+        let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+        return Err(format!(
+            "no account is named `{k}` (the file has: {})",
+            names.join(", ")
+        ));
+    }
+    let picked: Vec<Account> = accounts
+        .into_iter()
+        .filter(|a| only.is_empty() || only.iter().any(|k| *k == a.name || *k == a.id))
+        .filter(|a| tags.iter().all(|t| a.tags.contains(t)))
+        .filter(|a| !exclude.iter().any(|k| *k == a.name || *k == a.id))
+        .collect();
+    if picked.is_empty() {
+        return Err(
+            "no account is left to scan after --account, --account-tag and --not-account".into(),
+        );
+    }
+    Ok(picked)
+}
+
+/// The accounts of an organization as c7n-org's `orgaccounts` writes them (cloud-custodian
+/// df800e9e `tools/c7n_org/c7n_org/orgaccounts.py` 53-85): only active ones; the role from a
+/// template (a role name, or an ARN with `{account_id}`); tags `path:/OU/...` for each level.
+pub fn from_org(
+    org: Vec<checker_ec2::OrgAccount>,
+    role: &str,
+    regions: &[String],
+) -> Result<Vec<Account>, String> {
+    let mut out = Vec::new();
+    for a in org.into_iter().filter(|a| a.active) {
+        let parts: Vec<&str> = a
+            .path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let tags = (1..=parts.len())
+            .map(|k| format!("path:/{}", parts[..k].join("/")))
+            .collect();
+        let role =
+            expand_role(role, &a.id, &a.name, true).map_err(|e| format!("--org-role: {e}"))?;
+        out.push(Account {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            roles: vec![role],
+            external_id: None,
+            profile: None,
+            regions: regions.to_vec(),
+            tags,
+        });
+    }
+    Ok(out)
+}
+
+/// The session name CloudTrail shows for every call checker makes in a member account:
+/// `checker-<TASK_ID>-<run>` in a Taskcluster task, else `checker-<user>-<unix time>`.
+pub fn default_session_name(now: chrono::DateTime<chrono::Utc>) -> String {
+    let who = std::env::var("TASK_ID")
+        .map(|t| {
+            let run = std::env::var("RUN_ID").unwrap_or_else(|_| "0".into());
+            format!("{t}-{run}")
+        })
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "run".into());
+    checker_ec2::session_name(&format!("checker-{who}-{}", now.timestamp()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str, ext: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join(format!("accounts.{ext}"));
+        std::fs::write(&p, text).expect("write");
+        (d, p)
+    }
+
+    /// c7n-org's own shapes read as c7n-org reads them: a templated ARN, a bare role name, a
+    /// chain, a profile; vars and unknown keys accepted.
+    #[test]
+    fn c7n_org_files_read_as_c7n_org_reads_them() {
+        let (_d, p) = write(
+            "vars:\n  charge_code: xyz\naccounts:\n  - name: dev\n    account_id: '112233445566'\n    tags: [red, black]\n    role: 'arn:aws:iam::{account_id}:role/CloudCustodian'\n  - name: prod\n    account_id: '998877665544'\n    role: Audit\n    regions: [us-east-1]\n    vars: {a: 1}\n    email: x@example.com\n  - name: hop\n    account_id: '111111111111'\n    role: ['arn:aws:iam::222222222222:role/Hub', 'arn:aws:iam::{account_id}:role/Leaf']\n    external_id: ext\n  - account_id: '333333333333'\n    profile: member\n",
+            "yml",
+        );
+        let a = read(&p).expect("reads");
+        assert_eq!(
+            a[0].roles,
+            ["arn:aws:iam::112233445566:role/CloudCustodian"]
+        );
+        assert_eq!(a[1].roles, ["arn:aws:iam::998877665544:role/Audit"]);
+        assert_eq!(a[1].regions, ["us-east-1"]);
+        assert_eq!(
+            a[2].roles,
+            [
+                "arn:aws:iam::222222222222:role/Hub",
+                "arn:aws:iam::111111111111:role/Leaf"
+            ]
+        );
+        assert_eq!(a[2].external_id.as_deref(), Some("ext"));
+        assert_eq!(
+            (a[3].name.as_str(), a[3].profile.as_deref()),
+            ("333333333333", Some("member"))
+        );
+        assert_eq!(a[0].label(), "dev (112233445566)");
+    }
+
+    /// Every problem is reported with the place: pointer, line and column, in YAML and JSON.
+    #[test]
+    fn bad_files_name_the_place_of_every_problem() {
+        let (_d, p) = write(
+            "accounts:\n  - name: dev\n    account_id: '1234'\n    role: Audit\n  - name: dev\n    account_id: '123456789012'\n    role: 'arn:aws:iam::{acct}:role/X'\n  - name: none\n    account_id: '123456789013'\n",
+            "yaml",
+        );
+        let e = read(&p).expect_err("invalid").to_string();
+        assert!(e.contains(":3:17 at /accounts/0/account_id"), "{e}");
+        assert!(e.contains("at /accounts/2"), "{e}");
+        let (_d, p) = write(
+            "accounts:\n  - name: dev\n    account_id: '123456789012'\n    role: 'arn:aws:iam::{acct}:role/X'\n  - name: dev\n    account_id: '123456789013'\n    role: Audit\n",
+            "yaml",
+        );
+        let e = read(&p).expect_err("invalid").to_string();
+        assert!(
+            e.contains(":4:11 at /accounts/0/role") && e.contains("{acct}"),
+            "{e}"
+        );
+        assert!(
+            e.contains(":5:11 at /accounts/1/name") && e.contains("already used"),
+            "{e}"
+        );
+        let (_d, p) = write(
+            "{\"accounts\": [{\"account_id\": \"123456789012\", \"role\": 7}]}",
+            "json",
+        );
+        let e = read(&p).expect_err("invalid").to_string();
+        assert!(e.contains(":1:46 at /accounts/0/role"), "{e}");
+        let (_d, p) = write("accounts: [\n  - x\n", "yml");
+        let e = read(&p).expect_err("invalid").to_string();
+        assert!(
+            e.contains("accounts.yml:") && e.contains("not valid YAML"),
+            "{e}"
+        );
+    }
+
+    /// Choosing accounts by name, id and tag; a name that is no account is refused.
+    #[test]
+    fn accounts_are_chosen_by_name_id_and_tag() {
+        let acc = |id: &str, name: &str, tags: &[&str]| Account {
+            id: id.into(),
+            name: name.into(),
+            roles: vec![],
+            external_id: None,
+            profile: None,
+            regions: vec![],
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        };
+        let all = vec![
+            acc("111111111111", "a", &["prod"]),
+            acc("222222222222", "b", &["prod", "eu"]),
+            acc("333333333333", "c", &[]),
+        ];
+        let names = |v: Vec<Account>| v.into_iter().map(|a| a.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(select(all.clone(), &[], &["prod".into()], &[]).expect("ok")),
+            ["a", "b"]
+        );
+        assert_eq!(
+            names(select(all.clone(), &["333333333333".into()], &[], &[]).expect("ok")),
+            ["c"]
+        );
+        assert_eq!(
+            names(select(all.clone(), &[], &[], &["b".into()]).expect("ok")),
+            ["a", "c"]
+        );
+        assert!(
+            select(all, &["typo".into()], &[], &[])
+                .expect_err("typo")
+                .contains("typo")
+        );
+    }
+
+    /// Organization accounts: suspended ones left out, the role filled in, OU path tags.
+    #[test]
+    fn org_accounts_become_accounts_like_orgaccounts_writes_them() {
+        let org = vec![
+            checker_ec2::OrgAccount {
+                id: "111111111111".into(),
+                name: "w".into(),
+                path: "/Prod/Workers".into(),
+                active: true,
+            },
+            checker_ec2::OrgAccount {
+                id: "222222222222".into(),
+                name: "s".into(),
+                path: "/".into(),
+                active: false,
+            },
+        ];
+        let a = from_org(org, "checker-audit", &["us-west-2".into()]).expect("ok");
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].roles, ["arn:aws:iam::111111111111:role/checker-audit"]);
+        assert_eq!(a[0].tags, ["path:/Prod", "path:/Prod/Workers"]);
+        assert!(default_session_name(chrono::Utc::now()).starts_with("checker-"));
+    }
+}

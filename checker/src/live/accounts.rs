@@ -1,0 +1,244 @@
+//! Scanning several accounts: each through its own role chain (credentials that refresh, never
+//! frozen), checked to be the account it claims (STS GetCallerIdentity) before any EC2 call,
+//! with its own API budget; an account that fails is a failed part named by its label, and the
+//! others are still read.
+
+use super::{LiveFleet, LiveOptions, resolve_regions, scan_in};
+use crate::accounts::Account;
+use crate::fleet::SecretPolicy;
+use crate::report::{PartStatus, SourcePart};
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::sync::Arc;
+
+/// Which accounts a live scan reads.
+#[derive(Debug, Clone, Default)]
+pub enum Accounts {
+    /// The credentials' own account (no `--accounts`, no `--org`).
+    #[default]
+    Own,
+    /// The accounts of an accounts file, already chosen.
+    Listed(Vec<Account>),
+    /// The active accounts of the organization the credentials manage.
+    Org(OrgScope),
+}
+
+/// `--org`: where in the organization, and how to get into each account.
+#[derive(Debug, Clone)]
+pub struct OrgScope {
+    /// The role to assume in each account: a name, or an ARN with `{account_id}`.
+    pub role: String,
+    /// OU paths whose subtrees are read (`/` = all).
+    pub include: Vec<String>,
+    /// OU paths whose subtrees are left out.
+    pub exclude: Vec<String>,
+    /// `--account`, `--account-tag`, `--not-account` applied to what the organization lists.
+    pub only: Vec<String>,
+    /// Tags to require (`path:/Prod`).
+    pub tags: Vec<String>,
+    /// Names or ids to leave out.
+    pub not: Vec<String>,
+}
+
+/// How many accounts are read at once (each has its own EC2 budget; this bounds connections).
+const ACCOUNTS_AT_ONCE: usize = 4;
+
+/// The accounts to scan: the file's, or the organization's (ListAccountsForParent and friends,
+/// with the base credentials). `None` for the credentials' own account.
+pub async fn resolve_accounts(opts: &LiveOptions) -> crate::Result<Option<Vec<Account>>> {
+    match &opts.accounts {
+        Accounts::Own => Ok(None),
+        Accounts::Listed(a) => Ok(Some(a.clone())),
+        Accounts::Org(scope) => {
+            let base = checker_ec2::Connection {
+                assume_role: None,
+                ..opts.connection.clone()
+            };
+            let sdk = checker_ec2::load_config(&base).await;
+            let region = sdk
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "us-east-1".into());
+            let org = checker_ec2::org_accounts(&sdk, &region, &scope.include, &scope.exclude)
+                .await
+                .map_err(|e| {
+                    crate::Error::Incomplete(format!(
+                        "could not list the organization's accounts: {e} (the credentials need organizations:ListRoots, ListOrganizationalUnitsForParent and ListAccountsForParent; see hooks/iam-member-accounts.md)"
+                    ))
+                })?;
+            let all = crate::accounts::from_org(org, &scope.role, &opts.regions)
+                .map_err(crate::Error::Usage)?;
+            if all.is_empty() {
+                return Err(crate::Error::Incomplete(
+                    "the organization lists no active account under --org-ou: nothing to scan"
+                        .into(),
+                ));
+            }
+            crate::accounts::select(all, &scope.only, &scope.tags, &scope.not)
+                .map(Some)
+                .map_err(crate::Error::Usage)
+        }
+    }
+}
+
+/// A part standing for a whole account that could not be read.
+fn failed_account(a: &Account, error: String) -> SourcePart {
+    SourcePart {
+        name: format!("account {}", a.label()),
+        status: PartStatus::Failed,
+        instances: 0,
+        error: Some(error),
+        api_calls: None,
+        note: None,
+        api_calls_by_action: None,
+        sequential_calls: None,
+        account: Some(a.id.clone()),
+    }
+}
+
+/// One account: credentials, a check that they are the account's, its regions, its scan.
+async fn scan_account(
+    a: &Account,
+    opts: &LiveOptions,
+    filters: &super::Filters,
+    user_data: (bool, &SecretPolicy),
+    session_name: &str,
+) -> LiveFleet {
+    let mut conn = opts.connection.clone();
+    if a.profile.is_some() {
+        conn.profile = a.profile.clone();
+    }
+    conn.assume_role = (!a.roles.is_empty()).then(|| checker_ec2::AssumeRole {
+        roles: a.roles.clone(),
+        external_id: a.external_id.clone(),
+        session_name: session_name.to_string(),
+    });
+    let sdk = checker_ec2::load_config(&conn).await;
+    let via = match a.roles.as_slice() {
+        [] => "its credentials".to_string(),
+        [r] => format!("role {r}"),
+        chain => format!("the role chain {}", chain.join(" -> ")),
+    };
+    let failed = |e: String| LiveFleet {
+        parts: vec![failed_account(a, e)],
+        ..LiveFleet::default()
+    };
+    let sts_region = a
+        .regions
+        .iter()
+        .find(|r| *r != "all")
+        .cloned()
+        .or_else(|| sdk.region().map(|r| r.to_string()))
+        .unwrap_or_else(|| "us-east-1".into());
+    match checker_ec2::caller_account(&sdk, &sts_region).await {
+        Err(e) => {
+            return failed(format!(
+                "could not get into account {} through {via}: {e}",
+                a.label()
+            ));
+        }
+        Ok(id) if id != a.id => {
+            return failed(format!(
+                "{via} gave credentials for account {id}, not {}: fix the accounts file",
+                a.id
+            ));
+        }
+        Ok(_) => {}
+    }
+    let mut o = opts.clone();
+    if !a.regions.is_empty() {
+        o.regions = a.regions.clone();
+    }
+    let regions = match resolve_regions(&o, &sdk).await {
+        Ok(r) => r,
+        Err(e) => return failed(e.to_string()),
+    };
+    let id: Arc<str> = a.id.as_str().into();
+    scan_in(&sdk, Some(&id), &regions, &o, filters, user_data).await
+}
+
+/// Scans every account, a few at a time; one account's failure is its own failed part.
+pub async fn scan_accounts(
+    accounts: &[Account],
+    opts: &LiveOptions,
+    filters: &super::Filters,
+    user_data: (bool, &SecretPolicy),
+    session_name: &str,
+) -> LiveFleet {
+    let started = std::time::Instant::now();
+    let limit = Arc::new(tokio::sync::Semaphore::new(ACCOUNTS_AT_ONCE));
+    let mut jobs: FuturesUnordered<_> = accounts
+        .iter()
+        .map(|a| {
+            let limit = limit.clone();
+            async move {
+                let _p = limit.acquire().await.ok();
+                let t = std::time::Instant::now();
+                let live = scan_account(a, opts, filters, user_data, session_name).await;
+                tracing::info!(account = %a.label(), instances = live.instances.len(), failed = live.parts.iter().filter(|p| p.status == PartStatus::Failed).count(), ms = t.elapsed().as_millis() as u64, "account scanned");
+                live
+            }
+        })
+        .collect();
+    let mut all = LiveFleet::default();
+    while let Some(live) = jobs.next().await {
+        all.instances.extend(live.instances);
+        all.parts.extend(live.parts);
+        all.user_data_sampled += live.user_data_sampled;
+        all.api_calls += live.api_calls;
+        all.shape.extend(live.shape);
+    }
+    all.instances.sort_unstable_by(|a, b| {
+        (&a.account, &a.region, &a.id).cmp(&(&b.account, &b.region, &b.id))
+    });
+    all.parts
+        .sort_by(|a, b| (&a.account, &a.name).cmp(&(&b.account, &b.name)));
+    all.shape.sort();
+    all.elapsed = started.elapsed();
+    all
+}
+
+/// For commands that act (cull, the hook's cull): the options of exactly one account, its
+/// role chain or profile and regions folded into the connection, its identity checked. Acting
+/// in several accounts in one run is refused: budgets are per account, never across accounts.
+pub async fn one_account(opts: &LiveOptions) -> crate::Result<LiveOptions> {
+    let Some(accounts) = resolve_accounts(opts).await? else {
+        return Ok(opts.clone());
+    };
+    let [a] = accounts.as_slice() else {
+        let names: Vec<String> = accounts.iter().map(Account::label).collect();
+        return Err(crate::Error::usage(format!(
+            "culling acts in one account per run, so that its budgets never span accounts; {} accounts are chosen ({}): add --account NAME and run once per account",
+            accounts.len(),
+            names.join(", ")
+        )));
+    };
+    let mut o = opts.clone();
+    if a.profile.is_some() {
+        o.connection.profile = a.profile.clone();
+    }
+    o.connection.assume_role = (!a.roles.is_empty()).then(|| checker_ec2::AssumeRole {
+        roles: a.roles.clone(),
+        external_id: a.external_id.clone(),
+        session_name: opts.session_name.clone(),
+    });
+    if !a.regions.is_empty() {
+        o.regions = a.regions.clone();
+    }
+    o.accounts = Accounts::Own;
+    let sdk = checker_ec2::load_config(&o.connection).await;
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
+    match checker_ec2::caller_account(&sdk, &region).await {
+        Ok(id) if id == a.id => Ok(o),
+        Ok(id) => Err(crate::Error::Incomplete(format!(
+            "the credentials for account {} are for account {id}: fix the accounts file",
+            a.label()
+        ))),
+        Err(e) => Err(crate::Error::Incomplete(format!(
+            "could not get into account {}: {e}",
+            a.label()
+        ))),
+    }
+}

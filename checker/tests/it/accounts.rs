@@ -1,0 +1,230 @@
+//! Many accounts, end to end against moto: each account through its own assumed role, findings
+//! per account, a role that cannot be assumed named and exit 3; `--org` discovery by OU.
+
+use crate::moto::{Moto, python};
+use crate::support::*;
+use serde_json::Value;
+use std::process::Command;
+
+fn seed(moto: &Moto, py: &std::path::Path, prefix: &std::path::Path, mode: &str) -> Value {
+    let out = Command::new(py)
+        .arg(root().join("tests/moto/seed_accounts.py"))
+        .arg(&moto.endpoint)
+        .arg(root().join(format!("{R}/fleet-2018-02-14.json")))
+        .arg(prefix)
+        .arg(mode)
+        .output()
+        .expect("seed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("seed output")
+}
+
+/// Findings without the instance ids (moto assigns its own).
+fn comparable(v: &Value) -> Vec<Value> {
+    let mut f: Vec<Value> = v["findings"].as_array().expect("findings").clone();
+    for x in &mut f {
+        x.as_object_mut().expect("obj").remove("samples");
+    }
+    f
+}
+
+#[test]
+fn two_accounts_give_per_account_findings_and_a_role_that_cannot_be_assumed_is_named_with_exit_3() {
+    let Some(py) = python() else { return };
+    let moto = Moto::start(&py);
+    let dir = tempfile::tempdir().expect("tmp");
+    let prefix = dir.path().join("fleet");
+    let hub = seed(&moto, &py, &prefix, "iam");
+    let accounts = dir.path().join("accounts.yml");
+    // c7n-org's own shape: a templated role ARN and a bare role name.
+    std::fs::write(
+        &accounts,
+        "accounts:\n  - name: workers\n    account_id: '111111111111'\n    role: 'arn:aws:iam::{account_id}:role/checker-audit'\n    tags: [type:prod]\n  - name: builders\n    account_id: '222222222222'\n    role: checker-audit\n    tags: [type:prod]\n",
+    )
+    .expect("write");
+    let (p, c) = (
+        format!("{R}/provider-after"),
+        format!("{R}/consumers-prefix"),
+    );
+    let key = hub["key"].as_str().expect("key");
+    let secret = hub["secret"].as_str().expect("secret");
+    let env = [
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+    ];
+    let live = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--contracts",
+            &p,
+            "--contracts",
+            &c,
+            "--accounts",
+            accounts.to_str().expect("utf8"),
+            "--endpoint-url",
+            &moto.endpoint,
+            "--region",
+            "us-east-1",
+            "--user-data-sample",
+            "all",
+            "--format",
+            "json",
+            "--now",
+            NOW,
+            "--retry-initial-backoff-ms",
+            "50",
+            "--role-session-name",
+            "checker-test",
+        ];
+        args.extend_from_slice(extra);
+        checker_env(&args, &env)
+    };
+    let both = live(&[]);
+    assert_eq!(both.code, 3, "{}\n{}", both.stdout, both.stderr);
+    assert!(
+        both.stderr.contains("warning: account builders (222222222222) could not be read: could not get into account builders (222222222222) through role arn:aws:iam::222222222222:role/checker-audit: could not get AWS credentials"),
+        "{}",
+        both.stderr
+    );
+    let r = both.json();
+    assert_eq!(r["summary"]["status"], "incomplete");
+    let parts = r["source"]["parts"].as_array().expect("parts");
+    let failed: Vec<&Value> = parts.iter().filter(|p| p["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{parts:?}");
+    assert_eq!(failed[0]["account"], "222222222222");
+    assert!(parts.iter().any(|p| p["status"] == "ok"
+        && p["account"] == "111111111111"
+        && p["name"] == "us-east-1"));
+    assert_per_account(
+        &r,
+        &prefix.with_file_name("fleet-111111111111.json"),
+        &p,
+        &c,
+    );
+    // Choosing only the account that can be read: complete, and the break is found (exit 1).
+    let one = live(&["--account", "workers"]);
+    assert_eq!(one.code, 1, "{}", one.stderr);
+    // Secrets of the hub never reach the output.
+    for run in [&both, &one] {
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
+    }
+    // A typo in --account is refused before any call.
+    let typo = live(&["--account", "wrokers"]);
+    assert_eq!(typo.code, 2, "{}", typo.stderr);
+    assert!(
+        typo.stderr.contains("no account is named `wrokers`"),
+        "{}",
+        typo.stderr
+    );
+}
+
+/// The account that answered is evaluated, every finding keyed by it, and its findings are
+/// what the offline check of that account's fleet finds; the failed account is a finding of
+/// its own, keyed by that account.
+fn assert_per_account(r: &Value, fleet_of_a: &std::path::Path, p: &str, c: &str) {
+    // The account that answered is evaluated, every finding keyed by it, and its findings are
+    // what the offline check of that account's fleet finds.
+    let (lost, findings): (Vec<Value>, Vec<Value>) = r["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .cloned()
+        .partition(|f| f["code"] == "region-failed");
+    // The failed account is a finding of its own, keyed by that account.
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0]["account"], "222222222222");
+    assert!(!findings.is_empty());
+    assert!(
+        findings.iter().all(|f| f["account"] == "111111111111"),
+        "{findings:?}"
+    );
+    let offline = checker(&[
+        "check",
+        "--contracts",
+        p,
+        "--contracts",
+        c,
+        "--fleet",
+        fleet_of_a.to_str().expect("utf8"),
+        "--format",
+        "json",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(offline.code, 1, "{}", offline.stderr);
+    let mut kept = r.clone();
+    kept["findings"] = Value::Array(findings);
+    assert_eq!(comparable(&kept), comparable(&offline.json()));
+}
+
+#[test]
+fn org_discovery_scans_the_active_accounts_under_the_chosen_ou() {
+    let Some(py) = python() else { return };
+    let moto = Moto::start(&py);
+    let dir = tempfile::tempdir().expect("tmp");
+    let prefix = dir.path().join("fleet");
+    let ids = seed(&moto, &py, &prefix, "org");
+    let (workers, root_acct) = (
+        ids["workers"].as_str().expect("id"),
+        ids["root"].as_str().expect("id"),
+    );
+    let (p, c) = (
+        format!("{R}/provider-after"),
+        format!("{R}/consumers-prefix"),
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--contracts",
+            &p,
+            "--contracts",
+            &c,
+            "--org",
+            "--org-role",
+            "checker-audit",
+            "--endpoint-url",
+            &moto.endpoint,
+            "--region",
+            "us-east-1",
+            "--format",
+            "json",
+            "--now",
+            NOW,
+            "--user-data-sample",
+            "all",
+        ];
+        args.extend_from_slice(extra);
+        checker_env(&args, &[])
+    };
+    let workers_only = run(&["--org-ou", "/Workers"]);
+    assert_eq!(workers_only.code, 1, "{}", workers_only.stderr);
+    let accounts: std::collections::BTreeSet<String> = workers_only.json()["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["account"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(accounts, [workers.to_string()].into());
+    // The whole organization (the management account included, with no instances), minus the
+    // Workers OU.
+    let rest = run(&["--org-exclude-ou", "/Workers"]);
+    let r = rest.json();
+    let scanned: std::collections::BTreeSet<&str> = r["source"]["parts"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .filter_map(|p| p["account"].as_str())
+        .collect();
+    assert!(
+        scanned.contains(root_acct) && !scanned.contains(workers),
+        "{scanned:?}"
+    );
+    // An OU that does not exist is an error, not an empty clean scan.
+    let typo = run(&["--org-ou", "/Wrokers"]);
+    assert_eq!(typo.code, 3, "{}", typo.stderr);
+    assert!(typo.stderr.contains("no OU /Wrokers"), "{}", typo.stderr);
+}
