@@ -110,8 +110,17 @@ pub fn shape(v: &str) -> String {
 }
 
 /// The group an instance belongs to: `provider/group` from the first provider that selects it
-/// (the group value read through the manifest's templates), else `(unmanaged)/NAME`.
+/// (the group value read through the manifest's templates), else `(unmanaged)/NAME`; prefixed
+/// `ACCOUNT/` when the record carries its account, so no group spans accounts.
 pub fn group_of(set: &ContractSet, i: &Instance) -> String {
+    let g = group_in_account(set, i);
+    match &i.account {
+        Some(a) => format!("{a}/{g}"),
+        None => g,
+    }
+}
+
+fn group_in_account(set: &ContractSet, i: &Instance) -> String {
     for p in &set.providers {
         if !set.selects(&p.selector, i) {
             continue;

@@ -228,3 +228,168 @@ fn org_discovery_scans_the_active_accounts_under_the_chosen_ou() {
     assert_eq!(typo.code, 3, "{}", typo.stderr);
     assert!(typo.stderr.contains("no OU /Wrokers"), "{}", typo.stderr);
 }
+
+/// The firefox-ci example fleet, as two accounts would record it: the same pools in both.
+fn two_account_fleet(dir: &std::path::Path) -> std::path::PathBuf {
+    let text =
+        std::fs::read_to_string(root().join("examples/firefox-ci-2021/fleet.json")).expect("fleet");
+    let fleet: Value = serde_json::from_str(&text).expect("json");
+    let mut reservations = Vec::new();
+    for (account, prefix) in [("111111111111", "i-a"), ("222222222222", "i-b")] {
+        for r in fleet["Reservations"].as_array().expect("reservations") {
+            let mut r = r.clone();
+            r["OwnerId"] = Value::from(account);
+            for i in r["Instances"].as_array_mut().expect("instances") {
+                let id = i["InstanceId"]
+                    .as_str()
+                    .expect("id")
+                    .replacen("i-", prefix, 1);
+                i["InstanceId"] = Value::from(id);
+            }
+            reservations.push(r);
+        }
+    }
+    let p = dir.join("two-accounts.json");
+    std::fs::write(
+        &p,
+        serde_json::json!({ "Reservations": reservations }).to_string(),
+    )
+    .expect("write");
+    p
+}
+
+#[test]
+fn recorded_owner_ids_key_findings_and_snapshot_groups_by_account() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let fleet = two_account_fleet(dir.path());
+    let f = fleet.to_str().expect("utf8");
+    let snap = checker(&["snapshot", "--fleet", f]);
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let groups: Vec<String> = snap.json()["groups"]
+        .as_object()
+        .expect("groups")
+        .keys()
+        .cloned()
+        .collect();
+    // Every group is one account's: the same pool in two accounts is two groups.
+    let a: Vec<&String> = groups
+        .iter()
+        .filter(|g| g.starts_with("111111111111/"))
+        .collect();
+    let b: Vec<&String> = groups
+        .iter()
+        .filter(|g| g.starts_with("222222222222/"))
+        .collect();
+    assert_eq!(a.len() + b.len(), groups.len(), "{groups:?}");
+    assert_eq!(a.len(), b.len());
+    assert!(!a.is_empty());
+    // Break one account's instance: the finding is that account's alone.
+    let text = std::fs::read_to_string(&fleet).expect("read");
+    let mut v: Value = serde_json::from_str(&text).expect("json");
+    let broken = v["Reservations"]
+        .as_array_mut()
+        .expect("reservations")
+        .iter_mut()
+        .find(|r| {
+            r["OwnerId"] == "222222222222"
+                && r["Instances"][0]["MetadataOptions"]["HttpTokens"] == "optional"
+        })
+        .expect("a worker in account 2");
+    // IMDSv2 only: OCC and worker-runner (IMDSv1 clients) break on it.
+    broken["Instances"][0]["MetadataOptions"]["HttpTokens"] = Value::from("required");
+    std::fs::write(&fleet, v.to_string()).expect("write");
+    let check = checker(&["check", "--fleet", f, "--format", "json"]);
+    let r = check.json();
+    let violated: Vec<&Value> = r["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["outcome"] == "violation")
+        .collect();
+    assert!(!violated.is_empty(), "{}", check.stdout);
+    assert!(
+        violated.iter().all(|f| f["account"] == "222222222222"),
+        "{violated:?}"
+    );
+}
+
+#[test]
+fn culling_refuses_several_accounts_and_accounts_flags_need_a_source() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let accounts = dir.path().join("accounts.json");
+    std::fs::write(
+        &accounts,
+        r#"{"accounts": [{"account_id": "111111111111", "name": "a", "role": "r-a"}, {"account_id": "222222222222", "name": "b", "role": "r-b"}]}"#,
+    )
+    .expect("write");
+    let a = accounts.to_str().expect("utf8");
+    let cull = checker(&[
+        "cull",
+        "--accounts",
+        a,
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "--region",
+        "us-east-1",
+    ]);
+    assert_eq!(cull.code, 2, "{}", cull.stderr);
+    assert!(
+        cull.stderr.contains("one account per run")
+            && cull.stderr.contains("a (111111111111), b (222222222222)"),
+        "{}",
+        cull.stderr
+    );
+    let bare = checker(&["check", "--account", "a", "--region", "us-east-1"]);
+    assert_eq!(bare.code, 2, "{}", bare.stderr);
+    assert!(
+        bare.stderr.contains("--accounts FILE or --org"),
+        "{}",
+        bare.stderr
+    );
+}
+
+/// The member-account policies beside hooks/iam-policy.json are IAM documents, read-only where
+/// they say so, and the trust policy accepts checker's own session names only.
+#[test]
+fn member_account_policies_are_least_privilege_and_match_the_session_names() {
+    let read = |f: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root().join("hooks").join(f)).expect(f))
+            .expect("json")
+    };
+    let actions = |v: &Value| -> Vec<String> {
+        v["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .flat_map(|s| match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+                _ => vec![],
+            })
+            .collect()
+    };
+    let member = read("iam-member-read-policy.json");
+    assert!(
+        actions(&member)
+            .iter()
+            .all(|a| a.starts_with("ec2:Describe"))
+    );
+    let hub = actions(&read("iam-hub-policy.json"));
+    for a in [
+        "sts:AssumeRole",
+        "organizations:ListRoots",
+        "organizations:ListOrganizationalUnitsForParent",
+        "organizations:ListAccountsForParent",
+    ] {
+        assert!(hub.iter().any(|h| h == a), "{a}");
+    }
+    let trust = read("iam-member-trust-policy.json");
+    let pattern = trust["Statement"][0]["Condition"]["StringLike"]["sts:RoleSessionName"]
+        .as_str()
+        .expect("session condition");
+    let glob = globset::Glob::new(pattern).expect("glob").compile_matcher();
+    assert!(glob.is_match(checker::accounts::default_session_name(chrono::Utc::now())));
+}
