@@ -60,7 +60,10 @@ fn header(s: &mut String, r: &Report, paint: &Paint) {
         r.source
             .parts
             .iter()
-            .map(|p| p.name.as_str())
+            .map(|p| match &p.account {
+                Some(a) if !p.name.starts_with("account ") => format!("{a}/{}", p.name),
+                _ => p.name.clone(),
+            })
             .collect::<Vec<_>>()
             .join(", "),
         plural(
@@ -147,6 +150,9 @@ fn finding(s: &mut String, f: &Finding, paint: &Paint) {
     }
     if !f.samples.is_empty() {
         let _ = writeln!(s, "          e.g. {}", f.samples.join(", "));
+    }
+    if let Some(a) = &f.account {
+        let _ = writeln!(s, "          account: {a}");
     }
     if let Some(w) = &f.why {
         let _ = writeln!(s, "          why: {w}");
