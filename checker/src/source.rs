@@ -4,7 +4,7 @@
 use crate::contract::ContractSet;
 use crate::error::{Error, Result};
 use crate::fleet::{Instance, SecretPolicy, UserData};
-use crate::live::{Filters, LiveFleet, LiveOptions};
+use crate::live::{Filters, LiveFleet, LiveOptions, ScanPlan};
 use crate::report::{PartStatus, SourceInfo, SourceKind, SourcePart};
 use std::path::PathBuf;
 
@@ -70,7 +70,7 @@ pub fn read_files(files: &[PathBuf], secrets: &SecretPolicy) -> Result<Fleet> {
 pub fn from_live(live: LiveFleet) -> Fleet {
     let source = SourceInfo {
         kind: SourceKind::Live,
-        instances: live.instances.len(),
+        instances: live.read,
         user_data_sampled: live.user_data_sampled,
         parts: live.parts,
     };
@@ -116,27 +116,26 @@ pub fn scan_blocking(
     user_data: bool,
     secrets: &SecretPolicy,
 ) -> Result<LiveFleet> {
+    let plan = ScanPlan {
+        filters,
+        user_data: user_data.then_some(secrets),
+        eval: None,
+    };
+    scan_planned(opts, &plan)
+}
+
+/// Scans live EC2 (every account of `--accounts`/`--org`, or the credentials' own) as `plan`
+/// says, on a fresh runtime.
+pub fn scan_planned(opts: &LiveOptions, plan: &ScanPlan<'_>) -> Result<LiveFleet> {
     runtime()?.block_on(async {
-        if let Some(accounts) = crate::live::resolve_accounts(opts).await? {
-            let live = crate::live::scan_accounts(
-                &accounts,
-                opts,
-                filters,
-                (user_data, secrets),
-                &opts.session_name,
-            )
-            .await;
-            tracing::info!(
-                accounts = accounts.len(),
-                api_calls = live.api_calls,
-                instances = live.instances.len(),
-                ms = live.elapsed.as_millis() as u64,
-                "scan done"
-            );
-            return Ok(live);
-        }
-        let (sdk, regions) = connect(opts).await?;
-        Ok(scan_logged(&sdk, &regions, opts, filters, user_data, secrets).await)
+        let live = if let Some(accounts) = crate::live::resolve_accounts(opts).await? {
+            crate::live::scan_accounts(&accounts, opts, plan, &opts.session_name).await
+        } else {
+            let (sdk, regions) = connect(opts).await?;
+            crate::live::scan_in(&sdk, None, &regions, opts, plan).await
+        };
+        tracing::info!(api_calls = live.api_calls, instances = live.read, shape = ?live.shape, ms = live.elapsed.as_millis() as u64, "scan done");
+        Ok(live)
     })
 }
 
@@ -150,6 +149,43 @@ pub fn read(from: &FleetSource, set: &ContractSet) -> Result<Fleet> {
             tracing::debug!(?filters, "server-side filters");
             let live = scan_blocking(opts, &filters, set.reads_user_data(), &set.secret_policy())?;
             Ok(from_live(live))
+        }
+    }
+}
+
+/// The fleet evaluated, for commands that need only the evaluation (`check`): a live fleet is
+/// evaluated page by page as it is read, keeping no records (memory holds the aggregates and
+/// the user-data sample, not the fleet); recorded files are read, then evaluated.
+pub fn read_evaluated(
+    from: &FleetSource,
+    set: &std::sync::Arc<ContractSet>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(SourceInfo, crate::eval::Evaluation)> {
+    match from {
+        FleetSource::Recorded(_) => {
+            let fleet = read(from, set)?;
+            let ev = crate::eval::evaluate(set, &fleet.instances, now);
+            Ok((fleet.source, ev))
+        }
+        FleetSource::Live(opts) => {
+            let filters = crate::live::server_filters(set);
+            let secrets = set.secret_policy();
+            let plan = ScanPlan {
+                filters: &filters,
+                user_data: set.reads_user_data().then_some(&secrets),
+                eval: Some(crate::live::EvalPlan {
+                    set: set.clone(),
+                    now,
+                }),
+            };
+            let mut live = scan_planned(opts, &plan)?;
+            let ev = live.evaluation.take();
+            let fleet = from_live(live);
+            let ev = match ev {
+                Some(e) => e.finish(set),
+                None => crate::eval::evaluate(set, &[], now),
+            };
+            Ok((fleet.source, ev))
         }
     }
 }

@@ -30,12 +30,26 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         .as_deref()
         .map(checker::snapshot::read)
         .transpose()?;
-    let fleet = checker::source::read(&a.fleet.source()?, &set)?;
+    let from = a.fleet.source()?;
+    let now = a.report.now.unwrap_or_else(Utc::now);
+    let Some(baseline) = baseline else {
+        // Only the evaluation is needed: a live fleet is evaluated as it is read, page by
+        // page, and no record is kept.
+        let set = std::sync::Arc::new(set);
+        let (source, ev) = checker::source::read_evaluated(&from, &set, now)?;
+        warn_failed_regions(&source);
+        let t = std::time::Instant::now();
+        let report =
+            checker::eval::report_of("check", &set, ev, source, vec![], a.report.judgement(), now);
+        let status = a.report.finish(&report, ctx)?;
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "report written");
+        release_at_exit((set, report));
+        return Ok(status);
+    };
+    let fleet = checker::source::read(&from, &set)?;
     warn_failed_regions(&fleet.source);
     let t = std::time::Instant::now();
-    let lost = baseline
-        .map(|b| checker::snapshot::lost_input_findings(&set, &b, &fleet.instances))
-        .unwrap_or_default();
+    let lost = checker::snapshot::lost_input_findings(&set, &baseline, &fleet.instances);
     let report = checker::eval::build_with(
         "check",
         &set,
@@ -43,7 +57,7 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         fleet.source.clone(),
         lost,
         a.report.judgement(),
-        a.report.now.unwrap_or_else(Utc::now),
+        now,
     );
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "evaluated");
     let t = std::time::Instant::now();

@@ -77,14 +77,13 @@ async fn read_accounts(
     };
     let filters = crate::live::server_filters(set);
     let secrets = set.secret_policy();
-    let live = crate::live::scan_accounts(
-        &accounts,
-        live_opts,
-        &filters,
-        (set.reads_user_data(), &secrets),
-        &live_opts.session_name,
-    )
-    .await;
+    let plan = crate::live::ScanPlan {
+        filters: &filters,
+        user_data: set.reads_user_data().then_some(&secrets),
+        eval: None,
+    };
+    let live =
+        crate::live::scan_accounts(&accounts, live_opts, &plan, &live_opts.session_name).await;
     let fleet = source::from_live(live);
     Ok(Some(Gathered {
         fleet: fleet.instances,

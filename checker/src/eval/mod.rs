@@ -16,7 +16,7 @@ mod report;
 
 pub use finding::{Policy, summarize};
 pub use manifest::{check_manifest, check_manifest_with, manifest_clause_id};
-pub use report::{Judgement, build, build_with, tool};
+pub use report::{Judgement, build, build_with, report_of, tool};
 
 /// How many instance ids a finding keeps as samples.
 pub const SAMPLES: usize = 5;
@@ -59,8 +59,8 @@ pub fn eval_clause(
     )
 }
 
-/// Per uniform clause: group key -> value -> instance ids.
-type UniformGroups = BTreeMap<(Account, Vec<String>), BTreeMap<String, Vec<String>>>;
+/// Per uniform clause: group key -> value -> (instances, the lowest instance id).
+type UniformGroups = BTreeMap<(Account, Vec<String>), BTreeMap<String, (usize, String)>>;
 
 /// One finding's aggregate: how many instances, which values, a few sample ids.
 #[derive(Default)]
@@ -83,6 +83,23 @@ impl Agg {
             if self.samples.len() > SAMPLES {
                 self.samples.pop_last();
             }
+        }
+    }
+
+    /// Adds another aggregate: counts add, values merge (at most 1000 distinct), the lowest
+    /// sample ids are kept.
+    fn merge(&mut self, other: Agg) {
+        self.count += other.count;
+        for (v, n) in other.values {
+            if let Some(m) = self.values.get_mut(&v) {
+                *m += n;
+            } else if self.values.len() < 1000 {
+                self.values.insert(v, n);
+            }
+        }
+        self.samples.extend(other.samples);
+        while self.samples.len() > SAMPLES {
+            self.samples.pop_last();
         }
     }
 
@@ -138,6 +155,45 @@ struct Acc {
 type Account = Option<std::sync::Arc<str>>;
 
 impl Acc {
+    /// Adds another accumulator's counts (of other instances of the same contracts).
+    fn merge(&mut self, other: Acc) {
+        for (k, agg) in other.aggs {
+            self.aggs.entry(k).or_default().merge(agg);
+        }
+        for (t, o) in self.tallies.iter_mut().zip(other.tallies) {
+            t.selected += o.selected;
+            for (c, oc) in t.clauses.iter_mut().zip(o.clauses) {
+                c.passed += oc.passed;
+                c.failed += oc.failed;
+                c.unknown += oc.unknown;
+                c.waived += oc.waived;
+                c.not_applicable += oc.not_applicable;
+                c.skipped += oc.skipped;
+            }
+        }
+        self.evaluations += other.evaluations;
+        self.unknown_evaluations += other.unknown_evaluations;
+        for (u, o) in self.waiver_used.iter_mut().zip(other.waiver_used) {
+            *u |= o;
+        }
+        for (clause, groups) in other.uniform {
+            let mine = self.uniform.entry(clause).or_default();
+            for (key, values) in groups {
+                let g = mine.entry(key).or_default();
+                for (v, (n, min)) in values {
+                    g.entry(v)
+                        .and_modify(|(m, low)| {
+                            *m += n;
+                            if min < *low {
+                                low.clone_from(&min);
+                            }
+                        })
+                        .or_insert((n, min));
+                }
+            }
+        }
+    }
+
     fn add(
         &mut self,
         owner: Owner,
@@ -156,56 +212,107 @@ impl Acc {
 
 /// Evaluates every provider manifest and consumer contract against the fleet.
 pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Evaluation {
-    let today = now.date_naive();
-    let mut acc = Acc {
-        waiver_used: vec![false; set.waivers.len()],
-        ..Default::default()
-    };
-    for (pi, p) in set.providers.iter().enumerate() {
-        provider_pass(set, pi, p, fleet, &mut acc);
-    }
-    for (ci, c) in set.consumers.iter().enumerate() {
-        consumer_pass(set, ci, c, fleet, today, &mut acc);
-    }
-    uniform_findings(set, &mut acc);
-    let mut findings: Vec<Finding> = std::mem::take(&mut acc.aggs)
-        .into_iter()
-        .map(|((owner, outcome, wi, account), agg)| {
-            let mut f = finding::make_finding(set, &owner, outcome, wi, &agg);
-            f.account = account.map(|a| a.to_string());
-            f
-        })
-        .collect();
-    findings.extend(waiver_findings(set, &acc.waiver_used, today));
-    findings.sort_by(|a, b| {
-        (
-            a.outcome,
-            std::cmp::Reverse(a.severity),
-            &a.consumer,
-            &a.clause,
-            &a.account,
-        )
-            .cmp(&(
-                b.outcome,
-                std::cmp::Reverse(b.severity),
-                &b.consumer,
-                &b.clause,
-                &b.account,
-            ))
-    });
-    let coverage = finding::coverage(set, &acc.tallies);
-    Evaluation {
-        findings,
-        consumers: acc.tallies,
-        coverage,
-        evaluations: acc.evaluations,
-        unknown_evaluations: acc.unknown_evaluations,
+    let mut ev = Evaluator::new(set, now);
+    ev.add(set, fleet);
+    ev.finish(set)
+}
+
+/// An evaluation fed a fleet a part at a time (a page, a region), in any order and on any
+/// thread, with only aggregates kept: the same [`Evaluation`] as [`evaluate`] of all the parts.
+/// Evaluators of parts merge ([`Evaluator::merge`]).
+pub struct Evaluator {
+    today: NaiveDate,
+    acc: Acc,
+}
+
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Evaluator({} evaluations)", self.acc.evaluations)
     }
 }
 
-/// A provider manifest: the provider's own promises on the instances it selects.
-fn provider_pass(set: &ContractSet, pi: usize, p: &Provider, fleet: &[Instance], acc: &mut Acc) {
-    let mut tally = ConsumerTally {
+impl Evaluator {
+    /// An evaluation of nothing yet, as of `now` (waiver expiry).
+    pub fn new(set: &ContractSet, now: DateTime<Utc>) -> Evaluator {
+        let tallies = set
+            .providers
+            .iter()
+            .map(|p| provider_tally(set, p))
+            .chain(set.consumers.iter().map(|c| consumer_tally(set, c)))
+            .collect();
+        Evaluator {
+            today: now.date_naive(),
+            acc: Acc {
+                waiver_used: vec![false; set.waivers.len()],
+                tallies,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Evaluates `fleet` (more of the fleet) into the aggregates.
+    pub fn add(&mut self, set: &ContractSet, fleet: &[Instance]) {
+        let mut tallies = std::mem::take(&mut self.acc.tallies);
+        let (prov, cons) = tallies.split_at_mut(set.providers.len());
+        for ((pi, p), t) in set.providers.iter().enumerate().zip(prov) {
+            provider_pass(set, pi, p, fleet, (&mut self.acc, t));
+        }
+        for ((ci, c), t) in set.consumers.iter().enumerate().zip(cons) {
+            consumer_pass(set, ci, c, fleet, self.today, (&mut self.acc, t));
+        }
+        self.acc.tallies = tallies;
+    }
+
+    /// Takes in another evaluator's aggregates (of other instances of the same contracts).
+    pub fn merge(&mut self, other: Evaluator) {
+        self.acc.merge(other.acc);
+    }
+
+    /// The findings, tallies and coverage of everything added.
+    pub fn finish(mut self, set: &ContractSet) -> Evaluation {
+        let acc = &mut self.acc;
+        let today = self.today;
+        uniform_findings(set, acc);
+        let mut findings: Vec<Finding> = std::mem::take(&mut acc.aggs)
+            .into_iter()
+            .map(|((owner, outcome, wi, account), agg)| {
+                let mut f = finding::make_finding(set, &owner, outcome, wi, &agg);
+                f.account = account.map(|a| a.to_string());
+                f
+            })
+            .collect();
+        findings.extend(waiver_findings(set, &acc.waiver_used, today));
+        findings.sort_by(|a, b| {
+            (
+                a.outcome,
+                std::cmp::Reverse(a.severity),
+                &a.consumer,
+                &a.clause,
+                &a.account,
+            )
+                .cmp(&(
+                    b.outcome,
+                    std::cmp::Reverse(b.severity),
+                    &b.consumer,
+                    &b.clause,
+                    &b.account,
+                ))
+        });
+        let tallies = std::mem::take(&mut acc.tallies);
+        let coverage = finding::coverage(set, &tallies);
+        Evaluation {
+            findings,
+            consumers: tallies,
+            coverage,
+            evaluations: acc.evaluations,
+            unknown_evaluations: acc.unknown_evaluations,
+        }
+    }
+}
+
+/// A provider manifest's tally, all zero.
+fn provider_tally(set: &ContractSet, p: &Provider) -> ConsumerTally {
+    ConsumerTally {
         name: p.name.clone(),
         role: TallyRole::Provider,
         owner: p.owner.clone(),
@@ -222,7 +329,39 @@ fn provider_pass(set: &ContractSet, pi: usize, p: &Provider, fleet: &[Instance],
                 ..Default::default()
             })
             .collect(),
-    };
+    }
+}
+
+/// A consumer contract's tally, all zero.
+fn consumer_tally(set: &ContractSet, c: &Consumer) -> ConsumerTally {
+    ConsumerTally {
+        name: c.name.clone(),
+        role: TallyRole::Consumer,
+        owner: Some(c.owner.clone()),
+        runbook: c.runbook.clone(),
+        selector: set.describe_selector(&c.selector),
+        selected: 0,
+        clauses: c
+            .clauses
+            .iter()
+            .map(|cl| ClauseTally {
+                id: cl.id.clone(),
+                kind: cl.check.kind().into(),
+                severity: Some(cl.severity),
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
+/// A provider manifest: the provider's own promises on the instances it selects.
+fn provider_pass(
+    set: &ContractSet,
+    pi: usize,
+    p: &Provider,
+    fleet: &[Instance],
+    (acc, tally): (&mut Acc, &mut ConsumerTally),
+) {
     for i in fleet.iter().filter(|i| set.selects(&p.selector, i)) {
         tally.selected += 1;
         for (oi, outcome) in check_manifest_with(p, i, Detail::Failures)
@@ -259,7 +398,6 @@ fn provider_pass(set: &ContractSet, pi: usize, p: &Provider, fleet: &[Instance],
             }
         }
     }
-    acc.tallies.push(tally);
 }
 
 /// A consumer contract: every clause on every instance its selector selects.
@@ -269,26 +407,8 @@ fn consumer_pass(
     c: &Consumer,
     fleet: &[Instance],
     today: NaiveDate,
-    acc: &mut Acc,
+    (acc, tally): (&mut Acc, &mut ConsumerTally),
 ) {
-    let mut tally = ConsumerTally {
-        name: c.name.clone(),
-        role: TallyRole::Consumer,
-        owner: Some(c.owner.clone()),
-        runbook: c.runbook.clone(),
-        selector: set.describe_selector(&c.selector),
-        selected: 0,
-        clauses: c
-            .clauses
-            .iter()
-            .map(|cl| ClauseTally {
-                id: cl.id.clone(),
-                kind: cl.check.kind().into(),
-                severity: Some(cl.severity),
-                ..Default::default()
-            })
-            .collect(),
-    };
     let mut facts: Vec<Option<FactValue>> = vec![None; c.facts.len()];
     for i in fleet.iter().filter(|i| set.selects(&c.selector, i)) {
         tally.selected += 1;
@@ -316,8 +436,13 @@ fn consumer_pass(
                             .entry((i.account.clone(), key))
                             .or_default()
                             .entry(val)
-                            .or_default()
-                            .push(i.id.clone());
+                            .and_modify(|(n, min)| {
+                                *n += 1;
+                                if i.id < *min {
+                                    min.clone_from(&i.id);
+                                }
+                            })
+                            .or_insert_with(|| (1, i.id.clone()));
                     }
                 }
                 ClauseOutcome::Fail(v) => match finding::find_waiver(set, c, cl, i) {
@@ -344,7 +469,6 @@ fn consumer_pass(
             }
         }
     }
-    acc.tallies.push(tally);
 }
 
 /// Uniform clauses: a group with more than one value fails, once per group.
@@ -358,7 +482,7 @@ fn uniform_findings(set: &ContractSet, acc: &mut Acc) {
             }
             let desc = values
                 .iter()
-                .map(|(v, ids)| format!("\"{v}\" on {}", ids.len()))
+                .map(|(v, (n, _))| format!("\"{v}\" on {n}"))
                 .collect::<Vec<_>>()
                 .join(", ");
             let label = match (key.is_empty(), &account) {
@@ -367,7 +491,12 @@ fn uniform_findings(set: &ContractSet, acc: &mut Acc) {
                 (false, None) => key.join(" / "),
                 (false, Some(a)) => format!("account {a}: {}", key.join(" / ")),
             };
-            let first = values.values().flatten().min().cloned().unwrap_or_default();
+            let first = values
+                .values()
+                .map(|(_, min)| min)
+                .min()
+                .cloned()
+                .unwrap_or_default();
             acc.add(
                 Owner::Consumer(ci, k),
                 Outcome::Violation,
@@ -380,7 +509,7 @@ fn uniform_findings(set: &ContractSet, acc: &mut Acc) {
                 .iter_mut()
                 .find(|t| t.role == TallyRole::Consumer && t.name == set.consumers[ci].name);
             if let Some(t) = tally {
-                let n: usize = values.values().map(Vec::len).sum();
+                let n: usize = values.values().map(|(n, _)| n).sum();
                 t.clauses[k].passed -= n.min(t.clauses[k].passed);
                 t.clauses[k].failed += n;
             }

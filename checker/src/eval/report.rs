@@ -45,6 +45,19 @@ pub fn build_with(
     now: DateTime<Utc>,
 ) -> Report {
     let ev = evaluate(set, fleet, now);
+    report_of(command, set, ev, source, extra, judgement, now)
+}
+
+/// The report of an evaluation already made (a fleet evaluated as it was read).
+pub fn report_of(
+    command: &str,
+    set: &ContractSet,
+    ev: super::Evaluation,
+    source: SourceInfo,
+    extra: Vec<Finding>,
+    judgement: Judgement,
+    now: DateTime<Utc>,
+) -> Report {
     let mut findings = ev.findings;
     findings.splice(0..0, extra);
     let mut failed: Vec<Finding> = source.failed().map(region_failed).collect();

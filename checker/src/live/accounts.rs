@@ -3,9 +3,8 @@
 //! with its own API budget; an account that fails is a failed part named by its label, and the
 //! others are still read.
 
-use super::{LiveFleet, LiveOptions, resolve_regions, scan_in};
+use super::{LiveFleet, LiveOptions, ScanPlan, resolve_regions, scan_in};
 use crate::accounts::Account;
-use crate::fleet::SecretPolicy;
 use crate::report::{PartStatus, SourcePart};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::sync::Arc;
@@ -99,8 +98,7 @@ fn failed_account(a: &Account, error: String) -> SourcePart {
 async fn scan_account(
     a: &Account,
     opts: &LiveOptions,
-    filters: &super::Filters,
-    user_data: (bool, &SecretPolicy),
+    plan: &ScanPlan<'_>,
     session_name: &str,
 ) -> LiveFleet {
     let mut conn = opts.connection.clone();
@@ -153,15 +151,14 @@ async fn scan_account(
         Err(e) => return failed(e.to_string()),
     };
     let id: Arc<str> = a.id.as_str().into();
-    scan_in(&sdk, Some(&id), &regions, &o, filters, user_data).await
+    scan_in(&sdk, Some(&id), &regions, &o, plan).await
 }
 
 /// Scans every account, a few at a time; one account's failure is its own failed part.
 pub async fn scan_accounts(
     accounts: &[Account],
     opts: &LiveOptions,
-    filters: &super::Filters,
-    user_data: (bool, &SecretPolicy),
+    plan: &ScanPlan<'_>,
     session_name: &str,
 ) -> LiveFleet {
     let started = std::time::Instant::now();
@@ -173,7 +170,7 @@ pub async fn scan_accounts(
             async move {
                 let _p = limit.acquire().await.ok();
                 let t = std::time::Instant::now();
-                let live = scan_account(a, opts, filters, user_data, session_name).await;
+                let live = scan_account(a, opts, plan, session_name).await;
                 tracing::info!(account = %a.label(), instances = live.instances.len(), failed = live.parts.iter().filter(|p| p.status == PartStatus::Failed).count(), ms = t.elapsed().as_millis() as u64, "account scanned");
                 live
             }
@@ -186,6 +183,13 @@ pub async fn scan_accounts(
         all.user_data_sampled += live.user_data_sampled;
         all.api_calls += live.api_calls;
         all.shape.extend(live.shape);
+        all.read += live.read;
+        if let Some(e) = live.evaluation {
+            match &mut all.evaluation {
+                Some(mine) => mine.merge(e),
+                None => all.evaluation = Some(e),
+            }
+        }
     }
     all.instances.sort_unstable_by(|a, b| {
         (&a.account, &a.region, &a.id).cmp(&(&b.account, &b.region, &b.id))

@@ -10,16 +10,16 @@ use crate::fleet::{Instance, SecretPolicy, UserData};
 use crate::output::{Ec2Field, OutputPath};
 use crate::report::{PartStatus, SourcePart};
 use checker_ec2::{Connection, Ec2Error, RawInstance, RegionClient};
-use futures::stream::{FuturesUnordered, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 mod accounts;
+mod region;
 pub use accounts::{Accounts, OrgScope, one_account, resolve_accounts, scan_accounts};
+pub use region::EvalPlan;
 
 /// How many user-data to fetch per group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,6 +200,11 @@ pub struct LiveFleet {
     pub shape: Vec<(String, usize, usize, usize)>,
     /// Wall time of the scan: from the first call to the last record (user-data included).
     pub elapsed: std::time::Duration,
+    /// Records read (kept in `instances`, or only evaluated).
+    pub read: usize,
+    /// The evaluation of the records, when they were evaluated as they were read
+    /// ([`ScanPlan::eval`]); `instances` is then empty.
+    pub evaluation: Option<crate::eval::Evaluator>,
 }
 
 /// Progress on stderr when it is a terminal; silent otherwise.
@@ -326,9 +331,14 @@ pub async fn resolve_regions(
     }
 }
 
-/// API calls per region and in all, and each region's longest chain of sequential calls
-/// (user-data calls run `concurrency` at a time after the scan: that many more rounds).
-fn count_calls(fleet: &mut LiveFleet, clients: &[RegionClient], concurrency: usize) {
+/// API calls per region and in all; each region's longest chain of sequential calls grows by
+/// its user-data rounds (`concurrency` calls at a time, after its scan).
+fn count_calls(
+    fleet: &mut LiveFleet,
+    clients: &[RegionClient],
+    fetched: &BTreeMap<String, usize>,
+    concurrency: usize,
+) {
     fleet.api_calls = clients.iter().map(RegionClient::calls).sum();
     for part in &mut fleet.parts {
         let Some(client) = clients.iter().find(|c| c.region == part.name) else {
@@ -336,30 +346,26 @@ fn count_calls(fleet: &mut LiveFleet, clients: &[RegionClient], concurrency: usi
         };
         part.api_calls = Some(client.calls());
         part.api_calls_by_action = Some(client.calls_by_action());
-        // User-data calls run `concurrency` at a time after the scan: that many more rounds.
-        let fetched = fleet
-            .instances
-            .iter()
-            .filter(|i| i.region == part.name && !matches!(i.user_data, UserData::NotFetched))
-            .count();
+        let n = fetched.get(&part.name).copied().unwrap_or(0);
         if let Some(seq) = part.sequential_calls.as_mut() {
-            *seq += fetched.div_ceil(concurrency.max(1));
+            *seq += n.div_ceil(concurrency.max(1));
         }
     }
 }
 
-/// Each region's part (ok or failed), shape and records, in region order; the clients of the
-/// regions that answered completely (user-data is fetched only there).
-fn record_results(fleet: &mut LiveFleet, results: Vec<RegionResult>) -> Vec<RegionClient> {
-    let mut ok_clients = Vec::new();
-    for (client, res, records) in results {
-        match res {
+/// Each region's part (ok or failed), shape, records and evaluation, in region order. Only the
+/// regions that answered completely count: a failed region's pages are dropped, evaluated or not.
+fn record_results(fleet: &mut LiveFleet, results: Vec<region::Out>) -> BTreeMap<String, usize> {
+    let mut fetched = BTreeMap::new();
+    for out in results {
+        let region = out.client.region.clone();
+        match out.res {
             Ok(stats) => {
-                tracing::info!(region = %client.region, instances = stats.instances, pages = stats.pages, shards = stats.shards, ms = stats.elapsed.as_millis() as u64, "region scanned");
+                tracing::info!(region = %region, instances = stats.instances, pages = stats.pages, shards = stats.shards, ms = stats.elapsed.as_millis() as u64, "region scanned");
                 fleet.parts.push(SourcePart {
-                    name: client.region.clone(),
+                    name: region.clone(),
                     status: PartStatus::Ok,
-                    instances: records.len(),
+                    instances: out.instances,
                     error: None,
                     api_calls: None,
                     api_calls_by_action: None,
@@ -368,18 +374,26 @@ fn record_results(fleet: &mut LiveFleet, results: Vec<RegionResult>) -> Vec<Regi
                     account: None,
                 });
                 fleet.shape.push((
-                    client.region.clone(),
+                    region.clone(),
                     stats.shards,
                     stats.pages,
                     stats.max_sequential_pages,
                 ));
-                fleet.instances.extend(records);
-                ok_clients.push(client);
+                fleet.instances.extend(out.records);
+                fleet.read += out.instances;
+                fleet.user_data_sampled += out.user_data_fetched;
+                fetched.insert(region, out.user_data_fetched);
+                if let Some(e) = out.eval {
+                    match &mut fleet.evaluation {
+                        Some(all) => all.merge(e),
+                        None => fleet.evaluation = Some(e),
+                    }
+                }
             }
             Err(e) => {
-                tracing::debug!(region = %client.region, error = %e, "region failed");
+                tracing::debug!(region = %region, error = %e, "region failed");
                 fleet.parts.push(SourcePart {
-                    name: client.region.clone(),
+                    name: region,
                     status: PartStatus::Failed,
                     instances: 0,
                     error: Some(e.to_string()),
@@ -392,50 +406,8 @@ fn record_results(fleet: &mut LiveFleet, results: Vec<RegionResult>) -> Vec<Regi
             }
         }
     }
-    ok_clients
+    fetched
 }
-
-/// One region's records: every page as it arrives, then sorted by id.
-async fn scan_region(
-    client: RegionClient,
-    progress: std::sync::Arc<Progress>,
-    filters: Filters,
-    shard: bool,
-) -> RegionResult {
-    let records = std::sync::Arc::new(Mutex::new((Vec::new(), crate::fleet::Interner::default())));
-    let sink = {
-        let records = records.clone();
-        let progress = progress.clone();
-        let region = client.region.clone();
-        move |page: Vec<RawInstance>| {
-            progress.pages.fetch_add(1, Ordering::Relaxed);
-            progress.instances.fetch_add(page.len(), Ordering::Relaxed);
-            progress.update("");
-            if let Ok(mut r) = records.lock() {
-                let (records, accounts) = &mut *r;
-                records.extend(page.into_iter().map(|raw| from_raw(raw, &region, accounts)));
-            }
-        }
-    };
-    let res = client.scan(&filters, shard, &sink).await;
-    progress.regions_done.fetch_add(1, Ordering::Relaxed);
-    progress.update("");
-    let mut records = records
-        .lock()
-        .map(|mut r| std::mem::take(&mut r.0))
-        .unwrap_or_default();
-    // Sorted here, while other regions are still being read; ids are unique (the
-    // scan de-duplicates), so an unstable sort gives the one order.
-    records.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    (client, res, records)
-}
-
-/// A region's client, how its scan ended, and its records.
-type RegionResult = (
-    RegionClient,
-    Result<checker_ec2::ScanStats, Ec2Error>,
-    Vec<Instance>,
-);
 
 /// Scans every region concurrently; fetches a user-data sample when `want_user_data`.
 pub async fn scan(
@@ -446,7 +418,22 @@ pub async fn scan(
     want_user_data: bool,
     secrets: &SecretPolicy,
 ) -> LiveFleet {
-    scan_in(sdk, None, regions, args, filters, (want_user_data, secrets)).await
+    let plan = ScanPlan {
+        filters,
+        user_data: want_user_data.then_some(secrets),
+        eval: None,
+    };
+    scan_in(sdk, None, regions, args, &plan).await
+}
+
+/// What a scan reads and what it does with the records.
+pub struct ScanPlan<'a> {
+    /// Server-side filters.
+    pub filters: &'a Filters,
+    /// Fetch the user-data sample (some contract reads it), redacting with this policy.
+    pub user_data: Option<&'a SecretPolicy>,
+    /// Evaluate the records as they are read and keep none ([`LiveFleet::evaluation`]).
+    pub eval: Option<EvalPlan>,
 }
 
 /// [`scan`] in one of several accounts: `account`'s own API budget, every record and part
@@ -456,8 +443,7 @@ pub async fn scan_in(
     account: Option<&std::sync::Arc<str>>,
     regions: &[String],
     args: &LiveOptions,
-    filters: &Filters,
-    (want_user_data, secrets): (bool, &SecretPolicy),
+    plan: &ScanPlan<'_>,
 ) -> LiveFleet {
     let started = std::time::Instant::now();
     let progress = std::sync::Arc::new(Progress::new(regions.len(), account.is_none()));
@@ -466,47 +452,46 @@ pub async fn scan_in(
         .iter()
         .map(|r| RegionClient::in_account(sdk, account.map_or("", |a| a), r, args.concurrency()))
         .collect();
-    // One task per region, so pages of different regions are parsed on every core.
+    // One task per region, so pages of different regions are parsed on every core, and each
+    // region fetches its user-data sample as soon as it is read.
     let handles: Vec<_> = clients
         .iter()
         .cloned()
         .map(|client| {
-            let progress = progress.clone();
-            let filters = filters.clone();
-            let shard = args.shard;
-            tokio::spawn(scan_region(client, progress, filters, shard))
+            tokio::spawn(region::run(region::Job {
+                client,
+                progress: progress.clone(),
+                filters: plan.filters.clone(),
+                shard: args.shard,
+                account: account.cloned(),
+                user_data: plan.user_data.map(|s| (args.user_data_sample, s.clone())),
+                eval: plan.eval.clone(),
+            }))
         })
         .collect();
     let mut results = Vec::new();
     for (h, client) in handles.into_iter().zip(&clients) {
         match h.await {
             Ok(r) => results.push(r),
-            Err(e) => results.push((
-                client.clone(),
-                Err(Ec2Error::Other(format!("the scan task failed: {e}"))),
-                Vec::new(),
-            )),
+            Err(e) => results.push(region::Out {
+                client: client.clone(),
+                res: Err(Ec2Error::Other(format!("the scan task failed: {e}"))),
+                records: Vec::new(),
+                eval: None,
+                instances: 0,
+                user_data_fetched: 0,
+            }),
         }
     }
     let mut fleet = LiveFleet::default();
     // Regions in name order, each already sorted by id: the fleet comes out sorted by (region, id).
-    results.sort_by(|a, b| a.0.region.cmp(&b.0.region));
+    results.sort_by(|a, b| a.client.region.cmp(&b.client.region));
     fleet
         .instances
-        .reserve(results.iter().map(|r| r.2.len()).sum());
-    let ok_clients = record_results(&mut fleet, results);
-    if want_user_data {
-        progress.update(" · user-data");
-        fleet.user_data_sampled = fetch_user_data(
-            &mut fleet.instances,
-            &ok_clients,
-            args.user_data_sample,
-            secrets,
-        )
-        .await;
-    }
+        .reserve(results.iter().map(|r| r.records.len()).sum());
+    let fetched = record_results(&mut fleet, results);
     progress.finish();
-    count_calls(&mut fleet, &clients, args.concurrency());
+    count_calls(&mut fleet, &clients, &fetched, args.concurrency());
     fleet.parts.sort_by(|a, b| a.name.cmp(&b.name));
     fleet.shape.sort();
     debug_assert!(
@@ -516,73 +501,12 @@ pub async fn scan_in(
             .all(|w| (&w[0].region, &w[0].id) < (&w[1].region, &w[1].id))
     );
     if let Some(a) = account {
-        for i in &mut fleet.instances {
-            i.account = Some(a.clone());
-        }
         for p in &mut fleet.parts {
             p.account = Some(a.to_string());
         }
     }
     fleet.elapsed = started.elapsed();
     fleet
-}
-
-/// The sample group: what the provisioner's launch configuration varies by.
-fn sample_group(i: &Instance) -> (String, String, String, String) {
-    (
-        i.tags
-            .get("Name")
-            .or_else(|| i.tags.get("WorkerPoolId"))
-            .cloned()
-            .unwrap_or_default(),
-        i.region.clone(),
-        i.image_id.clone().unwrap_or_default(),
-        i.instance_type.clone().unwrap_or_default(),
-    )
-}
-
-/// Picks the sample (the lowest instance ids of each group, so runs agree) and fetches it.
-async fn fetch_user_data(
-    instances: &mut [Instance],
-    clients: &[RegionClient],
-    sample: Sample,
-    secrets: &SecretPolicy,
-) -> usize {
-    let mut chosen: Vec<usize> = Vec::new();
-    let mut per_group: BTreeMap<(String, String, String, String), Vec<usize>> = BTreeMap::new();
-    for (k, i) in instances.iter().enumerate() {
-        per_group.entry(sample_group(i)).or_default().push(k);
-    }
-    for (_, mut idx) in per_group {
-        idx.sort_by(|a, b| instances[*a].id.cmp(&instances[*b].id));
-        match sample {
-            Sample::All => chosen.extend(idx),
-            Sample::PerGroup(n) => chosen.extend(idx.into_iter().take(n)),
-        }
-    }
-    let mut jobs: FuturesUnordered<_> = chosen
-        .iter()
-        .filter_map(|&k| {
-            let client = clients.iter().find(|c| c.region == instances[k].region)?;
-            let id = instances[k].id.clone();
-            Some(async move { (k, client.user_data(&id).await) })
-        })
-        .collect();
-    let mut fetched = 0;
-    let mut results = Vec::new();
-    while let Some(r) = jobs.next().await {
-        results.push(r);
-    }
-    drop(jobs);
-    for (k, res) in results {
-        fetched += 1;
-        instances[k].user_data = match res {
-            Ok(Some(b64)) => UserData::from_base64(&b64, secrets),
-            Ok(None) => UserData::Absent,
-            Err(e) => UserData::Invalid(format!("could not fetch user-data: {e}")),
-        };
-    }
-    fetched
 }
 
 impl From<LiveError> for crate::Error {

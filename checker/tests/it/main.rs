@@ -20,6 +20,7 @@ mod moto;
 mod replay;
 mod schemas;
 mod snapshots;
+mod stream;
 mod support;
 mod taskcluster;
 mod waivers;

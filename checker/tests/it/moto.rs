@@ -176,6 +176,89 @@ fn live_check_against_moto_matches_the_offline_check_of_the_same_fleet() {
     );
 }
 
+/// `check` evaluates a live fleet page by page and keeps no record, its user-data sample chosen
+/// as pages arrive; `check --baseline` keeps the records and samples them after the scan. On
+/// the same endpoint, for several sample sizes, both give the same report.
+#[test]
+fn live_check_evaluated_as_read_equals_the_check_that_keeps_every_record() {
+    let Some(py) = python() else { return };
+    let moto = Moto::start(&py);
+    let dir = tempfile::tempdir().expect("tmp");
+    let recorded = dir.path().join("fleet.json");
+    moto.seed(
+        &py,
+        &format!("{R}/fleet-2018-02-14.json"),
+        &recorded,
+        &["us-east-1", "us-west-2"],
+    );
+    let (p, c) = (
+        format!("{R}/provider-after"),
+        format!("{R}/consumers-prefix"),
+    );
+    let snap = dir.path().join("snap.json");
+    let taken = checker_env(
+        &[
+            "snapshot",
+            "--contracts",
+            &p,
+            "--contracts",
+            &c,
+            "--endpoint-url",
+            &moto.endpoint,
+            "--region",
+            "us-east-1",
+            "--region",
+            "us-west-2",
+            "--output",
+            snap.to_str().expect("utf8"),
+        ],
+        &[],
+    );
+    assert_eq!(taken.code, 0, "{}", taken.stderr);
+    for sample in ["0", "1", "2", "all"] {
+        let run = |baseline: bool| {
+            let mut args = vec![
+                "check",
+                "--contracts",
+                &p,
+                "--contracts",
+                &c,
+                "--endpoint-url",
+                &moto.endpoint,
+                "--region",
+                "us-east-1",
+                "--region",
+                "us-west-2",
+                "--user-data-sample",
+                sample,
+                "--format",
+                "json",
+                "--now",
+                NOW,
+            ];
+            if baseline {
+                args.extend(["--baseline", snap.to_str().expect("utf8")]);
+            }
+            checker_env(&args, &[])
+        };
+        let (streamed, kept) = (run(false), run(true));
+        assert_eq!(
+            streamed.code, kept.code,
+            "sample {sample}: {}",
+            streamed.stderr
+        );
+        let (a, b) = (streamed.json(), kept.json());
+        assert_eq!(a["findings"], b["findings"], "sample {sample}");
+        assert_eq!(a["consumers"], b["consumers"], "sample {sample}");
+        assert_eq!(a["summary"], b["summary"], "sample {sample}");
+        assert_eq!(a["source"]["instances"], b["source"]["instances"]);
+        assert_eq!(
+            a["source"]["userDataSampled"], b["source"]["userDataSampled"],
+            "sample {sample}"
+        );
+    }
+}
+
 #[test]
 fn cull_apply_against_moto_terminates_the_chosen_instances_and_no_others() {
     let Some(py) = python() else { return };

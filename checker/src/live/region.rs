@@ -1,0 +1,271 @@
+//! One region's scan, as its own task: every page turned into records as it arrives, and either
+//! kept, or evaluated at once and dropped (only aggregates stay); then, still in the region's
+//! task, the region's user-data sample, so it is fetched while other regions are still read.
+//!
+//! When records are evaluated as they come and user-data is wanted, the instances that could
+//! still be in the sample (the lowest ids of each group so far) wait unevaluated; one pushed out
+//! of its group's sample is evaluated there and then, so memory holds at most the sample.
+
+use super::{Filters, Sample, from_raw};
+use crate::contract::ContractSet;
+use crate::eval::Evaluator;
+use crate::fleet::{Instance, Interner, SecretPolicy, UserData};
+use checker_ec2::{Ec2Error, RawInstance, RegionClient, ScanStats};
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// Evaluate records as they are read (and keep none): the contracts and the evaluation time.
+#[derive(Clone)]
+pub struct EvalPlan {
+    /// The contracts.
+    pub set: Arc<ContractSet>,
+    /// `now` of the evaluation (waiver expiry).
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// What one region's task is given.
+pub(super) struct Job {
+    pub client: RegionClient,
+    pub progress: Arc<super::Progress>,
+    pub filters: Filters,
+    pub shard: bool,
+    /// The account every record gets (a scan of several accounts); else the response's ownerId.
+    pub account: Option<Arc<str>>,
+    /// The user-data sample to fetch, when some contract reads user-data.
+    pub user_data: Option<(Sample, SecretPolicy)>,
+    pub eval: Option<EvalPlan>,
+}
+
+/// What one region's task gives back.
+pub(super) struct Out {
+    pub client: RegionClient,
+    pub res: Result<ScanStats, Ec2Error>,
+    /// The records, sorted by id (when they are kept).
+    pub records: Vec<Instance>,
+    /// The region's evaluation (when records are evaluated as they come).
+    pub eval: Option<Evaluator>,
+    /// Records read.
+    pub instances: usize,
+    /// User-data calls made.
+    pub user_data_fetched: usize,
+}
+
+/// The sample group: what the provisioner's launch configuration varies by.
+type Group = (String, String, String, String);
+
+fn sample_group(i: &Instance) -> Group {
+    (
+        i.tags
+            .get("Name")
+            .or_else(|| i.tags.get("WorkerPoolId"))
+            .cloned()
+            .unwrap_or_default(),
+        i.region.clone(),
+        i.image_id.clone().unwrap_or_default(),
+        i.instance_type.clone().unwrap_or_default(),
+    )
+}
+
+/// The instances that may still be in the sample: per group, the lowest ids so far.
+struct Candidates {
+    per_group: BTreeMap<Group, BTreeMap<String, Instance>>,
+    limit: Option<usize>,
+}
+
+impl Candidates {
+    /// Takes `i`; gives back the instance that can no longer be in the sample, if any.
+    fn offer(&mut self, i: Instance) -> Option<Instance> {
+        let Some(n) = self.limit else {
+            self.per_group
+                .entry(sample_group(&i))
+                .or_default()
+                .insert(i.id.clone(), i);
+            return None;
+        };
+        if n == 0 {
+            return Some(i);
+        }
+        let g = self.per_group.entry(sample_group(&i)).or_default();
+        g.insert(i.id.clone(), i);
+        if g.len() > n {
+            g.pop_last().map(|(_, out)| out)
+        } else {
+            None
+        }
+    }
+
+    fn into_vec(self) -> Vec<Instance> {
+        self.per_group
+            .into_values()
+            .flat_map(BTreeMap::into_values)
+            .collect()
+    }
+}
+
+/// The task's running state, shared with the page sink.
+struct State {
+    records: Vec<Instance>,
+    accounts: Interner,
+    eval: Option<Evaluator>,
+    candidates: Option<Candidates>,
+    instances: usize,
+}
+
+impl State {
+    fn page(
+        &mut self,
+        page: Vec<RawInstance>,
+        region: &str,
+        job: (&Option<Arc<str>>, &Option<EvalPlan>),
+    ) {
+        let (account, plan) = job;
+        self.instances += page.len();
+        let records = page.into_iter().map(|raw| {
+            let mut i = from_raw(raw, region, &mut self.accounts);
+            if account.is_some() {
+                i.account.clone_from(account);
+            }
+            i
+        });
+        let (Some(eval), Some(plan)) = (&mut self.eval, plan) else {
+            self.records.extend(records);
+            return;
+        };
+        let now: Vec<Instance> = match &mut self.candidates {
+            Some(c) => records.filter_map(|i| c.offer(i)).collect(),
+            None => records.collect(),
+        };
+        eval.add(&plan.set, &now);
+    }
+}
+
+/// Fetches the user-data of `instances[k]` for every `k` in `chosen`, `concurrency` at a time
+/// (the client's own limit); returns the calls made.
+async fn fetch(
+    client: &RegionClient,
+    instances: &mut [Instance],
+    chosen: &[usize],
+    secrets: &SecretPolicy,
+) -> usize {
+    let mut jobs: FuturesUnordered<_> = chosen
+        .iter()
+        .map(|&k| {
+            let id = instances[k].id.clone();
+            async move { (k, client.user_data(&id).await) }
+        })
+        .collect();
+    let mut results = Vec::new();
+    while let Some(r) = jobs.next().await {
+        results.push(r);
+    }
+    drop(jobs);
+    for (k, res) in &results {
+        instances[*k].user_data = match res {
+            Ok(Some(b64)) => UserData::from_base64(b64, secrets),
+            Ok(None) => UserData::Absent,
+            Err(e) => UserData::Invalid(format!("could not fetch user-data: {e}")),
+        };
+    }
+    results.len()
+}
+
+/// The sample of kept records: the lowest ids of each group, so runs agree.
+fn choose(instances: &[Instance], sample: Sample) -> Vec<usize> {
+    let mut per_group: BTreeMap<Group, Vec<usize>> = BTreeMap::new();
+    for (k, i) in instances.iter().enumerate() {
+        per_group.entry(sample_group(i)).or_default().push(k);
+    }
+    let mut chosen = Vec::new();
+    for (_, mut idx) in per_group {
+        idx.sort_by(|a, b| instances[*a].id.cmp(&instances[*b].id));
+        match sample {
+            Sample::All => chosen.extend(idx),
+            Sample::PerGroup(n) => chosen.extend(idx.into_iter().take(n)),
+        }
+    }
+    chosen
+}
+
+/// Scans the region, then fetches its user-data sample (only if the scan completed).
+pub(super) async fn run(job: Job) -> Out {
+    let state = Arc::new(Mutex::new(State {
+        records: Vec::new(),
+        accounts: Interner::default(),
+        eval: job.eval.as_ref().map(|p| Evaluator::new(&p.set, p.now)),
+        candidates: match (&job.eval, &job.user_data) {
+            (Some(_), Some((sample, _))) => Some(Candidates {
+                per_group: BTreeMap::new(),
+                limit: match sample {
+                    Sample::All => None,
+                    Sample::PerGroup(n) => Some(*n),
+                },
+            }),
+            _ => None,
+        },
+        instances: 0,
+    }));
+    let sink = {
+        let state = state.clone();
+        let progress = job.progress.clone();
+        let region = job.client.region.clone();
+        let (account, plan) = (job.account.clone(), job.eval.clone());
+        move |page: Vec<RawInstance>| {
+            progress.pages.fetch_add(1, Ordering::Relaxed);
+            progress.instances.fetch_add(page.len(), Ordering::Relaxed);
+            progress.update("");
+            if let Ok(mut s) = state.lock() {
+                s.page(page, &region, (&account, &plan));
+            }
+        }
+    };
+    let res = job.client.scan(&job.filters, job.shard, &sink).await;
+    drop(sink);
+    job.progress.regions_done.fetch_add(1, Ordering::Relaxed);
+    job.progress.update("");
+    let mut st = match Arc::try_unwrap(state) {
+        Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
+        Err(shared) => {
+            let mut g = shared.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(
+                &mut *g,
+                State {
+                    records: Vec::new(),
+                    accounts: Interner::default(),
+                    eval: None,
+                    candidates: None,
+                    instances: 0,
+                },
+            )
+        }
+    };
+    let mut fetched = 0;
+    if res.is_ok()
+        && let Some((sample, secrets)) = &job.user_data
+    {
+        match (st.candidates.take(), &mut st.eval, &job.eval) {
+            (Some(c), Some(eval), Some(plan)) => {
+                let mut sampled = c.into_vec();
+                let all: Vec<usize> = (0..sampled.len()).collect();
+                fetched = fetch(&job.client, &mut sampled, &all, secrets).await;
+                eval.add(&plan.set, &sampled);
+            }
+            _ => {
+                let chosen = choose(&st.records, *sample);
+                fetched = fetch(&job.client, &mut st.records, &chosen, secrets).await;
+            }
+        }
+    }
+    // Sorted here, while other regions are still being read; ids are unique (the scan
+    // de-duplicates), so an unstable sort gives the one order.
+    st.records.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    Out {
+        client: job.client,
+        res,
+        records: st.records,
+        eval: st.eval,
+        instances: st.instances,
+        user_data_fetched: fetched,
+    }
+}
