@@ -53,6 +53,10 @@ pub struct Connection {
     pub attempt_timeout: Duration,
     /// Calls in flight per region.
     pub concurrency: usize,
+    /// User-data calls (DescribeInstanceAttribute, tiny answers) in flight per region: the
+    /// sample goes out at once when the region is read, paced by the API budget, not queued
+    /// behind the scan's limit.
+    pub user_data_concurrency: usize,
     /// The client-side API budget.
     pub rate: ApiRate,
     /// Credentials given to checker itself (read from a Taskcluster secret); otherwise the
@@ -186,6 +190,7 @@ impl Default for Connection {
             connect_timeout: Duration::from_secs(5),
             attempt_timeout: Duration::from_secs(30),
             concurrency: 8,
+            user_data_concurrency: 32,
             rate: ApiRate::default(),
             credentials: None,
             assume_role: None,
@@ -247,6 +252,7 @@ pub struct RegionClient {
     pub region: String,
     client: aws_sdk_ec2::Client,
     permits: Arc<Semaphore>,
+    user_data_permits: Arc<Semaphore>,
     calls: Arc<AtomicUsize>,
     by_action: Arc<std::sync::Mutex<std::collections::BTreeMap<&'static str, usize>>>,
     describe: Arc<Limiter>,
@@ -270,11 +276,18 @@ impl RegionClient {
             region: region.to_string(),
             client: aws_sdk_ec2::Client::from_conf(conf),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            user_data_permits: Arc::new(Semaphore::new(concurrency.max(1))),
             calls: Arc::new(AtomicUsize::new(0)),
             by_action: Arc::default(),
             describe: bucket(account, region, false),
             mutate: bucket(account, region, true),
         }
+    }
+
+    /// Allows `n` user-data calls in flight (default: the scan's concurrency).
+    pub fn with_user_data_concurrency(mut self, n: usize) -> Self {
+        self.user_data_permits = Arc::new(Semaphore::new(n.max(1)));
+        self
     }
 
     /// API calls made so far (attempts that the SDK retried count once).
@@ -301,8 +314,12 @@ impl RegionClient {
         } else {
             self.describe.until_ready().await;
         }
-        // We never close the semaphore, so this is always Some.
-        self.permits.acquire().await.ok()
+        // We never close the semaphores, so this is always Some.
+        if action == "DescribeInstanceAttribute" {
+            self.user_data_permits.acquire().await.ok()
+        } else {
+            self.permits.acquire().await.ok()
+        }
     }
 
     /// The enabled regions (DescribeRegions).

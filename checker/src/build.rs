@@ -45,3 +45,11 @@ pub fn long_version() -> &'static str {
     });
     &V
 }
+
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// When the process started (the first call fixes it: `main` calls this first), for logs that
+/// say how far into the run something happened.
+pub fn started() -> std::time::Instant {
+    *STARTED.get_or_init(std::time::Instant::now)
+}

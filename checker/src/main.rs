@@ -3,5 +3,6 @@
 mod cmd;
 
 fn main() -> std::process::ExitCode {
+    checker::build::started();
     cmd::main().into()
 }

@@ -134,7 +134,7 @@ pub fn scan_planned(opts: &LiveOptions, plan: &ScanPlan<'_>) -> Result<LiveFleet
             let (sdk, regions) = connect(opts).await?;
             crate::live::scan_in(&sdk, None, &regions, opts, plan).await
         };
-        tracing::info!(api_calls = live.api_calls, instances = live.read, shape = ?live.shape, ms = live.elapsed.as_millis() as u64, "scan done");
+        tracing::info!(api_calls = live.api_calls, instances = live.read, shape = ?live.shape, ms = live.elapsed.as_millis() as u64, since_start_ms = crate::build::started().elapsed().as_millis() as u64, "scan done");
         Ok(live)
     })
 }

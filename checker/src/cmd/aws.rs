@@ -49,6 +49,10 @@ pub struct AwsArgs {
     /// API calls in flight per region.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// User-data calls in flight per region: a region's sample goes out at once when the region
+    /// is read (paced by --api-rate/--api-burst), so reading user-data costs about one round.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub user_data_concurrency: usize,
     /// One paginator per availability zone (faster on big regions); `--no-shard` for one chain.
     #[arg(long = "no-shard", action = clap::ArgAction::SetFalse)]
     pub shard: bool,
@@ -200,6 +204,7 @@ impl AwsArgs {
                 connect_timeout: Duration::from_secs(self.connect_timeout),
                 attempt_timeout: Duration::from_secs(self.timeout),
                 concurrency: self.concurrency,
+                user_data_concurrency: self.user_data_concurrency,
                 rate: checker_ec2::ApiRate {
                     describe_per_second: self.api_rate,
                     describe_burst: self.api_burst,

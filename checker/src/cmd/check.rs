@@ -42,7 +42,11 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         let report =
             checker::eval::report_of("check", &set, ev, source, vec![], a.report.judgement(), now);
         let status = a.report.finish(&report, ctx)?;
-        tracing::debug!(ms = t.elapsed().as_millis() as u64, "report written");
+        tracing::info!(
+            ms = t.elapsed().as_millis() as u64,
+            since_start_ms = checker::build::started().elapsed().as_millis() as u64,
+            "report written"
+        );
         release_at_exit((set, report));
         return Ok(status);
     };

@@ -332,7 +332,7 @@ pub async fn resolve_regions(
 }
 
 /// API calls per region and in all; each region's longest chain of sequential calls grows by
-/// its user-data rounds (`concurrency` calls at a time, after its scan).
+/// its user-data rounds (`user_data_concurrency` calls at a time, after its scan).
 fn count_calls(
     fleet: &mut LiveFleet,
     clients: &[RegionClient],
@@ -450,7 +450,10 @@ pub async fn scan_in(
     progress.update("");
     let clients: Vec<RegionClient> = regions
         .iter()
-        .map(|r| RegionClient::in_account(sdk, account.map_or("", |a| a), r, args.concurrency()))
+        .map(|r| {
+            RegionClient::in_account(sdk, account.map_or("", |a| a), r, args.concurrency())
+                .with_user_data_concurrency(args.connection.user_data_concurrency)
+        })
         .collect();
     // One task per region, so pages of different regions are parsed on every core, and each
     // region fetches its user-data sample as soon as it is read.
@@ -491,7 +494,12 @@ pub async fn scan_in(
         .reserve(results.iter().map(|r| r.records.len()).sum());
     let fetched = record_results(&mut fleet, results);
     progress.finish();
-    count_calls(&mut fleet, &clients, &fetched, args.concurrency());
+    count_calls(
+        &mut fleet,
+        &clients,
+        &fetched,
+        args.connection.user_data_concurrency,
+    );
     fleet.parts.sort_by(|a, b| a.name.cmp(&b.name));
     fleet.shape.sort();
     debug_assert!(
