@@ -16,6 +16,7 @@ mod init;
 mod layout;
 mod live;
 mod live_more;
+mod live_overlap;
 mod moto;
 mod replay;
 mod schemas;
