@@ -68,31 +68,51 @@ fn sample_group(i: &Instance) -> Group {
     )
 }
 
-/// The instances that may still be in the sample: per group, the lowest ids so far.
+/// The instances that may still be in the sample: per group, the lowest ids so far. Groups are
+/// looked up by their key written into a reused buffer, and an instance whose id is above a
+/// full group's highest leaves at once: most instances cost no allocation.
+#[derive(Default)]
 struct Candidates {
-    per_group: BTreeMap<Group, BTreeMap<String, Instance>>,
+    per_group: std::collections::HashMap<String, BTreeMap<String, Instance>>,
     limit: Option<usize>,
+    key: String,
 }
 
 impl Candidates {
     /// Takes `i`; gives back the instance that can no longer be in the sample, if any.
     fn offer(&mut self, i: Instance) -> Option<Instance> {
-        let Some(n) = self.limit else {
-            self.per_group
-                .entry(sample_group(&i))
-                .or_default()
-                .insert(i.id.clone(), i);
-            return None;
-        };
-        if n == 0 {
+        if self.limit == Some(0) {
             return Some(i);
         }
-        let g = self.per_group.entry(sample_group(&i)).or_default();
+        // The group's key: what sample_group names, NUL-separated.
+        self.key.clear();
+        for part in [
+            i.tags
+                .get("Name")
+                .or_else(|| i.tags.get("WorkerPoolId"))
+                .map(String::as_str)
+                .unwrap_or_default(),
+            i.region.as_str(),
+            i.image_id.as_deref().unwrap_or_default(),
+            i.instance_type.as_deref().unwrap_or_default(),
+        ] {
+            self.key.push_str(part);
+            self.key.push('\0');
+        }
+        let g = match self.per_group.get_mut(self.key.as_str()) {
+            Some(g) => g,
+            None => self.per_group.entry(self.key.clone()).or_default(),
+        };
+        if let Some(n) = self.limit
+            && g.len() >= n
+            && g.last_key_value().is_some_and(|(top, _)| i.id > *top)
+        {
+            return Some(i);
+        }
         g.insert(i.id.clone(), i);
-        if g.len() > n {
-            g.pop_last().map(|(_, out)| out)
-        } else {
-            None
+        match self.limit {
+            Some(n) if g.len() > n => g.pop_last().map(|(_, out)| out),
+            _ => None,
         }
     }
 
@@ -196,11 +216,11 @@ pub(super) async fn run(job: Job) -> Out {
         eval: job.eval.as_ref().map(|p| Evaluator::new(&p.set, p.now)),
         candidates: match (&job.eval, &job.user_data) {
             (Some(_), Some((sample, _))) => Some(Candidates {
-                per_group: BTreeMap::new(),
                 limit: match sample {
                     Sample::All => None,
                     Sample::PerGroup(n) => Some(*n),
                 },
+                ..Candidates::default()
             }),
             _ => None,
         },
