@@ -181,11 +181,15 @@ fn expand_role(r: &str, id: &str, name: &str, single: bool) -> Result<String, St
     } else {
         r.to_string()
     };
-    let r = r.replace("{account_id}", id).replace("{name}", name);
+    // `{Id}` is what c7n-org's orgaccounts templates use (`ROLE_TEMPLATE`, orgaccounts.py 10).
+    let r = r
+        .replace("{account_id}", id)
+        .replace("{Id}", id)
+        .replace("{name}", name);
     if let Some(start) = r.find('{') {
         let var: String = r[start..].chars().take_while(|c| *c != '}').collect();
         return Err(format!(
-            "the role `{r}` uses {var}}}, which checker does not know (it fills in {{account_id}} and {{name}})"
+            "the role `{r}` uses {var}}}, which checker does not know (it fills in {{account_id}}, {{Id}} and {{name}})"
         ));
     }
     static ARN: LazyLock<regex::Regex> = LazyLock::new(|| {
@@ -451,9 +455,19 @@ mod tests {
                 active: false,
             },
         ];
-        let a = from_org(org, "checker-audit", &["us-west-2".into()]).expect("ok");
+        let a = from_org(org.clone(), "checker-audit", &["us-west-2".into()]).expect("ok");
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].roles, ["arn:aws:iam::111111111111:role/checker-audit"]);
+        let t = from_org(
+            org,
+            "arn:aws:iam::{Id}:role/OrganizationAccountAccessRole",
+            &[],
+        )
+        .expect("ok");
+        assert_eq!(
+            t[0].roles,
+            ["arn:aws:iam::111111111111:role/OrganizationAccountAccessRole"]
+        );
         assert_eq!(a[0].tags, ["path:/Prod", "path:/Prod/Workers"]);
         assert!(default_session_name(chrono::Utc::now()).starts_with("checker-"));
     }

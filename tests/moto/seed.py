@@ -14,6 +14,28 @@ import sys
 import boto3
 
 
+def run_instance(ec2, image, keys, inst):
+    """Runs one recorded instance: its key pair (created once), type, zone, tags, user-data."""
+    key = inst.get("KeyName")
+    if key and key not in keys:
+        ec2.create_key_pair(KeyName=key)
+        keys.add(key)
+    args = {
+        "ImageId": image,
+        "MinCount": 1,
+        "MaxCount": 1,
+        "InstanceType": inst["InstanceType"],
+        "Placement": {"AvailabilityZone": inst["Placement"]["AvailabilityZone"]},
+        "TagSpecifications": [{"ResourceType": "instance", "Tags": inst.get("Tags", [])}],
+    }
+    if key:
+        args["KeyName"] = key
+    user_data = inst.get("UserData", {}).get("Value")
+    if user_data:
+        args["UserData"] = base64.b64decode(user_data).decode()
+    ec2.run_instances(**args)
+
+
 def main():
     endpoint, fleet_path, out_path, *regions = sys.argv[1:]
     fleet = json.load(open(fleet_path))
@@ -32,24 +54,7 @@ def main():
                 image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
                 clients[region] = (ec2, image, set())
             ec2, image, keys = clients[region]
-            key = inst.get("KeyName")
-            if key and key not in keys:
-                ec2.create_key_pair(KeyName=key)
-                keys.add(key)
-            args = {
-                "ImageId": image,
-                "MinCount": 1,
-                "MaxCount": 1,
-                "InstanceType": inst["InstanceType"],
-                "Placement": {"AvailabilityZone": az},
-                "TagSpecifications": [{"ResourceType": "instance", "Tags": inst.get("Tags", [])}],
-            }
-            if key:
-                args["KeyName"] = key
-            user_data = inst.get("UserData", {}).get("Value")
-            if user_data:
-                args["UserData"] = base64.b64decode(user_data).decode()
-            ec2.run_instances(**args)
+            run_instance(ec2, image, keys, inst)
     with open(out_path, "w") as f:
         # moto's default account owns what it runs, as OwnerId says in describe-instances.
         json.dump({"Reservations": [{"Instances": [i], "OwnerId": "123456789012"} for i in kept]}, f, indent=1)

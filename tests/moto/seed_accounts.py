@@ -16,12 +16,15 @@ user's key as JSON, and writes OUT_PREFIX-111111111111.json: the fleet as that a
 one account at the root, both running the fleet; prints {"workers": ID, "root": ID}, and writes
 OUT_PREFIX-<ID>.json for each.
 """
-import base64
 import json
+import os
 import sys
 import urllib.request
 
 import boto3
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seed import run_instance  # noqa: E402  (the same seeding as the single-account tests)
 
 KEY = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
@@ -47,21 +50,7 @@ def run_fleet(endpoint, creds, fleet, account, out_prefix):
             if not az.startswith("us-east-1"):
                 continue
             kept.append(inst)
-            key = inst.get("KeyName")
-            if key and key not in keys:
-                ec2.create_key_pair(KeyName=key)
-                keys.add(key)
-            args = {
-                "ImageId": image, "MinCount": 1, "MaxCount": 1,
-                "InstanceType": inst["InstanceType"], "Placement": {"AvailabilityZone": az},
-                "TagSpecifications": [{"ResourceType": "instance", "Tags": inst.get("Tags", [])}],
-            }
-            if key:
-                args["KeyName"] = key
-            user_data = inst.get("UserData", {}).get("Value")
-            if user_data:
-                args["UserData"] = base64.b64decode(user_data).decode()
-            ec2.run_instances(**args)
+            run_instance(ec2, image, keys, inst)
     with open(f"{out_prefix}-{account}.json", "w") as f:
         json.dump({"Reservations": [{"Instances": [i], "OwnerId": account} for i in kept]}, f, indent=1)
 
