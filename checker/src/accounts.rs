@@ -79,11 +79,31 @@ pub fn read(path: &Path) -> Result<Vec<Account>, Diagnostics> {
     match &*SCHEMA {
         Ok(v) => {
             for e in v.iter_errors(&value) {
+                let ptr = e.instance_path().as_str().to_string();
+                let keyword = e
+                    .schema_path()
+                    .as_str()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                let (message, hint) = match keyword.as_str() {
+                    // YAML reads an unquoted id as a number (and drops its leading zeros).
+                    "type" if ptr.ends_with("/account_id") => (
+                        format!("account_id is {}, not a string of 12 digits", e.instance()),
+                        "quote it: account_id: '012345678901' (unquoted, YAML reads a number and drops leading zeros)".to_string(),
+                    ),
+                    "anyOf" => (
+                        "the account has neither `role` nor `profile`: there is no way into it".to_string(),
+                        "add `role: ROLE-NAME-OR-ARN` (assumed with the base credentials) or `profile: NAME` (a shared-config profile)".to_string(),
+                    ),
+                    _ => (e.to_string(), HINT.to_string()),
+                };
                 diags.push(Diagnostic {
                     file: path.to_path_buf(),
-                    place: Place::Pointer(e.instance_path().as_str().to_string()),
-                    message: e.to_string(),
-                    hint: Some(HINT.into()),
+                    place: Place::Pointer(ptr),
+                    message,
+                    hint: Some(hint),
                 });
             }
         }
@@ -373,7 +393,17 @@ mod tests {
         );
         let e = read(&p).expect_err("invalid").to_string();
         assert!(e.contains(":3:17 at /accounts/0/account_id"), "{e}");
-        assert!(e.contains("at /accounts/2"), "{e}");
+        assert!(
+            e.contains("at /accounts/2") && e.contains("neither `role` nor `profile`"),
+            "{e}"
+        );
+        let (_d, p) = write("accounts:\n  - account_id: 12\n    role: Audit\n", "yml");
+        let e = read(&p).expect_err("invalid").to_string();
+        assert!(
+            e.contains(":2:17 at /accounts/0/account_id: account_id is 12")
+                && e.contains("quote it"),
+            "{e}"
+        );
         let (_d, p) = write(
             "accounts:\n  - name: dev\n    account_id: '123456789012'\n    role: 'arn:aws:iam::{acct}:role/X'\n  - name: dev\n    account_id: '123456789013'\n    role: Audit\n",
             "yaml",
