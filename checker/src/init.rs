@@ -247,7 +247,7 @@ fn promise(
             let kinds: BTreeSet<&str> = members
                 .iter()
                 .filter_map(|i| match &i.user_data {
-                    UserData::Json(m) => m.get(&p[0]).map(json_kind),
+                    UserData::Json(m) => m.get(&p[0]).map(crate::fleet::json_type),
                     _ => None,
                 })
                 .collect();
@@ -286,17 +286,6 @@ fn promise(
         o.insert("template".into(), format!("{{{name}}}").into());
     }
     Some(Value::Object(o))
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// Draft contracts for the fleet: a provider manifest and a consumer skeleton per provisioner.

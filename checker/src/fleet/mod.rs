@@ -170,7 +170,8 @@ impl UserData {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
+/// The JSON type of a value, as JSON Schema names it (`string`, `number`, ...).
+pub fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

@@ -147,17 +147,6 @@ fn group_in_account(set: &ContractSet, i: &Instance) -> String {
     format!("(unmanaged)/{name}")
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 /// Summarizes a fleet.
 pub fn take(set: &ContractSet, fleet: &[Instance]) -> Snapshot {
     let mut groups: BTreeMap<String, Vec<&Instance>> = BTreeMap::new();
@@ -231,7 +220,7 @@ fn summarize_group(members: &[&Instance]) -> Group {
                 seen.entry(format!("userData.{k}")).or_default().push((
                     i.region.clone(),
                     text,
-                    Some(json_type(v)),
+                    Some(crate::fleet::json_type(v)),
                 ));
             }
         }
