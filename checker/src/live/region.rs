@@ -52,25 +52,28 @@ pub(super) struct Out {
     pub user_data_fetched: usize,
 }
 
-/// The sample group: what the provisioner's launch configuration varies by.
-type Group = (String, String, String, String);
-
-fn sample_group(i: &Instance) -> Group {
-    (
+/// The sample group: what the provisioner's launch configuration varies by (Name or
+/// WorkerPoolId, region, AMI, instance type), written NUL-separated into `key` (a reused
+/// buffer, so looking a group up allocates nothing).
+fn sample_group(i: &Instance, key: &mut String) {
+    key.clear();
+    for part in [
         i.tags
             .get("Name")
             .or_else(|| i.tags.get("WorkerPoolId"))
-            .cloned()
+            .map(String::as_str)
             .unwrap_or_default(),
-        i.region.clone(),
-        i.image_id.clone().unwrap_or_default(),
-        i.instance_type.clone().unwrap_or_default(),
-    )
+        i.region.as_str(),
+        i.image_id.as_deref().unwrap_or_default(),
+        i.instance_type.as_deref().unwrap_or_default(),
+    ] {
+        key.push_str(part);
+        key.push('\0');
+    }
 }
 
-/// The instances that may still be in the sample: per group, the lowest ids so far. Groups are
-/// looked up by their key written into a reused buffer, and an instance whose id is above a
-/// full group's highest leaves at once: most instances cost no allocation.
+/// The instances that may still be in the sample: per group, the lowest ids so far. An instance
+/// whose id is above a full group's highest leaves at once: most instances cost no allocation.
 #[derive(Default)]
 struct Candidates {
     per_group: std::collections::HashMap<String, BTreeMap<String, Instance>>,
@@ -84,21 +87,7 @@ impl Candidates {
         if self.limit == Some(0) {
             return Some(i);
         }
-        // The group's key: what sample_group names, NUL-separated.
-        self.key.clear();
-        for part in [
-            i.tags
-                .get("Name")
-                .or_else(|| i.tags.get("WorkerPoolId"))
-                .map(String::as_str)
-                .unwrap_or_default(),
-            i.region.as_str(),
-            i.image_id.as_deref().unwrap_or_default(),
-            i.instance_type.as_deref().unwrap_or_default(),
-        ] {
-            self.key.push_str(part);
-            self.key.push('\0');
-        }
+        sample_group(&i, &mut self.key);
         let g = match self.per_group.get_mut(self.key.as_str()) {
             Some(g) => g,
             None => self.per_group.entry(self.key.clone()).or_default(),
@@ -125,6 +114,7 @@ impl Candidates {
 }
 
 /// The task's running state, shared with the page sink.
+#[derive(Default)]
 struct State {
     records: Vec<Instance>,
     accounts: Interner,
@@ -193,9 +183,16 @@ async fn fetch(
 
 /// The sample of kept records: the lowest ids of each group, so runs agree.
 fn choose(instances: &[Instance], sample: Sample) -> Vec<usize> {
-    let mut per_group: BTreeMap<Group, Vec<usize>> = BTreeMap::new();
+    let mut per_group: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    let mut key = String::new();
     for (k, i) in instances.iter().enumerate() {
-        per_group.entry(sample_group(i)).or_default().push(k);
+        sample_group(i, &mut key);
+        match per_group.get_mut(key.as_str()) {
+            Some(g) => g.push(k),
+            None => {
+                per_group.insert(key.clone(), vec![k]);
+            }
+        }
     }
     let mut chosen = Vec::new();
     for (_, mut idx) in per_group {
@@ -211,8 +208,6 @@ fn choose(instances: &[Instance], sample: Sample) -> Vec<usize> {
 /// Scans the region, then fetches its user-data sample (only if the scan completed).
 pub(super) async fn run(job: Job) -> Out {
     let state = Arc::new(Mutex::new(State {
-        records: Vec::new(),
-        accounts: Interner::default(),
         eval: job.eval.as_ref().map(|p| Evaluator::new(&p.set, p.now)),
         candidates: match (&job.eval, &job.user_data) {
             (Some(_), Some((sample, _))) => Some(Candidates {
@@ -224,7 +219,7 @@ pub(super) async fn run(job: Job) -> Out {
             }),
             _ => None,
         },
-        instances: 0,
+        ..State::default()
     }));
     let sink = {
         let state = state.clone();
@@ -246,19 +241,7 @@ pub(super) async fn run(job: Job) -> Out {
     job.progress.update("");
     let mut st = match Arc::try_unwrap(state) {
         Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
-        Err(shared) => {
-            let mut g = shared.lock().unwrap_or_else(|e| e.into_inner());
-            std::mem::replace(
-                &mut *g,
-                State {
-                    records: Vec::new(),
-                    accounts: Interner::default(),
-                    eval: None,
-                    candidates: None,
-                    instances: 0,
-                },
-            )
-        }
+        Err(shared) => std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner())),
     };
     let mut fetched = 0;
     if res.is_ok()
