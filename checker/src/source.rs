@@ -95,6 +95,11 @@ pub async fn connect(opts: &LiveOptions) -> Result<(checker_ec2::SdkConfig, Vec<
     Ok((sdk, regions))
 }
 
+/// The scan's summary at `-v` (`scan done`), with how far into the process it ended.
+fn log_scan(live: &LiveFleet) {
+    tracing::info!(api_calls = live.api_calls, instances = live.read, shape = ?live.shape, ms = live.elapsed.as_millis() as u64, since_start_ms = crate::build::started().elapsed().as_millis() as u64, "scan done");
+}
+
 /// [`crate::live::scan`], with its summary logged (`scan done`, at `-v`).
 pub async fn scan_logged(
     sdk: &checker_ec2::SdkConfig,
@@ -105,7 +110,7 @@ pub async fn scan_logged(
     secrets: &SecretPolicy,
 ) -> LiveFleet {
     let live = crate::live::scan(sdk, regions, opts, filters, user_data, secrets).await;
-    tracing::info!(api_calls = live.api_calls, instances = live.instances.len(), shape = ?live.shape, ms = live.elapsed.as_millis() as u64, "scan done");
+    log_scan(&live);
     live
 }
 
@@ -129,12 +134,12 @@ pub fn scan_blocking(
 pub fn scan_planned(opts: &LiveOptions, plan: &ScanPlan<'_>) -> Result<LiveFleet> {
     runtime()?.block_on(async {
         let live = if let Some(accounts) = crate::live::resolve_accounts(opts).await? {
-            crate::live::scan_accounts(&accounts, opts, plan, &opts.session_name).await
+            crate::live::scan_accounts(&accounts, opts, plan).await
         } else {
             let (sdk, regions) = connect(opts).await?;
             crate::live::scan_in(&sdk, None, &regions, opts, plan).await
         };
-        tracing::info!(api_calls = live.api_calls, instances = live.read, shape = ?live.shape, ms = live.elapsed.as_millis() as u64, since_start_ms = crate::build::started().elapsed().as_millis() as u64, "scan done");
+        log_scan(&live);
         Ok(live)
     })
 }

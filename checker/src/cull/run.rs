@@ -82,8 +82,7 @@ async fn read_accounts(
         user_data: set.reads_user_data().then_some(&secrets),
         eval: None,
     };
-    let live =
-        crate::live::scan_accounts(&accounts, live_opts, &plan, &live_opts.session_name).await;
+    let live = crate::live::scan_accounts(&accounts, live_opts, &plan).await;
     let fleet = source::from_live(live);
     Ok(Some(Gathered {
         fleet: fleet.instances,

@@ -94,31 +94,31 @@ fn failed_account(a: &Account, error: String) -> SourcePart {
     }
 }
 
-/// One account: credentials, a check that they are the account's, its regions, its scan.
-async fn scan_account(
+/// The options of account `a` alone (its role chain or profile in the connection, its
+/// regions), and its SDK configuration, checked to be that account's (STS GetCallerIdentity:
+/// a role that cannot be assumed fails here, before any EC2 call). The error says why, in words.
+async fn enter(
     a: &Account,
     opts: &LiveOptions,
-    plan: &ScanPlan<'_>,
-    session_name: &str,
-) -> LiveFleet {
-    let mut conn = opts.connection.clone();
+) -> Result<(LiveOptions, checker_ec2::SdkConfig), String> {
+    let mut o = opts.clone();
     if a.profile.is_some() {
-        conn.profile = a.profile.clone();
+        o.connection.profile = a.profile.clone();
     }
-    conn.assume_role = (!a.roles.is_empty()).then(|| checker_ec2::AssumeRole {
+    o.connection.assume_role = (!a.roles.is_empty()).then(|| checker_ec2::AssumeRole {
         roles: a.roles.clone(),
         external_id: a.external_id.clone(),
-        session_name: session_name.to_string(),
+        session_name: opts.session_name.clone(),
     });
-    let sdk = checker_ec2::load_config(&conn).await;
+    if !a.regions.is_empty() {
+        o.regions = a.regions.clone();
+    }
+    o.accounts = Accounts::Own;
+    let sdk = checker_ec2::load_config(&o.connection).await;
     let via = match a.roles.as_slice() {
         [] => "its credentials".to_string(),
         [r] => format!("role {r}"),
         chain => format!("the role chain {}", chain.join(" -> ")),
-    };
-    let failed = |e: String| LiveFleet {
-        parts: vec![failed_account(a, e)],
-        ..LiveFleet::default()
     };
     let sts_region = a
         .regions
@@ -128,24 +128,28 @@ async fn scan_account(
         .or_else(|| sdk.region().map(|r| r.to_string()))
         .unwrap_or_else(|| "us-east-1".into());
     match checker_ec2::caller_account(&sdk, &sts_region).await {
-        Err(e) => {
-            return failed(format!(
-                "could not get into account {} through {via}: {e}",
-                a.label()
-            ));
-        }
-        Ok(id) if id != a.id => {
-            return failed(format!(
-                "{via} gave credentials for account {id}, not {}: fix the accounts file",
-                a.id
-            ));
-        }
-        Ok(_) => {}
+        Err(e) => Err(format!(
+            "could not get into account {} through {via}: {e}",
+            a.label()
+        )),
+        Ok(id) if id != a.id => Err(format!(
+            "{via} gave credentials for account {id}, not {}: fix the accounts file",
+            a.id
+        )),
+        Ok(_) => Ok((o, sdk)),
     }
-    let mut o = opts.clone();
-    if !a.regions.is_empty() {
-        o.regions = a.regions.clone();
-    }
+}
+
+/// One account: into it, its regions, its scan; a failure is the account's failed part.
+async fn scan_account(a: &Account, opts: &LiveOptions, plan: &ScanPlan<'_>) -> LiveFleet {
+    let failed = |e: String| LiveFleet {
+        parts: vec![failed_account(a, e)],
+        ..LiveFleet::default()
+    };
+    let (o, sdk) = match enter(a, opts).await {
+        Ok(x) => x,
+        Err(e) => return failed(e),
+    };
     let regions = match resolve_regions(&o, &sdk).await {
         Ok(r) => r,
         Err(e) => return failed(e.to_string()),
@@ -159,7 +163,6 @@ pub async fn scan_accounts(
     accounts: &[Account],
     opts: &LiveOptions,
     plan: &ScanPlan<'_>,
-    session_name: &str,
 ) -> LiveFleet {
     let started = std::time::Instant::now();
     let limit = Arc::new(tokio::sync::Semaphore::new(ACCOUNTS_AT_ONCE));
@@ -170,7 +173,7 @@ pub async fn scan_accounts(
             async move {
                 let _p = limit.acquire().await.ok();
                 let t = std::time::Instant::now();
-                let live = scan_account(a, opts, plan, session_name).await;
+                let live = scan_account(a, opts, plan).await;
                 tracing::info!(account = %a.label(), instances = live.instances.len(), failed = live.parts.iter().filter(|p| p.status == PartStatus::Failed).count(), ms = t.elapsed().as_millis() as u64, "account scanned");
                 live
             }
@@ -216,33 +219,8 @@ pub async fn one_account(opts: &LiveOptions) -> crate::Result<LiveOptions> {
             names.join(", ")
         )));
     };
-    let mut o = opts.clone();
-    if a.profile.is_some() {
-        o.connection.profile = a.profile.clone();
-    }
-    o.connection.assume_role = (!a.roles.is_empty()).then(|| checker_ec2::AssumeRole {
-        roles: a.roles.clone(),
-        external_id: a.external_id.clone(),
-        session_name: opts.session_name.clone(),
-    });
-    if !a.regions.is_empty() {
-        o.regions = a.regions.clone();
-    }
-    o.accounts = Accounts::Own;
-    let sdk = checker_ec2::load_config(&o.connection).await;
-    let region = sdk
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "us-east-1".into());
-    match checker_ec2::caller_account(&sdk, &region).await {
-        Ok(id) if id == a.id => Ok(o),
-        Ok(id) => Err(crate::Error::Incomplete(format!(
-            "the credentials for account {} are for account {id}: fix the accounts file",
-            a.label()
-        ))),
-        Err(e) => Err(crate::Error::Incomplete(format!(
-            "could not get into account {}: {e}",
-            a.label()
-        ))),
-    }
+    enter(a, opts)
+        .await
+        .map(|(o, _)| o)
+        .map_err(crate::Error::Incomplete)
 }
