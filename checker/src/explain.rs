@@ -1,41 +1,51 @@
 //! `checker explain`: every clause that applies to an instance, the values read, what was
-//! derived and why each passed or failed; or one clause's documentation and results.
+//! derived and why each passed or failed; or one clause's documentation and results. Every
+//! value is written through `render::escape::T`: a tag or a contract adds no line to it.
 
 use crate::clause::{ClauseOutcome, Detail, FactValue};
 use crate::contract::*;
 use crate::eval::{check_manifest, eval_clause, manifest_clause_id};
 use crate::fleet::Instance;
+use crate::render::escape::T;
 use crate::report::Report;
 use std::fmt::Write as _;
 
 fn outcome_line(o: &ClauseOutcome) -> String {
     match o {
-        ClauseOutcome::Pass(v) => format!("pass     {v}"),
-        ClauseOutcome::Fail(v) => format!("FAIL     {v}"),
-        ClauseOutcome::Unknown(r) => format!("unknown  {r}"),
+        ClauseOutcome::Pass(v) => format!("pass     {}", T(v)),
+        ClauseOutcome::Fail(v) => format!("FAIL     {}", T(v)),
+        ClauseOutcome::Unknown(r) => format!("unknown  {}", T(r)),
         ClauseOutcome::NotApplicable => "n/a      its `when` does not hold".to_string(),
-        ClauseOutcome::Skipped(r) => format!("skipped  {r}"),
+        ClauseOutcome::Skipped(r) => format!("skipped  {}", T(r)),
     }
 }
 
 /// Explains how every contract sees one instance.
 pub fn instance(set: &ContractSet, i: &Instance) -> String {
     let mut s = String::new();
+    header(&mut s, i);
+    providers(&mut s, set, i);
+    consumers(&mut s, set, i);
+    s
+}
+
+/// The instance's own values.
+fn header(s: &mut String, i: &Instance) {
     let _ = writeln!(
         s,
         "instance {} in {} ({}), state {}",
-        i.id,
-        i.region,
-        i.availability_zone.as_deref().unwrap_or("?"),
-        i.state
+        T(&i.id),
+        T(&i.region),
+        T(i.availability_zone.as_deref().unwrap_or("?")),
+        T(&i.state)
     );
     let _ = writeln!(
         s,
         "  KeyName: {}",
-        i.key_name.as_deref().unwrap_or("(none)")
+        T(i.key_name.as_deref().unwrap_or("(none)"))
     );
     for (k, v) in &i.tags {
-        let _ = writeln!(s, "  tag:{k}: {v}");
+        let _ = writeln!(s, "  tag:{}: {}", T(k), T(v));
     }
     let ud = match &i.user_data {
         crate::fleet::UserData::NotFetched => "not fetched".to_string(),
@@ -46,11 +56,20 @@ pub fn instance(set: &ContractSet, i: &Instance) -> String {
         ),
         crate::fleet::UserData::Invalid(r) => r.clone(),
     };
-    let _ = writeln!(s, "  user-data: {ud}");
+    let _ = writeln!(s, "  user-data: {}", T(&ud));
+}
+
+/// What every provider manifest promises for it.
+fn providers(s: &mut String, set: &ContractSet, i: &Instance) {
     for p in &set.providers {
-        let _ = writeln!(s, "\nprovider {} ({})", p.name, p.file.display());
+        let _ = writeln!(
+            s,
+            "\nprovider {} ({})",
+            T(&p.name),
+            T(&p.file.display().to_string())
+        );
         if !set.selects(&p.selector, i) {
-            let _ = writeln!(s, "  not selected: {}", why_not(set, &p.selector, i));
+            let _ = writeln!(s, "  not selected: {}", T(&why_not(set, &p.selector, i)));
             continue;
         }
         for (o, out) in p.outputs.iter().zip(check_manifest(p, i)) {
@@ -68,25 +87,33 @@ pub fn instance(set: &ContractSet, i: &Instance) -> String {
             let _ = writeln!(
                 s,
                 "  {:<40} promises {}\n    {}",
-                manifest_clause_id(p, &o.path),
-                promise,
+                T(&manifest_clause_id(p, &o.path)),
+                T(&promise),
                 outcome_line(&out)
             );
         }
     }
+}
+
+/// Every consumer clause on it.
+fn consumers(s: &mut String, set: &ContractSet, i: &Instance) {
     for c in &set.consumers {
         let _ = writeln!(
             s,
             "\nconsumer {} ({}, owner {})",
-            c.name,
-            c.file.display(),
-            c.owner
+            T(&c.name),
+            T(&c.file.display().to_string()),
+            T(&c.owner)
         );
         if !set.selects(&c.selector, i) {
-            let _ = writeln!(s, "  not selected: {}", why_not(set, &c.selector, i));
+            let _ = writeln!(s, "  not selected: {}", T(&why_not(set, &c.selector, i)));
             continue;
         }
-        let _ = writeln!(s, "  selected by: {}", set.describe_selector(&c.selector));
+        let _ = writeln!(
+            s,
+            "  selected by: {}",
+            T(&set.describe_selector(&c.selector))
+        );
         let mut facts: Vec<Option<FactValue>> = vec![None; c.facts.len()];
         for cl in &c.clauses {
             let o = eval_clause(c, cl, i, &mut facts, Detail::All);
@@ -94,11 +121,11 @@ pub fn instance(set: &ContractSet, i: &Instance) -> String {
             let _ = writeln!(
                 s,
                 "  {} [{} {:?}] {} {}\n    {}",
-                cl.id,
+                T(&cl.id),
                 cl.check.kind(),
                 cl.severity,
-                subject,
-                cl.check.expected(&c.facts),
+                T(&subject),
+                T(&cl.check.expected(&c.facts)),
                 outcome_line(&o)
             );
             if let ClauseOutcome::Pass(_) = o
@@ -108,15 +135,16 @@ pub fn instance(set: &ContractSet, i: &Instance) -> String {
                 let _ = writeln!(
                     s,
                     "    derived {} = \"{}\" {}",
-                    c.facts[fact], fv.value, fv.provenance
+                    T(&c.facts[fact]),
+                    T(&fv.value),
+                    T(&fv.provenance)
                 );
             }
             if matches!(o, ClauseOutcome::Fail(_)) {
-                let _ = writeln!(s, "    why it matters: {}", cl.why);
+                let _ = writeln!(s, "    why it matters: {}", T(&cl.why));
             }
         }
     }
-    s
 }
 
 fn why_not(set: &ContractSet, sel: &Selector, i: &Instance) -> String {
@@ -144,23 +172,29 @@ pub fn clause(set: &ContractSet, id: &str, report: Option<&Report>) -> Option<St
         .find_map(|c| c.clauses.iter().find(|cl| cl.id == id).map(|cl| (c, cl)))?;
     let _ = writeln!(
         s,
-        "clause {id} of consumer {} ({} {})",
-        c.name,
-        c.file.display(),
-        cl.pointer
+        "clause {} of consumer {} ({} {})",
+        T(id),
+        T(&c.name),
+        T(&c.file.display().to_string()),
+        T(&cl.pointer)
     );
-    let _ = writeln!(s, "  owner:    {}", c.owner);
+    let _ = writeln!(s, "  owner:    {}", T(&c.owner));
     if let Some(rb) = &c.runbook {
-        let _ = writeln!(s, "  runbook:  {rb}");
+        let _ = writeln!(s, "  runbook:  {}", T(rb));
     }
-    let _ = writeln!(s, "  applies:  {}", set.describe_selector(&c.selector));
+    let _ = writeln!(s, "  applies:  {}", T(&set.describe_selector(&c.selector)));
     if let Some(w) = &cl.when {
-        let _ = writeln!(s, "  when:     {}", w.describe());
+        let _ = writeln!(s, "  when:     {}", T(&w.describe()));
     }
     let subject = crate::eval::clause_target(c, &cl.check);
-    let _ = writeln!(s, "  checks:   {subject} {}", cl.check.expected(&c.facts));
+    let _ = writeln!(
+        s,
+        "  checks:   {} {}",
+        T(&subject),
+        T(&cl.check.expected(&c.facts))
+    );
     let _ = writeln!(s, "  severity: {:?}", cl.severity);
-    let _ = writeln!(s, "  why:      {}", cl.why);
+    let _ = writeln!(s, "  why:      {}", T(&cl.why));
     let doc = cl.check.doc();
     let _ = writeln!(s, "  kind {}: {}", doc.kind, doc.summary);
     if let Some(r) = report
@@ -180,9 +214,9 @@ pub fn clause(set: &ContractSet, id: &str, report: Option<&Report>) -> Option<St
             .iter()
             .filter(|f| f.clause.as_deref() == Some(id))
         {
-            let _ = writeln!(s, "  {:?}: {}", f.outcome, f.message);
+            let _ = writeln!(s, "  {:?}: {}", f.outcome, T(&f.message));
             for v in &f.actual {
-                let _ = writeln!(s, "    {} × {}", v.count, v.value);
+                let _ = writeln!(s, "    {} × {}", v.count, T(&v.value));
             }
         }
     }

@@ -5,18 +5,29 @@
 //! A value is secret when its key looks like a credential (`token`, `password`, `apiKey`,
 //! `Authorization`, `cookie`, ...), when a provider manifest marks its path secret, or when the
 //! value itself has a credential's shape (an AWS access key id, a PEM private key, a JWT). The
-//! policy looks inside arrays, inside strings that hold JSON, and inside strings that hold
-//! base64 or gzip of JSON: a secret found in such a string replaces the whole string.
+//! policy looks inside arrays, inside strings that hold JSON (with or without a byte-order
+//! mark), and inside strings that hold base64 (standard or URL-safe, padded or not, wrapped over
+//! lines or not) of JSON or of gzip: a secret found in such a string replaces the whole string.
+//! A gzip member that cannot be read whole (it inflates past 1 MiB, or is corrupt) cannot be
+//! inspected, so it is treated as opaque and redacted: it is never passed through.
+//!
+//! Tags go through the same policy ([`redact_tags`]): a tag whose key looks like a credential,
+//! or whose value has a credential's shape (or holds one as JSON, base64 or gzip), keeps only
+//! its marker.
 //!
 //! The marker is `<redacted hmac:…>`, an HMAC-SHA256 under a key drawn at random for each run:
 //! within a run two equal secrets have equal markers (so "changed / unchanged" still shows), but
 //! a guessed secret cannot be confirmed offline from a report (an unsalted hash could be).
 
 use base64::Engine;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hmac::{Hmac, Mac};
 use regex::Regex;
 use serde_json::{Map, Value};
 use sha2::Sha256;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::sync::{Arc, LazyLock};
 
@@ -136,7 +147,7 @@ impl SecretPolicy {
         if SECRET_VALUE.is_match(s) {
             return true;
         }
-        let t = s.trim();
+        let t = s.trim().trim_start_matches('\u{feff}').trim_start();
         if (t.starts_with('{') || t.starts_with('[') || t.starts_with('"'))
             && let Ok(mut inner) = serde_json::from_str::<Value>(t)
         {
@@ -146,27 +157,120 @@ impl SecretPolicy {
                 _ => self.value(&mut inner, path),
             };
         }
-        if t.len() >= 16
-            && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(t)
-            && let Some(text) = decoded_text(&bytes)
-        {
-            return self.string_holds_secret(&text, path);
+        if let Some(bytes) = base64_bytes(t) {
+            return match decode(&bytes) {
+                Decoded::Text(text) => self.string_holds_secret(&text, path),
+                Decoded::Opaque(_) => true,
+                Decoded::Binary => false,
+            };
         }
         false
     }
+
+    /// Redacts tags in place: a credential-like key, or a value holding a credential.
+    pub fn redact_tags(&self, tags: &mut BTreeMap<String, String>) {
+        for (k, v) in tags.iter_mut() {
+            let path = &mut vec![k.clone()];
+            if SECRET_NAME.is_match(k) || self.string_holds_secret(v, path) {
+                *v = self.marker(&Value::String(std::mem::take(v)));
+            }
+        }
+    }
 }
 
-/// Bytes as text: gzip inflated (bounded), then UTF-8; `None` when they are neither.
-pub fn decoded_text(bytes: &[u8]) -> Option<String> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = String::new();
-        flate2::read::GzDecoder::new(bytes)
-            .take(MAX_INFLATED)
-            .read_to_string(&mut out)
-            .ok()?;
-        return Some(out);
+/// `text` with every marker replaced by `<redacted>`: what a secret looks like in a file kept
+/// across runs (a snapshot). The marker's HMAC is keyed per run, so it would change on every
+/// run; a key stored beside the file would let anyone holding the file confirm a guessed secret.
+pub fn presence_only(text: &str) -> Cow<'_, str> {
+    static MARKER: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(&format!("{}[0-9a-f]*>", regex::escape(REDACTED_PREFIX))).expect("static regex")
+    });
+    MARKER.replace_all(text, REDACTED)
+}
+
+/// A secret in a snapshot: presence only.
+pub const REDACTED: &str = "<redacted>";
+
+/// Redacts tags under the run's key (tags have no manifest paths).
+pub fn redact_tags(tags: &mut BTreeMap<String, String>) {
+    static POLICY: LazyLock<SecretPolicy> = LazyLock::new(SecretPolicy::default);
+    POLICY.redact_tags(tags);
+}
+
+/// Base64 as people and tools write it: the standard or URL-safe alphabet, with or without
+/// padding, possibly wrapped over lines (as `base64` without `-w0` does). `None` when `t` is
+/// not base64 of at least 12 bytes (shorter strings are words, not encoded documents).
+fn base64_bytes(t: &str) -> Option<Vec<u8>> {
+    static ENGINES: LazyLock<[GeneralPurpose; 2]> = LazyLock::new(|| {
+        let config = GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true);
+        [
+            GeneralPurpose::new(&alphabet::STANDARD, config),
+            GeneralPurpose::new(&alphabet::URL_SAFE, config),
+        ]
+    });
+    let compact: Cow<'_, str> = if t.contains(|c: char| c.is_ascii_whitespace()) {
+        Cow::Owned(t.chars().filter(|c| !c.is_ascii_whitespace()).collect())
+    } else {
+        Cow::Borrowed(t)
+    };
+    if compact.len() < 16 {
+        return None;
     }
-    std::str::from_utf8(bytes).ok().map(str::to_string)
+    ENGINES
+        .iter()
+        .find_map(|e| e.decode(compact.as_bytes()).ok())
+}
+
+/// What decoded bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// UTF-8 text (gzip inflated first), a byte-order mark removed.
+    Text(String),
+    /// gzip that cannot be read whole: it inflates past 1 MiB, or is corrupt. Why, in words.
+    Opaque(String),
+    /// Neither gzip nor UTF-8.
+    Binary,
+}
+
+/// Bytes as text: gzip inflated (bounded), then UTF-8.
+pub fn decode(bytes: &[u8]) -> Decoded {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        let read = flate2::read::GzDecoder::new(bytes)
+            .take(MAX_INFLATED + 1)
+            .read_to_end(&mut out);
+        return match read {
+            Err(e) => Decoded::Opaque(format!("gzip that cannot be inflated ({e})")),
+            Ok(n) if n as u64 > MAX_INFLATED => {
+                Decoded::Opaque("gzip that inflates past 1 MiB".to_string())
+            }
+            Ok(_) => match String::from_utf8(out) {
+                Ok(text) => Decoded::Text(without_bom(text)),
+                Err(_) => Decoded::Opaque("gzip of bytes that are not UTF-8 text".to_string()),
+            },
+        };
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Decoded::Text(without_bom(text.to_string())),
+        Err(_) => Decoded::Binary,
+    }
+}
+
+fn without_bom(text: String) -> String {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
+}
+
+/// Bytes as text, as [`decode`] reads them; `None` when they are not text.
+pub fn decoded_text(bytes: &[u8]) -> Option<String> {
+    match decode(bytes) {
+        Decoded::Text(t) => Some(t),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -181,6 +285,15 @@ mod tests {
         };
         p.redact_object(&mut m);
         Value::Object(m).to_string()
+    }
+
+    /// Base64 wrapped at 76 columns, as `base64` writes it without `-w0`.
+    fn wrapped(b64: &str) -> String {
+        b64.as_bytes()
+            .chunks(76)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn gzip(s: &str) -> Vec<u8> {
@@ -219,6 +332,79 @@ mod tests {
         }
         assert!(out.contains("gecko-t-win10-64"), "{out}");
         assert_eq!(out.matches(REDACTED_PREFIX).count(), 6, "{out}");
+    }
+
+    #[test]
+    fn unpadded_url_safe_wrapped_bom_and_oversized_gzip_shapes_are_redacted() {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+        let p = SecretPolicy::default();
+        let doc = |n: u32| json!({"token": format!("planted-{n}"), "why": "???>>>"}).to_string();
+        let url_safe = URL_SAFE_NO_PAD.encode(doc(2));
+        assert!(url_safe.contains(['-', '_']), "{url_safe} is URL-safe only");
+        // More than 1 MiB once inflated, the secret at the end: it cannot be read whole.
+        let big = json!({"pad": "x".repeat(2 << 20), "token": "planted-5"}).to_string();
+        let mut corrupt = gzip(&doc(6));
+        corrupt.truncate(corrupt.len() / 2);
+        let out = redacted(
+            json!({
+                "unpadded": STANDARD_NO_PAD.encode(doc(1)),
+                "urlSafe": url_safe,
+                "wrapped": wrapped(&STANDARD.encode(format!("{}{}", doc(3), " ".repeat(80)))),
+                "bom": format!("\u{feff}{}", doc(4)),
+                "bomBase64": STANDARD.encode(format!("\u{feff}{}", doc(7))),
+                "bomb": STANDARD.encode(gzip(&big)),
+                "corrupt": STANDARD.encode(&corrupt),
+                "workerType": "gecko-t-win10-64",
+            }),
+            &p,
+        );
+        assert!(!out.contains("planted"), "{out}");
+        for key in ["bomb", "corrupt"] {
+            let Value::Object(m) = serde_json::from_str::<Value>(&out).expect("json") else {
+                panic!("object")
+            };
+            assert!(
+                m[key]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(REDACTED_PREFIX)),
+                "{key}: {out:.300}"
+            );
+        }
+        assert_eq!(out.matches(REDACTED_PREFIX).count(), 7, "{out:.2000}");
+        assert!(out.contains("gecko-t-win10-64"), "{out:.2000}");
+    }
+
+    #[test]
+    fn tags_go_through_the_same_policy() {
+        let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+        let mut tags: BTreeMap<String, String> = [
+            ("Name", "gecko-t-win10-64".to_string()),
+            ("Owner", "relops@example.com".to_string()),
+            ("ApiToken", "planted-1".to_string()),
+            ("Config", b64(json!({"password": "planted-2"}).to_string())),
+            ("Deployer", "AKIAABCDEFGHIJKLMNOP".to_string()),
+            (
+                "Blob",
+                json!({"nested": {"secret": "planted-3"}}).to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        redact_tags(&mut tags);
+        let all = format!("{tags:?}");
+        assert!(!all.contains("planted") && !all.contains("AKIA"), "{all}");
+        assert_eq!(tags["Name"], "gecko-t-win10-64");
+        assert_eq!(tags["Owner"], "relops@example.com");
+        assert_eq!(all.matches(REDACTED_PREFIX).count(), 4, "{all}");
+    }
+
+    #[test]
+    fn presence_only_is_the_same_in_every_run() {
+        let p = SecretPolicy::default();
+        let text = json!(["a", p.marker(&json!("s3cret"))]).to_string();
+        assert_eq!(presence_only(&text), r#"["a","<redacted>"]"#);
+        assert_eq!(presence_only("plain"), "plain");
     }
 
     #[test]
@@ -265,7 +451,7 @@ mod tests {
             leaf.clone(),
             key,
             0usize..4,
-            proptest::collection::vec(0u8..4, 0..5),
+            proptest::collection::vec(0u8..9, 0..5),
         )
             .prop_map(move |(filler, key, wrap_top, path)| {
                 let mut v = json!({ key: secret.clone() });
@@ -274,8 +460,22 @@ mod tests {
                         0 => json!({"nested": v, "other": filler.clone()}),
                         1 => json!([filler.clone(), v]),
                         2 => Value::String(v.to_string()),
-                        _ => Value::String(
+                        3 => Value::String(
                             base64::engine::general_purpose::STANDARD.encode(v.to_string()),
+                        ),
+                        // The shapes of issue 28 item 6: unpadded, URL-safe, wrapped over
+                        // lines, with a byte-order mark, gzip.
+                        4 => Value::String(
+                            base64::engine::general_purpose::STANDARD_NO_PAD.encode(v.to_string()),
+                        ),
+                        5 => Value::String(
+                            base64::engine::general_purpose::URL_SAFE
+                                .encode(json!({"pad": "???>>>", "inner": v}).to_string()),
+                        ),
+                        6 => Value::String(wrapped(&base64::engine::general_purpose::STANDARD.encode(v.to_string()))),
+                        7 => Value::String(format!("\u{feff}{v}")),
+                        _ => Value::String(
+                            base64::engine::general_purpose::STANDARD.encode(gzip(&v.to_string())),
                         ),
                     };
                 }
@@ -289,15 +489,15 @@ mod tests {
     }
 
     /// Whether `needle` is anywhere in `v`: in a string, or in what a string decodes to (JSON,
-    /// base64, gzip), at any depth.
+    /// with or without a byte-order mark; base64 in either alphabet, padded or not, wrapped or
+    /// not; gzip), at any depth.
     fn contains_deep(v: &Value, needle: &str) -> bool {
         match v {
             Value::String(s) => {
+                let t = s.trim().trim_start_matches('\u{feff}');
                 s.contains(needle)
-                    || serde_json::from_str::<Value>(s).is_ok_and(|x| contains_deep(&x, needle))
-                    || base64::engine::general_purpose::STANDARD
-                        .decode(s.trim())
-                        .ok()
+                    || serde_json::from_str::<Value>(t).is_ok_and(|x| contains_deep(&x, needle))
+                    || base64_bytes(t.trim())
                         .and_then(|b| decoded_text(&b))
                         .is_some_and(|t| contains_deep(&Value::String(t), needle))
             }

@@ -130,13 +130,21 @@ pub fn main() -> ExitStatus {
     match result {
         Ok(status) => status,
         Err(Error::Input(d)) => {
-            eprintln!("{}", d.located());
+            eprint_lines(&d.located().to_string());
             ExitStatus::BadInput
         }
         Err(e) => {
-            eprintln!("{e}");
+            eprint_lines(&e.to_string());
             e.exit_status()
         }
+    }
+}
+
+/// Prints text on stderr line by line, each line through `render::escape::term`: a value quoted
+/// in an error (a zone, a tag, an AWS message) moves no cursor and starts no CI command.
+fn eprint_lines(text: &str) {
+    for line in text.lines() {
+        eprintln!("{}", checker::render::escape::term(line));
     }
 }
 
@@ -290,7 +298,7 @@ pub fn parse_time(s: &str) -> std::result::Result<DateTime<Utc>, String> {
 /// Names every region that could not be read completely, on stderr.
 pub fn warn_failed_regions(src: &checker::report::SourceInfo) {
     for w in checker::source::failed_region_warnings(src) {
-        eprintln!("{w}");
+        eprint_lines(&w.to_string());
     }
 }
 

@@ -141,11 +141,17 @@ impl UserData {
 
     /// Parses decoded user-data bytes (gzip is inflated first, as cloud-init does).
     pub fn from_bytes(bytes: &[u8], secrets: &SecretPolicy) -> UserData {
-        let Some(text) = crate::redact::decoded_text(bytes) else {
-            return UserData::Invalid(format!(
-                "user-data ({} bytes) is neither UTF-8 text nor gzip",
-                bytes.len()
-            ));
+        let text = match crate::redact::decode(bytes) {
+            crate::redact::Decoded::Text(text) => text,
+            crate::redact::Decoded::Opaque(why) => {
+                return UserData::Invalid(format!("user-data ({} bytes) is {why}", bytes.len()));
+            }
+            crate::redact::Decoded::Binary => {
+                return UserData::Invalid(format!(
+                    "user-data ({} bytes) is neither UTF-8 text nor gzip",
+                    bytes.len()
+                ));
+            }
         };
         match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(mut map)) => {
@@ -381,7 +387,8 @@ pub fn parse_instance(
         .and_then(Value::as_str)
         .unwrap_or("running")
         .to_string();
-    let tags = parse_tags(path, ptr, v)?;
+    let mut tags = parse_tags(path, ptr, v)?;
+    crate::redact::redact_tags(&mut tags);
     let user_data = parse_user_data(path, ptr, v, secrets)?;
     let metadata = parse_metadata_options(path, ptr, v)?;
     let security_groups = parse_security_groups(path, ptr, v)?;

@@ -255,6 +255,8 @@ impl Progress {
 
 /// Converts an adapter record; `accounts` shares one copy of each owner account id.
 pub fn from_raw(r: RawInstance, region: &str, accounts: &mut crate::fleet::Interner) -> Instance {
+    let mut tags = r.tags.into_iter().collect();
+    crate::redact::redact_tags(&mut tags);
     Instance {
         account: r.owner_id.as_deref().map(|o| accounts.intern(o)),
         id: r.id,
@@ -278,7 +280,7 @@ pub fn from_raw(r: RawInstance, region: &str, accounts: &mut crate::fleet::Inter
         security_groups: crate::fleet::security_group_list(
             r.security_groups.iter().map(String::as_str),
         ),
-        tags: r.tags.into_iter().collect(),
+        tags,
         user_data: UserData::NotFetched,
         unknown: None,
     }

@@ -1,6 +1,7 @@
 //! Contract test results (`checker test`) in every format: human, JSON, JUnit (one suite per
 //! test file, one case per test case), Markdown. SARIF has no place for them.
 
+use super::escape::{T, md_code, md_text};
 use crate::contract_test::CaseResult;
 use crate::error::Result;
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
@@ -11,9 +12,15 @@ use std::fmt::Write;
 fn failures(c: &CaseResult) -> String {
     let mut s = String::new();
     for k in c.checks.iter().filter(|k| !k.ok()) {
-        let _ = writeln!(s, "{}: expected {}, got {}", k.target, k.expected, k.actual);
+        let _ = writeln!(
+            s,
+            "{}: expected {}, got {}",
+            T(&k.target),
+            T(&k.expected),
+            T(&k.actual)
+        );
         for d in &k.detail {
-            let _ = writeln!(s, "    {d}");
+            let _ = writeln!(s, "    {}", T(d));
         }
     }
     s
@@ -26,9 +33,9 @@ pub(super) fn human(results: &[CaseResult]) -> String {
         let _ = writeln!(
             s,
             "{mark} {} ({} at {})",
-            c.name,
-            c.file.display(),
-            c.pointer
+            T(&c.name),
+            T(&c.file.display().to_string()),
+            T(&c.pointer)
         );
         if !c.ok() {
             for line in failures(c).lines() {
@@ -82,7 +89,7 @@ pub(super) fn junit(results: &[CaseResult]) -> Result<String> {
     }
     let mut report = quick_junit::Report::new("checker test");
     for (file, cases) in by_file {
-        let mut suite = TestSuite::new(file);
+        let mut suite = TestSuite::new(T(&file).to_string());
         for c in cases {
             let status = if c.ok() {
                 TestCaseStatus::success()
@@ -95,7 +102,7 @@ pub(super) fn junit(results: &[CaseResult]) -> Result<String> {
                 st.set_description(failures(c));
                 st
             };
-            suite.add_test_case(TestCase::new(c.name.clone(), status));
+            suite.add_test_case(TestCase::new(T(&c.name).to_string(), status));
         }
         report.add_test_suite(suite);
     }
@@ -111,15 +118,21 @@ pub(super) fn markdown(results: &[CaseResult]) -> String {
             .checks
             .iter()
             .filter(|k| !k.ok())
-            .map(|k| format!("`{}`: expected {}, got {}", k.target, k.expected, k.actual))
+            .map(|k| {
+                format!(
+                    "{}: expected {}, got {}",
+                    md_code(&k.target),
+                    md_text(&k.expected),
+                    md_text(&k.actual)
+                )
+            })
             .collect();
         let _ = writeln!(
             s,
-            "| {} | {} | `{}{}` | {} |",
+            "| {} | {} | {} | {} |",
             if c.ok() { "✅" } else { "❌" },
-            c.name.replace('|', "\\|"),
-            c.file.display(),
-            c.pointer,
+            md_text(&c.name),
+            md_code(&format!("{}{}", c.file.display(), c.pointer)),
             failed.join("<br>")
         );
     }

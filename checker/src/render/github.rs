@@ -3,6 +3,7 @@
 //! most 65,535 characters) and its annotations (`public/github/customCheckRunAnnotations.json`,
 //! at most 50, each at a contract file and line), both read from the task's artifacts.
 
+use super::escape::term;
 use crate::contract::Severity;
 use crate::error::Result;
 use crate::report::{Finding, Outcome, Report};
@@ -48,17 +49,18 @@ pub fn annotations(r: &Report) -> Result<String> {
         .take(ANNOTATION_LIMIT)
         .filter_map(|f| {
             let l = f.location.as_ref()?;
-            let mut message = f.message.clone();
+            // Annotations are plain text; one line per value (ours are the only line breaks).
+            let mut message = term(&f.message).into_owned();
             if let Some(why) = &f.why {
                 message.push_str("\nWhy: ");
-                message.push_str(why);
+                message.push_str(&term(why));
             }
             Some(json!({
-                "path": l.file.trim_start_matches("./"),
+                "path": term(l.file.trim_start_matches("./")),
                 "start_line": l.line,
                 "end_line": l.line,
                 "annotation_level": level(f),
-                "title": format!("{} {}", f.consumer, f.clause.as_deref().unwrap_or(f.code.name())),
+                "title": format!("{} {}", term(&f.consumer), term(f.clause.as_deref().unwrap_or(f.code.name()))),
                 "message": message.chars().take(64 * 1024).collect::<String>(),
             }))
         })

@@ -1,5 +1,8 @@
-//! The human form: for people at a terminal (coloured there) and in task logs.
+//! The human form: for people at a terminal (coloured there) and in task logs. Every value is
+//! written through `escape::T` (control characters as escapes, no CI command), so a value adds
+//! no line and moves no cursor.
 
+use super::escape::T;
 use super::{Paint, plural};
 use crate::contract::Severity;
 use crate::cull::Plan;
@@ -15,6 +18,15 @@ fn label(f: &Finding, paint: &Paint) -> String {
         (Outcome::Waived, _) => paint.blue("waived "),
         (Outcome::Notice, _) => paint.dim("notice "),
     }
+}
+
+/// Values, each escaped, joined by commas.
+fn list(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| T(v).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A check or gate report.
@@ -54,15 +66,15 @@ fn header(s: &mut String, r: &Report, paint: &Paint) {
         s,
         "{} {}: {} from {} ({}), {} and {} evaluated",
         paint.bold("checker"),
-        r.command,
+        T(&r.command),
         plural(r.source.instances, "instance", "instances"),
         r.source.kind,
         r.source
             .parts
             .iter()
             .map(|p| match &p.account {
-                Some(a) if !p.name.starts_with("account ") => format!("{a}/{}", p.name),
-                _ => p.name.clone(),
+                Some(a) if !p.name.starts_with("account ") => format!("{}/{}", T(a), T(&p.name)),
+                _ => T(&p.name).to_string(),
             })
             .collect::<Vec<_>>()
             .join(", "),
@@ -82,8 +94,8 @@ fn header(s: &mut String, r: &Report, paint: &Paint) {
             s,
             "{} {} could not be read: {}",
             paint.red("unknown"),
-            p.name,
-            p.error.as_deref().unwrap_or("error")
+            T(&p.name),
+            T(p.error.as_deref().unwrap_or("error"))
         );
     }
     if r.source.kind == SourceKind::Live && r.source.user_data_sampled > 0 {
@@ -110,11 +122,11 @@ fn findings(s: &mut String, r: &Report, paint: &Paint) {
             let _ = write!(
                 s,
                 "{} {}",
-                paint.bold(&f.consumer),
+                paint.bold(&T(&f.consumer).to_string()),
                 paint.dim(&format!("({role}"))
             );
             if let Some(o) = tally.and_then(|t| t.owner.as_deref()) {
-                let _ = write!(s, "{}", paint.dim(&format!(", owner {o}")));
+                let _ = write!(s, "{}", paint.dim(&format!(", owner {}", T(o))));
             }
             let _ = writeln!(s, "{}", paint.dim(")"));
         }
@@ -127,10 +139,10 @@ fn finding(s: &mut String, f: &Finding, paint: &Paint) {
         s,
         "  {} {} {}",
         label(f, paint),
-        paint.bold(f.clause.as_deref().unwrap_or(f.code.name())),
+        paint.bold(&T(f.clause.as_deref().unwrap_or(f.code.name())).to_string()),
         paint.dim(&format!("[{}]", f.code))
     );
-    let _ = writeln!(s, "          {}", f.message);
+    let _ = writeln!(s, "          {}", T(&f.message));
     if !f.actual.is_empty() && f.count > 0 {
         let _ = writeln!(
             s,
@@ -138,7 +150,7 @@ fn finding(s: &mut String, f: &Finding, paint: &Paint) {
             plural(f.count, "instance", "instances")
         );
         for v in f.actual.iter().take(5) {
-            let _ = writeln!(s, "            {} × {}", v.count, v.value);
+            let _ = writeln!(s, "            {} × {}", v.count, T(&v.value));
         }
         if f.actual.len() > 5 {
             let _ = writeln!(
@@ -149,23 +161,26 @@ fn finding(s: &mut String, f: &Finding, paint: &Paint) {
         }
     }
     if !f.samples.is_empty() {
-        let _ = writeln!(s, "          e.g. {}", f.samples.join(", "));
+        let _ = writeln!(s, "          e.g. {}", list(&f.samples));
     }
     if let Some(a) = &f.account {
-        let _ = writeln!(s, "          account: {a}");
+        let _ = writeln!(s, "          account: {}", T(a));
     }
     if let Some(w) = &f.why {
-        let _ = writeln!(s, "          why: {w}");
+        let _ = writeln!(s, "          why: {}", T(w));
     }
     if let Some(w) = &f.waiver {
         let _ = writeln!(
             s,
             "          waiver: {} until {}: {} ({})",
-            w.owner, w.expires, w.reason, w.file
+            T(&w.owner),
+            T(&w.expires),
+            T(&w.reason),
+            T(&w.file)
         );
     }
     if let Some(rb) = &f.runbook {
-        let _ = writeln!(s, "          runbook: {rb}");
+        let _ = writeln!(s, "          runbook: {}", T(rb));
     }
 }
 
@@ -186,31 +201,31 @@ fn coverage(s: &mut String, cov: &Coverage, paint: &Paint) {
         let _ = writeln!(
             s,
             "  read but promised by no provider: {} (by {})",
-            u.output,
-            u.consumers.join(", ")
+            T(&u.output),
+            list(&u.consumers)
         );
     }
     if !cov.uncovered_outputs.is_empty() {
-        let list: Vec<&str> = cov
+        let outputs: Vec<String> = cov
             .uncovered_outputs
             .iter()
-            .map(|u| u.output.as_str())
+            .map(|u| u.output.clone())
             .collect();
-        let _ = writeln!(s, "  emitted but read by no contract: {}", list.join(", "));
+        let _ = writeln!(s, "  emitted but read by no contract: {}", list(&outputs));
     }
     if !cov.unmatched_contracts.is_empty() {
         let _ = writeln!(
             s,
             "  contracts matching no instance: {}",
-            cov.unmatched_contracts.join(", ")
+            list(&cov.unmatched_contracts)
         );
     }
 }
 
 fn gate(s: &mut String, g: &GateSection, paint: &Paint) {
-    let _ = writeln!(s, "\n{} {}", paint.bold("proposal:"), g.proposal);
+    let _ = writeln!(s, "\n{} {}", paint.bold("proposal:"), T(&g.proposal));
     if let Some(b) = &g.base {
-        let _ = writeln!(s, "{} {b}", paint.bold("base:    "));
+        let _ = writeln!(s, "{} {}", paint.bold("base:    "), T(b));
     }
     let _ = writeln!(s, "\n{}", paint.bold("can I deploy?"));
     for v in &g.verdicts {
@@ -227,7 +242,7 @@ fn gate(s: &mut String, g: &GateSection, paint: &Paint) {
             notes.push("unaffected".to_string());
         }
         if let Some(r) = &v.ignored {
-            notes.push(format!("IGNORED: {r}"));
+            notes.push(format!("IGNORED: {}", T(r)));
         }
         let notes = if notes.is_empty() {
             String::new()
@@ -237,11 +252,17 @@ fn gate(s: &mut String, g: &GateSection, paint: &Paint) {
         let _ = writeln!(
             s,
             "  {word} {} {}{notes}",
-            v.consumer,
-            paint.dim(&format!("owner {}", v.owner))
+            T(&v.consumer),
+            paint.dim(&format!("owner {}", T(&v.owner)))
         );
         for r in &v.reasons {
-            let _ = writeln!(s, "          {} [{}]: {}", r.clause, r.kind, r.message);
+            let _ = writeln!(
+                s,
+                "          {} [{}]: {}",
+                T(&r.clause),
+                T(&r.kind),
+                T(&r.message)
+            );
         }
     }
     if !g.changes.is_empty() {
@@ -250,20 +271,20 @@ fn gate(s: &mut String, g: &GateSection, paint: &Paint) {
             let readers = if c.read_by.is_empty() {
                 paint.yellow("read by no contract (uncontracted: worth a look)")
             } else {
-                format!("read by {}", c.read_by.join(", "))
+                format!("read by {}", list(&c.read_by))
             };
             let _ = writeln!(
                 s,
                 "  {:<8} {}: {} → {}; {readers}",
                 c.kind,
-                c.output,
-                c.before.as_deref().unwrap_or("(none)"),
-                c.after.as_deref().unwrap_or("(none)")
+                T(&c.output),
+                T(c.before.as_deref().unwrap_or("(none)")),
+                T(c.after.as_deref().unwrap_or("(none)"))
             );
         }
     }
     for w in &g.warnings {
-        let _ = writeln!(s, "\n{} {w}", paint.yellow("warning:"));
+        let _ = writeln!(s, "\n{} {}", paint.yellow("warning:"), T(w));
     }
     let verdict = if g.deployable {
         paint.green("deployable")
@@ -317,26 +338,27 @@ pub fn diff(r: &DiffReport, color: bool) -> String {
     let d = &r.diff;
     let mut s = String::new();
     for line in r.unified_diff.lines() {
-        let _ = writeln!(s, "{}", paint.diff_line(line));
+        let _ = writeln!(s, "{}", paint.diff_line(&T(line).to_string()));
     }
     if r.unified_diff.is_empty() {
-        let _ = writeln!(s, "no change since {}", r.snapshot);
+        let _ = writeln!(s, "no change since {}", T(&r.snapshot));
     }
     for g in &d.groups_added {
-        let _ = writeln!(s, "group appeared: {g}");
+        let _ = writeln!(s, "group appeared: {}", T(g));
     }
     for g in &d.groups_removed {
-        let _ = writeln!(s, "group vanished: {g}");
+        let _ = writeln!(s, "group vanished: {}", T(g));
     }
     for c in &d.lost_inputs {
         let _ = writeln!(
             s,
-            "{c} BREAKS: it selected instances in the snapshot and selects none now: it lost its input"
+            "{} BREAKS: it selected instances in the snapshot and selects none now: it lost its input",
+            T(c)
         );
     }
     if !d.changes.is_empty() {
         if !d.unaffected.is_empty() {
-            let _ = writeln!(s, "\nunaffected consumers: {}", d.unaffected.join(", "));
+            let _ = writeln!(s, "\nunaffected consumers: {}", list(&d.unaffected));
         }
         let _ = writeln!(s, "\nimpact:");
         for c in &d.changes {
@@ -344,11 +366,11 @@ pub fn diff(r: &DiffReport, color: bool) -> String {
                 s,
                 "  {:<8} {} {}: {} → {}\n           {}",
                 c.kind,
-                c.group,
-                c.output,
-                short(&c.before),
-                short(&c.after),
-                holds(c)
+                T(&c.group),
+                T(&c.output),
+                T(&short(&c.before)),
+                T(&short(&c.after)),
+                T(&holds(c))
             );
         }
     }
@@ -364,7 +386,7 @@ pub fn diff(r: &DiffReport, color: bool) -> String {
         },
         r.exit_code,
         if r.updated {
-            format!("; {} updated", r.snapshot)
+            format!("; {} updated", T(&r.snapshot))
         } else {
             String::new()
         }
@@ -383,16 +405,23 @@ pub fn plan(p: &Plan) -> String {
     let _ = writeln!(
         s,
         "checker cull, contract {}, action {:?}, threshold {} min: {mode}",
-        p.contract, p.action, p.threshold_minutes
+        T(&p.contract),
+        p.action,
+        p.threshold_minutes
     );
     if let Some(r) = &p.refused {
-        let _ = writeln!(s, "REFUSED: {r}");
+        let _ = writeln!(s, "REFUSED: {}", T(r));
     }
     for g in &p.groups {
         let _ = writeln!(
             s,
             "  group {}: {} instances, {} impaired, budget {}, acting on {}, deferred {}",
-            g.group, g.size, g.impaired, g.allowed, g.acting, g.deferred
+            T(&g.group),
+            g.size,
+            g.impaired,
+            g.allowed,
+            g.acting,
+            g.deferred
         );
     }
     for e in &p.entries {
@@ -400,14 +429,14 @@ pub fn plan(p: &Plan) -> String {
             s,
             "  {:<16} {} {} [{}] since {}: {}{}",
             e.decision,
-            e.instance,
-            e.region,
-            e.group.as_deref().unwrap_or("-"),
-            e.impaired_since.as_deref().unwrap_or("?"),
-            e.reason,
+            T(&e.instance),
+            T(&e.region),
+            T(e.group.as_deref().unwrap_or("-")),
+            T(e.impaired_since.as_deref().unwrap_or("?")),
+            T(&e.reason),
             e.result
                 .as_ref()
-                .map(|r| format!(" → {r}"))
+                .map(|r| format!(" → {}", T(r)))
                 .unwrap_or_default()
         );
     }

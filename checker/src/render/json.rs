@@ -4,10 +4,10 @@
 use crate::error::{Error, Result};
 use serde::Serialize;
 
-/// Pretty JSON with a trailing newline.
+/// Pretty JSON with a trailing newline; invisible and CI-command characters `\u`-escaped.
 pub fn json<T: Serialize>(v: &T) -> Result<String> {
     let mut s = serde_json::to_string_pretty(v)
         .map_err(|e| Error::Incomplete(format!("cannot render JSON: {e}")))?;
     s.push('\n');
-    Ok(s)
+    Ok(super::escape::json_text(s))
 }

@@ -1,7 +1,9 @@
 //! The JUnit form: one test suite per consumer (one case per clause), one for the source (one
 //! case per region or file), one for the gate's verdicts. A case fails exactly when what it
-//! stands for fails the run: warnings fail only under `--fail-on-warn`.
+//! stands for fails the run: warnings fail only under `--fail-on-warn`. Every value goes through
+//! `escape::term` (XML 1.0 cannot hold most control characters; quick-junit escapes the rest).
 
+use super::escape::T;
 use crate::contract::Severity;
 use crate::cull::Plan;
 use crate::error::{Error, Result};
@@ -23,13 +25,13 @@ fn failure(kind: NonSuccessKind, message: String) -> TestCaseStatus {
 
 /// A check or gate report.
 pub fn report(r: &Report) -> Result<String> {
-    let mut report = quick_junit::Report::new(format!("checker {}", r.command));
+    let mut report = quick_junit::Report::new(format!("checker {}", T(&r.command)));
     report.add_test_suite(source(&r.source));
     for c in &r.consumers {
-        let mut suite = TestSuite::new(format!("{} {}", c.role, c.name));
+        let mut suite = TestSuite::new(format!("{} {}", c.role, T(&c.name)));
         for cl in &c.clauses {
-            let mut tc = TestCase::new(cl.id.clone(), clause_status(r, c, cl));
-            tc.set_classname(format!("{}.{}", c.name, cl.kind));
+            let mut tc = TestCase::new(T(&cl.id).to_string(), clause_status(r, c, cl));
+            tc.set_classname(format!("{}.{}", T(&c.name), T(&cl.kind)));
             tc.set_assertions(cl.passed + cl.failed + cl.waived + cl.unknown);
             if let Some(note) = warning_note(r, c, cl) {
                 tc.set_system_out(note);
@@ -54,12 +56,12 @@ fn source(src: &SourceInfo) -> TestSuite {
                 NonSuccessKind::Error,
                 format!(
                     "{} could not be read: {}",
-                    p.name,
-                    p.error.as_deref().unwrap_or("error")
+                    T(&p.name),
+                    T(p.error.as_deref().unwrap_or("error"))
                 ),
             ),
         };
-        let mut tc = TestCase::new(format!("read {}", p.name), status);
+        let mut tc = TestCase::new(format!("read {}", T(&p.name)), status);
         tc.set_classname("source");
         tc.set_assertions(p.instances);
         suite.add_test_case(tc);
@@ -77,7 +79,7 @@ fn clause_status(r: &Report, c: &ConsumerTally, cl: &ClauseTally) -> TestCaseSta
         f.outcome == Outcome::Violation && (f.severity == Severity::Error || r.summary.fail_on_warn)
     };
     if let Some(f) = findings.iter().find(fails) {
-        let mut st = failure(NonSuccessKind::Failure, f.message.clone());
+        let mut st = failure(NonSuccessKind::Failure, T(&f.message).to_string());
         st.set_type(if f.severity == Severity::Error {
             "error"
         } else {
@@ -87,7 +89,7 @@ fn clause_status(r: &Report, c: &ConsumerTally, cl: &ClauseTally) -> TestCaseSta
         return st;
     }
     if let Some(f) = findings.iter().find(|f| f.outcome == Outcome::Unknown) {
-        let mut st = failure(NonSuccessKind::Error, f.message.clone());
+        let mut st = failure(NonSuccessKind::Error, T(&f.message).to_string());
         st.set_type("unknown");
         return st;
     }
@@ -116,16 +118,16 @@ fn warning_note(r: &Report, c: &ConsumerTally, cl: &ClauseTally) -> Option<Strin
                 && f.outcome == Outcome::Violation
                 && f.severity == Severity::Warning
         })
-        .map(|f| format!("warning: {}\n{}", f.message, finding_text(f)))
+        .map(|f| format!("warning: {}\n{}", T(&f.message), finding_text(f)))
 }
 
 fn gate(g: &GateSection) -> TestSuite {
-    let mut suite = TestSuite::new(format!("gate {}", g.proposal));
+    let mut suite = TestSuite::new(format!("gate {}", T(&g.proposal)));
     for v in &g.verdicts {
         let status = match (v.deployable, &v.ignored) {
             (_, Some(reason)) => {
                 let mut st = TestCaseStatus::skipped();
-                st.set_message(format!("ignored: {reason}"));
+                st.set_message(format!("ignored: {}", T(reason)));
                 st
             }
             (Deployable::Yes, None) => TestCaseStatus::success(),
@@ -135,18 +137,18 @@ fn gate(g: &GateSection) -> TestSuite {
                 } else {
                     NonSuccessKind::Error
                 };
-                let mut st = failure(kind, format!("{} says {d}", v.consumer));
+                let mut st = failure(kind, format!("{} says {d}", T(&v.consumer)));
                 st.set_description(
                     v.reasons
                         .iter()
-                        .map(|r| format!("{}: {}", r.clause, r.message))
+                        .map(|r| format!("{}: {}", T(&r.clause), T(&r.message)))
                         .collect::<Vec<_>>()
                         .join("\n"),
                 );
                 st
             }
         };
-        let mut tc = TestCase::new(format!("can-i-deploy {}", v.consumer), status);
+        let mut tc = TestCase::new(format!("can-i-deploy {}", T(&v.consumer)), status);
         tc.set_classname("gate");
         suite.add_test_case(tc);
     }
@@ -159,16 +161,17 @@ fn gate(g: &GateSection) -> TestSuite {
 fn finding_text(f: &Finding) -> String {
     let mut s = String::new();
     for v in &f.actual {
-        let _ = writeln!(s, "{} x {}", v.count, v.value);
+        let _ = writeln!(s, "{} x {}", v.count, T(&v.value));
     }
     if !f.samples.is_empty() {
-        let _ = writeln!(s, "e.g. {}", f.samples.join(", "));
+        let samples: Vec<String> = f.samples.iter().map(|x| T(x).to_string()).collect();
+        let _ = writeln!(s, "e.g. {}", samples.join(", "));
     }
     if let Some(w) = &f.why {
-        let _ = writeln!(s, "why: {w}");
+        let _ = writeln!(s, "why: {}", T(w));
     }
     if let Some(rb) = &f.runbook {
-        let _ = writeln!(s, "runbook: {rb}");
+        let _ = writeln!(s, "runbook: {}", T(rb));
     }
     s
 }
@@ -177,25 +180,31 @@ fn finding_text(f: &Finding) -> String {
 pub fn diff(r: &DiffReport) -> Result<String> {
     let mut rep = quick_junit::Report::new("checker diff");
     rep.add_test_suite(source(&r.source));
-    let mut suite = TestSuite::new(format!("drift against {}", r.snapshot));
+    let mut suite = TestSuite::new(format!("drift against {}", T(&r.snapshot)));
     for c in &r.diff.changes {
         let breaking = c.consumers.iter().any(|i| i.holds == Holds::No);
         let st = if breaking {
-            failure(NonSuccessKind::Failure, super::human::holds(c))
+            failure(
+                NonSuccessKind::Failure,
+                T(&super::human::holds(c)).to_string(),
+            )
         } else {
             TestCaseStatus::success()
         };
         suite.add_test_case(TestCase::new(
-            format!("{} {} {}", c.group, c.output, c.kind),
+            format!("{} {} {}", T(&c.group), T(&c.output), c.kind),
             st,
         ));
     }
     for c in &r.diff.lost_inputs {
         suite.add_test_case(TestCase::new(
-            format!("{c} keeps its input"),
+            format!("{} keeps its input", T(c)),
             failure(
                 NonSuccessKind::Failure,
-                format!("{c} selected instances in the snapshot and selects none now"),
+                format!(
+                    "{} selected instances in the snapshot and selects none now",
+                    T(c)
+                ),
             ),
         ));
     }
@@ -206,9 +215,9 @@ pub fn diff(r: &DiffReport) -> Result<String> {
 /// A cull plan: the contract-and-data case fails when the run refused.
 pub fn plan(p: &Plan) -> Result<String> {
     let mut report = quick_junit::Report::new("checker cull");
-    let mut suite = TestSuite::new(format!("cull contract {}", p.contract));
+    let mut suite = TestSuite::new(format!("cull contract {}", T(&p.contract)));
     let contract = match &p.refused {
-        Some(r) => failure(NonSuccessKind::Failure, r.clone()),
+        Some(r) => failure(NonSuccessKind::Failure, T(r).to_string()),
         None => TestCaseStatus::success(),
     };
     suite.add_test_case(TestCase::new(
@@ -216,7 +225,7 @@ pub fn plan(p: &Plan) -> Result<String> {
         contract,
     ));
     for g in &p.groups {
-        let mut tc = TestCase::new(format!("group {}", g.group), TestCaseStatus::success());
+        let mut tc = TestCase::new(format!("group {}", T(&g.group)), TestCaseStatus::success());
         tc.set_system_out(format!(
             "{} instances, {} impaired, budget {}, acting on {}, deferred {}",
             g.size, g.impaired, g.allowed, g.acting, g.deferred

@@ -1,5 +1,6 @@
-//! The Markdown form: for a pull-request comment or a Taskcluster artifact. Values, patterns
-//! and ids are in code spans; table cells are escaped.
+//! The Markdown form: for a pull-request comment or a Taskcluster artifact. Every value goes
+//! through `render::escape` (`text`, `code`, `md_link`): it shows as written and can add no
+//! row, heading, HTML or mention.
 
 use crate::contract::Severity;
 use crate::cull::Plan;
@@ -7,27 +8,16 @@ use crate::report::*;
 use crate::snapshot::DiffReport;
 use std::fmt::Write as _;
 
-/// Text for a table cell: no pipes, no line breaks.
-fn cell(s: &str) -> String {
+use super::escape::{md_code as code, md_fence, md_link, md_text as text};
+
+/// Our own static text for a table cell (the rules' documentation): its code spans are meant.
+fn trusted(s: &'static str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// A value in a code span that survives any backticks inside it (CommonMark: a longer fence).
-fn code(s: &str) -> String {
-    let s = cell(s);
-    let mut run = 0;
-    let mut longest = 0;
-    for ch in s.chars() {
-        run = if ch == '`' { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    let fence = "`".repeat(longest + 1);
-    let pad = if s.starts_with('`') || s.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
-    format!("{fence}{pad}{s}{pad}{fence}")
+/// Names, each escaped, joined by commas.
+fn list(names: &[String]) -> String {
+    names.iter().map(|n| text(n)).collect::<Vec<_>>().join(", ")
 }
 
 /// A check or gate report.
@@ -43,7 +33,7 @@ pub fn report(r: &Report) -> String {
     match &r.gate {
         Some(g) => gate(&mut s, g),
         None => {
-            let _ = writeln!(s, "## {icon} checker {}: {}\n", r.command, sm.status);
+            let _ = writeln!(s, "## {icon} checker {}: {}\n", text(&r.command), sm.status);
         }
     }
     let _ = writeln!(
@@ -59,9 +49,9 @@ pub fn report(r: &Report) -> String {
             .parts
             .iter()
             .map(|p| if p.status == PartStatus::Ok {
-                p.name.clone()
+                text(&p.name)
             } else {
-                format!("**{} FAILED**", p.name)
+                format!("{} **FAILED**", text(&p.name))
             })
             .collect::<Vec<_>>()
             .join(", "),
@@ -98,12 +88,12 @@ fn findings(s: &mut String, r: &Report) {
             .find(|c| c.name == f.consumer)
             .and_then(|c| c.runbook.as_ref())
         {
-            Some(rb) => format!("[{}]({rb})", cell(&f.consumer)),
-            None => cell(&f.consumer),
+            Some(rb) => md_link(&f.consumer, rb),
+            None => text(&f.consumer),
         };
-        let mut what = cell(&f.message);
+        let mut what = text(&f.message);
         if let Some(w) = &f.waiver {
-            what.push_str(&cell(&format!(
+            what.push_str(&text(&format!(
                 " (waiver: {} until {}: {})",
                 w.owner, w.expires, w.reason
             )));
@@ -131,19 +121,19 @@ fn coverage(s: &mut String, cov: &Coverage) {
             s,
             "- read but promised by no provider: {} ({})",
             code(&u.output),
-            u.consumers.join(", ")
+            list(&u.consumers)
         );
     }
     for u in &cov.uncovered_outputs {
         let _ = writeln!(
             s,
             "- emitted by {} but read by no contract: {}",
-            u.provider,
+            text(&u.provider),
             code(&u.output)
         );
     }
     for c in &cov.unmatched_contracts {
-        let _ = writeln!(s, "- matches no instance: {c}");
+        let _ = writeln!(s, "- matches no instance: {}", text(c));
     }
     let _ = writeln!(s, "\n</details>");
 }
@@ -175,10 +165,10 @@ fn gate(s: &mut String, g: &GateSection) {
     let _ = writeln!(
         s,
         "Proposal: {}{}\n",
-        cell(&g.proposal),
+        text(&g.proposal),
         g.base
             .as_ref()
-            .map(|b| format!(" (base: {})", cell(b)))
+            .map(|b| format!(" (base: {})", text(b)))
             .unwrap_or_default()
     );
     let _ = writeln!(
@@ -194,13 +184,13 @@ fn gate(s: &mut String, g: &GateSection) {
         let mut why: Vec<String> = v
             .reasons
             .iter()
-            .map(|r| format!("{}: {}", code(&r.clause), cell(&r.message)))
+            .map(|r| format!("{}: {}", code(&r.clause), text(&r.message)))
             .collect();
         if v.regression == Some(true) {
             why.insert(0, "regression (holds on the base)".into());
         }
         if let Some(r) = &v.ignored {
-            why.insert(0, format!("**ignored**: {}", cell(r)));
+            why.insert(0, format!("**ignored**: {}", text(r)));
         }
         if !v.affected && why.is_empty() {
             why.push("unaffected".into());
@@ -208,8 +198,8 @@ fn gate(s: &mut String, g: &GateSection) {
         let _ = writeln!(
             s,
             "| {} | {} | {mark} | {} |",
-            v.consumer,
-            cell(&v.owner),
+            text(&v.consumer),
+            text(&v.owner),
             why.join("<br>")
         );
     }
@@ -229,7 +219,7 @@ fn gate(s: &mut String, g: &GateSection) {
                 if c.read_by.is_empty() {
                     "⚠️ no contract".to_string()
                 } else {
-                    c.read_by.join(", ")
+                    list(&c.read_by)
                 }
             );
         }
@@ -239,7 +229,7 @@ fn gate(s: &mut String, g: &GateSection) {
         "\n<details><summary>Findings on the proposed instances</summary>\n"
     );
     for w in &g.warnings {
-        let _ = writeln!(s, "\n> ⚠️ `{}`", w.replace('`', "'"));
+        let _ = writeln!(s, "\n> ⚠️ {}", text(w));
     }
 }
 
@@ -264,7 +254,8 @@ pub fn diff(r: &DiffReport) -> String {
     for c in &d.lost_inputs {
         let _ = writeln!(
             s,
-            "- ❌ **{c}** selected instances in the snapshot and selects none now: it lost its input"
+            "- ❌ {} selected instances in the snapshot and selects none now: it **lost its input**",
+            text(c)
         );
     }
     if !d.changes.is_empty() {
@@ -281,14 +272,14 @@ pub fn diff(r: &DiffReport) -> String {
                 c.kind,
                 code(&super::human::short(&c.before)),
                 code(&super::human::short(&c.after)),
-                super::human::holds(c)
+                text(&super::human::holds(c))
             );
         }
     }
     let _ = writeln!(
         s,
-        "\n<details><summary>Snapshot diff</summary>\n\n```diff\n{}```\n</details>",
-        r.unified_diff
+        "\n<details><summary>Snapshot diff</summary>\n\n{}\n</details>",
+        md_fence("diff", &r.unified_diff)
     );
     s
 }
@@ -303,7 +294,7 @@ pub fn plan(p: &Plan) -> String {
         code(&p.contract)
     );
     if let Some(r) = &p.refused {
-        let _ = writeln!(s, "**Refused**: {}\n", cell(r));
+        let _ = writeln!(s, "**Refused**: {}\n", text(r));
     }
     let _ = writeln!(
         s,
@@ -330,11 +321,11 @@ pub fn plan(p: &Plan) -> String {
             s,
             "| {} | {} | {} | {} | {} | {} |",
             code(&e.instance),
-            e.region,
+            text(&e.region),
             e.group.as_deref().map(code).unwrap_or_default(),
             e.decision,
-            e.impaired_since.as_deref().unwrap_or(""),
-            cell(&e.reason)
+            text(e.impaired_since.as_deref().unwrap_or("")),
+            text(&e.reason)
         );
     }
     s
@@ -350,14 +341,14 @@ pub fn rules() -> String {
             s,
             "| {} | {} | {} | {} |",
             code(r.kind),
-            cell(r.summary),
+            trusted(r.summary),
             code(r.fields),
-            cell(r.unknown_when)
+            trusted(r.unknown_when)
         );
     }
     s.push_str("\n## Finding codes\n\n| code | meaning |\n|---|---|\n");
     for c in crate::report::Code::ALL {
-        let _ = writeln!(s, "| {} | {} |", code(c.name()), cell(c.description()));
+        let _ = writeln!(s, "| {} | {} |", code(c.name()), trusted(c.description()));
     }
     s
 }

@@ -11,6 +11,7 @@ use crate::snapshot::DiffReport;
 use anstyle::{AnsiColor, Style};
 
 mod contract_tests;
+pub mod escape;
 pub mod github;
 mod human;
 mod json;

@@ -1,6 +1,8 @@
 //! SARIF 2.1.0 (OASIS): one result per grouped finding, located at the clause (or promise, or
-//! launch configuration) that fails, for code-scanning UIs and editors.
+//! launch configuration) that fails, for code-scanning UIs and editors. Message text goes
+//! through `escape::sarif` (one line, no embedded link); properties are data, JSON-escaped.
 
+use super::escape::sarif;
 use crate::code::Code;
 use crate::contract::Severity;
 use crate::error::Result;
@@ -22,8 +24,8 @@ fn result(f: &Finding) -> Value {
         "ruleId": f.code.name(),
         "level": level(f),
         "message": {"text": match &f.why {
-            Some(why) => format!("{} Why it matters: {why}", f.message),
-            None => f.message.clone(),
+            Some(why) => format!("{} Why it matters: {}", sarif(&f.message), sarif(why)),
+            None => sarif(&f.message),
         }},
         "properties": {
             "consumer": f.consumer,
@@ -45,7 +47,7 @@ fn result(f: &Finding) -> Value {
     {
         r["suppressions"] = json!([{
             "kind": "external",
-            "justification": format!("{} (owner {}, until {})", w.reason, w.owner, w.expires),
+            "justification": format!("{} (owner {}, until {})", sarif(&w.reason), sarif(&w.owner), sarif(&w.expires)),
         }]);
     }
     r

@@ -5,6 +5,13 @@
 //! A snapshot changes only when the fleet's *shape* changes: values unique per instance are kept
 //! as shapes (`i-{hex}`), instance counts only as coarse buckets, keys and sets are sorted, so
 //! an unchanged fleet gives a byte-identical file.
+//!
+//! Secrets are recorded by presence only: an output whose every value is a secret is
+//! `"secret": true`, and a secret inside a value (an element of a user-data array, a field of a
+//! JSON string) is written `<redacted>`, never its per-run `<redacted hmac:…>` marker, which
+//! changes from run to run (a key stored with the snapshot would make it stable, but would let
+//! anyone holding the committed file confirm a guessed secret). Changing a secret is therefore
+//! not drift; adding or removing one is.
 
 use crate::contract::ContractSet;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -176,6 +183,14 @@ pub fn take(set: &ContractSet, fleet: &[Instance]) -> Snapshot {
 /// One reading of an output: (region, value as text, JSON type for user-data).
 type Seen = (String, String, Option<&'static str>);
 
+/// A reading with every secret marker written `<redacted>`: the same in every run.
+fn stable((region, v, t): Seen) -> Seen {
+    match crate::redact::presence_only(&v) {
+        std::borrow::Cow::Borrowed(_) => (region, v, t),
+        std::borrow::Cow::Owned(v) => (region, v, t),
+    }
+}
+
 fn summarize_group(members: &[&Instance]) -> Group {
     // (output) -> [(region, value, json type)]
     let mut seen: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
@@ -243,6 +258,7 @@ fn summarize_group(members: &[&Instance]) -> Group {
                 s.secret = Some(true);
                 return (path, s);
             }
+            let vals: Vec<Seen> = vals.into_iter().map(stable).collect();
             let distinct: BTreeSet<&str> = vals.iter().map(|(_, v, _)| v.as_str()).collect();
             // Never decide by how many instances share a value: a count-based rule would flip as
             // the fleet scales and churn the file. Timestamps and long tails become shapes.

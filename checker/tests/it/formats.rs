@@ -171,7 +171,11 @@ fn rules_render_in_every_format() {
     assert!(j.stdout.contains(r#"<testcase name="region-failed""#));
     let m = checker(&["rules", "--format", "markdown"]);
     assert_eq!(m.code, 0);
-    assert!(m.stdout.contains("| `agrees-with` |"), "{}", m.stdout);
+    assert!(
+        m.stdout.contains("| <code>agrees-with</code> |"),
+        "{}",
+        m.stdout
+    );
 }
 
 #[test]
@@ -182,7 +186,7 @@ fn markdown_is_a_pr_comment_with_a_table() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("| ❌ error | [occ](https://github.com/mozilla-releng/OpenCloudConfig#readme) | `occ-prefix-worker-type-known` | 33 |"), "{}", r.stdout);
+    assert!(r.stdout.contains("| ❌ error | [occ](https://github.com/mozilla-releng/OpenCloudConfig#readme) | <code>occ-prefix-worker-type-known</code> | 33 |"), "{}", r.stdout);
 }
 
 #[test]

@@ -312,7 +312,8 @@ fn markdown_is_a_pr_comment() {
         r.stdout
     );
     assert!(
-        r.stdout.contains("| changed | `tag:Owner` |") && r.stdout.contains("⚠️ no contract"),
+        r.stdout.contains("| changed | <code>tag:Owner</code> |")
+            && r.stdout.contains("⚠️ no contract"),
         "{}",
         r.stdout
     );

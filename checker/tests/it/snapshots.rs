@@ -149,9 +149,9 @@ fn the_2018_diff_reads_as_a_unified_diff_and_a_table() {
         &["--format", "markdown"],
     );
     assert!(
-        md.stdout
-            .contains("| `ec2-manager/gecko-t-win10-64` | `KeyName` | changed |")
-            && md.stdout.contains("```diff"),
+        md.stdout.contains(
+            "| <code>ec2-manager/gecko-t-win10-64</code> | <code>KeyName</code> | changed |"
+        ) && md.stdout.contains("```diff"),
         "{}",
         md.stdout
     );
