@@ -3,6 +3,7 @@
 
 mod accounts;
 mod bad_input;
+mod build;
 mod contract_tests;
 mod cull;
 mod cull_runs;
