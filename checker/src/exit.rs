@@ -61,7 +61,7 @@ impl serde::Serialize for ExitStatus {
 pub const HELP: &str = "Exit codes:
   0  clean: no error-severity violation (warnings allowed unless --fail-on-warn)
   1  violations: a contract does not hold
-  2  bad usage or bad input (contracts, fleet files): nothing was evaluated
+  2  bad usage, bad input (contracts, fleet files) or no AWS credentials: nothing was evaluated
   3  incomplete: a region failed, unknowns above --max-unknown, or an I/O/AWS error;
      partial data never reports clean";
 

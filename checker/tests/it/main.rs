@@ -9,6 +9,7 @@ mod cull;
 mod cull_runs;
 mod deploy;
 mod firefox_ci;
+mod first_hour;
 mod formats;
 mod gate;
 mod golden;
