@@ -251,7 +251,9 @@ pub struct Policy {
     pub source_incomplete: bool,
 }
 
-/// Computes the summary: exit 3 when incomplete, else 1 on failures, else 0.
+/// Computes the summary: exit 1 on failures, else 3 when incomplete, else 0. A violation that was
+/// found is real whatever else could not be read, and scripts branch on 1 ("fix the fleet")
+/// apart from 3 ("retry or fix the access"); the unknowns and failed parts stay in the report.
 pub fn summarize(
     findings: &[Finding],
     evaluations: usize,
@@ -277,10 +279,10 @@ pub fn summarize(
     let incomplete = policy.source_incomplete || unknown_evaluations > policy.max_unknown;
     let failing = errors > 0 || (policy.fail_on_warn && warnings > 0);
     use crate::exit::ExitStatus;
-    let (status, exit_code) = if incomplete {
-        (Status::Incomplete, ExitStatus::Incomplete)
-    } else if failing {
+    let (status, exit_code) = if failing {
         (Status::Violations, ExitStatus::Violations)
+    } else if incomplete {
+        (Status::Incomplete, ExitStatus::Incomplete)
     } else if warnings > 0 {
         (Status::Warnings, ExitStatus::Clean)
     } else {

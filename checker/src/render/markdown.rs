@@ -285,11 +285,15 @@ pub fn diff(r: &DiffReport) -> String {
             );
         }
     }
-    let _ = writeln!(
-        s,
-        "\n<details><summary>Snapshot diff</summary>\n\n```diff\n{}```\n</details>",
-        r.unified_diff
-    );
+    if r.unified_diff.is_empty() {
+        let _ = writeln!(s, "No output changed since the snapshot.");
+    } else {
+        let _ = writeln!(
+            s,
+            "\n<details><summary>Snapshot diff</summary>\n\n```diff\n{}```\n</details>",
+            r.unified_diff
+        );
+    }
     s
 }
 

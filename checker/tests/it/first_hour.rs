@@ -68,3 +68,105 @@ fn no_credentials_is_a_configuration_error_that_says_what_was_tried_and_what_to_
         "{retried}"
     );
 }
+
+/// The 2018-02-14 fleet (OCC broken by the universal key) with one instance's user-data damaged.
+fn broken_fleet_with_bad_user_data(dir: &std::path::Path) -> String {
+    use base64::Engine;
+    let mut f: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join(R).join("fleet-2018-02-14.json")).expect("fleet"),
+    )
+    .expect("json");
+    f["Reservations"][0]["Instances"][0]["UserData"] = serde_json::json!({"Value": base64::engine::general_purpose::STANDARD.encode("not json {")});
+    write_json(dir, "fleet.json", &f)
+        .to_str()
+        .expect("utf8")
+        .to_string()
+}
+
+#[test]
+fn violations_with_unknowns_exit_1_not_3() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let fleet = broken_fleet_with_bad_user_data(dir.path());
+    let args = |c: &'static str| {
+        [
+            "check",
+            "--contracts",
+            "examples/taskcluster-2018/provider-after",
+            "--contracts",
+            c,
+            "--fleet",
+            &fleet,
+            "--now",
+            NOW,
+            "--format",
+            "json",
+        ]
+        .map(String::from)
+    };
+    let run = |c| {
+        let a = args(c);
+        checker(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    // OCC is violated and user-data could not be read: the violation decides (1), and the
+    // unknowns are still counted in the report.
+    let r = run("examples/taskcluster-2018/consumers-prefix");
+    let v = r.json();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(v["summary"]["status"], "violations");
+    assert!(v["summary"]["unknown"].as_u64().unwrap_or(0) > 0, "{v}");
+    // Without a violation the same unknowns make the run incomplete (3).
+    let r = run("examples/taskcluster-2018/consumers-postfix");
+    assert_eq!(r.code, 3, "{}", r.stdout);
+}
+
+#[test]
+fn the_hook_says_when_it_skipped_culling_and_why() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let art = dir.path().join("artifacts");
+    let fleet = format!("{R}/fleet-2018-02-12.json");
+    let snap = dir.path().join("snap.json");
+    let snap = snap.to_str().expect("utf8");
+    let contracts = [
+        "--contracts",
+        "examples/taskcluster-2018/provider-before",
+        "--contracts",
+        "examples/taskcluster-2018/consumers-postfix",
+    ];
+    let mut a = vec!["snapshot", "--fleet", &fleet, "--output", snap];
+    a.extend(contracts);
+    assert_eq!(checker(&a).code, 0);
+    let r = checker(&[
+        "hook",
+        "--contracts",
+        "examples/taskcluster-2018/provider-before",
+        "--contracts",
+        "examples/taskcluster-2018/consumers-postfix",
+        "--fleet",
+        &fleet,
+        "--snapshot",
+        snap,
+        "--now",
+        NOW,
+        "--artifacts",
+        art.to_str().expect("utf8"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "warning: cull skipped: the recorded fleet (--fleet) has no instance-status data"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--status FILE"), "{}", r.stderr);
+    let summary = std::fs::read_to_string(art.join("summary.md")).expect("summary");
+    assert!(summary.contains("## checker cull: skipped"), "{summary}");
+    assert!(summary.contains("no instance-status data"), "{summary}");
+    // The snapshot was taken of this very fleet: no change, said in words, no empty diff block.
+    assert!(
+        summary.contains("No output changed since the snapshot."),
+        "{summary}"
+    );
+    assert!(!summary.contains("```diff\n```"), "{summary}");
+    assert!(!art.join("cull-plan.json").exists());
+}
