@@ -14,6 +14,7 @@ mod aws;
 mod check;
 mod cull;
 mod diff;
+mod docs;
 mod explain;
 mod fleet;
 mod gate;
@@ -83,6 +84,10 @@ pub enum Command {
     /// Fleet files: `checker fleet record` writes what live EC2 returns in the format --fleet reads.
     #[command(subcommand)]
     Fleet(fleet::Command),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print checker(1), or write a man page per command with --output DIR.
+    Man(docs::ManArgs),
 }
 
 /// What every command gets besides its arguments.
@@ -126,6 +131,8 @@ pub fn main() -> ExitStatus {
         Command::Cull(a) => cull::run(a),
         Command::Hook(a) => hook::run(a),
         Command::Fleet(fleet::Command::Record(a)) => fleet::record(a),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
     };
     match result {
         Ok(status) => status,
@@ -184,8 +191,9 @@ impl ContractArgs {
 /// Where the fleet comes from: recorded files, or live EC2.
 #[derive(Debug, Clone, Args)]
 pub struct FleetArgs {
-    /// A file of `aws ec2 describe-instances --output json` output (repeatable). Instances may carry
-    /// user-data inline as "UserData": {"Value": "<base64>"}. Without --fleet, live EC2 is scanned.
+    /// A file of `aws ec2 describe-instances --output json` output (repeatable; `-` reads standard
+    /// input). Instances may carry user-data inline as "UserData": {"Value": "<base64>"}. Without
+    /// --fleet, live EC2 is scanned.
     #[arg(long = "fleet", value_name = "FILE")]
     pub fleet: Vec<PathBuf>,
     /// Live EC2 settings, used when no --fleet is given.

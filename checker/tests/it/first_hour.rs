@@ -170,3 +170,86 @@ fn the_hook_says_when_it_skipped_culling_and_why() {
     assert!(!summary.contains("```diff\n```"), "{summary}");
     assert!(!art.join("cull-plan.json").exists());
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_definitions() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let r = checker(&["completions", shell]);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        for word in ["check", "gate", "--fleet", "--contracts"] {
+            assert!(r.stdout.contains(word), "{shell}: no {word}");
+        }
+    }
+    assert_eq!(checker(&["completions", "tcsh"]).code, 2);
+    let r = checker(&["man"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with(".ie") && r.stdout.contains(".TH checker 1"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("man1");
+    let r = checker(&["man", "--output", out.to_str().expect("utf8")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for page in [
+        "checker.1",
+        "checker-check.1",
+        "checker-hook.1",
+        "checker-fleet-record.1",
+    ] {
+        let text =
+            std::fs::read_to_string(out.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page}");
+    }
+    let check = std::fs::read_to_string(out.join("checker-check.1")).expect("page");
+    assert!(
+        check.contains("fleet") && check.contains("max\\-unknown"),
+        "{check}"
+    );
+}
+
+#[test]
+fn fleet_dash_reads_standard_input() {
+    use std::io::Write;
+    let fleet = format!("{R}/fleet-2018-02-14.json");
+    let args = |f: &str| {
+        vec![
+            "check".to_string(),
+            "--contracts".into(),
+            format!("{R}/provider-after"),
+            "--contracts".into(),
+            format!("{R}/consumers-prefix"),
+            "--fleet".into(),
+            f.into(),
+            "--now".into(),
+            NOW.into(),
+            "--format".into(),
+            "json".into(),
+        ]
+    };
+    let from_file = checker(&args(&fleet).iter().map(String::as_str).collect::<Vec<_>>());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_checker"));
+    cmd.args(args("-"));
+    isolate(&mut cmd);
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&std::fs::read(root().join(&fleet)).expect("fleet"))
+        .expect("write");
+    let out = child.wait_with_output().expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(from_file.code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdin: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let file = from_file.json();
+    assert_eq!(stdin["findings"], file["findings"]);
+    assert_eq!(stdin["summary"], file["summary"]);
+    assert_eq!(stdin["source"]["parts"][0]["name"], "-");
+}

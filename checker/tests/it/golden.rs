@@ -52,8 +52,20 @@ const WM_NOW: &str = "2026-06-01T12:00:00Z";
 fn help_of_every_command() {
     golden("help", &["--help"], None);
     for cmd in [
-        "validate", "check", "explain", "rules", "gate", "snapshot", "diff", "cull", "hook",
-        "test", "init", "fleet",
+        "validate",
+        "check",
+        "explain",
+        "rules",
+        "gate",
+        "snapshot",
+        "diff",
+        "cull",
+        "hook",
+        "test",
+        "init",
+        "fleet",
+        "completions",
+        "man",
     ] {
         golden(&format!("help-{cmd}"), &[cmd, "--help"], None);
     }
