@@ -253,3 +253,130 @@ fn fleet_dash_reads_standard_input() {
     assert_eq!(stdin["summary"], file["summary"]);
     assert_eq!(stdin["source"]["parts"][0]["name"], "-");
 }
+
+#[test]
+fn report_format_doc_states_the_versions_the_commands_print() {
+    let doc = std::fs::read_to_string(root().join("docs/report-format.md")).expect("doc");
+    let (p, c) = (
+        format!("{R}/provider-after"),
+        format!("{R}/consumers-postfix"),
+    );
+    let fleet = format!("{R}/fleet-2018-02-14.json");
+    let status = format!("{R}/status-2018-02-14.json");
+    let base = [
+        "--contracts",
+        &p,
+        "--contracts",
+        &c,
+        "--fleet",
+        &fleet,
+        "--now",
+        NOW,
+    ];
+    let with = |cmd: &[&str]| {
+        let mut a = cmd.to_vec();
+        a.extend(base);
+        a.extend(["--format", "json"]);
+        checker(&a).json()
+    };
+    let printed = [
+        with(&["check"]),
+        with(&[
+            "diff",
+            "--snapshot",
+            "snapshots/taskcluster-2018-02-12.json",
+        ]),
+        with(&["cull", "--status", &status]),
+        checker(&["rules", "--format", "json"]).json(),
+    ];
+    for v in printed {
+        let row = format!(
+            "| `{}` | {}.{} |",
+            v["format"].as_str().expect("format"),
+            v["version"],
+            v["minorVersion"]
+        );
+        assert!(
+            doc.contains(&row),
+            "docs/report-format.md has no row with {row}"
+        );
+    }
+}
+
+#[test]
+fn every_hooks_file_the_project_names_exists() {
+    let re = regex::Regex::new(r"hooks/([A-Za-z0-9_.-]+\.(?:json|md))").expect("regex");
+    let mut named = Vec::new();
+    for dir in [
+        "checker/src",
+        "checker-ec2/src",
+        "contracts",
+        "examples",
+        "docs",
+    ] {
+        for e in walkdir::WalkDir::new(root().join(dir)) {
+            let e = e.expect("walk");
+            if e.file_type().is_file()
+                && let Ok(text) = std::fs::read_to_string(e.path())
+            {
+                for m in re.captures_iter(&text) {
+                    named.push((e.path().display().to_string(), m[1].to_string()));
+                }
+            }
+        }
+    }
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("readme");
+    for m in re.captures_iter(&readme) {
+        named.push(("README.md".into(), m[1].to_string()));
+    }
+    assert!(named.iter().any(|(_, f)| f == "iam-policy.json"));
+    let missing: Vec<_> = named
+        .iter()
+        .filter(|(_, f)| !root().join("hooks").join(f).exists())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "files naming hooks/ files that do not exist: {missing:#?}"
+    );
+}
+
+#[test]
+fn one_missing_comma_is_one_error_in_its_own_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut p = provider();
+    p["name"] = "prov".into();
+    let text = serde_json::to_string_pretty(&p).expect("json");
+    // Drop the comma after "kind": "provider".
+    let broken = text.replacen("\"provider\",", "\"provider\"", 1);
+    assert_ne!(broken, text);
+    write(dir.path(), "provider.json", &broken);
+    write_json(dir.path(), "consumer.json", &consumer());
+    let d = dir.path().to_str().expect("utf8");
+    let r = checker(&["validate", "--contracts", d]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("provider.json:"), "{}", r.stderr);
+    assert!(r.stderr.contains("not valid JSON"), "{}", r.stderr);
+    assert!(!r.stderr.contains("consumer.json"), "{}", r.stderr);
+    assert_eq!(r.stderr.matches("error: ").count(), 1, "{}", r.stderr);
+}
+
+#[test]
+fn a_bad_waiver_date_is_hinted_as_a_date() {
+    let dir = tempfile::tempdir().expect("tmp");
+    write_json(dir.path(), "provider.json", &provider());
+    write_json(dir.path(), "consumer.json", &consumer());
+    write_json(
+        dir.path(),
+        "waivers.json",
+        &serde_json::json!({"kind": "waivers", "waivers": [{"consumer": "cons", "owner": "relops", "reason": "r", "expires": "1 March 2030"}]}),
+    );
+    let r = checker(&[
+        "validate",
+        "--contracts",
+        dir.path().to_str().expect("utf8"),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("/waivers/0/expires"), "{}", r.stderr);
+    assert!(r.stderr.contains("YYYY-MM-DD"), "{}", r.stderr);
+    assert!(!r.stderr.contains("kebab-case"), "{}", r.stderr);
+}
