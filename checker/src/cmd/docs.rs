@@ -3,7 +3,6 @@
 //! drift from the flags.
 
 use checker::{Error, ExitStatus, Result};
-use clap::CommandFactory;
 use std::path::PathBuf;
 
 /// `checker completions`.
@@ -31,7 +30,7 @@ pub struct ManArgs {
 
 /// Prints the completion script for the shell.
 pub fn completions(a: &CompletionsArgs) -> Result<ExitStatus> {
-    let mut cmd = super::Cli::command();
+    let mut cmd = super::command();
     let mut out = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "checker", &mut out);
     write(&out, None)?;
@@ -40,7 +39,7 @@ pub fn completions(a: &CompletionsArgs) -> Result<ExitStatus> {
 
 /// Writes the man pages.
 pub fn man(a: &ManArgs) -> Result<ExitStatus> {
-    let mut cmd = super::Cli::command();
+    let mut cmd = super::command();
     cmd.build();
     let Some(dir) = &a.output else {
         write(&render(&cmd)?, None)?;

@@ -90,6 +90,35 @@ pub enum Command {
     Man(docs::ManArgs),
 }
 
+/// The command line: [`Cli`], with each command's `--format` offering only the formats its
+/// document is rendered in ([`checker::render::Document::formats`]), so help, completions and man
+/// pages cannot offer a format the command then refuses.
+pub fn command() -> clap::Command {
+    use checker::render::Document;
+    use clap::CommandFactory;
+    let restrict = |doc: Document| {
+        move |c: clap::Command| {
+            c.mut_arg("format", move |a| {
+                use clap::builder::TypedValueParser;
+                let names: Vec<clap::builder::PossibleValue> = doc
+                    .formats()
+                    .iter()
+                    .filter_map(|f| f.to_possible_value())
+                    .collect();
+                a.value_parser(
+                    clap::builder::PossibleValuesParser::new(names)
+                        .map(|s| Format::from_str(&s, false).unwrap_or(Format::Human)),
+                )
+            })
+        }
+    };
+    Cli::command()
+        .mut_subcommand("diff", restrict(Document::Diff))
+        .mut_subcommand("cull", restrict(Document::Plan))
+        .mut_subcommand("test", restrict(Document::ContractTests))
+        .mut_subcommand("rules", restrict(Document::Rules))
+}
+
 /// What every command gets besides its arguments.
 pub struct Ctx {
     /// Colour human output on stdout.
@@ -98,7 +127,11 @@ pub struct Ctx {
 
 /// Runs the CLI and returns the exit status.
 pub fn main() -> ExitStatus {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -109,12 +142,17 @@ pub fn main() -> ExitStatus {
             };
         }
     };
-    init_tracing(cli.verbose);
     anstream::ColorChoice::write_global(match cli.color {
         ColorChoice::Auto => anstream::ColorChoice::Auto,
         ColorChoice::Always => anstream::ColorChoice::Always,
         ColorChoice::Never => anstream::ColorChoice::Never,
     });
+    // Logs go to stderr: coloured only when --color and stderr allow it (never in a pipe, with
+    // --color never, NO_COLOR or TERM=dumb), like the rest of the output.
+    init_tracing(
+        cli.verbose,
+        anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never,
+    );
     let ctx = Ctx {
         color: anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
     };
@@ -151,7 +189,7 @@ pub fn main() -> ExitStatus {
 /// overrides. Whatever either says, other crates (the AWS SDK, hyper, rustls) log at most at
 /// info: at debug and trace they print request and response bodies and headers, which hold
 /// user-data secrets and session tokens, and a Taskcluster task log is public.
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, ansi: bool) {
     use tracing_subscriber::prelude::*;
     let level = match verbose {
         0 => "warn",
@@ -167,6 +205,7 @@ fn init_tracing(verbose: u8) {
     });
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false)
         .with_filter(filter)
         .with_filter(ours_or_quiet);

@@ -380,3 +380,55 @@ fn a_bad_waiver_date_is_hinted_as_a_date() {
     assert!(r.stderr.contains("YYYY-MM-DD"), "{}", r.stderr);
     assert!(!r.stderr.contains("kebab-case"), "{}", r.stderr);
 }
+
+#[test]
+fn each_command_offers_only_the_formats_it_renders() {
+    for (cmd, sarif) in [
+        ("check", true),
+        ("gate", true),
+        ("diff", false),
+        ("cull", false),
+        ("test", false),
+        ("rules", false),
+    ] {
+        let help = checker(&[cmd, "--help"]).stdout;
+        assert!(help.contains("markdown"), "{cmd}: {help}");
+        assert_eq!(help.contains("sarif"), sarif, "{cmd} --help:\n{help}");
+    }
+    // What is not offered is refused by the parser, before any work (exit 2)...
+    let r = checker(&["rules", "--format", "sarif"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("possible values: human, json, junit, markdown"),
+        "{}",
+        r.stderr
+    );
+    // ...and what is offered works.
+    for f in ["human", "json", "junit", "markdown"] {
+        assert_eq!(checker(&["rules", "--format", f]).code, 0, "{f}");
+    }
+}
+
+#[test]
+fn logs_have_no_colour_codes_with_color_never() {
+    let fleet = format!("{R}/fleet-2018-02-12.json");
+    let p = format!("{R}/provider-before");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_checker"));
+    cmd.args([
+        "-v",
+        "--color",
+        "never",
+        "check",
+        "--contracts",
+        &p,
+        "--fleet",
+        &fleet,
+    ]);
+    isolate(&mut cmd);
+    cmd.env_remove("NO_COLOR").env("TERM", "xterm-256color");
+    let out = cmd.output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("INFO"), "{err}");
+    assert!(!err.contains('\u{1b}'), "escape codes in -v logs: {err:?}");
+}
