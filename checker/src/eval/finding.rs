@@ -107,6 +107,7 @@ fn provider_finding(
         waiver: None,
         location: o.location.clone(),
         account: None,
+        also: Vec::new(),
     }
 }
 
@@ -167,6 +168,7 @@ fn consumer_finding(
         waiver: waiver.map(|w| waiver_ref(&set.waivers[w])),
         location: cl.location.clone(),
         account: None,
+        also: Vec::new(),
     }
 }
 

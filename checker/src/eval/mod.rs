@@ -539,6 +539,7 @@ fn waiver_findings(set: &ContractSet, used: &[bool], today: NaiveDate) -> Vec<Fi
             waiver: Some(finding::waiver_ref(w)),
             location: None,
             account: None,
+            also: Vec::new(),
         };
         if w.expires < today {
             out.push(Finding {

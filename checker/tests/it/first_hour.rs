@@ -432,3 +432,68 @@ fn logs_have_no_colour_codes_with_color_never() {
     assert!(err.contains("INFO"), "{err}");
     assert!(!err.contains('\u{1b}'), "escape codes in -v logs: {err:?}");
 }
+
+#[test]
+fn one_bad_user_data_is_one_unknown_finding_naming_every_clause_it_blocked() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let fleet = broken_fleet_with_bad_user_data(dir.path());
+    let r = checker(&[
+        "check",
+        "--contracts",
+        "examples/taskcluster-2018/provider-after",
+        "--contracts",
+        "examples/taskcluster-2018/consumers-postfix",
+        "--fleet",
+        &fleet,
+        "--now",
+        NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let v = r.json();
+    let unknown: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["outcome"] == "unknown")
+        .collect();
+    assert_eq!(unknown.len(), 1, "{unknown:#?}");
+    assert_eq!(v["summary"]["unknown"], 1);
+    let f = unknown[0];
+    let also = f["also"].as_array().expect("also");
+    assert!(also.len() >= 10, "{f}");
+    assert!(
+        also.iter().any(|a| a["consumer"] == "generic-worker"),
+        "{f}"
+    );
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("for one cause: user-data (10 bytes) is not JSON"),
+        "{f}"
+    );
+    // JUnit still marks every blocked clause as unknown, not as passed.
+    let mut a = vec![
+        "check",
+        "--contracts",
+        "examples/taskcluster-2018/provider-after",
+        "--contracts",
+        "examples/taskcluster-2018/consumers-postfix",
+        "--fleet",
+        &fleet,
+        "--now",
+        NOW,
+    ];
+    a.extend(["--format", "junit"]);
+    let j = checker(&a).stdout;
+    for c in also.iter().filter(|c| c["consumer"] == "generic-worker") {
+        let clause = c["clause"].as_str().expect("clause");
+        let case = j
+            .split("<testcase ")
+            .find(|t| t.starts_with(&format!("name=\"{clause}\"")))
+            .unwrap_or_else(|| panic!("no case {clause}"));
+        assert!(case.contains("type=\"unknown\""), "{clause}: {case}");
+    }
+}
