@@ -321,10 +321,55 @@ impl ReportArgs {
 
     /// Renders the report as asked, writes it, and returns its exit status.
     pub fn finish(&self, report: &checker::report::Report, ctx: &Ctx) -> Result<ExitStatus> {
-        let text = checker::render::report(report, self.out.format, self.out.color(ctx))?;
+        let mut text = checker::render::report(report, self.out.format, self.out.color(ctx))?;
+        if self.out.format == Format::Human
+            && self.out.output.is_none()
+            && let Some(width) = terminal_width()
+        {
+            text = wrap(&text, width);
+        }
         self.out.write(&text)?;
         Ok(report.summary.exit_code)
     }
+}
+
+/// The width human output wraps to on stdout: `COLUMNS` when set, else the terminal's; none in a
+/// pipe or a file (a log keeps one line per message, for grep).
+fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+    {
+        return (c >= 20).then_some(c);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
+}
+
+/// Wraps each line longer than `width` at word boundaries, continuing at its own indentation
+/// (colour codes do not count; a word longer than the line, a regex or a URL, is kept whole).
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.lines() {
+        if textwrap::core::display_width(line) <= width {
+            out.push_str(line);
+        } else {
+            let body = line.trim_start();
+            let indent = &line[..line.len() - body.len()];
+            let opts = textwrap::Options::new(width)
+                .initial_indent(indent)
+                .subsequent_indent(indent)
+                .break_words(false)
+                .word_separator(textwrap::WordSeparator::AsciiSpace)
+                .word_splitter(textwrap::WordSplitter::NoHyphenation);
+            out.push_str(&textwrap::fill(body, opts));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Parses `--now`.

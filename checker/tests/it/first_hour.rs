@@ -497,3 +497,39 @@ fn one_bad_user_data_is_one_unknown_finding_naming_every_clause_it_blocked() {
         assert!(case.contains("type=\"unknown\""), "{clause}: {case}");
     }
 }
+
+#[test]
+fn human_output_wraps_to_the_terminal_width_and_not_in_a_pipe() {
+    let p = format!("{R}/provider-after");
+    let c = format!("{R}/consumers-prefix");
+    let f = format!("{R}/fleet-2018-02-14.json");
+    let args = [
+        "check",
+        "--contracts",
+        &p,
+        "--contracts",
+        &c,
+        "--fleet",
+        &f,
+        "--now",
+        NOW,
+    ];
+    let width = |s: &str| s.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    // A pipe (the tests' stdout) without COLUMNS: one line per message, as logs and grep want.
+    let piped = checker(&args);
+    assert!(width(&piped.stdout) > 200, "{}", piped.stdout);
+    // A terminal's width (COLUMNS, as a terminal sets it): every line fits, at its indentation,
+    // and no word (a regex, an instance id) is cut.
+    let wrapped = checker_env(&args, &[("COLUMNS", "80")]);
+    assert_eq!(wrapped.code, piped.code);
+    assert!(width(&wrapped.stdout) <= 80, "{}", wrapped.stdout);
+    let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+    assert_eq!(words(&wrapped.stdout), words(&piped.stdout));
+    assert!(
+        wrapped
+            .stdout
+            .contains("\n          /^aws-provisioner-v1-managed:[^:]+:[0-9a-f]+$/;"),
+        "{}",
+        wrapped.stdout
+    );
+}

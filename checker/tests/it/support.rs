@@ -56,6 +56,7 @@ pub fn isolate(cmd: &mut Command) {
         .env_remove("RUST_LOG")
         .env_remove("TASKCLUSTER_ROOT_URL")
         .env_remove("TASKCLUSTER_PROXY_URL")
+        .env_remove("COLUMNS")
         .env("NO_COLOR", "1");
     // The project's checkout keeps Taskcluster's schemas beside it; a user's machine has none
     // (tests of that case remove this).
