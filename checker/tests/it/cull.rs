@@ -109,30 +109,47 @@ pub fn terminated_ids(reqs: &[Request]) -> Vec<String> {
     ids
 }
 
-/// Tags as EC2 keeps them: CreateTags and DeleteTags change a shared store, and a
-/// DescribeInstances filtered by `tag-key` (the cull claims' read) answers from it.
-pub async fn mount_tag_store(server: &MockServer) {
-    use std::collections::BTreeMap;
-    use std::sync::{Arc, Mutex};
-    type Store = Arc<Mutex<BTreeMap<String, BTreeMap<String, String>>>>;
-    let store: Store = Arc::default();
+/// Tags as EC2 keeps them: instance -> key -> value.
+pub type TagStore = std::sync::Arc<
+    std::sync::Mutex<
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    >,
+>;
+
+/// EC2's filter value match: `*` any run of characters, `?` one.
+fn glob(pattern: &str, s: &str) -> bool {
+    let re = regex::escape(pattern)
+        .replace("\\*", ".*")
+        .replace("\\?", ".");
+    regex::Regex::new(&format!("^{re}$")).is_ok_and(|r| r.is_match(s))
+}
+
+/// Tags as EC2 keeps them: CreateTags and DeleteTags change a shared store (DeleteTags given a
+/// value deletes only a tag that still holds it), and a DescribeInstances filtered by `tag-key`
+/// (the cull claims' read; filter values may use wildcards) answers from it.
+pub async fn mount_tag_store(server: &MockServer) -> TagStore {
+    let store: TagStore = TagStore::default();
     let form = |req: &Request| -> Vec<(String, String)> {
         form_urlencoded::parse(&req.body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    };
+    let tags_of = |f: &[(String, String)]| -> Vec<(String, Option<String>)> {
+        let get = |k: &str| f.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
+        (1..)
+            .map_while(|n| {
+                get(&format!("Tag.{n}.Key")).map(|k| (k, get(&format!("Tag.{n}.Value"))))
+            })
             .collect()
     };
     let st = store.clone();
     Mock::given(action("CreateTags"))
         .respond_with(move |req: &Request| {
             let f = form(req);
-            let get = |k: &str| f.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
             let mut s = st.lock().expect("store");
-            for (k, id) in f.iter().filter(|(k, _)| k.starts_with("ResourceId.")) {
-                let _ = k;
-                for n in 1.. {
-                    let Some(key) = get(&format!("Tag.{n}.Key")) else { break };
-                    let val = get(&format!("Tag.{n}.Value")).unwrap_or_default();
-                    s.entry(id.clone()).or_default().insert(key, val);
+            for (_, id) in f.iter().filter(|(k, _)| k.starts_with("ResourceId.")) {
+                for (key, val) in tags_of(&f) {
+                    s.entry(id.clone()).or_default().insert(key, val.unwrap_or_default());
                 }
             }
             xml(format!("<CreateTagsResponse xmlns=\"{NS}\"><requestId>r</requestId><return>true</return></CreateTagsResponse>"))
@@ -143,24 +160,34 @@ pub async fn mount_tag_store(server: &MockServer) {
     Mock::given(action("DeleteTags"))
         .respond_with(move |req: &Request| {
             let f = form(req);
-            let keys: Vec<&String> = f.iter().filter(|(k, _)| k.ends_with(".Key")).map(|(_, v)| v).collect();
             let mut s = st.lock().expect("store");
             for (_, id) in f.iter().filter(|(k, _)| k.starts_with("ResourceId.")) {
                 if let Some(t) = s.get_mut(id) {
-                    t.retain(|k, _| !keys.contains(&k));
+                    for (key, val) in tags_of(&f) {
+                        if val.is_none() || t.get(&key) == val.as_ref() {
+                            t.remove(&key);
+                        }
+                    }
                 }
             }
             xml(format!("<DeleteTagsResponse xmlns=\"{NS}\"><requestId>r</requestId><return>true</return></DeleteTagsResponse>"))
         })
         .mount(server)
         .await;
+    let st = store.clone();
     Mock::given(action("DescribeInstances"))
         .and(body_string_contains("tag-key"))
-        .respond_with(move |_: &Request| {
-            let s = store.lock().expect("store");
+        .respond_with(move |req: &Request| {
+            let f = form(req);
+            let patterns: Vec<String> = f
+                .iter()
+                .filter(|(k, _)| k.starts_with("Filter.1.Value."))
+                .map(|(_, v)| v.clone())
+                .collect();
+            let s = st.lock().expect("store");
             let owned: Vec<(String, Vec<(String, String)>)> = s
                 .iter()
-                .filter(|(_, t)| t.contains_key("checker:culled-at"))
+                .filter(|(_, t)| t.keys().any(|k| patterns.iter().any(|p| glob(p, k))))
                 .map(|(id, t)| {
                     (
                         id.clone(),
@@ -182,11 +209,17 @@ pub async fn mount_tag_store(server: &MockServer) {
         .with_priority(1)
         .mount(server)
         .await;
+    store
 }
 
 /// 100 instances of one pool in us-east-1; `impaired` of them impaired, the k-th since k+30 minutes
-/// before NOW (so i-000 is the most recent); 5 more impaired outside the cull contract's selector.
+/// before now (so i-000 is the most recent); 5 more impaired outside the cull contract's selector.
 pub async fn fleet_server(impaired: usize, fresh: usize) -> MockServer {
+    fleet_server_with_store(impaired, fresh).await.0
+}
+
+/// [`fleet_server`], and its tag store (to seed claims or read them back).
+pub async fn fleet_server_with_store(impaired: usize, fresh: usize) -> (MockServer, TagStore) {
     let server = MockServer::start().await;
     let mut insts: Vec<Inst<'static>> = (0..100)
         .map(|k| wm_inst(&format!("i-{k:03}"), "us-east-1a", "gecko-t/win10-64"))
@@ -200,8 +233,9 @@ pub async fn fleet_server(impaired: usize, fresh: usize) -> MockServer {
         .respond_with(xml(describe_instances(&insts, None)))
         .mount(&server)
         .await;
-    mount_tag_store(&server).await;
-    let now = chrono::DateTime::parse_from_rfc3339(NOW).expect("now");
+    let store = mount_tag_store(&server).await;
+    // Claims follow the machine's clock (`--now` is refused with `--apply`): so do impairments.
+    let now = chrono::Utc::now();
     let mut imp: Vec<(String, &str, String)> = (0..impaired)
         .map(|k| {
             (
@@ -235,7 +269,7 @@ pub async fn fleet_server(impaired: usize, fresh: usize) -> MockServer {
         .respond_with(|req: &Request| xml(terminate_xml(&String::from_utf8_lossy(&req.body))))
         .mount(&server)
         .await;
-    server
+    (server, store)
 }
 
 pub fn cull_args(c: &str, uri: &str, extra: &[&str]) -> Vec<String> {
@@ -254,8 +288,6 @@ pub fn cull_args(c: &str, uri: &str, extra: &[&str]) -> Vec<String> {
         "5",
         "--format",
         "json",
-        "--now",
-        NOW,
     ];
     v.extend_from_slice(extra);
     v.into_iter().map(str::to_string).collect()
