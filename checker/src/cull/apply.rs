@@ -5,9 +5,10 @@
 
 use super::audit::Audit;
 use super::budget::{self, CLAIM_FILTER, Claim, ClaimState, LEGACY_CULLED_AT};
-use super::{Action, CullSettings, Decision, Outcome, Plan, PlanEntry};
+use super::{Action, CullSettings, Decision, Plan, PlanEntry};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -25,6 +26,29 @@ pub fn run_id(now: DateTime<Utc>) -> String {
         ),
     };
     format!("{}-{rand}", now.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// What an apply did, counted from what EC2 answered (not from what was planned).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    /// Instances the plan chose.
+    pub chosen: usize,
+    /// Acted on: EC2 answered with their new state.
+    pub acted: usize,
+    /// Given up at the re-read: another run claimed them or the group's budget first.
+    pub yielded: usize,
+    /// Refused by EC2 (nothing was done; their claims were released).
+    pub failed: usize,
+    /// The call's outcome is unknown (a timeout, a lost connection): they may have been acted
+    /// on, and their claims stay.
+    pub unknown: usize,
+    /// Not started (a signal, an audit log that could not be written, claiming failed).
+    pub not_started: usize,
+    /// EC2 did not know them (already gone).
+    pub not_found: usize,
+    /// Claims this run released (yielded, failed, not started, not found).
+    pub released: usize,
 }
 
 /// How acting went, for the plan's outcome and the exit status.

@@ -268,6 +268,38 @@ pub fn keep(
     out
 }
 
+/// An instance another run has claimed: acted on (not again), or claimed and not confirmed
+/// (in flight, or its run died before it could act or release: it counts until the window
+/// ends, and a suspect claim for as long as it exists).
+pub(super) fn decision(c: &Claim, now: DateTime<Utc>) -> (super::Decision, String) {
+    let at = c.at.map_or_else(
+        || "an unreadable time".to_string(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
+    if let Some(s) = c.suspect(now) {
+        return (
+            super::Decision::Claimed,
+            format!(
+                "{s}; it counts against the budget until the tag {} is removed",
+                c.key()
+            ),
+        );
+    }
+    match c.state {
+        ClaimState::Acted => (
+            super::Decision::AlreadyActed,
+            format!("acted on by run {} at {at}: not acted on twice", c.run),
+        ),
+        ClaimState::Claimed => (
+            super::Decision::Claimed,
+            format!(
+                "claimed by run {} at {at} and not confirmed: in flight, or that run stopped before it could act or release; not acted on while the claim is in the window",
+                c.run
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ pub mod budget;
 mod run;
 mod scope;
 mod status;
-pub use apply::apply;
+pub use apply::{Outcome, apply};
 pub use budget::Claim;
 pub use run::{CullSettings, Gathered, gather, make_plan, stop_on_signal};
 pub use scope::{cull_contract, members};
@@ -179,29 +179,6 @@ pub struct Plan {
     pub outcome: Option<Outcome>,
 }
 
-/// What an apply did, counted from what EC2 answered (not from what was planned).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Outcome {
-    /// Instances the plan chose.
-    pub chosen: usize,
-    /// Acted on: EC2 answered with their new state.
-    pub acted: usize,
-    /// Given up at the re-read: another run claimed them or the group's budget first.
-    pub yielded: usize,
-    /// Refused by EC2 (nothing was done; their claims were released).
-    pub failed: usize,
-    /// The call's outcome is unknown (a timeout, a lost connection): they may have been acted
-    /// on, and their claims stay.
-    pub unknown: usize,
-    /// Not started (a signal, an audit log that could not be written, claiming failed).
-    pub not_started: usize,
-    /// EC2 did not know them (already gone).
-    pub not_found: usize,
-    /// Claims this run released (yielded, failed, not started, not found).
-    pub released: usize,
-}
-
 /// The cull plan's format name.
 pub const PLAN_FORMAT: &str = "checker-cull-plan";
 /// The cull plan's (major) version.
@@ -353,7 +330,7 @@ fn entries(
             .filter(|c| c.instance == imp.id && c.counts(input.now, input.window))
             .max_by_key(|c| c.state);
         let (decision, why) = match (member, imp.since) {
-            _ if let Some(c) = claimed => claimed_decision(c, input),
+            _ if let Some(c) = claimed => budget::decision(c, input.now),
             (None, _) => (
                 Decision::OutsideSelector,
                 format!("not selected by {}: never touched", input.contract),
@@ -399,38 +376,6 @@ fn entries(
         });
     }
     (entries, candidates, impaired_in)
-}
-
-/// An instance another run has claimed: acted on (not again), or claimed and not confirmed
-/// (in flight, or its run died before it could act or release: it counts until the window
-/// ends, and a suspect claim for as long as it exists).
-fn claimed_decision(c: &Claim, input: &PlanInput) -> (Decision, String) {
-    let at = c.at.map_or_else(
-        || "an unreadable time".to_string(),
-        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    );
-    if let Some(s) = c.suspect(input.now) {
-        return (
-            Decision::Claimed,
-            format!(
-                "{s}; it counts against the budget until the tag {} is removed",
-                c.key()
-            ),
-        );
-    }
-    match c.state {
-        budget::ClaimState::Acted => (
-            Decision::AlreadyActed,
-            format!("acted on by run {} at {at}: not acted on twice", c.run),
-        ),
-        budget::ClaimState::Claimed => (
-            Decision::Claimed,
-            format!(
-                "claimed by run {} at {at} and not confirmed: in flight, or that run stopped before it could act or release; not acted on while the claim is in the window",
-                c.run
-            ),
-        ),
-    }
 }
 
 /// A group's budget per window (before what earlier runs used).

@@ -5,11 +5,13 @@
 use crate::cull::{
     cull_args, cull_contracts, fleet_server, fleet_server_with_store, received, run, terminated_ids,
 };
-use crate::live::error_xml;
+use crate::live::{Inst, describe_instances, error_xml, xml};
 use crate::support::*;
 use serde_json::Value;
 use wiremock::matchers::body_string_contains;
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const NS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 
 fn action(a: &str) -> wiremock::matchers::BodyContainsMatcher {
     body_string_contains(format!("Action={a}&"))
@@ -289,4 +291,107 @@ async fn a_full_disk_mid_write_leaves_no_torn_line_and_nothing_is_done() {
     assert_eq!(text, before, "the log is back to its last whole line");
     assert!(received(&server, "CreateTags").await.is_empty());
     assert!(received(&server, "TerminateInstances").await.is_empty());
+}
+
+/// Tags as EC2 keeps them: instance -> key -> value.
+pub type TagStore = std::sync::Arc<
+    std::sync::Mutex<
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    >,
+>;
+
+/// EC2's filter value match: `*` any run of characters, `?` one.
+fn glob(pattern: &str, s: &str) -> bool {
+    let re = regex::escape(pattern)
+        .replace("\\*", ".*")
+        .replace("\\?", ".");
+    regex::Regex::new(&format!("^{re}$")).is_ok_and(|r| r.is_match(s))
+}
+
+/// Tags as EC2 keeps them: CreateTags and DeleteTags change a shared store (DeleteTags given a
+/// value deletes only a tag that still holds it), and a DescribeInstances filtered by `tag-key`
+/// (the cull claims' read; filter values may use wildcards) answers from it.
+pub async fn mount_tag_store(server: &MockServer) -> TagStore {
+    let store: TagStore = TagStore::default();
+    let form = |req: &Request| -> Vec<(String, String)> {
+        form_urlencoded::parse(&req.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    };
+    let tags_of = |f: &[(String, String)]| -> Vec<(String, Option<String>)> {
+        let get = |k: &str| f.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
+        (1..)
+            .map_while(|n| {
+                get(&format!("Tag.{n}.Key")).map(|k| (k, get(&format!("Tag.{n}.Value"))))
+            })
+            .collect()
+    };
+    let st = store.clone();
+    Mock::given(action("CreateTags"))
+        .respond_with(move |req: &Request| {
+            let f = form(req);
+            let mut s = st.lock().expect("store");
+            for (_, id) in f.iter().filter(|(k, _)| k.starts_with("ResourceId.")) {
+                for (key, val) in tags_of(&f) {
+                    s.entry(id.clone()).or_default().insert(key, val.unwrap_or_default());
+                }
+            }
+            xml(format!("<CreateTagsResponse xmlns=\"{NS}\"><requestId>r</requestId><return>true</return></CreateTagsResponse>"))
+        })
+        .mount(server)
+        .await;
+    let st = store.clone();
+    Mock::given(action("DeleteTags"))
+        .respond_with(move |req: &Request| {
+            let f = form(req);
+            let mut s = st.lock().expect("store");
+            for (_, id) in f.iter().filter(|(k, _)| k.starts_with("ResourceId.")) {
+                if let Some(t) = s.get_mut(id) {
+                    for (key, val) in tags_of(&f) {
+                        if val.is_none() || t.get(&key) == val.as_ref() {
+                            t.remove(&key);
+                        }
+                    }
+                }
+            }
+            xml(format!("<DeleteTagsResponse xmlns=\"{NS}\"><requestId>r</requestId><return>true</return></DeleteTagsResponse>"))
+        })
+        .mount(server)
+        .await;
+    let st = store.clone();
+    Mock::given(action("DescribeInstances"))
+        .and(body_string_contains("tag-key"))
+        .respond_with(move |req: &Request| {
+            let f = form(req);
+            let patterns: Vec<String> = f
+                .iter()
+                .filter(|(k, _)| k.starts_with("Filter.1.Value."))
+                .map(|(_, v)| v.clone())
+                .collect();
+            let s = st.lock().expect("store");
+            let owned: Vec<(String, Vec<(String, String)>)> = s
+                .iter()
+                .filter(|(_, t)| t.keys().any(|k| patterns.iter().any(|p| glob(p, k))))
+                .map(|(id, t)| {
+                    (
+                        id.clone(),
+                        t.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    )
+                })
+                .collect();
+            let insts: Vec<Inst<'_>> = owned
+                .iter()
+                .map(|(id, t)| Inst {
+                    id,
+                    az: "us-east-1a",
+                    key: None,
+                    tags: t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+                })
+                .collect();
+            xml(describe_instances(&insts, None))
+        })
+        .with_priority(1)
+        .mount(server)
+        .await;
+    store
 }
