@@ -6,6 +6,7 @@ mod bad_input;
 mod build;
 mod contract_tests;
 mod cull;
+mod cull_claims;
 mod cull_runs;
 mod deploy;
 mod firefox_ci;
