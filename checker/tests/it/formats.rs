@@ -281,7 +281,8 @@ fn rules_lists_every_kind_and_code() {
             "region-failed",
             "source-empty",
             "input-lost",
-            "launch-refused"
+            "launch-refused",
+            "selects-nothing"
         ]
     );
 }
