@@ -3,8 +3,12 @@
 //! manifest whose every output is the strongest promise the fleet supports: a constant; a
 //! template whose `{variables}` are bound to the group, to the instance's own region, zone or
 //! type, or to a hex hash; a set of observed values; or presence alone (secrets by presence
-//! only). Plus a consumer skeleton per provider, every clause marked as a draft. Deterministic:
-//! the same fleet gives the same files.
+//! only). Outputs equal on every instance share one variable, so a disagreement between them
+//! breaks the promise; a 12-digit segment equal to the record's account is the `account`
+//! builtin, never a hash; the group variable is named after the tag it is read from. Plus a
+//! consumer skeleton per provider, every clause marked as a draft, contract tests for it, and
+//! the JSON Schemas the drafts' `$schema` name. Deterministic: the same fleet gives the same
+//! files.
 
 use crate::fleet::{Instance, Read, UserData};
 use crate::output::{Ec2Field, OutputPath};

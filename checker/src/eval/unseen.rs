@@ -187,6 +187,9 @@ pub(crate) struct Tracker {
     told: Vec<bool>,
     /// Outputs instances carry: tag keys and user-data fields, for suggestions.
     names: BTreeSet<String>,
+    /// The tag keys and top-level user-data fields already collected into `names`.
+    tag_keys: std::collections::HashSet<String>,
+    user_data_keys: std::collections::HashSet<String>,
 }
 
 impl Tracker {
@@ -203,17 +206,22 @@ impl Tracker {
             told: vec![false; paths.len()],
             suspects,
             paths,
-            names: BTreeSet::new(),
+            ..Default::default()
         }
     }
 
-    /// Looks at more instances (nothing to do when no read is suspect).
+    /// Looks at more instances: nothing to do when no read is suspect or every suspect output
+    /// has been seen; else the unseen paths are read and the names instances carry collected
+    /// (allocating only for a name not collected yet).
     pub(crate) fn add(&mut self, fleet: &[Instance]) {
-        if self.paths.is_empty() {
-            return;
-        }
         for i in fleet {
+            if self.seen.iter().all(|s| *s) {
+                return;
+            }
             for (k, p) in self.paths.iter().enumerate() {
+                if self.seen[k] {
+                    continue;
+                }
                 match i.read(p) {
                     Read::Value(_) => {
                         self.seen[k] = true;
@@ -223,10 +231,19 @@ impl Tracker {
                     Read::Unknown(_) | Read::NotSampled => {}
                 }
             }
-            if self.names.len() < MAX_NAMES {
-                self.names.extend(i.tags.keys().map(|t| format!("tag:{t}")));
-                if let UserData::Json(m) = &i.user_data {
-                    for (k, v) in m {
+            if self.names.len() >= MAX_NAMES {
+                continue;
+            }
+            for t in i.tags.keys() {
+                if !self.tag_keys.contains(t.as_str()) {
+                    self.tag_keys.insert(t.clone());
+                    self.names.insert(format!("tag:{t}"));
+                }
+            }
+            if let UserData::Json(m) = &i.user_data {
+                for (k, v) in m {
+                    if !self.user_data_keys.contains(k.as_str()) {
+                        self.user_data_keys.insert(k.clone());
                         user_data_names(&format!("userData.{k}"), v, 1, &mut self.names);
                     }
                 }
