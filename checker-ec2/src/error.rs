@@ -62,6 +62,25 @@ pub enum Ec2Error {
     Other(String),
 }
 
+impl Ec2Error {
+    /// Whether EC2 surely did not carry the call out: it answered with an error (EC2 applies a
+    /// call whole or not at all), or the call was never sent. A timeout, a lost connection or an
+    /// answer that could not be read leave the outcome unknown, and so does a server-side
+    /// failure (`InternalError`, `Unavailable`, an HTTP 5xx).
+    pub fn surely_not_applied(&self) -> bool {
+        match self {
+            Ec2Error::Auth { .. }
+            | Ec2Error::Denied { .. }
+            | Ec2Error::Throttled { .. }
+            | Ec2Error::Credentials(_) => true,
+            Ec2Error::Service { code, .. } => {
+                !(code.contains("Internal") || code.contains("Unavailable") || code.contains('5'))
+            }
+            _ => false,
+        }
+    }
+}
+
 pub(crate) fn classify<E, R>(err: SdkError<E, R>) -> Ec2Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,

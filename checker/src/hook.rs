@@ -147,10 +147,16 @@ async fn cull(
         FleetSource::Live(o) => o.concurrency(),
         FleetSource::Recorded(_) => 1,
     };
+    messages.extend(
+        plan.suspect_claims
+            .iter()
+            .map(|s| format!("warning: {s}; it counts against the budget until it is removed")),
+    );
     if opts.apply
         && plan.refused.is_none()
         && let Some(sdk) = &g.live
-        && let Err(e) = crate::cull::apply(
+    {
+        match crate::cull::apply(
             &mut plan,
             sdk,
             &opts,
@@ -159,9 +165,13 @@ async fn cull(
             &crate::cull::stop_on_signal(),
         )
         .await
-    {
-        messages.push(e.to_string());
-        status = ExitStatus::worst([status, ExitStatus::Incomplete]);
+        {
+            Ok(warnings) => messages.extend(warnings.into_iter().map(|w| format!("warning: {w}"))),
+            Err(e) => {
+                messages.push(e.to_string());
+                status = ExitStatus::worst([status, ExitStatus::Incomplete]);
+            }
+        }
     }
     art.write("cull-plan.json", render::plan(&plan, Format::Json));
     Ok((status, render::plan(&plan, Format::Markdown)?))

@@ -41,6 +41,7 @@ pub struct Args {
 
 /// Runs the hook and says where its artifacts are.
 pub fn run(a: &Args) -> Result<ExitStatus> {
+    a.cull.refuse_now_with_apply(a.now)?;
     let set = a.contracts.load()?;
     let mut from = a.fleet.source()?;
     if let Some(name) = &a.aws_credentials_secret {

@@ -5,6 +5,7 @@ mod accounts;
 mod bad_input;
 mod contract_tests;
 mod cull;
+mod cull_claims;
 mod cull_runs;
 mod deploy;
 mod firefox_ci;

@@ -327,7 +327,7 @@ fn the_iam_policy_is_least_privilege() {
         if actions.iter().any(|a| a.ends_with("Tags")) {
             // Claims: only checker's own tag keys, only on the fleet's instances.
             assert!(
-                s["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+                s["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"]
                     .as_array()
                     .is_some_and(|k| k
                         .iter()
