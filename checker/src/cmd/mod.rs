@@ -386,6 +386,15 @@ pub fn warn_failed_regions(src: &checker::report::SourceInfo) {
     }
 }
 
+/// Warns, on stderr, of every read of an output that no provider promises (and, with a fleet,
+/// no instance carries): at its file, line and column, with the name it most likely meant.
+pub fn warn_unseen_reads(reads: &[checker::eval::UnseenRead]) {
+    let located = checker::diag::Diagnostics(reads.iter().map(|r| r.diagnostic()).collect());
+    for d in located.located().0 {
+        eprintln!("warning: {d}");
+    }
+}
+
 /// Leaves a command's big values (a fleet's records, the report) to the operating system: the
 /// process exits right after the command returns, and freeing 100,000 records one allocation at
 /// a time took 0.27 s of a 2.5 s run (bench/RESULTS.md).

@@ -172,25 +172,6 @@ fn consumer_finding(
     }
 }
 
-/// Outputs that may be missing from an instance, so that a consumer reading one that no
-/// provider promises is a real risk (tags, user-data, key pair, instance profile).
-fn provider_dependent(p: &OutputPath) -> bool {
-    use crate::output::Ec2Field::*;
-    match p {
-        OutputPath::Tag(_) | OutputPath::UserData(_) => true,
-        OutputPath::Field(f) => matches!(
-            f,
-            KeyName
-                | IamInstanceProfile
-                | InstanceLifecycle
-                | HttpTokens
-                | HttpEndpoint
-                | HopLimit
-                | PublicIp
-        ),
-    }
-}
-
 pub(super) fn coverage(set: &ContractSet, tallies: &[ConsumerTally]) -> Coverage {
     let reads = set.consumer_reads();
     let mut uncovered = Vec::new();
@@ -216,7 +197,7 @@ pub(super) fn coverage(set: &ContractSet, tallies: &[ConsumerTally]) -> Coverage
     } else {
         reads
             .iter()
-            .filter(|(p, _)| provider_dependent(p) && !promised.contains(p))
+            .filter(|(p, _)| p.provider_dependent() && !promised.contains(p))
             .map(|(p, who)| Unpromised {
                 output: p.to_string(),
                 consumers: who.iter().cloned().collect(),

@@ -60,6 +60,18 @@ pub fn report_of(
 ) -> Report {
     let mut findings = group_unknowns(ev.findings);
     findings.splice(0..0, extra);
+    if super::idle::judges_idle(&source) {
+        super::idle::selects_nothing(
+            set,
+            &ev.consumers,
+            &ev.unseen,
+            &source,
+            now.date_naive(),
+            &mut findings,
+        );
+        // Stable: the order within an outcome stays (what came first, then by consumer).
+        findings.sort_by_key(|f| f.outcome);
+    }
     let mut failed: Vec<Finding> = source.failed().map(region_failed).collect();
     // Nothing read is nothing checked: an empty source (a wrong region or account, credentials
     // that see nothing, a filter broken by a tag change) must not look clean.

@@ -23,6 +23,7 @@ mod live_overlap;
 mod moto;
 mod replay;
 mod schemas;
+mod selects_nothing;
 mod snapshots;
 mod stream;
 mod support;
