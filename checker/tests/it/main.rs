@@ -15,6 +15,7 @@ mod image;
 mod init;
 mod layout;
 mod live;
+mod live_faults;
 mod live_more;
 mod live_overlap;
 mod moto;
