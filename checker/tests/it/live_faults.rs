@@ -3,7 +3,6 @@
 //! `--timeout`, not after every retry twice over.
 
 use crate::live::*;
-use crate::support::*;
 use std::time::{Duration, Instant};
 use wiremock::{Mock, MockServer, Request};
 
