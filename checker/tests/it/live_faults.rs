@@ -179,3 +179,45 @@ async fn a_closed_port_fails_the_region_within_the_timeout() {
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
 }
+
+/// `fleet record` with a failed region wrote the regions it could read, and that file later
+/// checked clean: now it writes nothing and exits 3, naming the region.
+#[tokio::test(flavor = "multi_thread")]
+async fn fleet_record_with_a_failed_region_writes_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(action("DescribeInstances"))
+        .and(region("us-west-2"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(503).set_body_string(error_xml("Unavailable", "down")),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_region(&server, fleet(&["us-east-1a"]), true).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("fleet.json");
+    let uri = server.uri();
+    let r = run(owned(vec![
+        "fleet",
+        "record",
+        "--region",
+        "us-east-1",
+        "--region",
+        "us-west-2",
+        "--endpoint-url",
+        &uri,
+        "--no-shard",
+        "--retry-attempts",
+        "1",
+        "--output",
+        out.to_str().expect("utf8"),
+    ]))
+    .await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(!out.exists(), "a partial fleet file was written");
+    assert!(
+        r.stderr.contains("us-west-2 could not be read") && r.stderr.contains("none is written"),
+        "{}",
+        r.stderr
+    );
+}

@@ -13,6 +13,7 @@ mod gate;
 mod golden;
 mod image;
 mod init;
+mod inputs;
 mod layout;
 mod live;
 mod live_faults;
