@@ -234,10 +234,10 @@ pub fn run(
     let mut diags = Vec::new();
     let mut out = Vec::new();
     for f in files {
-        let v: Value = match std::fs::read(f).map(|b| serde_json::from_slice(&b)) {
+        let v: Value = match std::fs::read(f).map(|b| crate::diag::parse_json(f, &b)) {
             Ok(Ok(v)) => v,
-            Ok(Err(e)) => {
-                diags.push(Diagnostic::from_json_error(f, &e));
+            Ok(Err(d)) => {
+                diags.push(d);
                 continue;
             }
             Err(e) => {

@@ -116,7 +116,7 @@ fn region_failed(p: &SourcePart) -> Finding {
         "(source)",
         format!(
             "{} could not be read: {}; its instances were not evaluated",
-            p.name,
+            p.scope(),
             p.error.as_deref().unwrap_or("error")
         ),
     );

@@ -206,14 +206,14 @@ fn parse_all(
     for f in files {
         match std::fs::read(&f) {
             Err(e) => diags.push(Diagnostic::file(&f, format!("cannot read: {e}"))),
-            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(bytes) => match crate::diag::parse_json::<Value>(&f, &bytes) {
                 Ok(v) => {
                     if let Ok(text) = String::from_utf8(bytes) {
                         texts.insert(f.clone(), text);
                     }
                     docs.push((f, v));
                 }
-                Err(e) => diags.push(Diagnostic::from_json_error(&f, &e)),
+                Err(d) => diags.push(d),
             },
         }
     }
@@ -310,7 +310,7 @@ fn compile_all(
     let mut c = Compiler {
         diags,
         file: PathBuf::new(),
-        text: None,
+        locator: None,
     };
     for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "provider") {
         c.start(f, texts.remove(f));

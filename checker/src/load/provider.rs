@@ -308,7 +308,7 @@ impl Compiler<'_> {
             }
         };
         if rel.ends_with(".json") {
-            match serde_json::from_str::<Value>(&text) {
+            match crate::diag::parse_json::<Value>(&path, text.as_bytes()) {
                 Ok(Value::Array(a)) if a.iter().all(Value::is_string) => Some(strings(&a)),
                 Ok(_) => {
                     let d = Diagnostic::at(&path, "", "a set file must be a JSON array of strings")
@@ -316,8 +316,8 @@ impl Compiler<'_> {
                     self.diags.push(d);
                     None
                 }
-                Err(e) => {
-                    self.diags.push(Diagnostic::from_json_error(&path, &e));
+                Err(d) => {
+                    self.diags.push(d);
                     None
                 }
             }

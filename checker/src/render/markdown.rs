@@ -59,9 +59,9 @@ pub fn report(r: &Report) -> String {
             .parts
             .iter()
             .map(|p| if p.status == PartStatus::Ok {
-                p.name.clone()
+                p.scope()
             } else {
-                format!("**{} FAILED**", p.name)
+                format!("**{} FAILED**", p.scope())
             })
             .collect::<Vec<_>>()
             .join(", "),

@@ -548,6 +548,18 @@ impl ChangeKind {
     }
 }
 
+impl SourcePart {
+    /// The part's name with its scope: a region read through `--accounts` or `--org` names its
+    /// account too (`us-west-1 (account 111122223333)`), since two accounts' regions share a
+    /// name; a part that stands for a whole account already names it.
+    pub fn scope(&self) -> String {
+        match &self.account {
+            Some(a) if !self.name.contains(a.as_str()) => format!("{} (account {a})", self.name),
+            _ => self.name.clone(),
+        }
+    }
+}
+
 impl SourceInfo {
     /// Whether some part could not be read: such data never reports clean.
     pub fn incomplete(&self) -> bool {

@@ -316,7 +316,7 @@ pub fn read(path: &Path) -> Result<Snapshot, Diagnostics> {
             )),
         )
     })?;
-    let v: Value = serde_json::from_slice(&text).map_err(|e| one(Diagnostic::from_json_error(path, &e).hint("the snapshot is corrupt: restore it from git (`git checkout -- FILE`) or write a new one with `checker snapshot --output FILE`")))?;
+    let v: Value = crate::diag::parse_json(path, &text).map_err(|d| one(d.hint("the snapshot is corrupt: restore it from git (`git checkout -- FILE`) or write a new one with `checker snapshot --output FILE`")))?;
     if v.get("format").and_then(Value::as_str) != Some(FORMAT) {
         return Err(one(Diagnostic::at(
             path,

@@ -483,3 +483,109 @@ async fn gate_reads_a_bundle_of_pools_from_a_ci_tasks_artifact() {
         r.stderr
     );
 }
+
+/// A bundle over the HTTP client's default 10 MB (the documented all-pools bundle was 6.7 MB
+/// and grows) is read; a smaller --max-response-mb refuses it with exit 3, naming the flag.
+#[tokio::test(flavor = "multi_thread")]
+async fn gate_reads_a_pool_bundle_over_ten_megabytes_and_its_limit_is_configurable() {
+    if tc_schemas().is_none() {
+        return;
+    }
+    let pool: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            root().join("examples/firefox-ci-2021/pools/gecko-t--t-win10-64.json"),
+        )
+        .expect("pool"),
+    )
+    .expect("json");
+    // 11 MiB of it is whitespace: size is what the limit is about.
+    let body = format!(
+        "[{}{}]",
+        " ".repeat(11 << 20),
+        serde_json::to_string(&pool).expect("json")
+    );
+    assert!(body.len() > 11 << 20);
+    let queue = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/queue/v1/task/T/artifacts/public/all.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(body))
+        .mount(&queue)
+        .await;
+    let url = format!(
+        "{}/api/queue/v1/task/T/artifacts/public/all.json",
+        queue.uri()
+    );
+    let r = run(owned(vec!["gate", "--pools", &url, "--format", "json"])).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["source"]["instances"], 13);
+    let r = run(owned(vec![
+        "gate",
+        "--pools",
+        &url,
+        "--max-response-mb",
+        "5",
+    ]))
+    .await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("larger than the limit of 5 MiB")
+            && r.stderr.contains("--max-response-mb"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// A line break inside AWS_ACCESS_KEY_ID (the environment's, or the Taskcluster secret's)
+/// panicked the SDK (exit 101): it is a usage error (exit 2) naming the variable, never its
+/// value, before any call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_line_break_in_an_access_key_is_exit_2_naming_the_variable_not_its_value() {
+    let ec2 = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(empty_page())
+        .mount(&ec2)
+        .await;
+    let uri = ec2.uri();
+    let r = tokio::task::spawn_blocking(move || {
+        checker_env(
+            &[
+                "fleet",
+                "record",
+                "--region",
+                "us-east-1",
+                "--endpoint-url",
+                &uri,
+                "--no-shard",
+                "--retry-attempts",
+                "1",
+            ],
+            &[("AWS_ACCESS_KEY_ID", "AKIAPART1\nAKIAPART2")],
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("AWS_ACCESS_KEY_ID holds a line break"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("AKIAPART"), "{}", r.stderr);
+    assert!(ec2.received_requests().await.unwrap_or_default().is_empty());
+
+    let proxy = proxy_with(ResponseTemplate::new(200).set_body_json(json!({
+        "secret": {"AWS_ACCESS_KEY_ID": "AKIAPART1\nAKIAPART2", "AWS_SECRET_ACCESS_KEY": SECRET_KEY},
+        "expires": "2027-01-01T00:00:00.000Z"
+    })))
+    .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = hook_with_secret(&proxy, &ec2, dir.path()).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("AWS_ACCESS_KEY_ID holds a line break"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("AKIAPART") && !r.stderr.contains(SECRET_KEY));
+    assert!(ec2.received_requests().await.unwrap_or_default().is_empty());
+}

@@ -72,6 +72,7 @@ fn the_image_builds_offline_and_runs_the_main_job_without_network() {
     ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.json()["source"]["instances"], 18);
+    hook_runs_as_docker_worker_runs_it();
     let id = Command::new("docker")
         .args([
             "run",
@@ -90,4 +91,55 @@ fn the_image_builds_offline_and_runs_the_main_job_without_network() {
         "0",
         "the image runs as a non-root user"
     );
+}
+
+/// The hook as Taskcluster's docker-worker runs it: the image's own user and entry point, the
+/// hook definition's command, and no volume at /builds/worker/artifacts (docker-worker copies
+/// the artifacts out of the container afterwards). The non-root user could not create that
+/// folder: every run exited 3.
+fn hook_runs_as_docker_worker_runs_it() {
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "checker-test-hook"])
+        .output();
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "--network",
+            "none",
+            "--name",
+            "checker-test-hook",
+            "checker:test",
+            "hook",
+            "--fleet",
+            "/checker/examples/firefox-ci-2021/fleet.json",
+            "--contracts",
+            "/checker/contracts",
+            "--no-cull",
+            "--artifacts",
+            "/builds/worker/artifacts",
+        ])
+        .output()
+        .expect("docker run");
+    // What docker-worker uploads: the folder, copied out of the stopped container.
+    let copied = tempfile::tempdir().expect("tmp");
+    let cp = Command::new("docker")
+        .args(["cp", "checker-test-hook:/builds/worker/artifacts"])
+        .arg(copied.path())
+        .status();
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "checker-test-hook"])
+        .output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "the hook ran: {stderr}"
+    );
+    assert!(cp.is_ok_and(|s| s.success()), "docker cp");
+    for f in ["report.json", "summary.md", "junit.xml"] {
+        assert!(
+            copied.path().join("artifacts").join(f).is_file(),
+            "{f} is not among the artifacts: {stderr}"
+        );
+    }
 }
