@@ -30,8 +30,8 @@ mod scan;
 pub use account::{AssumeRole, OrgAccount, caller_account, org_accounts, session_name};
 pub use act::{ActionResult, RawStatus};
 use body::*;
-pub use error::Ec2Error;
 use error::classify;
+pub use error::{Ec2Error, require_credentials};
 pub use scan::RawInstance;
 
 /// How to reach EC2: the shared arguments of every live command.

@@ -33,12 +33,17 @@ impl Ctx<'_> {
 }
 
 /// Reads describe-instances JSON from `path`, reporting every bad instance.
+/// The path `-` is standard input (`aws ec2 describe-instances | checker check --fleet -`).
 pub fn read(path: &Path, secrets: &SecretPolicy) -> Result<Vec<Instance>, Diagnostics> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        Diagnostics(vec![Diagnostic::file(path, format!("cannot read the fleet file: {e}")).hint(
-            "pass the path of a file written by `aws ec2 describe-instances --output json` or `checker fleet record`",
-        )])
-    })?;
+    let file: Box<dyn std::io::Read> = if path == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(|e| {
+            Diagnostics(vec![Diagnostic::file(path, format!("cannot read the fleet file: {e}")).hint(
+                "pass the path of a file written by `aws ec2 describe-instances --output json` or `checker fleet record`, or - for standard input",
+            )])
+        })?)
+    };
     let mut ctx = Ctx {
         path,
         secrets,

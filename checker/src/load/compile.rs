@@ -319,6 +319,7 @@ impl Compiler<'_> {
             selector: selector?,
             clauses,
             facts,
+            may_be_empty: v.get("mayBeEmpty").and_then(Value::as_bool) == Some(true),
         })
     }
 

@@ -162,6 +162,7 @@ impl Compiler<'_> {
                 "region" => Builtin::Region,
                 "availabilityZone" => Builtin::AvailabilityZone,
                 "instanceType" => Builtin::InstanceType,
+                "account" => Builtin::Account,
                 _ => Builtin::ImageId,
             });
             if pattern.is_none() && set_name.is_none() && builtin.is_none() {
@@ -196,6 +197,7 @@ impl Compiler<'_> {
             .map(|(k, var)| {
                 let pat = match (&var.pattern, var.builtin) {
                     (Some(p), _) => p.clone(),
+                    (None, Some(Builtin::Account)) => "[0-9]{12}".to_string(),
                     (None, Some(_)) => "[^:/]+".to_string(),
                     (None, None) => ".+?".to_string(),
                 };
@@ -232,6 +234,7 @@ impl Compiler<'_> {
                 regex,
                 secret,
                 optional: o.get("optional").and_then(Value::as_bool).unwrap_or(false),
+                per_instance: o.get("perInstance").and_then(Value::as_bool) == Some(true),
                 description: str_at(o, "description"),
                 location: self.locate(&ptr),
             });

@@ -109,7 +109,7 @@ pub fn render_one(
                 .get("imageId")
                 .cloned()
                 .or_else(|| v.example.clone()),
-            None => v.example.clone(),
+            Some(Builtin::Account) | None => v.example.clone(),
         }
     };
     let mut ud = Map::new();

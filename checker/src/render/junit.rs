@@ -71,7 +71,12 @@ fn clause_status(r: &Report, c: &ConsumerTally, cl: &ClauseTally) -> TestCaseSta
     let findings: Vec<&Finding> = r
         .findings
         .iter()
-        .filter(|f| f.consumer == c.name && f.clause.as_deref() == Some(cl.id.as_str()))
+        .filter(|f| {
+            (f.consumer == c.name && f.clause.as_deref() == Some(cl.id.as_str()))
+                || f.also
+                    .iter()
+                    .any(|a| a.consumer == c.name && a.clause == cl.id)
+        })
         .collect();
     let fails = |f: &&&Finding| {
         f.outcome == Outcome::Violation && (f.severity == Severity::Error || r.summary.fail_on_warn)

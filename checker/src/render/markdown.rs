@@ -285,11 +285,15 @@ pub fn diff(r: &DiffReport) -> String {
             );
         }
     }
-    let _ = writeln!(
-        s,
-        "\n<details><summary>Snapshot diff</summary>\n\n```diff\n{}```\n</details>",
-        r.unified_diff
-    );
+    if r.unified_diff.is_empty() {
+        let _ = writeln!(s, "No output changed since the snapshot.");
+    } else {
+        let _ = writeln!(
+            s,
+            "\n<details><summary>Snapshot diff</summary>\n\n```diff\n{}```\n</details>",
+            r.unified_diff
+        );
+    }
     s
 }
 
@@ -304,6 +308,20 @@ pub fn plan(p: &Plan) -> String {
     );
     if let Some(r) = &p.refused {
         let _ = writeln!(s, "**Refused**: {}\n", cell(r));
+    }
+    if let Some(o) = &p.outcome {
+        let _ = writeln!(
+            s,
+            "**Outcome**: acted on {} of {} chosen; {} yielded to other runs, {} refused by EC2, {} with an unknown outcome, {} not started, {} already gone\n",
+            o.acted, o.chosen, o.yielded, o.failed, o.unknown, o.not_started, o.not_found
+        );
+    }
+    for c in &p.suspect_claims {
+        let _ = writeln!(
+            s,
+            "**Suspect claim** (counts against the budget): {}\n",
+            cell(c)
+        );
     }
     let _ = writeln!(
         s,

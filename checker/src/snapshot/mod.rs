@@ -2,9 +2,12 @@
 //! worker type, as the provider manifests define groups), and the diff of two of them with, for
 //! each change, the consumers whose contracts read that output.
 //!
-//! A snapshot changes only when the fleet's *shape* changes: values unique per instance are kept
-//! as shapes (`i-{hex}`), instance counts only as coarse buckets, keys and sets are sorted, so
-//! an unchanged fleet gives a byte-identical file.
+//! A snapshot changes only when the fleet's *shape* changes: outputs whose value is particular
+//! to each instance ([`ContractSet::per_instance`]: public IPv4 addresses, launch times, what a
+//! manifest marks `perInstance`) are recorded only as present on all or some instances, with a
+//! coarse count; other values unique per instance are kept as shapes (`i-{hex}`), instance
+//! counts only as coarse buckets, keys and sets are sorted, so an unchanged fleet (and normal
+//! churn: instances replaced, addresses reassigned) gives a byte-identical file.
 
 use crate::contract::ContractSet;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -71,6 +74,14 @@ pub struct OutputSummary {
     /// A secret: only its presence is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<bool>,
+    /// Particular to each instance: only its presence is recorded (`present`, and `count`
+    /// when only some instances carry it), never its values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_instance: Option<bool>,
+    /// How many instances carry it, as a bucket (`instances`' buckets), for a per-instance
+    /// output only some instances carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<String>,
 }
 
 fn bucket(n: usize) -> String {
@@ -155,7 +166,7 @@ pub fn take(set: &ContractSet, fleet: &[Instance]) -> Snapshot {
     }
     let groups = groups
         .into_iter()
-        .map(|(k, members)| (k, summarize_group(&members)))
+        .map(|(k, members)| (k, summarize_group(set, &members)))
         .collect();
     let consumers = set
         .consumers
@@ -176,7 +187,7 @@ pub fn take(set: &ContractSet, fleet: &[Instance]) -> Snapshot {
 /// One reading of an output: (region, value as text, JSON type for user-data).
 type Seen = (String, String, Option<&'static str>);
 
-fn summarize_group(members: &[&Instance]) -> Group {
+fn summarize_group(set: &ContractSet, members: &[&Instance]) -> Group {
     // (output) -> [(region, value, json type)]
     let mut seen: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
     for i in members {
@@ -229,38 +240,7 @@ fn summarize_group(members: &[&Instance]) -> Group {
     let outputs = seen
         .into_iter()
         .map(|(path, vals)| {
-            let present = if vals.len() >= n { "all" } else { "some" }.to_string();
-            let json_type = vals.iter().find_map(|(_, _, t)| *t).map(str::to_string);
-            let mut s = OutputSummary {
-                present,
-                json_type,
-                values: None,
-                per_region: None,
-                shapes: None,
-                secret: None,
-            };
-            if vals.iter().any(|(_, v, _)| v.starts_with(REDACTED_PREFIX)) {
-                s.secret = Some(true);
-                return (path, s);
-            }
-            let distinct: BTreeSet<&str> = vals.iter().map(|(_, v, _)| v.as_str()).collect();
-            // Never decide by how many instances share a value: a count-based rule would flip as
-            // the fleet scales and churn the file. Timestamps and long tails become shapes.
-            let timestamps = distinct.iter().all(|v| shape(v).contains("{time}"));
-            if distinct.len() > MAX_VALUES || timestamps {
-                s.shapes = Some(vals.iter().map(|(_, v, _)| shape(v)).collect());
-                return (path, s);
-            }
-            let mut per_region: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            for (r, v, _) in &vals {
-                per_region.entry(r.clone()).or_default().insert(v.clone());
-            }
-            let first = per_region.values().next().cloned();
-            if per_region.len() > 1 && per_region.values().any(|v| Some(v) != first.as_ref()) {
-                s.per_region = Some(per_region);
-            } else {
-                s.values = Some(distinct.into_iter().map(str::to_string).collect());
-            }
+            let s = summarize_output(set, &path, &vals, n);
             (path, s)
         })
         .collect();
@@ -269,6 +249,52 @@ fn summarize_group(members: &[&Instance]) -> Group {
         regions: members.iter().map(|i| i.region.clone()).collect(),
         outputs,
     }
+}
+
+/// One output of a group of `n` instances, from what they carry (`vals`).
+fn summarize_output(set: &ContractSet, path: &str, vals: &[Seen], n: usize) -> OutputSummary {
+    let present = if vals.len() >= n { "all" } else { "some" }.to_string();
+    let json_type = vals.iter().find_map(|(_, _, t)| *t).map(str::to_string);
+    let mut s = OutputSummary {
+        present,
+        json_type,
+        values: None,
+        per_region: None,
+        shapes: None,
+        secret: None,
+        per_instance: None,
+        count: None,
+    };
+    if vals.iter().any(|(_, v, _)| v.starts_with(REDACTED_PREFIX)) {
+        s.secret = Some(true);
+        return s;
+    }
+    if OutputPath::parse(path).is_ok_and(|p| set.per_instance(&p)) {
+        s.per_instance = Some(true);
+        if vals.len() < n {
+            s.count = Some(bucket(vals.len()));
+        }
+        return s;
+    }
+    let distinct: BTreeSet<&str> = vals.iter().map(|(_, v, _)| v.as_str()).collect();
+    // Never decide by how many instances share a value: a count-based rule would flip as
+    // the fleet scales and churn the file. Timestamps and long tails become shapes.
+    let timestamps = distinct.iter().all(|v| shape(v).contains("{time}"));
+    if distinct.len() > MAX_VALUES || timestamps {
+        s.shapes = Some(vals.iter().map(|(_, v, _)| shape(v)).collect());
+        return s;
+    }
+    let mut per_region: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (r, v, _) in vals {
+        per_region.entry(r.clone()).or_default().insert(v.clone());
+    }
+    let first = per_region.values().next().cloned();
+    if per_region.len() > 1 && per_region.values().any(|v| Some(v) != first.as_ref()) {
+        s.per_region = Some(per_region);
+    } else {
+        s.values = Some(distinct.into_iter().map(str::to_string).collect());
+    }
+    s
 }
 
 /// The snapshot as written: pretty JSON, sorted keys, trailing newline.

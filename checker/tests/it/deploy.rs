@@ -177,8 +177,9 @@ async fn gate_env(args: Vec<String>, env: [(&'static str, String); 2]) -> Run {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 async fn schemas_come_from_the_deployment_then_from_the_cache() {
-    let Some(schemas) = tc_schemas() else { return };
+    let schemas = tc_schemas();
     let tc = deployment(&schemas).await;
     let cache = tempfile::tempdir().expect("tmp");
     let args = owned(vec![
@@ -214,8 +215,9 @@ fn without_schemas_or_a_root_url_the_gate_says_both_ways() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 async fn gate_pool_id_fetches_the_pool_from_worker_manager() {
-    let Some(schemas) = tc_schemas() else { return };
+    let schemas = tc_schemas();
     let tc = deployment(&schemas).await;
     let mut pool: Value = serde_json::from_str(
         &std::fs::read_to_string(
@@ -320,10 +322,9 @@ fn failing_consumer(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn gate_writes_a_github_check_within_githubs_limits() {
-    if tc_schemas().is_none() {
-        return;
-    }
+    tc_schemas();
     let dir = tempfile::tempdir().expect("tmp");
     let needy = failing_consumer(dir.path(), 400);
     let gh = dir.path().join("github");
@@ -417,18 +418,19 @@ fn sarif_is_valid_sarif_2_1_0_with_one_located_result_per_finding() {
         "--format",
         "sarif",
     ]);
+    // Refused by the parser: diff does not offer sarif (its --help does not list it).
     assert_eq!(d.code, 2, "{}", d.stderr);
     assert!(
+        d.stderr.contains("invalid value 'sarif' for '--format"),
+        "{}",
         d.stderr
-            .contains("--format sarif renders check and gate reports")
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 async fn gate_reads_a_bundle_of_pools_from_a_ci_tasks_artifact() {
-    if tc_schemas().is_none() {
-        return;
-    }
+    tc_schemas();
     let read = |f: &str| -> Value {
         serde_json::from_str(
             &std::fs::read_to_string(root().join("examples/firefox-ci-2021/pools").join(f))

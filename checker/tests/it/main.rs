@@ -3,11 +3,14 @@
 
 mod accounts;
 mod bad_input;
+mod build;
 mod contract_tests;
 mod cull;
+mod cull_claims;
 mod cull_runs;
 mod deploy;
 mod firefox_ci;
+mod first_hour;
 mod formats;
 mod gate;
 mod golden;
@@ -22,6 +25,7 @@ mod live_overlap;
 mod moto;
 mod replay;
 mod schemas;
+mod selects_nothing;
 mod snapshots;
 mod stream;
 mod support;
