@@ -56,7 +56,7 @@ impl UnseenRead {
         let whose = if self.in_selector {
             format!("the selector of {}", self.consumer)
         } else {
-            format!("{}", self.consumer)
+            self.consumer.to_string()
         };
         let nobody = if self.fleet_seen {
             "no provider promises and no instance of the fleet carries"
