@@ -62,7 +62,8 @@ fn contracts_pools_and_snapshots_nested_too_deep_are_located_errors() {
     let r = checker(&["validate", "--contracts", c.to_str().expect("utf8")]);
     assert_too_deep(&r, "cons.json:1:", &format!("/clauses{}", "/0".repeat(127)));
 
-    if let Some(schemas) = tc_schemas() {
+    {
+        let schemas = tc_schemas();
         let pools = write(dir.path(), "pools.json", &deep());
         let r = checker(&[
             "gate",
