@@ -25,7 +25,23 @@ WORKER_TYPES = {
     "gecko-2-b-win2012": ("c4.4xlarge", ["us-east-1", "us-west-2"], 1),
     "gecko-3-b-win2012": ("c4.4xlarge", ["us-east-1", "us-west-2", "eu-central-1"], 1),
 }
-GOLDEN = ["gecko-t-win10-64", "gecko-t-win7-32", "gecko-1-b-win2012"]
+# Golden (AMI-build) instances, as OpenCloudConfig's ci/update-workertype.sh launched them in
+# February 2018 (mozilla-releng/OpenCloudConfig @ 96cf74baffb4861a0313ca24f8ef69199b6ca9a2,
+# 2018-01-20): `aws ec2 run-instances` in us-west-2 (aws_region's default) with
+# --key-name mozilla-taskcluster-worker-<workerType>, subnet-f94cb29f, sg-3bd7bf41, on demand, the
+# instance type of the worker type's case (c4.2xlarge testers, c4.4xlarge builders), user-data
+# that is a PowerShell script carrying <secrets> (not JSON) and
+# --instance-initiated-shutdown-behavior stop (the build stops the instance when done); then
+# `create-tags` WorkerType=golden-<workerType>, and nothing else: no Name, no Owner (lines
+# 163-168). Older golden instances of the worker type are terminated, the newest kept (line 233).
+# So a healthy account holds, per worker type built, the last build's instance (stopped) and,
+# while a build runs, the running one.
+GOLDEN = {
+    # worker type: (instance type, a build running on the day)
+    "gecko-t-win10-64": ("c4.2xlarge", True),
+    "gecko-t-win7-32": ("c4.2xlarge", False),
+    "gecko-1-b-win2012": ("c4.4xlarge", True),
+}
 
 
 def key_hash(public_key):
@@ -95,11 +111,30 @@ def provisioner_fleet(day, key_for, owner):
                 }
                 tags = {"Name": wt, "Owner": owner, "WorkerType": f"{owner}/{wt}"}
                 reservations.append({"Instances": [instance(iid, region, az, itype, key_for(wt), tags, user_data, launch, image)]})
-    # Golden (AMI-build) instances: launched by OCC's AMI builds, not the provisioner.
-    for wt in GOLDEN:
-        iid = "i-0" + h(day, "golden", wt, n=16)
+    # Golden (AMI-build) instances: launched by OCC's AMI builds, not the provisioner (GOLDEN).
+    for wt, (itype, building) in GOLDEN.items():
         tags = {"WorkerType": f"golden-{wt}"}
-        reservations.append({"Instances": [instance(iid, "us-west-2", "b", "c4.2xlarge", f"mozilla-taskcluster-worker-{wt}", tags, None, f"{day}T03:00:00.000Z", "ami-" + h("base", wt, n=8), spot=False)]})
+        builds = [("last", "2018-02-09T03:00:00.000Z", "stopped")]
+        if building:
+            builds.append(("now", f"{day}T03:00:00.000Z", "running"))
+        for which, launch, state in builds:
+            iid = "i-0" + h(day if which == "now" else "2018-02-09", "golden", wt, n=16)
+            inst = instance(iid, "us-west-2", "b", itype, f"mozilla-taskcluster-worker-{wt}", tags, None, launch, "ami-" + h("base", wt, n=8), spot=False)
+            # The PowerShell user-data with its <secrets> (made-up values): not JSON, so checker
+            # keeps only that it is not, never its text.
+            script = (
+                "<powershell>\nInvoke-Expression (New-Object Net.WebClient).DownloadString("
+                "'https://raw.githubusercontent.com/MozRelOps/OpenCloudConfig/master/userdata/rundsc.ps1')\n"
+                "</powershell>\n<persist>true</persist>\n<secrets>\n"
+                f"  <rootPassword>root-{h('root', iid, n=12)}</rootPassword>\n"
+                f"  <workerPassword>worker-{h('worker', iid, n=12)}</workerPassword>\n</secrets>\n"
+            )
+            inst["UserData"] = {"Value": base64.b64encode(script.encode()).decode()}
+            inst["SubnetId"] = "subnet-f94cb29f"
+            inst["SecurityGroups"] = [{"GroupId": "sg-3bd7bf41", "GroupName": "sg-3bd7bf41"}]
+            if state == "stopped":
+                inst["State"] = {"Code": 80, "Name": "stopped"}
+            reservations.append({"Instances": [inst]})
     return {"Reservations": reservations}
 
 
@@ -120,6 +155,7 @@ def statuses(fleet, now="2018-02-14T12:00:00Z"):
     out = []
     impaired = {}
     by_name = {}
+    running = {r["Instances"][0]["InstanceId"] for r in fleet["Reservations"] if r["Instances"][0]["State"]["Name"] == "running"}
     for r in fleet["Reservations"]:
         i = r["Instances"][0]
         name = next((t["Value"] for t in i.get("Tags", []) if t["Key"] in ("Name", "WorkerType")), "")
@@ -127,9 +163,13 @@ def statuses(fleet, now="2018-02-14T12:00:00Z"):
     for k, iid in enumerate(sorted(by_name["gecko-t-win10-64"])[:2]):
         impaired[iid] = ("instance", f"2018-02-14T0{8 + k}:00:00.000Z")
     impaired[sorted(by_name["gecko-t-win7-32"])[0]] = ("system", "2018-02-14T11:55:00.000Z")
-    impaired[by_name["golden-gecko-t-win10-64"][0]] = ("instance", "2018-02-14T09:00:00.000Z")
+    running_golden = [i for i in by_name["golden-gecko-t-win10-64"] if i in running]
+    impaired[running_golden[0]] = ("instance", "2018-02-14T09:00:00.000Z")
     for r in fleet["Reservations"]:
         i = r["Instances"][0]
+        # DescribeInstanceStatus reports running instances only (without IncludeAllInstances).
+        if i["State"]["Name"] != "running":
+            continue
         kind, since = impaired.get(i["InstanceId"], (None, None))
         def check(which):
             if kind == which:

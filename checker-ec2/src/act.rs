@@ -166,16 +166,22 @@ impl RegionClient {
         Ok(())
     }
 
-    /// Removes tags from instances (DeleteTags).
-    pub async fn untag(&self, ids: &[String], keys: &[String]) -> Result<(), Ec2Error> {
+    /// Removes tags from instances only where they still hold the given values (DeleteTags
+    /// with each tag's value: EC2 deletes a tag given with a value only when the value matches,
+    /// so a tag someone else has since changed is left alone).
+    pub async fn untag_if(
+        &self,
+        ids: &[String],
+        tags: &[(String, String)],
+    ) -> Result<(), Ec2Error> {
         let _p = self.permit("DeleteTags").await;
         let t = Instant::now();
         self.client
             .delete_tags()
             .set_resources(Some(ids.to_vec()))
             .set_tags(Some(
-                keys.iter()
-                    .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
+                tags.iter()
+                    .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
                     .collect(),
             ))
             .send()
@@ -185,9 +191,10 @@ impl RegionClient {
         Ok(())
     }
 
-    /// Every instance carrying the tag `key`, in any state (terminated instances stay visible
-    /// for about an hour, with their tags).
-    pub async fn tagged(&self, key: &str) -> Result<Vec<RawInstance>, Ec2Error> {
+    /// Every instance carrying a tag whose key matches one of `keys` (EC2 filter values: `*` is
+    /// a wildcard), in any state (terminated instances stay visible for about an hour, with
+    /// their tags).
+    pub async fn tagged(&self, keys: &[&str]) -> Result<Vec<RawInstance>, Ec2Error> {
         let found = std::sync::Mutex::new(Vec::new());
         let sink = |page: Vec<RawInstance>| {
             if let Ok(mut f) = found.lock() {
@@ -195,7 +202,10 @@ impl RegionClient {
             }
         };
         self.scan(
-            &[("tag-key".to_string(), vec![key.to_string()])],
+            &[(
+                "tag-key".to_string(),
+                keys.iter().map(|k| (*k).to_string()).collect(),
+            )],
             false,
             &sink,
         )

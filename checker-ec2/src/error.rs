@@ -57,9 +57,87 @@ pub enum Ec2Error {
     /// the SDK resolves them before it sends anything).
     #[error("could not get AWS credentials: {0}")]
     Credentials(String),
+    /// No credentials anywhere in aws-config's default chain: a configuration problem, not a
+    /// failed call (nothing was sent).
+    #[error(
+        "no AWS credentials found.\n  Tried, in order (aws-config's default chain, the AWS CLI's):\n{}\n  To configure: run `aws configure` (or `aws configure sso`, then `aws sso login`), or\n  export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile NAME for a profile\n  that has them; in the Taskcluster hook, --aws-credentials-secret NAME. `aws sts\n  get-caller-identity` with the same settings shows whether they work.",
+        chain_tried(profile.as_deref())
+    )]
+    NoCredentials {
+        /// The profile asked for (`--profile`, AWS_PROFILE), if any.
+        profile: Option<String>,
+    },
     /// Anything else (no region, ...).
     #[error("{0}")]
     Other(String),
+}
+
+/// The providers of aws-config's default credentials chain, in its order (aws-config 1.13.0,
+/// src/default_provider/credentials.rs, lines 27-32: environment, shared config, web identity,
+/// ECS, IMDS), each with where it looks.
+fn chain_tried(profile: Option<&str>) -> String {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let config = var("AWS_CONFIG_FILE").unwrap_or_else(|| "~/.aws/config".into());
+    let creds = var("AWS_SHARED_CREDENTIALS_FILE").unwrap_or_else(|| "~/.aws/credentials".into());
+    let profile = profile.unwrap_or("default");
+    let imds = if var("AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        " (disabled by AWS_EC2_METADATA_DISABLED)"
+    } else {
+        ""
+    };
+    [
+        "environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_string(),
+        format!(
+            "profile \"{profile}\" in {creds} and {config} (static keys, SSO, role, credential_process)"
+        ),
+        "web identity: AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN".to_string(),
+        "container credentials (ECS): AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI".to_string(),
+        format!("EC2 instance metadata (IMDS){imds}"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, s)| format!("    {}. {s}", i + 1))
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
+/// Resolves the credentials once before any call, so that having none is said as such
+/// ([`Ec2Error::NoCredentials`]) instead of as every region's failed call. Other credential
+/// failures (a refused role, an expired SSO token, a slow metadata service) are left to the calls
+/// that meet them, which name them per region.
+pub async fn require_credentials(sdk: &SdkConfig, profile: Option<&str>) -> Result<(), Ec2Error> {
+    use aws_credential_types::provider::ProvideCredentials;
+    use aws_credential_types::provider::error::CredentialsError;
+    let no_credentials = || Ec2Error::NoCredentials {
+        profile: profile.map(str::to_string),
+    };
+    let Some(provider) = sdk.credentials_provider() else {
+        return Err(no_credentials());
+    };
+    match provider.provide_credentials().await {
+        Err(CredentialsError::CredentialsNotLoaded(_)) => Err(no_credentials()),
+        _ => Ok(()),
+    }
+}
+
+impl Ec2Error {
+    /// Whether EC2 surely did not carry the call out: it answered with an error (EC2 applies a
+    /// call whole or not at all), or the call was never sent. A timeout, a lost connection or an
+    /// answer that could not be read leave the outcome unknown, and so does a server-side
+    /// failure (`InternalError`, `Unavailable`, an HTTP 5xx).
+    pub fn surely_not_applied(&self) -> bool {
+        match self {
+            Ec2Error::Auth { .. }
+            | Ec2Error::Denied { .. }
+            | Ec2Error::Throttled { .. }
+            | Ec2Error::Credentials(_)
+            | Ec2Error::NoCredentials { .. } => true,
+            Ec2Error::Service { code, .. } => {
+                !(code.contains("Internal") || code.contains("Unavailable") || code.contains('5'))
+            }
+            _ => false,
+        }
+    }
 }
 
 pub(crate) fn classify<E, R>(err: SdkError<E, R>) -> Ec2Error

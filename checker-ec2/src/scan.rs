@@ -130,8 +130,32 @@ impl RegionClient {
         }
     }
 
-    /// Scans the region: one paginator per availability zone, concurrently, de-duplicated by
-    /// instance id. Pages are handed to `sink` as they arrive.
+    /// Whether the endpoint honours wildcards in filter values, as EC2 does: one small page
+    /// filtered to `availability-zone` `*`, which every instance matches under EC2's wildcard
+    /// rules and none under exact matching (no zone is named `*`). Instances back: it does. None
+    /// back: it does not, or the region holds nothing the filters select; either way the region
+    /// is read as one chain, which is complete under both rules.
+    async fn honours_wildcards(&self, filters: &[(String, Vec<String>)]) -> Result<bool, Ec2Error> {
+        let mut f = filters.to_vec();
+        f.push(("availability-zone".into(), vec!["*".into()]));
+        Ok(match self.fetch(&f, 5, None).await? {
+            Fetched::Parsed(page, _) => !page.is_empty(),
+            Fetched::Body(bytes) => !fastxml::describe_instances(&bytes)
+                .map_err(Ec2Error::Malformed)?
+                .0
+                .is_empty(),
+        })
+    }
+
+    /// Scans the region: one paginator per shard of [`shard_plan`], concurrently, de-duplicated
+    /// by instance id. Pages are handed to `sink` as they arrive.
+    ///
+    /// The shards cover every instance by construction, whatever the zone listing says: a zone
+    /// it leaves out still ends in some character, and every character has its shard. The
+    /// listing only decides which endings get a paginator of their own. When the endpoint does
+    /// not honour wildcards, or the zones cannot be listed for want of permission, the region is
+    /// read as one chain; any other failure of the listing (an endpoint that does not answer)
+    /// fails the region at once instead of spending the retry budget a second time.
     pub async fn scan(
         &self,
         filters: &[(String, Vec<String>)],
@@ -139,16 +163,22 @@ impl RegionClient {
         sink: &(dyn Fn(Vec<RawInstance>) + Send + Sync),
     ) -> Result<ScanStats, Ec2Error> {
         let started = Instant::now();
-        // Sharding is an optimisation: when the zones cannot be listed (a policy that allows
-        // DescribeInstances only, say), the region is read as one chain, and the report says so.
         let mut note = None;
-        let zones = if shard_by_zone {
-            self.zones().await.unwrap_or_else(|e| {
-                note = Some(format!(
-                    "its zones could not be listed ({e}); read as one chain, not sharded"
-                ));
-                Vec::new()
-            })
+        let plan = if shard_by_zone {
+            let (zones, wildcards) = futures::join!(self.zones(), self.honours_wildcards(filters));
+            match (zones, wildcards?) {
+                (Ok(zones), true) => shard_plan(&zones),
+                (Ok(_), false) => Vec::new(),
+                (Err(e @ Ec2Error::Denied { .. }), _) => {
+                    // Sharding is an optimisation: a policy that allows DescribeInstances only
+                    // reads the region as one chain, and the report says so.
+                    note = Some(format!(
+                        "its zones could not be listed ({e}); read as one chain, not sharded"
+                    ));
+                    Vec::new()
+                }
+                (Err(e), _) => return Err(e),
+            }
         } else {
             Vec::new()
         };
@@ -166,16 +196,16 @@ impl RegionClient {
             }
         };
         let mut shard_pages = Vec::new();
-        if zones.is_empty() {
+        if plan.is_empty() {
             shard_pages.push(self.paginate("all", filters, 1000, &dedup).await?);
         } else {
-            let mut jobs: FuturesUnordered<_> = zones
+            let mut jobs: FuturesUnordered<_> = plan
                 .iter()
-                .map(|z| {
+                .map(|(name, patterns)| {
                     let mut f = filters.to_vec();
-                    f.push(("availability-zone".into(), vec![z.clone()]));
+                    f.push(("availability-zone".into(), patterns.clone()));
                     let dedup = &dedup;
-                    async move { self.paginate(z, &f, 1000, dedup).await }
+                    async move { self.paginate(name, &f, 1000, dedup).await }
                 })
                 .collect();
             while let Some(r) = jobs.next().await {
@@ -304,5 +334,84 @@ pub(crate) fn convert(i: &aws_sdk_ec2::types::Instance) -> RawInstance {
             })
             .collect(),
         owner_id: None,
+    }
+}
+
+/// The characters a zone name can end in. Availability Zones are named by their Region code and
+/// a letter (`us-east-1a`), Local Zones and Wavelength Zones by more lower-case letters, digits
+/// and dashes (`us-west-2-lax-1a`, `us-east-1-wl1-bos-wlz-1`): AWS EC2 User Guide, "Regions
+/// and Zones"; upper case is added at no cost in case a name ever uses it.
+pub const ZONE_NAME_ENDINGS: &str =
+    "abcdefghijklmnopqrstuvwxyz0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/// The shards of a region, each a name and its `availability-zone` filter values: one shard
+/// per character a listed zone's name ends in (`*a` reads every zone ending in `a`), then one
+/// shard for every other ending. Each zone name ending in [`ZONE_NAME_ENDINGS`] matches exactly
+/// one shard whether the listing named its zone or not, so no instance is read twice and none
+/// is left out (`*` matches zero or more characters in EC2 filter values).
+pub fn shard_plan(zones: &[String]) -> Vec<(String, Vec<String>)> {
+    let ends: std::collections::BTreeSet<char> = zones
+        .iter()
+        .filter_map(|z| z.chars().last())
+        .filter(|c| ZONE_NAME_ENDINGS.contains(*c))
+        .collect();
+    let mut plan: Vec<(String, Vec<String>)> = ends
+        .iter()
+        .map(|c| (format!("*{c}"), vec![format!("*{c}")]))
+        .collect();
+    let rest: Vec<String> = ZONE_NAME_ENDINGS
+        .chars()
+        .filter(|c| !ends.contains(c))
+        .map(|c| format!("*{c}"))
+        .collect();
+    if !rest.is_empty() {
+        plan.push(("other endings".into(), rest));
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `*c` as EC2 reads it: any name ending in `c`.
+    fn matches(pattern: &str, zone: &str) -> bool {
+        pattern
+            .strip_prefix('*')
+            .is_some_and(|end| zone.ends_with(end))
+    }
+
+    proptest! {
+        /// Whatever the listing names (some zones, none, names it never should), every zone
+        /// name, listed or not, is read by exactly one shard.
+        #[test]
+        fn every_zone_listed_or_not_is_read_by_exactly_one_shard(
+            listed in proptest::collection::vec("[a-z0-9-]{1,3}[a-zA-Z0-9-]", 0..8),
+            zone in "[a-z]{2}-[a-z]{4,9}-[0-9][a-z0-9-]{0,12}[a-zA-Z0-9-]",
+        ) {
+            let plan = shard_plan(&listed);
+            let hits = plan
+                .iter()
+                .filter(|(_, ps)| ps.iter().any(|p| matches(p, &zone)))
+                .count();
+            prop_assert_eq!(hits, 1, "{} in {:?}", zone, plan);
+            let distinct: std::collections::BTreeSet<char> =
+                listed.iter().filter_map(|z| z.chars().last()).collect();
+            prop_assert!(plan.len() <= distinct.len() + 1);
+        }
+    }
+
+    #[test]
+    fn listed_endings_get_a_shard_each_and_the_rest_share_one() {
+        let plan = shard_plan(&[
+            "us-west-2a".into(),
+            "us-west-2b".into(),
+            "us-west-2-lax-1a".into(),
+        ]);
+        let names: Vec<&str> = plan.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["*a", "*b", "other endings"]);
+        assert_eq!(plan[2].1.len(), ZONE_NAME_ENDINGS.len() - 2);
+        assert!(plan[2].1.contains(&"*c".to_string()));
     }
 }

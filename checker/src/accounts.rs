@@ -75,6 +75,9 @@ pub fn read(path: &Path) -> Result<Vec<Account>, Diagnostics> {
             hint: Some(HINT.into()),
         })
     })?;
+    if let Some(d) = duplicate_key(path, &text) {
+        return Err(one(d));
+    }
     let mut diags = Vec::new();
     match &*SCHEMA {
         Ok(v) => {
@@ -220,6 +223,34 @@ fn expand_role(r: &str, id: &str, name: &str, single: bool) -> Result<String, St
         return Err(format!("`{r}` is not an IAM role ARN"));
     }
     Ok(r)
+}
+
+/// A key written twice in one mapping (YAML or JSON): the parser keeps the last, so a second
+/// `accounts:` list, or an account's second `role:`, would silently replace the first.
+fn duplicate_key(path: &Path, text: &str) -> Option<Diagnostic> {
+    let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true);
+    let Err(marked_yaml::LoadError::DuplicateKey(dup)) =
+        marked_yaml::parse_yaml_with_options(0, text, options)
+    else {
+        return None;
+    };
+    let at =
+        |k: &marked_yaml::types::MarkedScalarNode| k.span().start().map(|m| (m.line(), m.column()));
+    let (line, column) = at(&dup.key)?;
+    let first = at(&dup.prev_key)
+        .map(|(l, c)| format!(" (first at line {l}, column {c})"))
+        .unwrap_or_default();
+    Some(Diagnostic {
+        file: path.to_path_buf(),
+        place: Place::LineColumn(line, column),
+        message: format!(
+            "the key `{}` is written twice in one mapping{first}; only the last would be read, and what the first holds (an account, say) would be dropped without a word",
+            dup.key.as_str()
+        ),
+        hint: Some(
+            "merge the two into one key (one `accounts:` list holding every account)".into(),
+        ),
+    })
 }
 
 /// Adds line and column to every pointer diagnostic: through the JSON parser for JSON text,
@@ -427,6 +458,33 @@ mod tests {
         let e = read(&p).expect_err("invalid").to_string();
         assert!(
             e.contains("accounts.yml:") && e.contains("not valid YAML"),
+            "{e}"
+        );
+    }
+
+    /// A key written twice (a second `accounts:` list, an account's second `role:`) is an error
+    /// at its line and column, in YAML and JSON: the parser kept the last and an account was
+    /// dropped without a word.
+    #[test]
+    fn a_duplicate_key_is_an_error_at_its_place_not_a_dropped_account() {
+        let (_d, p) = write(
+            "accounts:\n  - name: dev\n    account_id: '112233445566'\n    role: Audit\naccounts:\n  - name: prod\n    account_id: '998877665544'\n    role: Audit\n",
+            "yml",
+        );
+        let e = read(&p).expect_err("a duplicate key").to_string();
+        assert!(
+            e.contains("accounts.yml:5:1: the key `accounts` is written twice")
+                && e.contains("first at line 1, column 1")
+                && e.contains("hint: merge"),
+            "{e}"
+        );
+        let (_d, p) = write(
+            "{\"accounts\": [{\"name\": \"dev\", \"account_id\": \"112233445566\", \"role\": \"A\", \"role\": \"B\"}]}",
+            "json",
+        );
+        let e = read(&p).expect_err("a duplicate key").to_string();
+        assert!(
+            e.contains("accounts.json:1:") && e.contains("the key `role` is written twice"),
             "{e}"
         );
     }

@@ -32,11 +32,14 @@ pub enum Code {
     InputLost,
     /// The provisioner would refuse to launch a proposed configuration. Since 1.3.
     LaunchRefused,
+    /// A consumer selects no instance of a complete fleet (and does not say `mayBeEmpty`).
+    /// Since 1.5.
+    SelectsNothing,
 }
 
 impl Code {
     /// Every code, in the order `checker rules` lists them.
-    pub const ALL: [Code; 11] = [
+    pub const ALL: [Code; 12] = [
         Code::ClauseViolated,
         Code::ClauseUnknown,
         Code::ClauseWaived,
@@ -48,6 +51,7 @@ impl Code {
         Code::SourceEmpty,
         Code::InputLost,
         Code::LaunchRefused,
+        Code::SelectsNothing,
     ];
 
     /// The name on the wire.
@@ -64,6 +68,7 @@ impl Code {
             Code::SourceEmpty => "source-empty",
             Code::InputLost => "input-lost",
             Code::LaunchRefused => "launch-refused",
+            Code::SelectsNothing => "selects-nothing",
         }
     }
 
@@ -96,6 +101,9 @@ impl Code {
             }
             Code::LaunchRefused => {
                 "the provisioner would launch nothing for a proposed configuration (a tag key twice, user-data over 16384 bytes): every consumer of it loses its instances"
+            }
+            Code::SelectsNothing => {
+                "a consumer's selector matches no instance of a complete fleet: it silently does nothing (a typo in a selector, a renamed tag: the 2018 culling script's failure class); declare \"mayBeEmpty\": true for a consumer that is legitimately idle, or waive it"
             }
         }
     }
@@ -137,7 +145,8 @@ mod tests {
                 "region-failed",
                 "source-empty",
                 "input-lost",
-                "launch-refused"
+                "launch-refused",
+                "selects-nothing"
             ]
         );
         for c in Code::ALL {

@@ -92,6 +92,9 @@ pub enum Builtin {
     InstanceType,
     /// The AMI.
     ImageId,
+    /// The AWS account (12 digits) that owns the instance: its reservation's `OwnerId`, or the
+    /// account a live scan reached.
+    Account,
 }
 
 impl Builtin {
@@ -102,6 +105,7 @@ impl Builtin {
             Builtin::AvailabilityZone => i.availability_zone.as_deref(),
             Builtin::InstanceType => i.instance_type.as_deref(),
             Builtin::ImageId => i.image_id.as_deref(),
+            Builtin::Account => i.account.as_deref(),
         }
     }
 }
@@ -119,6 +123,8 @@ pub struct ProviderOutput {
     pub secret: bool,
     /// May be absent.
     pub optional: bool,
+    /// Its value is particular to each instance (`perInstance`): see [`ContractSet::per_instance`].
+    pub per_instance: bool,
     /// Prose.
     pub description: Option<String>,
     /// Where it is written (set once the set is loaded).
@@ -155,6 +161,9 @@ pub struct Consumer {
     pub clauses: Vec<Clause>,
     /// Fact names, by index.
     pub facts: Vec<String>,
+    /// Selecting no instance of a complete fleet is expected (`mayBeEmpty`), not a
+    /// `selects-nothing` finding.
+    pub may_be_empty: bool,
 }
 
 /// Error or warning.
@@ -312,6 +321,22 @@ impl ContractSet {
             "every instance".into()
         } else {
             parts.join(" and ")
+        }
+    }
+
+    /// Whether an output's value is particular to each instance, so that a summary of a group
+    /// records whether its instances carry it and never its values: the one place this is
+    /// decided. EC2's own per-instance fields ([`crate::output::Ec2Field::per_instance`]) are;
+    /// a tag or user-data field is when a provider manifest that promises it says
+    /// `"perInstance": true`.
+    pub fn per_instance(&self, path: &OutputPath) -> bool {
+        match path {
+            OutputPath::Field(f) => f.per_instance(),
+            _ => self
+                .providers
+                .iter()
+                .flat_map(|p| p.outputs.iter())
+                .any(|o| o.per_instance && o.path.covers(path)),
         }
     }
 

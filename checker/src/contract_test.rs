@@ -180,7 +180,12 @@ fn run_case(
         user_data_sampled: instances.len(),
         parts: vec![],
     };
-    let report = crate::eval::build("test", set, &instances, source, Judgement::default(), now);
+    let mut report = crate::eval::build("test", set, &instances, source, Judgement::default(), now);
+    // A case is a few instances, not a fleet: a consumer they do not concern is `not-selected`,
+    // not a consumer that selects nothing.
+    report
+        .findings
+        .retain(|f| f.code != crate::code::Code::SelectsNothing);
     let tally = |name: &str| {
         report
             .consumers
@@ -229,10 +234,10 @@ pub fn run(
     let mut diags = Vec::new();
     let mut out = Vec::new();
     for f in files {
-        let v: Value = match std::fs::read(f).map(|b| serde_json::from_slice(&b)) {
+        let v: Value = match std::fs::read(f).map(|b| crate::diag::parse_json(f, &b)) {
             Ok(Ok(v)) => v,
-            Ok(Err(e)) => {
-                diags.push(Diagnostic::from_json_error(f, &e));
+            Ok(Err(d)) => {
+                diags.push(d);
                 continue;
             }
             Err(e) => {

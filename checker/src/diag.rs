@@ -103,6 +103,34 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// JSON nested past [`crate::jsondepth::MAX_DEPTH`]: where, and what to do.
+    pub fn too_deep(file: &Path, e: &crate::jsondepth::TooDeep) -> Self {
+        Diagnostic {
+            file: file.to_path_buf(),
+            place: Place::Located(e.pointer.clone(), e.line, e.column),
+            message: format!(
+                "the JSON nests more than {} levels deep here; no input checker reads is that deep",
+                e.limit
+            ),
+            hint: Some(
+                "the file is damaged or was made to be: regenerate it (or remove the nesting at that place)"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// Parses one JSON input: its nesting checked first ([`crate::jsondepth`]), so no parser
+/// recurses past the limit, then parsed; either failure is a diagnostic at its place.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    bytes: &[u8],
+) -> Result<T, Diagnostic> {
+    crate::jsondepth::check(bytes).map_err(|e| Diagnostic::too_deep(file, &e))?;
+    serde_json::from_slice(bytes).map_err(|e| Diagnostic::from_json_error(file, &e))
+}
+
 /// serde_json appends " at line L column C"; we print the place ourselves.
 fn strip_position(err: &serde_json::Error) -> String {
     let s = err.to_string();
@@ -149,7 +177,7 @@ impl Diagnostics {
     /// annotations jump to `file:line:column`). A file that cannot be read or parsed, or a
     /// pointer that is not in it, keeps the pointer alone.
     pub fn located(self) -> Diagnostics {
-        let mut texts: std::collections::HashMap<PathBuf, Option<String>> = Default::default();
+        let mut texts: std::collections::HashMap<PathBuf, Option<Locator>> = Default::default();
         let out = self
             .0
             .into_iter()
@@ -161,8 +189,9 @@ impl Diagnostics {
                         small
                             .then(|| std::fs::read_to_string(&d.file).ok())
                             .flatten()
+                            .map(Locator::new)
                     });
-                    if let Some((l, c)) = text.as_deref().and_then(|t| locate(t, p)) {
+                    if let Some((l, c)) = text.as_ref().and_then(|t| t.locate(p)) {
                         d.place = Place::Located(p.clone(), l, c);
                     }
                 }
@@ -175,45 +204,123 @@ impl Diagnostics {
 
 /// The 1-based line and column of what a JSON pointer names in `text`: the property (its name)
 /// or the element; when the pointer goes past what the text holds (a missing property), the
-/// deepest value that exists.
+/// deepest value that exists. Parses `text`: to locate many pointers, make one [`Locator`].
 pub fn locate(text: &str, pointer: &str) -> Option<(usize, usize)> {
-    use jsonc_parser::ast::Value as V;
-    use jsonc_parser::common::Ranged;
-    let parsed = jsonc_parser::parse_to_ast(
-        text,
-        &jsonc_parser::CollectOptions::default(),
-        &jsonc_parser::ParseOptions::default(),
-    )
-    .ok()?;
-    let mut node = parsed.value.as_ref()?;
-    let mut at = node.range().start;
-    let tokens = pointer
-        .split('/')
-        .skip(1)
-        .map(|t| t.replace("~1", "/").replace("~0", "~"));
-    for t in tokens {
-        match node {
-            V::Object(o) => match o.properties.iter().find(|p| p.name.as_str() == t) {
-                Some(p) => {
-                    at = p.range.start;
-                    node = &p.value;
-                }
-                None => break,
-            },
-            V::Array(a) => match t.parse::<usize>().ok().and_then(|i| a.elements.get(i)) {
-                Some(e) => {
-                    at = e.range().start;
-                    node = e;
-                }
-                None => break,
-            },
-            _ => break,
+    Locator::new(text.to_string()).locate(pointer)
+}
+
+/// Where each value of a JSON text starts, parsed once: each pointer then costs its depth (a
+/// hash lookup per object) plus its line's length, not a parse of the whole text. Locating every
+/// clause of a contract by parsing the file again made loading quadratic (4,000 clauses: 14 s).
+pub struct Locator {
+    text: String,
+    root: Option<Node>,
+    /// The byte offset each line starts at.
+    line_starts: Vec<usize>,
+}
+
+/// A value's start and, for objects and arrays, its members'.
+enum Node {
+    Object(usize, std::collections::HashMap<String, Node>),
+    Array(usize, Vec<Node>),
+    Leaf(usize),
+}
+
+impl Node {
+    fn of(v: &jsonc_parser::ast::Value<'_>, start: usize) -> Node {
+        use jsonc_parser::ast::Value as V;
+        use jsonc_parser::common::Ranged;
+        match v {
+            V::Object(o) => Node::Object(
+                start,
+                o.properties
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.name.as_str().to_string(),
+                            Node::of(&p.value, p.range.start),
+                        )
+                    })
+                    .collect(),
+            ),
+            V::Array(a) => Node::Array(
+                start,
+                a.elements
+                    .iter()
+                    .map(|e| Node::of(e, e.range().start))
+                    .collect(),
+            ),
+            _ => Node::Leaf(start),
         }
     }
-    let before = text.get(..at)?;
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Some((line, col))
+
+    fn start(&self) -> usize {
+        match self {
+            Node::Object(s, _) | Node::Array(s, _) | Node::Leaf(s) => *s,
+        }
+    }
+}
+
+impl Locator {
+    /// Parses `text` (JSON, comments allowed); a text that does not parse locates nothing.
+    pub fn new(text: String) -> Locator {
+        use jsonc_parser::common::Ranged;
+        // The parser recurses: a text nested past the limit is not parsed (its diagnostics keep
+        // their pointers), never a stack overflow.
+        let shallow = crate::jsondepth::check(text.as_bytes()).is_ok();
+        let root = shallow
+            .then(|| {
+                jsonc_parser::parse_to_ast(
+                    &text,
+                    &jsonc_parser::CollectOptions::default(),
+                    &jsonc_parser::ParseOptions::default(),
+                )
+                .ok()
+            })
+            .flatten()
+            .and_then(|p| p.value.as_ref().map(|v| Node::of(v, v.range().start)));
+        let line_starts = std::iter::once(0)
+            .chain(newlines(&text).map(|i| i + 1))
+            .collect();
+        Locator {
+            text,
+            root,
+            line_starts,
+        }
+    }
+
+    /// The 1-based line and column of `pointer` (as [`locate`] says).
+    pub fn locate(&self, pointer: &str) -> Option<(usize, usize)> {
+        let mut node = self.root.as_ref()?;
+        let tokens = pointer
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"));
+        for t in tokens {
+            let next = match node {
+                Node::Object(_, members) => members.get(&t),
+                Node::Array(_, elements) => t.parse::<usize>().ok().and_then(|i| elements.get(i)),
+                Node::Leaf(_) => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        let at = node.start();
+        let line = self.line_starts.partition_point(|&s| s <= at);
+        let start = self.line_starts.get(line.checked_sub(1)?).copied()?;
+        let col = self.text.get(start..at)?.chars().count() + 1;
+        Some((line, col))
+    }
+}
+
+/// The byte offsets of the newlines in `text`.
+fn newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b'\n')
+        .map(|(i, _)| i)
 }
 
 /// Appends a token to a JSON pointer, escaping `~` and `/` as RFC 6901 says.
@@ -260,7 +367,16 @@ impl Location {
 
     /// Where `pointer` is in `text`, the contents of `file`.
     pub fn in_text(file: &std::path::Path, text: &str, pointer: &str) -> Option<Location> {
-        let (line, column) = locate(text, pointer)?;
+        Self::in_located(file, &Locator::new(text.to_string()), pointer)
+    }
+
+    /// Where `pointer` is in the text `locator` parsed, the contents of `file`.
+    pub fn in_located(
+        file: &std::path::Path,
+        locator: &Locator,
+        pointer: &str,
+    ) -> Option<Location> {
+        let (line, column) = locator.locate(pointer)?;
         Some(Location {
             file: file.display().to_string(),
             line,

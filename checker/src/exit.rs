@@ -26,13 +26,15 @@ impl ExitStatus {
         }
     }
 
-    /// The status of several results taken together: incomplete beats violations beats clean
-    /// (bad input, which stops a command before it evaluates, beats all).
+    /// The status of several results taken together: violations beat incomplete beats clean
+    /// (bad input, which stops a command before it evaluates, beats all). A violation found is
+    /// real whatever else could not be read: exit 1 tells a script "the fleet is broken", which
+    /// a retry (what 3 asks for) cannot fix; the report still names what was not read.
     pub fn worst(statuses: impl IntoIterator<Item = ExitStatus>) -> ExitStatus {
         let rank = |s: &ExitStatus| match s {
             ExitStatus::Clean => 0,
-            ExitStatus::Violations => 1,
-            ExitStatus::Incomplete => 2,
+            ExitStatus::Incomplete => 1,
+            ExitStatus::Violations => 2,
             ExitStatus::BadInput => 3,
         };
         statuses.into_iter().max_by_key(rank).unwrap_or_default()
@@ -61,9 +63,11 @@ impl serde::Serialize for ExitStatus {
 pub const HELP: &str = "Exit codes:
   0  clean: no error-severity violation (warnings allowed unless --fail-on-warn)
   1  violations: a contract does not hold
-  2  bad usage or bad input (contracts, fleet files): nothing was evaluated
+  2  bad usage, bad input (contracts, fleet files) or no AWS credentials: nothing was evaluated
   3  incomplete: a region failed, unknowns above --max-unknown, or an I/O/AWS error;
-     partial data never reports clean";
+     partial data never reports clean
+A violation found beats an incomplete run: violations plus unknowns or a failed region exit 1
+(the report still lists what could not be read).";
 
 impl schemars::JsonSchema for ExitStatus {
     fn schema_name() -> std::borrow::Cow<'static, str> {
@@ -92,8 +96,9 @@ mod tests {
         );
         assert_eq!(
             ExitStatus::worst([Clean, Violations, Incomplete]),
-            Incomplete
+            Violations
         );
+        assert_eq!(ExitStatus::worst([Clean, Incomplete]), Incomplete);
         assert_eq!(ExitStatus::worst([Clean, Violations]), Violations);
         assert_eq!(ExitStatus::worst([]), Clean);
     }

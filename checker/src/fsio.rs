@@ -57,19 +57,38 @@ pub fn write_output(text: &str, output: Option<&Path>) -> crate::Result<()> {
     }
 }
 
-/// Appends one line to a JSON Lines file with a single `write` on an O_APPEND descriptor, then
-/// syncs it, so concurrent appenders never interleave within a line and a crash loses at most
-/// the line being written.
-pub fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
+/// Appends `text` (one or more lines) whole or not at all: under an exclusive lock on the file
+/// (every checker appender takes it), a write that fails half-way (a full disk, a file size
+/// limit) is cut back to where the file ended, so no reader ever sees half a line; a file that
+/// ended in a torn line gets a newline first, so this text starts a line of its own.
+pub fn append_whole(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
     let mut f = std::fs::OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(path)?;
-    let mut buf = String::with_capacity(line.len() + 1);
-    buf.push_str(line.trim_end_matches('\n'));
+    f.lock()?;
+    let start = f.metadata()?.len();
+    let mut buf = String::with_capacity(text.len() + 2);
+    if start > 0 {
+        let mut last = [0u8; 1];
+        f.seek(SeekFrom::Start(start - 1))?;
+        f.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            buf.push('\n');
+        }
+    }
+    buf.push_str(text.trim_end_matches('\n'));
     buf.push('\n');
-    f.write_all(buf.as_bytes())?;
-    f.sync_data()
+    let written = f.write_all(buf.as_bytes()).and_then(|()| f.sync_data());
+    if let Err(e) = written {
+        // Best effort: cut back what was written of this text (the lock keeps other appenders
+        // out, so the end of the file is ours).
+        let _ = f.set_len(start).and_then(|()| f.sync_data());
+        return Err(e);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

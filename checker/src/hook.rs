@@ -118,6 +118,12 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
             statuses.push(status);
             summary.push('\n');
             summary.push_str(&md);
+        } else {
+            let why = cull_skipped(req);
+            if !req.no_cull {
+                out.messages.push(format!("warning: cull skipped: {why}"));
+            }
+            summary.push_str(&format!("\n## checker cull: skipped\n\n{why}\n"));
         }
         art.write("summary.md", Ok(summary));
         if !art.failed.is_empty() {
@@ -127,6 +133,18 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
         out.status = ExitStatus::worst(statuses);
         Ok(out)
     })
+}
+
+/// Why the hook did not cull (said on stderr and in summary.md: a skipped step must not look
+/// like a step that found nothing to do).
+fn cull_skipped(req: &HookRequest) -> &'static str {
+    if req.no_cull {
+        "--no-cull was given; no cull plan was made"
+    } else {
+        "the recorded fleet (--fleet) has no instance-status data, so impaired instances cannot be \
+         told apart; no cull plan was made. Pass --status FILE (DescribeInstanceStatus output), or \
+         run against live EC2 (no --fleet)"
+    }
 }
 
 /// The cull part: plan, apply when asked and allowed, write the plan.
@@ -147,10 +165,16 @@ async fn cull(
         FleetSource::Live(o) => o.concurrency(),
         FleetSource::Recorded(_) => 1,
     };
+    messages.extend(
+        plan.suspect_claims
+            .iter()
+            .map(|s| format!("warning: {s}; it counts against the budget until it is removed")),
+    );
     if opts.apply
         && plan.refused.is_none()
         && let Some(sdk) = &g.live
-        && let Err(e) = crate::cull::apply(
+    {
+        match crate::cull::apply(
             &mut plan,
             sdk,
             &opts,
@@ -159,9 +183,13 @@ async fn cull(
             &crate::cull::stop_on_signal(),
         )
         .await
-    {
-        messages.push(e.to_string());
-        status = ExitStatus::worst([status, ExitStatus::Incomplete]);
+        {
+            Ok(warnings) => messages.extend(warnings.into_iter().map(|w| format!("warning: {w}"))),
+            Err(e) => {
+                messages.push(e.to_string());
+                status = ExitStatus::worst([status, ExitStatus::Incomplete]);
+            }
+        }
     }
     art.write("cull-plan.json", render::plan(&plan, Format::Json));
     Ok((status, render::plan(&plan, Format::Markdown)?))

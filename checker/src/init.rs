@@ -3,8 +3,12 @@
 //! manifest whose every output is the strongest promise the fleet supports: a constant; a
 //! template whose `{variables}` are bound to the group, to the instance's own region, zone or
 //! type, or to a hex hash; a set of observed values; or presence alone (secrets by presence
-//! only). Plus a consumer skeleton per provider, every clause marked as a draft. Deterministic:
-//! the same fleet gives the same files.
+//! only). Outputs equal on every instance share one variable, so a disagreement between them
+//! breaks the promise; a 12-digit segment equal to the record's account is the `account`
+//! builtin, never a hash; the group variable is named after the tag it is read from. Plus a
+//! consumer skeleton per provider, every clause marked as a draft, contract tests for it, and
+//! the JSON Schemas the drafts' `$schema` name. Deterministic: the same fleet gives the same
+//! files.
 
 use crate::fleet::{Instance, Read, UserData};
 use crate::output::{Ec2Field, OutputPath};
@@ -88,15 +92,14 @@ fn var_name(path: &OutputPath) -> String {
     out
 }
 
-/// The group output and its variable: the pool or worker type tag every instance carries.
+/// The group output and its variable: the pool tag every instance carries. The variable is
+/// named after the tag (`tag:Name` gives `name`), not after one provisioner's word for a group.
 fn group_of(members: &[&Instance]) -> Option<(OutputPath, String)> {
-    for (tag, var) in [
-        ("WorkerPoolId", "workerPoolId"),
-        ("Name", "workerType"),
-        ("WorkerType", "workerType"),
-    ] {
+    for tag in ["WorkerPoolId", "Name", "WorkerType"] {
         if members.iter().all(|i| i.tags.contains_key(tag)) {
-            return Some((OutputPath::Tag(tag.into()), var.into()));
+            let path = OutputPath::Tag(tag.into());
+            let var = var_name(&path);
+            return Some((path, var));
         }
     }
     None
@@ -125,12 +128,18 @@ fn outputs_seen(members: &[&Instance]) -> Vec<OutputPath> {
     seen.into_iter().collect()
 }
 
-/// A segment that looks like a generated hash.
+/// A segment that looks like a generated hash (never an AWS account id: 12 digits).
 fn is_hash(s: &str) -> bool {
     s.len() >= 7
         && s.len() <= 64
+        && !is_account_id(s)
         && s.chars()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+}
+
+/// An AWS account id: 12 digits.
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn escape(s: &str) -> String {
@@ -151,6 +160,7 @@ fn infer_template(
             ("region", Some(i.region.clone())),
             ("availabilityZone", i.availability_zone.clone()),
             ("instanceType", i.instance_type.clone()),
+            ("account", i.account.as_deref().map(str::to_string)),
         ];
         let group_value = group.and_then(|(p, _)| match i.read(p) {
             Read::Value(g) => Some(g.into_owned()),
@@ -186,6 +196,7 @@ fn infer_template(
         ("region", "region"),
         ("availabilityZone", "availabilityZone"),
         ("instanceType", "instanceType"),
+        ("account", "account"),
     ] {
         if t.contains(&format!("{{{name}}}")) {
             vars.insert(name.into(), json!({"builtin": builtin}));
@@ -204,14 +215,25 @@ fn infer_template(
     Some(t)
 }
 
+/// What the promises of one provider's outputs build up: its variables and sets, and which
+/// variable each set of per-instance values is bound to.
+#[derive(Default)]
+struct Drafting {
+    vars: BTreeMap<String, Value>,
+    sets: BTreeMap<String, Value>,
+    /// (instance id, value) on every member that carries the output -> the variable bound to
+    /// it: outputs equal on every instance share one variable, so a disagreement fails.
+    shared: BTreeMap<Vec<(String, String)>, String>,
+}
+
 /// One output's promise.
 fn promise(
     path: &OutputPath,
     members: &[&Instance],
     group: Option<&(OutputPath, String)>,
-    vars: &mut BTreeMap<String, Value>,
-    sets: &mut BTreeMap<String, Value>,
+    d: &mut Drafting,
 ) -> Option<Value> {
+    let vars = &mut d.vars;
     let mut values: Vec<(&Instance, String)> = Vec::new();
     let mut readable = 0;
     let mut secret = false;
@@ -276,14 +298,24 @@ fn promise(
         && distinct.len() < values.len()
         && !distinct.iter().any(|v| v.contains('{') || v.contains('}'))
     {
+        let key: Vec<(String, String)> = values
+            .iter()
+            .map(|(i, v)| (i.id.clone(), v.clone()))
+            .collect();
+        if let Some(name) = d.shared.get(&key) {
+            o.insert("template".into(), format!("{{{name}}}").into());
+            return Some(Value::Object(o));
+        }
         let mut name = var_name(path);
         while vars.contains_key(&name) {
             name.push('2');
         }
         let set = format!("{name}Values");
         vars.insert(name.clone(), json!({"set": set}));
-        sets.insert(set, json!(distinct.into_iter().collect::<Vec<_>>()));
+        d.sets
+            .insert(set, json!(distinct.into_iter().collect::<Vec<_>>()));
         o.insert("template".into(), format!("{{{name}}}").into());
+        d.shared.insert(key, name);
     }
     Some(Value::Object(o))
 }
@@ -302,8 +334,8 @@ pub fn infer(fleet: &[Instance]) -> Vec<Draft> {
     let mut out = Vec::new();
     for (name, (selector, members)) in by {
         let group = group_of(&members);
-        let mut vars: BTreeMap<String, Value> = BTreeMap::new();
-        let mut sets: BTreeMap<String, Value> = BTreeMap::new();
+        let mut d = Drafting::default();
+        let (vars, sets) = (&mut d.vars, &mut d.sets);
         let group_by = match &group {
             Some((p, var)) => {
                 let values: BTreeSet<String> = members
@@ -325,12 +357,13 @@ pub fn infer(fleet: &[Instance]) -> Vec<Draft> {
         };
         let mut outputs = Map::new();
         for path in outputs_seen(&members) {
-            if let Some(p) = promise(&path, &members, group.as_ref(), &mut vars, &mut sets) {
+            if let Some(p) = promise(&path, &members, group.as_ref(), &mut d) {
                 outputs.insert(path.to_string(), p);
             }
         }
+        let Drafting { vars, sets, .. } = d;
         let provider = json!({
-            "$schema": "../../contracts/schema/provider.schema.json",
+            "$schema": "../schema/provider.schema.json",
             "kind": "provider",
             "name": name,
             "description": format!("DRAFT inferred by checker init from {} instance(s): review every promise before relying on it.", members.len()),
@@ -345,12 +378,123 @@ pub fn infer(fleet: &[Instance]) -> Vec<Draft> {
             path: format!("providers/{name}.json"),
             doc: provider,
         });
+        let consumer = consumer_skeleton(&name, group.as_ref(), &outputs);
+        out.push(Draft {
+            path: format!("tests/{name}-draft.test.json"),
+            doc: test_cases(&name, &consumer, members[0]),
+        });
         out.push(Draft {
             path: format!("consumers/{name}-draft.json"),
-            doc: consumer_skeleton(&name, group.as_ref(), &outputs),
+            doc: consumer,
         });
     }
+    if !out.is_empty() {
+        out.extend(schemas());
+    }
     out
+}
+
+/// The JSON Schemas the drafts' `$schema` name, written beside them (`OUT/schema/`, which
+/// loading skips), so editors find them wherever the drafts are kept.
+fn schemas() -> Vec<Draft> {
+    crate::load::SCHEMAS
+        .iter()
+        .filter_map(|(name, text)| {
+            Some(Draft {
+                path: format!("schema/{name}"),
+                doc: serde_json::from_str(text).ok()?,
+            })
+        })
+        .collect()
+}
+
+/// A contract test file (`checker test`) for the consumer skeleton: one of the provider's own
+/// instances passes it; the same instance without the output the first clause reads fails it.
+fn test_cases(provider: &str, consumer: &Value, sample: &Instance) -> Value {
+    let name = consumer["name"].as_str().unwrap_or_default();
+    let instance = test_instance(sample);
+    let mut cases = vec![json!({
+        "name": format!("DRAFT: {} (an instance of the fleet) passes {name}", sample.id),
+        "instances": [instance.clone()],
+        "expect": {name: "pass"},
+    })];
+    let first = consumer["clauses"]
+        .as_array()
+        .and_then(|c| c.first())
+        .and_then(|cl| {
+            let output = cl
+                .get("output")
+                .or_else(|| cl.get("from").and_then(|f| f.get("output")))?
+                .as_str()?;
+            Some((cl["id"].as_str()?.to_string(), output.to_string()))
+        });
+    if let Some((clause, output)) = first
+        && let Some(without) = without_output(&instance, &output)
+    {
+        cases.push(json!({
+            "name": format!("DRAFT: without {output}, {name} fails ({clause})"),
+            "instances": [without],
+            "expect": {name: "fail", clause: "fail"},
+        }));
+    }
+    json!({
+        "$schema": "../schema/test.schema.json",
+        "kind": "test",
+        "description": format!("DRAFT contract tests of the {provider} drafts, by checker init: add a case for every way the consumer can break"),
+        "cases": cases,
+    })
+}
+
+/// An instance as a test case writes it: describe-instances shape, user-data JSON inline.
+fn test_instance(i: &Instance) -> Value {
+    let all = crate::fleet::to_describe_instances(std::slice::from_ref(i));
+    let mut inst = all["Reservations"][0]["Instances"][0].clone();
+    if let (Some(o), UserData::Json(m)) = (inst.as_object_mut(), &i.user_data) {
+        o.remove("UserData");
+        o.insert("UserDataJson".into(), Value::Object(m.clone()));
+    }
+    inst
+}
+
+/// The test instance without one output (a tag, a top-level EC2 field or user-data field);
+/// `None` when it cannot be taken away in the file.
+fn without_output(inst: &Value, output: &str) -> Option<Value> {
+    let mut out = inst.clone();
+    let o = out.as_object_mut()?;
+    match OutputPath::parse(output).ok()? {
+        OutputPath::Tag(k) => {
+            let tags = o.get_mut("Tags")?.as_array_mut()?;
+            tags.retain(|t| t["Key"].as_str() != Some(k.as_str()));
+        }
+        OutputPath::UserData(p) if p.len() == 1 => {
+            o.get_mut("UserDataJson")?.as_object_mut()?.remove(&p[0])?;
+        }
+        OutputPath::Field(f) if !f.name().contains('.') => {
+            o.remove(f.name())?;
+        }
+        _ => return None,
+    }
+    Some(out)
+}
+
+/// What the drafts could not see: a fleet without user-data (`aws ec2 describe-instances` does
+/// not return it) drafts no user-data promise, and that must not pass unnoticed.
+pub fn warnings(fleet: &[Instance]) -> Vec<String> {
+    let without = fleet
+        .iter()
+        .filter(|i| matches!(i.user_data, UserData::NotFetched))
+        .count();
+    if without == 0 {
+        return Vec::new();
+    }
+    let whose = if without == fleet.len() {
+        format!("none of the {} instance(s) carries", fleet.len())
+    } else {
+        format!("{without} of the {} instance(s) carry no", fleet.len())
+    };
+    vec![format!(
+        "{whose} user-data (`aws ec2 describe-instances` does not return it), so no user-data output was drafted from them: record the fleet with `checker fleet record --output FILE` (it fetches user-data), or give instances \"UserData\": {{\"Value\": BASE64}} as `aws ec2 describe-instance-attribute --attribute userData` returns it"
+    )]
 }
 
 /// The clauses a consumer of this provider most likely relies on, each marked as a draft.
@@ -379,7 +523,7 @@ fn consumer_skeleton(
             "why": format!("DRAFT: keep only if the consumer reads {path}; say what breaks without it")}));
     }
     json!({
-        "$schema": "../../contracts/schema/consumer.schema.json",
+        "$schema": "../schema/consumer.schema.json",
         "kind": "consumer",
         "name": format!("{provider}-consumer-draft"),
         "owner": "TODO",

@@ -24,6 +24,7 @@ pub mod fsio;
 pub mod gate;
 pub mod hook;
 pub mod init;
+pub mod jsondepth;
 pub mod live;
 pub mod load;
 pub mod output;

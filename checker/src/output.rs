@@ -107,6 +107,13 @@ impl Ec2Field {
     pub fn name(self) -> &'static str {
         EC2_FIELDS[self as usize].0
     }
+
+    /// Whether every instance has its own value: a public IPv4 address is assigned per
+    /// instance (and changes on every stop and start), a launch time per launch. Such values
+    /// say nothing about the fleet's shape; snapshots record only whether instances carry them.
+    pub fn per_instance(self) -> bool {
+        matches!(self, Ec2Field::PublicIp | Ec2Field::LaunchTime)
+    }
 }
 
 /// Why a string is not an output path, with a suggestion when one is close.
@@ -157,6 +164,34 @@ impl OutputPath {
                 ),
             },
         })
+    }
+
+    /// Outputs that may be missing from an instance, so that a consumer reading one that no
+    /// provider promises is a real risk (tags, user-data, key pair, instance profile, ...).
+    pub fn provider_dependent(&self) -> bool {
+        use Ec2Field::*;
+        match self {
+            OutputPath::Tag(_) | OutputPath::UserData(_) => true,
+            OutputPath::Field(f) => matches!(
+                f,
+                KeyName
+                    | IamInstanceProfile
+                    | InstanceLifecycle
+                    | HttpTokens
+                    | HttpEndpoint
+                    | HopLimit
+                    | PublicIp
+            ),
+        }
+    }
+
+    /// Whether a provider promising `self` promises `other` too: the same path, or a user-data
+    /// field inside a promised user-data object (`userData.data` covers `userData.data.x`).
+    pub fn covers(&self, other: &OutputPath) -> bool {
+        match (self, other) {
+            (OutputPath::UserData(a), OutputPath::UserData(b)) => b.starts_with(a),
+            _ => self == other,
+        }
     }
 
     /// True for `userData.*` paths: reading them costs a DescribeInstanceAttribute call live.

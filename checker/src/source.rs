@@ -91,6 +91,12 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// The SDK configuration (aws-config's default chain with the live options) and the regions.
 pub async fn connect(opts: &LiveOptions) -> Result<(checker_ec2::SdkConfig, Vec<String>)> {
     let sdk = checker_ec2::load_config(&opts.connection).await;
+    if opts.connection.credentials.is_none() {
+        // None at all is a configuration problem (exit 2, not retried), said once.
+        checker_ec2::require_credentials(&sdk, opts.connection.profile.as_deref())
+            .await
+            .map_err(|e| Error::Usage(e.to_string()))?;
+    }
     let regions = crate::live::resolve_regions(opts, &sdk).await?;
     Ok((sdk, regions))
 }

@@ -19,8 +19,19 @@ pub fn proxy_url() -> String {
         .unwrap_or_else(|| DEFAULT_PROXY.to_string())
 }
 
-/// A GET: the status and the body (any status; the caller decides).
+/// The largest answer read by default: 256 MiB. The documented all-pools bundle the gate reads
+/// was 6.7 MB and grows with every pool; the HTTP client's own default (10 MB) would soon refuse
+/// it. `checker gate --max-response-mb` changes it for pool files.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 << 20;
+
+/// A GET: the status and the body (any status; the caller decides), at most
+/// [`DEFAULT_MAX_RESPONSE_BYTES`].
 pub fn get(url: &str) -> std::result::Result<(u16, String), String> {
+    get_limited(url, DEFAULT_MAX_RESPONSE_BYTES)
+}
+
+/// A GET whose body may hold at most `max_bytes`; a larger one is an error that says so.
+pub fn get_limited(url: &str, max_bytes: u64) -> std::result::Result<(u16, String), String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(30)))
         .http_status_as_error(false)
@@ -35,14 +46,27 @@ pub fn get(url: &str) -> std::result::Result<(u16, String), String> {
     let status = resp.status().as_u16();
     let body = resp
         .body_mut()
+        .with_config()
+        .limit(max_bytes)
         .read_to_string()
-        .map_err(|e| format!("GET {url}: reading the body: {e}"))?;
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => format!(
+                "GET {url}: the answer is larger than the limit of {} MiB; raise it (checker gate --max-response-mb)",
+                max_bytes >> 20
+            ),
+            e => format!("GET {url}: reading the body: {e}"),
+        })?;
     Ok((status, body))
 }
 
 /// GETs JSON; anything but 200 with a JSON body is an error naming the URL and status.
 pub fn get_json(url: &str) -> std::result::Result<Value, String> {
-    let (status, body) = get(url)?;
+    get_json_limited(url, DEFAULT_MAX_RESPONSE_BYTES)
+}
+
+/// [`get_json`] with a body of at most `max_bytes`.
+pub fn get_json_limited(url: &str, max_bytes: u64) -> std::result::Result<Value, String> {
+    let (status, body) = get_limited(url, max_bytes)?;
     if status != 200 {
         return Err(format!("GET {url}: HTTP {status}"));
     }
@@ -96,7 +120,17 @@ pub fn aws_credentials(proxy: &str, name: &str) -> Result<StaticCredentials> {
     let field = |k: &str| -> Result<Option<String>> {
         match secret.get(k) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+            Some(Value::String(s)) if !s.trim().is_empty() => {
+                let s = s.trim();
+                if crate::live::credential_is_printable(s) {
+                    Ok(Some(s.to_string()))
+                } else {
+                    // Never the value: only which key is unusable.
+                    Err(malformed(&format!(
+                        "{k} holds a line break, a space or another character that is not printable ASCII (AWS credentials are printable ASCII; the SDK cannot send it)"
+                    )))
+                }
+            }
             Some(_) => Err(malformed(&format!("{k} is not a non-empty string"))),
         }
     };

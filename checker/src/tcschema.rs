@@ -25,6 +25,53 @@ pub enum SchemaSource {
     },
 }
 
+/// The cache folder of the deployment at `root` under `base`: one per scheme, host and port, so
+/// what was fetched over plain http (which anyone on the path could have answered) is never
+/// read for an https deployment of the same name.
+fn cache_folder(base: &Path, root: &str) -> PathBuf {
+    let root = root.trim().trim_end_matches('/');
+    let (scheme, rest) = root.split_once("://").unwrap_or(("none", root));
+    let name: String = format!("{}-{rest}", scheme.to_ascii_lowercase())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    base.join("taskcluster-schemas").join(name)
+}
+
+/// Whether `v` is Taskcluster's schema `rel`: a JSON object, and for a `.json` schema, one
+/// whose `$id` names `rel` (Taskcluster's rendered schemas carry `"$id":
+/// "/schemas/<service>/v1/<name>.json#"`: taskcluster/taskcluster 9d59eb59
+/// `generated/references.json`). A cached `{}` or `true` would accept everything: validation
+/// switched off without a word.
+fn is_schema_of(v: &Value, rel: &str) -> Result<(), String> {
+    let Some(o) = v.as_object() else {
+        return Err("it is not a JSON object".into());
+    };
+    if !rel.ends_with(".json") {
+        return if ["type", "properties", "$ref", "oneOf", "anyOf", "allOf"]
+            .iter()
+            .any(|k| o.contains_key(*k))
+        {
+            Ok(())
+        } else {
+            Err("it constrains nothing (no type, properties or $ref)".into())
+        };
+    }
+    let id = o.get("$id").and_then(Value::as_str).unwrap_or("");
+    let want = format!("/schemas/{rel}");
+    if id.trim_end_matches('#').ends_with(&want) {
+        Ok(())
+    } else {
+        Err(format!("its $id is {id:?}, not {want}#"))
+    }
+}
+
 /// How long a fetched schema is used before it is fetched again.
 const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
@@ -40,27 +87,13 @@ impl SchemaSource {
             return Ok(SchemaSource::Dir(d));
         }
         if let Some(root) = root_url.filter(|r| !r.trim().is_empty()) {
-            let host: String = root
-                .trim_end_matches('/')
-                .rsplit("//")
-                .next()
-                .unwrap_or(root)
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
             let base = std::env::var_os("CHECKER_CACHE_DIR")
                 .map(PathBuf::from)
                 .or_else(|| dirs::cache_dir().map(|d| d.join("checker")))
                 .unwrap_or_else(|| std::env::temp_dir().join("checker-cache"));
             return Ok(SchemaSource::Deployment {
                 root_url: root.trim_end_matches('/').to_string(),
-                cache: base.join("taskcluster-schemas").join(host),
+                cache: cache_folder(&base, root),
             });
         }
         Err("Taskcluster's JSON Schemas are needed to validate pool definitions: pass --root-url URL (or set TASKCLUSTER_ROOT_URL) to fetch them from your deployment's /schemas/ (cached), or --taskcluster-schemas DIR (or CHECKER_TASKCLUSTER_SCHEMAS) for a folder of them, offline".into())
@@ -77,11 +110,26 @@ impl SchemaSource {
                     .ok()
                     .and_then(|t| t.elapsed().ok())
                     .is_some_and(|age| age < CACHE_TTL);
-                if fresh {
+                // A cached copy is used only when it is still the schema it is named for.
+                let cached = || -> Result<(), String> {
+                    is_schema_of(&read_schema(&path)?, rel).map_err(|why| {
+                        format!(
+                            "the cached schema {} is not Taskcluster's {rel} ({why}); delete it (or the folder {}) and run again",
+                            path.display(),
+                            cache.display()
+                        )
+                    })
+                };
+                if fresh && cached().is_ok() {
                     return Ok(path);
                 }
                 let url = format!("{root_url}/schemas/{rel}");
-                match crate::taskcluster::get_json(&url) {
+                let fetched = crate::taskcluster::get_json(&url).and_then(|v| {
+                    is_schema_of(&v, rel)
+                        .map(|()| v)
+                        .map_err(|why| format!("GET {url}: the answer is not the schema ({why})"))
+                });
+                match fetched {
                     Ok(v) => {
                         let text = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
                         if let Some(dir) = path.parent() {
@@ -92,6 +140,7 @@ impl SchemaSource {
                         Ok(path)
                     }
                     Err(e) if path.exists() => {
+                        cached().map_err(|bad| format!("{e}; and {bad}"))?;
                         tracing::warn!(%url, error = %e, "using the cached copy");
                         Ok(path)
                     }
@@ -204,5 +253,65 @@ impl TcSchema {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// http and https deployments of one name have caches of their own.
+    #[test]
+    fn the_cache_separates_http_from_https() {
+        let base = Path::new("/c");
+        let https = cache_folder(base, "https://tc.example.com/");
+        let http = cache_folder(base, "http://tc.example.com");
+        assert_ne!(https, http);
+        assert_eq!(
+            https,
+            Path::new("/c/taskcluster-schemas/https-tc.example.com")
+        );
+        assert_ne!(
+            cache_folder(base, "https://tc.example.com:8443"),
+            https,
+            "the port is part of it"
+        );
+    }
+
+    /// A poisoned cache (`{}` accepts everything, or another schema) is refused with the file
+    /// to delete, not used to switch validation off; a good copy is still used offline.
+    #[test]
+    fn a_poisoned_cached_schema_is_refused_not_used() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rel = "worker-manager/v1/config-aws.json";
+        let source = SchemaSource::Deployment {
+            // Nothing listens there: the fetch fails at once and the cache must answer.
+            root_url: "http://127.0.0.1:9".into(),
+            cache: dir.path().to_path_buf(),
+        };
+        let file = dir.path().join(rel);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        for poison in [
+            "{}",
+            "true",
+            r#"{"$id": "/schemas/common/metaschema.json#"}"#,
+        ] {
+            std::fs::write(&file, poison).expect("write");
+            let e = TcSchema::load(&source, rel)
+                .err()
+                .unwrap_or_else(|| panic!("{poison} was used as the schema"));
+            assert!(
+                e.contains("is not Taskcluster's worker-manager/v1/config-aws.json")
+                    && e.contains("delete it"),
+                "{e}"
+            );
+        }
+        std::fs::write(
+            &file,
+            r#"{"$id": "/schemas/worker-manager/v1/config-aws.json#", "type": "object", "required": ["launchConfigs"]}"#,
+        )
+        .expect("write");
+        let s = TcSchema::load(&source, rel).expect("a good cached copy is used");
+        assert_eq!(s.check(Path::new("p"), "", &serde_json::json!({})).len(), 1);
     }
 }

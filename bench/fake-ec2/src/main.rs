@@ -273,14 +273,19 @@ fn page(state: &State, region: &str, p: &Params, status: bool) -> String {
     let mut k = param(p, "NextToken")
         .and_then(|t| t.parse::<usize>().ok())
         .unwrap_or(0);
-    // An availability-zone filter lets us stride over that zone's instances only.
+    // An availability-zone filter of one zone (exact, or `*` and its last letter) lets us stride
+    // over that zone's instances only; anything else is matched instance by instance.
     let zone_filter: Option<usize> =
         fs.iter()
             .find(|(n, _)| n == "availability-zone")
             .and_then(|(_, v)| {
                 if v.len() == 1 {
+                    // An exact zone (`us-east-1a`) or checker's shard by ending (`*a`).
                     v[0].strip_prefix(region)
+                        .or_else(|| v[0].strip_prefix('*'))
+                        .filter(|z| z.len() == 1)
                         .and_then(|z| z.bytes().next())
+                        .filter(|b| b.is_ascii_lowercase() && ((b - b'a') as usize) < a.zones)
                         .map(|b| (b - b'a') as usize)
                 } else {
                     None

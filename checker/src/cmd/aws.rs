@@ -40,8 +40,10 @@ pub struct AwsArgs {
     /// TerminateInstances at 5/s; the default takes half).
     #[arg(long, value_name = "PER_SECOND", default_value_t = 2.5, value_parser = parse_rate)]
     pub api_mutate_rate: f64,
-    /// Timeout of one API call attempt, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    /// Timeout of one API call, retries and backoff included, in seconds: an endpoint that does
+    /// not answer is reported unreachable after this (a region's zone listing and its first
+    /// page go out together, so a dead endpoint fails the region in about this long).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
     /// Connect timeout, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
@@ -191,6 +193,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 impl AwsArgs {
     /// The live scan's options, with the accounts read and chosen.
     pub fn options(&self) -> checker::Result<LiveOptions> {
+        checker::live::check_credential_env()?;
         Ok(LiveOptions {
             accounts: self.accounts.resolve()?,
             session_name: self.accounts.session_name(),

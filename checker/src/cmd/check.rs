@@ -1,6 +1,9 @@
 //! `checker check`: evaluate every contract against a fleet.
 
-use super::{ContractArgs, Ctx, FleetArgs, ReportArgs, release_at_exit, warn_failed_regions};
+use super::{
+    ContractArgs, Ctx, FleetArgs, ReportArgs, release_at_exit, warn_failed_regions,
+    warn_unseen_reads,
+};
 use checker::{ExitStatus, Result};
 use chrono::Utc;
 
@@ -38,6 +41,7 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         let set = std::sync::Arc::new(set);
         let (source, ev) = checker::source::read_evaluated(&from, &set, now)?;
         warn_failed_regions(&source);
+        warn_unseen_reads(&ev.unseen);
         let t = std::time::Instant::now();
         let report =
             checker::eval::report_of("check", &set, ev, source, vec![], a.report.judgement(), now);
@@ -54,10 +58,12 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
     warn_failed_regions(&fleet.source);
     let t = std::time::Instant::now();
     let lost = checker::snapshot::lost_input_findings(&set, &baseline, &fleet.instances);
-    let report = checker::eval::build_with(
+    let ev = checker::eval::evaluate(&set, &fleet.instances, now);
+    warn_unseen_reads(&ev.unseen);
+    let report = checker::eval::report_of(
         "check",
         &set,
-        &fleet.instances,
+        ev,
         fleet.source.clone(),
         lost,
         a.report.judgement(),

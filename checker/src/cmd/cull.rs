@@ -27,7 +27,7 @@ pub struct CullOptions {
     #[arg(long, value_name = "N")]
     pub max_per_group: Option<usize>,
     /// The window budgets hold over, across runs (`30m`, `1h`; at most 1h): what earlier and
-    /// concurrent runs culled in it counts, read back from the `checker:culled-at` tag EC2 keeps
+    /// concurrent runs culled in it counts, read back from the `checker:claim:<run>` tags EC2 keeps
     /// on terminated instances for about an hour.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_window)]
     pub budget_window: chrono::Duration,
@@ -75,6 +75,18 @@ pub enum ActionArg {
 }
 
 impl CullOptions {
+    /// `--now` with `--apply` is refused: claims carry the time they are made and budgets are
+    /// counted against it, so they follow the machine's clock (a past `--now` would write claims
+    /// the next run ignores and exceed the budget; a future one would hold culling back).
+    pub fn refuse_now_with_apply(&self, now: Option<DateTime<Utc>>) -> Result<()> {
+        if self.apply && now.is_some() {
+            return Err(Error::usage(
+                "--now cannot be used with --apply: claims and budgets follow this machine's clock (drop --now, or drop --apply for a dry run as of that time)",
+            ));
+        }
+        Ok(())
+    }
+
     /// The library's settings.
     pub fn settings(&self) -> CullSettings {
         CullSettings {
@@ -133,6 +145,7 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
             "--apply acts on live EC2; recorded --fleet files can only be planned (drop --apply)",
         ));
     }
+    a.cull.refuse_now_with_apply(a.now)?;
     let now = a.now.unwrap_or_else(Utc::now);
     let rt = checker::source::runtime()?;
     rt.block_on(async {
@@ -146,10 +159,14 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
         if let Some(r) = &plan.refused {
             eprintln!("error: cull refused: {r}");
         }
+        for s in &plan.suspect_claims {
+            eprintln!("warning: {s}; it counts against the budget until it is removed");
+        }
         if opts.apply
             && plan.refused.is_none()
             && let Some(sdk) = &g.live
-            && let Err(e) = checker::cull::apply(
+        {
+            match checker::cull::apply(
                 &mut plan,
                 sdk,
                 &opts,
@@ -158,9 +175,13 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
                 &checker::cull::stop_on_signal(),
             )
             .await
-        {
-            eprintln!("{e}");
-            status = ExitStatus::Incomplete;
+            {
+                Ok(warnings) => warnings.iter().for_each(|w| eprintln!("warning: {w}")),
+                Err(e) => {
+                    eprintln!("{e}");
+                    status = ExitStatus::Incomplete;
+                }
+            }
         }
         a.out.write(&checker::render::plan(&plan, a.out.format)?)?;
         Ok(status)

@@ -27,7 +27,7 @@ pub struct RecordArgs {
     output: Option<PathBuf>,
 }
 
-/// Scans and writes the records; exit 3 when a region failed.
+/// Scans and writes the records; when a region failed, writes nothing and exits 3.
 pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
     check_output(a.output.as_deref())?;
     // The manifests say which fields are secret: without them only credential-like names and
@@ -56,6 +56,15 @@ pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
     let sampled = live.user_data_sampled;
     let fleet = checker::source::from_live(live);
     warn_failed_regions(&fleet.source);
+    // A file of the regions that could be read would check clean later: nothing in it says a
+    // region is missing. So a partial scan writes nothing (as `snapshot` does).
+    if fleet.source.incomplete() {
+        let failed: Vec<String> = fleet.source.failed().map(|p| p.scope()).collect();
+        return Err(Error::Incomplete(format!(
+            "{} could not be read; a fleet file without them would later check clean, so none is written (fix the failure and record again)",
+            failed.join(", ")
+        )));
+    }
     let mut text =
         serde_json::to_string_pretty(&checker::fleet::to_describe_instances(&fleet.instances))
             .map_err(|e| Error::Incomplete(format!("cannot render the fleet file: {e}")))?;
@@ -65,9 +74,5 @@ pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
         "recorded {} instances from {regions} region(s), user-data for {sampled}",
         fleet.instances.len()
     );
-    Ok(if fleet.source.incomplete() {
-        ExitStatus::Incomplete
-    } else {
-        ExitStatus::Clean
-    })
+    Ok(ExitStatus::Clean)
 }

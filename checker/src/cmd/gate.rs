@@ -64,6 +64,10 @@ pub struct Args {
     /// user's cache folder.
     #[arg(long, value_name = "DIR")]
     taskcluster_schemas: Option<PathBuf>,
+    /// The largest pool file --pools URL may download, in MiB (the all-pools bundle of
+    /// docs/deploying.md was 6.7 MB in 2026 and grows with every pool).
+    #[arg(long, value_name = "MB", default_value_t = checker::taskcluster::DEFAULT_MAX_RESPONSE_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    max_response_mb: u64,
     /// Leave a consumer out of the verdict: CONSUMER=REASON (the reason is shown in the report).
     #[arg(long, value_name = "CONSUMER=REASON")]
     ignore: Vec<String>,
@@ -96,7 +100,12 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
             .to_str()
             .filter(|s| s.starts_with("https://") || s.starts_with("http://"))
         {
-            Some(url) => pools.push(checker::gate::fetch_pool_file(url, fetched.path(), n)?),
+            Some(url) => pools.push(checker::gate::fetch_pool_file(
+                url,
+                fetched.path(),
+                n,
+                a.max_response_mb << 20,
+            )?),
             None => pools.push(p.clone()),
         }
     }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// `checker hook`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit codes (the task's status):\n  0  all clean: contracts hold, no breaking drift, cull plan made\n  1  contract violations, a breaking change since the snapshot, or cull refused on a broken cull contract\n  2  bad input (contracts, snapshot)\n  3  incomplete: a region failed; nothing was culled\nArtifacts in --artifacts: report.json, summary.md, junit.xml, diff.json and diff.md (with --snapshot), cull-plan.json, audit.jsonl (with --apply)."
+    after_help = "Exit codes (the task's status):\n  0  all clean: contracts hold, no breaking drift, cull plan made\n  1  contract violations, a breaking change since the snapshot, or cull refused on a broken cull contract\n  2  bad input (contracts, snapshot) or no AWS credentials: not retried\n  3  incomplete: a region failed; nothing was culled\nArtifacts in --artifacts: report.json, summary.md, junit.xml, diff.json and diff.md (with --snapshot), cull-plan.json, audit.jsonl (with --apply)."
 )]
 pub struct Args {
     #[command(flatten)]
@@ -41,6 +41,7 @@ pub struct Args {
 
 /// Runs the hook and says where its artifacts are.
 pub fn run(a: &Args) -> Result<ExitStatus> {
+    a.cull.refuse_now_with_apply(a.now)?;
     let set = a.contracts.load()?;
     let mut from = a.fleet.source()?;
     if let Some(name) = &a.aws_credentials_secret {

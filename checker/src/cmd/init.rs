@@ -7,7 +7,7 @@ use std::path::PathBuf;
 /// `checker init`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Writes OUT/providers/<provisioner>.json (a provider manifest: each output as the strongest promise the fleet supports) and OUT/consumers/<provisioner>-draft.json (a consumer skeleton, every clause marked DRAFT), validated. `checker check --contracts OUT` of the same fleet is clean. Review every promise: the fleet shows what the provisioner did, not what it promises.\n\nExit codes:\n  0  drafts written\n  2  bad input (the fleet), or OUT already holds drafts (use --force)\n  3  the fleet could not be read completely"
+    after_help = "Writes OUT/providers/<provisioner>.json (a provider manifest: each output as the strongest promise the fleet supports; outputs equal on every instance share one variable), OUT/consumers/<provisioner>-draft.json (a consumer skeleton, every clause marked DRAFT), OUT/tests/<provisioner>-draft.test.json (contract tests of the skeleton, for `checker test --contracts OUT`) and OUT/schema/ (the JSON Schemas the drafts' $schema name), validated; the drafted tests are run and pass. `checker check --contracts OUT` of the same fleet is clean. A fleet without user-data (as `aws ec2 describe-instances` prints it) drafts no user-data promise, with a warning. Review every promise: the fleet shows what the provisioner did, not what it promises.\n\nExit codes:\n  0  drafts written\n  2  bad input (the fleet), or OUT already holds drafts (use --force)\n  3  the fleet could not be read completely"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -28,6 +28,9 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
         return Err(Error::Incomplete(
             "the fleet could not be read completely: drafts from part of it would promise too little".into(),
         ));
+    }
+    for w in checker::init::warnings(&fleet.instances) {
+        eprintln!("warning: {w}");
     }
     let drafts = checker::init::infer(&fleet.instances);
     if drafts.is_empty() {
@@ -58,11 +61,23 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
             + "\n";
         checker::fsio::write_output(&text, Some(&path))?;
     }
-    let loaded = checker::load::load(std::slice::from_ref(&a.out))?;
+    let out = std::slice::from_ref(&a.out);
+    let loaded = checker::load::load(out)?;
+    let tests = checker::load::test_files(out)?;
+    let cases = checker::contract_test::run(&loaded, &tests, chrono::Utc::now())?;
+    if let Some(bad) = cases.iter().find(|c| !c.ok()) {
+        return Err(Error::Incomplete(format!(
+            "the drafted contract test \"{}\" in {} does not pass: this is a bug in checker init; the drafts are left in {} to look at",
+            bad.name,
+            bad.file.display(),
+            a.out.display()
+        )));
+    }
     eprintln!(
-        "checker init: {} provider manifest(s) and {} consumer skeleton(s) from {} instance(s) in {}, validated; review every DRAFT",
+        "checker init: {} provider manifest(s), {} consumer skeleton(s) and {} contract test case(s) from {} instance(s) in {}, validated, tests passing; review every DRAFT",
         loaded.providers.len(),
         loaded.consumers.len(),
+        cases.len(),
         fleet.instances.len(),
         a.out.display()
     );

@@ -14,6 +14,7 @@ mod aws;
 mod check;
 mod cull;
 mod diff;
+mod docs;
 mod explain;
 mod fleet;
 mod gate;
@@ -83,6 +84,39 @@ pub enum Command {
     /// Fleet files: `checker fleet record` writes what live EC2 returns in the format --fleet reads.
     #[command(subcommand)]
     Fleet(fleet::Command),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print checker(1), or write a man page per command with --output DIR.
+    Man(docs::ManArgs),
+}
+
+/// The command line: [`Cli`], with each command's `--format` offering only the formats its
+/// document is rendered in ([`checker::render::Document::formats`]), so help, completions and man
+/// pages cannot offer a format the command then refuses.
+pub fn command() -> clap::Command {
+    use checker::render::Document;
+    use clap::CommandFactory;
+    let restrict = |doc: Document| {
+        move |c: clap::Command| {
+            c.mut_arg("format", move |a| {
+                use clap::builder::TypedValueParser;
+                let names: Vec<clap::builder::PossibleValue> = doc
+                    .formats()
+                    .iter()
+                    .filter_map(|f| f.to_possible_value())
+                    .collect();
+                a.value_parser(
+                    clap::builder::PossibleValuesParser::new(names)
+                        .map(|s| Format::from_str(&s, false).unwrap_or(Format::Human)),
+                )
+            })
+        }
+    };
+    Cli::command()
+        .mut_subcommand("diff", restrict(Document::Diff))
+        .mut_subcommand("cull", restrict(Document::Plan))
+        .mut_subcommand("test", restrict(Document::ContractTests))
+        .mut_subcommand("rules", restrict(Document::Rules))
 }
 
 /// What every command gets besides its arguments.
@@ -93,7 +127,11 @@ pub struct Ctx {
 
 /// Runs the CLI and returns the exit status.
 pub fn main() -> ExitStatus {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -104,12 +142,17 @@ pub fn main() -> ExitStatus {
             };
         }
     };
-    init_tracing(cli.verbose);
     anstream::ColorChoice::write_global(match cli.color {
         ColorChoice::Auto => anstream::ColorChoice::Auto,
         ColorChoice::Always => anstream::ColorChoice::Always,
         ColorChoice::Never => anstream::ColorChoice::Never,
     });
+    // Logs go to stderr: coloured only when --color and stderr allow it (never in a pipe, with
+    // --color never, NO_COLOR or TERM=dumb), like the rest of the output.
+    init_tracing(
+        cli.verbose,
+        anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never,
+    );
     let ctx = Ctx {
         color: anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
     };
@@ -126,6 +169,8 @@ pub fn main() -> ExitStatus {
         Command::Cull(a) => cull::run(a),
         Command::Hook(a) => hook::run(a),
         Command::Fleet(fleet::Command::Record(a)) => fleet::record(a),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
     };
     match result {
         Ok(status) => status,
@@ -152,7 +197,7 @@ fn eprint_lines(text: &str) {
 /// overrides. Whatever either says, other crates (the AWS SDK, hyper, rustls) log at most at
 /// info: at debug and trace they print request and response bodies and headers, which hold
 /// user-data secrets and session tokens, and a Taskcluster task log is public.
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, ansi: bool) {
     use tracing_subscriber::prelude::*;
     let level = match verbose {
         0 => "warn",
@@ -168,6 +213,7 @@ fn init_tracing(verbose: u8) {
     });
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false)
         .with_filter(filter)
         .with_filter(ours_or_quiet);
@@ -192,8 +238,9 @@ impl ContractArgs {
 /// Where the fleet comes from: recorded files, or live EC2.
 #[derive(Debug, Clone, Args)]
 pub struct FleetArgs {
-    /// A file of `aws ec2 describe-instances --output json` output (repeatable). Instances may carry
-    /// user-data inline as "UserData": {"Value": "<base64>"}. Without --fleet, live EC2 is scanned.
+    /// A file of `aws ec2 describe-instances --output json` output (repeatable; `-` reads standard
+    /// input). Instances may carry user-data inline as "UserData": {"Value": "<base64>"}. Without
+    /// --fleet, live EC2 is scanned.
     #[arg(long = "fleet", value_name = "FILE")]
     pub fleet: Vec<PathBuf>,
     /// Live EC2 settings, used when no --fleet is given.
@@ -282,10 +329,55 @@ impl ReportArgs {
 
     /// Renders the report as asked, writes it, and returns its exit status.
     pub fn finish(&self, report: &checker::report::Report, ctx: &Ctx) -> Result<ExitStatus> {
-        let text = checker::render::report(report, self.out.format, self.out.color(ctx))?;
+        let mut text = checker::render::report(report, self.out.format, self.out.color(ctx))?;
+        if self.out.format == Format::Human
+            && self.out.output.is_none()
+            && let Some(width) = terminal_width()
+        {
+            text = wrap(&text, width);
+        }
         self.out.write(&text)?;
         Ok(report.summary.exit_code)
     }
+}
+
+/// The width human output wraps to on stdout: `COLUMNS` when set, else the terminal's; none in a
+/// pipe or a file (a log keeps one line per message, for grep).
+fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+    {
+        return (c >= 20).then_some(c);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
+}
+
+/// Wraps each line longer than `width` at word boundaries, continuing at its own indentation
+/// (colour codes do not count; a word longer than the line, a regex or a URL, is kept whole).
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.lines() {
+        if textwrap::core::display_width(line) <= width {
+            out.push_str(line);
+        } else {
+            let body = line.trim_start();
+            let indent = &line[..line.len() - body.len()];
+            let opts = textwrap::Options::new(width)
+                .initial_indent(indent)
+                .subsequent_indent(indent)
+                .break_words(false)
+                .word_separator(textwrap::WordSeparator::AsciiSpace)
+                .word_splitter(textwrap::WordSplitter::NoHyphenation);
+            out.push_str(&textwrap::fill(body, opts));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Parses `--now`.
@@ -299,6 +391,15 @@ pub fn parse_time(s: &str) -> std::result::Result<DateTime<Utc>, String> {
 pub fn warn_failed_regions(src: &checker::report::SourceInfo) {
     for w in checker::source::failed_region_warnings(src) {
         eprint_lines(&w.to_string());
+    }
+}
+
+/// Warns, on stderr, of every read of an output that no provider promises (and, with a fleet,
+/// no instance carries): at its file, line and column, with the name it most likely meant.
+pub fn warn_unseen_reads(reads: &[checker::eval::UnseenRead]) {
+    let located = checker::diag::Diagnostics(reads.iter().map(|r| r.diagnostic()).collect());
+    for d in located.located().0 {
+        eprintln!("warning: {d}");
     }
 }
 

@@ -13,6 +13,7 @@ pub struct Args {
 /// Prints what was loaded, or every problem (exit 2).
 pub fn run(a: &Args) -> Result<ExitStatus> {
     let set = a.contracts.load()?;
+    super::warn_unseen_reads(&checker::eval::typo_reads(&set));
     let clauses: usize = set.consumers.iter().map(|c| c.clauses.len()).sum();
     println!(
         "ok: {} files: {} provider manifest(s), {} consumer contract(s) with {} clauses, {} waiver(s)",

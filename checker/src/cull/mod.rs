@@ -12,13 +12,15 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-mod audit;
+mod apply;
+pub mod audit;
 pub mod budget;
 mod run;
 mod scope;
 mod status;
+pub use apply::{Outcome, apply};
 pub use budget::Claim;
-pub use run::{CullSettings, Gathered, apply, gather, make_plan, stop_on_signal};
+pub use run::{CullSettings, Gathered, gather, make_plan, stop_on_signal};
 pub use scope::{cull_contract, members};
 pub use status::{impairments, read_status_file, status_conditions};
 
@@ -89,7 +91,7 @@ pub struct PlanInput {
     pub budget: Budget,
     /// What to do.
     pub action: Action,
-    /// Claims of earlier and concurrent runs (instances tagged `checker:culled-at`).
+    /// Claims of earlier and concurrent runs (`checker:claim:<run>` tags, and the legacy `checker:culled-at`).
     pub claims: Vec<Claim>,
     /// The budget's window.
     pub window: Duration,
@@ -168,6 +170,13 @@ pub struct Plan {
     pub entries: Vec<PlanEntry>,
     /// Per group.
     pub groups: Vec<GroupBudget>,
+    /// Claims that cannot be taken at their word (dated after this run's clock, or unreadable):
+    /// each counts against the budget for as long as it exists (plan 1.3).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub suspect_claims: Vec<String>,
+    /// After `--apply`: what happened, counted (plan 1.3).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub outcome: Option<Outcome>,
 }
 
 /// The cull plan's format name.
@@ -175,8 +184,8 @@ pub const PLAN_FORMAT: &str = "checker-cull-plan";
 /// The cull plan's (major) version.
 pub const PLAN_VERSION: u32 = 1;
 /// The cull plan's minor version (1: `budgetWindowMinutes`, `groups[].usedInWindow`, the
-/// `already-acted` decision).
-pub const PLAN_MINOR_VERSION: u32 = 2;
+/// `already-acted` decision; 3: the `claimed` decision, `suspectClaims`, `outcome`).
+pub const PLAN_MINOR_VERSION: u32 = 3;
 
 /// What the plan does with one impaired instance. The order is the plan's: entries are sorted
 /// by decision (then region and instance), as the names sort.
@@ -187,10 +196,13 @@ pub const PLAN_MINOR_VERSION: u32 = 2;
 pub enum Decision {
     /// Terminate (or reboot) it this run.
     Act,
-    /// Already claimed by a run in the window (acted on, or being acted on): not again.
+    /// Acted on by a run in the window: not again.
     AlreadyActed,
     /// Impaired past the threshold; not decided yet (never in a finished plan).
     Candidate,
+    /// Claimed by a run in the window that has not confirmed acting (in flight, or it died
+    /// before it could act or release), or by a suspect claim: left alone, counted as spent.
+    Claimed,
     /// Over this run's budget: left for a later run.
     Deferred,
     /// The run refused to act: nothing is done anywhere.
@@ -210,6 +222,7 @@ impl Decision {
             Decision::Act => "act",
             Decision::AlreadyActed => "already-acted",
             Decision::Candidate => "candidate",
+            Decision::Claimed => "claimed",
             Decision::Deferred => "deferred",
             Decision::Held => "held",
             Decision::OutsideSelector => "outside-selector",
@@ -314,18 +327,10 @@ fn entries(
         let claimed = input
             .claims
             .iter()
-            .find(|c| c.instance == imp.id && c.at >= input.now - input.window);
+            .filter(|c| c.instance == imp.id && c.counts(input.now, input.window))
+            .max_by_key(|c| c.state);
         let (decision, why) = match (member, imp.since) {
-            _ if claimed.is_some() => (
-                Decision::AlreadyActed,
-                claimed.map_or_else(String::new, |c| {
-                    format!(
-                        "claimed by run {} at {}: not acted on twice",
-                        c.run,
-                        c.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                    )
-                }),
-            ),
+            _ if let Some(c) = claimed => budget::decision(c, input.now),
             (None, _) => (
                 Decision::OutsideSelector,
                 format!("not selected by {}: never touched", input.contract),
@@ -421,7 +426,7 @@ pub fn plan(input: &PlanInput) -> Plan {
     for (g, mut cands) in candidates {
         let n = size.get(&g).copied().unwrap_or(0);
         let impaired = impaired_in.get(&g).copied().unwrap_or(0);
-        let used = used.get(&g).copied().unwrap_or(0);
+        let used = used.get(&g);
         let (allowed, note) = allowance(input, n, impaired, used);
         cands.sort_by(|a, b| {
             a.0.cmp(&b.0)
@@ -477,6 +482,12 @@ pub fn plan(input: &PlanInput) -> Plan {
         budget_window_minutes: input.window.num_minutes(),
         entries,
         groups,
+        suspect_claims: input
+            .claims
+            .iter()
+            .filter_map(|c| c.suspect(input.now))
+            .collect(),
+        outcome: None,
     }
 }
 
@@ -564,7 +575,8 @@ mod tests {
             proptest::option::of(0usize..10),
             0usize..5,
             0i64..60,
-            proptest::collection::vec((0u8..50, 0u8..4, 0i64..120), 0..10),
+            // Claims up to two hours old, and some dated in the future (forged-looking).
+            proptest::collection::vec((0u8..50, 0u8..4, -600i64..120), 0..10),
         )
             .prop_map(
                 |(ms, imps, partial, problem, pct, max, min_healthy, threshold, claims)| {
@@ -603,11 +615,14 @@ mod tests {
                     i.threshold = Duration::minutes(threshold);
                     i.claims = claims
                         .into_iter()
-                        .map(|(id, g, ago)| Claim {
-                            instance: format!("i-{id}"),
-                            group: format!("g{g}"),
-                            run: "earlier".into(),
-                            at: t(ago),
+                        .map(|(id, g, ago)| {
+                            Claim::new(
+                                &format!("i-{id}"),
+                                "earlier",
+                                &format!("g{g}"),
+                                t(ago),
+                                budget::ClaimState::Acted,
+                            )
                         })
                         .collect();
                     i
@@ -641,12 +656,12 @@ mod tests {
             // window with what earlier runs used.
             let used = budget::used_in_window(&input.claims, input.now, input.window);
             for e in &chosen {
-                prop_assert!(!input.claims.iter().any(|c| c.instance == e.instance && c.at >= input.now - input.window));
+                prop_assert!(!input.claims.iter().any(|c| c.instance == e.instance && c.counts(input.now, input.window)));
             }
             for (g, n) in per_group {
                 let size = input.members.iter().filter(|m| m.group.as_deref() == Some(g)).count();
                 let by_pct = (size * input.budget.max_percent as usize).div_ceil(100);
-                prop_assert!(n <= by_pct.saturating_sub(used.get(g).copied().unwrap_or(0)));
+                prop_assert!(n <= by_pct.saturating_sub(used.get(g)));
                 if let Some(m) = input.budget.max_count { prop_assert!(n <= m); }
             }
             // Each impaired instance appears once.

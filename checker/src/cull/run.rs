@@ -1,9 +1,8 @@
-//! Culling against a real source: read the fleet and the status checks (live, concurrently, or
-//! recorded), make the plan, and apply it with every action in the audit log.
+//! Culling against a real source: read the fleet, the status checks and the claims of other
+//! runs (live, concurrently, or recorded) and make the plan; [`super::apply`] acts on it.
 
-use super::audit::Audit;
-use super::budget::{self, CULL_GROUP, CULL_RUN, CULLED_AT, Claim};
-use super::{Action, Budget, Decision, Plan, PlanInput};
+use super::budget::{CLAIM_FILTER, Claim, LEGACY_CULLED_AT};
+use super::{Action, Budget, Plan, PlanInput};
 use crate::contract::ContractSet;
 use crate::error::{Error, Result};
 use crate::fleet::Instance;
@@ -11,7 +10,6 @@ use crate::report::{PartStatus, SourceInfo, SourcePart};
 use crate::source::{self, FleetSource};
 use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,18 +51,17 @@ pub struct Gathered {
     pub live: Option<checker_ec2::SdkConfig>,
     /// Status checks of a region that could not be read, in words (the region is failed too).
     pub warnings: Vec<String>,
-    /// Claims of earlier and concurrent runs (instances tagged `checker:culled-at`).
+    /// Claims of earlier and concurrent runs (`checker:claim:<run>` tags, and the legacy `checker:culled-at`).
     pub claims: Vec<Claim>,
 }
 
-/// The claims an instance's tags make, if any.
-fn claim_of(id: &str, tags: &[(String, String)]) -> Option<Claim> {
-    Claim::from_tags(id, |k| {
-        tags.iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    })
+/// The claims an instance's tags make (one per run that claimed it).
+fn claims_of(id: &str, tags: &[(String, String)]) -> Vec<Claim> {
+    Claim::from_tags(id, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
+
+/// The `tag-key` filter values that find every claim (this format's and the legacy one).
+const CLAIM_KEYS: [&str; 2] = [CLAIM_FILTER, LEGACY_CULLED_AT];
 
 /// Without status checks (nothing will be culled), the fleet of every account of `--accounts`
 /// or `--org`; `None` for the credentials' own account.
@@ -116,7 +113,9 @@ pub async fn gather(
             let claims = fleet
                 .instances
                 .iter()
-                .filter_map(|i| Claim::from_tags(&i.id, |k| i.tags.get(k).map(String::as_str)))
+                .flat_map(|i| {
+                    Claim::from_tags(&i.id, i.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                })
                 .collect();
             return Ok(Gathered {
                 fleet: fleet.instances,
@@ -162,7 +161,7 @@ pub async fn gather(
         match r {
             Ok((list, tagged)) => {
                 statuses.extend(list.into_iter().map(|s| (region.clone(), s)));
-                claims.extend(tagged.iter().filter_map(|i| claim_of(&i.id, &i.tags)));
+                claims.extend(tagged.iter().flat_map(|i| claims_of(&i.id, &i.tags)));
             }
             Err(e) => {
                 warnings.push(format!(
@@ -208,7 +207,7 @@ async fn read_statuses(
         .map(|c| async {
             // The status checks, then the claims of earlier runs (both needed to cull).
             let read = match c.statuses(conditions).await {
-                Ok(st) => c.tagged(CULLED_AT).await.map(|t| (st, t)),
+                Ok(st) => c.tagged(&CLAIM_KEYS).await.map(|t| (st, t)),
                 Err(e) => Err(e),
             };
             (c.region.clone(), read)
@@ -288,221 +287,4 @@ pub fn stop_on_signal() -> Arc<AtomicBool> {
         flag.store(true, Ordering::SeqCst);
     });
     stop
-}
-
-/// How acting ended, for the plan and the exit status.
-#[derive(Default)]
-struct Applied {
-    errors: Vec<String>,
-    stopped: bool,
-}
-
-/// Acts on the plan, region by region: claims the chosen instances (tags), re-reads the claims
-/// and keeps what the window's budget leaves after other runs (releasing the rest), then acts in
-/// batches, each recorded in the audit log before and after its call. A failed batch is
-/// recorded and the others still run; a signal stops new batches. Every result is in the plan.
-pub async fn apply(
-    plan: &mut Plan,
-    sdk: &checker_ec2::SdkConfig,
-    opts: &CullSettings,
-    concurrency: usize,
-    now: DateTime<Utc>,
-    stop: &AtomicBool,
-) -> Result<()> {
-    plan.dry_run = false;
-    let run_id = format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), std::process::id());
-    let audit = Audit::new(opts.audit_log.clone(), &run_id, &plan.contract, plan.action);
-    let mut by_region: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (k, e) in plan.entries.iter().enumerate() {
-        if e.decision == Decision::Act {
-            by_region.entry(e.region.clone()).or_default().push(k);
-        }
-    }
-    let mut applied = Applied::default();
-    for (region, idx) in by_region {
-        let client = checker_ec2::RegionClient::new(sdk, &region, concurrency);
-        if let Err(e) = apply_region(
-            plan,
-            &client,
-            &idx,
-            opts,
-            &audit,
-            &run_id,
-            now,
-            stop,
-            &mut applied,
-        )
-        .await
-        {
-            // The audit log cannot be written: nothing more is done anywhere.
-            applied.errors.push(e.to_string());
-            break;
-        }
-    }
-    if applied.stopped {
-        applied.errors.push(
-            "stopped by a signal: no new batch was started; every started one is recorded".into(),
-        );
-    }
-    if applied.errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Incomplete(applied.errors.join("; ")))
-    }
-}
-
-/// One region: claim, confirm, act in batches.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one caller; the pieces of one apply"
-)]
-async fn apply_region(
-    plan: &mut Plan,
-    client: &checker_ec2::RegionClient,
-    idx: &[usize],
-    opts: &CullSettings,
-    audit: &Audit,
-    run_id: &str,
-    now: DateTime<Utc>,
-    stop: &AtomicBool,
-    applied: &mut Applied,
-) -> Result<()> {
-    let region = client.region.clone();
-    let kept = match claim(plan, client, idx, opts, audit, run_id, now).await? {
-        Ok(kept) => kept,
-        Err(e) => {
-            applied.errors.push(format!("{region}: {e}"));
-            return Ok(());
-        }
-    };
-    for batch in kept.chunks(opts.batch.max(1)) {
-        if stop.load(Ordering::SeqCst) {
-            applied.stopped = true;
-            let rest: Vec<usize> = kept
-                .iter()
-                .copied()
-                .filter(|k| plan.entries[*k].result.is_none())
-                .collect();
-            for k in &rest {
-                plan.entries[*k].result = Some("not-started: stopped by a signal".into());
-            }
-            let entries: Vec<&super::PlanEntry> = rest.iter().map(|k| &plan.entries[*k]).collect();
-            audit.record(
-                "not-started",
-                &entries,
-                |_| serde_json::json!({"reason": "stopped by a signal"}),
-            )?;
-            return Ok(());
-        }
-        let ids: Vec<String> = batch
-            .iter()
-            .map(|k| plan.entries[*k].instance.clone())
-            .collect();
-        let entries: Vec<&super::PlanEntry> = batch.iter().map(|k| &plan.entries[*k]).collect();
-        audit.record(
-            "intent",
-            &entries,
-            |e| serde_json::json!({"reason": e.reason, "impairedSince": e.impaired_since}),
-        )?;
-        match client.act_chunk(&ids, opts.action == Action::Reboot).await {
-            Ok(results) => {
-                for r in results {
-                    if let Some(k) = batch.iter().find(|k| plan.entries[**k].instance == r.id) {
-                        plan.entries[*k].result = Some(r.state.clone());
-                    }
-                }
-                let entries: Vec<&super::PlanEntry> =
-                    batch.iter().map(|k| &plan.entries[*k]).collect();
-                audit.record(
-                    "result",
-                    &entries,
-                    |e| serde_json::json!({"result": e.result}),
-                )?;
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                for k in batch {
-                    plan.entries[*k].result = Some(format!("failed: {msg}"));
-                }
-                let entries: Vec<&super::PlanEntry> =
-                    batch.iter().map(|k| &plan.entries[*k]).collect();
-                audit.record("failed", &entries, |_| serde_json::json!({"error": msg}))?;
-                applied.errors.push(format!("{region}: {msg}"));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Claims the chosen instances, re-reads every claim, keeps what the window leaves after other
-/// runs' claims and releases the rest. The outer error is the audit log's (fatal); the inner
-/// one is EC2's (this region is not acted on).
-async fn claim(
-    plan: &mut Plan,
-    client: &checker_ec2::RegionClient,
-    idx: &[usize],
-    opts: &CullSettings,
-    audit: &Audit,
-    run_id: &str,
-    now: DateTime<Utc>,
-) -> Result<std::result::Result<Vec<usize>, checker_ec2::Ec2Error>> {
-    // Group by group: one CreateTags call per group (the group is a tag value).
-    let mut per_group: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for k in idx {
-        per_group
-            .entry(plan.entries[*k].group.clone().unwrap_or_default())
-            .or_default()
-            .push(*k);
-    }
-    for (g, ks) in &per_group {
-        let entries: Vec<&super::PlanEntry> = ks.iter().map(|k| &plan.entries[*k]).collect();
-        audit.record("claim", &entries, |_| serde_json::json!({}))?;
-        let ids: Vec<String> = ks
-            .iter()
-            .map(|k| plan.entries[*k].instance.clone())
-            .collect();
-        let tags = Claim {
-            instance: String::new(),
-            group: g.clone(),
-            run: run_id.to_string(),
-            at: now,
-        }
-        .tags();
-        if let Err(e) = client.tag(&ids, &tags).await {
-            return Ok(Err(e));
-        }
-    }
-    let visible: Vec<Claim> = match client.tagged(CULLED_AT).await {
-        Ok(t) => t.iter().filter_map(|i| claim_of(&i.id, &i.tags)).collect(),
-        Err(e) => return Ok(Err(e)),
-    };
-    let budgets: BTreeMap<String, usize> = plan
-        .groups
-        .iter()
-        .map(|g| (g.group.clone(), g.allowed + g.used_in_window))
-        .collect();
-    let keep = budget::keep(&budgets, &visible, run_id, now, opts.budget_window);
-    let (kept, released): (Vec<usize>, Vec<usize>) = idx
-        .iter()
-        .copied()
-        .partition(|k| keep.contains(&plan.entries[*k].instance));
-    if !released.is_empty() {
-        for k in &released {
-            let e = &mut plan.entries[*k];
-            e.decision = Decision::Deferred;
-            e.reason
-                .push_str("; deferred: another run claimed the group's budget in the window first");
-        }
-        let entries: Vec<&super::PlanEntry> = released.iter().map(|k| &plan.entries[*k]).collect();
-        audit.record("release", &entries, |_| serde_json::json!({}))?;
-        let ids: Vec<String> = released
-            .iter()
-            .map(|k| plan.entries[*k].instance.clone())
-            .collect();
-        let keys = [CULLED_AT, CULL_RUN, CULL_GROUP].map(str::to_string);
-        if let Err(e) = client.untag(&ids, &keys).await {
-            return Ok(Err(e));
-        }
-    }
-    Ok(Ok(kept))
 }

@@ -16,8 +16,7 @@ pub fn read_status_file(
                 .hint("pass what `aws ec2 describe-instance-status --output json` prints"),
         ])
     })?;
-    let v: Value = serde_json::from_slice(&text)
-        .map_err(|e| Diagnostics(vec![Diagnostic::from_json_error(path, &e)]))?;
+    let v: Value = crate::diag::parse_json(path, &text).map_err(|d| Diagnostics(vec![d]))?;
     let Some(list) = v.get("InstanceStatuses").and_then(Value::as_array) else {
         return Err(Diagnostics(vec![
             Diagnostic::at(

@@ -107,6 +107,7 @@ fn provider_finding(
         waiver: None,
         location: o.location.clone(),
         account: None,
+        also: Vec::new(),
     }
 }
 
@@ -167,25 +168,7 @@ fn consumer_finding(
         waiver: waiver.map(|w| waiver_ref(&set.waivers[w])),
         location: cl.location.clone(),
         account: None,
-    }
-}
-
-/// Outputs that may be missing from an instance, so that a consumer reading one that no
-/// provider promises is a real risk (tags, user-data, key pair, instance profile).
-fn provider_dependent(p: &OutputPath) -> bool {
-    use crate::output::Ec2Field::*;
-    match p {
-        OutputPath::Tag(_) | OutputPath::UserData(_) => true,
-        OutputPath::Field(f) => matches!(
-            f,
-            KeyName
-                | IamInstanceProfile
-                | InstanceLifecycle
-                | HttpTokens
-                | HttpEndpoint
-                | HopLimit
-                | PublicIp
-        ),
+        also: Vec::new(),
     }
 }
 
@@ -214,7 +197,7 @@ pub(super) fn coverage(set: &ContractSet, tallies: &[ConsumerTally]) -> Coverage
     } else {
         reads
             .iter()
-            .filter(|(p, _)| provider_dependent(p) && !promised.contains(p))
+            .filter(|(p, _)| p.provider_dependent() && !promised.contains(p))
             .map(|(p, who)| Unpromised {
                 output: p.to_string(),
                 consumers: who.iter().cloned().collect(),
@@ -251,7 +234,9 @@ pub struct Policy {
     pub source_incomplete: bool,
 }
 
-/// Computes the summary: exit 3 when incomplete, else 1 on failures, else 0.
+/// Computes the summary: exit 1 on failures, else 3 when incomplete, else 0. A violation that was
+/// found is real whatever else could not be read, and scripts branch on 1 ("fix the fleet")
+/// apart from 3 ("retry or fix the access"); the unknowns and failed parts stay in the report.
 pub fn summarize(
     findings: &[Finding],
     evaluations: usize,
@@ -277,10 +262,10 @@ pub fn summarize(
     let incomplete = policy.source_incomplete || unknown_evaluations > policy.max_unknown;
     let failing = errors > 0 || (policy.fail_on_warn && warnings > 0);
     use crate::exit::ExitStatus;
-    let (status, exit_code) = if incomplete {
-        (Status::Incomplete, ExitStatus::Incomplete)
-    } else if failing {
+    let (status, exit_code) = if failing {
         (Status::Violations, ExitStatus::Violations)
+    } else if incomplete {
+        (Status::Incomplete, ExitStatus::Incomplete)
     } else if warnings > 0 {
         (Status::Warnings, ExitStatus::Clean)
     } else {

@@ -11,12 +11,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 mod finding;
+mod idle;
 mod manifest;
 mod report;
+mod unseen;
 
 pub use finding::{Policy, summarize};
 pub use manifest::{check_manifest, check_manifest_with, manifest_clause_id};
 pub use report::{Judgement, build, build_with, report_of, tool};
+pub use unseen::{Suspect, UnseenRead, suspects, typo_reads};
 
 /// How many instance ids a finding keeps as samples.
 pub const SAMPLES: usize = 5;
@@ -138,6 +141,8 @@ pub struct Evaluation {
     pub evaluations: usize,
     /// Unknown instance-clause evaluations.
     pub unknown_evaluations: usize,
+    /// Reads of outputs that no provider promises and no instance carries (likely typos).
+    pub unseen: Vec<UnseenRead>,
 }
 
 /// What an evaluation accumulates as it goes.
@@ -223,6 +228,7 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
 pub struct Evaluator {
     today: NaiveDate,
     acc: Acc,
+    unseen: unseen::Tracker,
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -247,6 +253,7 @@ impl Evaluator {
                 tallies,
                 ..Default::default()
             },
+            unseen: unseen::Tracker::new(set),
         }
     }
 
@@ -261,11 +268,13 @@ impl Evaluator {
             consumer_pass(set, ci, c, fleet, self.today, (&mut self.acc, t));
         }
         self.acc.tallies = tallies;
+        self.unseen.add(fleet);
     }
 
     /// Takes in another evaluator's aggregates (of other instances of the same contracts).
     pub fn merge(&mut self, other: Evaluator) {
         self.acc.merge(other.acc);
+        self.unseen.merge(other.unseen);
     }
 
     /// The findings, tallies and coverage of everything added.
@@ -306,6 +315,7 @@ impl Evaluator {
             coverage,
             evaluations: acc.evaluations,
             unknown_evaluations: acc.unknown_evaluations,
+            unseen: self.unseen.finish(set),
         }
     }
 }
@@ -539,6 +549,7 @@ fn waiver_findings(set: &ContractSet, used: &[bool], today: NaiveDate) -> Vec<Fi
             waiver: Some(finding::waiver_ref(w)),
             location: None,
             account: None,
+            also: Vec::new(),
         };
         if w.expires < today {
             out.push(Finding {

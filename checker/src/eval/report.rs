@@ -58,8 +58,20 @@ pub fn report_of(
     judgement: Judgement,
     now: DateTime<Utc>,
 ) -> Report {
-    let mut findings = ev.findings;
+    let mut findings = group_unknowns(ev.findings);
     findings.splice(0..0, extra);
+    if super::idle::judges_idle(&source) {
+        super::idle::selects_nothing(
+            set,
+            &ev.consumers,
+            &ev.unseen,
+            &source,
+            now.date_naive(),
+            &mut findings,
+        );
+        // Stable: the order within an outcome stays (what came first, then by consumer).
+        findings.sort_by_key(|f| f.outcome);
+    }
     let mut failed: Vec<Finding> = source.failed().map(region_failed).collect();
     // Nothing read is nothing checked: an empty source (a wrong region or account, credentials
     // that see nothing, a filter broken by a tag change) must not look clean.
@@ -104,7 +116,7 @@ fn region_failed(p: &SourcePart) -> Finding {
         "(source)",
         format!(
             "{} could not be read: {}; its instances were not evaluated",
-            p.name,
+            p.scope(),
             p.error.as_deref().unwrap_or("error")
         ),
     );
@@ -136,4 +148,66 @@ fn source_empty(src: &SourceInfo) -> Finding {
     f.expected = Some("at least one instance".into());
     f.why = Some("a run that checked nothing cannot say that nothing is broken".into());
     f
+}
+
+/// What left an unknown finding unknown, without the output it was about: "userData.region:
+/// user-data (10 bytes) is not JSON: ..." and "userData.data: user-data ..." share one cause.
+fn unknown_cause(f: &Finding) -> Option<String> {
+    let [only] = f.actual.as_slice() else {
+        return None;
+    };
+    let v = only.value.as_str();
+    Some(match f.output.as_deref().and_then(|o| v.strip_prefix(o)) {
+        Some(rest) => rest.trim_start_matches(": ").to_string(),
+        None => v.split_once(": ").map_or(v, |(_, r)| r).to_string(),
+    })
+}
+
+/// One unknown finding per cause: unknown findings with the same cause on the same instances
+/// (one user-data that is not JSON leaves every clause reading it unknown) become the first of
+/// them, naming the others in `also`, instead of one block per clause.
+fn group_unknowns(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    let mut by_cause: std::collections::HashMap<(String, Vec<String>, Option<String>), usize> =
+        std::collections::HashMap::new();
+    for f in findings {
+        let key = (f.outcome == Outcome::Unknown && f.clause.is_some())
+            .then(|| unknown_cause(&f))
+            .flatten()
+            .map(|c| (c, f.samples.clone(), f.account.clone()));
+        let Some(key) = key else {
+            out.push(f);
+            continue;
+        };
+        match by_cause.get(&key) {
+            Some(&i) if out[i].count == f.count => out[i].also.push(crate::report::ClauseRef {
+                consumer: f.consumer,
+                clause: f.clause.unwrap_or_default(),
+            }),
+            _ => {
+                by_cause.insert(key, out.len());
+                out.push(f);
+            }
+        }
+    }
+    for f in out.iter_mut().filter(|f| !f.also.is_empty()) {
+        let cause = unknown_cause(f).unwrap_or_default();
+        let mut names = vec![format!(
+            "{}: {}",
+            f.consumer,
+            f.clause.as_deref().unwrap_or("")
+        )];
+        names.extend(
+            f.also
+                .iter()
+                .map(|c| format!("{}: {}", c.consumer, c.clause)),
+        );
+        f.message = format!(
+            "{} clauses could not be evaluated on {} instance(s), for one cause: {cause} ({})",
+            names.len(),
+            f.count,
+            names.join(", ")
+        );
+    }
+    out
 }

@@ -33,12 +33,17 @@ impl Ctx<'_> {
 }
 
 /// Reads describe-instances JSON from `path`, reporting every bad instance.
+/// The path `-` is standard input (`aws ec2 describe-instances | checker check --fleet -`).
 pub fn read(path: &Path, secrets: &SecretPolicy) -> Result<Vec<Instance>, Diagnostics> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        Diagnostics(vec![Diagnostic::file(path, format!("cannot read the fleet file: {e}")).hint(
-            "pass the path of a file written by `aws ec2 describe-instances --output json` or `checker fleet record`",
-        )])
-    })?;
+    let file: Box<dyn std::io::Read> = if path == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(|e| {
+            Diagnostics(vec![Diagnostic::file(path, format!("cannot read the fleet file: {e}")).hint(
+                "pass the path of a file written by `aws ec2 describe-instances --output json` or `checker fleet record`, or - for standard input",
+            )])
+        })?)
+    };
     let mut ctx = Ctx {
         path,
         secrets,
@@ -46,11 +51,18 @@ pub fn read(path: &Path, secrets: &SecretPolicy) -> Result<Vec<Instance>, Diagno
         diags: Vec::new(),
         accounts: super::Interner::default(),
     };
+    // The depth is checked as the bytes stream past (the file is never read twice): an
+    // ignored value nested 20,000 deep was skipped, then locating a diagnostic overflowed.
+    // Guarded beneath the buffer: the scanner sees 1 MiB reads, not serde's byte at a time.
+    let (guarded, tripped) = crate::jsondepth::Guarded::new(file);
     let mut de =
-        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, guarded));
     let res = Top(&mut ctx).deserialize(&mut de).and_then(|()| de.end());
     if let Err(e) = res {
-        return Err(Diagnostics(vec![Diagnostic::from_json_error(path, &e)]));
+        return Err(Diagnostics(vec![match tripped.get() {
+            Some(d) => Diagnostic::too_deep(path, d),
+            None => Diagnostic::from_json_error(path, &e),
+        }]));
     }
     if ctx.diags.is_empty() {
         Ok(ctx.out)

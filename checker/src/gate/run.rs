@@ -309,9 +309,9 @@ pub fn fetch_pools(
 }
 
 /// Downloads a pool file (one pool, or an array of pools: a CI task's artifact) given as a URL
-/// into `dir`.
-pub fn fetch_pool_file(url: &str, dir: &Path, n: usize) -> Result<PathBuf> {
-    let v = crate::taskcluster::get_json(url)
+/// into `dir`; an answer over `max_bytes` is refused (and says how to raise the limit).
+pub fn fetch_pool_file(url: &str, dir: &Path, n: usize, max_bytes: u64) -> Result<PathBuf> {
+    let v = crate::taskcluster::get_json_limited(url, max_bytes)
         .map_err(|e| Error::Incomplete(format!("--pools {url}: {e}")))?;
     let file = dir.join(format!("pools-{n}.json"));
     let text = serde_json::to_string_pretty(&v).map_err(|e| Error::Incomplete(e.to_string()))?;

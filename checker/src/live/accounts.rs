@@ -61,7 +61,7 @@ pub async fn resolve_accounts(opts: &LiveOptions) -> crate::Result<Option<Vec<Ac
                 .await
                 .map_err(|e| {
                     crate::Error::Incomplete(format!(
-                        "could not list the organization's accounts: {e} (the credentials need organizations:ListRoots, ListOrganizationalUnitsForParent and ListAccountsForParent; see hooks/iam-member-accounts.md)"
+                        "could not list the organization's accounts: {e} (the credentials need organizations:ListRoots, ListOrganizationalUnitsForParent and ListAccountsForParent; hooks/iam-hub-policy.json grants them; docs/accounts.md)"
                     ))
                 })?;
             let all = crate::accounts::from_org(org, &scope.role, &opts.regions)

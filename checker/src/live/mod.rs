@@ -42,6 +42,39 @@ impl std::str::FromStr for Sample {
     }
 }
 
+/// The environment variables aws-config's default chain reads credentials from.
+pub const CREDENTIAL_VARIABLES: [&str; 3] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
+/// Whether a credential can go into a signed request: AWS access keys, secret keys and session
+/// tokens are printable ASCII, and a line break (a secret pasted with its newline) or another
+/// control character cannot be carried in an HTTP header: the SDK panicked on one.
+pub fn credential_is_printable(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Refuses credentials in the environment the SDK could not send, naming the variable (never
+/// its value): a usage error (exit 2), before any call.
+pub fn check_credential_env() -> crate::Result<()> {
+    for var in CREDENTIAL_VARIABLES {
+        let Some(v) = std::env::var_os(var) else {
+            continue;
+        };
+        let ok = v
+            .to_str()
+            .is_some_and(|s| s.is_empty() || credential_is_printable(s));
+        if !ok {
+            return Err(crate::Error::usage(format!(
+                "{var} holds a line break, a space or another character that is not printable ASCII (its value is not shown); AWS credentials are printable ASCII: set {var} again without it (a value pasted with its trailing newline is the usual cause)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// What a live scan reads and how: the command line's AWS arguments, resolved.
 #[derive(Debug, Clone)]
 pub struct LiveOptions {

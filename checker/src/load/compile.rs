@@ -15,20 +15,20 @@ use std::sync::Arc;
 pub(super) struct Compiler<'d> {
     pub(super) diags: &'d mut Vec<Diagnostic>,
     pub(super) file: PathBuf,
-    /// The file's text, to locate what is compiled (clauses, promises).
-    pub(super) text: Option<String>,
+    /// The file's text, parsed once to locate what is compiled (clauses, promises).
+    pub(super) locator: Option<crate::diag::Locator>,
 }
 
 impl Compiler<'_> {
     /// Where `pointer` is in the file being compiled.
     pub(super) fn locate(&self, pointer: &str) -> Option<crate::diag::Location> {
-        crate::diag::Location::in_text(&self.file, self.text.as_deref()?, pointer)
+        crate::diag::Location::in_located(&self.file, self.locator.as_ref()?, pointer)
     }
 
     /// Starts compiling `file`, whose text the parse phase kept.
     pub(super) fn start(&mut self, file: &std::path::Path, text: Option<String>) {
         self.file = file.to_path_buf();
-        self.text = text;
+        self.locator = text.map(crate::diag::Locator::new);
     }
 }
 
@@ -319,6 +319,7 @@ impl Compiler<'_> {
             selector: selector?,
             clauses,
             facts,
+            may_be_empty: v.get("mayBeEmpty").and_then(Value::as_bool) == Some(true),
         })
     }
 

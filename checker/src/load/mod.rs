@@ -173,10 +173,17 @@ pub fn load_knowing(
     let mut texts = Texts::new();
     let docs = parse_all(files, &mut texts, &mut diags);
     // Phase 1b: schema.
+    let unread = !diags.is_empty();
     let valid = match validate_all(docs, &mut diags) {
         Some(v) => v,
         None => return Err(Diagnostics(diags)),
     };
+    // A file that could not be read or parsed may declare the providers and sets the others
+    // name: checking their references now would report its one missing comma again as errors
+    // in every file that relies on it. Each file's own schema problems are still reported.
+    if unread {
+        return Err(Diagnostics(diags));
+    }
     // Phase 2: compile and cross-check.
     let set = compile_all(&valid, known, texts, &mut diags);
     if diags.is_empty() {
@@ -199,14 +206,14 @@ fn parse_all(
     for f in files {
         match std::fs::read(&f) {
             Err(e) => diags.push(Diagnostic::file(&f, format!("cannot read: {e}"))),
-            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(bytes) => match crate::diag::parse_json::<Value>(&f, &bytes) {
                 Ok(v) => {
                     if let Ok(text) = String::from_utf8(bytes) {
                         texts.insert(f.clone(), text);
                     }
                     docs.push((f, v));
                 }
-                Err(e) => diags.push(Diagnostic::from_json_error(&f, &e)),
+                Err(d) => diags.push(d),
             },
         }
     }
@@ -303,7 +310,7 @@ fn compile_all(
     let mut c = Compiler {
         diags,
         file: PathBuf::new(),
-        text: None,
+        locator: None,
     };
     for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "provider") {
         c.start(f, texts.remove(f));
@@ -458,6 +465,23 @@ fn collect_files(p: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) 
     }
 }
 
+/// What to write instead of a value its schema pattern refuses: the schema has two patterns, a
+/// date (waivers' `expires`) and kebab-case identifiers; anything else names the pattern.
+fn pattern_hint(err: &jsonschema::ValidationError<'_>) -> String {
+    let pattern = match err.kind() {
+        jsonschema::error::ValidationErrorKind::Pattern { pattern } => pattern.clone(),
+        _ => String::new(),
+    };
+    if pattern.contains(r"\d{4}-\d{2}-\d{2}") {
+        "write the date as YYYY-MM-DD, e.g. 2018-03-01 (the last day, UTC, the waiver applies)"
+            .to_string()
+    } else if pattern == "^[a-z0-9][a-z0-9-]*$" {
+        "identifiers are kebab-case: lower-case letters, digits and dashes".to_string()
+    } else {
+        format!("the value must match the pattern {pattern}")
+    }
+}
+
 fn schema_diagnostic(file: &Path, kind: &str, err: &jsonschema::ValidationError<'_>) -> Diagnostic {
     let mut message = err.to_string();
     if message.len() > 240 {
@@ -483,9 +507,7 @@ fn schema_diagnostic(file: &Path, kind: &str, err: &jsonschema::ValidationError<
         "required" => format!("add the missing property ({schema} documents it)"),
         "enum" | "const" => "use one of the allowed values".to_string(),
         "type" => "change the value to the expected JSON type".to_string(),
-        "pattern" => {
-            "identifiers are kebab-case: lower-case letters, digits and dashes".to_string()
-        }
+        "pattern" => pattern_hint(err),
         "oneOf" | "anyOf" => format!(
             "the value must take exactly one of the shapes {schema} allows (e.g. a condition has one output and one test)"
         ),

@@ -162,6 +162,7 @@ impl Compiler<'_> {
                 "region" => Builtin::Region,
                 "availabilityZone" => Builtin::AvailabilityZone,
                 "instanceType" => Builtin::InstanceType,
+                "account" => Builtin::Account,
                 _ => Builtin::ImageId,
             });
             if pattern.is_none() && set_name.is_none() && builtin.is_none() {
@@ -196,6 +197,7 @@ impl Compiler<'_> {
             .map(|(k, var)| {
                 let pat = match (&var.pattern, var.builtin) {
                     (Some(p), _) => p.clone(),
+                    (None, Some(Builtin::Account)) => "[0-9]{12}".to_string(),
                     (None, Some(_)) => "[^:/]+".to_string(),
                     (None, None) => ".+?".to_string(),
                 };
@@ -232,6 +234,7 @@ impl Compiler<'_> {
                 regex,
                 secret,
                 optional: o.get("optional").and_then(Value::as_bool).unwrap_or(false),
+                per_instance: o.get("perInstance").and_then(Value::as_bool) == Some(true),
                 description: str_at(o, "description"),
                 location: self.locate(&ptr),
             });
@@ -305,7 +308,7 @@ impl Compiler<'_> {
             }
         };
         if rel.ends_with(".json") {
-            match serde_json::from_str::<Value>(&text) {
+            match crate::diag::parse_json::<Value>(&path, text.as_bytes()) {
                 Ok(Value::Array(a)) if a.iter().all(Value::is_string) => Some(strings(&a)),
                 Ok(_) => {
                     let d = Diagnostic::at(&path, "", "a set file must be a JSON array of strings")
@@ -313,8 +316,8 @@ impl Compiler<'_> {
                     self.diags.push(d);
                     None
                 }
-                Err(e) => {
-                    self.diags.push(Diagnostic::from_json_error(&path, &e));
+                Err(d) => {
+                    self.diags.push(d);
                     None
                 }
             }

@@ -109,7 +109,7 @@ pub fn render_one(
                 .get("imageId")
                 .cloned()
                 .or_else(|| v.example.clone()),
-            None => v.example.clone(),
+            Some(Builtin::Account) | None => v.example.clone(),
         }
     };
     let mut ud = Map::new();
@@ -243,10 +243,10 @@ pub(crate) fn read_value(f: &Path, diags: &mut Vec<Diagnostic>) -> Option<Value>
             }
         }
     } else {
-        match serde_json::from_str(&text) {
+        match crate::diag::parse_json(f, text.as_bytes()) {
             Ok(v) => Some(v),
-            Err(e) => {
-                diags.push(Diagnostic::from_json_error(f, &e));
+            Err(d) => {
+                diags.push(d);
                 None
             }
         }

@@ -440,17 +440,30 @@ pub fn plan(p: &Plan) -> String {
                 .unwrap_or_default()
         );
     }
-    let _ = writeln!(
-        s,
-        "{} {} instance(s), {} impaired in all",
-        if p.dry_run {
-            "would act on"
-        } else {
-            "acted on"
-        },
-        p.chosen().count(),
-        p.entries.len()
-    );
+    match &p.outcome {
+        Some(o) => {
+            let _ = writeln!(
+                s,
+                "acted on {} of {} chosen ({} yielded to other runs, {} refused by EC2, {} with an unknown outcome, {} not started, {} already gone), {} impaired in all",
+                o.acted,
+                o.chosen,
+                o.yielded,
+                o.failed,
+                o.unknown,
+                o.not_started,
+                o.not_found,
+                p.entries.len()
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "would act on {} instance(s), {} impaired in all",
+                p.chosen().count(),
+                p.entries.len()
+            );
+        }
+    }
     s
 }
 

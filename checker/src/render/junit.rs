@@ -56,12 +56,12 @@ fn source(src: &SourceInfo) -> TestSuite {
                 NonSuccessKind::Error,
                 format!(
                     "{} could not be read: {}",
-                    T(&p.name),
+                    T(&p.scope()),
                     T(p.error.as_deref().unwrap_or("error"))
                 ),
             ),
         };
-        let mut tc = TestCase::new(format!("read {}", T(&p.name)), status);
+        let mut tc = TestCase::new(format!("read {}", T(&p.scope())), status);
         tc.set_classname("source");
         tc.set_assertions(p.instances);
         suite.add_test_case(tc);
@@ -73,7 +73,12 @@ fn clause_status(r: &Report, c: &ConsumerTally, cl: &ClauseTally) -> TestCaseSta
     let findings: Vec<&Finding> = r
         .findings
         .iter()
-        .filter(|f| f.consumer == c.name && f.clause.as_deref() == Some(cl.id.as_str()))
+        .filter(|f| {
+            (f.consumer == c.name && f.clause.as_deref() == Some(cl.id.as_str()))
+                || f.also
+                    .iter()
+                    .any(|a| a.consumer == c.name && a.clause == cl.id)
+        })
         .collect();
     let fails = |f: &&&Finding| {
         f.outcome == Outcome::Violation && (f.severity == Severity::Error || r.summary.fail_on_warn)
@@ -257,4 +262,73 @@ pub fn rules() -> Result<String> {
     report.add_test_suite(kinds);
     report.add_test_suite(codes);
     to_xml(&report)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::{PartStatus, SourceInfo, SourceKind, SourcePart};
+
+    fn part(account: &str, status: PartStatus) -> SourcePart {
+        SourcePart {
+            name: "us-west-1".into(),
+            status,
+            instances: 0,
+            error: (status == PartStatus::Failed).then(|| "could not reach EC2".into()),
+            api_calls: None,
+            note: None,
+            api_calls_by_action: None,
+            sequential_calls: None,
+            account: Some(account.into()),
+        }
+    }
+
+    /// Two accounts' us-west-1, one failed: Markdown and JUnit say which account's region
+    /// failed (they said "us-west-1, **us-west-1 FAILED**" and had two cases of one name).
+    #[test]
+    fn a_failed_region_of_one_of_two_accounts_is_named_with_its_account() {
+        let source = SourceInfo {
+            kind: SourceKind::Live,
+            parts: vec![
+                part("111111111111", PartStatus::Ok),
+                part("222222222222", PartStatus::Failed),
+            ],
+            instances: 1,
+            user_data_sampled: 0,
+        };
+        let r = crate::eval::build(
+            "check",
+            &crate::contract::ContractSet::default(),
+            &[],
+            source,
+            crate::eval::Judgement::default(),
+            chrono::Utc::now(),
+        );
+        let md = super::super::markdown::report(&r);
+        assert!(
+            md.contains(
+                "us-west-1 (account 111111111111), **us-west-1 (account 222222222222) FAILED**"
+            ),
+            "{md}"
+        );
+        let xml = super::report(&r).expect("junit");
+        let names: Vec<&str> = xml
+            .match_indices("<testcase name=\"")
+            .map(|(i, m)| {
+                let rest = &xml[i + m.len()..];
+                &rest[..rest.find('"').unwrap_or(0)]
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "read us-west-1 (account 111111111111)",
+                "read us-west-1 (account 222222222222)"
+            ],
+            "{xml}"
+        );
+        assert!(
+            xml.contains("us-west-1 (account 222222222222) could not be read"),
+            "{xml}"
+        );
+    }
 }

@@ -49,9 +49,9 @@ pub fn report(r: &Report) -> String {
             .parts
             .iter()
             .map(|p| if p.status == PartStatus::Ok {
-                text(&p.name)
+                text(&p.scope())
             } else {
-                format!("{} **FAILED**", text(&p.name))
+                format!("{} **FAILED**", text(&p.scope()))
             })
             .collect::<Vec<_>>()
             .join(", "),
@@ -276,11 +276,19 @@ pub fn diff(r: &DiffReport) -> String {
             );
         }
     }
-    let _ = writeln!(
-        s,
-        "\n<details><summary>Snapshot diff</summary>\n\n{}\n</details>",
-        md_fence("diff", &r.unified_diff)
-    );
+    if r.unified_diff.is_empty() {
+        let _ = writeln!(s, "No output changed since the snapshot.");
+    } else {
+        let _ = writeln!(
+            s,
+            "
+<details><summary>Snapshot diff</summary>
+
+{}
+</details>",
+            md_fence("diff", &r.unified_diff)
+        );
+    }
     s
 }
 
@@ -295,6 +303,20 @@ pub fn plan(p: &Plan) -> String {
     );
     if let Some(r) = &p.refused {
         let _ = writeln!(s, "**Refused**: {}\n", text(r));
+    }
+    if let Some(o) = &p.outcome {
+        let _ = writeln!(
+            s,
+            "**Outcome**: acted on {} of {} chosen; {} yielded to other runs, {} refused by EC2, {} with an unknown outcome, {} not started, {} already gone\n",
+            o.acted, o.chosen, o.yielded, o.failed, o.unknown, o.not_started, o.not_found
+        );
+    }
+    for c in &p.suspect_claims {
+        let _ = writeln!(
+            s,
+            "**Suspect claim** (counts against the budget): {}\n",
+            text(c)
+        );
     }
     let _ = writeln!(
         s,

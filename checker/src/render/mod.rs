@@ -41,6 +41,35 @@ impl Format {
     pub const NAMES: [&'static str; 5] = ["human", "json", "junit", "markdown", "sarif"];
 }
 
+/// The documents checker renders; each says which formats it can be rendered in, and the
+/// command line offers only those (`--help`, completions, man pages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// A check or gate report.
+    Report,
+    /// A diff report.
+    Diff,
+    /// A cull plan.
+    Plan,
+    /// Contract test results.
+    ContractTests,
+    /// The rules list.
+    Rules,
+}
+
+impl Document {
+    /// The formats this document is rendered in: SARIF only for reports (its results are
+    /// findings located at clauses), every other format for all.
+    pub fn formats(self) -> Vec<Format> {
+        use clap::ValueEnum;
+        Format::value_variants()
+            .iter()
+            .copied()
+            .filter(|f| *f != Format::Sarif || self == Document::Report)
+            .collect()
+    }
+}
+
 fn sarif_only_reports(what: &str) -> crate::error::Error {
     crate::error::Error::usage(format!(
         "--format sarif renders check and gate reports (findings at their clauses), not {what}: use json"

@@ -12,7 +12,7 @@ pub const FORMAT: &str = "checker-report";
 /// The JSON envelope's (major) version: a reader that knows it can read every document of it.
 pub const VERSION: u32 = 1;
 /// The minor version: fields added within [`VERSION`] (see docs/report-format.md).
-pub const MINOR_VERSION: u32 = 4;
+pub const MINOR_VERSION: u32 = 5;
 
 /// What a finding says about the fleet.
 #[derive(
@@ -97,6 +97,20 @@ pub struct Finding {
     /// Since 1.4.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// Other clauses (or promises) left unknown by the same cause on the same instances (one
+    /// user-data that is not JSON leaves every clause reading it unknown): one finding per
+    /// cause, not one per clause. Since 1.5.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<ClauseRef>,
+}
+
+/// A clause of a consumer (or a promise of a provider), named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ClauseRef {
+    /// The consumer (or provider).
+    pub consumer: String,
+    /// The clause id.
+    pub clause: String,
 }
 
 pub use crate::diag::Location;
@@ -128,6 +142,7 @@ impl Finding {
             waiver: None,
             location: None,
             account: None,
+            also: Vec::new(),
         }
     }
 }
@@ -529,6 +544,18 @@ impl ChangeKind {
             ChangeKind::Added => "added",
             ChangeKind::Removed => "removed",
             ChangeKind::Changed => "changed",
+        }
+    }
+}
+
+impl SourcePart {
+    /// The part's name with its scope: a region read through `--accounts` or `--org` names its
+    /// account too (`us-west-1 (account 111122223333)`), since two accounts' regions share a
+    /// name; a part that stands for a whole account already names it.
+    pub fn scope(&self) -> String {
+        match &self.account {
+            Some(a) if !self.name.contains(a.as_str()) => format!("{} (account {a})", self.name),
+            _ => self.name.clone(),
         }
     }
 }

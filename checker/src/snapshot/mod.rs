@@ -2,9 +2,12 @@
 //! worker type, as the provider manifests define groups), and the diff of two of them with, for
 //! each change, the consumers whose contracts read that output.
 //!
-//! A snapshot changes only when the fleet's *shape* changes: values unique per instance are kept
-//! as shapes (`i-{hex}`), instance counts only as coarse buckets, keys and sets are sorted, so
-//! an unchanged fleet gives a byte-identical file.
+//! A snapshot changes only when the fleet's *shape* changes: outputs whose value is particular
+//! to each instance ([`ContractSet::per_instance`]: public IPv4 addresses, launch times, what a
+//! manifest marks `perInstance`) are recorded only as present on all or some instances, with a
+//! coarse count; other values unique per instance are kept as shapes (`i-{hex}`), instance
+//! counts only as coarse buckets, keys and sets are sorted, so an unchanged fleet (and normal
+//! churn: instances replaced, addresses reassigned) gives a byte-identical file.
 //!
 //! Secrets are recorded by presence only: an output whose every value is a secret is
 //! `"secret": true`, and a secret inside a value (an element of a user-data array, a field of a
@@ -78,6 +81,14 @@ pub struct OutputSummary {
     /// A secret: only its presence is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<bool>,
+    /// Particular to each instance: only its presence is recorded (`present`, and `count`
+    /// when only some instances carry it), never its values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_instance: Option<bool>,
+    /// How many instances carry it, as a bucket (`instances`' buckets), for a per-instance
+    /// output only some instances carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<String>,
 }
 
 fn bucket(n: usize) -> String {
@@ -162,7 +173,7 @@ pub fn take(set: &ContractSet, fleet: &[Instance]) -> Snapshot {
     }
     let groups = groups
         .into_iter()
-        .map(|(k, members)| (k, summarize_group(&members)))
+        .map(|(k, members)| (k, summarize_group(set, &members)))
         .collect();
     let consumers = set
         .consumers
@@ -191,7 +202,7 @@ fn stable((region, v, t): Seen) -> Seen {
     }
 }
 
-fn summarize_group(members: &[&Instance]) -> Group {
+fn summarize_group(set: &ContractSet, members: &[&Instance]) -> Group {
     // (output) -> [(region, value, json type)]
     let mut seen: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
     for i in members {
@@ -244,39 +255,7 @@ fn summarize_group(members: &[&Instance]) -> Group {
     let outputs = seen
         .into_iter()
         .map(|(path, vals)| {
-            let present = if vals.len() >= n { "all" } else { "some" }.to_string();
-            let json_type = vals.iter().find_map(|(_, _, t)| *t).map(str::to_string);
-            let mut s = OutputSummary {
-                present,
-                json_type,
-                values: None,
-                per_region: None,
-                shapes: None,
-                secret: None,
-            };
-            if vals.iter().any(|(_, v, _)| v.starts_with(REDACTED_PREFIX)) {
-                s.secret = Some(true);
-                return (path, s);
-            }
-            let vals: Vec<Seen> = vals.into_iter().map(stable).collect();
-            let distinct: BTreeSet<&str> = vals.iter().map(|(_, v, _)| v.as_str()).collect();
-            // Never decide by how many instances share a value: a count-based rule would flip as
-            // the fleet scales and churn the file. Timestamps and long tails become shapes.
-            let timestamps = distinct.iter().all(|v| shape(v).contains("{time}"));
-            if distinct.len() > MAX_VALUES || timestamps {
-                s.shapes = Some(vals.iter().map(|(_, v, _)| shape(v)).collect());
-                return (path, s);
-            }
-            let mut per_region: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            for (r, v, _) in &vals {
-                per_region.entry(r.clone()).or_default().insert(v.clone());
-            }
-            let first = per_region.values().next().cloned();
-            if per_region.len() > 1 && per_region.values().any(|v| Some(v) != first.as_ref()) {
-                s.per_region = Some(per_region);
-            } else {
-                s.values = Some(distinct.into_iter().map(str::to_string).collect());
-            }
+            let s = summarize_output(set, &path, &vals, n);
             (path, s)
         })
         .collect();
@@ -285,6 +264,53 @@ fn summarize_group(members: &[&Instance]) -> Group {
         regions: members.iter().map(|i| i.region.clone()).collect(),
         outputs,
     }
+}
+
+/// One output of a group of `n` instances, from what they carry (`vals`).
+fn summarize_output(set: &ContractSet, path: &str, vals: &[Seen], n: usize) -> OutputSummary {
+    let present = if vals.len() >= n { "all" } else { "some" }.to_string();
+    let json_type = vals.iter().find_map(|(_, _, t)| *t).map(str::to_string);
+    let mut s = OutputSummary {
+        present,
+        json_type,
+        values: None,
+        per_region: None,
+        shapes: None,
+        secret: None,
+        per_instance: None,
+        count: None,
+    };
+    if vals.iter().any(|(_, v, _)| v.starts_with(REDACTED_PREFIX)) {
+        s.secret = Some(true);
+        return s;
+    }
+    if OutputPath::parse(path).is_ok_and(|p| set.per_instance(&p)) {
+        s.per_instance = Some(true);
+        if vals.len() < n {
+            s.count = Some(bucket(vals.len()));
+        }
+        return s;
+    }
+    let vals: Vec<Seen> = vals.iter().cloned().map(stable).collect();
+    let distinct: BTreeSet<&str> = vals.iter().map(|(_, v, _)| v.as_str()).collect();
+    // Never decide by how many instances share a value: a count-based rule would flip as
+    // the fleet scales and churn the file. Timestamps and long tails become shapes.
+    let timestamps = distinct.iter().all(|v| shape(v).contains("{time}"));
+    if distinct.len() > MAX_VALUES || timestamps {
+        s.shapes = Some(vals.iter().map(|(_, v, _)| shape(v)).collect());
+        return s;
+    }
+    let mut per_region: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (r, v, _) in &vals {
+        per_region.entry(r.clone()).or_default().insert(v.clone());
+    }
+    let first = per_region.values().next().cloned();
+    if per_region.len() > 1 && per_region.values().any(|v| Some(v) != first.as_ref()) {
+        s.per_region = Some(per_region);
+    } else {
+        s.values = Some(distinct.into_iter().map(str::to_string).collect());
+    }
+    s
 }
 
 /// The snapshot as written: pretty JSON, sorted keys, trailing newline.
@@ -306,7 +332,7 @@ pub fn read(path: &Path) -> Result<Snapshot, Diagnostics> {
             )),
         )
     })?;
-    let v: Value = serde_json::from_slice(&text).map_err(|e| one(Diagnostic::from_json_error(path, &e).hint("the snapshot is corrupt: restore it from git (`git checkout -- FILE`) or write a new one with `checker snapshot --output FILE`")))?;
+    let v: Value = crate::diag::parse_json(path, &text).map_err(|d| one(d.hint("the snapshot is corrupt: restore it from git (`git checkout -- FILE`) or write a new one with `checker snapshot --output FILE`")))?;
     if v.get("format").and_then(Value::as_str) != Some(FORMAT) {
         return Err(one(Diagnostic::at(
             path,

@@ -1,5 +1,5 @@
 //! Many accounts, end to end against moto: each account through its own assumed role, findings
-//! per account, a role that cannot be assumed named and exit 3; `--org` discovery by OU.
+//! per account, a role that cannot be assumed named (exit 1 when the readable accounts hold violations, else 3); `--org` discovery by OU.
 
 use crate::moto::{Moto, python};
 use crate::support::*;
@@ -33,8 +33,9 @@ fn comparable(v: &Value) -> Vec<Value> {
 }
 
 #[test]
-fn two_accounts_give_per_account_findings_and_a_role_that_cannot_be_assumed_is_named_with_exit_3() {
-    let Some(py) = python() else { return };
+#[ignore = "needs moto (python3 -m venv .venv && .venv/bin/pip install 'moto[server]'): run with -- --include-ignored"]
+fn two_accounts_give_per_account_findings_and_a_role_that_cannot_be_assumed_is_named() {
+    let py = python();
     let moto = Moto::start(&py);
     let dir = tempfile::tempdir().expect("tmp");
     let prefix = dir.path().join("fleet");
@@ -84,14 +85,16 @@ fn two_accounts_give_per_account_findings_and_a_role_that_cannot_be_assumed_is_n
         checker_env(&args, &env)
     };
     let both = live(&[]);
-    assert_eq!(both.code, 3, "{}\n{}", both.stdout, both.stderr);
+    // The readable account's violations decide (1, a violation found beats an incomplete
+    // read); the account that could not be read is still named and reported.
+    assert_eq!(both.code, 1, "{}\n{}", both.stdout, both.stderr);
     assert!(
         both.stderr.contains("warning: account builders (222222222222) could not be read: could not get into account builders (222222222222) through role arn:aws:iam::222222222222:role/checker-audit: could not get AWS credentials"),
         "{}",
         both.stderr
     );
     let r = both.json();
-    assert_eq!(r["summary"]["status"], "incomplete");
+    assert_eq!(r["summary"]["status"], "violations");
     let parts = r["source"]["parts"].as_array().expect("parts");
     let failed: Vec<&Value> = parts.iter().filter(|p| p["status"] == "failed").collect();
     assert_eq!(failed.len(), 1, "{parts:?}");
@@ -162,8 +165,9 @@ fn assert_per_account(r: &Value, fleet_of_a: &std::path::Path, p: &str, c: &str)
 }
 
 #[test]
+#[ignore = "needs moto (python3 -m venv .venv && .venv/bin/pip install 'moto[server]'): run with -- --include-ignored"]
 fn org_discovery_scans_the_active_accounts_under_the_chosen_ou() {
-    let Some(py) = python() else { return };
+    let py = python();
     let moto = Moto::start(&py);
     let dir = tempfile::tempdir().expect("tmp");
     let prefix = dir.path().join("fleet");

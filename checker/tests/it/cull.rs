@@ -1,5 +1,6 @@
 //! `checker cull` and `checker hook`: wiremock for the EC2 side, the 2018 replay offline.
 
+use crate::cull_claims::{TagStore, mount_tag_store};
 use crate::live::{Inst, describe_instances, error_xml, region, xml};
 use crate::support::*;
 use serde_json::{Value, json};
@@ -109,84 +110,14 @@ pub fn terminated_ids(reqs: &[Request]) -> Vec<String> {
     ids
 }
 
-/// Tags as EC2 keeps them: CreateTags and DeleteTags change a shared store, and a
-/// DescribeInstances filtered by `tag-key` (the cull claims' read) answers from it.
-pub async fn mount_tag_store(server: &MockServer) {
-    use std::collections::BTreeMap;
-    use std::sync::{Arc, Mutex};
-    type Store = Arc<Mutex<BTreeMap<String, BTreeMap<String, String>>>>;
-    let store: Store = Arc::default();
-    let form = |req: &Request| -> Vec<(String, String)> {
-        form_urlencoded::parse(&req.body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    };
-    let st = store.clone();
-    Mock::given(action("CreateTags"))
-        .respond_with(move |req: &Request| {
-            let f = form(req);
-            let get = |k: &str| f.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
-            let mut s = st.lock().expect("store");
-            for (k, id) in f.iter().filter(|(k, _)| k.starts_with("ResourceId.")) {
-                let _ = k;
-                for n in 1.. {
-                    let Some(key) = get(&format!("Tag.{n}.Key")) else { break };
-                    let val = get(&format!("Tag.{n}.Value")).unwrap_or_default();
-                    s.entry(id.clone()).or_default().insert(key, val);
-                }
-            }
-            xml(format!("<CreateTagsResponse xmlns=\"{NS}\"><requestId>r</requestId><return>true</return></CreateTagsResponse>"))
-        })
-        .mount(server)
-        .await;
-    let st = store.clone();
-    Mock::given(action("DeleteTags"))
-        .respond_with(move |req: &Request| {
-            let f = form(req);
-            let keys: Vec<&String> = f.iter().filter(|(k, _)| k.ends_with(".Key")).map(|(_, v)| v).collect();
-            let mut s = st.lock().expect("store");
-            for (_, id) in f.iter().filter(|(k, _)| k.starts_with("ResourceId.")) {
-                if let Some(t) = s.get_mut(id) {
-                    t.retain(|k, _| !keys.contains(&k));
-                }
-            }
-            xml(format!("<DeleteTagsResponse xmlns=\"{NS}\"><requestId>r</requestId><return>true</return></DeleteTagsResponse>"))
-        })
-        .mount(server)
-        .await;
-    Mock::given(action("DescribeInstances"))
-        .and(body_string_contains("tag-key"))
-        .respond_with(move |_: &Request| {
-            let s = store.lock().expect("store");
-            let owned: Vec<(String, Vec<(String, String)>)> = s
-                .iter()
-                .filter(|(_, t)| t.contains_key("checker:culled-at"))
-                .map(|(id, t)| {
-                    (
-                        id.clone(),
-                        t.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                    )
-                })
-                .collect();
-            let insts: Vec<Inst<'_>> = owned
-                .iter()
-                .map(|(id, t)| Inst {
-                    id,
-                    az: "us-east-1a",
-                    key: None,
-                    tags: t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
-                })
-                .collect();
-            xml(describe_instances(&insts, None))
-        })
-        .with_priority(1)
-        .mount(server)
-        .await;
+/// 100 instances of one pool in us-east-1; `impaired` of them impaired, the k-th since k+30 minutes
+/// before now (so i-000 is the most recent); 5 more impaired outside the cull contract's selector.
+pub async fn fleet_server(impaired: usize, fresh: usize) -> MockServer {
+    fleet_server_with_store(impaired, fresh).await.0
 }
 
-/// 100 instances of one pool in us-east-1; `impaired` of them impaired, the k-th since k+30 minutes
-/// before NOW (so i-000 is the most recent); 5 more impaired outside the cull contract's selector.
-pub async fn fleet_server(impaired: usize, fresh: usize) -> MockServer {
+/// [`fleet_server`], and its tag store (to seed claims or read them back).
+pub async fn fleet_server_with_store(impaired: usize, fresh: usize) -> (MockServer, TagStore) {
     let server = MockServer::start().await;
     let mut insts: Vec<Inst<'static>> = (0..100)
         .map(|k| wm_inst(&format!("i-{k:03}"), "us-east-1a", "gecko-t/win10-64"))
@@ -200,8 +131,9 @@ pub async fn fleet_server(impaired: usize, fresh: usize) -> MockServer {
         .respond_with(xml(describe_instances(&insts, None)))
         .mount(&server)
         .await;
-    mount_tag_store(&server).await;
-    let now = chrono::DateTime::parse_from_rfc3339(NOW).expect("now");
+    let store = mount_tag_store(&server).await;
+    // Claims follow the machine's clock (`--now` is refused with `--apply`): so do impairments.
+    let now = chrono::Utc::now();
     let mut imp: Vec<(String, &str, String)> = (0..impaired)
         .map(|k| {
             (
@@ -235,7 +167,7 @@ pub async fn fleet_server(impaired: usize, fresh: usize) -> MockServer {
         .respond_with(|req: &Request| xml(terminate_xml(&String::from_utf8_lossy(&req.body))))
         .mount(&server)
         .await;
-    server
+    (server, store)
 }
 
 pub fn cull_args(c: &str, uri: &str, extra: &[&str]) -> Vec<String> {
@@ -254,8 +186,6 @@ pub fn cull_args(c: &str, uri: &str, extra: &[&str]) -> Vec<String> {
         "5",
         "--format",
         "json",
-        "--now",
-        NOW,
     ];
     v.extend_from_slice(extra);
     v.into_iter().map(str::to_string).collect()

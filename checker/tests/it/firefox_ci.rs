@@ -51,10 +51,9 @@ fn each_lc(v: &mut Value, f: impl Fn(&mut Value)) {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn the_real_pools_are_deployable_against_the_real_contracts() {
-    if tc_schemas().is_none() {
-        return;
-    }
+    tc_schemas();
     for c in CONTRACT_DIRS {
         let r = checker(&[
             "gate",
@@ -80,10 +79,9 @@ fn the_real_pools_are_deployable_against_the_real_contracts() {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn dropping_worker_type_from_additional_user_data_breaks_occ() {
-    if tc_schemas().is_none() {
-        return;
-    }
+    tc_schemas();
     for c in CONTRACT_DIRS {
         let (r, v) = gate_pool(c, "gecko-t--t-win10-64.json", |p| {
             each_lc(p, |lc| lc["additionalUserData"] = json!({}))
@@ -96,10 +94,9 @@ fn dropping_worker_type_from_additional_user_data_breaks_occ() {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn a_worker_type_without_an_occ_manifest_breaks_occ() {
-    if tc_schemas().is_none() {
-        return;
-    }
+    tc_schemas();
     let (r, v) = gate_pool(CONTRACT_DIRS[0], "comm-1--b-win2012.json", |p| {
         each_lc(p, |lc| {
             lc["additionalUserData"]["workerType"] = json!("comm-1-b-win2012")
@@ -111,10 +108,9 @@ fn a_worker_type_without_an_occ_manifest_breaks_occ() {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn requiring_imdsv2_breaks_occ_and_the_worker_runner_of_that_era() {
-    if tc_schemas().is_none() {
-        return;
-    }
+    tc_schemas();
     for c in CONTRACT_DIRS {
         let (r, v) = gate_pool(c, "gecko-t--t-win7-32.json", |p| {
             each_lc(p, |lc| {
@@ -129,10 +125,9 @@ fn requiring_imdsv2_breaks_occ_and_the_worker_runner_of_that_era() {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn a_pool_tag_named_like_worker_managers_own_launches_nothing() {
-    if tc_schemas().is_none() {
-        return;
-    }
+    tc_schemas();
     let (r, v) = gate_pool(CONTRACT_DIRS[1], "gecko-1--b-win2012.json", |p| {
         each_lc(
             p,
@@ -154,10 +149,9 @@ fn a_pool_tag_named_like_worker_managers_own_launches_nothing() {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn user_data_over_16384_bytes_launches_nothing() {
-    if tc_schemas().is_none() {
-        return;
-    }
+    tc_schemas();
     let (r, v) = gate_pool(CONTRACT_DIRS[1], "gecko-t--t-win10-64-gpu-s.json", |p| {
         each_lc(p, |lc| {
             lc["workerConfig"]["padding"] = json!("x".repeat(16_000))
@@ -168,10 +162,9 @@ fn user_data_over_16384_bytes_launches_nothing() {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn additional_user_data_launch_config_id_is_a_warning_not_bad_input() {
-    if tc_schemas().is_none() {
-        return;
-    }
+    tc_schemas();
     let (r, v) = gate_pool(CONTRACT_DIRS[1], "gecko-3--b-win2012.json", |p| {
         each_lc(p, |lc| {
             lc["additionalUserData"]["launchConfigId"] = json!("mine")
@@ -187,10 +180,9 @@ fn additional_user_data_launch_config_id_is_a_warning_not_bad_input() {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn a_new_pool_on_a_known_manifest_is_deployable() {
-    if tc_schemas().is_none() {
-        return;
-    }
+    tc_schemas();
     for c in CONTRACT_DIRS {
         let (r, v) = gate_pool(c, "gecko-t--t-win10-64.json", |p| {
             p["workerPoolId"] = json!("gecko-t/t-win10-64-new")
@@ -204,10 +196,9 @@ fn a_new_pool_on_a_known_manifest_is_deployable() {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn a_linux_docker_worker_pool_does_not_involve_occ() {
-    if tc_schemas().is_none() {
-        return;
-    }
+    tc_schemas();
     let (r, v) = gate_pool(CONTRACT_DIRS[1], "infra--build-decision.json", |_| {});
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let occ = verdict(&v, "occ");
@@ -222,10 +213,9 @@ fn a_linux_docker_worker_pool_does_not_involve_occ() {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn no_public_ipv4_breaks_worker_runner() {
-    if tc_schemas().is_none() {
-        return;
-    }
+    tc_schemas();
     let (r, v) = gate_pool(CONTRACT_DIRS[1], "gecko-t--t-win10-64.json", |p| {
         each_lc(p, |lc| {
             let subnet = lc["launchConfig"]["SubnetId"].clone();

@@ -411,14 +411,16 @@ async fn us_west_1_failing(server: &MockServer, format: &str) -> Run {
 async fn a_region_failing_with_500s_is_named_and_the_others_are_still_reported() {
     let server = MockServer::start().await;
     let r = us_west_1_failing(&server, "json").await;
-    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    // us-east-1's instance violates a contract: a violation found beats the incomplete read
+    // (exit 1, status violations); the failed region is still named and reported.
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains("region us-west-1 could not be read"),
         "{}",
         r.stderr
     );
     let v = r.json();
-    assert_eq!(v["summary"]["status"], "incomplete");
+    assert_eq!(v["summary"]["status"], "violations");
     let failed: Vec<&Value> = v["source"]["parts"]
         .as_array()
         .expect("arr")
@@ -458,7 +460,7 @@ async fn a_region_failing_with_500s_is_named_and_the_others_are_still_reported()
 async fn a_failed_region_is_a_failing_junit_case() {
     let server = MockServer::start().await;
     let j = us_west_1_failing(&server, "junit").await;
-    assert_eq!(j.code, 3, "{}", j.stderr);
+    assert_eq!(j.code, 1, "{}", j.stderr);
     assert!(
         j.stdout
             .contains(r#"<testcase name="read us-west-1" classname="source" assertions="0">"#),

@@ -110,44 +110,23 @@ async fn sharding_by_zone_deduplicates_instances() {
         .expect(1)
         .mount(&server)
         .await;
-    let a = [
-        inst(
-            "i-a",
-            "us-east-1a",
-            "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234",
-            "gecko-t-win7-32",
-        ),
-        inst(
-            "i-dup",
-            "us-east-1a",
-            "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234",
-            "gecko-t-win7-32",
-        ),
-    ];
-    let b = [
-        inst(
-            "i-b",
-            "us-east-1b",
-            "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234",
-            "gecko-t-win7-32",
-        ),
-        inst(
-            "i-dup",
-            "us-east-1a",
-            "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234",
-            "gecko-t-win7-32",
-        ),
-    ];
+    let key = "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234";
+    // An instance two shards both return (a page boundary moving under a scan) is one record.
     Mock::given(action("DescribeInstances"))
-        .and(body_string_contains("Value.1=us-east-1a"))
-        .respond_with(xml(describe_instances(&a, None)))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(action("DescribeInstances"))
-        .and(body_string_contains("Value.1=us-east-1b"))
-        .respond_with(xml(describe_instances(&b, None)))
-        .expect(1)
+        .respond_with(move |req: &wiremock::Request| {
+            let one = |id: &'static str, az: &'static str| inst(id, az, key, "gecko-t-win7-32");
+            let page = match crate::live_faults::zone_values(req).as_deref() {
+                Some([z]) if z == "*" => vec![one("i-a", "us-east-1a")],
+                Some([z]) if z == "*a" => {
+                    vec![one("i-a", "us-east-1a"), one("i-dup", "us-east-1a")]
+                }
+                Some([z]) if z == "*b" => {
+                    vec![one("i-b", "us-east-1b"), one("i-dup", "us-east-1a")]
+                }
+                _ => vec![],
+            };
+            xml(describe_instances(&page, None))
+        })
         .mount(&server)
         .await;
     let r = check_sharded(&server, "us-east-1").await;
@@ -157,9 +136,8 @@ async fn sharding_by_zone_deduplicates_instances() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn instances_in_local_and_wavelength_zones_get_their_own_shards() {
-    // An opted-in Local Zone or Wavelength Zone is listed with its own zone type; a shard plan
-    // made of Availability Zones only would never ask for its instances, and the smaller fleet
-    // would look complete.
+    // An opted-in Local Zone or Wavelength Zone is listed with its own zone type; its ending
+    // gets a shard of its own (us-west-2-wl1-las-wlz-1 ends in 1), and it is read either way.
     let server = MockServer::start().await;
     Mock::given(action("DescribeAvailabilityZones"))
         .respond_with(xml(typed_zones_xml(&[
@@ -170,28 +148,22 @@ async fn instances_in_local_and_wavelength_zones_get_their_own_shards() {
         .expect(1)
         .mount(&server)
         .await;
-    let key = "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234";
-    for (zone, id) in [
-        ("us-west-2a", "i-az"),
-        ("us-west-2-lax-1a", "i-local"),
-        ("us-west-2-wl1-las-wlz-1", "i-wavelength"),
-    ] {
-        Mock::given(action("DescribeInstances"))
-            .and(body_string_contains(format!("Value.1={zone}&")))
-            .respond_with(xml(describe_instances(
-                &[inst(id, zone, key, "gecko-t-win7-32")],
-                None,
-            )))
-            .expect(1)
-            .mount(&server)
-            .await;
-    }
+    crate::live_faults::mount_region(
+        &server,
+        vec![
+            ("i-az".into(), "us-west-2a".into()),
+            ("i-local".into(), "us-west-2-lax-1a".into()),
+            ("i-wavelength".into(), "us-west-2-wl1-las-wlz-1".into()),
+        ],
+        true,
+    )
+    .await;
     let r = check_sharded(&server, "us-west-2").await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let j = r.json();
     assert_eq!(j["source"]["instances"], 3, "{}", r.stdout);
-    // The zone listing and one call per zone.
-    assert_eq!(j["source"]["parts"][0]["apiCalls"], 4, "{}", r.stdout);
+    // The zone listing, the wildcard probe, and one call per shard: *a, *1, every other ending.
+    assert_eq!(j["source"]["parts"][0]["apiCalls"], 5, "{}", r.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -607,21 +579,16 @@ async fn the_zone_listing_asks_for_every_zone_so_none_is_left_unread() {
         .respond_with(xml(zones_xml(&["us-west-2a", "us-west-2b"])))
         .mount(&server)
         .await;
-    let key = "aws-provisioner-v1-managed:gecko-t-win7-32:abc1234";
-    for (zone, id) in [
-        ("us-west-2a", "i-a"),
-        ("us-west-2b", "i-b"),
-        ("us-west-2c", "i-c"),
-    ] {
-        Mock::given(action("DescribeInstances"))
-            .and(body_string_contains(format!("Value.1={zone}&")))
-            .respond_with(xml(describe_instances(
-                &[inst(id, zone, key, "gecko-t-win7-32")],
-                None,
-            )))
-            .mount(&server)
-            .await;
-    }
+    crate::live_faults::mount_region(
+        &server,
+        vec![
+            ("i-a".into(), "us-west-2a".into()),
+            ("i-b".into(), "us-west-2b".into()),
+            ("i-c".into(), "us-west-2c".into()),
+        ],
+        true,
+    )
+    .await;
     let r = check_sharded(&server, "us-west-2").await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.json()["source"]["instances"], 3, "{}", r.stdout);

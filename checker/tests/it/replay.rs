@@ -272,3 +272,89 @@ fn the_main_job_on_the_worker_manager_example_is_clean() {
     assert_eq!(v["summary"]["status"], "clean");
     assert!(v["summary"]["evaluations"].as_u64().unwrap_or(0) > 100);
 }
+
+/// The golden AMI-build instances in the 2018 fleets, as OpenCloudConfig's update-workertype.sh
+/// left them: key `mozilla-taskcluster-worker-<wt>`, tag `WorkerType=golden-<wt>` only.
+fn golden_ids(day: &str) -> (Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string(root().join(format!("{R}/fleet-2018-02-{day}.json")))
+        .expect("fleet");
+    let v: Value = serde_json::from_str(&text).expect("json");
+    let (mut running, mut stopped) = (Vec::new(), Vec::new());
+    for r in v["Reservations"].as_array().expect("reservations") {
+        let i = &r["Instances"][0];
+        if !i["KeyName"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("mozilla-taskcluster-worker-"))
+        {
+            continue;
+        }
+        let tags: Vec<&str> = i["Tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .filter_map(|t| t["Key"].as_str())
+            .collect();
+        assert_eq!(tags, ["WorkerType"], "goldens carry WorkerType only");
+        let id = i["InstanceId"].as_str().expect("id").to_string();
+        match i["State"]["Name"].as_str() {
+            Some("running") => running.push(id),
+            _ => stopped.push(id),
+        }
+    }
+    (running, stopped)
+}
+
+/// Issue 25 item 5: a healthy 2018 account holds OCC's golden AMI builds (the last build,
+/// stopped; a build in progress, running). The culling contracts are scoped as the script was
+/// (the provisioner's tags), so they never select a golden instance: 2018-02-12 is clean, and
+/// on 2018-02-14 the culling job fails on exactly the provisioned workers, by its derivation.
+#[test]
+fn golden_builders_are_outside_the_culling_scope_and_the_14th_fails_for_the_key_alone() {
+    for day in ["12", "14"] {
+        let (running, stopped) = golden_ids(day);
+        assert!(
+            running.len() >= 2 && stopped.len() >= 3,
+            "{running:?} {stopped:?}"
+        );
+    }
+    let (running12, _) = golden_ids("12");
+    let r = replay("before", "prefix", "12", &["--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let v = r.json();
+    let tally = |v: &Value, name: &str| -> u64 {
+        v["consumers"]
+            .as_array()
+            .expect("tallies")
+            .iter()
+            .find(|t| t["name"] == name)
+            .and_then(|t| t["selected"].as_u64())
+            .expect("tally")
+    };
+    // 33 provisioned workers run; the running golden builds are OCC's, not the culling job's.
+    assert_eq!(tally(&v, "impaired-instance-culling"), 33);
+    assert_eq!(tally(&v, "occ"), 33 + running12.len() as u64);
+    // Their user-data (a PowerShell script with passwords) is never shown.
+    assert!(!r.stdout.contains("Password"), "golden user-data leaked");
+
+    let (running14, stopped14) = golden_ids("14");
+    let r = replay("after", "prefix", "14", &["--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let v = r.json();
+    assert_eq!(tally(&v, "impaired-instance-culling"), 33);
+    let cull: Vec<&Value> = findings(&v)
+        .into_iter()
+        .filter(|f| f["consumer"] == "impaired-instance-culling")
+        .collect();
+    assert!(!cull.is_empty());
+    for f in &cull {
+        assert_eq!(f["code"], "clause-violated", "{f}");
+        assert_eq!(f["count"], 33, "every provisioned worker, no golden: {f}");
+        for id in running14.iter().chain(&stopped14) {
+            assert!(!f["samples"].to_string().contains(id.as_str()), "{f}");
+        }
+    }
+    // The fixed script's scope (tag:Owner and tag:Name) holds on the same fleet.
+    let r = replay("after", "postfix", "14", &["--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(tally(&r.json(), "impaired-instance-culling"), 33);
+}

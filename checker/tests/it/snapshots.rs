@@ -361,3 +361,92 @@ fn an_empty_fleet_is_not_clean_and_consumers_that_lost_their_input_break_the_dif
     );
     assert_eq!(v["breaking"], true);
 }
+
+/// Issue 25 item 10: a group's instances replaced (new ids, public IPv4 addresses, launch times,
+/// a per-instance tag the manifest marks `perInstance`) is normal churn: the snapshot records
+/// whether instances carry those outputs, never their values, and `--fail-on-drift` holds.
+#[test]
+fn per_instance_outputs_are_summarised_so_churn_is_no_drift() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut p = provider();
+    p["outputs"]["tag:Hostname"] = serde_json::json!({"perInstance": true});
+    write_json(dir.path(), "c/prov.json", &p);
+    write_json(dir.path(), "c/cons.json", &consumer());
+    let generation = |n: u8| -> Value {
+        let instances = (0..3u8)
+            .map(|k| {
+                let id = format!("i-0{n}{k}");
+                let mut i = instance(&id, "managed:wt-a:0123456", "wt-a", None);
+                i["PublicIpAddress"] = Value::from(format!("54.{n}.{k}.{}", 10 + k));
+                i["LaunchTime"] = Value::from(format!("2018-02-1{n}T0{k}:00:00.000Z"));
+                i["Tags"]
+                    .as_array_mut()
+                    .expect("tags")
+                    .push(serde_json::json!({"Key": "Hostname", "Value": format!("worker-{id}")}));
+                i
+            })
+            .collect();
+        fleet(instances)
+    };
+    let f1 = write_json(dir.path(), "f1.json", &generation(1));
+    let f2 = write_json(dir.path(), "f2.json", &generation(2));
+    let c = dir.path().join("c");
+    let snap = dir.path().join("s.json");
+    let s = checker(&[
+        "snapshot",
+        "--contracts",
+        c.to_str().expect("utf8"),
+        "--fleet",
+        f1.to_str().expect("utf8"),
+        "--out",
+        snap.to_str().expect("utf8"),
+    ]);
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    let text = std::fs::read_to_string(&snap).expect("snapshot");
+    assert!(
+        !text.contains("54.1."),
+        "no address in the snapshot: {text}"
+    );
+    assert!(
+        !text.contains("worker-i-"),
+        "no per-instance tag value: {text}"
+    );
+    let v: Value = serde_json::from_str(&text).expect("json");
+    let group = &v["groups"]["prov/wt-a"]["outputs"];
+    for o in ["PublicIpAddress", "tag:Hostname"] {
+        assert_eq!(group[o]["perInstance"], true, "{o}: {group}");
+        assert_eq!(group[o]["present"], "all", "{o}: {group}");
+        assert!(group[o].get("values").is_none() && group[o].get("shapes").is_none());
+    }
+    let d = checker(&[
+        "diff",
+        "--snapshot",
+        snap.to_str().expect("utf8"),
+        "--contracts",
+        c.to_str().expect("utf8"),
+        "--fleet",
+        f2.to_str().expect("utf8"),
+        "--fail-on-drift",
+    ]);
+    assert_eq!(d.code, 0, "replacing instances is no drift: {}", d.stdout);
+    assert!(d.stdout.contains("no change since"), "{}", d.stdout);
+    // Losing the address on some instances is a change in shape, and is reported.
+    let mut fewer = generation(2);
+    fewer["Reservations"][0]["Instances"][0]
+        .as_object_mut()
+        .expect("obj")
+        .remove("PublicIpAddress");
+    let f3 = write_json(dir.path(), "f3.json", &fewer);
+    let d = checker(&[
+        "diff",
+        "--snapshot",
+        snap.to_str().expect("utf8"),
+        "--contracts",
+        c.to_str().expect("utf8"),
+        "--fleet",
+        f3.to_str().expect("utf8"),
+        "--fail-on-drift",
+    ]);
+    assert_eq!(d.code, 1, "{}", d.stdout);
+    assert!(d.stdout.contains("PublicIpAddress"), "{}", d.stdout);
+}

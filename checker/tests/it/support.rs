@@ -56,6 +56,7 @@ pub fn isolate(cmd: &mut Command) {
         .env_remove("RUST_LOG")
         .env_remove("TASKCLUSTER_ROOT_URL")
         .env_remove("TASKCLUSTER_PROXY_URL")
+        .env_remove("COLUMNS")
         .env("NO_COLOR", "1");
     // The project's checkout keeps Taskcluster's schemas beside it; a user's machine has none
     // (tests of that case remove this).
@@ -177,18 +178,35 @@ pub fn fleet(instances: Vec<Value>) -> Value {
     json!({"Reservations": instances.into_iter().map(|i| json!({"Instances": [i]})).collect::<Vec<_>>()})
 }
 
-/// Taskcluster's schemas, beside the project as `../shared/taskcluster-schemas`. A user's own
-/// clone may not have them: the tests that need them say so and skip.
-pub fn tc_schemas() -> Option<PathBuf> {
+/// Taskcluster's schemas, beside the project as `../shared/taskcluster-schemas` (CI's layout). A
+/// user's own clone has none: the tests that need them are `#[ignore = "needs Taskcluster's
+/// schemas ..."]`, so `cargo test --workspace` counts them as ignored, and when they are run
+/// anyway (`-- --include-ignored`, as `.ci/run` does) a missing directory fails them, naming it.
+pub fn tc_schemas() -> PathBuf {
     let p = root().join("../shared/taskcluster-schemas");
-    if p.join("queue/v1/task.json").exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "SKIP: {} is absent; the Taskcluster schema checks need it",
-            p.display()
+    assert!(
+        p.join("queue/v1/task.json").exists(),
+        "this test needs Taskcluster's schemas in {} (CI's checkout has them beside the project); \
+         without them, leave it ignored: cargo test --workspace",
+        p.display()
+    );
+    p
+}
+
+/// Whether this test binary was asked to run the ignored tests too.
+pub fn including_ignored() -> bool {
+    std::env::args().any(|a| a == "--include-ignored" || a == "--ignored")
+}
+
+#[test]
+fn ci_runs_the_ignored_tests_too() {
+    // The tests that need moto, docker or Taskcluster's schemas are ignored by default (cargo
+    // counts them and prints why); in CI nothing may be left out.
+    if std::env::var("CI").as_deref() == Ok("true") {
+        assert!(
+            including_ignored(),
+            "CI=true: run every test, the ignored ones included: cargo test --workspace -- --include-ignored (.ci/run)"
         );
-        None
     }
 }
 

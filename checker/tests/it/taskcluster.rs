@@ -53,8 +53,9 @@ fn event(kind: &str) -> Value {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn taskcluster_yml_is_valid_and_renders_valid_tasks() {
-    let Some(dir) = tc_schemas() else { return };
+    let dir = tc_schemas();
     let text = std::fs::read_to_string(root().join(".taskcluster.yml")).expect(".taskcluster.yml");
     let mut tc: Value = serde_yaml_ng::from_str(&text).expect("yaml");
     let cfg = validator(&dir, "github/v1/taskcluster-github-config.v1.json");
@@ -193,8 +194,9 @@ fn check_rendered(task: &Value, task_schema: &checker::tcschema::TcSchema, what:
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn the_scheduled_hook_is_valid_and_renders_a_valid_task() {
-    let Some(dir) = tc_schemas() else { return };
+    let dir = tc_schemas();
     let hook_schema = validator(&dir, "hooks/v1/create-hook-request.json");
     let task_schema = validator(&dir, "queue/v1/create-task-request.json");
     let (_, hook) = hooks()
@@ -243,8 +245,9 @@ fn the_scheduled_hook_is_valid_and_renders_a_valid_task() {
 }
 
 #[test]
+#[ignore = "needs Taskcluster's schemas (../shared/taskcluster-schemas, as in CI): run with -- --include-ignored"]
 fn the_pulse_hook_binds_worker_manager_exchanges_and_gates_the_changed_pool() {
-    let Some(dir) = tc_schemas() else { return };
+    let dir = tc_schemas();
     let hook_schema = validator(&dir, "hooks/v1/create-hook-request.json");
     let task_schema = validator(&dir, "queue/v1/create-task-request.json");
     let (_, hook) = hooks()
@@ -327,7 +330,7 @@ fn the_iam_policy_is_least_privilege() {
         if actions.iter().any(|a| a.ends_with("Tags")) {
             // Claims: only checker's own tag keys, only on the fleet's instances.
             assert!(
-                s["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+                s["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"]
                     .as_array()
                     .is_some_and(|k| k
                         .iter()
