@@ -306,7 +306,7 @@ mod tests {
         let md = super::super::markdown::report(&r);
         assert!(
             md.contains(
-                "us-west-1 (account 111111111111), **us-west-1 (account 222222222222) FAILED**"
+                "us-west-1 (account 111111111111), us-west-1 (account 222222222222) **FAILED**"
             ),
             "{md}"
         );

@@ -231,6 +231,10 @@ fn gate(s: &mut String, g: &GateSection) {
     for w in &g.warnings {
         let _ = writeln!(s, "\n> ⚠️ {}", text(w));
     }
+    if !g.warnings.is_empty() {
+        // A blank line ends the quote: the report's summary is not a lazy continuation of it.
+        s.push('\n');
+    }
 }
 
 /// A diff report.

@@ -20,9 +20,9 @@ use proptest::prelude::*;
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use serde_json::Value;
 
-fn report_with(v: &str) -> Report {
+fn finding_with(v: &str, outcome: Outcome, severity: Severity, waiver: bool) -> Finding {
     let s = || v.to_string();
-    let finding = |outcome, severity, waiver: bool| Finding {
+    Finding {
         code: Code::ClauseViolated,
         outcome,
         severity,
@@ -52,8 +52,16 @@ fn report_with(v: &str) -> Report {
             column: 5,
         }),
         account: Some(s()),
-    };
-    let part = |status| SourcePart {
+        also: vec![ClauseRef {
+            consumer: s(),
+            clause: s(),
+        }],
+    }
+}
+
+fn part_with(v: &str, status: PartStatus) -> SourcePart {
+    let s = || v.to_string();
+    SourcePart {
         name: s(),
         status,
         instances: 2,
@@ -63,7 +71,56 @@ fn report_with(v: &str) -> Report {
         api_calls_by_action: Some([(s(), 1)].into_iter().collect()),
         sequential_calls: Some(1),
         account: Some(s()),
-    };
+    }
+}
+
+fn gate_with(v: &str) -> GateSection {
+    let s = || v.to_string();
+    GateSection {
+        proposal: s(),
+        base: Some(s()),
+        deployable: false,
+        dry_run: true,
+        verdict_exit_code: ExitStatus::Violations,
+        verdicts: vec![
+            Verdict {
+                consumer: s(),
+                owner: s(),
+                deployable: Deployable::No,
+                affected: true,
+                regression: Some(true),
+                reasons: vec![Reason {
+                    clause: s(),
+                    kind: s(),
+                    message: s(),
+                }],
+                ignored: None,
+            },
+            Verdict {
+                consumer: s(),
+                owner: s(),
+                deployable: Deployable::Unknown,
+                affected: false,
+                regression: None,
+                reasons: vec![],
+                ignored: Some(s()),
+            },
+        ],
+        changes: vec![Change {
+            kind: ChangeKind::Changed,
+            output: s(),
+            before: Some(s()),
+            after: Some(s()),
+            read_by: vec![s()],
+        }],
+        warnings: vec![s()],
+    }
+}
+
+fn report_with(v: &str) -> Report {
+    let s = || v.to_string();
+    let finding = |outcome, severity, waiver: bool| finding_with(v, outcome, severity, waiver);
+    let part = |status| part_with(v, status);
     Report {
         format: FORMAT,
         version: VERSION,
@@ -126,45 +183,7 @@ fn report_with(v: &str) -> Report {
                 skipped: 0,
             }],
         }],
-        gate: Some(GateSection {
-            proposal: s(),
-            base: Some(s()),
-            deployable: false,
-            dry_run: true,
-            verdict_exit_code: ExitStatus::Violations,
-            verdicts: vec![
-                Verdict {
-                    consumer: s(),
-                    owner: s(),
-                    deployable: Deployable::No,
-                    affected: true,
-                    regression: Some(true),
-                    reasons: vec![Reason {
-                        clause: s(),
-                        kind: s(),
-                        message: s(),
-                    }],
-                    ignored: None,
-                },
-                Verdict {
-                    consumer: s(),
-                    owner: s(),
-                    deployable: Deployable::Unknown,
-                    affected: false,
-                    regression: None,
-                    reasons: vec![],
-                    ignored: Some(s()),
-                },
-            ],
-            changes: vec![Change {
-                kind: ChangeKind::Changed,
-                output: s(),
-                before: Some(s()),
-                after: Some(s()),
-                read_by: vec![s()],
-            }],
-            warnings: vec![s()],
-        }),
+        gate: Some(gate_with(v)),
     }
 }
 
@@ -241,6 +260,8 @@ fn plan_with(v: &str) -> Plan {
             acting: 1,
             deferred: 0,
         }],
+        suspect_claims: vec![s()],
+        outcome: Some(Default::default()),
     }
 }
 
