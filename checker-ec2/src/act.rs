@@ -21,6 +21,15 @@ pub struct RawStatus {
     pub events: Vec<String>,
 }
 
+/// What to do to instances: the call [`RegionClient::act_chunk`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceAction {
+    /// TerminateInstances.
+    Terminate,
+    /// RebootInstances.
+    Reboot,
+}
+
 /// What one TerminateInstances/RebootInstances call did to an instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionResult {
@@ -114,13 +123,13 @@ impl RegionClient {
     pub async fn act_chunk(
         &self,
         chunk: &[String],
-        reboot: bool,
+        action: InstanceAction,
     ) -> Result<Vec<ActionResult>, Ec2Error> {
         let not_found = |id: &String| ActionResult {
             id: id.clone(),
             state: "not-found".into(),
         };
-        match self.act_batch(chunk, reboot).await {
+        match self.act_batch(chunk, action).await {
             Ok(r) => Ok(r),
             // One unknown id fails the whole call: retry one by one to find it.
             Err(Ec2Error::Service { code, .. })
@@ -128,7 +137,7 @@ impl RegionClient {
             {
                 let mut out = Vec::new();
                 for id in chunk {
-                    match self.act_batch(std::slice::from_ref(id), reboot).await {
+                    match self.act_batch(std::slice::from_ref(id), action).await {
                         Ok(mut r) => out.append(&mut r),
                         Err(Ec2Error::Service { code, .. })
                             if code.starts_with("InvalidInstanceID") =>
@@ -213,16 +222,19 @@ impl RegionClient {
         Ok(found.into_inner().unwrap_or_default())
     }
 
-    async fn act_batch(&self, ids: &[String], reboot: bool) -> Result<Vec<ActionResult>, Ec2Error> {
+    async fn act_batch(
+        &self,
+        ids: &[String],
+        action: InstanceAction,
+    ) -> Result<Vec<ActionResult>, Ec2Error> {
         let _p = self
-            .permit(if reboot {
-                "RebootInstances"
-            } else {
-                "TerminateInstances"
+            .permit(match action {
+                InstanceAction::Reboot => "RebootInstances",
+                InstanceAction::Terminate => "TerminateInstances",
             })
             .await;
         let t = Instant::now();
-        if reboot {
+        if action == InstanceAction::Reboot {
             self.client
                 .reboot_instances()
                 .set_instance_ids(Some(ids.to_vec()))

@@ -28,7 +28,7 @@ mod fastxml;
 mod scan;
 
 pub use account::{AssumeRole, OrgAccount, caller_account, org_accounts, session_name};
-pub use act::{ActionResult, RawStatus};
+pub use act::{ActionResult, InstanceAction, RawStatus};
 use body::*;
 use error::classify;
 pub use error::{Ec2Error, require_credentials};

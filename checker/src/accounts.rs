@@ -10,6 +10,7 @@
 //! account's (c7n-org's test fixture `tests/fixtures/test-accounts.yml` writes roles so).
 
 use crate::diag::{Diagnostic, Diagnostics, Place};
+use crate::source::Regions;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::LazyLock;
@@ -27,8 +28,8 @@ pub struct Account {
     pub external_id: Option<String>,
     /// A shared-config profile whose credentials are the account's (c7n-org's `profile`).
     pub profile: Option<String>,
-    /// The account's regions (empty: `--region`, or the default region).
-    pub regions: Vec<String>,
+    /// The account's regions (`Default`: `--region`, or the default region).
+    pub regions: Regions,
     /// c7n-org tags (`type:prod`, `path:/Workers`): what `--account-tag` selects by.
     pub tags: Vec<String>,
 }
@@ -189,7 +190,7 @@ fn accounts_of(path: &Path, value: &Value, diags: &mut Vec<Diagnostic>) -> Vec<A
             roles,
             external_id: s("external_id"),
             profile: s("profile"),
-            regions: strings("regions"),
+            regions: Regions::parse(&strings("regions")),
             tags: strings("tags"),
         });
     }
@@ -333,7 +334,7 @@ pub fn select(
 pub fn from_org(
     org: Vec<checker_ec2::OrgAccount>,
     role: &str,
-    regions: &[String],
+    regions: &Regions,
 ) -> Result<Vec<Account>, String> {
     let mut out = Vec::new();
     for a in org.into_iter().filter(|a| a.active) {
@@ -354,7 +355,7 @@ pub fn from_org(
             roles: vec![role],
             external_id: None,
             profile: None,
-            regions: regions.to_vec(),
+            regions: regions.clone(),
             tags,
         });
     }
@@ -399,7 +400,7 @@ mod tests {
             ["arn:aws:iam::112233445566:role/CloudCustodian"]
         );
         assert_eq!(a[1].roles, ["arn:aws:iam::998877665544:role/Audit"]);
-        assert_eq!(a[1].regions, ["us-east-1"]);
+        assert_eq!(a[1].regions, Regions::Listed(vec!["us-east-1".into()]));
         assert_eq!(
             a[2].roles,
             [
@@ -498,7 +499,7 @@ mod tests {
             roles: vec![],
             external_id: None,
             profile: None,
-            regions: vec![],
+            regions: Regions::Default,
             tags: tags.iter().map(|t| t.to_string()).collect(),
         };
         let all = vec![
@@ -543,13 +544,18 @@ mod tests {
                 active: false,
             },
         ];
-        let a = from_org(org.clone(), "checker-audit", &["us-west-2".into()]).expect("ok");
+        let a = from_org(
+            org.clone(),
+            "checker-audit",
+            &Regions::parse(&["us-west-2"]),
+        )
+        .expect("ok");
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].roles, ["arn:aws:iam::111111111111:role/checker-audit"]);
         let t = from_org(
             org,
             "arn:aws:iam::{Id}:role/OrganizationAccountAccessRole",
-            &[],
+            &Regions::Default,
         )
         .expect("ok");
         assert_eq!(

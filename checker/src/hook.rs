@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::eval::Judgement;
 use crate::exit::ExitStatus;
 use crate::render::{self, Format};
-use crate::source::FleetSource;
+use crate::source::Source;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct HookRequest {
     /// Where the fleet comes from.
-    pub from: FleetSource,
+    pub from: std::sync::Arc<dyn Source>,
     /// How to cull.
     pub cull: CullSettings,
     /// The snapshot to diff against.
@@ -64,11 +64,12 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
     std::fs::create_dir_all(&req.artifacts).map_err(|e| {
         Error::Incomplete(format!("cannot create {}: {e}", req.artifacts.display()))
     })?;
-    let want_cull =
-        !req.no_cull && (matches!(req.from, FleetSource::Live(_)) || req.cull.status.is_some());
+    // The source says whether it can read health checks to cull with.
+    let can_cull = req.from.capabilities().health;
+    let want_cull = !req.no_cull && can_cull.yes();
     let rt = crate::source::runtime()?;
     rt.block_on(async {
-        let g = crate::cull::gather(set, &req.from, &req.cull, want_cull).await?;
+        let g = crate::cull::gather(set, req.from.as_ref(), &req.cull, want_cull).await?;
         let mut out = HookOutcome::default();
         out.messages
             .extend(g.warnings.iter().map(|w| format!("warning: {w}")));
@@ -119,7 +120,7 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
             summary.push('\n');
             summary.push_str(&md);
         } else {
-            let why = cull_skipped(req);
+            let why = cull_skipped(req.no_cull, &can_cull);
             if !req.no_cull {
                 out.messages.push(format!("warning: cull skipped: {why}"));
             }
@@ -137,13 +138,11 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
 
 /// Why the hook did not cull (said on stderr and in summary.md: a skipped step must not look
 /// like a step that found nothing to do).
-fn cull_skipped(req: &HookRequest) -> &'static str {
-    if req.no_cull {
-        "--no-cull was given; no cull plan was made"
-    } else {
-        "the recorded fleet (--fleet) has no instance-status data, so impaired instances cannot be \
-         told apart; no cull plan was made. Pass --status FILE (DescribeInstanceStatus output), or \
-         run against live EC2 (no --fleet)"
+fn cull_skipped(no_cull: bool, can_cull: &crate::source::Can) -> String {
+    match can_cull.why_not() {
+        _ if no_cull => "--no-cull was given; no cull plan was made".into(),
+        Some(why) => why.to_string(),
+        None => "no cull plan was made".into(),
     }
 }
 
@@ -161,10 +160,6 @@ async fn cull(
     if opts.audit_log.is_none() {
         opts.audit_log = Some(req.artifacts.join("audit.jsonl"));
     }
-    let concurrency = match &req.from {
-        FleetSource::Live(o) => o.concurrency(),
-        FleetSource::Recorded(_) => 1,
-    };
     messages.extend(
         plan.suspect_claims
             .iter()
@@ -172,13 +167,12 @@ async fn cull(
     );
     if opts.apply
         && plan.refused.is_none()
-        && let Some(sdk) = &g.live
+        && let Some(actor) = &g.actor
     {
         match crate::cull::apply(
             &mut plan,
-            sdk,
+            actor.as_ref(),
             &opts,
-            concurrency,
             req.now,
             &crate::cull::stop_on_signal(),
         )
@@ -193,4 +187,73 @@ async fn cull(
     }
     art.write("cull-plan.json", render::plan(&plan, Format::Json));
     Ok((status, render::plan(&plan, Format::Markdown)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::fake::Fake;
+
+    fn request(from: Fake, no_cull: bool, dir: &Path) -> HookRequest {
+        HookRequest {
+            from: std::sync::Arc::new(from),
+            cull: CullSettings {
+                apply: true,
+                action: crate::cull::Action::Terminate,
+                threshold_minutes: 10,
+                budget: crate::cull::Budget {
+                    max_count: None,
+                    max_percent: 10,
+                    min_healthy: 1,
+                },
+                include_events: false,
+                cull_contract: None,
+                audit_log: None,
+                batch: 50,
+                budget_window: chrono::Duration::hours(1),
+            },
+            snapshot: None,
+            artifacts: dir.to_path_buf(),
+            no_cull,
+            now: Utc::now(),
+        }
+    }
+
+    fn artifacts(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("checker-hook-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn the_hook_skips_culling_in_the_words_of_a_source_without_health_checks() {
+        let dir = artifacts("no-health");
+        let req = request(Fake::unable("the fake source has no health"), false, &dir);
+        let out = run(&ContractSet::default(), &req).expect("ran");
+        assert!(
+            out.messages
+                .contains(&"warning: cull skipped: the fake source has no health (health)".into()),
+            "{:?}",
+            out.messages
+        );
+        let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary");
+        assert!(
+            summary
+                .contains("## checker cull: skipped\n\nthe fake source has no health (health)\n")
+        );
+        assert!(!dir.join("cull-plan.json").exists(), "no plan was made");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_hook_culls_when_the_source_reads_health_even_if_it_cannot_act() {
+        let dir = artifacts("health");
+        let mut fake = Fake::unable("the fake source cannot act");
+        fake.caps.health = crate::source::Can::Yes;
+        let req = request(fake, false, &dir);
+        // No cull contract is loaded: making the plan fails, which shows it was attempted.
+        let err = run(&ContractSet::default(), &req).expect_err("culling was attempted");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(err.to_string().contains("\"role\": \"cull\""), "{err}");
+    }
 }

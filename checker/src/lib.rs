@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod build;
 pub mod clause;
+pub mod cloud;
 pub mod code;
 pub mod contract;
 pub mod contract_test;

@@ -197,7 +197,7 @@ impl AwsArgs {
         Ok(LiveOptions {
             accounts: self.accounts.resolve()?,
             session_name: self.accounts.session_name(),
-            regions: self.regions.clone(),
+            regions: checker::source::Regions::parse(&self.regions),
             connection: checker_ec2::Connection {
                 profile: self.profile.clone(),
                 endpoint_url: self.endpoint_url.clone(),

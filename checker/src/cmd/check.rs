@@ -39,7 +39,7 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         // Only the evaluation is needed: a live fleet is evaluated as it is read, page by
         // page, and no record is kept.
         let set = std::sync::Arc::new(set);
-        let (source, ev) = checker::source::read_evaluated(&from, &set, now)?;
+        let (source, ev) = checker::eval::read_evaluated(from.as_ref(), &set, now)?;
         warn_failed_regions(&source);
         warn_unseen_reads(&ev.unseen);
         let t = std::time::Instant::now();
@@ -54,7 +54,7 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         release_at_exit((set, report));
         return Ok(status);
     };
-    let fleet = checker::source::read(&from, &set)?;
+    let fleet = from.read(&set)?;
     warn_failed_regions(&fleet.source);
     let t = std::time::Instant::now();
     let lost = checker::snapshot::lost_input_findings(&set, &baseline, &fleet.instances);

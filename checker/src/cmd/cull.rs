@@ -3,7 +3,6 @@
 
 use super::{ContractArgs, FleetArgs, OutputArgs, parse_time, warn_failed_regions};
 use checker::cull::{Action, Budget, CullSettings};
-use checker::source::FleetSource;
 use checker::{Error, ExitStatus, Result};
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
@@ -103,7 +102,6 @@ impl CullOptions {
             },
             include_events: self.include_events,
             cull_contract: self.cull_contract.clone(),
-            status: self.status.clone(),
             audit_log: self.audit_log.clone(),
             batch: self.batch,
             budget_window: self.budget_window,
@@ -139,17 +137,14 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
         opts.audit_log = Some("checker-audit.jsonl".into());
     }
     checker::cull::cull_contract(&set, opts.cull_contract.as_deref())?;
-    let from = a.fleet.source()?;
-    if opts.apply && matches!(from, FleetSource::Recorded(_)) {
-        return Err(Error::usage(
-            "--apply acts on live EC2; recorded --fleet files can only be planned (drop --apply)",
-        ));
-    }
+    let from = a.fleet.choose(a.cull.status.clone())?.build();
+    // The source says whether it can act (recorded files cannot), in its own words.
+    checker::cull::refuse_apply_unless_able(from.as_ref(), &opts)?;
     a.cull.refuse_now_with_apply(a.now)?;
     let now = a.now.unwrap_or_else(Utc::now);
     let rt = checker::source::runtime()?;
     rt.block_on(async {
-        let g = checker::cull::gather(&set, &from, &opts, true).await?;
+        let g = checker::cull::gather(&set, from.as_ref(), &opts, true).await?;
         for w in &g.warnings {
             eprintln!("warning: {w}");
         }
@@ -164,13 +159,12 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
         }
         if opts.apply
             && plan.refused.is_none()
-            && let Some(sdk) = &g.live
+            && let Some(actor) = &g.actor
         {
             match checker::cull::apply(
                 &mut plan,
-                sdk,
+                actor.as_ref(),
                 &opts,
-                a.fleet.aws.concurrency,
                 now,
                 &checker::cull::stop_on_signal(),
             )

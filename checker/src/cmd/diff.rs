@@ -51,7 +51,7 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
             },
         ),
         None => {
-            let f = checker::source::read(&a.fleet.source()?, &set)?;
+            let f = a.fleet.source()?.read(&set)?;
             warn_failed_regions(&f.source);
             (
                 checker::snapshot::take(&set, &f.instances),

@@ -32,7 +32,7 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
     let fleet = if a.fleet.is_empty() {
         checker::source::Fleet::default()
     } else {
-        checker::source::read_files(&a.fleet, &set.secret_policy())?
+        checker::cloud::ec2::Recorded::new(a.fleet.clone()).read_with(&set.secret_policy())?
     };
     let write = |text: String| {
         checker::fsio::write_output(&text, a.output.as_deref()).map(|()| ExitStatus::Clean)

@@ -51,10 +51,9 @@ pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
     )];
     let opts = a.aws.options()?;
     let want_user_data = opts.user_data_sample != checker::live::Sample::PerGroup(0);
-    let live = checker::source::scan_blocking(&opts, &filters, want_user_data, &secrets)?;
-    let regions = live.parts.len();
-    let sampled = live.user_data_sampled;
-    let fleet = checker::source::from_live(live);
+    let fleet = checker::cloud::ec2::Live::new(opts).scan(&filters, want_user_data, &secrets)?;
+    let regions = fleet.source.parts.len();
+    let sampled = fleet.source.user_data_sampled;
     warn_failed_regions(&fleet.source);
     // A file of the regions that could be read would check clean later: nothing in it says a
     // region is missing. So a partial scan writes nothing (as `snapshot` does).

@@ -43,21 +43,15 @@ pub struct Args {
 pub fn run(a: &Args) -> Result<ExitStatus> {
     a.cull.refuse_now_with_apply(a.now)?;
     let set = a.contracts.load()?;
-    let mut from = a.fleet.source()?;
+    let mut from = a.fleet.choose(a.cull.status.clone())?;
     if let Some(name) = &a.aws_credentials_secret {
-        let checker::source::FleetSource::Live(opts) = &mut from else {
-            return Err(checker::Error::usage(
-                "--aws-credentials-secret gives credentials to a live scan; --fleet reads recorded files",
-            ));
-        };
-        opts.connection.credentials = Some(Box::new(checker::taskcluster::aws_credentials(
-            &checker::taskcluster::proxy_url(),
-            name,
-        )?));
+        from = from.with_aws_credentials(|| {
+            checker::taskcluster::aws_credentials(&checker::taskcluster::proxy_url(), name)
+        })?;
         tracing::info!(secret = %name, "AWS credentials read from the Taskcluster secret");
     }
     let req = HookRequest {
-        from,
+        from: from.build(),
         cull: a.cull.settings(),
         snapshot: a.snapshot.clone(),
         artifacts: a.artifacts.clone(),

@@ -23,7 +23,7 @@ pub struct Args {
 /// Infers, writes and validates the drafts.
 pub fn run(a: &Args) -> Result<ExitStatus> {
     let set = checker::contract::ContractSet::default();
-    let fleet = checker::source::read(&a.fleet.source()?, &set)?;
+    let fleet = a.fleet.source()?.read(&set)?;
     if fleet.source.incomplete() {
         return Err(Error::Incomplete(
             "the fleet could not be read completely: drafts from part of it would promise too little".into(),

@@ -2,13 +2,15 @@
 //! its own file with its `Args` and a `run` that calls the library and renders; an error is
 //! printed once, here, and becomes the exit status.
 
+use checker::cloud::ec2;
 use checker::contract::ContractSet;
 use checker::render::Format;
-use checker::source::FleetSource;
+use checker::source::Source;
 use checker::{Error, ExitStatus, Result};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 mod aws;
 mod check;
@@ -248,19 +250,65 @@ pub struct FleetArgs {
     pub aws: aws::AwsArgs,
 }
 
+/// The source the arguments name: the one place where which source a command reads is chosen
+/// (a new cloud is a variant here and a module in `checker::cloud`). Commands get the built
+/// [`Source`] and ask it what it can do; none looks at the variant.
+#[derive(Debug)]
+pub enum FleetSource {
+    /// Recorded EC2: describe-instances files (and describe-instance-status, for culling).
+    Ec2Recorded(ec2::Recorded),
+    /// Live EC2.
+    Ec2Live(Box<ec2::Live>),
+}
+
+impl FleetSource {
+    /// The source.
+    pub fn build(self) -> Arc<dyn Source> {
+        match self {
+            FleetSource::Ec2Recorded(s) => Arc::new(s),
+            FleetSource::Ec2Live(s) => Arc::new(*s),
+        }
+    }
+
+    /// Gives a live EC2 scan the credentials `credentials` reads (the hook's
+    /// `--aws-credentials-secret`): only a live EC2 source has AWS credentials to give.
+    pub fn with_aws_credentials(
+        mut self,
+        credentials: impl FnOnce() -> Result<checker_ec2::StaticCredentials>,
+    ) -> Result<Self> {
+        let FleetSource::Ec2Live(live) = &mut self else {
+            return Err(Error::usage(
+                "--aws-credentials-secret gives credentials to a live scan; --fleet reads recorded files",
+            ));
+        };
+        live.opts.connection.credentials = Some(Box::new(credentials()?));
+        Ok(self)
+    }
+}
+
 impl FleetArgs {
-    /// The source: recorded files, or live EC2. Giving both recorded files and live-scan
-    /// arguments is an error: one would be ignored.
-    pub fn source(&self) -> Result<FleetSource> {
+    /// The source: recorded files (with `status`, recorded status checks for culling), or live
+    /// EC2. Giving both recorded files and live-scan arguments is an error: one would be ignored.
+    pub fn choose(&self, status: Option<PathBuf>) -> Result<FleetSource> {
         if self.fleet.is_empty() {
-            return Ok(FleetSource::Live(Box::new(self.aws.options()?)));
+            return Ok(FleetSource::Ec2Live(Box::new(ec2::Live::new(
+                self.aws.options()?,
+            ))));
         }
         if self.aws.endpoint_url.is_some() || !self.aws.regions.is_empty() {
             return Err(Error::usage(
                 "--fleet reads recorded files; --region/--endpoint-url scan live EC2: give one or the other",
             ));
         }
-        Ok(FleetSource::Recorded(self.fleet.clone()))
+        Ok(FleetSource::Ec2Recorded(ec2::Recorded {
+            files: self.fleet.clone(),
+            status,
+        }))
+    }
+
+    /// The source, for commands that read a fleet only.
+    pub fn source(&self) -> Result<Arc<dyn Source>> {
+        Ok(self.choose(None)?.build())
     }
 }
 

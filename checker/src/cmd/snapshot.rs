@@ -20,7 +20,7 @@ pub struct Args {
 pub fn run(a: &Args) -> Result<ExitStatus> {
     check_output(a.output.as_deref())?;
     let set = a.contracts.load()?;
-    let fleet = checker::source::read(&a.fleet.source()?, &set)?;
+    let fleet = a.fleet.source()?.read(&set)?;
     warn_failed_regions(&fleet.source);
     if fleet.source.incomplete() {
         return Err(Error::Incomplete(

@@ -4,9 +4,10 @@
 //! or partial run leaves no claim that would hold culling back.
 
 use super::audit::Audit;
-use super::budget::{self, CLAIM_FILTER, Claim, ClaimState, LEGACY_CULLED_AT};
-use super::{Action, CullSettings, Decision, Plan, PlanEntry};
+use super::budget::{self, Claim, ClaimState};
+use super::{CullSettings, Decision, Plan, PlanEntry};
 use crate::error::{Error, Result};
+use crate::source::{ActError, Actor, LocationActor};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -66,9 +67,8 @@ struct Applied {
 /// are released). Every result is in the plan, and what happened is counted in its outcome.
 pub async fn apply(
     plan: &mut Plan,
-    sdk: &checker_ec2::SdkConfig,
+    actor: &dyn Actor,
     opts: &CullSettings,
-    concurrency: usize,
     now: DateTime<Utc>,
     stop: &AtomicBool,
 ) -> Result<Vec<String>> {
@@ -85,9 +85,9 @@ pub async fn apply(
     applied.outcome.chosen = plan.chosen().count();
     let mut fatal = None;
     for (region, idx) in by_region {
-        let client = checker_ec2::RegionClient::new(sdk, &region, concurrency);
+        let client = actor.location(&region);
         let ctx = Ctx {
-            client: &client,
+            client: client.as_ref(),
             opts,
             audit: &audit,
             run: &run,
@@ -127,7 +127,7 @@ pub async fn apply(
 
 /// What every step of one region's apply needs.
 struct Ctx<'a> {
-    client: &'a checker_ec2::RegionClient,
+    client: &'a dyn LocationActor,
     opts: &'a CullSettings,
     audit: &'a Audit,
     run: &'a str,
@@ -154,7 +154,7 @@ impl Ctx<'_> {
         ks: &[usize],
         state: ClaimState,
         set: bool,
-    ) -> std::result::Result<(), checker_ec2::Ec2Error> {
+    ) -> std::result::Result<(), ActError> {
         let mut per_value: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
         for k in ks {
             let c = self.claim(&plan.entries[*k], state);
@@ -217,7 +217,7 @@ async fn release(plan: &Plan, ctx: &Ctx<'_>, ks: &[usize], applied: &mut Applied
             );
             applied.errors.push(format!(
                 "{}: the claims on {} instance(s) could not be released ({e}); they hold those instances back until the budget window ends",
-                ctx.client.region,
+                ctx.client.name(),
                 ks.len()
             ));
         }
@@ -232,7 +232,7 @@ async fn apply_region(
     stop: &AtomicBool,
     applied: &mut Applied,
 ) -> Result<()> {
-    let region = ctx.client.region.clone();
+    let region = ctx.client.name().to_string();
     let kept = match claim(plan, ctx, idx, applied).await? {
         Ok(kept) => kept,
         Err(e) => {
@@ -288,16 +288,12 @@ async fn act_batch(
     batch: &[usize],
     applied: &mut Applied,
 ) -> Result<()> {
-    let region = ctx.client.region.clone();
+    let region = ctx.client.name().to_string();
     let ids: Vec<String> = batch
         .iter()
         .map(|k| plan.entries[*k].instance.clone())
         .collect();
-    match ctx
-        .client
-        .act_chunk(&ids, ctx.opts.action == Action::Reboot)
-        .await
-    {
+    match ctx.client.act(&ids, ctx.opts.action).await {
         Ok(results) => {
             for r in results {
                 if let Some(k) = batch.iter().find(|k| plan.entries[**k].instance == r.id) {
@@ -329,7 +325,7 @@ async fn act_batch(
         }
         Err(e) => {
             let msg = e.to_string();
-            let sure = e.surely_not_applied();
+            let sure = e.surely_not_applied;
             for k in batch {
                 plan.entries[*k].result = Some(if sure {
                     format!("failed: {msg}")
@@ -361,14 +357,14 @@ async fn claim(
     ctx: &Ctx<'_>,
     idx: &[usize],
     applied: &mut Applied,
-) -> Result<std::result::Result<Vec<usize>, checker_ec2::Ec2Error>> {
+) -> Result<std::result::Result<Vec<usize>, ActError>> {
     let entries: Vec<&PlanEntry> = idx.iter().map(|k| &plan.entries[*k]).collect();
     ctx.audit
         .record("claim", &entries, |_| serde_json::json!({}))?;
     if let Err(e) = ctx.tag(plan, idx, ClaimState::Claimed, true).await {
         return Ok(Err(e));
     }
-    let visible: Vec<Claim> = match ctx.client.tagged(&[CLAIM_FILTER, LEGACY_CULLED_AT]).await {
+    let visible: Vec<Claim> = match ctx.client.tagged(&super::run::claim_keys()).await {
         Ok(t) => t
             .iter()
             .flat_map(|i| {

@@ -18,11 +18,14 @@ pub mod budget;
 mod run;
 mod scope;
 mod status;
+pub use crate::source::Action;
 pub use apply::{Outcome, apply};
 pub use budget::Claim;
-pub use run::{CullSettings, Gathered, gather, make_plan, stop_on_signal};
+pub use run::{
+    CullSettings, Gathered, gather, make_plan, refuse_apply_unless_able, stop_on_signal,
+};
 pub use scope::{cull_contract, members};
-pub use status::{impairments, read_status_file, status_conditions};
+pub use status::impairments;
 
 /// Per-group limits, per window of time (across runs).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,16 +37,6 @@ pub struct Budget {
     /// Act on a group only while at least this many of its instances are healthy: when a whole
     /// group is impaired the cause is systemic (an AMI, a region), and terminating will not help.
     pub min_healthy: usize,
-}
-
-/// What to do to the chosen instances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// TerminateInstances.
-    Terminate,
-    /// RebootInstances.
-    Reboot,
 }
 
 /// An instance the cull contract selects.

@@ -1,15 +1,15 @@
-//! Culling against a real source: read the fleet, the status checks and the claims of other
-//! runs (live, concurrently, or recorded) and make the plan; [`super::apply`] acts on it.
+//! Culling against a source: read the fleet, the health checks and the claims of other runs
+//! (as the source reads them: live, concurrently, or recorded) and make the plan;
+//! [`super::apply`] acts on it through the source's actor.
 
 use super::budget::{CLAIM_FILTER, Claim, LEGACY_CULLED_AT};
 use super::{Action, Budget, Plan, PlanInput};
 use crate::contract::ContractSet;
 use crate::error::{Error, Result};
 use crate::fleet::Instance;
-use crate::report::{PartStatus, SourceInfo, SourcePart};
-use crate::source::{self, FleetSource};
+use crate::report::SourceInfo;
+use crate::source::{Actor, Health, HealthRequest, Source};
 use chrono::{DateTime, Utc};
-use futures::stream::{FuturesUnordered, StreamExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,8 +29,6 @@ pub struct CullSettings {
     pub include_events: bool,
     /// The cull contract, when several have role cull.
     pub cull_contract: Option<String>,
-    /// Recorded describe-instance-status output (offline runs).
-    pub status: Option<PathBuf>,
     /// Where every action is appended (JSON Lines).
     pub audit_log: Option<PathBuf>,
     /// Instances per TerminateInstances/RebootInstances call.
@@ -45,11 +43,11 @@ pub struct Gathered {
     pub fleet: Vec<Instance>,
     /// Where they came from.
     pub source: SourceInfo,
-    /// Status checks, by region.
-    pub statuses: Vec<(String, checker_ec2::RawStatus)>,
-    /// The live connection, for acting.
-    pub live: Option<checker_ec2::SdkConfig>,
-    /// Status checks of a region that could not be read, in words (the region is failed too).
+    /// Health checks of the instances that fail one.
+    pub statuses: Vec<Health>,
+    /// Acts on the instances, when the source can (a live read).
+    pub actor: Option<Box<dyn Actor>>,
+    /// Health checks of a region that could not be read, in words (the region is failed too).
     pub warnings: Vec<String>,
     /// Claims of earlier and concurrent runs (`checker:claim:<run>` tags, and the legacy `checker:culled-at`).
     pub claims: Vec<Claim>,
@@ -60,185 +58,45 @@ fn claims_of(id: &str, tags: &[(String, String)]) -> Vec<Claim> {
     Claim::from_tags(id, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
-/// The `tag-key` filter values that find every claim (this format's and the legacy one).
-const CLAIM_KEYS: [&str; 2] = [CLAIM_FILTER, LEGACY_CULLED_AT];
-
-/// Without status checks (nothing will be culled), the fleet of every account of `--accounts`
-/// or `--org`; `None` for the credentials' own account.
-async fn read_accounts(
-    set: &ContractSet,
-    live_opts: &crate::live::LiveOptions,
-) -> Result<Option<Gathered>> {
-    let Some(accounts) = crate::live::resolve_accounts(live_opts).await? else {
-        return Ok(None);
-    };
-    let filters = crate::live::server_filters(set);
-    let secrets = set.secret_policy();
-    let plan = crate::live::ScanPlan {
-        filters: &filters,
-        user_data: set.reads_user_data().then_some(&secrets),
-        eval: None,
-    };
-    let live = crate::live::scan_accounts(&accounts, live_opts, &plan).await;
-    let fleet = source::from_live(live);
-    Ok(Some(Gathered {
-        fleet: fleet.instances,
-        source: fleet.source,
-        statuses: Vec::new(),
-        live: None,
-        warnings: Vec::new(),
-        claims: Vec::new(),
-    }))
+/// The tag keys (filter values) that find every claim (this format's and the legacy one).
+pub(super) fn claim_keys() -> Vec<String> {
+    vec![CLAIM_FILTER.to_string(), LEGACY_CULLED_AT.to_string()]
 }
 
-/// Reads the fleet and, when `want_status`, the status checks: live, both at once; or recorded.
+/// Refuses `--apply` when the source cannot act, in the source's words (before any read).
+pub fn refuse_apply_unless_able(from: &dyn Source, opts: &CullSettings) -> Result<()> {
+    match from.capabilities().act.why_not() {
+        Some(why) if opts.apply => Err(Error::usage(why)),
+        _ => Ok(()),
+    }
+}
+
+/// Reads the fleet and, when `want_status`, the health checks and claims, as the source can.
 pub async fn gather(
     set: &ContractSet,
-    from: &FleetSource,
+    from: &dyn Source,
     opts: &CullSettings,
     want_status: bool,
 ) -> Result<Gathered> {
-    let live_opts = match from {
-        FleetSource::Recorded(files) => {
-            let fleet = source::read_files(files, &set.secret_policy())?;
-            let statuses = match (&opts.status, want_status) {
-                (Some(p), _) => super::read_status_file(p)?,
-                (None, true) => {
-                    return Err(Error::usage(
-                        "with recorded --fleet files, cull needs recorded status checks: pass --status FILE (aws ec2 describe-instance-status --output json)",
-                    ));
-                }
-                (None, false) => Vec::new(),
-            };
-            let claims = fleet
-                .instances
-                .iter()
-                .flat_map(|i| {
-                    Claim::from_tags(&i.id, i.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                })
-                .collect();
-            return Ok(Gathered {
-                fleet: fleet.instances,
-                source: fleet.source,
-                statuses,
-                live: None,
-                warnings: Vec::new(),
-                claims,
-            });
-        }
-        FleetSource::Live(o) => o,
+    let req = HealthRequest {
+        health: want_status,
+        include_events: opts.include_events,
+        claim_keys: claim_keys(),
     };
-    // Reading only (the hook with --no-cull): every account at once.
-    if !want_status && let Some(g) = read_accounts(set, live_opts).await? {
-        return Ok(g);
-    }
-    let one = crate::live::one_account(live_opts).await?;
-    let live_opts = &one;
-    let (sdk, regions) = source::connect(live_opts).await?;
-    let filters = crate::live::server_filters(set);
-    let conditions = super::status_conditions(opts.include_events);
-    let secrets = set.secret_policy();
-    let (mut live, status_results) = {
-        let scan = source::scan_logged(
-            &sdk,
-            &regions,
-            live_opts,
-            &filters,
-            set.reads_user_data(),
-            &secrets,
-        );
-        let statuses = read_statuses(&sdk, &regions, live_opts.concurrency(), &conditions);
-        if want_status {
-            tokio::join!(scan, statuses)
-        } else {
-            (scan.await, Vec::new())
-        }
-    };
-    let mut statuses = Vec::new();
-    let mut warnings = Vec::new();
-    let mut claims = Vec::new();
-    for (region, r) in status_results {
-        match r {
-            Ok((list, tagged)) => {
-                statuses.extend(list.into_iter().map(|s| (region.clone(), s)));
-                claims.extend(tagged.iter().flat_map(|i| claims_of(&i.id, &i.tags)));
-            }
-            Err(e) => {
-                warnings.push(format!(
-                    "status checks or cull claims of region {region} could not be read: {e}"
-                ));
-                mark_failed(&mut live.parts, &region, &e.to_string());
-            }
-        }
-    }
-    let fleet = source::from_live(live);
+    let read = from.read_for_cull(set, &req).await?;
+    let claims = read
+        .tagged
+        .iter()
+        .flat_map(|t| claims_of(&t.id, &t.tags))
+        .collect();
     Ok(Gathered {
-        fleet: fleet.instances,
-        source: fleet.source,
-        statuses,
-        live: Some(sdk),
-        warnings,
+        fleet: read.fleet.instances,
+        source: read.fleet.source,
+        statuses: read.health,
+        actor: read.actor,
+        warnings: read.warnings,
         claims,
     })
-}
-
-/// Per region: its status checks and the claims of earlier runs, or why they could not be read.
-type StatusRead = (
-    String,
-    std::result::Result<
-        (Vec<checker_ec2::RawStatus>, Vec<checker_ec2::RawInstance>),
-        checker_ec2::Ec2Error,
-    >,
-);
-
-/// Reads every region's status checks, then its claims, all regions at once.
-async fn read_statuses(
-    sdk: &checker_ec2::SdkConfig,
-    regions: &[String],
-    concurrency: usize,
-    conditions: &[(String, Vec<String>)],
-) -> Vec<StatusRead> {
-    let clients: Vec<checker_ec2::RegionClient> = regions
-        .iter()
-        .map(|r| checker_ec2::RegionClient::new(sdk, r, concurrency))
-        .collect();
-    let mut jobs: FuturesUnordered<_> = clients
-        .iter()
-        .map(|c| async {
-            // The status checks, then the claims of earlier runs (both needed to cull).
-            let read = match c.statuses(conditions).await {
-                Ok(st) => c.tagged(&CLAIM_KEYS).await.map(|t| (st, t)),
-                Err(e) => Err(e),
-            };
-            (c.region.clone(), read)
-        })
-        .collect();
-    let mut out = Vec::new();
-    while let Some(r) = jobs.next().await {
-        out.push(r);
-    }
-    out
-}
-
-/// A region whose status checks failed is failed, whatever its instances did.
-fn mark_failed(parts: &mut Vec<SourcePart>, region: &str, error: &str) {
-    match parts.iter_mut().find(|p| p.name == region) {
-        Some(p) => {
-            p.status = PartStatus::Failed;
-            p.error = Some(format!("DescribeInstanceStatus: {error}"));
-        }
-        None => parts.push(SourcePart {
-            name: region.to_string(),
-            status: PartStatus::Failed,
-            instances: 0,
-            error: Some(error.to_string()),
-            api_calls: None,
-            api_calls_by_action: None,
-            note: None,
-            sequential_calls: None,
-            account: None,
-        }),
-    }
 }
 
 /// The plan for what was gathered.
@@ -287,4 +145,49 @@ pub fn stop_on_signal() -> Arc<AtomicBool> {
         flag.store(true, Ordering::SeqCst);
     });
     stop
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::fake::Fake;
+
+    fn settings(apply: bool) -> CullSettings {
+        CullSettings {
+            apply,
+            action: Action::Terminate,
+            threshold_minutes: 10,
+            budget: Budget {
+                max_count: None,
+                max_percent: 10,
+                min_healthy: 1,
+            },
+            include_events: false,
+            cull_contract: None,
+            audit_log: None,
+            batch: 50,
+            budget_window: chrono::Duration::hours(1),
+        }
+    }
+
+    #[test]
+    fn apply_is_refused_in_the_words_of_a_source_that_cannot_act() {
+        let fake = Fake::unable("the fake source holds no connection");
+        let err = refuse_apply_unless_able(&fake, &settings(true)).expect_err("refused");
+        assert!(matches!(err, Error::Usage(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "error: the fake source holds no connection (act)",
+            "the source's reason, not a message chosen by the source's type"
+        );
+        // A dry run is planned whatever the source can do.
+        refuse_apply_unless_able(&fake, &settings(false)).expect("a dry run");
+    }
+
+    #[test]
+    fn a_source_that_can_act_is_not_refused() {
+        let mut fake = Fake::unable("unused");
+        fake.caps.act = crate::source::Can::Yes;
+        refuse_apply_unless_able(&fake, &settings(true)).expect("allowed");
+    }
 }

@@ -1,105 +1,15 @@
-//! Status checks: recorded describe-instance-status files, the client-side re-check of what
-//! counts as impaired, and the DescribeInstanceStatus filters.
+//! Health checks: the client-side re-check of what counts as impaired (the source reads the
+//! checks: `crate::cloud::ec2` from DescribeInstanceStatus or a recorded file).
 
 use super::Impairment;
+use crate::source::Health;
 use chrono::{DateTime, Utc};
-
-/// Parses `aws ec2 describe-instance-status --output json` (recorded statuses for offline runs).
-pub fn read_status_file(
-    path: &std::path::Path,
-) -> Result<Vec<(String, checker_ec2::RawStatus)>, crate::diag::Diagnostics> {
-    use crate::diag::{Diagnostic, Diagnostics};
-    use serde_json::Value;
-    let text = std::fs::read(path).map_err(|e| {
-        Diagnostics(vec![
-            Diagnostic::file(path, format!("cannot read the status file: {e}"))
-                .hint("pass what `aws ec2 describe-instance-status --output json` prints"),
-        ])
-    })?;
-    let v: Value = crate::diag::parse_json(path, &text).map_err(|d| Diagnostics(vec![d]))?;
-    let Some(list) = v.get("InstanceStatuses").and_then(Value::as_array) else {
-        return Err(Diagnostics(vec![
-            Diagnostic::at(
-                path,
-                "",
-                "this is not describe-instance-status output: no \"InstanceStatuses\" array",
-            )
-            .hint("record it with `aws ec2 describe-instance-status --output json`"),
-        ]));
-    };
-    let mut out = Vec::new();
-    for (k, s) in list.iter().enumerate() {
-        let ptr = format!("/InstanceStatuses/{k}");
-        let Some(id) = s.get("InstanceId").and_then(Value::as_str) else {
-            return Err(Diagnostics(vec![Diagnostic::at(
-                path,
-                ptr,
-                "a status has no \"InstanceId\"",
-            )]));
-        };
-        let az = s
-            .get("AvailabilityZone")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let Some(region) = az.as_deref().and_then(crate::fleet::region_from_az) else {
-            return Err(Diagnostics(vec![Diagnostic::at(
-                path,
-                format!("{ptr}/AvailabilityZone"),
-                "missing or not an availability zone, so the region is unknown",
-            )]));
-        };
-        let mut since: Vec<String> = Vec::new();
-        let mut summary = |key: &str| -> Option<String> {
-            let x = s.get(key)?;
-            for d in x
-                .get("Details")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(t) = d.get("ImpairedSince").and_then(Value::as_str) {
-                    since.push(t.to_string());
-                }
-            }
-            x.get("Status").and_then(Value::as_str).map(str::to_string)
-        };
-        let instance_status = summary("InstanceStatus");
-        let system_status = summary("SystemStatus");
-        since.sort();
-        out.push((
-            region,
-            checker_ec2::RawStatus {
-                id: id.to_string(),
-                availability_zone: az,
-                state: s
-                    .get("InstanceState")
-                    .and_then(|x| x.get("Name"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                instance_status,
-                system_status,
-                impaired_since: since.into_iter().next(),
-                events: s
-                    .get("Events")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|e| e.get("Code").and_then(Value::as_str).map(str::to_string))
-                    .collect(),
-            },
-        ));
-    }
-    Ok(out)
-}
 
 /// Client-side re-check of the status fields (server-side filters are only an optimization:
 /// moto, for one, ignores them).
-pub fn impairments(
-    statuses: &[(String, checker_ec2::RawStatus)],
-    include_events: bool,
-) -> Vec<Impairment> {
+pub fn impairments(statuses: &[Health], include_events: bool) -> Vec<Impairment> {
     let mut out = Vec::new();
-    for (region, s) in statuses {
+    for s in statuses {
         let mut why = Vec::new();
         if s.instance_status.as_deref() == Some("impaired") {
             why.push("instance-status impaired".to_string());
@@ -126,31 +36,10 @@ pub fn impairments(
             .map(|t| t.with_timezone(&Utc));
         out.push(Impairment {
             id: s.id.clone(),
-            region: region.clone(),
+            region: s.region.clone(),
             reason: why.join(", "),
             since,
         });
     }
     out
-}
-
-/// The DescribeInstanceStatus filter sets: one call set per condition.
-pub fn status_conditions(include_events: bool) -> Vec<(String, Vec<String>)> {
-    let mut c = vec![
-        (
-            "instance-status.status".to_string(),
-            vec!["impaired".to_string()],
-        ),
-        (
-            "system-status.status".to_string(),
-            vec!["impaired".to_string()],
-        ),
-    ];
-    if include_events {
-        c.push((
-            "event.code".to_string(),
-            vec!["instance-retirement".into(), "system-reboot".into()],
-        ));
-    }
-    c
 }

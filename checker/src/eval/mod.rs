@@ -14,11 +14,13 @@ mod finding;
 mod idle;
 mod manifest;
 mod report;
+mod stream;
 mod unseen;
 
 pub use finding::{Policy, summarize};
 pub use manifest::{check_manifest, check_manifest_with, manifest_clause_id};
 pub use report::{Judgement, build, build_with, report_of, tool};
+pub use stream::read_evaluated;
 pub use unseen::{Suspect, UnseenRead, suspects, typo_reads};
 
 /// How many instance ids a finding keeps as samples.

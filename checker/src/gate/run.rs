@@ -460,6 +460,7 @@ fn proposal_source(recs: &[Instance]) -> SourceInfo {
                 note: None,
                 sequential_calls: None,
                 account: None,
+                kind: crate::report::PartKind::Region,
             })
             .collect(),
     }

@@ -5,7 +5,8 @@
 
 use super::{LiveFleet, LiveOptions, ScanPlan, resolve_regions, scan_in};
 use crate::accounts::Account;
-use crate::report::{PartStatus, SourcePart};
+use crate::report::{PartKind, PartStatus, SourcePart};
+use crate::source::Regions;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::sync::Arc;
 
@@ -91,6 +92,7 @@ fn failed_account(a: &Account, error: String) -> SourcePart {
         api_calls_by_action: None,
         sequential_calls: None,
         account: Some(a.id.clone()),
+        kind: PartKind::Account,
     }
 }
 
@@ -110,7 +112,7 @@ async fn enter(
         external_id: a.external_id.clone(),
         session_name: opts.session_name.clone(),
     });
-    if !a.regions.is_empty() {
+    if a.regions != Regions::Default {
         o.regions = a.regions.clone();
     }
     o.accounts = Accounts::Own;
@@ -122,9 +124,8 @@ async fn enter(
     };
     let sts_region = a
         .regions
-        .iter()
-        .find(|r| *r != "all")
-        .cloned()
+        .first()
+        .map(str::to_string)
         .or_else(|| sdk.region().map(|r| r.to_string()))
         .unwrap_or_else(|| "us-east-1".into());
     match checker_ec2::caller_account(&sdk, &sts_region).await {
@@ -187,12 +188,6 @@ pub async fn scan_accounts(
         all.api_calls += live.api_calls;
         all.shape.extend(live.shape);
         all.read += live.read;
-        if let Some(e) = live.evaluation {
-            match &mut all.evaluation {
-                Some(mine) => mine.merge(e),
-                None => all.evaluation = Some(e),
-            }
-        }
     }
     all.instances.sort_unstable_by(|a, b| {
         (&a.account, &a.region, &a.id).cmp(&(&b.account, &b.region, &b.id))

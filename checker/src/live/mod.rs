@@ -8,7 +8,8 @@
 use crate::contract::{Condition, ContractSet, Selector};
 use crate::fleet::{Instance, SecretPolicy, UserData};
 use crate::output::{Ec2Field, OutputPath};
-use crate::report::{PartStatus, SourcePart};
+use crate::report::{PartKind, PartStatus, SourcePart};
+use crate::source::{RecordSink, Regions};
 use checker_ec2::{Connection, Ec2Error, RawInstance, RegionClient};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,7 +20,6 @@ use std::time::Duration;
 mod accounts;
 mod region;
 pub use accounts::{Accounts, OrgScope, one_account, resolve_accounts, scan_accounts};
-pub use region::EvalPlan;
 
 /// How many user-data to fetch per group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +78,8 @@ pub fn check_credential_env() -> crate::Result<()> {
 /// What a live scan reads and how: the command line's AWS arguments, resolved.
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
-    /// Regions given (`all` = every enabled region); empty: the SDK's default region.
-    pub regions: Vec<String>,
+    /// The regions to scan.
+    pub regions: crate::source::Regions,
     /// The adapter's connection settings.
     pub connection: Connection,
     /// One paginator per zone.
@@ -235,9 +235,6 @@ pub struct LiveFleet {
     pub elapsed: std::time::Duration,
     /// Records read (kept in `instances`, or only evaluated).
     pub read: usize,
-    /// The evaluation of the records, when they were evaluated as they were read
-    /// ([`ScanPlan::eval`]); `instances` is then empty.
-    pub evaluation: Option<crate::eval::Evaluator>,
 }
 
 /// Progress on stderr when it is a terminal; silent otherwise.
@@ -348,21 +345,14 @@ pub async fn resolve_regions(
     sdk: &checker_ec2::SdkConfig,
 ) -> Result<Vec<String>, LiveError> {
     let default = sdk.region().map(|r| r.to_string());
-    if args.regions.iter().any(|r| r == "all") {
-        let base = default.clone().unwrap_or_else(|| "us-east-1".into());
-        let client = RegionClient::new(sdk, &base, 1);
-        return client.regions().await.map_err(LiveError::Regions);
-    }
-    let mut regions: Vec<String> = args.regions.clone();
-    if regions.is_empty() {
-        regions.extend(default);
-    }
-    regions.sort();
-    regions.dedup();
-    if regions.is_empty() {
-        Err(LiveError::NoRegion)
-    } else {
-        Ok(regions)
+    match &args.regions {
+        Regions::All => {
+            let base = default.unwrap_or_else(|| "us-east-1".into());
+            let client = RegionClient::new(sdk, &base, 1);
+            client.regions().await.map_err(LiveError::Regions)
+        }
+        Regions::Listed(listed) => Ok(listed.clone()),
+        Regions::Default => default.map(|r| vec![r]).ok_or(LiveError::NoRegion),
     }
 }
 
@@ -407,6 +397,7 @@ fn record_results(fleet: &mut LiveFleet, results: Vec<region::Out>) -> BTreeMap<
                     note: stats.note.clone(),
                     sequential_calls: Some(stats.max_sequential_pages),
                     account: None,
+                    kind: PartKind::Region,
                 });
                 fleet.shape.push((
                     region.clone(),
@@ -418,11 +409,9 @@ fn record_results(fleet: &mut LiveFleet, results: Vec<region::Out>) -> BTreeMap<
                 fleet.read += out.instances;
                 fleet.user_data_sampled += out.user_data_fetched;
                 fetched.insert(region, out.user_data_fetched);
-                if let Some(e) = out.eval {
-                    match &mut fleet.evaluation {
-                        Some(all) => all.merge(e),
-                        None => fleet.evaluation = Some(e),
-                    }
+                // The part was read completely: what its sink saw counts.
+                if let Some(fold) = out.fold {
+                    fold.keep();
                 }
             }
             Err(e) => {
@@ -437,6 +426,7 @@ fn record_results(fleet: &mut LiveFleet, results: Vec<region::Out>) -> BTreeMap<
                     note: None,
                     sequential_calls: None,
                     account: None,
+                    kind: PartKind::Region,
                 });
             }
         }
@@ -456,7 +446,7 @@ pub async fn scan(
     let plan = ScanPlan {
         filters,
         user_data: want_user_data.then_some(secrets),
-        eval: None,
+        sink: None,
     };
     scan_in(sdk, None, regions, args, &plan).await
 }
@@ -467,8 +457,9 @@ pub struct ScanPlan<'a> {
     pub filters: &'a Filters,
     /// Fetch the user-data sample (some contract reads it), redacting with this policy.
     pub user_data: Option<&'a SecretPolicy>,
-    /// Evaluate the records as they are read and keep none ([`LiveFleet::evaluation`]).
-    pub eval: Option<EvalPlan>,
+    /// Hand the records to this sink as they are read and keep none (`check` evaluates them
+    /// so); a region's records count only if the region is read completely.
+    pub sink: Option<std::sync::Arc<dyn RecordSink>>,
 }
 
 /// [`scan`] in one of several accounts: `account`'s own API budget, every record and part
@@ -503,7 +494,7 @@ pub async fn scan_in(
                 shard: args.shard,
                 account: account.cloned(),
                 user_data: plan.user_data.map(|s| (args.user_data_sample, s.clone())),
-                eval: plan.eval.clone(),
+                sink: plan.sink.clone(),
             }))
         })
         .collect();
@@ -515,7 +506,7 @@ pub async fn scan_in(
                 client: client.clone(),
                 res: Err(Ec2Error::Other(format!("the scan task failed: {e}"))),
                 records: Vec::new(),
-                eval: None,
+                fold: None,
                 instances: 0,
                 user_data_fetched: 0,
             }),
@@ -546,6 +537,7 @@ pub async fn scan_in(
     if let Some(a) = account {
         for p in &mut fleet.parts {
             p.account = Some(a.to_string());
+            p.kind = PartKind::RegionOfAccount;
         }
     }
     fleet.elapsed = started.elapsed();

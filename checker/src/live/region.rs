@@ -1,29 +1,20 @@
 //! One region's scan, as its own task: every page turned into records as it arrives, and either
-//! kept, or evaluated at once and dropped (only aggregates stay); then, still in the region's
-//! task, the region's user-data sample, so it is fetched while other regions are still read.
+//! kept, or handed to the scan's record sink at once and dropped (`check` evaluates them there:
+//! only aggregates stay); then, still in the region's task, the region's user-data sample, so it
+//! is fetched while other regions are still read.
 //!
-//! When records are evaluated as they come and user-data is wanted, the instances that could
-//! still be in the sample (the lowest ids of each group so far) wait unevaluated; one pushed out
-//! of its group's sample is evaluated there and then, so memory holds at most the sample.
+//! When records go to a sink and user-data is wanted, the instances that could still be in the
+//! sample (the lowest ids of each group so far) wait; one pushed out of its group's sample is
+//! handed over there and then, so memory holds at most the sample.
 
 use super::{Filters, Sample, from_raw};
-use crate::contract::ContractSet;
-use crate::eval::Evaluator;
 use crate::fleet::{Instance, Interner, SecretPolicy, UserData};
+use crate::source::{PartFold, RecordSink};
 use checker_ec2::{Ec2Error, RawInstance, RegionClient, ScanStats};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-
-/// Evaluate records as they are read (and keep none): the contracts and the evaluation time.
-#[derive(Clone)]
-pub struct EvalPlan {
-    /// The contracts.
-    pub set: Arc<ContractSet>,
-    /// `now` of the evaluation (waiver expiry).
-    pub now: chrono::DateTime<chrono::Utc>,
-}
 
 /// What one region's task is given.
 pub(super) struct Job {
@@ -35,7 +26,8 @@ pub(super) struct Job {
     pub account: Option<Arc<str>>,
     /// The user-data sample to fetch, when some contract reads user-data.
     pub user_data: Option<(Sample, SecretPolicy)>,
-    pub eval: Option<EvalPlan>,
+    /// Where records go as they are read (none are kept).
+    pub sink: Option<Arc<dyn RecordSink>>,
 }
 
 /// What one region's task gives back.
@@ -44,8 +36,9 @@ pub(super) struct Out {
     pub res: Result<ScanStats, Ec2Error>,
     /// The records, sorted by id (when they are kept).
     pub records: Vec<Instance>,
-    /// The region's evaluation (when records are evaluated as they come).
-    pub eval: Option<Evaluator>,
+    /// The region's share of the sink (when records go to one), to keep if the region was
+    /// read completely.
+    pub fold: Option<Box<dyn PartFold>>,
     /// Records read.
     pub instances: usize,
     /// User-data calls made.
@@ -118,19 +111,13 @@ impl Candidates {
 struct State {
     records: Vec<Instance>,
     accounts: Interner,
-    eval: Option<Evaluator>,
+    fold: Option<Box<dyn PartFold>>,
     candidates: Option<Candidates>,
     instances: usize,
 }
 
 impl State {
-    fn page(
-        &mut self,
-        page: Vec<RawInstance>,
-        region: &str,
-        job: (&Option<Arc<str>>, &Option<EvalPlan>),
-    ) {
-        let (account, plan) = job;
+    fn page(&mut self, page: Vec<RawInstance>, region: &str, account: &Option<Arc<str>>) {
         self.instances += page.len();
         let records = page.into_iter().map(|raw| {
             let mut i = from_raw(raw, region, &mut self.accounts);
@@ -139,7 +126,7 @@ impl State {
             }
             i
         });
-        let (Some(eval), Some(plan)) = (&mut self.eval, plan) else {
+        let Some(fold) = &mut self.fold else {
             self.records.extend(records);
             return;
         };
@@ -147,7 +134,7 @@ impl State {
             Some(c) => records.filter_map(|i| c.offer(i)).collect(),
             None => records.collect(),
         };
-        eval.add(&plan.set, &now);
+        fold.add(&now);
     }
 }
 
@@ -208,8 +195,8 @@ fn choose(instances: &[Instance], sample: Sample) -> Vec<usize> {
 /// Scans the region, then fetches its user-data sample (only if the scan completed).
 pub(super) async fn run(job: Job) -> Out {
     let state = Arc::new(Mutex::new(State {
-        eval: job.eval.as_ref().map(|p| Evaluator::new(&p.set, p.now)),
-        candidates: match (&job.eval, &job.user_data) {
+        fold: job.sink.as_ref().map(|s| s.part()),
+        candidates: match (&job.sink, &job.user_data) {
             (Some(_), Some((sample, _))) => Some(Candidates {
                 limit: match sample {
                     Sample::All => None,
@@ -225,13 +212,13 @@ pub(super) async fn run(job: Job) -> Out {
         let state = state.clone();
         let progress = job.progress.clone();
         let region = job.client.region.clone();
-        let (account, plan) = (job.account.clone(), job.eval.clone());
+        let account = job.account.clone();
         move |page: Vec<RawInstance>| {
             progress.pages.fetch_add(1, Ordering::Relaxed);
             progress.instances.fetch_add(page.len(), Ordering::Relaxed);
             progress.update("");
             if let Ok(mut s) = state.lock() {
-                s.page(page, &region, (&account, &plan));
+                s.page(page, &region, &account);
             }
         }
     };
@@ -247,12 +234,12 @@ pub(super) async fn run(job: Job) -> Out {
     if res.is_ok()
         && let Some((sample, secrets)) = &job.user_data
     {
-        match (st.candidates.take(), &mut st.eval, &job.eval) {
-            (Some(c), Some(eval), Some(plan)) => {
+        match (st.candidates.take(), &mut st.fold) {
+            (Some(c), Some(fold)) => {
                 let mut sampled = c.into_vec();
                 let all: Vec<usize> = (0..sampled.len()).collect();
                 fetched = fetch(&job.client, &mut sampled, &all, secrets).await;
-                eval.add(&plan.set, &sampled);
+                fold.add(&sampled);
             }
             _ => {
                 let chosen = choose(&st.records, *sample);
@@ -267,7 +254,7 @@ pub(super) async fn run(job: Job) -> Out {
         client: job.client,
         res,
         records: st.records,
-        eval: st.eval,
+        fold: st.fold,
         instances: st.instances,
         user_data_fetched: fetched,
     }

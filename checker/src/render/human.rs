@@ -72,8 +72,8 @@ fn header(s: &mut String, r: &Report, paint: &Paint) {
         r.source
             .parts
             .iter()
-            .map(|p| match &p.account {
-                Some(a) if !p.name.starts_with("account ") => format!("{}/{}", T(a), T(&p.name)),
+            .map(|p| match (p.kind, &p.account) {
+                (PartKind::RegionOfAccount, Some(a)) => format!("{}/{}", T(a), T(&p.name)),
                 _ => T(&p.name).to_string(),
             })
             .collect::<Vec<_>>()

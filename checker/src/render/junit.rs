@@ -266,7 +266,7 @@ pub fn rules() -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::report::{PartStatus, SourceInfo, SourceKind, SourcePart};
+    use crate::report::{PartKind, PartStatus, SourceInfo, SourceKind, SourcePart};
 
     fn part(account: &str, status: PartStatus) -> SourcePart {
         SourcePart {
@@ -279,6 +279,7 @@ mod tests {
             api_calls_by_action: None,
             sequential_calls: None,
             account: Some(account.into()),
+            kind: PartKind::RegionOfAccount,
         }
     }
 

@@ -275,6 +275,25 @@ pub struct SourcePart {
     /// Since 1.4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// What the part stands for: how its name is read (a file, a region, a whole account, a
+    /// region of one of several accounts). Not written: the wire keeps `name` and `account`.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub kind: PartKind,
+}
+
+/// What a [`SourcePart`] stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PartKind {
+    /// A recorded file (`name` is its path).
+    File,
+    /// A region of the credentials' own account, or of a proposal (`name` is the region).
+    #[default]
+    Region,
+    /// A whole account that could not be entered (`name` is `account LABEL`, `account` its id).
+    Account,
+    /// A region read through `--accounts` or `--org` (`name` is the region, `account` its id).
+    RegionOfAccount,
 }
 
 /// Where the records came from.
@@ -553,8 +572,8 @@ impl SourcePart {
     /// account too (`us-west-1 (account 111122223333)`), since two accounts' regions share a
     /// name; a part that stands for a whole account already names it.
     pub fn scope(&self) -> String {
-        match &self.account {
-            Some(a) if !self.name.contains(a.as_str()) => format!("{} (account {a})", self.name),
+        match (self.kind, &self.account) {
+            (PartKind::RegionOfAccount, Some(a)) => format!("{} (account {a})", self.name),
             _ => self.name.clone(),
         }
     }

@@ -71,6 +71,7 @@ fn part_with(v: &str, status: PartStatus) -> SourcePart {
         api_calls_by_action: Some([(s(), 1)].into_iter().collect()),
         sequential_calls: Some(1),
         account: Some(s()),
+        kind: checker::report::PartKind::RegionOfAccount,
     }
 }
 

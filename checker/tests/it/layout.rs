@@ -134,3 +134,133 @@ fn the_library_has_no_module_cycle_and_never_uses_the_binary() {
     }
     assert!(graph.len() > 15, "the graph was read: {graph:?}");
 }
+
+/// The library's layers, lowest first (docs/architecture.md): a module uses modules of its own
+/// layer or of lower ones, never of a higher one. Every top-level module is in exactly one.
+const LAYERS: [(&str, &[&str]); 5] = [
+    (
+        "model",
+        &[
+            "build",
+            "code",
+            "exit",
+            "diag",
+            "jsondepth",
+            "error",
+            "fsio",
+            "redact",
+            "template",
+            "output",
+            "fleet",
+            "clause",
+            "contract",
+            "load",
+            "report",
+        ],
+    ),
+    (
+        "sources",
+        &[
+            "source",
+            "accounts",
+            "live",
+            "cloud",
+            "taskcluster",
+            "tcschema",
+            "proposal",
+        ],
+    ),
+    ("evaluation", &["eval", "snapshot", "cull", "contract_test"]),
+    ("report family", &["render", "schema", "rules"]),
+    ("commands", &["gate", "hook", "explain", "init"]),
+];
+
+fn layer_of(m: &str) -> Option<usize> {
+    LAYERS.iter().position(|(_, ms)| ms.contains(&m))
+}
+
+/// The edges of `graph` that go from a lower layer up to a higher one, in words.
+fn upward_edges(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (m, deps) in graph {
+        let Some(from) = layer_of(m) else { continue };
+        for d in deps {
+            if let Some(to) = layer_of(d)
+                && to > from
+            {
+                out.push(format!(
+                    "{m} ({}) uses {d} ({})",
+                    LAYERS[from].0, LAYERS[to].0
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_library_keeps_its_layer_order() {
+    let graph = module_graph();
+    let unplaced: Vec<&String> = graph.keys().filter(|m| layer_of(m).is_none()).collect();
+    assert!(
+        unplaced.is_empty(),
+        "put these modules in a layer (LAYERS here, and docs/architecture.md): {unplaced:?}"
+    );
+    let up = upward_edges(&graph);
+    assert!(
+        up.is_empty(),
+        "the layer order model -> sources -> evaluation -> report family -> commands is broken:\n{}",
+        up.join("\n")
+    );
+    // The check itself: an edge from the sources up to evaluation is caught.
+    let mut bad = BTreeMap::new();
+    bad.insert("live".to_string(), BTreeSet::from(["eval".to_string()]));
+    assert_eq!(
+        upward_edges(&bad),
+        ["live (sources) uses eval (evaluation)"]
+    );
+}
+
+/// Modules whose code names `checker_ec2` (the EC2 adapter crate).
+fn adapter_users() -> BTreeSet<String> {
+    let src = root().join("checker/src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut out = BTreeSet::new();
+    for f in files {
+        let rel = f.strip_prefix(&src).expect("under src");
+        let top = rel
+            .components()
+            .next()
+            .and_then(|c| c.as_os_str().to_str())
+            .expect("name")
+            .trim_end_matches(".rs")
+            .to_string();
+        if code(&std::fs::read_to_string(&f).expect("read")).contains("checker_ec2") {
+            out.insert(top);
+        }
+    }
+    out
+}
+
+#[test]
+fn only_the_sources_reach_the_ec2_adapter() {
+    // Culling plans and acts through the source seam (`source::Actor`), evaluation and the
+    // reports never see the cloud; the binary (`cmd`) builds the EC2 source and its options.
+    let users = adapter_users();
+    let outside: Vec<&String> = users
+        .iter()
+        .filter(|m| *m != "cmd" && *m != "main" && layer_of(m) != Some(1))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "these modules use checker_ec2 directly; go through crate::source instead: {outside:?}"
+    );
+    assert!(users.contains("cloud"), "the scan was read: {users:?}");
+    // The seam itself knows no cloud: a second one plugs in beside EC2, not into it.
+    let seam = &module_graph()["source"];
+    assert!(
+        !users.contains("source") && !seam.contains("live") && !seam.contains("cloud"),
+        "crate::source is the cloud-neutral seam; it uses {seam:?}"
+    );
+}
