@@ -264,10 +264,12 @@ pub enum FleetSource {
 impl FleetSource {
     /// The source.
     pub fn build(self) -> Arc<dyn Source> {
-        match self {
+        let source: Arc<dyn Source> = match self {
             FleetSource::Ec2Recorded(s) => Arc::new(s),
             FleetSource::Ec2Live(s) => Arc::new(*s),
-        }
+        };
+        tracing::debug!(source = %source.describe(), capabilities = ?source.capabilities(), "source");
+        source
     }
 
     /// Gives a live EC2 scan the credentials `credentials` reads (the hook's

@@ -483,3 +483,73 @@ pub fn rules() -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::report::{PartKind, PartStatus, SourceInfo, SourceKind, SourcePart};
+
+    fn part(name: &str, account: Option<&str>, kind: PartKind, status: PartStatus) -> SourcePart {
+        SourcePart {
+            name: name.into(),
+            status,
+            instances: 0,
+            error: (status == PartStatus::Failed).then(|| "denied".into()),
+            api_calls: None,
+            api_calls_by_action: None,
+            note: None,
+            sequential_calls: None,
+            account: account.map(str::to_string),
+            kind,
+        }
+    }
+
+    #[test]
+    fn the_header_names_each_part_by_its_kind() {
+        let source = SourceInfo {
+            kind: SourceKind::Live,
+            parts: vec![
+                part("us-east-1", None, PartKind::Region, PartStatus::Ok),
+                part(
+                    "us-west-1",
+                    Some("111122223333"),
+                    PartKind::RegionOfAccount,
+                    PartStatus::Ok,
+                ),
+                // A region whose name reads like an account's label is still a region.
+                part(
+                    "account x",
+                    Some("444455556666"),
+                    PartKind::RegionOfAccount,
+                    PartStatus::Ok,
+                ),
+                part(
+                    "account dev (222233334444)",
+                    Some("222233334444"),
+                    PartKind::Account,
+                    PartStatus::Failed,
+                ),
+            ],
+            ..SourceInfo::default()
+        };
+        let r = crate::eval::build(
+            "check",
+            &crate::contract::ContractSet::default(),
+            &[],
+            source,
+            crate::eval::Judgement::default(),
+            chrono::Utc::now(),
+        );
+        let text = super::report(&r, false);
+        let first = text.lines().next().expect("a header");
+        assert!(
+            first.contains(
+                "(us-east-1, 111122223333/us-west-1, 444455556666/account x, account dev (222233334444))"
+            ),
+            "{first}"
+        );
+        assert!(
+            text.contains("unknown account dev (222233334444) could not be read: denied"),
+            "{text}"
+        );
+    }
+}
