@@ -499,19 +499,19 @@ pub(crate) mod test_support {
     pub fn instance(key: &str, name: &str, user_data: Value) -> Instance {
         let mut tags = BTreeMap::new();
         tags.insert("Name".to_string(), name.to_string());
-        Instance {
-            account: None,
+        let mut i = Instance {
             id: "i-1".into(),
             region: "us-east-1".into(),
-            state: "running".into(),
-            key_name: Some(key.into()),
             tags,
             user_data: match user_data {
                 Value::Object(m) => crate::fleet::UserData::Json(m),
                 _ => crate::fleet::UserData::Absent,
             },
             ..Default::default()
-        }
+        };
+        i.set_field(crate::output::Ec2Field::State, "running".into());
+        i.set_field(crate::output::Ec2Field::KeyName, key.into());
+        i
     }
 
     /// Evaluates with every outcome in words.
