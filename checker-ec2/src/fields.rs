@@ -288,8 +288,7 @@ impl Ec2Field {
                 "`default` (shared hardware), `dedicated` or `host`",
             )
             .filter("tenancy")
-            .launch(&["Placement", "Tenancy"])
-            .snapshot(),
+            .launch(&["Placement", "Tenancy"]),
         }
     }
 

@@ -297,4 +297,18 @@ mod tests {
         assert!(OutputPath::parse("tag:").is_err());
         assert!(OutputPath::parse("userData.a..b").is_err());
     }
+
+    /// docs/contracts.md lists every field contracts may name: a row added without its line
+    /// there fails.
+    #[test]
+    fn the_contract_docs_list_every_field() {
+        let docs = include_str!("../../docs/contracts.md");
+        for f in Field::all() {
+            assert!(
+                docs.contains(&format!("`{}`", f.name())),
+                "docs/contracts.md lacks {}",
+                f.name()
+            );
+        }
+    }
 }

@@ -56,6 +56,27 @@ fn put(i: &mut Instance, ud: &mut Map<String, Value>, path: &OutputPath, value: 
     }
 }
 
+/// A proposed record before its outputs: pending in the region's first zone, with the instance
+/// type and AMI a worker type definition supplies.
+fn pending(group: &str, region: &str, az: &str, overrides: &BTreeMap<String, String>) -> Instance {
+    let mut inst = Instance {
+        id: format!("proposed:{group}:{region}"),
+        region: region.to_string(),
+        ..Default::default()
+    };
+    inst.set_field(Ec2Field::AvailabilityZone, az.to_string());
+    inst.set_field(Ec2Field::State, "pending".into());
+    for (var, f) in [
+        ("instanceType", Ec2Field::InstanceType),
+        ("imageId", Ec2Field::ImageId),
+    ] {
+        if let Some(v) = overrides.get(var) {
+            inst.set_field(f, v.clone());
+        }
+    }
+    inst
+}
+
 /// Renders one record for `group` in `region` from a manifest. `overrides` binds variables
 /// (instance type, AMI) a worker type definition supplies.
 pub fn render_one(
@@ -67,21 +88,7 @@ pub fn render_one(
     secrets: &SecretPolicy,
 ) -> Result<Instance, String> {
     let az = format!("{region}a");
-    let mut inst = Instance {
-        id: format!("proposed:{group}:{region}"),
-        region: region.to_string(),
-        ..Default::default()
-    };
-    inst.set_field(Ec2Field::AvailabilityZone, az.clone());
-    inst.set_field(Ec2Field::State, "pending".into());
-    for (var, f) in [
-        ("instanceType", Ec2Field::InstanceType),
-        ("imageId", Ec2Field::ImageId),
-    ] {
-        if let Some(v) = overrides.get(var) {
-            inst.set_field(f, v.clone());
-        }
-    }
+    let mut inst = pending(group, region, &az, overrides);
     let var = |name: &str| -> Option<String> {
         if name == p.group_by {
             return Some(group.to_string());
