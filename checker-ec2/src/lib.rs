@@ -25,6 +25,7 @@ mod act;
 mod body;
 mod error;
 mod fastxml;
+mod fields;
 mod scan;
 
 pub use account::{AssumeRole, OrgAccount, caller_account, org_accounts, session_name};
@@ -32,6 +33,7 @@ pub use act::{ActionResult, InstanceAction, RawStatus};
 use body::*;
 use error::classify;
 pub use error::{Ec2Error, require_credentials};
+pub use fields::{At, Ec2Field, Spec, Values, group_list};
 pub use scan::RawInstance;
 
 /// How to reach EC2: the shared arguments of every live command.

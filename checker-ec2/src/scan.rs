@@ -245,84 +245,70 @@ impl RegionClient {
     }
 }
 
-/// An instance as DescribeInstances returned it, reduced to what checker reads.
+/// An instance as DescribeInstances returned it, reduced to what checker reads: its id, owner,
+/// tags and the fields of [`Ec2Field`], each in its slot.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawInstance {
     /// Instance id.
     pub id: String,
-    /// Availability zone.
-    pub availability_zone: Option<String>,
-    /// State name.
-    pub state: Option<String>,
-    /// RFC 3339.
-    pub launch_time: Option<String>,
-    /// Key pair.
-    pub key_name: Option<String>,
-    /// AMI.
-    pub image_id: Option<String>,
-    /// Type.
-    pub instance_type: Option<String>,
-    /// Instance profile ARN.
-    pub iam_instance_profile: Option<String>,
-    /// Subnet.
-    pub subnet_id: Option<String>,
-    /// VPC.
-    pub vpc_id: Option<String>,
-    /// `spot` or none.
-    pub instance_lifecycle: Option<String>,
-    /// `MetadataOptions.HttpTokens`.
-    pub http_tokens: Option<String>,
-    /// `MetadataOptions.HttpEndpoint`.
-    pub http_endpoint: Option<String>,
-    /// `MetadataOptions.HttpPutResponseHopLimit`.
-    pub hop_limit: Option<String>,
-    /// `PublicIpAddress`.
-    pub public_ip: Option<String>,
-    /// The instance's security group ids, as listed.
-    pub security_groups: Vec<String>,
+    /// The fields, by [`Ec2Field`] (`SecurityGroups` already as [`group_list`] writes it).
+    pub fields: Values,
     /// Tags.
     pub tags: Vec<(String, String)>,
     /// The reservation's `ownerId`: the account that owns the instance.
     pub owner_id: Option<String>,
 }
 
-pub(crate) fn convert(i: &aws_sdk_ec2::types::Instance) -> RawInstance {
+/// One field of the SDK's typed instance. The one reader that cannot follow the rows of
+/// [`Ec2Field::spec`]: a new field is a new arm here, which the compiler asks for.
+fn sdk_field(i: &aws_sdk_ec2::types::Instance, f: Ec2Field) -> Option<String> {
     let s = |v: Option<&str>| v.map(str::to_string);
-    RawInstance {
-        id: i.instance_id().unwrap_or_default().to_string(),
-        availability_zone: s(i.placement().and_then(|p| p.availability_zone())),
-        state: i
+    let placement = i.placement();
+    let metadata = i.metadata_options();
+    match f {
+        Ec2Field::KeyName => s(i.key_name()),
+        Ec2Field::ImageId => s(i.image_id()),
+        Ec2Field::InstanceType => i.instance_type().map(|t| t.as_str().to_string()),
+        Ec2Field::Region => None,
+        Ec2Field::AvailabilityZone => s(placement.and_then(|p| p.availability_zone())),
+        Ec2Field::State => i
             .state()
             .and_then(|s| s.name())
             .map(|n| n.as_str().to_string()),
-        launch_time: i
+        Ec2Field::LaunchTime => i
             .launch_time()
             .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
-        key_name: s(i.key_name()),
-        image_id: s(i.image_id()),
-        instance_type: i.instance_type().map(|t| t.as_str().to_string()),
-        iam_instance_profile: s(i.iam_instance_profile().and_then(|p| p.arn())),
-        subnet_id: s(i.subnet_id()),
-        vpc_id: s(i.vpc_id()),
-        instance_lifecycle: i.instance_lifecycle().map(|l| l.as_str().to_string()),
-        http_tokens: i
-            .metadata_options()
+        Ec2Field::IamInstanceProfile => s(i.iam_instance_profile().and_then(|p| p.arn())),
+        Ec2Field::SubnetId => s(i.subnet_id()),
+        Ec2Field::VpcId => s(i.vpc_id()),
+        Ec2Field::InstanceLifecycle => i.instance_lifecycle().map(|l| l.as_str().to_string()),
+        Ec2Field::HttpTokens => metadata
             .and_then(|m| m.http_tokens())
             .map(|t| t.as_str().to_string()),
-        http_endpoint: i
-            .metadata_options()
+        Ec2Field::HttpEndpoint => metadata
             .and_then(|m| m.http_endpoint())
             .map(|t| t.as_str().to_string()),
-        hop_limit: i
-            .metadata_options()
+        Ec2Field::HopLimit => metadata
             .and_then(|m| m.http_put_response_hop_limit())
             .map(|n| n.to_string()),
-        public_ip: s(i.public_ip_address()),
-        security_groups: i
-            .security_groups()
-            .iter()
-            .filter_map(|g| g.group_id().map(str::to_string))
-            .collect(),
+        Ec2Field::PublicIp => s(i.public_ip_address()),
+        Ec2Field::SecurityGroups => {
+            group_list(i.security_groups().iter().filter_map(|g| g.group_id()))
+        }
+        Ec2Field::Tenancy => placement
+            .and_then(|p| p.tenancy())
+            .map(|t| t.as_str().to_string()),
+    }
+}
+
+pub(crate) fn convert(i: &aws_sdk_ec2::types::Instance) -> RawInstance {
+    let mut fields = Values::default();
+    for f in Ec2Field::all() {
+        fields.put(f, sdk_field(i, f));
+    }
+    RawInstance {
+        id: i.instance_id().unwrap_or_default().to_string(),
+        fields,
         tags: i
             .tags()
             .iter()
@@ -400,6 +386,60 @@ mod tests {
                 listed.iter().filter_map(|z| z.chars().last()).collect();
             prop_assert!(plan.len() <= distinct.len() + 1);
         }
+    }
+
+    /// The SDK's typed instance with every field the rows name set: a row added without its
+    /// arm in `sdk_field` (or without a line here) fails.
+    #[test]
+    fn the_sdk_conversion_reads_every_field_of_the_rows() {
+        use aws_sdk_ec2::types as t;
+        let i = t::Instance::builder()
+            .instance_id("i-1")
+            .key_name("k")
+            .image_id("ami-1")
+            .instance_type(t::InstanceType::C5Large)
+            .placement(
+                t::Placement::builder()
+                    .availability_zone("us-east-1a")
+                    .tenancy(t::Tenancy::Dedicated)
+                    .build(),
+            )
+            .state(
+                t::InstanceState::builder()
+                    .name(t::InstanceStateName::Running)
+                    .build(),
+            )
+            .launch_time(aws_smithy_types::DateTime::from_secs(1_518_570_000))
+            .iam_instance_profile(t::IamInstanceProfile::builder().arn("arn:p").build())
+            .subnet_id("subnet-1")
+            .vpc_id("vpc-1")
+            .instance_lifecycle(t::InstanceLifecycleType::Spot)
+            .metadata_options(
+                t::InstanceMetadataOptionsResponse::builder()
+                    .http_tokens(t::HttpTokensState::Required)
+                    .http_endpoint(t::InstanceMetadataEndpointState::Enabled)
+                    .http_put_response_hop_limit(2)
+                    .build(),
+            )
+            .public_ip_address("3.4.5.6")
+            .security_groups(t::GroupIdentifier::builder().group_id("sg-2").build())
+            .security_groups(t::GroupIdentifier::builder().group_id("sg-1").build())
+            .build();
+        let r = convert(&i);
+        for f in Ec2Field::all().filter(|f| f.spec().at != At::Region) {
+            assert!(
+                r.fields.get(f).is_some(),
+                "{} not read from the SDK",
+                f.name()
+            );
+        }
+        assert_eq!(r.fields.get(Ec2Field::Tenancy), Some("dedicated"));
+        assert_eq!(r.fields.get(Ec2Field::SecurityGroups), Some("sg-1,sg-2"));
+        assert_eq!(r.fields.get(Ec2Field::HopLimit), Some("2"));
+        assert_eq!(
+            r.fields.get(Ec2Field::LaunchTime),
+            Some("2018-02-14T01:00:00Z")
+        );
     }
 
     #[test]

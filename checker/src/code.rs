@@ -5,9 +5,21 @@ use serde::Serialize;
 
 /// What a finding is.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    schemars::JsonSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
 )]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Code {
     /// A consumer clause fails.
     ClauseViolated,
@@ -38,38 +50,14 @@ pub enum Code {
 }
 
 impl Code {
-    /// Every code, in the order `checker rules` lists them.
-    pub const ALL: [Code; 12] = [
-        Code::ClauseViolated,
-        Code::ClauseUnknown,
-        Code::ClauseWaived,
-        Code::ManifestViolated,
-        Code::ManifestUnknown,
-        Code::WaiverExpired,
-        Code::WaiverUnused,
-        Code::RegionFailed,
-        Code::SourceEmpty,
-        Code::InputLost,
-        Code::LaunchRefused,
-        Code::SelectsNothing,
-    ];
+    /// Every code, in the order `checker rules` lists them: the order of the variants.
+    pub fn all() -> impl Iterator<Item = Code> {
+        <Code as strum::IntoEnumIterator>::iter()
+    }
 
-    /// The name on the wire.
+    /// The name on the wire (the variant's name in kebab-case, as serde writes it).
     pub fn name(self) -> &'static str {
-        match self {
-            Code::ClauseViolated => "clause-violated",
-            Code::ClauseUnknown => "clause-unknown",
-            Code::ClauseWaived => "clause-waived",
-            Code::ManifestViolated => "manifest-violated",
-            Code::ManifestUnknown => "manifest-unknown",
-            Code::WaiverExpired => "waiver-expired",
-            Code::WaiverUnused => "waiver-unused",
-            Code::RegionFailed => "region-failed",
-            Code::SourceEmpty => "source-empty",
-            Code::InputLost => "input-lost",
-            Code::LaunchRefused => "launch-refused",
-            Code::SelectsNothing => "selects-nothing",
-        }
+        self.into()
     }
 
     /// What it means, for `checker rules` and the docs.
@@ -131,7 +119,7 @@ mod tests {
     /// version change (docs/report-format.md).
     #[test]
     fn codes_are_unique_and_stable() {
-        let names: Vec<&str> = Code::ALL.iter().map(|c| c.name()).collect();
+        let names: Vec<&str> = Code::all().map(|c| c.name()).collect();
         assert_eq!(
             names,
             [
@@ -149,7 +137,7 @@ mod tests {
                 "selects-nothing"
             ]
         );
-        for c in Code::ALL {
+        for c in Code::all() {
             assert_eq!(serde_json::to_value(c).expect("json"), c.name());
             assert!(!c.description().is_empty());
         }

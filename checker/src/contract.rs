@@ -6,7 +6,7 @@
 
 pub use crate::clause::{Check, SetRef, Subject};
 use crate::fleet::{Instance, Read};
-use crate::output::OutputPath;
+use crate::output::{Ec2Field, OutputPath};
 use crate::template::Template;
 use chrono::NaiveDate;
 use globset::GlobMatcher;
@@ -102,10 +102,10 @@ impl Builtin {
     pub fn read(self, i: &Instance) -> Option<&str> {
         match self {
             Builtin::Region => Some(&i.region),
-            Builtin::AvailabilityZone => i.availability_zone.as_deref(),
-            Builtin::InstanceType => i.instance_type.as_deref(),
-            Builtin::ImageId => i.image_id.as_deref(),
-            Builtin::Account => i.account.as_deref(),
+            Builtin::AvailabilityZone => i.zone(),
+            Builtin::InstanceType => i.field(Ec2Field::InstanceType),
+            Builtin::ImageId => i.field(Ec2Field::ImageId),
+            Builtin::Account => i.scope.as_deref(),
         }
     }
 }
@@ -300,7 +300,7 @@ pub const DEFAULT_STATES: &[&str] = &["pending", "running"];
 impl ContractSet {
     /// Whether the selector holds for the instance (including its provider's selector).
     pub fn selects(&self, sel: &Selector, i: &Instance) -> bool {
-        sel.states.contains(&i.state)
+        sel.states.iter().any(|s| s == i.state())
             && sel.conditions.iter().all(|c| c.holds(i))
             && sel
                 .provider

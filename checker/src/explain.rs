@@ -36,13 +36,14 @@ fn header(s: &mut String, i: &Instance) {
         "instance {} in {} ({}), state {}",
         T(&i.id),
         T(&i.region),
-        T(i.availability_zone.as_deref().unwrap_or("?")),
-        T(&i.state)
+        T(i.zone().unwrap_or("?")),
+        T(i.state())
     );
     let _ = writeln!(
         s,
         "  KeyName: {}",
-        T(i.key_name.as_deref().unwrap_or("(none)"))
+        T(i.field(crate::output::Ec2Field::KeyName)
+            .unwrap_or("(none)"))
     );
     for (k, v) in &i.tags {
         let _ = writeln!(s, "  tag:{}: {}", T(k), T(v));
@@ -148,8 +149,8 @@ fn consumers(s: &mut String, set: &ContractSet, i: &Instance) {
 }
 
 fn why_not(set: &ContractSet, sel: &Selector, i: &Instance) -> String {
-    if !sel.states.contains(&i.state) {
-        return format!("state {} is not in [{}]", i.state, sel.states.join(", "));
+    if !sel.states.iter().any(|s| s == i.state()) {
+        return format!("state {} is not in [{}]", i.state(), sel.states.join(", "));
     }
     if let Some(p) = sel.provider
         && !set.selects(&set.providers[p].selector, i)

@@ -32,7 +32,7 @@ fn identity(i: &Instance) -> Option<(Value, String)> {
     if let Some(v) = i.tags.get("ManagedBy") {
         return Some((json!({"output": "tag:ManagedBy", "equals": v}), v.clone()));
     }
-    if let Some((prefix, _)) = i.key_name.as_deref().and_then(|k| k.split_once(':')) {
+    if let Some((prefix, _)) = i.field(Ec2Field::KeyName).and_then(|k| k.split_once(':')) {
         let re = format!("^{}:", regex::escape(prefix));
         return Some((
             json!({"output": "KeyName", "matches": re}),
@@ -109,13 +109,7 @@ fn group_of(members: &[&Instance]) -> Option<(OutputPath, String)> {
 fn outputs_seen(members: &[&Instance]) -> Vec<OutputPath> {
     let mut seen: BTreeSet<OutputPath> = BTreeSet::new();
     for i in members {
-        for f in [
-            Ec2Field::KeyName,
-            Ec2Field::IamInstanceProfile,
-            Ec2Field::InstanceLifecycle,
-            Ec2Field::HttpTokens,
-            Ec2Field::HttpEndpoint,
-        ] {
+        for f in i.cloud().fields().filter(|f| f.drafted()) {
             if matches!(i.read(&OutputPath::Field(f)), Read::Value(_)) {
                 seen.insert(OutputPath::Field(f));
             }
@@ -158,9 +152,12 @@ fn infer_template(
     for (i, v) in values {
         let builtins = [
             ("region", Some(i.region.clone())),
-            ("availabilityZone", i.availability_zone.clone()),
-            ("instanceType", i.instance_type.clone()),
-            ("account", i.account.as_deref().map(str::to_string)),
+            ("availabilityZone", i.zone().map(str::to_string)),
+            (
+                "instanceType",
+                i.field(Ec2Field::InstanceType).map(str::to_string),
+            ),
+            ("account", i.scope.as_deref().map(str::to_string)),
         ];
         let group_value = group.and_then(|(p, _)| match i.read(p) {
             Read::Value(g) => Some(g.into_owned()),

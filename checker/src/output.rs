@@ -6,114 +6,163 @@
 
 use std::fmt;
 
-/// The EC2 instance fields contracts may read, with what each one is.
-pub const EC2_FIELDS: &[(&str, &str)] = &[
-    (
-        "KeyName",
-        "the EC2 key pair name the instance was launched with",
-    ),
-    ("ImageId", "the AMI id"),
-    ("InstanceType", "the instance type, e.g. c5.4xlarge"),
-    (
-        "region",
-        "the region, derived from Placement.AvailabilityZone",
-    ),
-    ("Placement.AvailabilityZone", "the availability zone"),
-    ("State", "the instance state name (pending, running, ...)"),
-    ("LaunchTime", "the launch time, RFC 3339"),
-    ("IamInstanceProfile", "the ARN of the IAM instance profile"),
-    ("SubnetId", "the subnet id"),
-    ("VpcId", "the VPC id"),
-    (
-        "InstanceLifecycle",
-        "`spot` for spot instances, absent for on-demand",
-    ),
-    (
-        "MetadataOptions.HttpTokens",
-        "`optional` (IMDSv1 and v2) or `required` (IMDSv2 only: clients without a session token get 401)",
-    ),
-    (
-        "MetadataOptions.HttpEndpoint",
-        "`enabled` or `disabled`: whether the instance metadata service answers at all",
-    ),
-    (
-        "MetadataOptions.HttpPutResponseHopLimit",
-        "the IMDSv2 token PUT response's hop limit (1 to 64): containers behind a bridge need 2",
-    ),
-    (
-        "PublicIpAddress",
-        "the public IPv4 address; absent without one (IMDS `meta-data/public-ipv4` then answers 404)",
-    ),
-    (
-        "SecurityGroups",
-        "the security group ids, sorted and comma-separated (`sg-1,sg-2`)",
-    ),
-];
+pub use checker_ec2::Ec2Field;
 
-/// A parsed output path.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum OutputPath {
-    /// One of [`EC2_FIELDS`], by index.
-    Field(Ec2Field),
-    /// `tag:NAME`.
-    Tag(String),
-    /// `userData.a.b`: the JSON path inside the decoded user-data object.
-    UserData(Vec<String>),
+/// A cloud whose instances checker reads. Each has its own fields ([`Field`]), its own kind of
+/// scope (what owns an instance) and its own sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, strum::EnumIter)]
+pub enum Cloud {
+    /// Amazon EC2.
+    Ec2,
 }
 
-/// The EC2 fields a record carries; see [`EC2_FIELDS`] for their documentation.
+/// What owns an instance, in its cloud's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[allow(missing_docs, reason = "each variant is documented in EC2_FIELDS")]
-pub enum Ec2Field {
-    KeyName,
-    ImageId,
-    InstanceType,
-    Region,
-    AvailabilityZone,
-    State,
-    LaunchTime,
-    IamInstanceProfile,
-    SubnetId,
-    VpcId,
-    InstanceLifecycle,
-    HttpTokens,
-    HttpEndpoint,
-    HopLimit,
-    PublicIp,
-    SecurityGroups,
+pub enum ScopeKind {
+    /// An AWS account.
+    Account,
 }
 
-impl Ec2Field {
-    const ALL: [Ec2Field; 16] = [
-        Ec2Field::KeyName,
-        Ec2Field::ImageId,
-        Ec2Field::InstanceType,
-        Ec2Field::Region,
-        Ec2Field::AvailabilityZone,
-        Ec2Field::State,
-        Ec2Field::LaunchTime,
-        Ec2Field::IamInstanceProfile,
-        Ec2Field::SubnetId,
-        Ec2Field::VpcId,
-        Ec2Field::InstanceLifecycle,
-        Ec2Field::HttpTokens,
-        Ec2Field::HttpEndpoint,
-        Ec2Field::HopLimit,
-        Ec2Field::PublicIp,
-        Ec2Field::SecurityGroups,
-    ];
-
-    /// The name contracts use for this field.
+impl ScopeKind {
+    /// The word reports use (`account`).
     pub fn name(self) -> &'static str {
-        EC2_FIELDS[self as usize].0
+        match self {
+            ScopeKind::Account => "account",
+        }
+    }
+}
+
+impl Cloud {
+    /// Its name in reports (`ec2`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Cloud::Ec2 => "ec2",
+        }
+    }
+
+    /// What owns its instances.
+    pub fn scope_kind(self) -> ScopeKind {
+        match self {
+            Cloud::Ec2 => ScopeKind::Account,
+        }
+    }
+
+    /// The field holding an instance's lifecycle state.
+    pub fn state_field(self) -> Field {
+        match self {
+            Cloud::Ec2 => Field::Ec2(Ec2Field::State),
+        }
+    }
+
+    /// Its fields, in their order.
+    pub fn fields(self) -> impl Iterator<Item = Field> {
+        match self {
+            Cloud::Ec2 => Ec2Field::all().map(Field::Ec2),
+        }
+    }
+}
+
+/// One of a cloud's own instance fields. What each is, where the cloud puts it and how checker
+/// treats it is the cloud's row for it ([`Ec2Field::spec`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    /// An EC2 field.
+    Ec2(Ec2Field),
+}
+
+impl From<Ec2Field> for Field {
+    fn from(f: Ec2Field) -> Self {
+        Field::Ec2(f)
+    }
+}
+
+impl Field {
+    /// Every cloud's fields.
+    pub fn all() -> impl Iterator<Item = Field> {
+        <Cloud as strum::IntoEnumIterator>::iter().flat_map(Cloud::fields)
+    }
+
+    /// The field contracts call `name`.
+    pub fn by_name(name: &str) -> Option<Field> {
+        Field::all().find(|f| f.name() == name)
+    }
+
+    /// Its cloud.
+    pub fn cloud(self) -> Cloud {
+        match self {
+            Field::Ec2(_) => Cloud::Ec2,
+        }
+    }
+
+    /// The name contracts use for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Ec2(f) => f.spec().name,
+        }
+    }
+
+    /// What it is.
+    pub fn doc(self) -> &'static str {
+        match self {
+            Field::Ec2(f) => f.spec().doc,
+        }
     }
 
     /// Whether every instance has its own value: a public IPv4 address is assigned per
     /// instance (and changes on every stop and start), a launch time per launch. Such values
     /// say nothing about the fleet's shape; snapshots record only whether instances carry them.
     pub fn per_instance(self) -> bool {
-        matches!(self, Ec2Field::PublicIp | Ec2Field::LaunchTime)
+        match self {
+            Field::Ec2(f) => f.spec().per_instance,
+        }
     }
+
+    /// Whether an instance may lack it depending on its provisioner.
+    pub fn provider_dependent(self) -> bool {
+        match self {
+            Field::Ec2(f) => f.spec().provider_dependent,
+        }
+    }
+
+    /// Whether snapshots keep it as a pool property.
+    pub fn in_snapshots(self) -> bool {
+        match self {
+            Field::Ec2(f) => f.spec().snapshot,
+        }
+    }
+
+    /// Whether `checker init` drafts it as a promise.
+    pub fn drafted(self) -> bool {
+        match self {
+            Field::Ec2(f) => f.spec().init,
+        }
+    }
+
+    /// Whether a provisioner can promise it: not what the instance's life sets (state, launch
+    /// time) nor the region the record is in.
+    pub fn promisable(self) -> bool {
+        match self {
+            Field::Ec2(f) => !f.spec().by_life && f.spec().at != checker_ec2::At::Region,
+        }
+    }
+
+    /// Whether it is the record's region (read from the record, not the cloud's fields).
+    pub fn is_region(self) -> bool {
+        match self {
+            Field::Ec2(f) => f.spec().at == checker_ec2::At::Region,
+        }
+    }
+}
+
+/// A parsed output path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OutputPath {
+    /// One of a cloud's fields.
+    Field(Field),
+    /// `tag:NAME`.
+    Tag(String),
+    /// `userData.a.b`: the JSON path inside the decoded user-data object.
+    UserData(Vec<String>),
 }
 
 /// Why a string is not an output path, with a suggestion when one is close.
@@ -147,8 +196,8 @@ impl OutputPath {
             }
             return Ok(OutputPath::UserData(parts));
         }
-        if let Some(field) = Ec2Field::ALL.iter().find(|f| f.name() == s) {
-            return Ok(OutputPath::Field(*field));
+        if let Some(field) = Field::by_name(s) {
+            return Ok(OutputPath::Field(field));
         }
         let suggestion = closest(s);
         Err(BadOutputPath {
@@ -169,19 +218,9 @@ impl OutputPath {
     /// Outputs that may be missing from an instance, so that a consumer reading one that no
     /// provider promises is a real risk (tags, user-data, key pair, instance profile, ...).
     pub fn provider_dependent(&self) -> bool {
-        use Ec2Field::*;
         match self {
             OutputPath::Tag(_) | OutputPath::UserData(_) => true,
-            OutputPath::Field(f) => matches!(
-                f,
-                KeyName
-                    | IamInstanceProfile
-                    | InstanceLifecycle
-                    | HttpTokens
-                    | HttpEndpoint
-                    | HopLimit
-                    | PublicIp
-            ),
+            OutputPath::Field(f) => f.provider_dependent(),
         }
     }
 
@@ -201,17 +240,13 @@ impl OutputPath {
 }
 
 fn field_list() -> String {
-    EC2_FIELDS
-        .iter()
-        .map(|(n, _)| *n)
-        .collect::<Vec<_>>()
-        .join(", ")
+    Field::all().map(Field::name).collect::<Vec<_>>().join(", ")
 }
 
 /// The known name closest to `s` by edit distance, if it is plausibly a typo of it.
 fn closest(s: &str) -> Option<&'static str> {
     let lower = s.to_ascii_lowercase();
-    let mut candidates: Vec<&'static str> = EC2_FIELDS.iter().map(|(n, _)| *n).collect();
+    let mut candidates: Vec<&'static str> = Field::all().map(Field::name).collect();
     candidates.extend(["tag:Name", "tag:Owner", "userData.workerType"]);
     candidates
         .into_iter()
@@ -261,5 +296,19 @@ mod tests {
     fn rejects_empty_tag_and_user_data_names() {
         assert!(OutputPath::parse("tag:").is_err());
         assert!(OutputPath::parse("userData.a..b").is_err());
+    }
+
+    /// docs/contracts.md lists every field contracts may name: a row added without its line
+    /// there fails.
+    #[test]
+    fn the_contract_docs_list_every_field() {
+        let docs = include_str!("../../docs/contracts.md");
+        for f in Field::all() {
+            assert!(
+                docs.contains(&format!("`{}`", f.name())),
+                "docs/contracts.md lacks {}",
+                f.name()
+            );
+        }
     }
 }

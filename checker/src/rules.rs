@@ -3,8 +3,10 @@
 
 pub use crate::clause::RuleDoc;
 
-/// Every clause kind: the registry in [`crate::clause::KINDS`].
-pub const RULES: &[RuleDoc] = &crate::clause::KINDS;
+/// Every clause kind, from [`crate::clause::Kind`].
+pub fn rules() -> Vec<RuleDoc> {
+    crate::clause::kinds()
+}
 
 /// One finding code's documentation.
 #[derive(Debug, Clone, Copy, serde::Serialize, schemars::JsonSchema)]
@@ -26,7 +28,7 @@ pub struct RulesDocument {
     /// 0.
     pub minor_version: u32,
     /// Every clause kind.
-    pub clause_kinds: &'static [RuleDoc],
+    pub clause_kinds: Vec<RuleDoc>,
     /// Every finding code.
     pub finding_codes: Vec<CodeDoc>,
 }
@@ -37,9 +39,8 @@ pub fn document() -> RulesDocument {
         format: "checker-rules",
         version: 1,
         minor_version: 0,
-        clause_kinds: RULES,
-        finding_codes: crate::code::Code::ALL
-            .iter()
+        clause_kinds: rules(),
+        finding_codes: crate::code::Code::all()
             .map(|c| CodeDoc {
                 code: c.name(),
                 meaning: c.description(),

@@ -22,7 +22,7 @@
 //! not seen, and then the result is the undamaged page's).
 //! Everything else (signing, credentials, retries, endpoints, error responses) stays with the SDK.
 
-use crate::RawInstance;
+use crate::{Ec2Field, RawInstance, group_list};
 use quick_xml::events::Event;
 
 /// A page: its instances and its nextToken.
@@ -62,10 +62,9 @@ enum Kind {
     Reservation,
     InstancesSet,
     Instance,
-    InstanceState,
-    Placement,
-    IamInstanceProfile,
-    MetadataOptions,
+    /// An element inside the instance that holds fields (`placement`, `metadataOptions`...):
+    /// the first name of their [`Ec2Field`] rows' XML paths.
+    Sub(&'static str),
     GroupSet,
     Group,
     TagSet,
@@ -80,24 +79,45 @@ enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
     Id,
-    Image,
-    Key,
-    Type,
-    Launch,
-    Subnet,
-    Vpc,
-    Lifecycle,
-    State,
-    Zone,
-    Profile,
-    HttpTokens,
-    HttpEndpoint,
-    HopLimit,
-    PublicIp,
+    /// A field of the rows ([`Ec2Field::spec`]).
+    Ec2(Ec2Field),
     GroupId,
     TagKey,
     TagValue,
     Owner,
+}
+
+/// The element names of the instance's fields, from the rows: at the instance's level (a field,
+/// or the element holding fields), and one level down.
+struct Names {
+    top: Vec<(&'static [u8], Kind)>,
+    sub: Vec<(&'static str, &'static [u8], Ec2Field)>,
+}
+
+fn names() -> &'static Names {
+    static NAMES: std::sync::OnceLock<Names> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut top: Vec<(&'static [u8], Kind)> = vec![
+            (b"instanceId", Kind::Field(Field::Id)),
+            (b"groupSet", Kind::GroupSet),
+            (b"tagSet", Kind::TagSet),
+        ];
+        let mut sub = Vec::new();
+        for f in Ec2Field::all() {
+            match f.spec().at.xml() {
+                Some([name]) => top.push((name.as_bytes(), Kind::Field(Field::Ec2(f)))),
+                Some([outer, name]) => {
+                    if !top.iter().any(|(n, _)| *n == outer.as_bytes()) {
+                        top.push((outer.as_bytes(), Kind::Sub(outer)));
+                    }
+                    sub.push((*outer, name.as_bytes(), f));
+                }
+                // Deeper paths are not read (the rows' test keeps them out).
+                _ => {}
+            }
+        }
+        Names { top, sub }
+    })
 }
 
 /// The field extractor both readers drive with start tags, text and end tags.
@@ -107,6 +127,8 @@ struct Extract {
     text: String,
     out: Vec<RawInstance>,
     cur: RawInstance,
+    /// The current instance's security group ids, as listed.
+    groups: Vec<String>,
     tag_key: Option<String>,
     tag_value: Option<String>,
     next: Option<String>,
@@ -153,34 +175,19 @@ impl Extract {
             (Some(Kind::Reservation), b"instancesSet") => Kind::InstancesSet,
             (Some(Kind::InstancesSet), b"item") => {
                 self.cur = RawInstance::default();
+                self.groups.clear();
                 Kind::Instance
             }
-            (Some(Kind::Instance), n) => match n {
-                b"instanceId" => Kind::Field(Field::Id),
-                b"imageId" => Kind::Field(Field::Image),
-                b"keyName" => Kind::Field(Field::Key),
-                b"instanceType" => Kind::Field(Field::Type),
-                b"launchTime" => Kind::Field(Field::Launch),
-                b"subnetId" => Kind::Field(Field::Subnet),
-                b"vpcId" => Kind::Field(Field::Vpc),
-                b"instanceLifecycle" => Kind::Field(Field::Lifecycle),
-                b"ipAddress" => Kind::Field(Field::PublicIp),
-                b"metadataOptions" => Kind::MetadataOptions,
-                b"groupSet" => Kind::GroupSet,
-                b"instanceState" => Kind::InstanceState,
-                b"placement" => Kind::Placement,
-                b"iamInstanceProfile" => Kind::IamInstanceProfile,
-                b"tagSet" => Kind::TagSet,
-                _ => Kind::Other,
-            },
-            (Some(Kind::InstanceState), b"name") => Kind::Field(Field::State),
-            (Some(Kind::Placement), b"availabilityZone") => Kind::Field(Field::Zone),
-            (Some(Kind::IamInstanceProfile), b"arn") => Kind::Field(Field::Profile),
-            (Some(Kind::MetadataOptions), b"httpTokens") => Kind::Field(Field::HttpTokens),
-            (Some(Kind::MetadataOptions), b"httpEndpoint") => Kind::Field(Field::HttpEndpoint),
-            (Some(Kind::MetadataOptions), b"httpPutResponseHopLimit") => {
-                Kind::Field(Field::HopLimit)
-            }
+            (Some(Kind::Instance), n) => names()
+                .top
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map_or(Kind::Other, |(_, kind)| *kind),
+            (Some(Kind::Sub(outer)), n) => names()
+                .sub
+                .iter()
+                .find(|(o, k, _)| *o == outer && *k == n)
+                .map_or(Kind::Other, |(_, _, f)| Kind::Field(Field::Ec2(*f))),
             (Some(Kind::GroupSet), b"item") => Kind::Group,
             (Some(Kind::Group), b"groupId") => Kind::Field(Field::GroupId),
             (Some(Kind::TagSet), b"item") => {
@@ -216,6 +223,9 @@ impl Extract {
         match kind {
             Kind::Instance => {
                 cur.owner_id.clone_from(&self.owner);
+                let groups = group_list(self.groups.iter().map(String::as_str));
+                cur.fields.put(Ec2Field::SecurityGroups, groups);
+                self.groups.clear();
                 self.out.push(std::mem::take(cur));
             }
             // An ownerId after the instances (EC2 writes it before them).
@@ -241,22 +251,12 @@ impl Extract {
                         cur.id = text;
                         return;
                     }
-                    Field::Image => &mut cur.image_id,
-                    Field::Key => &mut cur.key_name,
-                    Field::Type => &mut cur.instance_type,
-                    Field::Launch => &mut cur.launch_time,
-                    Field::Subnet => &mut cur.subnet_id,
-                    Field::Vpc => &mut cur.vpc_id,
-                    Field::Lifecycle => &mut cur.instance_lifecycle,
-                    Field::State => &mut cur.state,
-                    Field::Zone => &mut cur.availability_zone,
-                    Field::Profile => &mut cur.iam_instance_profile,
-                    Field::HttpTokens => &mut cur.http_tokens,
-                    Field::HttpEndpoint => &mut cur.http_endpoint,
-                    Field::HopLimit => &mut cur.hop_limit,
-                    Field::PublicIp => &mut cur.public_ip,
+                    Field::Ec2(f) => {
+                        cur.fields.set(f, text);
+                        return;
+                    }
                     Field::GroupId => {
-                        cur.security_groups.push(text);
+                        self.groups.push(text);
                         return;
                     }
                     Field::Owner => &mut self.owner,

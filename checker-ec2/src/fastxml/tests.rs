@@ -4,38 +4,39 @@ use super::*;
 use proptest::prelude::*;
 
 const PAGE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet><item><instanceId>i-1</instanceId><imageId>ami-1</imageId><instanceState><code>16</code><name>running</name></instanceState><keyName>a:b&amp;c</keyName><instanceType>c5.large</instanceType><launchTime>2018-02-14T01:00:00.000Z</launchTime><placement><availabilityZone>us-east-1a</availabilityZone></placement><subnetId>subnet-1</subnetId><vpcId>vpc-1</vpcId><ipAddress>3.4.5.6</ipAddress><groupSet><item><groupId>sg-2</groupId><groupName>b</groupName></item><item><groupId>sg-1</groupId><groupName>a</groupName></item></groupSet><networkInterfaceSet><item><subnetId>subnet-OTHER</subnetId><groupSet><item><groupId>sg-NIC</groupId></item></groupSet><status>in-use</status></item></networkInterfaceSet><metadataOptions><state>applied</state><httpTokens>required</httpTokens><httpPutResponseHopLimit>2</httpPutResponseHopLimit><httpEndpoint>enabled</httpEndpoint></metadataOptions><iamInstanceProfile><arn>arn:aws:iam::1:instance-profile/x</arn></iamInstanceProfile><tagSet><item><key>Name</key><value>w</value></item><item><key>Empty</key><value></value></item></tagSet></item></instancesSet></item></reservationSet><nextToken>tok</nextToken></DescribeInstancesResponse>"#;
+<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><instancesSet><item><instanceId>i-1</instanceId><imageId>ami-1</imageId><instanceState><code>16</code><name>running</name></instanceState><keyName>a:b&amp;c</keyName><instanceType>c5.large</instanceType><launchTime>2018-02-14T01:00:00.000Z</launchTime><placement><availabilityZone>us-east-1a</availabilityZone><tenancy>dedicated</tenancy></placement><subnetId>subnet-1</subnetId><vpcId>vpc-1</vpcId><ipAddress>3.4.5.6</ipAddress><groupSet><item><groupId>sg-2</groupId><groupName>b</groupName></item><item><groupId>sg-1</groupId><groupName>a</groupName></item></groupSet><networkInterfaceSet><item><subnetId>subnet-OTHER</subnetId><groupSet><item><groupId>sg-NIC</groupId></item></groupSet><status>in-use</status></item></networkInterfaceSet><metadataOptions><state>applied</state><httpTokens>required</httpTokens><httpPutResponseHopLimit>2</httpPutResponseHopLimit><httpEndpoint>enabled</httpEndpoint></metadataOptions><iamInstanceProfile><arn>arn:aws:iam::1:instance-profile/x</arn></iamInstanceProfile><tagSet><item><key>Name</key><value>w</value></item><item><key>Empty</key><value></value></item></tagSet></item></instancesSet></item></reservationSet><nextToken>tok</nextToken></DescribeInstancesResponse>"#;
 
 fn check_page(v: &[RawInstance], next: Option<&str>) {
     assert_eq!(next, Some("tok"));
     assert_eq!(v.len(), 1);
     let i = &v[0];
     assert_eq!(i.id, "i-1");
-    assert_eq!(i.key_name.as_deref(), Some("a:b&c"));
+    assert_eq!(i.fields.get(Ec2Field::KeyName), Some("a:b&c"));
     assert_eq!(
-        i.subnet_id.as_deref(),
+        i.fields.get(Ec2Field::SubnetId),
         Some("subnet-1"),
         "not the network interface's"
     );
-    assert_eq!(i.state.as_deref(), Some("running"));
-    assert_eq!(i.availability_zone.as_deref(), Some("us-east-1a"));
+    assert_eq!(i.fields.get(Ec2Field::State), Some("running"));
+    assert_eq!(i.fields.get(Ec2Field::AvailabilityZone), Some("us-east-1a"));
     assert_eq!(
-        i.iam_instance_profile.as_deref(),
+        i.fields.get(Ec2Field::IamInstanceProfile),
         Some("arn:aws:iam::1:instance-profile/x")
     );
     assert_eq!(
         i.tags,
         vec![("Name".into(), "w".into()), ("Empty".into(), String::new())]
     );
-    assert_eq!(i.public_ip.as_deref(), Some("3.4.5.6"));
+    assert_eq!(i.fields.get(Ec2Field::PublicIp), Some("3.4.5.6"));
     assert_eq!(
-        i.security_groups,
-        ["sg-2", "sg-1"],
+        i.fields.get(Ec2Field::SecurityGroups),
+        Some("sg-1,sg-2"),
         "the instance's groups, not its interface's"
     );
-    assert_eq!(i.http_tokens.as_deref(), Some("required"));
-    assert_eq!(i.http_endpoint.as_deref(), Some("enabled"));
-    assert_eq!(i.hop_limit.as_deref(), Some("2"));
+    assert_eq!(i.fields.get(Ec2Field::HttpTokens), Some("required"));
+    assert_eq!(i.fields.get(Ec2Field::HttpEndpoint), Some("enabled"));
+    assert_eq!(i.fields.get(Ec2Field::HopLimit), Some("2"));
+    assert_eq!(i.fields.get(Ec2Field::Tenancy), Some("dedicated"));
 }
 
 #[test]
@@ -80,7 +81,7 @@ fn a_comment_inside_a_skipped_subtree_cannot_fake_its_end() {
         "<networkInterfaceSet><!-- </networkInterfaceSet><keyName>evil</keyName><networkInterfaceSet> -->",
     );
     let (v, _) = describe_instances(tricky.as_bytes()).unwrap();
-    assert_eq!(v[0].key_name.as_deref(), Some("a:b&c"));
+    assert_eq!(v[0].fields.get(Ec2Field::KeyName), Some("a:b&c"));
     assert_eq!(
         Some((v, Some("tok".to_string()))),
         reference(tricky.as_bytes()).ok()
@@ -234,5 +235,61 @@ proptest! {
     fn no_cut_is_accepted(p in page(), at in 0.0f64..1.0) {
         let cut = ((p.trim_end().len() as f64) * at) as usize;
         prop_assert!(describe_instances(&p.as_bytes()[..cut]).is_err());
+    }
+}
+
+/// An instance element holding `value` at every field's XML path (security groups in their
+/// set), from the rows alone: a field added to the rows is tested here without a new line.
+fn every_field_page(value: impl Fn(Ec2Field) -> String) -> String {
+    let mut inner = String::from("<instanceId>i-every</instanceId>");
+    let mut subs: Vec<(&str, String)> = Vec::new();
+    for f in Ec2Field::all() {
+        let v = value(f);
+        match f.spec().at {
+            crate::At::Text { xml, .. } | crate::At::Number { xml, .. } => match xml {
+                [name] => inner.push_str(&format!("<{name}>{v}</{name}>")),
+                [outer, name] => match subs.iter_mut().find(|(o, _)| o == outer) {
+                    Some((_, s)) => s.push_str(&format!("<{name}>{v}</{name}>")),
+                    None => subs.push((outer, format!("<{name}>{v}</{name}>"))),
+                },
+                _ => panic!("{} has an XML path deeper than two", f.name()),
+            },
+            crate::At::GroupIds => inner.push_str(&format!(
+                "<groupSet><item><groupId>{v}</groupId></item></groupSet>"
+            )),
+            crate::At::Region => {}
+        }
+    }
+    for (outer, s) in subs {
+        inner.push_str(&format!("<{outer}>{s}</{outer}>"));
+    }
+    format!(
+        "<DescribeInstancesResponse><reservationSet><item><instancesSet><item>{inner}</item></instancesSet></item></reservationSet></DescribeInstancesResponse>"
+    )
+}
+
+#[test]
+fn both_readers_see_every_field_of_the_rows() {
+    let value = |f: Ec2Field| format!("v{}", f as usize);
+    let page = every_field_page(value);
+    for (reader, got) in [
+        (
+            "fast",
+            scan(page.as_bytes()).expect("the fast path reads it"),
+        ),
+        (
+            "full",
+            reference(page.as_bytes()).expect("the full reader reads it"),
+        ),
+    ] {
+        let i = &got.0[0];
+        for f in Ec2Field::all().filter(|f| f.spec().at != crate::At::Region) {
+            assert_eq!(
+                i.fields.get(f),
+                Some(value(f).as_str()),
+                "the {reader} reader missed {}",
+                f.name()
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! dispatched from the one enum [`Check`].
 //!
 //! A new kind: a file here, a variant in [`Check`], an arm in each method below, its entry in
-//! [`KINDS`], and its name in `contracts/schema/consumer.schema.json`.
+//! [`Kind::doc`], and its name in `contracts/schema/consumer.schema.json`.
 
 use crate::fleet::{Instance, Read};
 use crate::output::OutputPath;
@@ -39,18 +39,31 @@ pub struct RuleDoc {
     pub example: &'static str,
 }
 
-/// Every clause kind, in the order `checker rules` lists them.
-pub const KINDS: [RuleDoc; 9] = [
-    present::DOC,
-    absent::DOC,
-    equals::DOC,
-    one_of::DOC,
-    matches::DOC,
-    derives::DOC,
-    member_of::DOC,
-    agrees_with::DOC,
-    uniform::DOC,
-];
+impl Kind {
+    /// The kind's documentation, from its own file.
+    pub const fn doc(self) -> RuleDoc {
+        match self {
+            Kind::Present => present::DOC,
+            Kind::Absent => absent::DOC,
+            Kind::Equals => equals::DOC,
+            Kind::OneOf => one_of::DOC,
+            Kind::Matches => matches::DOC,
+            Kind::Derives => derives::DOC,
+            Kind::MemberOf => member_of::DOC,
+            Kind::AgreesWith => agrees_with::DOC,
+            Kind::Uniform => uniform::DOC,
+        }
+    }
+}
+
+/// Every clause kind's documentation, in the order `checker rules` lists them: the order of
+/// [`Check`]'s variants, from which [`Kind`] is derived (a new clause kind is listed without
+/// a list to edit; the compiler asks for its `doc`).
+pub fn kinds() -> Vec<RuleDoc> {
+    <Kind as strum::IntoEnumIterator>::iter()
+        .map(Kind::doc)
+        .collect()
+}
 
 /// What a clause reads: an output or a fact derived earlier.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -71,7 +84,8 @@ pub struct SetRef {
 }
 
 /// A compiled check.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, strum::EnumDiscriminants)]
+#[strum_discriminants(name(Kind), derive(strum::EnumIter))]
 pub enum Check {
     /// The output is present.
     Present(present::Present),
@@ -499,19 +513,19 @@ pub(crate) mod test_support {
     pub fn instance(key: &str, name: &str, user_data: Value) -> Instance {
         let mut tags = BTreeMap::new();
         tags.insert("Name".to_string(), name.to_string());
-        Instance {
-            account: None,
+        let mut i = Instance {
             id: "i-1".into(),
             region: "us-east-1".into(),
-            state: "running".into(),
-            key_name: Some(key.into()),
             tags,
             user_data: match user_data {
                 Value::Object(m) => crate::fleet::UserData::Json(m),
                 _ => crate::fleet::UserData::Absent,
             },
             ..Default::default()
-        }
+        };
+        i.set_field(crate::output::Ec2Field::State, "running".into());
+        i.set_field(crate::output::Ec2Field::KeyName, key.into());
+        i
     }
 
     /// Evaluates with every outcome in words.

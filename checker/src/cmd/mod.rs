@@ -345,7 +345,7 @@ impl OutputArgs {
 /// `--output json` names a file called `json`; that is almost always `--format json` mistyped.
 pub fn check_output(output: Option<&Path>) -> Result<()> {
     match output.and_then(Path::to_str) {
-        Some(o) if Format::NAMES.contains(&o) => Err(Error::usage(format!(
+        Some(o) if Format::is_name(o) => Err(Error::usage(format!(
             "--output {o} names a file called \"{o}\": for the format, write --format {o}; for a file of that name, write --output ./{o}"
         ))),
         _ => Ok(()),

@@ -390,7 +390,7 @@ fn provider_pass(
                         Owner::Provider(pi, oi),
                         Outcome::Violation,
                         None,
-                        (&i.id, &i.account),
+                        (&i.id, &i.scope),
                         &v,
                     );
                 }
@@ -401,7 +401,7 @@ fn provider_pass(
                         Owner::Provider(pi, oi),
                         Outcome::Unknown,
                         None,
-                        (&i.id, &i.account),
+                        (&i.id, &i.scope),
                         &r,
                     );
                 }
@@ -445,7 +445,7 @@ fn consumer_pass(
                         acc.uniform
                             .entry((ci, k))
                             .or_default()
-                            .entry((i.account.clone(), key))
+                            .entry((i.scope.clone(), key))
                             .or_default()
                             .entry(val)
                             .and_modify(|(n, min)| {
@@ -461,20 +461,20 @@ fn consumer_pass(
                     Some(wi) if set.waivers[wi].expires >= today => {
                         acc.waiver_used[wi] = true;
                         t.waived += 1;
-                        acc.add(owner, Outcome::Waived, Some(wi), (&i.id, &i.account), &v);
+                        acc.add(owner, Outcome::Waived, Some(wi), (&i.id, &i.scope), &v);
                     }
                     w => {
                         if let Some(wi) = w {
                             acc.waiver_used[wi] = true;
                         }
                         t.failed += 1;
-                        acc.add(owner, Outcome::Violation, None, (&i.id, &i.account), &v);
+                        acc.add(owner, Outcome::Violation, None, (&i.id, &i.scope), &v);
                     }
                 },
                 ClauseOutcome::Unknown(r) => {
                     t.unknown += 1;
                     acc.unknown_evaluations += 1;
-                    acc.add(owner, Outcome::Unknown, None, (&i.id, &i.account), &r);
+                    acc.add(owner, Outcome::Unknown, None, (&i.id, &i.scope), &r);
                 }
                 ClauseOutcome::NotApplicable => t.not_applicable += 1,
                 ClauseOutcome::Skipped(_) => t.skipped += 1,

@@ -8,7 +8,7 @@
 use crate::contract::ContractSet;
 use crate::diag::Diagnostic;
 use crate::fleet::{Instance, Read, UserData};
-use crate::output::{EC2_FIELDS, OutputPath};
+use crate::output::{Field, OutputPath};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -268,7 +268,7 @@ impl Tracker {
     pub(crate) fn finish(self, set: &ContractSet) -> Vec<UnseenRead> {
         let mut names = promised_names(set);
         names.extend(self.names);
-        names.extend(EC2_FIELDS.iter().map(|(n, _)| n.to_string()));
+        names.extend(Field::all().map(|f| f.name().to_string()));
         self.suspects
             .iter()
             .filter(|s| {

@@ -4,59 +4,89 @@
 //! as JSON when it is JSON, and secret fields are replaced by a marker and a short hash before
 //! the record exists: nothing downstream can leak what it never held.
 
-use crate::diag::{Diagnostic, Diagnostics, pointer_push};
-use crate::output::{Ec2Field, OutputPath};
+use crate::output::{Cloud, Ec2Field, Field, OutputPath};
 use base64::Engine;
-use regex::Regex;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::LazyLock;
 
-/// One EC2 instance, as the rules see it.
+mod ec2;
+pub use checker_ec2::group_list as security_group_list;
+pub use ec2::{parse_instance, region_from_az, to_describe_instances};
+
+/// One instance, as the rules see it, whatever its cloud: who owns it and where it is (the
+/// neutral header), its cloud's own fields, tags and user-data.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Instance {
-    /// `i-...`.
+    /// The cloud's instance id (`i-...` on EC2).
     pub id: String,
-    /// The AWS account (12 digits) that owns it: the reservation's `OwnerId`, or the account a
-    /// live scan reached. Shared by every record of the account.
-    pub account: Option<std::sync::Arc<str>>,
-    /// Derived from the availability zone (or the API region, live).
+    /// The scope that owns it (an AWS account's 12 digits: the reservation's `OwnerId`, or the
+    /// account a live scan reached), shared by every record of the scope; its kind is the
+    /// cloud's ([`Cloud::scope_kind`]).
+    pub scope: Option<std::sync::Arc<str>>,
+    /// The region (on EC2 derived from the availability zone, or the API region, live).
     pub region: String,
-    /// `Placement.AvailabilityZone`.
-    pub availability_zone: Option<String>,
-    /// `State.Name`.
-    pub state: String,
-    /// RFC 3339.
-    pub launch_time: Option<String>,
-    /// `KeyName`; absent when launched without a key pair.
-    pub key_name: Option<String>,
-    /// `ImageId`.
-    pub image_id: Option<String>,
-    /// `InstanceType`.
-    pub instance_type: Option<String>,
-    /// `IamInstanceProfile.Arn`.
-    pub iam_instance_profile: Option<String>,
-    /// `SubnetId`.
-    pub subnet_id: Option<String>,
-    /// `VpcId`.
-    pub vpc_id: Option<String>,
-    /// `InstanceLifecycle` (`spot`, or absent for on-demand).
-    pub instance_lifecycle: Option<String>,
-    /// `MetadataOptions`: `HttpTokens`, `HttpEndpoint`, `HttpPutResponseHopLimit`.
-    pub metadata: MetadataOptions,
-    /// `PublicIpAddress`.
-    pub public_ip: Option<String>,
-    /// The security group ids, sorted, comma-separated.
-    pub security_groups: Option<String>,
-    /// Tags by key.
+    /// The cloud's own fields.
+    pub fields: CloudFields,
+    /// Tags (labels) by key.
     pub tags: BTreeMap<String, String>,
     /// Decoded, secret-free user-data.
     pub user_data: UserData,
-    /// EC2 fields that cannot be known, with why (a proposal's public IPv4 when its subnet's
+    /// Fields that cannot be known, with why (a proposal's public IPv4 when its subnet's
     /// mapping is not declared). Recorded and live instances have none.
-    pub unknown: Option<Box<BTreeMap<Ec2Field, String>>>,
+    pub unknown: Option<Box<BTreeMap<Field, String>>>,
+}
+
+/// A record's cloud-specific fields: one variant per cloud, each the cloud's table of values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloudFields {
+    /// EC2's fields ([`checker_ec2::Ec2Field`]).
+    Ec2(checker_ec2::Values),
+}
+
+impl Default for CloudFields {
+    fn default() -> Self {
+        CloudFields::Ec2(checker_ec2::Values::default())
+    }
+}
+
+impl CloudFields {
+    /// The cloud the fields are of.
+    pub fn cloud(&self) -> Cloud {
+        match self {
+            CloudFields::Ec2(_) => Cloud::Ec2,
+        }
+    }
+
+    /// The value of `f`; `None` when the instance lacks it (or `f` is another cloud's).
+    pub fn get(&self, f: Field) -> Option<&str> {
+        match (self, f) {
+            (CloudFields::Ec2(v), Field::Ec2(Ec2Field::State)) => {
+                Some(v.get(Ec2Field::State).unwrap_or("running"))
+            }
+            (CloudFields::Ec2(v), Field::Ec2(f)) => v.get(f),
+        }
+    }
+
+    /// Sets `f`; a field of another cloud is ignored.
+    pub fn set(&mut self, f: Field, value: String) {
+        match (self, f) {
+            (CloudFields::Ec2(v), Field::Ec2(f)) => v.set(f, value),
+        }
+    }
+}
+
+/// An instance's metadata service settings, as DescribeInstances reports them (a manifest's
+/// launch defaults, and what a proposal renders from them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetadataOptions {
+    /// `optional` or `required`.
+    pub http_tokens: Option<String>,
+    /// `enabled` or `disabled`.
+    pub http_endpoint: Option<String>,
+    /// 1 to 64, as text.
+    pub hop_limit: Option<String>,
 }
 
 /// One shared copy of each distinct string (account ids: every record of an account points at
@@ -74,24 +104,6 @@ impl Interner {
         self.0.insert(a.clone());
         a
     }
-}
-
-/// An instance's metadata service settings, as DescribeInstances reports them.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MetadataOptions {
-    /// `optional` or `required`.
-    pub http_tokens: Option<String>,
-    /// `enabled` or `disabled`.
-    pub http_endpoint: Option<String>,
-    /// 1 to 64, as text.
-    pub hop_limit: Option<String>,
-}
-
-/// Security group ids as the `SecurityGroups` output shows them: sorted, de-duplicated,
-/// comma-separated; `None` for none.
-pub fn security_group_list<'a>(ids: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let set: std::collections::BTreeSet<&str> = ids.into_iter().filter(|s| !s.is_empty()).collect();
-    (!set.is_empty()).then(|| set.into_iter().collect::<Vec<_>>().join(","))
 }
 
 /// What we know of an instance's user-data.
@@ -189,9 +201,40 @@ pub fn json_type(v: &Value) -> &'static str {
 }
 
 impl Instance {
-    /// Marks an EC2 field as not knowable, with why.
-    pub fn set_unknown(&mut self, field: Ec2Field, why: String) {
-        self.unknown.get_or_insert_default().insert(field, why);
+    /// Marks a field as not knowable, with why.
+    pub fn set_unknown(&mut self, field: impl Into<Field>, why: String) {
+        self.unknown
+            .get_or_insert_default()
+            .insert(field.into(), why);
+    }
+
+    /// The cloud the record is of.
+    pub fn cloud(&self) -> Cloud {
+        self.fields.cloud()
+    }
+
+    /// One of the cloud's fields.
+    pub fn field(&self, f: impl Into<Field>) -> Option<&str> {
+        self.fields.get(f.into())
+    }
+
+    /// Sets one of the cloud's fields.
+    pub fn set_field(&mut self, f: impl Into<Field>, value: String) {
+        self.fields.set(f.into(), value);
+    }
+
+    /// The zone within the region, when the cloud places instances in one.
+    pub fn zone(&self) -> Option<&str> {
+        match &self.fields {
+            CloudFields::Ec2(v) => v.get(Ec2Field::AvailabilityZone),
+        }
+    }
+
+    /// The lifecycle state, in the cloud's words (`running` when a record does not say).
+    pub fn state(&self) -> &str {
+        self.fields
+            .get(self.cloud().state_field())
+            .unwrap_or("running")
     }
 
     /// Reads one output.
@@ -201,30 +244,11 @@ impl Instance {
         {
             return Read::Unknown(Cow::Borrowed(why));
         }
-        fn opt(v: &Option<String>) -> Read<'_> {
-            match v {
-                Some(s) => Read::Value(Cow::Borrowed(s.as_str())),
-                None => Read::Missing,
-            }
-        }
         match path {
-            OutputPath::Field(f) => match f {
-                Ec2Field::KeyName => opt(&self.key_name),
-                Ec2Field::ImageId => opt(&self.image_id),
-                Ec2Field::InstanceType => opt(&self.instance_type),
-                Ec2Field::Region => Read::Value(Cow::Borrowed(&self.region)),
-                Ec2Field::AvailabilityZone => opt(&self.availability_zone),
-                Ec2Field::State => Read::Value(Cow::Borrowed(&self.state)),
-                Ec2Field::LaunchTime => opt(&self.launch_time),
-                Ec2Field::IamInstanceProfile => opt(&self.iam_instance_profile),
-                Ec2Field::SubnetId => opt(&self.subnet_id),
-                Ec2Field::VpcId => opt(&self.vpc_id),
-                Ec2Field::InstanceLifecycle => opt(&self.instance_lifecycle),
-                Ec2Field::HttpTokens => opt(&self.metadata.http_tokens),
-                Ec2Field::HttpEndpoint => opt(&self.metadata.http_endpoint),
-                Ec2Field::HopLimit => opt(&self.metadata.hop_limit),
-                Ec2Field::PublicIp => opt(&self.public_ip),
-                Ec2Field::SecurityGroups => opt(&self.security_groups),
+            OutputPath::Field(f) if f.is_region() => Read::Value(Cow::Borrowed(&self.region)),
+            OutputPath::Field(f) => match self.fields.get(*f) {
+                Some(v) => Read::Value(Cow::Borrowed(v)),
+                None => Read::Missing,
             },
             OutputPath::Tag(t) => match self.tags.get(t) {
                 Some(v) => Read::Value(Cow::Borrowed(v)),
@@ -257,320 +281,13 @@ impl Instance {
     }
 }
 
-/// `us-east-1a` → `us-east-1`; also local and wavelength zones (`us-west-2-lax-1a`).
-pub fn region_from_az(az: &str) -> Option<String> {
-    static RE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+)(?:[a-z]|-.+)$")
-            .expect("static regex")
-    });
-    RE.captures(az).map(|c| c[1].to_string())
-}
-
 /// Reads a file of `aws ec2 describe-instances` output (our extension: an optional
 /// `UserData: {"Value": base64}` per instance, the shape DescribeInstanceAttribute returns).
-pub fn read_recorded(path: &Path, secrets: &SecretPolicy) -> Result<Vec<Instance>, Diagnostics> {
+pub fn read_recorded(
+    path: &Path,
+    secrets: &SecretPolicy,
+) -> Result<Vec<Instance>, crate::diag::Diagnostics> {
     stream::read(path, secrets)
-}
-
-/// An instance's `Tags`, as a map.
-fn parse_tags(path: &Path, ptr: &str, v: &Value) -> Result<BTreeMap<String, String>, Diagnostic> {
-    let mut tags = BTreeMap::new();
-    if let Some(t) = v.get("Tags") {
-        let Some(arr) = t.as_array() else {
-            return Err(Diagnostic::at(
-                path,
-                format!("{ptr}/Tags"),
-                "\"Tags\" must be an array of {\"Key\", \"Value\"}",
-            ));
-        };
-        for (ti, tag) in arr.iter().enumerate() {
-            match (
-                tag.get("Key").and_then(Value::as_str),
-                tag.get("Value").and_then(Value::as_str),
-            ) {
-                (Some(k), Some(val)) => {
-                    tags.insert(k.to_string(), val.to_string());
-                }
-                _ => {
-                    return Err(Diagnostic::at(
-                        path,
-                        format!("{ptr}/Tags/{ti}"),
-                        "a tag needs string \"Key\" and \"Value\"",
-                    ));
-                }
-            }
-        }
-    }
-    Ok(tags)
-}
-
-/// An instance's inline `UserData` (the checker extension), decoded and redacted.
-fn parse_user_data(
-    path: &Path,
-    ptr: &str,
-    v: &Value,
-    secrets: &SecretPolicy,
-) -> Result<UserData, Diagnostic> {
-    Ok(match v.get("UserData") {
-        None | Some(Value::Null) => UserData::NotFetched,
-        Some(ud) => match ud.get("Value") {
-            None | Some(Value::Null) => UserData::Absent,
-            Some(Value::String(b64)) => match UserData::from_base64(b64, secrets) {
-                UserData::Invalid(why) if why.contains("base64") => {
-                    return Err(Diagnostic::at(path, format!("{ptr}/UserData/Value"), why)
-                        .hint("UserData.Value holds base64, as DescribeInstanceAttribute returns it; encode with `base64 -w0`"));
-                }
-                other => other,
-            },
-            Some(_) => {
-                return Err(Diagnostic::at(
-                    path,
-                    format!("{ptr}/UserData/Value"),
-                    "\"UserData.Value\" must be a base64 string",
-                ));
-            }
-        },
-    })
-}
-
-/// Reads one instance of describe-instances JSON (at `ptr` in `path`) into its record.
-pub fn parse_instance(
-    path: &Path,
-    ptr: &str,
-    v: &Value,
-    secrets: &SecretPolicy,
-) -> Result<Instance, Diagnostic> {
-    if !v.is_object() {
-        return Err(Diagnostic::at(
-            path,
-            ptr,
-            "an instance must be a JSON object",
-        ));
-    }
-    let s = |key: &str| -> Result<Option<String>, Diagnostic> {
-        match v.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Diagnostic::at(
-                path,
-                pointer_push(ptr, key),
-                format!("\"{key}\" must be a string"),
-            )),
-        }
-    };
-    let id = s("InstanceId")?.ok_or_else(|| {
-        Diagnostic::at(path, ptr, "the instance has no \"InstanceId\"")
-            .hint("every instance in describe-instances output has an InstanceId")
-    })?;
-    let az = v
-        .get("Placement")
-        .and_then(|p| p.get("AvailabilityZone"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let region = match &az {
-        Some(az) => region_from_az(az).ok_or_else(|| {
-            Diagnostic::at(
-                path,
-                format!("{ptr}/Placement/AvailabilityZone"),
-                format!("`{az}` is not an availability zone name, so the region is unknown"),
-            )
-            .hint("availability zones look like us-east-1a")
-        })?,
-        None => {
-            return Err(Diagnostic::at(path, ptr, format!("instance {id} has no Placement.AvailabilityZone, so its region is unknown"))
-                .hint("record fleets with `aws ec2 describe-instances` or `checker fleet record`, which include Placement"));
-        }
-    };
-    let state = v
-        .get("State")
-        .and_then(|s| s.get("Name"))
-        .and_then(Value::as_str)
-        .unwrap_or("running")
-        .to_string();
-    let mut tags = parse_tags(path, ptr, v)?;
-    crate::redact::redact_tags(&mut tags);
-    let user_data = parse_user_data(path, ptr, v, secrets)?;
-    let metadata = parse_metadata_options(path, ptr, v)?;
-    let security_groups = parse_security_groups(path, ptr, v)?;
-    Ok(Instance {
-        account: None,
-        id,
-        region,
-        availability_zone: az,
-        state,
-        launch_time: s("LaunchTime")?,
-        key_name: s("KeyName")?,
-        image_id: s("ImageId")?,
-        instance_type: s("InstanceType")?,
-        iam_instance_profile: v
-            .get("IamInstanceProfile")
-            .and_then(|p| p.get("Arn"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        subnet_id: s("SubnetId")?,
-        vpc_id: s("VpcId")?,
-        instance_lifecycle: s("InstanceLifecycle")?,
-        metadata,
-        public_ip: s("PublicIpAddress")?,
-        security_groups,
-        tags,
-        user_data,
-        unknown: None,
-    })
-}
-
-/// `MetadataOptions` as describe-instances prints it (`HttpPutResponseHopLimit` is a number).
-fn parse_metadata_options(
-    path: &Path,
-    ptr: &str,
-    v: &Value,
-) -> Result<MetadataOptions, Diagnostic> {
-    let Some(m) = v.get("MetadataOptions").filter(|m| !m.is_null()) else {
-        return Ok(MetadataOptions::default());
-    };
-    let at = |k: &str| format!("{ptr}/MetadataOptions/{k}");
-    if !m.is_object() {
-        return Err(Diagnostic::at(
-            path,
-            format!("{ptr}/MetadataOptions"),
-            "\"MetadataOptions\" must be an object, as describe-instances prints it",
-        ));
-    }
-    let text = |k: &str| -> Result<Option<String>, Diagnostic> {
-        match m.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) if k == "HttpPutResponseHopLimit" => Ok(Some(n.to_string())),
-            Some(_) => Err(Diagnostic::at(
-                path,
-                at(k),
-                format!(
-                    "\"{k}\" must be a {}",
-                    if k == "HttpPutResponseHopLimit" {
-                        "number"
-                    } else {
-                        "string"
-                    }
-                ),
-            )),
-        }
-    };
-    Ok(MetadataOptions {
-        http_tokens: text("HttpTokens")?,
-        http_endpoint: text("HttpEndpoint")?,
-        hop_limit: text("HttpPutResponseHopLimit")?,
-    })
-}
-
-/// `SecurityGroups: [{GroupId, GroupName}]` as the `SecurityGroups` output.
-fn parse_security_groups(path: &Path, ptr: &str, v: &Value) -> Result<Option<String>, Diagnostic> {
-    let Some(groups) = v.get("SecurityGroups").filter(|g| !g.is_null()) else {
-        return Ok(None);
-    };
-    let Some(arr) = groups.as_array() else {
-        return Err(Diagnostic::at(
-            path,
-            format!("{ptr}/SecurityGroups"),
-            "\"SecurityGroups\" must be an array of {\"GroupId\", \"GroupName\"}",
-        ));
-    };
-    let mut ids = Vec::with_capacity(arr.len());
-    for (gi, g) in arr.iter().enumerate() {
-        match g.get("GroupId").and_then(Value::as_str) {
-            Some(id) => ids.push(id),
-            None => {
-                return Err(Diagnostic::at(
-                    path,
-                    format!("{ptr}/SecurityGroups/{gi}"),
-                    "a security group needs a string \"GroupId\"",
-                ));
-            }
-        }
-    }
-    Ok(security_group_list(ids))
-}
-
-/// Writes records back as describe-instances JSON (secrets already redacted in the records),
-/// one reservation per instance, sorted by region then id so the file is stable.
-pub fn to_describe_instances(instances: &[Instance]) -> Value {
-    let mut sorted: Vec<&Instance> = instances.iter().collect();
-    sorted.sort_by(|a, b| (&a.account, &a.region, &a.id).cmp(&(&b.account, &b.region, &b.id)));
-    let reservations: Vec<Value> = sorted
-        .into_iter()
-        .map(|i| {
-            let mut m = Map::new();
-            m.insert("InstanceId".into(), i.id.clone().into());
-            let mut put = |k: &str, v: &Option<String>| {
-                if let Some(v) = v {
-                    m.insert(k.into(), v.clone().into());
-                }
-            };
-            put("ImageId", &i.image_id);
-            put("InstanceType", &i.instance_type);
-            put("KeyName", &i.key_name);
-            put("LaunchTime", &i.launch_time);
-            put("SubnetId", &i.subnet_id);
-            put("VpcId", &i.vpc_id);
-            put("InstanceLifecycle", &i.instance_lifecycle);
-            put("PublicIpAddress", &i.public_ip);
-            if i.metadata != MetadataOptions::default() {
-                let mut mo = Map::new();
-                if let Some(t) = &i.metadata.http_tokens {
-                    mo.insert("HttpTokens".into(), t.clone().into());
-                }
-                if let Some(e) = &i.metadata.http_endpoint {
-                    mo.insert("HttpEndpoint".into(), e.clone().into());
-                }
-                if let Some(h) = &i.metadata.hop_limit {
-                    let n = h.parse::<u64>().map(Value::from).unwrap_or_else(|_| h.clone().into());
-                    mo.insert("HttpPutResponseHopLimit".into(), n);
-                }
-                m.insert("MetadataOptions".into(), Value::Object(mo));
-            }
-            if let Some(g) = &i.security_groups {
-                let groups: Vec<Value> = g.split(',').map(|id| serde_json::json!({ "GroupId": id })).collect();
-                m.insert("SecurityGroups".into(), Value::Array(groups));
-            }
-            m.insert(
-                "Placement".into(),
-                serde_json::json!({ "AvailabilityZone": i.availability_zone.clone().unwrap_or_else(|| format!("{}a", i.region)) }),
-            );
-            m.insert("State".into(), serde_json::json!({ "Name": i.state }));
-            if let Some(arn) = &i.iam_instance_profile {
-                m.insert("IamInstanceProfile".into(), serde_json::json!({ "Arn": arn }));
-            }
-            if !i.tags.is_empty() {
-                let tags: Vec<Value> = i
-                    .tags
-                    .iter()
-                    .map(|(k, v)| serde_json::json!({ "Key": k, "Value": v }))
-                    .collect();
-                m.insert("Tags".into(), Value::Array(tags));
-            }
-            match &i.user_data {
-                UserData::NotFetched => {}
-                UserData::Absent => {
-                    m.insert("UserData".into(), serde_json::json!({}));
-                }
-                UserData::Json(map) => {
-                    let text = Value::Object(map.clone()).to_string();
-                    let b64 = base64::engine::general_purpose::STANDARD.encode(text);
-                    m.insert("UserData".into(), serde_json::json!({ "Value": b64 }));
-                }
-                // The original text is gone (it may have held secrets); keep the fact that it
-                // was unreadable so a replay reports the same unknowns.
-                UserData::Invalid(_) => {
-                    let b64 = base64::engine::general_purpose::STANDARD.encode("<unparseable user-data withheld>");
-                    m.insert("UserData".into(), serde_json::json!({ "Value": b64 }));
-                }
-            }
-            match &i.account {
-                Some(a) => serde_json::json!({ "Instances": [Value::Object(m)], "OwnerId": &**a }),
-                None => serde_json::json!({ "Instances": [Value::Object(m)] }),
-            }
-        })
-        .collect();
-    serde_json::json!({ "Reservations": reservations })
 }
 
 #[cfg(test)]

@@ -243,7 +243,7 @@ impl<'de> Visitor<'de> for Reservation<'_, '_> {
         // OwnerId may come after Instances (the CLI prints keys in order): set it afterwards.
         if let Some(o) = owner {
             for i in &mut self.ctx.out[first..] {
-                i.account = Some(o.clone());
+                i.scope = Some(o.clone());
             }
         }
         if !found {

@@ -189,9 +189,8 @@ pub async fn scan_accounts(
         all.shape.extend(live.shape);
         all.read += live.read;
     }
-    all.instances.sort_unstable_by(|a, b| {
-        (&a.account, &a.region, &a.id).cmp(&(&b.account, &b.region, &b.id))
-    });
+    all.instances
+        .sort_unstable_by(|a, b| (&a.scope, &a.region, &a.id).cmp(&(&b.scope, &b.region, &b.id)));
     all.parts
         .sort_by(|a, b| (&a.account, &a.name).cmp(&(&b.account, &b.name)));
     all.shape.sort();

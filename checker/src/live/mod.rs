@@ -7,7 +7,7 @@
 
 use crate::contract::{Condition, ContractSet, Selector};
 use crate::fleet::{Instance, SecretPolicy, UserData};
-use crate::output::{Ec2Field, OutputPath};
+use crate::output::{Ec2Field, Field, OutputPath};
 use crate::report::{PartKind, PartStatus, SourcePart};
 use crate::source::{RecordSink, Regions};
 use checker_ec2::{Connection, Ec2Error, RawInstance, RegionClient};
@@ -108,13 +108,8 @@ const MAX_FILTER_VALUES: usize = 200;
 fn condition_filter(c: &Condition) -> Option<(String, BTreeSet<String>)> {
     let name = |p: &OutputPath| match p {
         OutputPath::Tag(t) => Some(format!("tag:{t}")),
-        OutputPath::Field(Ec2Field::KeyName) => Some("key-name".into()),
-        OutputPath::Field(Ec2Field::ImageId) => Some("image-id".into()),
-        OutputPath::Field(Ec2Field::InstanceType) => Some("instance-type".into()),
-        OutputPath::Field(Ec2Field::AvailabilityZone) => Some("availability-zone".into()),
-        OutputPath::Field(Ec2Field::HttpTokens) => Some("metadata-options.http-tokens".into()),
-        OutputPath::Field(Ec2Field::HttpEndpoint) => Some("metadata-options.http-endpoint".into()),
-        _ => None,
+        OutputPath::Field(Field::Ec2(f)) => f.spec().filter.map(str::to_string),
+        OutputPath::UserData(_) => None,
     };
     match c {
         Condition::Equals(p, v) => Some((name(p)?, [v.clone()].into())),
@@ -287,29 +282,15 @@ impl Progress {
 pub fn from_raw(r: RawInstance, region: &str, accounts: &mut crate::fleet::Interner) -> Instance {
     let mut tags = r.tags.into_iter().collect();
     crate::redact::redact_tags(&mut tags);
+    let mut fields = r.fields;
+    if fields.get(Ec2Field::State).is_none() {
+        fields.set(Ec2Field::State, "running".into());
+    }
     Instance {
-        account: r.owner_id.as_deref().map(|o| accounts.intern(o)),
+        scope: r.owner_id.as_deref().map(|o| accounts.intern(o)),
         id: r.id,
         region: region.to_string(),
-        availability_zone: r.availability_zone,
-        state: r.state.unwrap_or_else(|| "running".into()),
-        launch_time: r.launch_time,
-        key_name: r.key_name,
-        image_id: r.image_id,
-        instance_type: r.instance_type,
-        iam_instance_profile: r.iam_instance_profile,
-        subnet_id: r.subnet_id,
-        vpc_id: r.vpc_id,
-        instance_lifecycle: r.instance_lifecycle,
-        metadata: crate::fleet::MetadataOptions {
-            http_tokens: r.http_tokens,
-            http_endpoint: r.http_endpoint,
-            hop_limit: r.hop_limit,
-        },
-        public_ip: r.public_ip,
-        security_groups: crate::fleet::security_group_list(
-            r.security_groups.iter().map(String::as_str),
-        ),
+        fields: crate::fleet::CloudFields::Ec2(fields),
         tags,
         user_data: UserData::NotFetched,
         unknown: None,

@@ -9,6 +9,7 @@
 
 use super::{Filters, Sample, from_raw};
 use crate::fleet::{Instance, Interner, SecretPolicy, UserData};
+use crate::output::Ec2Field;
 use crate::source::{PartFold, RecordSink};
 use checker_ec2::{Ec2Error, RawInstance, RegionClient, ScanStats};
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -57,8 +58,8 @@ fn sample_group(i: &Instance, key: &mut String) {
             .map(String::as_str)
             .unwrap_or_default(),
         i.region.as_str(),
-        i.image_id.as_deref().unwrap_or_default(),
-        i.instance_type.as_deref().unwrap_or_default(),
+        i.field(Ec2Field::ImageId).unwrap_or_default(),
+        i.field(Ec2Field::InstanceType).unwrap_or_default(),
     ] {
         key.push_str(part);
         key.push('\0');
@@ -122,7 +123,7 @@ impl State {
         let records = page.into_iter().map(|raw| {
             let mut i = from_raw(raw, region, &mut self.accounts);
             if account.is_some() {
-                i.account.clone_from(account);
+                i.scope.clone_from(account);
             }
             i
         });

@@ -50,23 +50,31 @@ fn put(i: &mut Instance, ud: &mut Map<String, Value>, path: &OutputPath, value: 
             i.tags.insert(t.clone(), s);
         }
         OutputPath::UserData(p) => set_user_data(ud, p, value),
-        OutputPath::Field(f) => match f {
-            Ec2Field::KeyName => i.key_name = Some(s),
-            Ec2Field::ImageId => i.image_id = Some(s),
-            Ec2Field::InstanceType => i.instance_type = Some(s),
-            Ec2Field::IamInstanceProfile => i.iam_instance_profile = Some(s),
-            Ec2Field::SubnetId => i.subnet_id = Some(s),
-            Ec2Field::VpcId => i.vpc_id = Some(s),
-            Ec2Field::InstanceLifecycle => i.instance_lifecycle = Some(s),
-            Ec2Field::AvailabilityZone => i.availability_zone = Some(s),
-            Ec2Field::HttpTokens => i.metadata.http_tokens = Some(s),
-            Ec2Field::HttpEndpoint => i.metadata.http_endpoint = Some(s),
-            Ec2Field::HopLimit => i.metadata.hop_limit = Some(s),
-            Ec2Field::PublicIp => i.public_ip = Some(s),
-            Ec2Field::SecurityGroups => i.security_groups = Some(s),
-            Ec2Field::Region | Ec2Field::State | Ec2Field::LaunchTime => {}
-        },
+        OutputPath::Field(f) if f.promisable() => i.set_field(*f, s),
+        // The region, state and launch time are the instance's, not the provisioner's.
+        OutputPath::Field(_) => {}
     }
+}
+
+/// A proposed record before its outputs: pending in the region's first zone, with the instance
+/// type and AMI a worker type definition supplies.
+fn pending(group: &str, region: &str, az: &str, overrides: &BTreeMap<String, String>) -> Instance {
+    let mut inst = Instance {
+        id: format!("proposed:{group}:{region}"),
+        region: region.to_string(),
+        ..Default::default()
+    };
+    inst.set_field(Ec2Field::AvailabilityZone, az.to_string());
+    inst.set_field(Ec2Field::State, "pending".into());
+    for (var, f) in [
+        ("instanceType", Ec2Field::InstanceType),
+        ("imageId", Ec2Field::ImageId),
+    ] {
+        if let Some(v) = overrides.get(var) {
+            inst.set_field(f, v.clone());
+        }
+    }
+    inst
 }
 
 /// Renders one record for `group` in `region` from a manifest. `overrides` binds variables
@@ -80,16 +88,7 @@ pub fn render_one(
     secrets: &SecretPolicy,
 ) -> Result<Instance, String> {
     let az = format!("{region}a");
-    let mut inst = Instance {
-        account: None,
-        id: format!("proposed:{group}:{region}"),
-        region: region.to_string(),
-        availability_zone: Some(az.clone()),
-        state: "pending".into(),
-        instance_type: overrides.get("instanceType").cloned(),
-        image_id: overrides.get("imageId").cloned(),
-        ..Default::default()
-    };
+    let mut inst = pending(group, region, &az, overrides);
     let var = |name: &str| -> Option<String> {
         if name == p.group_by {
             return Some(group.to_string());
@@ -126,7 +125,11 @@ pub fn render_one(
     }
     // What EC2 sets that the manifest leaves to the account: its declared launch defaults.
     let defaults = p.launch.as_ref();
-    let promised = |f: Ec2Field| p.outputs.iter().any(|o| o.path == OutputPath::Field(f));
+    let promised = |f: Ec2Field| {
+        p.outputs
+            .iter()
+            .any(|o| o.path == OutputPath::Field(f.into()))
+    };
     let metadata = pools::metadata(&Value::Null, defaults);
     for (f, v) in [
         (Ec2Field::HttpTokens, metadata.http_tokens),
@@ -136,12 +139,17 @@ pub fn render_one(
         if !promised(f)
             && let Some(v) = v
         {
-            put(&mut inst, &mut ud, &OutputPath::Field(f), Value::String(v));
+            put(
+                &mut inst,
+                &mut ud,
+                &OutputPath::Field(f.into()),
+                Value::String(v),
+            );
         }
     }
     if !promised(Ec2Field::PublicIp) {
         match pools::default_public_ip(defaults, None) {
-            Ok(true) => inst.public_ip = Some(pools::ASSIGNED_AT_LAUNCH.into()),
+            Ok(true) => inst.set_field(Ec2Field::PublicIp, pools::ASSIGNED_AT_LAUNCH.into()),
             Ok(false) => {}
             Err(why) => inst.set_unknown(Ec2Field::PublicIp, why),
         }

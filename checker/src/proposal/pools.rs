@@ -316,7 +316,6 @@ fn launched(
     user_data: &str,
     secrets: &SecretPolicy,
 ) -> Instance {
-    let s = |k: &str| launch.get(k).and_then(Value::as_str).map(str::to_string);
     let az = launch
         .get("Placement")
         .and_then(|p| p.get("AvailabilityZone"))
@@ -335,22 +334,33 @@ fn launched(
         .and_then(|m| m.get("MarketType"))
         .and_then(Value::as_str)
         == Some("spot");
-    Instance {
-        account: None,
+    let mut i = Instance {
         id: format!("proposed:{}:{region}:{lc_id}", pool.id),
         region,
-        availability_zone: Some(az),
-        state: "pending".into(),
-        key_name: s("KeyName"),
-        image_id: s("ImageId"),
-        instance_type: s("InstanceType"),
-        subnet_id: s("SubnetId"),
-        security_groups: security_group_list(groups),
-        instance_lifecycle: spot.then(|| "spot".to_string()),
         tags: tags.into_iter().collect(),
         user_data: UserData::from_bytes(user_data.as_bytes(), secrets),
         ..Default::default()
+    };
+    // The fields RunInstances takes under the path DescribeInstances reports them at.
+    for f in Ec2Field::all() {
+        let at = f.spec().launch.and_then(|path| {
+            path.iter()
+                .try_fold(launch, |v, k| v.get(k))
+                .and_then(Value::as_str)
+        });
+        if let Some(v) = at {
+            i.set_field(f, v.to_string());
+        }
     }
+    i.set_field(Ec2Field::AvailabilityZone, az);
+    i.set_field(Ec2Field::State, "pending".into());
+    if let Some(g) = security_group_list(groups) {
+        i.set_field(Ec2Field::SecurityGroups, g);
+    }
+    if spot {
+        i.set_field(Ec2Field::InstanceLifecycle, "spot".into());
+    }
+    i
 }
 
 /// What worker-manager would put on an instance of launch configuration `i`, or why it would
@@ -420,9 +430,18 @@ fn render_launch_config(
     }
     let mut inst = launched(pool, &launch, region, &lc_id, tags, &text, cx.secrets);
     let defaults = defaults_for(cx.set, &inst);
-    inst.metadata = metadata(&launch, defaults);
+    let m = metadata(&launch, defaults);
+    for (f, v) in [
+        (Ec2Field::HttpTokens, m.http_tokens),
+        (Ec2Field::HttpEndpoint, m.http_endpoint),
+        (Ec2Field::HopLimit, m.hop_limit),
+    ] {
+        if let Some(v) = v {
+            inst.set_field(f, v);
+        }
+    }
     match public_ip(&launch, defaults) {
-        Ok(true) => inst.public_ip = Some(ASSIGNED_AT_LAUNCH.into()),
+        Ok(true) => inst.set_field(Ec2Field::PublicIp, ASSIGNED_AT_LAUNCH.into()),
         Ok(false) => {}
         Err(why) => inst.set_unknown(Ec2Field::PublicIp, why),
     }
@@ -566,5 +585,60 @@ pub fn render_pools(
         Ok(out)
     } else {
         Err(Diagnostics(diags))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field a launch configuration sets under DescribeInstances' own path (from the
+    /// rows: a row given a launch path is tested here without a new line) reaches the record.
+    #[test]
+    fn a_launch_configuration_sets_every_field_of_the_rows_it_shares() {
+        let mut launch = serde_json::Map::new();
+        let shared: Vec<Ec2Field> = Ec2Field::all()
+            .filter(|f| f.spec().launch.is_some())
+            .collect();
+        assert!(shared.contains(&Ec2Field::Tenancy));
+        for f in &shared {
+            let path = f.spec().launch.unwrap_or_default();
+            let mut cur = &mut launch;
+            for k in &path[..path.len() - 1] {
+                cur = cur
+                    .entry((*k).to_string())
+                    .or_insert_with(|| json!({}))
+                    .as_object_mut()
+                    .expect("an object on the way");
+            }
+            cur.insert(
+                path[path.len() - 1].to_string(),
+                format!("v{}", *f as usize).into(),
+            );
+        }
+        let pool = Pool {
+            id: "proj/pool",
+            provider_id: "aws",
+            owner: "o",
+            file: Path::new("pool.json"),
+            base: "",
+        };
+        let i = launched(
+            &pool,
+            &Value::Object(launch),
+            "us-east-1".into(),
+            "lc",
+            Vec::new(),
+            "{}",
+            &SecretPolicy::default(),
+        );
+        for f in shared {
+            assert_eq!(
+                i.field(f),
+                Some(format!("v{}", f as usize).as_str()),
+                "{}",
+                f.name()
+            );
+        }
     }
 }

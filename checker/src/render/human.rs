@@ -470,7 +470,7 @@ pub fn plan(p: &Plan) -> String {
 /// The clause kinds and finding codes.
 pub fn rules() -> String {
     let mut s = String::from("Clause kinds\n");
-    for r in crate::rules::RULES {
+    for r in crate::rules::rules() {
         let _ = write!(
             s,
             "\n{}\n  {}\n  fields:  {}\n  unknown: {}\n  example: {}\n",
@@ -478,7 +478,7 @@ pub fn rules() -> String {
         );
     }
     s.push_str("\nFinding codes\n\n");
-    for c in Code::ALL {
+    for c in Code::all() {
         let _ = writeln!(s, "  {:<18} {}", c.name(), c.description());
     }
     s

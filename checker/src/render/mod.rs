@@ -37,8 +37,14 @@ pub enum Format {
 }
 
 impl Format {
-    /// Every format, by name (to recognise a format given where a file was meant).
-    pub const NAMES: [&'static str; 5] = ["human", "json", "junit", "markdown", "sarif"];
+    /// Whether `name` is a format's name (to recognise a format given where a file was meant).
+    pub fn is_name(name: &str) -> bool {
+        use clap::ValueEnum;
+        Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value())
+            .any(|v| v.matches(name, false))
+    }
 }
 
 /// The documents checker renders; each says which formats it can be rendered in, and the

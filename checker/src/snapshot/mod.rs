@@ -19,7 +19,7 @@
 use crate::contract::ContractSet;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::fleet::{Instance, REDACTED_PREFIX, Read, UserData};
-use crate::output::{Ec2Field, OutputPath};
+use crate::output::OutputPath;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -132,7 +132,7 @@ pub fn shape(v: &str) -> String {
 /// `ACCOUNT/` when the record carries its account, so no group spans accounts.
 pub fn group_of(set: &ContractSet, i: &Instance) -> String {
     let g = group_in_account(set, i);
-    match &i.account {
+    match &i.scope {
         Some(a) => format!("{a}/{g}"),
         None => g,
     }
@@ -206,21 +206,7 @@ fn summarize_group(set: &ContractSet, members: &[&Instance]) -> Group {
     // (output) -> [(region, value, json type)]
     let mut seen: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
     for i in members {
-        let fields = [
-            Ec2Field::KeyName,
-            Ec2Field::ImageId,
-            Ec2Field::InstanceType,
-            Ec2Field::IamInstanceProfile,
-            Ec2Field::InstanceLifecycle,
-            Ec2Field::SubnetId,
-            Ec2Field::VpcId,
-            Ec2Field::HttpTokens,
-            Ec2Field::HttpEndpoint,
-            Ec2Field::HopLimit,
-            Ec2Field::PublicIp,
-            Ec2Field::SecurityGroups,
-        ];
-        for f in fields {
+        for f in i.cloud().fields().filter(|f| f.in_snapshots()) {
             if let Read::Value(v) = i.read(&OutputPath::Field(f)) {
                 seen.entry(f.name().to_string()).or_default().push((
                     i.region.clone(),
@@ -418,5 +404,29 @@ mod tests {
         assert_eq!(bucket(7), "2-9");
         assert_eq!(bucket(10), "10-99");
         assert_eq!(bucket(12_345), "10000+");
+    }
+
+    /// The fields the rows mark for snapshots are kept, by their names; no other field is.
+    #[test]
+    fn snapshots_keep_the_fields_their_rows_mark() {
+        let mut i = Instance {
+            id: "i-1".into(),
+            region: "us-east-1".into(),
+            ..Instance::default()
+        };
+        for f in crate::output::Field::all() {
+            i.set_field(f, format!("value-{}", f.name()));
+        }
+        let g = summarize_group(&ContractSet::default(), &[&i]);
+        let text = serde_json::to_string(&g).expect("a group serializes");
+        for f in crate::output::Field::all().filter(|f| !f.is_region()) {
+            let key = format!("\"{}\"", f.name());
+            assert_eq!(
+                text.contains(&key),
+                f.in_snapshots(),
+                "{}: {text}",
+                f.name()
+            );
+        }
     }
 }
