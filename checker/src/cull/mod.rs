@@ -88,6 +88,10 @@ pub struct PlanInput {
     pub claims: Vec<Claim>,
     /// The budget's window.
     pub window: Duration,
+    /// How many instances were read, selected or not.
+    pub fleet_size: usize,
+    /// The contract says it may select nothing (`mayBeEmpty`).
+    pub may_be_empty: bool,
 }
 
 /// What the plan does with one impaired instance.
@@ -280,6 +284,15 @@ fn refusal(input: &PlanInput, members: &BTreeMap<&str, &Member>) -> Option<(Stri
                 "the cull contract {} selects no instance while {} are impaired: its selector no longer matches the fleet",
                 input.contract,
                 input.impaired.len()
+            ),
+            Refusal::BrokenContract,
+        ));
+    }
+    if input.members.is_empty() && !input.may_be_empty {
+        return Some((
+            format!(
+                "the cull contract {} selects none of the {} instance(s) read: a selector that matches nothing (a typo, a renamed tag) would cull nothing, silently; fix it, or declare \"mayBeEmpty\": true if the pool is legitimately idle",
+                input.contract, input.fleet_size
             ),
             Refusal::BrokenContract,
         ));
@@ -511,6 +524,8 @@ mod tests {
                 min_healthy: 1,
             },
             action: Action::Terminate,
+            fleet_size: 100,
+            may_be_empty: false,
             claims: vec![],
             window: Duration::minutes(60),
         }

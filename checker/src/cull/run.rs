@@ -120,6 +120,8 @@ pub fn make_plan(
         action: opts.action,
         claims: g.claims.clone(),
         window: opts.budget_window,
+        fleet_size: g.fleet.len(),
+        may_be_empty: contract.may_be_empty,
     };
     Ok(super::plan(&input))
 }

@@ -66,6 +66,8 @@ async fn overlapping_applies_never_exceed_the_budget_nor_act_twice() {
             "trial {trial}: {} terminated against a budget of 10: {ids:?}",
             ids.len()
         );
+        // Safety alone would pass if every run yielded: the third, alone, must cull.
+        assert!(!ids.is_empty(), "trial {trial}: three runs culled nothing");
     }
 }
 

@@ -266,3 +266,50 @@ fn where_selecting_nothing_means_nothing_no_finding_is_made() {
     assert_eq!(verdict(&v, "other-pool")["deployable"], "yes");
     assert_eq!(verdict(&v, "other-pool")["affected"], false);
 }
+
+/// `cull` on its own (no `check` beside it to report `selects-nothing`): a cull contract whose
+/// selector matches nothing refuses, exit 1, even with nothing impaired; spelled right, or
+/// declared `mayBeEmpty`, it plans as usual.
+#[test]
+fn a_standalone_cull_whose_selector_matches_nothing_refuses() {
+    let cull = |selector: &str, extra: Value| {
+        let dir = tempfile::tempdir().expect("tmp");
+        write_json(dir.path(), "c/prov.json", &managed_provider());
+        let mut c = culler(selector, extra);
+        c["role"] = json!("cull");
+        write_json(dir.path(), "c/cull.json", &c);
+        let f = write_json(dir.path(), "fleet.json", &fleet(two()));
+        let s = write_json(dir.path(), "status.json", &json!({"InstanceStatuses": []}));
+        let c = dir.path().join("c");
+        checker(&[
+            "cull",
+            "--contracts",
+            c.to_str().expect("utf8"),
+            "--fleet",
+            f.to_str().expect("utf8"),
+            "--status",
+            s.to_str().expect("utf8"),
+            "--now",
+            NOW,
+        ])
+    };
+    let r = cull("tag:ManagedBy", json!({}));
+    assert_eq!(
+        r.code, 0,
+        "spelled right, all is well: {}{}",
+        r.stdout, r.stderr
+    );
+    let r = cull("tag:ManagdBy", json!({}));
+    assert_eq!(
+        r.code, 1,
+        "a cull that selects nothing is not clean: {}{}",
+        r.stdout, r.stderr
+    );
+    let out = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        out.contains("selects none of the 2 instance(s) read"),
+        "{out}"
+    );
+    let r = cull("tag:ManagdBy", json!({"mayBeEmpty": true}));
+    assert_eq!(r.code, 0, "declared idle: {}{}", r.stdout, r.stderr);
+}
