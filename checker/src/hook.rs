@@ -197,21 +197,7 @@ mod tests {
     fn request(from: Fake, no_cull: bool, dir: &Path) -> HookRequest {
         HookRequest {
             from: std::sync::Arc::new(from),
-            cull: CullSettings {
-                apply: true,
-                action: crate::cull::Action::Terminate,
-                threshold_minutes: 10,
-                budget: crate::cull::Budget {
-                    max_count: None,
-                    max_percent: 10,
-                    min_healthy: 1,
-                },
-                include_events: false,
-                cull_contract: None,
-                audit_log: None,
-                batch: 50,
-                budget_window: chrono::Duration::hours(1),
-            },
+            cull: crate::cull::run::tests::settings(true),
             snapshot: None,
             artifacts: dir.to_path_buf(),
             no_cull,

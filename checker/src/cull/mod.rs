@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 mod apply;
 pub mod audit;
 pub mod budget;
-mod run;
+pub(crate) mod run;
 mod scope;
 mod status;
 pub use crate::source::Action;

@@ -150,11 +150,12 @@ pub fn stop_on_signal() -> Arc<AtomicBool> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::source::fake::Fake;
 
-    fn settings(apply: bool) -> CullSettings {
+    /// The command line's defaults (terminate, 10 min, 10% per hour, one healthy kept).
+    pub(crate) fn settings(apply: bool) -> CullSettings {
         CullSettings {
             apply,
             action: Action::Terminate,

@@ -155,7 +155,7 @@ pub fn parse_instance(
         Diagnostic::at(path, ptr, "the instance has no \"InstanceId\"")
             .hint("every instance in describe-instances output has an InstanceId")
     })?;
-    let mut fields = parse_fields(path, ptr, v)?;
+    let fields = parse_fields(path, ptr, v)?;
     let region = match fields.get(Ec2Field::AvailabilityZone) {
         Some(az) => region_from_az(az).ok_or_else(|| {
             Diagnostic::at(
@@ -170,9 +170,6 @@ pub fn parse_instance(
                 .hint("record fleets with `aws ec2 describe-instances` or `checker fleet record`, which include Placement"));
         }
     };
-    if fields.get(Ec2Field::State).is_none() {
-        fields.set(Ec2Field::State, "running".into());
-    }
     let mut tags = parse_tags(path, ptr, v)?;
     crate::redact::redact_tags(&mut tags);
     let user_data = parse_user_data(path, ptr, v, secrets)?;

@@ -59,7 +59,8 @@ impl CloudFields {
         }
     }
 
-    /// The value of `f`; `None` when the instance lacks it (or `f` is another cloud's).
+    /// The value of `f`; `None` when the instance lacks it (or `f` is another cloud's). An EC2
+    /// record that does not say its state is `running` (the one place that default lives).
     pub fn get(&self, f: Field) -> Option<&str> {
         match (self, f) {
             (CloudFields::Ec2(v), Field::Ec2(Ec2Field::State)) => {
@@ -230,11 +231,12 @@ impl Instance {
         }
     }
 
-    /// The lifecycle state, in the cloud's words (`running` when a record does not say).
+    /// The lifecycle state, in the cloud's words ([`CloudFields::get`] gives the cloud's default
+    /// when a record does not say).
     pub fn state(&self) -> &str {
         self.fields
             .get(self.cloud().state_field())
-            .unwrap_or("running")
+            .unwrap_or_default()
     }
 
     /// Reads one output.
@@ -245,9 +247,11 @@ impl Instance {
             return Read::Unknown(Cow::Borrowed(why));
         }
         match path {
-            OutputPath::Field(f) if f.is_region() => Read::Value(Cow::Borrowed(&self.region)),
             OutputPath::Field(f) => match self.fields.get(*f) {
                 Some(v) => Read::Value(Cow::Borrowed(v)),
+                // The region's slot is always empty: the region is the record's. Asked only
+                // here, so reading a present field costs no row lookup.
+                None if f.is_region() => Read::Value(Cow::Borrowed(&self.region)),
                 None => Read::Missing,
             },
             OutputPath::Tag(t) => match self.tags.get(t) {

@@ -8,8 +8,7 @@ use crate::eval::Judgement;
 use crate::exit::ExitStatus;
 use crate::fleet::Instance;
 use crate::report::{
-    Change, Code, Finding, GateSection, Outcome, PartStatus, Report, SourceInfo, SourceKind,
-    SourcePart,
+    Change, Code, Finding, GateSection, Outcome, Report, SourceInfo, SourceKind, SourcePart,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -450,18 +449,7 @@ fn proposal_source(recs: &[Instance]) -> SourceInfo {
         user_data_sampled: recs.len(),
         parts: by_region
             .into_iter()
-            .map(|(n, c)| SourcePart {
-                name: n.to_string(),
-                status: PartStatus::Ok,
-                instances: c,
-                error: None,
-                api_calls: None,
-                api_calls_by_action: None,
-                note: None,
-                sequential_calls: None,
-                account: None,
-                kind: crate::report::PartKind::Region,
-            })
+            .map(|(n, c)| SourcePart::read(n, crate::report::PartKind::Region, c))
             .collect(),
     }
 }

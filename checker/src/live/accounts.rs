@@ -83,16 +83,8 @@ pub async fn resolve_accounts(opts: &LiveOptions) -> crate::Result<Option<Vec<Ac
 /// A part standing for a whole account that could not be read.
 fn failed_account(a: &Account, error: String) -> SourcePart {
     SourcePart {
-        name: format!("account {}", a.label()),
-        status: PartStatus::Failed,
-        instances: 0,
-        error: Some(error),
-        api_calls: None,
-        note: None,
-        api_calls_by_action: None,
-        sequential_calls: None,
         account: Some(a.id.clone()),
-        kind: PartKind::Account,
+        ..SourcePart::failed(format!("account {}", a.label()), PartKind::Account, error)
     }
 }
 

@@ -7,8 +7,8 @@
 
 use crate::contract::{Condition, ContractSet, Selector};
 use crate::fleet::{Instance, SecretPolicy, UserData};
-use crate::output::{Ec2Field, Field, OutputPath};
-use crate::report::{PartKind, PartStatus, SourcePart};
+use crate::output::{Field, OutputPath};
+use crate::report::{PartKind, SourcePart};
 use crate::source::{RecordSink, Regions};
 use checker_ec2::{Connection, Ec2Error, RawInstance, RegionClient};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -282,15 +282,11 @@ impl Progress {
 pub fn from_raw(r: RawInstance, region: &str, accounts: &mut crate::fleet::Interner) -> Instance {
     let mut tags = r.tags.into_iter().collect();
     crate::redact::redact_tags(&mut tags);
-    let mut fields = r.fields;
-    if fields.get(Ec2Field::State).is_none() {
-        fields.set(Ec2Field::State, "running".into());
-    }
     Instance {
         scope: r.owner_id.as_deref().map(|o| accounts.intern(o)),
         id: r.id,
         region: region.to_string(),
-        fields: crate::fleet::CloudFields::Ec2(fields),
+        fields: crate::fleet::CloudFields::Ec2(r.fields),
         tags,
         user_data: UserData::NotFetched,
         unknown: None,
@@ -369,16 +365,9 @@ fn record_results(fleet: &mut LiveFleet, results: Vec<region::Out>) -> BTreeMap<
             Ok(stats) => {
                 tracing::info!(region = %region, instances = stats.instances, pages = stats.pages, shards = stats.shards, ms = stats.elapsed.as_millis() as u64, "region scanned");
                 fleet.parts.push(SourcePart {
-                    name: region.clone(),
-                    status: PartStatus::Ok,
-                    instances: out.instances,
-                    error: None,
-                    api_calls: None,
-                    api_calls_by_action: None,
                     note: stats.note.clone(),
                     sequential_calls: Some(stats.max_sequential_pages),
-                    account: None,
-                    kind: PartKind::Region,
+                    ..SourcePart::read(region.clone(), PartKind::Region, out.instances)
                 });
                 fleet.shape.push((
                     region.clone(),
@@ -397,18 +386,9 @@ fn record_results(fleet: &mut LiveFleet, results: Vec<region::Out>) -> BTreeMap<
             }
             Err(e) => {
                 tracing::debug!(region = %region, error = %e, "region failed");
-                fleet.parts.push(SourcePart {
-                    name: region,
-                    status: PartStatus::Failed,
-                    instances: 0,
-                    error: Some(e.to_string()),
-                    api_calls: None,
-                    api_calls_by_action: None,
-                    note: None,
-                    sequential_calls: None,
-                    account: None,
-                    kind: PartKind::Region,
-                });
+                fleet
+                    .parts
+                    .push(SourcePart::failed(region, PartKind::Region, e.to_string()));
             }
         }
     }

@@ -489,17 +489,13 @@ mod tests {
     use crate::report::{PartKind, PartStatus, SourceInfo, SourceKind, SourcePart};
 
     fn part(name: &str, account: Option<&str>, kind: PartKind, status: PartStatus) -> SourcePart {
+        let part = match status {
+            PartStatus::Ok => SourcePart::read(name, kind, 0),
+            _ => SourcePart::failed(name, kind, "denied"),
+        };
         SourcePart {
-            name: name.into(),
-            status,
-            instances: 0,
-            error: (status == PartStatus::Failed).then(|| "denied".into()),
-            api_calls: None,
-            api_calls_by_action: None,
-            note: None,
-            sequential_calls: None,
             account: account.map(str::to_string),
-            kind,
+            ..part
         }
     }
 

@@ -269,17 +269,17 @@ mod tests {
     use crate::report::{PartKind, PartStatus, SourceInfo, SourceKind, SourcePart};
 
     fn part(account: &str, status: PartStatus) -> SourcePart {
+        let part = match status {
+            PartStatus::Ok => SourcePart::read("us-west-1", PartKind::RegionOfAccount, 0),
+            _ => SourcePart::failed(
+                "us-west-1",
+                PartKind::RegionOfAccount,
+                "could not reach EC2",
+            ),
+        };
         SourcePart {
-            name: "us-west-1".into(),
-            status,
-            instances: 0,
-            error: (status == PartStatus::Failed).then(|| "could not reach EC2".into()),
-            api_calls: None,
-            note: None,
-            api_calls_by_action: None,
-            sequential_calls: None,
             account: Some(account.into()),
-            kind: PartKind::RegionOfAccount,
+            ..part
         }
     }
 

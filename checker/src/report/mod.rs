@@ -568,6 +568,31 @@ impl ChangeKind {
 }
 
 impl SourcePart {
+    /// A part read completely: `instances` records, nothing else counted yet.
+    pub fn read(name: impl Into<String>, kind: PartKind, instances: usize) -> SourcePart {
+        SourcePart {
+            name: name.into(),
+            status: PartStatus::Ok,
+            instances,
+            error: None,
+            api_calls: None,
+            api_calls_by_action: None,
+            note: None,
+            sequential_calls: None,
+            account: None,
+            kind,
+        }
+    }
+
+    /// A part that could not be read, and why.
+    pub fn failed(name: impl Into<String>, kind: PartKind, error: impl Into<String>) -> SourcePart {
+        SourcePart {
+            status: PartStatus::Failed,
+            error: Some(error.into()),
+            ..SourcePart::read(name, kind, 0)
+        }
+    }
+
     /// The part's name with its scope: a region read through `--accounts` or `--org` names its
     /// account too (`us-west-1 (account 111122223333)`), since two accounts' regions share a
     /// name; a part that stands for a whole account already names it.
@@ -632,16 +657,8 @@ mod tests {
 
     fn part(name: &str, account: Option<&str>, kind: PartKind) -> SourcePart {
         SourcePart {
-            name: name.into(),
-            status: PartStatus::Ok,
-            instances: 0,
-            error: None,
-            api_calls: None,
-            api_calls_by_action: None,
-            note: None,
-            sequential_calls: None,
             account: account.map(str::to_string),
-            kind,
+            ..SourcePart::read(name, kind, 0)
         }
     }
 

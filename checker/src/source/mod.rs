@@ -257,20 +257,12 @@ pub(crate) mod fake {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{PartStatus, SourcePart};
+    use crate::report::SourcePart;
 
     fn failed(name: &str, account: Option<&str>, kind: PartKind) -> SourcePart {
         SourcePart {
-            name: name.into(),
-            status: PartStatus::Failed,
-            instances: 0,
-            error: Some("boom".into()),
-            api_calls: None,
-            api_calls_by_action: None,
-            note: None,
-            sequential_calls: None,
             account: account.map(str::to_string),
-            kind,
+            ..SourcePart::failed(name, kind, "boom")
         }
     }
 

@@ -72,24 +72,12 @@ fn no_function_is_over_100_lines() {
 
 /// The library's top-level modules and the ones each refers to by `crate::` path.
 fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
-    let src = root().join("checker/src");
     let refs = regex::Regex::new(r"crate::(\w+)").expect("re");
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    for f in files {
-        let rel = f.strip_prefix(&src).expect("under src");
-        let top = rel
-            .components()
-            .next()
-            .and_then(|c| c.as_os_str().to_str())
-            .expect("name")
-            .trim_end_matches(".rs")
-            .to_string();
+    for (top, text) in library_files() {
         if top == "main" || top == "lib" || top == "cmd" {
             continue;
         }
-        let text = code(&std::fs::read_to_string(&f).expect("read"));
         let deps = graph.entry(top.clone()).or_default();
         for c in refs.captures_iter(&text) {
             if c[1] != *top {
@@ -223,24 +211,32 @@ fn the_library_keeps_its_layer_order() {
 
 /// Modules whose code names `checker_ec2` (the EC2 adapter crate).
 fn adapter_users() -> BTreeSet<String> {
+    library_files()
+        .into_iter()
+        .filter(|(_, text)| text.contains("checker_ec2"))
+        .map(|(top, _)| top)
+        .collect()
+}
+
+/// Every file of the library, as (its top-level module, its code without comments).
+fn library_files() -> Vec<(String, String)> {
     let src = root().join("checker/src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
-    let mut out = BTreeSet::new();
-    for f in files {
-        let rel = f.strip_prefix(&src).expect("under src");
-        let top = rel
-            .components()
-            .next()
-            .and_then(|c| c.as_os_str().to_str())
-            .expect("name")
-            .trim_end_matches(".rs")
-            .to_string();
-        if code(&std::fs::read_to_string(&f).expect("read")).contains("checker_ec2") {
-            out.insert(top);
-        }
-    }
-    out
+    files
+        .into_iter()
+        .map(|f| {
+            let rel = f.strip_prefix(&src).expect("under src");
+            let top = rel
+                .components()
+                .next()
+                .and_then(|c| c.as_os_str().to_str())
+                .expect("name")
+                .trim_end_matches(".rs")
+                .to_string();
+            (top, code(&std::fs::read_to_string(&f).expect("read")))
+        })
+        .collect()
 }
 
 #[test]

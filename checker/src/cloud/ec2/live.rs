@@ -284,17 +284,6 @@ fn mark_failed(parts: &mut Vec<SourcePart>, region: &str, error: &str) {
             p.status = PartStatus::Failed;
             p.error = Some(format!("DescribeInstanceStatus: {error}"));
         }
-        None => parts.push(SourcePart {
-            name: region.to_string(),
-            status: PartStatus::Failed,
-            instances: 0,
-            error: Some(error.to_string()),
-            api_calls: None,
-            api_calls_by_action: None,
-            note: None,
-            sequential_calls: None,
-            account: None,
-            kind: PartKind::Region,
-        }),
+        None => parts.push(SourcePart::failed(region, PartKind::Region, error)),
     }
 }

@@ -4,7 +4,7 @@
 use crate::contract::ContractSet;
 use crate::error::{Error, Result};
 use crate::fleet::{SecretPolicy, UserData};
-use crate::report::{PartKind, PartStatus, SourceInfo, SourceKind, SourcePart};
+use crate::report::{PartKind, SourceInfo, SourceKind, SourcePart};
 use crate::source::{Can, Capabilities, Fleet, HealthRead, HealthRequest, Source, Tagged};
 use futures::future::BoxFuture;
 use std::path::PathBuf;
@@ -35,18 +35,11 @@ impl Recorded {
         for f in &self.files {
             match crate::fleet::read_recorded(f, secrets) {
                 Ok(v) => {
-                    parts.push(SourcePart {
-                        name: f.display().to_string(),
-                        status: PartStatus::Ok,
-                        instances: v.len(),
-                        error: None,
-                        api_calls: None,
-                        api_calls_by_action: None,
-                        note: None,
-                        sequential_calls: None,
-                        account: None,
-                        kind: PartKind::File,
-                    });
+                    parts.push(SourcePart::read(
+                        f.display().to_string(),
+                        PartKind::File,
+                        v.len(),
+                    ));
                     instances.extend(v);
                 }
                 Err(d) => diags.extend(d.0),
