@@ -51,6 +51,35 @@ pub struct Provider {
     pub outputs: Vec<ProviderOutput>,
     /// What its launches get when a launch request does not say (`launchDefaults`).
     pub launch: Option<LaunchDefaults>,
+    /// The cloud its instances are in (`cloud`, default EC2).
+    pub cloud: crate::output::Cloud,
+    /// What the ARM templates its Azure pools deploy do (`armTemplates`).
+    pub arm_templates: Vec<ArmTemplate>,
+}
+
+/// What one ARM template deployment does with the parameters worker-manager passes, as a
+/// provider manifest declares it: the template's content is not something checker can read.
+#[derive(Debug, Clone)]
+pub struct ArmTemplate {
+    /// The template's id or uri; `*` matches any run of characters.
+    pub template_spec: String,
+    /// The VM gets the `tags` parameter.
+    pub applies_tags: bool,
+    /// The VM gets the `customData` parameter.
+    pub custom_data: bool,
+    /// The deployment gives the VM a public IPv4.
+    pub public_ip: bool,
+    /// Why this is believed.
+    pub source: String,
+}
+
+impl ArmTemplate {
+    /// Whether the entry describes the template `id`.
+    pub fn describes(&self, id: &str) -> bool {
+        globset::Glob::new(&self.template_spec)
+            .map(|g| g.compile_matcher().is_match(id))
+            .unwrap_or(false)
+    }
 }
 
 /// A provider's account defaults for what a launch request leaves out; the gate renders
@@ -200,6 +229,8 @@ pub struct Clause {
 /// Which instances something applies to.
 #[derive(Debug, Clone, Default)]
 pub struct Selector {
+    /// Only instances of this cloud.
+    pub cloud: crate::output::Cloud,
     /// Only instances the provider at this index selects.
     pub provider: Option<usize>,
     /// Accepted states.
@@ -294,13 +325,12 @@ impl Condition {
     }
 }
 
-/// The states a selector accepts when it does not say.
-pub const DEFAULT_STATES: &[&str] = &["pending", "running"];
 
 impl ContractSet {
     /// Whether the selector holds for the instance (including its provider's selector).
     pub fn selects(&self, sel: &Selector, i: &Instance) -> bool {
-        sel.states.iter().any(|s| s == i.state())
+        sel.cloud == i.cloud()
+            && sel.states.iter().any(|s| s == i.state())
             && sel.conditions.iter().all(|c| c.holds(i))
             && sel
                 .provider
@@ -314,7 +344,10 @@ impl ContractSet {
             parts.push(format!("provider {}", self.providers[p].name));
         }
         parts.extend(sel.conditions.iter().map(Condition::describe));
-        if sel.states != DEFAULT_STATES {
+        if sel.cloud != crate::output::Cloud::Ec2 {
+            parts.push(format!("cloud {}", sel.cloud.name()));
+        }
+        if sel.states != sel.cloud.default_states() {
             parts.push(format!("state in [{}]", sel.states.join(", ")));
         }
         if parts.is_empty() {

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 const BASE: &str = "https://taskcluster.invalid";
 
+/// What to say when a schema checker does not build in is needed.
+const NEEDED: &str = "Taskcluster's JSON Schemas are needed to validate it: pass --root-url URL (or set TASKCLUSTER_ROOT_URL) to fetch them from your deployment's /schemas/ (cached), or --taskcluster-schemas DIR (or CHECKER_TASKCLUSTER_SCHEMAS) for a folder of them, offline";
+
 /// Where Taskcluster's schemas come from.
 #[derive(Debug, Clone)]
 pub enum SchemaSource {
@@ -23,7 +26,22 @@ pub enum SchemaSource {
         /// The cache folder for this deployment.
         cache: PathBuf,
     },
+    /// The copies built into checker (worker-manager's pool schemas, structure only, from
+    /// taskcluster/taskcluster 9d59eb59: `checker/taskcluster-schemas/`), for the gate offline.
+    BuiltIn,
 }
+
+/// The schemas built in, by their path under `/schemas/`.
+const BUILT_IN: &[(&str, &str)] = &[
+    ("worker-manager/v1/create-worker-pool-request.json", include_str!("../taskcluster-schemas/worker-manager/v1/create-worker-pool-request.json")),
+    ("worker-manager/v1/worker-pool-full.json", include_str!("../taskcluster-schemas/worker-manager/v1/worker-pool-full.json")),
+    ("worker-manager/v1/worker-lifecycle.json", include_str!("../taskcluster-schemas/worker-manager/v1/worker-lifecycle.json")),
+    ("worker-manager/v1/config-aws.json", include_str!("../taskcluster-schemas/worker-manager/v1/config-aws.json")),
+    ("worker-manager/v1/config-google.json", include_str!("../taskcluster-schemas/worker-manager/v1/config-google.json")),
+    ("worker-manager/v1/config-azure.json", include_str!("../taskcluster-schemas/worker-manager/v1/config-azure.json")),
+    ("worker-manager/v1/azure-arm-templates.json", include_str!("../taskcluster-schemas/worker-manager/v1/azure-arm-templates.json")),
+    ("worker-manager/v1/azure-deployment-resources.json", include_str!("../taskcluster-schemas/worker-manager/v1/azure-deployment-resources.json")),
+];
 
 /// The cache folder of the deployment at `root` under `base`: one per scheme, host and port, so
 /// what was fetched over plain http (which anyone on the path could have answered) is never
@@ -77,8 +95,8 @@ const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600)
 
 impl SchemaSource {
     /// `--taskcluster-schemas DIR` (or `CHECKER_TASKCLUSTER_SCHEMAS`), else the deployment at
-    /// `root_url` (`--root-url` or `TASKCLUSTER_ROOT_URL`) with its cache, else an error saying
-    /// both ways.
+    /// `root_url` (`--root-url` or `TASKCLUSTER_ROOT_URL`) with its cache, else the copies built
+    /// into checker (worker pools only; other schemas then say how to give them).
     pub fn resolve(dir: Option<PathBuf>, root_url: Option<&str>) -> Result<SchemaSource, String> {
         let from_env = std::env::var_os("CHECKER_TASKCLUSTER_SCHEMAS")
             .filter(|d| !d.is_empty())
@@ -86,23 +104,54 @@ impl SchemaSource {
         if let Some(d) = dir.or(from_env) {
             return Ok(SchemaSource::Dir(d));
         }
+        Ok(Self::deployment(root_url).unwrap_or(SchemaSource::BuiltIn))
+    }
+
+    fn deployment(root_url: Option<&str>) -> Option<SchemaSource> {
         if let Some(root) = root_url.filter(|r| !r.trim().is_empty()) {
             let base = std::env::var_os("CHECKER_CACHE_DIR")
                 .map(PathBuf::from)
                 .or_else(|| dirs::cache_dir().map(|d| d.join("checker")))
                 .unwrap_or_else(|| std::env::temp_dir().join("checker-cache"));
-            return Ok(SchemaSource::Deployment {
+            return Some(SchemaSource::Deployment {
                 root_url: root.trim_end_matches('/').to_string(),
                 cache: cache_folder(&base, root),
             });
         }
-        Err("Taskcluster's JSON Schemas are needed to validate pool definitions: pass --root-url URL (or set TASKCLUSTER_ROOT_URL) to fetch them from your deployment's /schemas/ (cached), or --taskcluster-schemas DIR (or CHECKER_TASKCLUSTER_SCHEMAS) for a folder of them, offline".into())
+        None
+    }
+
+    /// Schema `rel`, parsed: a built-in copy, or the file of [`SchemaSource::file`]. A
+    /// deployment that cannot be reached, with nothing cached, falls back to the built-in copy
+    /// when there is one (and says so).
+    pub fn value(&self, rel: &str) -> Result<Value, String> {
+        let built_in = || {
+            BUILT_IN
+                .iter()
+                .find(|(r, _)| *r == rel)
+                .map(|(_, text)| serde_json::from_str(text).map_err(|e| format!("the built-in schema {rel}: {e}")))
+        };
+        match self {
+            SchemaSource::BuiltIn => built_in().unwrap_or_else(|| Err(format!("{rel} is not built into checker; {NEEDED}"))),
+            SchemaSource::Deployment { .. } => match self.file(rel) {
+                Ok(path) => read_schema(&path),
+                Err(e) => match built_in() {
+                    Some(v) => {
+                        tracing::warn!(error = %e, schema = rel, "using checker's built-in copy of the schema");
+                        v
+                    }
+                    None => Err(e),
+                },
+            },
+            SchemaSource::Dir(_) => read_schema(&self.file(rel)?),
+        }
     }
 
     /// The local path of `rel`, fetching it first from a deployment when needed.
     pub fn file(&self, rel: &str) -> Result<PathBuf, String> {
         match self {
             SchemaSource::Dir(d) => Ok(d.join(rel)),
+            SchemaSource::BuiltIn => Err(format!("{rel} is built in: it has no file")),
             SchemaSource::Deployment { root_url, cache } => {
                 let path = cache.join(rel);
                 let fresh = std::fs::metadata(&path)
@@ -157,6 +206,7 @@ impl SchemaSource {
         match self {
             SchemaSource::Dir(d) => d.display().to_string(),
             SchemaSource::Deployment { root_url, .. } => format!("{root_url}/schemas"),
+            SchemaSource::BuiltIn => "checker's built-in Taskcluster schemas (taskcluster/taskcluster 9d59eb59)".into(),
         }
     }
 }
@@ -185,7 +235,7 @@ impl jsonschema::Retrieve for Folder {
             .strip_prefix("/schemas/")
             .unwrap_or(rel.trim_start_matches('/'));
         let rel = rel.split('#').next().unwrap_or(rel);
-        let mut v = read_schema(&self.0.file(rel)?)?;
+        let mut v = self.0.value(rel)?;
         // Taskcluster's metaschema is draft-06 based; the validator is told the draft.
         if let Some(o) = v.as_object_mut() {
             o.remove("$schema");
@@ -204,8 +254,7 @@ pub struct TcSchema {
 impl TcSchema {
     /// Compiles `dir/rel` (e.g. `worker-manager/v1/config-aws.json`).
     pub fn load(source: &SchemaSource, rel: &str) -> Result<TcSchema, String> {
-        let path = source.file(rel)?;
-        let mut schema = read_schema(&path).map_err(|e| format!("{e}; pass --taskcluster-schemas DIR (a folder with Taskcluster's schemas) or --root-url URL (your deployment serves them)"))?;
+        let mut schema = source.value(rel).map_err(|e| format!("{e}; pass --taskcluster-schemas DIR (a folder with Taskcluster's schemas) or --root-url URL (your deployment serves them)"))?;
         // Their `$schema` is Taskcluster's own metaschema (draft-06 based; aws-provisioner's is
         // draft-04): validate with draft 6 and give every schema an absolute id to resolve against.
         let draft = if rel.starts_with("aws-provisioner") {
@@ -221,7 +270,7 @@ impl TcSchema {
             .with_draft(draft)
             .with_retriever(Folder(source.clone()))
             .build(&schema)
-            .map_err(|e| format!("cannot compile {}: {e}", path.display()))?;
+            .map_err(|e| format!("cannot compile {rel} of {}: {e}", source.describe()))?;
         Ok(TcSchema {
             validator,
             name: rel.to_string(),

@@ -36,13 +36,14 @@ pub struct Args {
     /// TASKCLUSTER_ROOT_URL): what the Pulse-triggered hook gates when a pool changes.
     #[arg(long = "pool-id", value_name = "WORKER_POOL_ID", group = "proposal")]
     pool_ids: Vec<String>,
-    /// Provider ids that are worker-manager AWS providers; fetched pools of other providers are
-    /// left out (with a note).
-    #[arg(
-        long = "aws-provider",
-        value_name = "PROVIDER_ID",
-        default_value = "aws"
-    )]
+    /// Which implementation a worker-manager providerId runs, ID=KIND (KIND aws, google, azure;
+    /// another name, e.g. static, is a provider checker does not model: its pools are
+    /// "unknown"). Firefox CI's are known: aws=aws, fxci-level1-gcp=google,
+    /// fxci-level3-gcp=google, azure2=azure, azure_trusted=azure.
+    #[arg(long = "provider-kind", value_name = "ID=KIND")]
+    provider_kinds: Vec<String>,
+    /// Deprecated: the same as --provider-kind ID=aws.
+    #[arg(long = "aws-provider", value_name = "PROVIDER_ID", hide = true)]
     aws_providers: Vec<String>,
     /// 2018 aws-provisioner worker type definitions (JSON or YAML), rendered with a manifest's naming rules.
     #[arg(long = "worker-types", value_name = "PATH", group = "proposal")]
@@ -115,17 +116,12 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
                 "--pool-id fetches the pool from worker-manager: give --root-url URL (or set TASKCLUSTER_ROOT_URL)",
             ));
         };
-        let (files, skipped) =
-            checker::gate::fetch_pools(root, &a.pool_ids, &a.aws_providers, fetched.path())?;
-        for s in &skipped {
-            eprintln!("note: {s}");
-        }
-        if files.is_empty() {
-            eprintln!("checker gate: no AWS worker pool to gate → exit 0");
-            return Ok(ExitStatus::Clean);
-        }
-        pools = files;
+        pools = checker::gate::fetch_pools(root, &a.pool_ids, fetched.path())?;
     }
+    let mut kinds: Vec<String> = a.aws_providers.iter().map(|id| format!("{id}=aws")).collect();
+    kinds.extend(a.provider_kinds.iter().cloned());
+    let provider_kinds =
+        checker::proposal::ProviderKinds::with(&kinds).map_err(checker::Error::usage)?;
     let req = GateRequest {
         contracts: a.contracts.contracts.clone(),
         proposed: a.proposed.clone(),
@@ -135,6 +131,7 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         worker_types: a.worker_types.clone(),
         provider: a.provider.clone(),
         regions: a.regions.clone(),
+        provider_kinds,
         root_url: root_url
             .clone()
             .unwrap_or_else(|| "https://taskcluster.example.com".into()),

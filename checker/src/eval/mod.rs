@@ -224,6 +224,15 @@ pub fn evaluate(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Ev
     ev.finish(set)
 }
 
+/// [`evaluate`] without the search for reads no instance carries: for a part of a fleet whose
+/// whole was evaluated already (the gate's verdict per pool).
+pub fn evaluate_part(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> Evaluation {
+    let mut ev = Evaluator::new(set, now);
+    ev.unseen = unseen::Tracker::default();
+    ev.add(set, fleet);
+    ev.finish(set)
+}
+
 /// An evaluation fed a fleet a part at a time (a page, a region), in any order and on any
 /// thread, with only aggregates kept: the same [`Evaluation`] as [`evaluate`] of all the parts.
 /// Evaluators of parts merge ([`Evaluator::merge`]).

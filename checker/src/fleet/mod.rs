@@ -4,7 +4,7 @@
 //! as JSON when it is JSON, and secret fields are replaced by a marker and a short hash before
 //! the record exists: nothing downstream can leak what it never held.
 
-use crate::output::{Cloud, Ec2Field, Field, OutputPath};
+use crate::output::{AzureValues, Cloud, Ec2Field, Field, GceValues, OutputPath};
 use base64::Engine;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -33,9 +33,27 @@ pub struct Instance {
     pub tags: BTreeMap<String, String>,
     /// Decoded, secret-free user-data.
     pub user_data: UserData,
-    /// Fields that cannot be known, with why (a proposal's public IPv4 when its subnet's
-    /// mapping is not declared). Recorded and live instances have none.
-    pub unknown: Option<Box<BTreeMap<Field, String>>>,
+    /// Outputs that cannot be known, with why (a proposal's public IPv4 when its subnet's
+    /// mapping is not declared; the tags of a VM an undescribed ARM template deploys).
+    /// Recorded and live instances have none.
+    pub unknown: Option<Box<BTreeMap<Unknowable, String>>>,
+}
+
+/// What of a record can be unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unknowable {
+    /// One of the cloud's fields.
+    Field(Field),
+    /// Every tag (label).
+    Tags,
+    /// The user-data (GCE's `taskcluster` metadata, Azure's customData).
+    UserData,
+}
+
+impl From<Field> for Unknowable {
+    fn from(f: Field) -> Self {
+        Unknowable::Field(f)
+    }
 }
 
 /// A record's cloud-specific fields: one variant per cloud, each the cloud's table of values.
@@ -43,6 +61,10 @@ pub struct Instance {
 pub enum CloudFields {
     /// EC2's fields ([`checker_ec2::Ec2Field`]).
     Ec2(checker_ec2::Values),
+    /// GCE's fields ([`crate::output::GceField`]).
+    Gce(GceValues),
+    /// Azure's fields ([`crate::output::AzureField`]).
+    Azure(AzureValues),
 }
 
 impl Default for CloudFields {
@@ -56,6 +78,8 @@ impl CloudFields {
     pub fn cloud(&self) -> Cloud {
         match self {
             CloudFields::Ec2(_) => Cloud::Ec2,
+            CloudFields::Gce(_) => Cloud::Gce,
+            CloudFields::Azure(_) => Cloud::Azure,
         }
     }
 
@@ -67,6 +91,9 @@ impl CloudFields {
                 Some(v.get(Ec2Field::State).unwrap_or("running"))
             }
             (CloudFields::Ec2(v), Field::Ec2(f)) => v.get(f),
+            (CloudFields::Gce(v), Field::Gce(f)) => v.get(f as usize),
+            (CloudFields::Azure(v), Field::Azure(f)) => v.get(f as usize),
+            _ => None,
         }
     }
 
@@ -74,6 +101,9 @@ impl CloudFields {
     pub fn set(&mut self, f: Field, value: String) {
         match (self, f) {
             (CloudFields::Ec2(v), Field::Ec2(f)) => v.set(f, value),
+            (CloudFields::Gce(v), Field::Gce(f)) => v.set(f as usize, value),
+            (CloudFields::Azure(v), Field::Azure(f)) => v.set(f as usize, value),
+            _ => {}
         }
     }
 }
@@ -202,11 +232,26 @@ pub fn json_type(v: &Value) -> &'static str {
 }
 
 impl Instance {
+    /// An empty record of `cloud`.
+    pub fn of_cloud(cloud: Cloud) -> Instance {
+        Instance {
+            fields: match cloud {
+                Cloud::Ec2 => CloudFields::Ec2(checker_ec2::Values::default()),
+                Cloud::Gce => CloudFields::Gce(GceValues::default()),
+                Cloud::Azure => CloudFields::Azure(AzureValues::default()),
+            },
+            ..Default::default()
+        }
+    }
+
     /// Marks a field as not knowable, with why.
     pub fn set_unknown(&mut self, field: impl Into<Field>, why: String) {
-        self.unknown
-            .get_or_insert_default()
-            .insert(field.into(), why);
+        self.set_unknowable(Unknowable::Field(field.into()), why);
+    }
+
+    /// Marks a field, the tags or the user-data as not knowable, with why.
+    pub fn set_unknowable(&mut self, what: Unknowable, why: String) {
+        self.unknown.get_or_insert_default().insert(what, why);
     }
 
     /// The cloud the record is of.
@@ -228,6 +273,8 @@ impl Instance {
     pub fn zone(&self) -> Option<&str> {
         match &self.fields {
             CloudFields::Ec2(v) => v.get(Ec2Field::AvailabilityZone),
+            CloudFields::Gce(v) => v.get(crate::output::GceField::Zone as usize),
+            CloudFields::Azure(_) => None,
         }
     }
 
@@ -241,10 +288,15 @@ impl Instance {
 
     /// Reads one output.
     pub fn read(&self, path: &OutputPath) -> Read<'_> {
-        if let (OutputPath::Field(f), Some(u)) = (path, &self.unknown)
-            && let Some(why) = u.get(f)
-        {
-            return Read::Unknown(Cow::Borrowed(why));
+        if let Some(u) = &self.unknown {
+            let what = match path {
+                OutputPath::Field(f) => Unknowable::Field(*f),
+                OutputPath::Tag(_) => Unknowable::Tags,
+                OutputPath::UserData(_) => Unknowable::UserData,
+            };
+            if let Some(why) = u.get(&what) {
+                return Read::Unknown(Cow::Borrowed(why));
+            }
         }
         match path {
             OutputPath::Field(f) => match self.fields.get(*f) {

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 mod changes;
 mod git;
+mod pools;
 mod run;
 pub use changes::manifest_changes;
 pub use run::{GateRequest, fetch_pool_file, fetch_pools, run};

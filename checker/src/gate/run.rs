@@ -32,6 +32,8 @@ pub struct GateRequest {
     pub worker_types: Vec<PathBuf>,
     /// The provider manifest whose naming rules `worker_types` use.
     pub provider: Option<String>,
+    /// Which implementation each worker-manager `providerId` runs (`--provider-kind`).
+    pub provider_kinds: crate::proposal::ProviderKinds,
     /// Regions to render a manifest in.
     pub regions: Vec<String>,
     /// rootUrl worker-manager puts in user-data.
@@ -61,6 +63,8 @@ struct Rendered {
     warnings: Vec<String>,
     /// Groups the proposal brings (its own pools): known to their provider from now on.
     known: BTreeMap<String, BTreeSet<String>>,
+    /// The pools proposed (`--pools`), their launch refusals and those not modelled.
+    pools: Option<crate::proposal::RenderedPools>,
 }
 
 /// Runs the gate; the report's exit status is the verdicts' (0 under `dry_run`).
@@ -129,7 +133,7 @@ pub fn run(req: &GateRequest) -> Result<Report> {
         )),
         _ => None,
     };
-    let verdicts = super::verdicts(
+    let mut verdicts = super::verdicts(
         &set,
         &r.records,
         &report,
@@ -138,6 +142,22 @@ pub fn run(req: &GateRequest) -> Result<Report> {
         &ignore,
         req.judgement.fail_on_warn,
     );
+    let pool_verdicts = match &r.pools {
+        Some(p) => {
+            verdicts.extend(super::pools::unmodelled_verdict(&p.unmodelled));
+            super::pools::pool_verdicts(&super::pools::PoolInputs {
+                set: &set,
+                records: &r.records,
+                pools: &p.pools,
+                refusals: &p.refusals,
+                unmodelled: &p.unmodelled,
+                ignore: &ignore,
+                judgement: req.judgement,
+                now: req.now,
+            })
+        }
+        None => Vec::new(),
+    };
     let status = super::exit_status(&verdicts);
     report.gate = Some(GateSection {
         proposal: r.label,
@@ -153,6 +173,7 @@ pub fn run(req: &GateRequest) -> Result<Report> {
         verdicts,
         changes: r.changes,
         warnings: r.warnings,
+        pools: pool_verdicts,
     });
     report.summary.exit_code = if req.dry_run {
         ExitStatus::Clean
@@ -271,30 +292,12 @@ fn render(
 }
 
 /// Fetches worker pool definitions from the worker-manager API of `root_url` into `dir` (one
-/// file each, as `--pools` reads them), leaving out pools of providers not in `aws_providers`.
-/// Returns the files and, for each pool left out, why.
-pub fn fetch_pools(
-    root_url: &str,
-    ids: &[String],
-    aws_providers: &[String],
-    dir: &Path,
-) -> Result<(Vec<PathBuf>, Vec<String>)> {
+/// file each, as `--pools` reads them), whatever their provider: the gate judges each by its
+/// provider's implementation, and a pool of one it does not model is "unknown", not skipped.
+pub fn fetch_pools(root_url: &str, ids: &[String], dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    let mut skipped = Vec::new();
     for id in ids {
         let mut v = crate::taskcluster::worker_pool(root_url, id)?;
-        let provider = v
-            .get("providerId")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        if !aws_providers.contains(&provider) {
-            skipped.push(format!(
-                "worker pool {id} is managed by provider {provider:?}, not an AWS provider ({}): nothing to gate",
-                aws_providers.join(", ")
-            ));
-            continue;
-        }
         if let Some(o) = v.as_object_mut() {
             o.insert("workerPoolId".into(), id.clone().into());
         }
@@ -304,7 +307,7 @@ pub fn fetch_pools(
         crate::fsio::write_output(&text, Some(&file))?;
         files.push(file);
     }
-    Ok((files, skipped))
+    Ok(files)
 }
 
 /// Downloads a pool file (one pool, or an array of pools: a CI task's artifact) given as a URL
@@ -335,8 +338,15 @@ const WORKER_MANAGER: &str = "worker-manager";
 
 fn render_pools(req: &GateRequest, set: &ContractSet) -> Result<Rendered> {
     let secrets = set.secret_policy();
-    let pools =
-        crate::proposal::render_pools(&req.pools, schemas(req)?, &req.root_url, set, &secrets)?;
+    let mut pools =
+        crate::proposal::render_pools(
+        &req.pools,
+        schemas(req)?,
+        &req.root_url,
+        set,
+        &secrets,
+        &req.provider_kinds,
+    )?;
     let mut known: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for rec in &pools.records {
         let g = crate::snapshot::group_of(set, rec);
@@ -378,18 +388,19 @@ fn render_pools(req: &GateRequest, set: &ContractSet) -> Result<Rendered> {
             f
         })
         .collect();
-    let warnings = Diagnostics(pools.warnings)
+    let warnings = Diagnostics(std::mem::take(&mut pools.warnings))
         .located()
         .0
         .iter()
         .map(|d| d.to_string())
         .collect();
     Ok(Rendered {
-        records: pools.records,
+        records: std::mem::take(&mut pools.records),
         label: format!("worker pools {}", paths(&req.pools)),
         refused,
         warnings,
         known,
+        pools: Some(pools),
         ..Default::default()
     })
 }
@@ -438,7 +449,7 @@ fn render_manifest_revision(
 }
 
 /// A proposal's records as a source: one part per region.
-fn proposal_source(recs: &[Instance]) -> SourceInfo {
+pub(super) fn proposal_source(recs: &[Instance]) -> SourceInfo {
     let mut by_region: BTreeMap<&str, usize> = BTreeMap::new();
     for r in recs {
         *by_region.entry(r.region.as_str()).or_default() += 1;

@@ -109,7 +109,7 @@ fn condition_filter(c: &Condition) -> Option<(String, BTreeSet<String>)> {
     let name = |p: &OutputPath| match p {
         OutputPath::Tag(t) => Some(format!("tag:{t}")),
         OutputPath::Field(Field::Ec2(f)) => f.spec().filter.map(str::to_string),
-        OutputPath::UserData(_) => None,
+        OutputPath::Field(_) | OutputPath::UserData(_) => None,
     };
     match c {
         Condition::Equals(p, v) => Some((name(p)?, [v.clone()].into())),

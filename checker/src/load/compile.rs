@@ -5,7 +5,7 @@
 use super::{str_at, strings};
 use crate::contract::*;
 use crate::diag::Diagnostic;
-use crate::output::OutputPath;
+use crate::output::{Cloud, OutputPath};
 use regex::Regex;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -17,6 +17,8 @@ pub(super) struct Compiler<'d> {
     pub(super) file: PathBuf,
     /// The file's text, parsed once to locate what is compiled (clauses, promises).
     pub(super) locator: Option<crate::diag::Locator>,
+    /// The cloud of the contract being compiled: its outputs must be that cloud's.
+    pub(super) cloud: Cloud,
 }
 
 impl Compiler<'_> {
@@ -29,6 +31,29 @@ impl Compiler<'_> {
     pub(super) fn start(&mut self, file: &std::path::Path, text: Option<String>) {
         self.file = file.to_path_buf();
         self.locator = text.map(crate::diag::Locator::new);
+        self.cloud = Cloud::Ec2;
+    }
+
+    /// Reads the contract's `cloud` (its provider's for a consumer that selects one, when it
+    /// does not say; saying another is an error) and compiles the rest for that cloud.
+    pub(super) fn set_cloud(&mut self, v: &Value, inherited: Option<Cloud>) {
+        let said = v.get("cloud").and_then(Value::as_str);
+        let cloud = match said.map(|s| (s, Cloud::by_name(s))) {
+            Some((_, Some(c))) => c,
+            Some((s, None)) => {
+                self.err("/cloud", format!("\"{s}\" is not a cloud checker reads"), "write ec2, gce or azure");
+                inherited.unwrap_or_default()
+            }
+            None => inherited.unwrap_or_default(),
+        };
+        if let Some(p) = inherited.filter(|p| *p != cloud) {
+            self.err(
+                "/cloud",
+                format!("the consumer says cloud {}, but the provider it selects is about {}", cloud.name(), p.name()),
+                "remove `cloud` (a consumer has its provider's cloud) or select another provider",
+            );
+        }
+        self.cloud = cloud;
     }
 }
 
@@ -79,6 +104,15 @@ impl Compiler<'_> {
     pub(super) fn output(&mut self, v: Option<&Value>, ptr: &str) -> Option<OutputPath> {
         let s = v.and_then(Value::as_str)?;
         match OutputPath::parse(s) {
+            Ok(OutputPath::Field(f)) if !f.of(self.cloud) => {
+                let theirs: Vec<&str> = self.cloud.fields().map(|f| f.name()).collect();
+                self.err(
+                    ptr,
+                    format!("`{s}` is a field of {}, and this contract is about {} instances", f.cloud().name(), self.cloud.name()),
+                    format!("{} fields are: {}, region; set `cloud` if the contract is about another cloud", self.cloud.name(), theirs.join(", ")),
+                );
+                None
+            }
             Ok(p) => Some(p),
             Err(e) => {
                 self.err(ptr, e.message, e.hint);
@@ -214,9 +248,10 @@ impl Compiler<'_> {
             },
             _ => None,
         };
+        let cloud = self.cloud;
         let states = match v.get("states").and_then(Value::as_array) {
             Some(a) => strings(a),
-            None => DEFAULT_STATES.iter().map(|s| s.to_string()).collect(),
+            None => cloud.default_states().iter().map(|s| s.to_string()).collect(),
         };
         let mut conditions = Vec::new();
         for (i, c) in v
@@ -232,6 +267,7 @@ impl Compiler<'_> {
             }
         }
         ok.then_some(Selector {
+            cloud,
             provider,
             states,
             conditions,
@@ -246,6 +282,7 @@ impl Compiler<'_> {
             .and_then(Value::as_str);
         let provider = provider_name.and_then(|n| set.providers.iter().find(|p| p.name == n));
         // The consumer's own sets (OCC's manifest names are OCC's, not a provider's) first.
+        self.set_cloud(v, provider.map(|p| p.cloud));
         let own = self.named_sets(v);
         let lookup = |name: &str| -> Option<SetRef> {
             if let Some(s) = own.get(name) {

@@ -311,6 +311,7 @@ fn compile_all(
         diags,
         file: PathBuf::new(),
         locator: None,
+        cloud: crate::output::Cloud::Ec2,
     };
     for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "provider") {
         c.start(f, texts.remove(f));

@@ -15,6 +15,7 @@ impl Compiler<'_> {
     pub(super) fn provider(&mut self, v: &Value) -> Option<Provider> {
         let name = str_at(v, "name");
         let before = self.diags.len();
+        self.set_cloud(v, None);
         // Sets first: variables and the selector refer to them.
         let sets = self.named_sets(v);
         let own_sets = |n: &str| {
@@ -40,6 +41,7 @@ impl Compiler<'_> {
         }
         let outputs = self.provider_outputs(v, &variables);
         let launch = self.launch_defaults(v, &sets);
+        let arm_templates = self.arm_templates(v);
         if self.diags.len() > before {
             return None;
         }
@@ -54,7 +56,40 @@ impl Compiler<'_> {
             sets,
             outputs,
             launch,
+            cloud: self.cloud,
+            arm_templates,
         })
+    }
+
+    /// `armTemplates`: what the ARM templates the provider's Azure pools deploy do.
+    fn arm_templates(&mut self, v: &Value) -> Vec<crate::contract::ArmTemplate> {
+        let mut out = Vec::new();
+        for (i, t) in v
+            .get("armTemplates")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let spec = str_at(t, "templateSpec").unwrap_or_default();
+            if let Err(e) = globset::Glob::new(&spec) {
+                self.err(
+                    format!("/armTemplates/{i}/templateSpec"),
+                    format!("\"{spec}\" is not a usable pattern: {e}"),
+                    "write the template's id; `*` matches any run of characters",
+                );
+                continue;
+            }
+            let flag = |k: &str| t.get(k).and_then(Value::as_bool).unwrap_or(false);
+            out.push(crate::contract::ArmTemplate {
+                template_spec: spec,
+                applies_tags: flag("appliesTags"),
+                custom_data: flag("customData"),
+                public_ip: flag("publicIp"),
+                source: str_at(t, "source").unwrap_or_default(),
+            });
+        }
+        out
     }
 
     /// `launchDefaults`: the subnets that map a public IPv4 (a set name) and the account's

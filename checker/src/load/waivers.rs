@@ -79,6 +79,10 @@ impl Compiler<'_> {
                 );
                 continue;
             };
+            // A waiver's selector is about its consumer's cloud.
+            if let Some(c) = set.consumer(&consumer) {
+                self.cloud = c.selector.cloud;
+            }
             let selector = match w.get("selector") {
                 Some(s) => match self.selector(s, &format!("{ptr}/selector"), Some(set), &union) {
                     Some(s) => Some(s),

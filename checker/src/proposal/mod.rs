@@ -11,10 +11,17 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod aws;
+mod azure;
+mod google;
 mod jsonb;
 mod pools;
+mod providers;
 mod worker_types;
-pub use pools::{LaunchRefusal, RefusalKind, RenderedPools, render_pools};
+pub use pools::{
+    LaunchRefusal, ProposedPool, RefusalKind, RenderedPools, Unmodelled, render_pools,
+};
+pub use providers::{ProviderKind, ProviderKinds};
 pub use worker_types::render_worker_types;
 
 /// The value an untemplated, non-secret output gets: the provider sets it, we cannot know it.
@@ -130,7 +137,7 @@ pub fn render_one(
             .iter()
             .any(|o| o.path == OutputPath::Field(f.into()))
     };
-    let metadata = pools::metadata(&Value::Null, defaults);
+    let metadata = aws::metadata(&Value::Null, defaults);
     for (f, v) in [
         (Ec2Field::HttpTokens, metadata.http_tokens),
         (Ec2Field::HttpEndpoint, metadata.http_endpoint),
@@ -148,7 +155,7 @@ pub fn render_one(
         }
     }
     if !promised(Ec2Field::PublicIp) {
-        match pools::default_public_ip(defaults, None) {
+        match aws::default_public_ip(defaults, None) {
             Ok(true) => inst.set_field(Ec2Field::PublicIp, pools::ASSIGNED_AT_LAUNCH.into()),
             Ok(false) => {}
             Err(why) => inst.set_unknown(Ec2Field::PublicIp, why),

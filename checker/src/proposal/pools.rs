@@ -1,19 +1,20 @@
-//! Taskcluster worker-manager pool definitions rendered as worker-manager's AWS provider would
-//! launch them: one record per launch configuration, with the tags, user-data and launch
-//! parameters worker-manager sends to RunInstances, and the launches it would refuse.
+//! Taskcluster worker-manager pool definitions rendered as worker-manager would launch them:
+//! one record per launch configuration, by the provider implementation the pool's
+//! `providerId` names (AWS, Google, Azure: `aws.rs`, `google.rs`, `azure.rs`), and the launches
+//! it would refuse. A pool of a provider checker does not model gets no records and an
+//! "unknown" verdict, never a silent pass.
 //!
-//! Modelled on taskcluster/taskcluster `services/worker-manager/src/providers/aws.js`,
-//! `provision()`, commit 9d59eb59f6fd0912075c194100d8910f2da40f52 (the commit of the schemas
-//! the pools are validated against); see docs/taskcluster.md for each fact and its lines.
+//! Modelled on taskcluster/taskcluster `services/worker-manager/src/providers/`, commit
+//! 9d59eb59f6fd0912075c194100d8910f2da40f52 (the commit of the schemas the pools are validated
+//! against); see docs/taskcluster.md and docs/firefox-ci-2026.md for each fact and its lines.
 
-use super::{json_files, jsonb, read_value};
-use crate::contract::{ContractSet, LaunchDefaults};
+use super::providers::{ProviderKind, ProviderKinds};
+use super::{json_files, read_value};
+use crate::contract::ContractSet;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::fleet::{Instance, MetadataOptions, SecretPolicy, UserData, security_group_list};
-use crate::output::Ec2Field;
+use crate::fleet::{Instance, SecretPolicy};
 use crate::tcschema::TcSchema;
-use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// The most user-data worker-manager sends: it refuses a launch configuration whose JSON
@@ -41,6 +42,22 @@ pub enum RefusalKind {
     DuplicateTagKey,
     /// User-data over [`USER_DATA_LIMIT`]: worker-manager reports a creation error instead.
     UserDataTooLong,
+    /// GCE: the instance name worker-manager derives from the pool id is not a valid name.
+    InvalidInstanceName,
+    /// GCE: a label key or value GCE refuses (characters, case, over 63 characters).
+    InvalidLabel,
+    /// GCE: more than 64 labels on one resource.
+    TooManyLabels,
+    /// GCE: labels on a SCRATCH (local SSD) disk, which GCE refuses (taskcluster#6958).
+    LabelsOnLocalSsd,
+    /// GCE: a metadata key twice (the pool's own `taskcluster` item beside worker-manager's).
+    DuplicateMetadataKey,
+    /// Azure: more than 50 tags on one resource.
+    TooManyTags,
+    /// Azure: a tag name over 512 or a value over 256 characters.
+    TagTooLong,
+    /// Azure: no location (`armDeployment.parameters.location.value`, or `location`).
+    NoLocation,
 }
 
 impl RefusalKind {
@@ -49,6 +66,14 @@ impl RefusalKind {
         match self {
             RefusalKind::DuplicateTagKey => "duplicate-tag-key",
             RefusalKind::UserDataTooLong => "user-data-too-long",
+            RefusalKind::InvalidInstanceName => "invalid-instance-name",
+            RefusalKind::InvalidLabel => "invalid-label",
+            RefusalKind::TooManyLabels => "too-many-labels",
+            RefusalKind::LabelsOnLocalSsd => "labels-on-local-ssd",
+            RefusalKind::DuplicateMetadataKey => "duplicate-metadata-key",
+            RefusalKind::TooManyTags => "too-many-tags",
+            RefusalKind::TagTooLong => "tag-too-long",
+            RefusalKind::NoLocation => "no-location",
         }
     }
 }
@@ -70,36 +95,6 @@ pub struct LaunchRefusal {
     pub pointer: String,
 }
 
-/// The user-data fields config-aws.json forbids in `additionalUserData` (`{not: {}}`):
-/// worker-manager sets them itself. `launchConfigId` is not among them: it is overwritten.
-const RESERVED_USER_DATA: [&str; 5] = [
-    "rootUrl",
-    "workerPoolId",
-    "providerId",
-    "workerGroup",
-    "workerConfig",
-];
-
-/// The schema's words for a reserved field (`{} is not allowed for ...`) made plain.
-fn reserved_words(mut d: Diagnostic) -> Diagnostic {
-    let field = match &d.place {
-        crate::diag::Place::Pointer(p) | crate::diag::Place::Located(p, _, _) => p
-            .rsplit_once("/additionalUserData/")
-            .map(|(_, k)| k.to_string()),
-        _ => None,
-    };
-    if let Some(k) = field.filter(|k| RESERVED_USER_DATA.contains(&k.as_str())) {
-        d.message = format!(
-            "additionalUserData may not set \"{k}\": worker-manager sets it itself (Taskcluster's config-aws.json schema forbids it)"
-        );
-        d.hint = Some(format!(
-            "remove it; the reserved user-data fields are {}",
-            RESERVED_USER_DATA.join(", ")
-        ));
-    }
-    d
-}
-
 /// Pools rendered.
 #[derive(Debug, Default)]
 pub struct RenderedPools {
@@ -111,354 +106,108 @@ pub struct RenderedPools {
     pub warnings: Vec<Diagnostic>,
     /// The proposed pools' ids: known to the provider from now on.
     pub pool_ids: Vec<String>,
+    /// Every pool read, in order.
+    pub pools: Vec<ProposedPool>,
+    /// Pools whose provider checker does not model.
+    pub unmodelled: Vec<Unmodelled>,
+}
+
+/// A pool whose provider checker does not model: it has no records and no verdict but
+/// "unknown".
+#[derive(Debug, Clone)]
+pub struct Unmodelled {
+    /// The pool.
+    pub pool: String,
+    /// Its `providerId`.
+    pub provider_id: String,
+    /// Why it is not rendered.
+    pub why: String,
+    /// The pool definition.
+    pub file: PathBuf,
+    /// Where in it.
+    pub pointer: String,
+}
+
+/// One proposed pool: what it is and how many launch configurations it has.
+#[derive(Debug, Clone)]
+pub struct ProposedPool {
+    /// The pool id.
+    pub pool: String,
+    /// Its `providerId`.
+    pub provider_id: String,
+    /// The provider implementation (`aws`, `google`, `azure`), or `None` when not modelled.
+    pub kind: Option<ProviderKind>,
+    /// Its launch configurations.
+    pub launch_configs: usize,
+    /// Its records: `RenderedPools::records[records]`.
+    pub records: std::ops::Range<usize>,
+    /// The pool definition.
+    pub file: PathBuf,
+    /// Where in it.
+    pub pointer: String,
 }
 
 /// The pool a launch configuration belongs to.
-struct Pool<'a> {
-    id: &'a str,
-    provider_id: &'a str,
-    owner: &'a str,
-    file: &'a Path,
+pub(super) struct Pool<'a> {
+    pub(super) id: &'a str,
+    pub(super) provider_id: &'a str,
+    pub(super) owner: &'a str,
+    pub(super) file: &'a Path,
     /// Its pointer in the file (`""`, or `/3` in a bundle).
-    base: &'a str,
+    pub(super) base: &'a str,
 }
 
-/// The `Tags` of every TagSpecification of `resource`, concatenated, as aws.js does.
-fn spec_tags(launch: &Value, resource: &str) -> Vec<(String, String)> {
-    let mut tags = Vec::new();
-    for spec in launch
-        .get("TagSpecifications")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|s| s.get("ResourceType").and_then(Value::as_str) == Some(resource))
-    {
-        for t in spec
-            .get("Tags")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let (Some(k), Some(v)) = (
-                t.get("Key").and_then(Value::as_str),
-                t.get("Value").and_then(Value::as_str),
-            ) {
-                tags.push((k.to_string(), v.to_string()));
-            }
-        }
-    }
-    tags
-}
-
-/// Keys that occur more than once, sorted.
-fn duplicates(tags: &[(String, String)]) -> Vec<String> {
-    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
-    for (k, _) in tags {
-        *count.entry(k).or_default() += 1;
-    }
-    count
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|(k, _)| k.to_string())
-        .collect()
-}
-
-/// The public IPv4 a launch gets: the first network interface's `AssociatePublicIpAddress`,
-/// else the subnet's `MapPublicIpOnLaunch` as the provider manifest declares it.
-fn public_ip(launch: &Value, defaults: Option<&LaunchDefaults>) -> Result<bool, String> {
-    let nic = launch
-        .get("NetworkInterfaces")
-        .and_then(Value::as_array)
-        .and_then(|a| {
-            a.iter()
-                .find(|n| n.get("DeviceIndex").and_then(Value::as_u64) == Some(0))
-                .or_else(|| a.first())
-        });
-    if let Some(b) = nic
-        .and_then(|n| n.get("AssociatePublicIpAddress"))
-        .and_then(Value::as_bool)
-    {
-        return Ok(b);
-    }
-    let subnet = nic
-        .and_then(|n| n.get("SubnetId"))
-        .or_else(|| launch.get("SubnetId"))
-        .and_then(Value::as_str);
-    if let (Some(subnet), Some(set)) = (subnet, defaults.and_then(|d| d.public_ip_subnets.as_ref()))
-    {
-        return Ok(set.contains(subnet));
-    }
-    default_public_ip(defaults, subnet)
-}
-
-/// The provider's declared answer for a launch nothing else decides, or why it is unknown.
-pub(crate) fn default_public_ip(
-    defaults: Option<&LaunchDefaults>,
-    subnet: Option<&str>,
-) -> Result<bool, String> {
-    if let Some(b) = defaults.and_then(|d| d.public_ip) {
-        return Ok(b);
-    }
-    Err(match subnet {
-        Some(subnet) => format!("whether subnet {subnet} maps a public IPv4 on launch is not declared: list the subnets that do under the provider manifest's launchDefaults.publicIpSubnets (or set launchDefaults.publicIpv4)"),
-        None => "the launch names no subnet and the provider manifest declares no launchDefaults.publicIpv4, so whether it gets a public IPv4 is not known".into(),
-    })
-}
-
-/// What the launch's `MetadataOptions` are: the launch configuration's, else the manifest's
-/// declared account defaults, else EC2's documented defaults (optional, enabled, 1).
-pub(crate) fn metadata(launch: &Value, defaults: Option<&LaunchDefaults>) -> MetadataOptions {
-    let given = launch.get("MetadataOptions");
-    let pick = |k: &str, d: Option<&String>, ec2: &str| -> Option<String> {
-        match given.and_then(|m| m.get(k)) {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            _ => Some(d.cloned().unwrap_or_else(|| ec2.to_string())),
-        }
-    };
-    let d = defaults.map(|d| &d.metadata);
-    MetadataOptions {
-        http_tokens: pick(
-            "HttpTokens",
-            d.and_then(|m| m.http_tokens.as_ref()),
-            "optional",
-        ),
-        http_endpoint: pick(
-            "HttpEndpoint",
-            d.and_then(|m| m.http_endpoint.as_ref()),
-            "enabled",
-        ),
-        hop_limit: pick(
-            "HttpPutResponseHopLimit",
-            d.and_then(|m| m.hop_limit.as_ref()),
-            "1",
-        ),
-    }
-}
-
-/// The first provider selecting `inst` that declares launch defaults.
-fn defaults_for<'s>(set: &'s ContractSet, inst: &Instance) -> Option<&'s LaunchDefaults> {
-    set.providers
-        .iter()
-        .filter(|p| set.selects(&p.selector, inst))
-        .find_map(|p| p.launch.as_ref())
-}
-
-/// Tags as sent: key, value, in order.
-type Tags = Vec<(String, String)>;
-
-/// The instance tags worker-manager sends, or the resource (`instance`, `volume`) and the keys
-/// that would occur twice.
-fn launch_tags(pool: &Pool<'_>, launch: &Value) -> Result<Tags, (&'static str, Vec<String>)> {
-    let own = [
-        ("CreatedBy", format!("taskcluster-wm-{}", pool.provider_id)),
-        ("Owner", pool.owner.to_string()),
-        ("ManagedBy", "taskcluster".to_string()),
-        ("Name", pool.id.to_string()),
-        ("WorkerPoolId", pool.id.to_string()),
-    ];
-    let mut instance = spec_tags(launch, "instance");
-    instance.extend(own.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    let mut volume = spec_tags(launch, "volume");
-    volume.extend(own.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    for (what, list) in [("instance", &instance), ("volume", &volume)] {
-        let dup = duplicates(list);
-        if !dup.is_empty() {
-            return Err((what, dup));
-        }
-    }
-    Ok(instance)
-}
-
-/// The user-data JSON worker-manager sends: `JSON.stringify({...additionalUserData, rootUrl,
-/// workerPoolId, providerId, workerGroup, launchConfigId, workerConfig})`. A reserved key the
-/// pool also sets keeps its place and takes worker-manager's value, as in JavaScript
-/// (serde_json's map keeps insertion order).
-fn user_data_text(
-    pool: &Pool<'_>,
-    lc: &Value,
-    ptr: &str,
-    region: &str,
-    lc_id: &str,
-    root_url: &str,
-    warnings: &mut Vec<Diagnostic>,
-) -> String {
-    let mut ud = Map::new();
-    let additional = lc.get("additionalUserData").and_then(Value::as_object);
-    for (k, v) in additional.into_iter().flatten() {
-        ud.insert(k.clone(), v.clone());
-    }
-    if additional.is_some_and(|m| m.contains_key("launchConfigId")) {
-        warnings.push(
-            Diagnostic::at(pool.file, format!("{ptr}/additionalUserData/launchConfigId"), format!("worker-manager overwrites additionalUserData.launchConfigId with the launch configuration's id ({lc_id}); the value here never reaches the instance"))
-                .hint("remove it; to name the launch configuration, set workerManager.launchConfigId"),
-        );
-    }
-    ud.insert("rootUrl".into(), root_url.into());
-    ud.insert("workerPoolId".into(), pool.id.into());
-    ud.insert("providerId".into(), pool.provider_id.into());
-    ud.insert("workerGroup".into(), region.into());
-    ud.insert("launchConfigId".into(), lc_id.into());
-    ud.insert(
-        "workerConfig".into(),
-        lc.get("workerConfig").cloned().unwrap_or(json!({})),
-    );
-    Value::Object(ud).to_string()
-}
-
-/// The record of one launch: what RunInstances gets from the launch configuration.
-fn launched(
-    pool: &Pool<'_>,
-    launch: &Value,
-    region: String,
-    lc_id: &str,
-    tags: Tags,
-    user_data: &str,
-    secrets: &SecretPolicy,
-) -> Instance {
-    let az = launch
-        .get("Placement")
-        .and_then(|p| p.get("AvailabilityZone"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("{region}a"));
-    let groups: Vec<&str> = launch
-        .get("SecurityGroupIds")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    let spot = launch
-        .get("InstanceMarketOptions")
-        .and_then(|m| m.get("MarketType"))
-        .and_then(Value::as_str)
-        == Some("spot");
-    let mut i = Instance {
-        id: format!("proposed:{}:{region}:{lc_id}", pool.id),
-        region,
-        tags: tags.into_iter().collect(),
-        user_data: UserData::from_bytes(user_data.as_bytes(), secrets),
-        ..Default::default()
-    };
-    // The fields RunInstances takes under the path DescribeInstances reports them at.
-    for f in Ec2Field::all() {
-        let at = f.spec().launch.and_then(|path| {
-            path.iter()
-                .try_fold(launch, |v, k| v.get(k))
-                .and_then(Value::as_str)
-        });
-        if let Some(v) = at {
-            i.set_field(f, v.to_string());
-        }
-    }
-    i.set_field(Ec2Field::AvailabilityZone, az);
-    i.set_field(Ec2Field::State, "pending".into());
-    if let Some(g) = security_group_list(groups) {
-        i.set_field(Ec2Field::SecurityGroups, g);
-    }
-    if spot {
-        i.set_field(Ec2Field::InstanceLifecycle, "spot".into());
-    }
-    i
-}
-
-/// What worker-manager would put on an instance of launch configuration `i`, or why it would
-/// launch nothing.
-fn render_launch_config(
-    pool: &Pool<'_>,
-    i: usize,
-    lc: &Value,
-    cx: &RenderCx<'_>,
-    out: &mut RenderedPools,
-) {
-    let ptr = format!("{}/config/launchConfigs/{i}", pool.base);
-    let lc_id = jsonb::launch_config_id(pool.id, lc);
-    let region = lc
-        .get("region")
-        .and_then(Value::as_str)
-        .unwrap_or("us-east-1")
-        .to_string();
-    let launch = lc.get("launchConfig").cloned().unwrap_or(json!({}));
-    let refuse = |out: &mut RenderedPools, kind: RefusalKind, message: String, at: String| {
+impl Pool<'_> {
+    /// Records that launch configuration `lc_id` would launch nothing, and why.
+    pub(super) fn refuse(
+        &self,
+        out: &mut RenderedPools,
+        lc_id: &str,
+        kind: RefusalKind,
+        message: String,
+        pointer: String,
+    ) {
         out.refusals.push(LaunchRefusal {
-            pool: pool.id.to_string(),
-            launch_config_id: lc_id.clone(),
+            pool: self.id.to_string(),
+            launch_config_id: lc_id.to_string(),
             kind,
-            message,
-            file: pool.file.to_path_buf(),
-            pointer: at,
+            message: format!("pool {} launch configuration {lc_id}: {message}", self.id),
+            file: self.file.to_path_buf(),
+            pointer,
         });
-    };
-    let tags = match launch_tags(pool, &launch) {
-        Ok(t) => t,
-        Err((what, dup)) => {
-            refuse(
-                out,
-                RefusalKind::DuplicateTagKey,
-                format!(
-                    "pool {} launch configuration {lc_id} ({region}): the {what} tags would carry {} twice: worker-manager appends its own CreatedBy, Owner, ManagedBy, Name and WorkerPoolId to the pool's TagSpecifications without removing duplicates, and EC2 rejects a RunInstances call whose tags repeat a key, so this launch configuration launches nothing",
-                    pool.id,
-                    dup.join(", ")
-                ),
-                format!("{ptr}/launchConfig/TagSpecifications"),
-            );
-            return;
-        }
-    };
-    let text = user_data_text(
-        pool,
-        lc,
-        &ptr,
-        &region,
-        &lc_id,
-        cx.root_url,
-        &mut out.warnings,
-    );
-    if text.len() > USER_DATA_LIMIT {
-        refuse(
-            out,
-            RefusalKind::UserDataTooLong,
-            format!(
-                "pool {} launch configuration {lc_id} ({region}): its user-data would be {} bytes; worker-manager refuses more than {USER_DATA_LIMIT} (a \"User Data is too long\" creation error) and launches nothing",
-                pool.id,
-                text.len()
-            ),
-            ptr.clone(),
-        );
-        return;
     }
-    let mut inst = launched(pool, &launch, region, &lc_id, tags, &text, cx.secrets);
-    let defaults = defaults_for(cx.set, &inst);
-    let m = metadata(&launch, defaults);
-    for (f, v) in [
-        (Ec2Field::HttpTokens, m.http_tokens),
-        (Ec2Field::HttpEndpoint, m.http_endpoint),
-        (Ec2Field::HopLimit, m.hop_limit),
-    ] {
-        if let Some(v) = v {
-            inst.set_field(f, v);
-        }
+
+    /// The proposed record's id for launch configuration `lc_id` in `place`.
+    pub(super) fn record_id(&self, place: &str, lc_id: &str) -> String {
+        format!("proposed:{}:{place}:{lc_id}", self.id)
     }
-    match public_ip(&launch, defaults) {
-        Ok(true) => inst.set_field(Ec2Field::PublicIp, ASSIGNED_AT_LAUNCH.into()),
-        Ok(false) => {}
-        Err(why) => inst.set_unknown(Ec2Field::PublicIp, why),
-    }
-    out.records.push(inst);
 }
 
 /// What every launch configuration shares.
-struct RenderCx<'a> {
-    root_url: &'a str,
-    set: &'a ContractSet,
-    secrets: &'a SecretPolicy,
+pub(super) struct RenderCx<'a> {
+    pub(super) root_url: &'a str,
+    pub(super) set: &'a ContractSet,
+    pub(super) secrets: &'a SecretPolicy,
 }
 
-/// The two schemas a pool is validated against.
+/// The schemas pools are validated against: the request's, and one per provider
+/// implementation.
 struct PoolSchemas {
     request: TcSchema,
     aws: TcSchema,
+    google: TcSchema,
+    azure: TcSchema,
+}
+
+impl PoolSchemas {
+    fn config(&self, kind: ProviderKind) -> Option<&TcSchema> {
+        match kind {
+            ProviderKind::Aws => Some(&self.aws),
+            ProviderKind::Google => Some(&self.google),
+            ProviderKind::Azure => Some(&self.azure),
+            ProviderKind::Other(_) => None,
+        }
+    }
 }
 
 /// Validates and renders one pool definition, `v`, at `base` in file `f`.
@@ -467,11 +216,10 @@ fn one_pool(
     base: &str,
     v: &Value,
     schemas: &PoolSchemas,
-    cx: &RenderCx<'_>,
+    cx: &PoolsCx<'_>,
     diags: &mut Vec<Diagnostic>,
     out: &mut RenderedPools,
 ) {
-    let (request, aws) = (&schemas.request, &schemas.aws);
     let Some(pool_id) = v
         .get("workerPoolId")
         .and_then(Value::as_str)
@@ -490,72 +238,117 @@ fn one_pool(
         })
         .unwrap_or_default();
     let req = Value::Object(req);
+    let text = |k: &str| req.get(k).and_then(Value::as_str).unwrap_or("");
+    let provider_id = text("providerId").to_string();
+    let kind = cx.kinds.kind(&provider_id);
     let before = diags.len();
-    diags.extend(request.check(f, base, &req));
-    if let Some(cfg) = req.get("config") {
+    diags.extend(schemas.request.check(f, base, &req));
+    if let (Some(cfg), Some(schema)) = (req.get("config"), kind.as_ref().and_then(|k| schemas.config(k.clone()))) {
         diags.extend(
-            aws.check(f, &format!("{base}/config"), cfg)
+            schema
+                .check(f, &format!("{base}/config"), cfg)
                 .into_iter()
-                .map(reserved_words),
+                .map(super::aws::reserved_words),
         );
     }
     if diags.len() > before {
         return;
     }
-    let text = |k: &str| req.get(k).and_then(Value::as_str).unwrap_or("");
-    let pool = Pool {
-        id: &pool_id,
-        provider_id: if text("providerId").is_empty() {
-            "aws"
-        } else {
-            text("providerId")
-        },
-        owner: text("owner"),
-        file: f,
-        base,
-    };
-    for (i, lc) in req
+    let lcs: Vec<&Value> = req
         .get("config")
         .and_then(|c| c.get("launchConfigs"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .enumerate()
-    {
-        render_launch_config(&pool, i, lc, cx, out);
+        .collect();
+    out.pools.push(ProposedPool {
+        pool: pool_id.clone(),
+        provider_id: provider_id.clone(),
+        kind: kind.clone().filter(|k| !matches!(k, ProviderKind::Other(_))),
+        launch_configs: lcs.len(),
+        records: out.records.len()..out.records.len(),
+        file: f.to_path_buf(),
+        pointer: base.to_string(),
+    });
+    let pool = Pool {
+        id: &pool_id,
+        provider_id: &provider_id,
+        owner: text("owner"),
+        file: f,
+        base,
+    };
+    let render: fn(&Pool<'_>, usize, &Value, &RenderCx<'_>, &mut RenderedPools) = match kind {
+        Some(ProviderKind::Aws) => super::aws::render_launch_config,
+        Some(ProviderKind::Google) => super::google::render_launch_config,
+        Some(ProviderKind::Azure) => super::azure::render_launch_config,
+        Some(ProviderKind::Other(k)) => {
+            out.unmodelled.push(Unmodelled {
+                pool: pool_id.clone(),
+                provider_id: provider_id.clone(),
+                why: format!("its provider {provider_id:?} is a {k} provider, which checker does not model: what it puts on instances is unknown"),
+                file: f.to_path_buf(),
+                pointer: format!("{base}/providerId"),
+            });
+            return;
+        }
+        None => {
+            out.unmodelled.push(Unmodelled {
+                pool: pool_id.clone(),
+                provider_id: provider_id.clone(),
+                why: format!("its provider {provider_id:?} is not one checker knows the implementation of (known: {}); pass --provider {provider_id}=aws|google|azure", cx.kinds.describe()),
+                file: f.to_path_buf(),
+                pointer: format!("{base}/providerId"),
+            });
+            return;
+        }
+    };
+    for (i, lc) in lcs.into_iter().enumerate() {
+        render(&pool, i, lc, &cx.render, out);
+    }
+    let end = out.records.len();
+    if let Some(p) = out.pools.last_mut() {
+        p.records.end = end;
     }
     out.pool_ids.push(pool_id);
 }
 
+/// What rendering every pool shares.
+struct PoolsCx<'a> {
+    render: RenderCx<'a>,
+    kinds: &'a ProviderKinds,
+}
+
 /// Reads worker-manager pool definitions (each a create-worker-pool-request with its
-/// `workerPoolId`), validates them against Taskcluster's schemas, and renders one record per
-/// launch configuration as worker-manager would launch it.
+/// `workerPoolId`), validates them against Taskcluster's schemas (the request's and its
+/// provider implementation's config schema), and renders one record per launch configuration
+/// as worker-manager would launch it.
 pub fn render_pools(
     paths: &[PathBuf],
     schemas: &crate::tcschema::SchemaSource,
     root_url: &str,
     set: &ContractSet,
     secrets: &SecretPolicy,
+    kinds: &ProviderKinds,
 ) -> Result<RenderedPools, Diagnostics> {
     let mut diags = Vec::new();
-    let (request, aws) = match (
-        TcSchema::load(schemas, "worker-manager/v1/create-worker-pool-request.json"),
-        TcSchema::load(schemas, "worker-manager/v1/config-aws.json"),
-    ) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            return Err(Diagnostics(vec![Diagnostic::file(
-                Path::new(&schemas.describe()),
-                e,
-            )]));
-        }
+    let load = |rel: &str| {
+        TcSchema::load(schemas, rel)
+            .map_err(|e| Diagnostics(vec![Diagnostic::file(Path::new(&schemas.describe()), e)]))
     };
-    let cx = RenderCx {
-        root_url,
-        set,
-        secrets,
+    let schemas_cx = PoolSchemas {
+        request: load("worker-manager/v1/create-worker-pool-request.json")?,
+        aws: load("worker-manager/v1/config-aws.json")?,
+        google: load("worker-manager/v1/config-google.json")?,
+        azure: load("worker-manager/v1/config-azure.json")?,
     };
-    let schemas_cx = PoolSchemas { request, aws };
+    let cx = PoolsCx {
+        render: RenderCx {
+            root_url,
+            set,
+            secrets,
+        },
+        kinds,
+    };
     let mut out = RenderedPools::default();
     for path in paths {
         for f in json_files(path, &mut diags) {
@@ -585,60 +378,5 @@ pub fn render_pools(
         Ok(out)
     } else {
         Err(Diagnostics(diags))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every field a launch configuration sets under DescribeInstances' own path (from the
-    /// rows: a row given a launch path is tested here without a new line) reaches the record.
-    #[test]
-    fn a_launch_configuration_sets_every_field_of_the_rows_it_shares() {
-        let mut launch = serde_json::Map::new();
-        let shared: Vec<Ec2Field> = Ec2Field::all()
-            .filter(|f| f.spec().launch.is_some())
-            .collect();
-        assert!(shared.contains(&Ec2Field::Tenancy));
-        for f in &shared {
-            let path = f.spec().launch.unwrap_or_default();
-            let mut cur = &mut launch;
-            for k in &path[..path.len() - 1] {
-                cur = cur
-                    .entry((*k).to_string())
-                    .or_insert_with(|| json!({}))
-                    .as_object_mut()
-                    .expect("an object on the way");
-            }
-            cur.insert(
-                path[path.len() - 1].to_string(),
-                format!("v{}", *f as usize).into(),
-            );
-        }
-        let pool = Pool {
-            id: "proj/pool",
-            provider_id: "aws",
-            owner: "o",
-            file: Path::new("pool.json"),
-            base: "",
-        };
-        let i = launched(
-            &pool,
-            &Value::Object(launch),
-            "us-east-1".into(),
-            "lc",
-            Vec::new(),
-            "{}",
-            &SecretPolicy::default(),
-        );
-        for f in shared {
-            assert_eq!(
-                i.field(f),
-                Some(format!("v{}", f as usize).as_str()),
-                "{}",
-                f.name()
-            );
-        }
     }
 }

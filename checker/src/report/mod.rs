@@ -12,7 +12,7 @@ pub const FORMAT: &str = "checker-report";
 /// The JSON envelope's (major) version: a reader that knows it can read every document of it.
 pub const VERSION: u32 = 1;
 /// The minor version: fields added within [`VERSION`] (see docs/report-format.md).
-pub const MINOR_VERSION: u32 = 5;
+pub const MINOR_VERSION: u32 = 6;
 
 /// What a finding says about the fleet.
 #[derive(
@@ -114,6 +114,9 @@ pub struct ClauseRef {
 }
 
 pub use crate::diag::Location;
+
+mod pools;
+pub use pools::PoolVerdict;
 
 impl Finding {
     /// A finding that is not about one clause (a source, a launch, a lost input).
@@ -436,6 +439,9 @@ pub struct GateSection {
     /// What the provisioner accepts but not as written (`file:line:col at /pointer: message`).
     /// Since 1.3.
     pub warnings: Vec<String>,
+    /// Per proposed worker pool (`--pools`, `--pool-id`). Since 1.6.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<PoolVerdict>,
 }
 
 /// Whether a region's (or file's) data was read completely.
