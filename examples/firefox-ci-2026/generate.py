@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Writes fleet-gce.json and fleet-azure.json: the instances worker-manager would have launched
+from the real pools in pools/ (mozilla-releng/fxci-config a1b78fc6, unchanged), each in its
+cloud's own CLI shape:
+
+- fleet-gce.json: `gcloud compute instances list --format=json` (a JSON array of Compute Engine
+  v1 Instance resources, https://cloud.google.com/compute/docs/reference/rest/v1/instances);
+- fleet-azure.json: `az vm list --show-details -o json` (a JSON array of VirtualMachine models
+  with their properties flattened, plus the --show-details fields powerState, publicIps,
+  privateIps, fqdns, macAddresses; https://learn.microsoft.com/en-us/cli/azure/vm#az-vm-list).
+
+What worker-manager puts on each instance follows taskcluster 9d59eb59 (docs/firefox-ci-2026.md):
+services/worker-manager/src/providers/google.js provision() and
+services/worker-manager/src/providers/azure/index.js (#deploymentTags, #buildCustomData, the ARM
+template parameters). The parts no public source gives (GCP project ids, the worker service
+account, instance and VM ids, IP addresses, times) are synthetic and marked so in README.md; IP
+addresses are in the documentation ranges (RFC 5737), never someone's real address.
+
+Deterministic: every varying value is a hash of fixed strings. Standard library only.
+
+    python3 examples/firefox-ci-2026/generate.py
+"""
+import base64
+import glob
+import hashlib
+import json
+import os
+import re
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT_URL = "https://firefox-ci-tc.services.mozilla.com"  # fxci-config a1b78fc6 environments.yml:18
+INSTANCES_PER_POOL = 3
+COMPUTE = "https://www.googleapis.com/compute/v1"
+# Synthetic: Firefox CI's GCP project ids and worker service accounts are deployment config
+# (the provider's `project` and `workerServiceAccountId`, google.js:17-26), not public.
+GCP_PROJECTS = {"fxci-level1-gcp": "example-fxci-level1", "fxci-level3-gcp": "example-fxci-level3"}
+CREATED = "2026-07-01T10:%02d:%02d.000-07:00"
+AZURE_CREATED = "2026-07-01T17:%02d:%02d.0000000+00:00"
+
+
+def digest(*parts):
+    return hashlib.sha256("\x00".join(parts).encode()).digest()
+
+
+def slug(*parts):
+    """A lower-cased slugid.nice() as google.js:253 makes it: 22 characters [a-z0-9-]."""
+    raw = base64.urlsafe_b64encode(digest("slug", *parts)).decode()[:22]
+    s = raw.replace("_", "-").lower()
+    # slugid.nice() starts with [A-Za-f] and ends with [AQgw] (taskcluster constants.yml:11)
+    return "abcdef"[digest("first", *parts)[0] % 6] + s[1:21] + "aqgw"[digest("last", *parts)[0] % 4]
+
+
+def nicer_id(*parts):
+    """utils.js:24-26: three slugids, lower-cased, non-alphanumerics removed."""
+    raw = base64.b32encode(digest("nicer", *parts) + digest("nicer2", *parts)).decode()
+    return re.sub(r"[^a-z0-9]", "", raw.lower())
+
+
+def big_id(*parts):
+    return str(int.from_bytes(digest("id", *parts)[:8], "big") % 10**19).rjust(19, "1")
+
+
+def uuid(*parts):
+    h = digest("uuid", *parts).hex()
+    return "%s-%s-4%s-a%s-%s" % (h[:8], h[8:12], h[13:16], h[17:20], h[20:32])
+
+
+def doc_ip(*parts):
+    d = digest("ip", *parts)
+    net = ["192.0.2", "198.51.100", "203.0.113"][d[0] % 3]
+    return "%s.%d" % (net, 1 + d[1] % 254)
+
+
+def private_ip(prefix, *parts):
+    d = digest("pip", *parts)
+    return "%s.%d.%d" % (prefix, d[0], 2 + d[1] % 250)
+
+
+def wm_label(value, lower=True):
+    """google.js:260-263: /[^a-zA-Z0-9-]/g -> '-', lower-cased except created-by."""
+    v = re.sub(r"[^a-zA-Z0-9-]", "-", value)
+    return v.lower() if lower else v
+
+
+def last(url):
+    return url.rsplit("/", 1)[-1]
+
+
+def gce_instance(pool, lc, n):
+    pool_id, provider = pool["workerPoolId"], pool["providerId"]
+    project = GCP_PROJECTS.get(provider, "example-" + provider)
+    zone, machine = lc["zone"], last(lc["machineType"])
+    zone_url = "%s/projects/%s/zones/%s" % (COMPUTE, project, zone)
+    pool_name = re.sub(r"[/_]", "-", pool_id)[:38]  # google.js:252 (not lower-cased)
+    name = "%s-%s" % (pool_name, slug(pool_id, zone, str(n)))
+    labels = dict(lc.get("labels", {}))
+    labels.update({  # google.js:259-265, merged over the pool's (295-298)
+        "created-by": wm_label("taskcluster-wm-" + provider, lower=False),
+        "managed-by": "taskcluster",
+        "worker-pool-id": wm_label(pool_id),
+        "owner": wm_label(pool["owner"]),
+        "launch-config-id": lc["workerManager"]["launchConfigId"],
+    })
+    arm = machine.startswith(("t2a", "c4a"))
+    nvme_boot = machine.startswith(("t2a", "c4a", "c4d", "c3", "c4-"))
+    disks = []
+    for i, d in enumerate(lc["disks"]):
+        a = {"kind": "compute#attachedDisk", "type": d["type"], "mode": "READ_WRITE",
+             "index": i, "boot": bool(d.get("boot", False)),
+             "autoDelete": bool(d.get("autoDelete", False))}
+        if d["type"] == "PERSISTENT":
+            a["deviceName"] = "persistent-disk-%d" % i
+            a["source"] = "%s/disks/%s" % (zone_url, name if a["boot"] else "%s-%d" % (name, i))
+            a["interface"] = d.get("interface", "NVME" if nvme_boot else "SCSI")
+            a["diskSizeGb"] = str(d["initializeParams"].get("diskSizeGb", 10))
+            a["architecture"] = "ARM64" if arm else "X86_64"
+        else:
+            a["deviceName"] = "local-ssd-%d" % (i - 1)
+            a["interface"] = d.get("interface", "SCSI")
+            a["diskSizeGb"] = "375"
+        disks.append(a)
+    nat = {"kind": "compute#accessConfig", "type": "ONE_TO_ONE_NAT", "name": "External NAT",
+           "natIP": doc_ip(pool_id, zone, str(n)), "networkTier": "PREMIUM"}
+    nics = []
+    for i, nic in enumerate(lc["networkInterfaces"]):
+        configs = [dict(nat) for c in nic.get("accessConfigs", []) if c.get("type") == "ONE_TO_ONE_NAT"]
+        nics.append({
+            "kind": "compute#networkInterface", "name": "nic%d" % i,
+            "network": "%s/projects/%s/global/networks/default" % (COMPUTE, project),
+            "subnetwork": "%s/projects/%s/regions/%s/subnetworks/default" % (COMPUTE, project, lc["region"]),
+            "networkIP": private_ip("10.128", pool_id, zone, str(n), str(i)),
+            "accessConfigs": configs, "stackType": "IPV4_ONLY",
+            "fingerprint": base64.b64encode(digest("nicfp", name)[:8]).decode(),
+        })
+    sched = lc.get("scheduling", {})
+    scheduling = {"automaticRestart": False,  # google.js:319-322
+                  "onHostMaintenance": sched.get("onHostMaintenance", "MIGRATE").upper(),
+                  "preemptible": sched.get("provisioningModel") == "SPOT" or bool(sched.get("preemptible")),
+                  "provisioningModel": sched.get("provisioningModel", "STANDARD")}
+    if "instanceTerminationAction" in sched:
+        scheduling["instanceTerminationAction"] = sched["instanceTerminationAction"]
+    meta = list(lc.get("metadata", {}).get("items", []))
+    meta.append({"key": "taskcluster", "value": json.dumps({  # google.js:323-338
+        "workerPoolId": pool_id, "providerId": provider, "workerGroup": zone,
+        "rootUrl": ROOT_URL, "workerConfig": lc.get("workerConfig", {})}, separators=(",", ":"))})
+    minute = digest("t", name)[0] % 60
+    inst = {
+        "kind": "compute#instance",
+        "id": big_id(name),
+        "creationTimestamp": CREATED % (minute, n),
+        "name": name,
+        "description": lc.get("description") or pool.get("description", ""),
+        "tags": {"fingerprint": "42WmSpB8rSM="},
+        "machineType": "%s/machineTypes/%s" % (zone_url, machine),
+        "status": "RUNNING",
+        "zone": zone_url,
+        "canIpForward": False,
+        "networkInterfaces": nics,
+        "disks": disks,
+        "metadata": {"kind": "compute#metadata",
+                     "fingerprint": base64.b64encode(digest("metafp", name)[:8]).decode(),
+                     "items": meta},
+        "serviceAccounts": [{  # google.js:301-318 (the account is synthetic)
+            "email": "taskcluster-worker@%s.iam.gserviceaccount.com" % project,
+            "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}],
+        "selfLink": "%s/instances/%s" % (zone_url, name),
+        "scheduling": scheduling,
+        "cpuPlatform": lc.get("minCpuPlatform") or ("Ampere Altra" if arm else "AMD Genoa"),
+        "labels": labels,
+        "labelFingerprint": base64.b64encode(digest("labelfp", name)[:8]).decode(),
+        "startRestricted": False,
+        "deletionProtection": False,
+        "lastStartTimestamp": CREATED % (minute, n + 20),
+        "satisfiesPzi": True,
+    }
+    if "minCpuPlatform" in lc:
+        inst["minCpuPlatform"] = lc["minCpuPlatform"]
+    if "guestAccelerators" in lc:
+        inst["guestAccelerators"] = [
+            {"acceleratorType": "%s/acceleratorTypes/%s" % (zone_url, last(g["acceleratorType"])),
+             "acceleratorCount": g["acceleratorCount"]} for g in lc["guestAccelerators"]]
+    if "advancedMachineFeatures" in lc:
+        inst["advancedMachineFeatures"] = lc["advancedMachineFeatures"]
+    return inst
+
+
+def azure_vm(pool, lc, n):
+    pool_id, provider = pool["workerPoolId"], pool["providerId"]
+    params = {k: v.get("value") for k, v in lc["armDeployment"]["parameters"].items()}
+    location = params["location"]  # index.js:644-647
+    rg = lc.get("armDeploymentResourceGroup") or "rg-taskcluster-workers"
+    sub = params["subnetId"].split("/")[2]
+    vm_name = "vm-" + (nicer_id(pool_id, location, str(n)) + nicer_id("2", pool_id, location, str(n)))[:35]
+    tags = dict(lc.get("tags", {}))
+    tags.update({  # index.js:374-386
+        "created-by": "taskcluster-wm-" + provider,
+        "managed-by": "taskcluster",
+        "provider-id": provider,
+        "worker-group": location,
+        "worker-pool-id": pool_id,
+        "root-url": ROOT_URL,
+        "owner": pool["owner"],
+        "launch-config-id": lc["workerManager"]["launchConfigId"],
+    })
+    vm_id = "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/%s" % (sub, rg, vm_name)
+    image = params["imageId"]
+    minute = digest("t", vm_name)[0] % 60
+    return {
+        "additionalCapabilities": None,
+        "availabilitySet": None,
+        "billingProfile": {"maxPrice": -1.0} if params.get("priority") == "Spot" else None,
+        "diagnosticsProfile": None,
+        "evictionPolicy": "Delete" if params.get("priority") == "Spot" else None,
+        "extendedLocation": None,
+        "hardwareProfile": {"vmSize": params["vmSize"]},
+        "id": vm_id,
+        "identity": None,
+        "instanceView": None,
+        "licenseType": None,
+        "location": location,
+        "name": vm_name,
+        "networkProfile": {"networkInterfaces": [{
+            "deleteOption": "Delete",
+            "id": "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/networkInterfaces/nic-%s" % (sub, rg, vm_name[3:27]),
+            "primary": None, "resourceGroup": rg}]},
+        "osProfile": {
+            "adminPassword": None,  # never returned
+            "adminUsername": nicer_id("admin", vm_name)[:20],  # utils.js:47-56
+            "allowExtensionOperations": True,
+            "computerName": nicer_id("computer", vm_name)[:15],  # index.js:419-422
+            "customData": None,  # provisioning-only; not returned by the API
+            "linuxConfiguration": None,
+            "requireGuestProvisionSignal": True,
+            "secrets": [],
+            "windowsConfiguration": {"enableAutomaticUpdates": True, "provisionVmAgent": True, "timeZone": "UTC"},
+        },
+        "plan": None,
+        "priority": params.get("priority"),
+        "provisioningState": "Succeeded",
+        "resourceGroup": rg,
+        "storageProfile": {
+            "dataDisks": [],
+            "imageReference": {"communityGalleryImageId": None, "exactVersion": last(image) if "/versions/" in image else None,
+                               "id": image, "offer": None, "publisher": None,
+                               "sharedGalleryImageId": None, "sku": None, "version": None},
+            "osDisk": {"caching": "ReadOnly", "createOption": "FromImage", "deleteOption": "Delete",
+                       "managedDisk": None, "name": "%s_OsDisk_1_%s" % (vm_name, digest("disk", vm_name).hex()[:32]),
+                       "osType": "Windows"},
+        },
+        "tags": tags,
+        "timeCreated": AZURE_CREATED % (minute, n),
+        "type": "Microsoft.Compute/virtualMachines",
+        "userData": None,
+        "virtualMachineScaleSet": None,
+        "vmId": uuid(vm_name),
+        "zones": None,
+        # --show-details (-d) fields
+        "powerState": "VM running",
+        "publicIps": "",
+        "privateIps": private_ip("10.0", vm_name),
+        "fqdns": "",
+        "macAddresses": "-".join("%02X" % b for b in digest("mac", vm_name)[:6]),
+    }
+
+
+def main():
+    gce, azure = [], []
+    for path in sorted(glob.glob(os.path.join(HERE, "pools", "*.json"))):
+        pool = json.load(open(path))
+        lcs = pool["config"]["launchConfigs"][:INSTANCES_PER_POOL]
+        for n in range(INSTANCES_PER_POOL):
+            lc = lcs[n % len(lcs)]
+            if "zone" in lc and "machineType" in lc:
+                gce.append(gce_instance(pool, lc, n))
+            elif "armDeployment" in lc:
+                azure.append(azure_vm(pool, lc, n))
+    for name, rows in (("fleet-gce.json", gce), ("fleet-azure.json", azure)):
+        with open(os.path.join(HERE, name), "w") as f:
+            json.dump(rows, f, indent=2, sort_keys=True)
+            f.write("\n")
+        print("%s: %d instances" % (name, len(rows)))
+
+
+if __name__ == "__main__":
+    main()
