@@ -263,6 +263,114 @@ def azure_vm(pool, lc, n):
     }
 
 
+def mutated(base, name, edit):
+    inst = json.loads(json.dumps(base))
+    edit(inst)
+    return inst
+
+
+def set_tc(field, value):
+    def edit(inst):
+        for item in inst["metadata"]["items"]:
+            if item["key"] == "taskcluster":
+                data = json.loads(item["value"])
+                data[field] = value
+                item["value"] = json.dumps(data, separators=(",", ":"))
+    return edit
+
+
+def scratch(interface, count):
+    def edit(inst):
+        keep = [d for d in inst["disks"] if d["type"] != "SCRATCH"]
+        inst["disks"] = keep + [{
+            "kind": "compute#attachedDisk", "type": "SCRATCH", "mode": "READ_WRITE",
+            "index": len(keep) + i, "boot": False, "autoDelete": True,
+            "deviceName": "local-ssd-%d" % i, "interface": interface, "diskSizeGb": "375"}
+            for i in range(count)]
+    return edit
+
+
+def drop_tag(key):
+    return lambda vm: vm["tags"].pop(key)
+
+
+def set_tag(key, value):
+    return lambda vm: vm["tags"].__setitem__(key, value)
+
+
+def small(inst):
+    """The test cases' instances, with the pool's workerConfig left out of the metadata (worker-runner
+    ignores it, google/metadata.go:22-24) so that the cases stay readable."""
+    set_tc("workerConfig", {})(inst)
+    return inst
+
+
+def test_cases(gce, azure):
+    g = small(json.loads(json.dumps(gce[0])))  # comm-1/b-linux, 2 NVMe local SSDs
+    a = azure[0]  # comm-1/b-win2022, a ronin_puppet image
+    fuzz = [vm for vm in azure if vm["tags"]["worker-pool-id"].startswith("proj-fuzzing/")][0]
+    no_nat = lambda i: i["networkInterfaces"][0].__setitem__("accessConfigs", [])
+    no_meta = lambda i: i["metadata"].__setitem__("items", [])
+    no_sa = lambda i: i.__setitem__("serviceAccounts", [])
+    return [
+        {"name": "the example GCE fleet is what worker-runner and the local-SSD set-up need",
+         "fleet": "../fleet-gce.json",
+         "expect": {"worker-runner-google": "pass", "gcp-local-ssd": "pass"}},
+        {"name": "the example Azure fleet is what worker-runner and ronin_puppet need",
+         "fleet": "../fleet-azure.json",
+         "expect": {"worker-runner-azure": "pass", "ronin-puppet-azure": "pass"}},
+        {"name": "without the taskcluster metadata item worker-runner cannot configure itself",
+         "instances": [mutated(g, "no-meta", no_meta)],
+         "expect": {"worker-runner-google": "fail", "gce-runner-reads-rooturl": "fail",
+                    "gce-runner-reads-workerpoolid": "fail", "gce-runner-external-ip": "pass"}},
+        {"name": "without an access config on NIC 0 there is no external IP and worker-runner stops",
+         "instances": [mutated(g, "no-nat", no_nat)],
+         "expect": {"worker-runner-google": "fail", "gce-runner-external-ip": "fail",
+                    "gce-runner-reads-rooturl": "pass"}},
+        {"name": "a worker group other than the instance's zone registers nothing",
+         "instances": [mutated(g, "region", set_tc("workerGroup", "us-central1"))],
+         "expect": {"gce-runner-worker-group-is-zone": "fail", "gce-runner-reads-workergroup": "pass"}},
+        {"name": "a root URL ending with / is refused by worker-runner",
+         "instances": [mutated(g, "slash", set_tc("rootUrl", ROOT_URL + "/"))],
+         "expect": {"gce-runner-rooturl-no-trailing-slash": "fail", "gce-runner-reads-rooturl": "pass"}},
+        {"name": "without a service account there is no identity token",
+         "instances": [mutated(g, "no-sa", no_sa)],
+         "expect": {"gce-runner-service-account": "fail"}},
+        {"name": "SCSI local SSDs are not found by the set-up, which falls back to the boot disk",
+         "instances": [mutated(g, "scsi", scratch("SCSI", 2))],
+         "expect": {"local-ssd-nvme": "fail", "local-ssd-at-most-ten": "pass",
+                    "worker-runner-google": "pass"}},
+        {"name": "no local SSD is a design choice, not a finding",
+         "instances": [mutated(g, "none", scratch("NVME", 0))],
+         "expect": {"local-ssd-nvme": "not-applicable", "local-ssd-at-most-ten": "pass"}},
+        {"name": "an eleventh local SSD is never used",
+         "instances": [mutated(g, "eleven", scratch("NVME", 11))],
+         "expect": {"local-ssd-nvme": "pass", "local-ssd-at-most-ten": "fail"}},
+        {"name": "an Azure VM without worker-pool-id: worker-runner stops, ronin_puppet skips its drive mapping",
+         "instances": [mutated(a, "no-pool", drop_tag("worker-pool-id"))],
+         "expect": {"worker-runner-azure": "fail", "azure-runner-tag-worker-pool-id": "fail",
+                    "azure-runner-tag-root-url": "pass", "ronin-worker-pool-id": "fail",
+                    "ronin-managed-by-taskcluster": "pass"}},
+        {"name": "an Azure VM the template left untagged is still worker-manager's (by its name) and cannot register",
+         "instances": [mutated(a, "untagged", lambda vm: vm.__setitem__("tags", {}))],
+         "expect": {"worker-runner-azure": "fail", "azure-runner-tag-root-url": "fail",
+                    "azure-runner-tag-provider-id": "fail", "azure-runner-tag-worker-group": "fail",
+                    "ronin-puppet-azure": "not-selected"}},
+        {"name": "managed-by other than taskcluster: ronin_puppet never starts worker-runner",
+         "instances": [mutated(a, "managed", set_tag("managed-by", "terraform"))],
+         "expect": {"ronin-managed-by-taskcluster": "fail", "worker-runner-azure": "pass"}},
+        {"name": "a worker-group tag other than the location registers nothing",
+         "instances": [mutated(a, "group", set_tag("worker-group", "eastus"))],
+         "expect": {"azure-runner-worker-group-is-location": "fail", "azure-runner-tag-worker-group": "pass"}},
+        {"name": "a VM not named by worker-manager registers as a worker that does not exist",
+         "instances": [mutated(a, "name", lambda vm: vm.__setitem__("name", "win2022-builder-01"))],
+         "expect": {"azure-runner-vm-name-is-worker-id": "fail", "azure-runner-tag-root-url": "pass"}},
+        {"name": "a Windows image that is not ronin_puppet's is not ronin_puppet's concern",
+         "instances": [fuzz],
+         "expect": {"ronin-puppet-azure": "not-selected", "worker-runner-azure": "pass"}},
+    ]
+
+
 def main():
     gce, azure = [], []
     for path in sorted(glob.glob(os.path.join(HERE, "pools", "*.json"))):
@@ -279,6 +387,17 @@ def main():
             json.dump(rows, f, indent=2, sort_keys=True)
             f.write("\n")
         print("%s: %d instances" % (name, len(rows)))
+    tests = {
+        "$schema": "../../../contracts/schema/test.schema.json",
+        "kind": "test",
+        "description": "Contract tests of the 2026 GCP and Azure contracts (contracts/providers/worker-manager-google.json, worker-manager-azure.json; contracts/consumers/worker-runner-google.json, worker-runner-azure.json, ronin-puppet-azure.json, gcp-local-ssd.json): the example fleets are clean, and each real dependency, broken on one instance, is found by the clause that names it. Instances are in the clouds' own shapes (gcloud Instance, az vm list -d); written by ../generate.py. Run: checker test --contracts contracts --tests examples/firefox-ci-2026/tests/firefox-ci-2026.test.json",
+        "cases": test_cases(gce, azure),
+    }
+    os.makedirs(os.path.join(HERE, "tests"), exist_ok=True)
+    with open(os.path.join(HERE, "tests", "firefox-ci-2026.test.json"), "w") as f:
+        json.dump(tests, f, indent=2)
+        f.write("\n")
+    print("tests/firefox-ci-2026.test.json: %d cases" % len(tests["cases"]))
 
 
 if __name__ == "__main__":
