@@ -371,6 +371,80 @@ def test_cases(gce, azure):
     ]
 
 
+def one_lc(path):
+    pool = json.load(open(os.path.join(HERE, "pools", path)))
+    pool["config"]["launchConfigs"] = pool["config"]["launchConfigs"][:1]
+    return pool
+
+
+def mutation(base, edit):
+    pool = one_lc(base)
+    lc = pool["config"]["launchConfigs"][0]
+    edit(pool, lc)
+    return pool
+
+
+GCP_BASE, AZURE_BASE = "comm-1--b-linux.json", "comm-1--b-win2022.json"
+TEMPLATE_LINK = "/subscriptions/108d46d5-fe9b-4850-9a7d-8c914aa6c1f0/resourceGroups/template-spec/providers/Microsoft.Resources/templateSpecs/%s/versions/%s"
+
+
+def mutations():
+    """One real launch configuration each, with one thing changed: the pools the gate's rules are
+    about (issue 24, "Done when"). name -> (pool, what worker-manager and the consumers make of it)."""
+    def scratch_labels(p, lc):
+        [d for d in lc["disks"] if d["type"] == "SCRATCH"][0]["initializeParams"]["labels"] = {"team": "relops"}
+    def many_tags(p, lc):
+        lc["tags"].update({"extra-%02d" % i: "x" for i in range(50 - 8 - len(lc["tags"]) + 1)})
+    def no_location(p, lc):
+        # An empty value: azure-arm-templates.json requires the `location` parameter to exist
+        # (a pool without it fails the schema before any rule), not to be non-empty.
+        lc["armDeployment"]["parameters"]["location"] = {"value": ""}
+    return {
+        "gcp-no-external-ip": (
+            mutation(GCP_BASE, lambda p, lc: lc.__setitem__("networkInterfaces", [{}])),
+            "launches; worker-runner-google fails gce-runner-external-ip (verdict no)"),
+        "gcp-own-taskcluster-metadata": (
+            mutation(GCP_BASE, lambda p, lc: lc.__setitem__("metadata", {"items": [{"key": "taskcluster", "value": "{}"}]})),
+            "launch refused: two metadata items named taskcluster (google.js:324-337; GCE: duplicate keys)"),
+        "gcp-label-over-63": (
+            mutation(GCP_BASE, lambda p, lc: p.__setitem__("workerPoolId", "translations-1-experimental-gpu-pools/b-linux-v100-gpu-d2g-4-300gb")),
+            "launch refused: worker-pool-id label of 66 characters (google.js:262 does not cut; GCE caps label values at 63)"),
+        "gcp-upper-case-pool-id": (
+            mutation(GCP_BASE, lambda p, lc: p.__setitem__("workerPoolId", "Comm-1/b-linux")),
+            "launch refused: instance name Comm-1-b-linux-... (google.js:252 does not lower-case; GCE names are [a-z]([-a-z0-9]*[a-z0-9])?); the label is lower-cased and fine"),
+        "gcp-launch-config-id-upper-case": (
+            mutation(GCP_BASE, lambda p, lc: lc["workerManager"].__setitem__("launchConfigId", "LC-comm-1-b-linux-1")),
+            "launch refused: launch-config-id label with upper case (google.js:264 as it is)"),
+        "gcp-labels-on-local-ssd": (
+            mutation(GCP_BASE, scratch_labels),
+            "launch refused: labels on a SCRATCH disk (google.js:270-272 keeps the pool's initializeParams.labels; taskcluster#6958)"),
+        "gcp-scsi-local-ssd": (
+            mutation(GCP_BASE, lambda p, lc: [d.__setitem__("interface", "SCSI") for d in lc["disks"] if d["type"] == "SCRATCH"]),
+            "launches; gcp-local-ssd warns local-ssd-nvme (the set-up falls back to the boot disk)"),
+        "gcp-pool-label-collides": (
+            mutation(GCP_BASE, lambda p, lc: lc.__setitem__("labels", {"managed-by": "relops", "team": "releng"})),
+            "launches, harmless: worker-manager's managed-by wins (google.js:295-298); verdict yes"),
+        "azure-51-tags": (
+            mutation(AZURE_BASE, many_tags),
+            "launch refused: 51 tags after worker-manager's 8 (Azure: 50 per resource)"),
+        "azure-tag-collides": (
+            mutation(AZURE_BASE, lambda p, lc: lc["tags"].__setitem__("worker-pool-id", "someone/else")),
+            "launches, harmless: worker-manager's worker-pool-id wins (index.js:375-384); verdict yes"),
+        "azure-tag-collides-but-for-case": (
+            mutation(AZURE_BASE, lambda p, lc: lc["tags"].__setitem__("Worker-Pool-Id", "someone/else")),
+            "unknown: two tag names equal but for case; what Azure keeps is not documented and worker-runner compares case-sensitively"),
+        "azure-tag-value-over-256": (
+            mutation(AZURE_BASE, lambda p, lc: lc["tags"].__setitem__("sourceScript", "provisioners/windows/azure/" + "x" * 250 + ".ps1")),
+            "launch refused: a tag value over 256 characters"),
+        "azure-no-arm-location": (
+            mutation(AZURE_BASE, no_location),
+            "launch refused: armDeployment.parameters.location.value is empty (index.js:644-646 asserts it); without the parameter at all the config schema refuses the pool first"),
+        "azure-unknown-template-spec": (
+            mutation(AZURE_BASE, lambda p, lc: lc["armDeployment"]["templateLink"].__setitem__("id", TEMPLATE_LINK % ("someone-elses-template", "2.0"))),
+            "unknown (exit 3): a template spec no provider manifest's armTemplates describes; worker-runner-azure's tags are unknown"),
+    }
+
+
 def main():
     gce, azure = [], []
     for path in sorted(glob.glob(os.path.join(HERE, "pools", "*.json"))):
@@ -393,6 +467,17 @@ def main():
         "description": "Contract tests of the 2026 GCP and Azure contracts (contracts/providers/worker-manager-google.json, worker-manager-azure.json; contracts/consumers/worker-runner-google.json, worker-runner-azure.json, ronin-puppet-azure.json, gcp-local-ssd.json): the example fleets are clean, and each real dependency, broken on one instance, is found by the clause that names it. Instances are in the clouds' own shapes (gcloud Instance, az vm list -d); written by ../generate.py. Run: checker test --contracts contracts --tests examples/firefox-ci-2026/tests/firefox-ci-2026.test.json",
         "cases": test_cases(gce, azure),
     }
+    os.makedirs(os.path.join(HERE, "mutations"), exist_ok=True)
+    index = []
+    for name, (pool, expect) in sorted(mutations().items()):
+        with open(os.path.join(HERE, "mutations", name + ".json"), "w") as f:
+            json.dump(pool, f, indent=1)
+            f.write("\n")
+        index.append({"file": name + ".json", "workerPoolId": pool["workerPoolId"], "expect": expect})
+    with open(os.path.join(HERE, "mutations", "index.json"), "w") as f:
+        json.dump(index, f, indent=2)
+        f.write("\n")
+    print("mutations/: %d pools" % len(index))
     os.makedirs(os.path.join(HERE, "tests"), exist_ok=True)
     with open(os.path.join(HERE, "tests", "firefox-ci-2026.test.json"), "w") as f:
         json.dump(tests, f, indent=2)
