@@ -9,11 +9,10 @@
 //! compares with its base instead: `input-lost`); a failed region or an empty source may hold
 //! the instances a consumer would select, and is reported as such.
 
-use super::UnseenRead;
 use super::finding::waiver_ref;
 use crate::code::Code;
 use crate::contract::{ContractSet, Severity};
-use crate::report::{ConsumerTally, Finding, Location, Outcome, SourceInfo, SourceKind, TallyRole};
+use crate::report::{Finding, Location, Outcome, SourceInfo, SourceKind, TallyRole};
 use chrono::NaiveDate;
 
 /// Whether a source is a whole fleet (recorded or live), read completely and not empty: only
@@ -29,19 +28,25 @@ pub(super) fn judges_idle(source: &SourceInfo) -> bool {
 /// waiver's `waiver-unused` notice goes.
 pub(super) fn selects_nothing(
     set: &ContractSet,
-    tallies: &[ConsumerTally],
-    unseen: &[UnseenRead],
+    ev: &super::Evaluation,
     source: &SourceInfo,
     today: NaiveDate,
     findings: &mut Vec<Finding>,
 ) {
-    for t in tallies
+    let unseen = &ev.unseen;
+    for t in ev
+        .consumers
         .iter()
         .filter(|t| t.role == TallyRole::Consumer && t.selected == 0)
     {
         let Some(c) = set.consumer(&t.name) else {
             continue;
         };
+        // A consumer of a cloud the source did not read (the GCP consumers on an EC2 fleet)
+        // had nothing to select.
+        if !ev.saw(c.selector.cloud) {
+            continue;
+        }
         let reported = findings
             .iter()
             .any(|f| f.consumer == c.name && f.code == Code::InputLost);

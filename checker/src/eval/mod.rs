@@ -145,6 +145,15 @@ pub struct Evaluation {
     pub unknown_evaluations: usize,
     /// Reads of outputs that no provider promises and no instance carries (likely typos).
     pub unseen: Vec<UnseenRead>,
+    /// The clouds whose instances were evaluated (a bit per [`crate::output::Cloud`]).
+    pub clouds: u8,
+}
+
+impl Evaluation {
+    /// Whether instances of `cloud` were evaluated.
+    pub fn saw(&self, cloud: crate::output::Cloud) -> bool {
+        self.clouds & (1 << cloud as u8) != 0
+    }
 }
 
 /// What an evaluation accumulates as it goes.
@@ -156,6 +165,8 @@ struct Acc {
     unknown_evaluations: usize,
     waiver_used: Vec<bool>,
     uniform: HashMap<(usize, usize), UniformGroups>,
+    /// A bit per cloud whose instances were added.
+    clouds: u8,
 }
 
 /// The account a finding is about: findings never mix accounts.
@@ -164,6 +175,7 @@ type Account = Option<std::sync::Arc<str>>;
 impl Acc {
     /// Adds another accumulator's counts (of other instances of the same contracts).
     fn merge(&mut self, other: Acc) {
+        self.clouds |= other.clouds;
         for (k, agg) in other.aggs {
             self.aggs.entry(k).or_default().merge(agg);
         }
@@ -279,6 +291,9 @@ impl Evaluator {
             consumer_pass(set, ci, c, fleet, self.today, (&mut self.acc, t));
         }
         self.acc.tallies = tallies;
+        for i in fleet {
+            self.acc.clouds |= 1 << i.cloud() as u8;
+        }
         self.unseen.add(fleet);
     }
 
@@ -327,6 +342,7 @@ impl Evaluator {
             evaluations: acc.evaluations,
             unknown_evaluations: acc.unknown_evaluations,
             unseen: self.unseen.finish(set),
+            clouds: acc.clouds,
         }
     }
 }

@@ -52,19 +52,18 @@ pub fn build_with(
 pub fn report_of(
     command: &str,
     set: &ContractSet,
-    ev: super::Evaluation,
+    mut ev: super::Evaluation,
     source: SourceInfo,
     extra: Vec<Finding>,
     judgement: Judgement,
     now: DateTime<Utc>,
 ) -> Report {
-    let mut findings = group_unknowns(ev.findings);
+    let mut findings = group_unknowns(std::mem::take(&mut ev.findings));
     findings.splice(0..0, extra);
     if super::idle::judges_idle(&source) {
         super::idle::selects_nothing(
             set,
-            &ev.consumers,
-            &ev.unseen,
+            &ev,
             &source,
             now.date_naive(),
             &mut findings,

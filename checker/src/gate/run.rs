@@ -336,6 +336,15 @@ fn schemas(req: &GateRequest) -> Result<&crate::tcschema::SchemaSource> {
 /// The provider whose model renders pools.
 const WORKER_MANAGER: &str = "worker-manager";
 
+/// The provider manifest a refused launch is credited to: the first about the cloud the
+/// launch was for, else [`WORKER_MANAGER`].
+fn refusing_provider(set: &ContractSet, cloud: crate::output::Cloud) -> String {
+    set.providers
+        .iter()
+        .find(|p| p.cloud == cloud)
+        .map_or_else(|| WORKER_MANAGER.to_string(), |p| p.name.clone())
+}
+
 fn render_pools(req: &GateRequest, set: &ContractSet) -> Result<Rendered> {
     let secrets = set.secret_policy();
     let mut pools =
@@ -376,7 +385,7 @@ fn render_pools(req: &GateRequest, set: &ContractSet) -> Result<Rendered> {
                 Code::LaunchRefused,
                 Outcome::Violation,
                 crate::contract::Severity::Error,
-                WORKER_MANAGER,
+                refusing_provider(set, x.kind.cloud()),
                 x.message.clone(),
             );
             f.clause = Some(format!("launch:{}", x.launch_config_id));

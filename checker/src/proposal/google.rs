@@ -23,7 +23,7 @@
 //! lower-case letters, digits, `_` and `-`; metadata keys unique.
 
 use super::pools::{Pool, RefusalKind, RenderCx, RenderedPools};
-use crate::fleet::{Instance, UserData, Unknowable};
+use crate::fleet::{Instance, UserData};
 use crate::output::{Cloud, GceField};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -262,10 +262,9 @@ fn set_fields(inst: &mut Instance, lc: &Value, name: &str, zone: &str) {
         inst.set_field(GceField::ProvisioningModel, m);
     }
     inst.set_field(GceField::AutomaticRestart, "false".into());
-    inst.set_unknowable(
-        Unknowable::Field(GceField::ServiceAccount.into()),
-        "worker-manager gives every instance its provider's configured service account, which is in the deployment's configuration, not the pool".into(),
-    );
+    // Forced to the provider's configured service account (google.js lines 301-318): always
+    // set, its value the deployment's configuration's, not the pool's.
+    inst.set_field(GceField::ServiceAccount, super::PROVIDER_DEFINED.into());
     let ds = disks(lc);
     if let Some(img) = ds
         .iter()

@@ -61,6 +61,22 @@ pub enum RefusalKind {
 }
 
 impl RefusalKind {
+    /// The cloud that refuses.
+    pub fn cloud(self) -> crate::output::Cloud {
+        use crate::output::Cloud;
+        match self {
+            RefusalKind::DuplicateTagKey | RefusalKind::UserDataTooLong => Cloud::Ec2,
+            RefusalKind::InvalidInstanceName
+            | RefusalKind::InvalidLabel
+            | RefusalKind::TooManyLabels
+            | RefusalKind::LabelsOnLocalSsd
+            | RefusalKind::DuplicateMetadataKey => Cloud::Gce,
+            RefusalKind::TooManyTags | RefusalKind::TagTooLong | RefusalKind::NoLocation => {
+                Cloud::Azure
+            }
+        }
+    }
+
     /// The name reports carry.
     pub fn name(self) -> &'static str {
         match self {

@@ -52,7 +52,9 @@ impl fmt::Display for ProviderKind {
 const FIREFOX_CI: &[(&str, &str)] = &[
     ("aws", "aws"),
     ("fxci-level1-gcp", "google"),
+    ("fxci-level2-gcp", "google"),
     ("fxci-level3-gcp", "google"),
+    ("fxci-test-gcp", "google"),
     ("azure2", "azure"),
     ("azure_trusted", "azure"),
 ];

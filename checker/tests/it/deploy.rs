@@ -239,9 +239,10 @@ async fn gate_pool_id_fetches_the_pool_from_worker_manager() {
     for (id, body) in [
         ("gecko-t(%2F|/)t-win10-64", pool),
         ("gecko-t(%2F|/)broken", broken),
+        ("proj-x(%2F|/)gcp", gcp_pool("gecko-1--b-linux-xlarge.json")),
         (
-            "proj-x(%2F|/)gcp",
-            json!({"workerPoolId": "proj-x/gcp", "providerId": "fxci-level1-gcp", "config": {}}),
+            "proj-x(%2F|/)no-ip",
+            gcp_pool("../mutations/gcp-no-external-ip.json"),
         ),
     ] {
         Mock::given(method("GET"))
@@ -269,9 +270,22 @@ async fn gate_pool_id_fetches_the_pool_from_worker_manager() {
     assert_eq!(r.json()["source"]["instances"], 13);
     let r = gate_env(gate("gecko-t/broken"), without_schema_dir(cache.path())).await;
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    // A GCP pool is gated too (it was once left out with "not an AWS provider", exit 0).
     let r = gate_env(gate("proj-x/gcp"), without_schema_dir(cache.path())).await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("not an AWS provider"), "{}", r.stderr);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["gate"]["pools"][0]["implementation"], "google");
+    let r = gate_env(gate("proj-x/no-ip"), without_schema_dir(cache.path())).await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.json()["gate"]["pools"][0]["reasons"][0]["clause"],
+        "worker-runner-google/gce-runner-external-ip"
+    );
+}
+
+/// A real GCP pool from examples/firefox-ci-2026/pools, as the worker-manager API returns it.
+fn gcp_pool(file: &str) -> serde_json::Value {
+    let p = root().join("examples/firefox-ci-2026/pools").join(file);
+    serde_json::from_str(&std::fs::read_to_string(&p).expect("read")).expect("json")
 }
 
 #[test]

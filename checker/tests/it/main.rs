@@ -14,6 +14,7 @@ mod firefox_ci;
 mod first_hour;
 mod formats;
 mod gate;
+mod gate_clouds;
 mod golden;
 mod image;
 mod init;
