@@ -325,7 +325,6 @@ impl Condition {
     }
 }
 
-
 impl ContractSet {
     /// Whether the selector holds for the instance (including its provider's selector).
     pub fn selects(&self, sel: &Selector, i: &Instance) -> bool {

@@ -33,14 +33,38 @@ pub enum SchemaSource {
 
 /// The schemas built in, by their path under `/schemas/`.
 const BUILT_IN: &[(&str, &str)] = &[
-    ("worker-manager/v1/create-worker-pool-request.json", include_str!("../taskcluster-schemas/worker-manager/v1/create-worker-pool-request.json")),
-    ("worker-manager/v1/worker-pool-full.json", include_str!("../taskcluster-schemas/worker-manager/v1/worker-pool-full.json")),
-    ("worker-manager/v1/worker-lifecycle.json", include_str!("../taskcluster-schemas/worker-manager/v1/worker-lifecycle.json")),
-    ("worker-manager/v1/config-aws.json", include_str!("../taskcluster-schemas/worker-manager/v1/config-aws.json")),
-    ("worker-manager/v1/config-google.json", include_str!("../taskcluster-schemas/worker-manager/v1/config-google.json")),
-    ("worker-manager/v1/config-azure.json", include_str!("../taskcluster-schemas/worker-manager/v1/config-azure.json")),
-    ("worker-manager/v1/azure-arm-templates.json", include_str!("../taskcluster-schemas/worker-manager/v1/azure-arm-templates.json")),
-    ("worker-manager/v1/azure-deployment-resources.json", include_str!("../taskcluster-schemas/worker-manager/v1/azure-deployment-resources.json")),
+    (
+        "worker-manager/v1/create-worker-pool-request.json",
+        include_str!("../taskcluster-schemas/worker-manager/v1/create-worker-pool-request.json"),
+    ),
+    (
+        "worker-manager/v1/worker-pool-full.json",
+        include_str!("../taskcluster-schemas/worker-manager/v1/worker-pool-full.json"),
+    ),
+    (
+        "worker-manager/v1/worker-lifecycle.json",
+        include_str!("../taskcluster-schemas/worker-manager/v1/worker-lifecycle.json"),
+    ),
+    (
+        "worker-manager/v1/config-aws.json",
+        include_str!("../taskcluster-schemas/worker-manager/v1/config-aws.json"),
+    ),
+    (
+        "worker-manager/v1/config-google.json",
+        include_str!("../taskcluster-schemas/worker-manager/v1/config-google.json"),
+    ),
+    (
+        "worker-manager/v1/config-azure.json",
+        include_str!("../taskcluster-schemas/worker-manager/v1/config-azure.json"),
+    ),
+    (
+        "worker-manager/v1/azure-arm-templates.json",
+        include_str!("../taskcluster-schemas/worker-manager/v1/azure-arm-templates.json"),
+    ),
+    (
+        "worker-manager/v1/azure-deployment-resources.json",
+        include_str!("../taskcluster-schemas/worker-manager/v1/azure-deployment-resources.json"),
+    ),
 ];
 
 /// The cache folder of the deployment at `root` under `base`: one per scheme, host and port, so
@@ -123,18 +147,21 @@ impl SchemaSource {
 
     /// Schema `rel`, parsed: a built-in copy, or the file of [`SchemaSource::file`]. A
     /// deployment that cannot be reached, with nothing cached, falls back to the built-in copy
-    /// when there is one (and says so).
+    /// when there is one (and says so at -v).
     pub fn value(&self, rel: &str) -> Result<Value, String> {
         let built_in = || {
-            BUILT_IN
-                .iter()
-                .find(|(r, _)| *r == rel)
-                .map(|(_, text)| serde_json::from_str(text).map_err(|e| format!("the built-in schema {rel}: {e}")))
+            BUILT_IN.iter().find(|(r, _)| *r == rel).map(|(_, text)| {
+                serde_json::from_str(text).map_err(|e| format!("the built-in schema {rel}: {e}"))
+            })
         };
         match self {
-            SchemaSource::BuiltIn => built_in().unwrap_or_else(|| Err(format!("{rel} is not built into checker; {NEEDED}"))),
-            SchemaSource::Deployment { .. } => match self.file(rel) {
+            SchemaSource::BuiltIn => built_in()
+                .unwrap_or_else(|| Err(format!("{rel} is not built into checker; {NEEDED}"))),
+            SchemaSource::Deployment { cache, .. } => match self.file(rel) {
                 Ok(path) => read_schema(&path),
+                // A cached copy that is not the schema is refused, not replaced: it names
+                // the file to delete.
+                Err(e) if cache.join(rel).exists() => Err(e),
                 Err(e) => match built_in() {
                     Some(v) => {
                         tracing::warn!(error = %e, schema = rel, "using checker's built-in copy of the schema");
@@ -206,7 +233,9 @@ impl SchemaSource {
         match self {
             SchemaSource::Dir(d) => d.display().to_string(),
             SchemaSource::Deployment { root_url, .. } => format!("{root_url}/schemas"),
-            SchemaSource::BuiltIn => "checker's built-in Taskcluster schemas (taskcluster/taskcluster 9d59eb59)".into(),
+            SchemaSource::BuiltIn => {
+                "checker's built-in Taskcluster schemas (taskcluster/taskcluster 9d59eb59)".into()
+            }
         }
     }
 }

@@ -118,7 +118,11 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         };
         pools = checker::gate::fetch_pools(root, &a.pool_ids, fetched.path())?;
     }
-    let mut kinds: Vec<String> = a.aws_providers.iter().map(|id| format!("{id}=aws")).collect();
+    let mut kinds: Vec<String> = a
+        .aws_providers
+        .iter()
+        .map(|id| format!("{id}=aws"))
+        .collect();
     kinds.extend(a.provider_kinds.iter().cloned());
     let provider_kinds =
         checker::proposal::ProviderKinds::with(&kinds).map_err(checker::Error::usage)?;

@@ -61,13 +61,7 @@ pub fn report_of(
     let mut findings = group_unknowns(std::mem::take(&mut ev.findings));
     findings.splice(0..0, extra);
     if super::idle::judges_idle(&source) {
-        super::idle::selects_nothing(
-            set,
-            &ev,
-            &source,
-            now.date_naive(),
-            &mut findings,
-        );
+        super::idle::selects_nothing(set, &ev, &source, now.date_naive(), &mut findings);
         // Stable: the order within an outcome stays (what came first, then by consumer).
         findings.sort_by_key(|f| f.outcome);
     }

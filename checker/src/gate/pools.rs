@@ -115,3 +115,34 @@ pub(super) fn unmodelled_verdict(unmodelled: &[Unmodelled]) -> Option<Verdict> {
         ignored: None,
     })
 }
+
+/// Points each consumer finding of a pools gate at the first pool whose verdict it decides:
+/// annotations and SARIF then land in the provisioner's repository (the pool's file and line),
+/// not in a contract file it does not have; the message names the consumer's clause and where
+/// that is written.
+pub(super) fn relocate(findings: &mut [crate::report::Finding], pools: &[PoolVerdict]) {
+    use crate::report::Outcome;
+    for f in findings
+        .iter_mut()
+        .filter(|f| matches!(f.outcome, Outcome::Violation | Outcome::Unknown))
+    {
+        let Some(clause) = &f.clause else { continue };
+        let key = format!("{}/{clause}", f.consumer);
+        let Some(p) = pools
+            .iter()
+            .find(|p| p.reasons.iter().any(|r| r.clause == key))
+        else {
+            continue;
+        };
+        let Some(at) = p.location.clone() else {
+            continue;
+        };
+        let written = f
+            .location
+            .as_ref()
+            .map(|l| format!(" ({}:{})", l.file, l.line))
+            .unwrap_or_default();
+        f.message = format!("pool {}: {key}{written}: {}", p.pool, f.message);
+        f.location = Some(at);
+    }
+}

@@ -158,6 +158,7 @@ pub fn run(req: &GateRequest) -> Result<Report> {
         }
         None => Vec::new(),
     };
+    super::pools::relocate(&mut report.findings, &pool_verdicts);
     let status = super::exit_status(&verdicts);
     report.gate = Some(GateSection {
         proposal: r.label,
@@ -347,8 +348,7 @@ fn refusing_provider(set: &ContractSet, cloud: crate::output::Cloud) -> String {
 
 fn render_pools(req: &GateRequest, set: &ContractSet) -> Result<Rendered> {
     let secrets = set.secret_policy();
-    let mut pools =
-        crate::proposal::render_pools(
+    let mut pools = crate::proposal::render_pools(
         &req.pools,
         schemas(req)?,
         &req.root_url,

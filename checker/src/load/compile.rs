@@ -41,7 +41,11 @@ impl Compiler<'_> {
         let cloud = match said.map(|s| (s, Cloud::by_name(s))) {
             Some((_, Some(c))) => c,
             Some((s, None)) => {
-                self.err("/cloud", format!("\"{s}\" is not a cloud checker reads"), "write ec2, gce or azure");
+                self.err(
+                    "/cloud",
+                    format!("\"{s}\" is not a cloud checker reads"),
+                    "write ec2, gce or azure",
+                );
                 inherited.unwrap_or_default()
             }
             None => inherited.unwrap_or_default(),
@@ -49,7 +53,11 @@ impl Compiler<'_> {
         if let Some(p) = inherited.filter(|p| *p != cloud) {
             self.err(
                 "/cloud",
-                format!("the consumer says cloud {}, but the provider it selects is about {}", cloud.name(), p.name()),
+                format!(
+                    "the consumer says cloud {}, but the provider it selects is about {}",
+                    cloud.name(),
+                    p.name()
+                ),
                 "remove `cloud` (a consumer has its provider's cloud) or select another provider",
             );
         }
@@ -251,7 +259,11 @@ impl Compiler<'_> {
         let cloud = self.cloud;
         let states = match v.get("states").and_then(Value::as_array) {
             Some(a) => strings(a),
-            None => cloud.default_states().iter().map(|s| s.to_string()).collect(),
+            None => cloud
+                .default_states()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         };
         let mut conditions = Vec::new();
         for (i, c) in v

@@ -13,7 +13,10 @@ use super::Row;
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, strum::EnumCount, strum::EnumIter,
 )]
-#[allow(missing_docs, reason = "each variant is documented by its row in GceField::row")]
+#[allow(
+    missing_docs,
+    reason = "each variant is documented by its row in GceField::row"
+)]
 pub enum GceField {
     Name,
     Zone,

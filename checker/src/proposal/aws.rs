@@ -46,7 +46,6 @@ pub(super) fn reserved_words(mut d: Diagnostic) -> Diagnostic {
     d
 }
 
-
 /// The `Tags` of every TagSpecification of `resource`, concatenated, as aws.js does.
 fn spec_tags(launch: &Value, resource: &str) -> Vec<(String, String)> {
     let mut tags = Vec::new();

@@ -34,13 +34,24 @@ const MAX_TAG_NAME: usize = 512;
 const MAX_TAG_VALUE: usize = 256;
 
 /// The tags worker-manager passes (index.js lines 373-385), the pool's first.
-fn tags(pool: &Pool<'_>, lc: &Value, location: &str, lc_id: &str, root_url: &str) -> BTreeMap<String, String> {
+fn tags(
+    pool: &Pool<'_>,
+    lc: &Value,
+    location: &str,
+    lc_id: &str,
+    root_url: &str,
+) -> BTreeMap<String, String> {
     let mut t: BTreeMap<String, String> = lc
         .get("tags")
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+            )
+        })
         .collect();
     for (k, v) in [
         ("created-by", format!("taskcluster-wm-{}", pool.provider_id)),
@@ -62,7 +73,10 @@ fn tag_refusal(tags: &BTreeMap<String, String>) -> Option<(RefusalKind, String)>
     if tags.len() > MAX_TAGS {
         return Some((
             RefusalKind::TooManyTags,
-            format!("the VM would carry {} tags (the pool's and worker-manager's 8); Azure allows at most {MAX_TAGS} per resource", tags.len()),
+            format!(
+                "the VM would carry {} tags (the pool's and worker-manager's 8); Azure allows at most {MAX_TAGS} per resource",
+                tags.len()
+            ),
         ));
     }
     tags.iter().find_map(|(k, v)| {
@@ -132,18 +146,36 @@ pub(super) fn render_launch_config(
     };
     let Some(location) = location.filter(|l| !l.is_empty()) else {
         let (what, at) = match arm {
-            Some(_) => ("armDeployment.parameters.location.value", format!("{ptr}/armDeployment/parameters")),
+            Some(_) => (
+                "armDeployment.parameters.location.value",
+                format!("{ptr}/armDeployment/parameters"),
+            ),
             None => ("location", ptr.clone()),
         };
         pool.refuse(out, &lc_id, RefusalKind::NoLocation, format!("it has no {what}; worker-manager asserts it (index.js lines 512 and 646) and launches nothing"), at);
         return;
     };
     let tags = tags(pool, lc, location, &lc_id, cx.root_url);
-    for k in lc.get("tags").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k) {
-        if tags.get(k).map(String::as_str) != lc.get("tags").and_then(|t| t.get(k)).and_then(Value::as_str) {
+    for k in lc
+        .get("tags")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+    {
+        if tags.get(k).map(String::as_str)
+            != lc
+                .get("tags")
+                .and_then(|t| t.get(k))
+                .and_then(Value::as_str)
+        {
             out.warnings.push(
-                crate::diag::Diagnostic::at(pool.file, format!("{ptr}/tags/{k}"), format!("worker-manager sets tag {k:?} itself and overrides the pool's value"))
-                    .hint("remove it from the pool's tags; it never reaches the VM (harmless)"),
+                crate::diag::Diagnostic::at(
+                    pool.file,
+                    format!("{ptr}/tags/{k}"),
+                    format!("worker-manager sets tag {k:?} itself and overrides the pool's value"),
+                )
+                .hint("remove it from the pool's tags; it never reaches the VM (harmless)"),
             );
         }
     }
@@ -154,7 +186,13 @@ pub(super) fn render_launch_config(
         Some(Err(_)) => false,
     };
     if tags_applied && let Some((kind, message)) = tag_refusal(&tags) {
-        pool.refuse(out, &lc_id, kind, format!("({location}): {message}"), format!("{ptr}/tags"));
+        pool.refuse(
+            out,
+            &lc_id,
+            kind,
+            format!("({location}): {message}"),
+            format!("{ptr}/tags"),
+        );
         return;
     }
     let case_twins = case_twins(&tags);
@@ -171,7 +209,11 @@ pub(super) fn render_launch_config(
     let user_data = UserData::from_bytes(custom.to_string().as_bytes(), cx.secrets);
     match (&template, arm) {
         (Some(Err(why)), _) => {
-            for what in [Unknowable::Tags, Unknowable::UserData, Unknowable::Field(AzureField::PublicIp.into())] {
+            for what in [
+                Unknowable::Tags,
+                Unknowable::UserData,
+                Unknowable::Field(AzureField::PublicIp.into()),
+            ] {
                 inst.set_unknowable(what, why.clone());
             }
         }
@@ -189,7 +231,11 @@ pub(super) fn render_launch_config(
         (None, _) => {
             inst.tags = tags;
             inst.user_data = user_data;
-            let public = lc.get("workerManager").and_then(|w| w.get("publicIp")).and_then(Value::as_bool) == Some(true);
+            let public = lc
+                .get("workerManager")
+                .and_then(|w| w.get("publicIp"))
+                .and_then(Value::as_bool)
+                == Some(true);
             if public {
                 inst.set_field(AzureField::PublicIp, ASSIGNED_AT_LAUNCH.into());
             }
@@ -216,9 +262,25 @@ fn set_fields(inst: &mut Instance, lc: &Value, arm: Option<&Value>, lc_id: &str)
             .map(str::to_string)
     };
     let tail: String = lc_id.chars().filter(char::is_ascii_alphanumeric).collect();
-    inst.set_field(AzureField::VmName, format!("vm-{}", format!("{tail:a<35}").chars().take(35).collect::<String>().to_lowercase()));
-    inst.set_field(AzureField::ComputerName, format!("{tail:a<15}").chars().take(15).collect());
-    inst.set_field(AzureField::PowerState, Cloud::Azure.launch_state().to_string());
+    inst.set_field(
+        AzureField::VmName,
+        format!(
+            "vm-{}",
+            format!("{tail:a<35}")
+                .chars()
+                .take(35)
+                .collect::<String>()
+                .to_lowercase()
+        ),
+    );
+    inst.set_field(
+        AzureField::ComputerName,
+        format!("{tail:a<15}").chars().take(15).collect(),
+    );
+    inst.set_field(
+        AzureField::PowerState,
+        Cloud::Azure.launch_state().to_string(),
+    );
     let (size, priority, image) = match arm {
         Some(a) => (
             param(a, "vmSize").map(str::to_string),
@@ -228,12 +290,26 @@ fn set_fields(inst: &mut Instance, lc: &Value, arm: Option<&Value>, lc_id: &str)
         None => {
             let r = |k: &str| at(&["storageProfile", "imageReference", k]);
             let image = r("id").or_else(|| {
-                Some(format!("{}:{}:{}:{}", r("publisher")?, r("offer")?, r("sku")?, r("version").unwrap_or_else(|| "latest".into())))
+                Some(format!(
+                    "{}:{}:{}:{}",
+                    r("publisher")?,
+                    r("offer")?,
+                    r("sku")?,
+                    r("version").unwrap_or_else(|| "latest".into())
+                ))
             });
             (at(&["hardwareProfile", "vmSize"]), at(&["priority"]), image)
         }
     };
-    for (f, v) in [(AzureField::VmSize, size), (AzureField::Priority, priority), (AzureField::Image, image), (AzureField::OsType, at(&["storageProfile", "osDisk", "osType"]))] {
+    for (f, v) in [
+        (AzureField::VmSize, size),
+        (AzureField::Priority, priority),
+        (AzureField::Image, image),
+        (
+            AzureField::OsType,
+            at(&["storageProfile", "osDisk", "osType"]),
+        ),
+    ] {
         if let Some(v) = v {
             inst.set_field(f, v);
         }
@@ -246,7 +322,8 @@ mod tests {
 
     #[test]
     fn azure_tag_limits() {
-        let mut t: BTreeMap<String, String> = (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
+        let mut t: BTreeMap<String, String> =
+            (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
         assert_eq!(tag_refusal(&t).map(|r| r.0), Some(RefusalKind::TooManyTags));
         t.clear();
         t.insert("k".into(), "v".repeat(257));

@@ -36,7 +36,13 @@ const MAX_LABELS: usize = 64;
 /// `s` with every character outside `[a-zA-Z0-9-]` as `-` (google.js's sanitising).
 fn sanitise(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -55,7 +61,9 @@ fn valid_name(name: &str) -> bool {
 fn bad_label(k: &str, v: &str) -> Option<String> {
     let ok_char = |c: char| c.is_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
     if k.is_empty() || !k.starts_with(|c: char| c.is_lowercase()) {
-        return Some(format!("label key {k:?} does not start with a lower-case letter"));
+        return Some(format!(
+            "label key {k:?} does not start with a lower-case letter"
+        ));
     }
     for (what, s) in [("key", k), ("value", v)] {
         if s.chars().count() > GCE_MAX {
@@ -81,10 +89,7 @@ fn own_labels(pool: &Pool<'_>, lc_id: &str) -> Vec<(String, String)> {
             sanitise(&format!("taskcluster-wm-{}", pool.provider_id)),
         ),
         ("managed-by".into(), "taskcluster".into()),
-        (
-            "worker-pool-id".into(),
-            sanitise(pool.id).to_lowercase(),
-        ),
+        ("worker-pool-id".into(), sanitise(pool.id).to_lowercase()),
         ("owner".into(), sanitise(pool.owner).to_lowercase()),
         ("launch-config-id".into(), lc_id.to_string()),
     ]
@@ -95,7 +100,12 @@ fn string_map(v: Option<&Value>) -> Vec<(String, String)> {
     v.and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+            )
+        })
         .collect()
 }
 
@@ -122,21 +132,28 @@ fn refusal(
     if !valid_name(name) {
         return Some((
             RefusalKind::InvalidInstanceName,
-            format!("worker-manager would name its instances {name:?} (the pool id with '/' and '_' as '-', cut to 38 characters, and a slugid), which GCE refuses: a name must be lower-case letters, digits and '-', starting with a letter (google.js line 253 does not lower-case the pool id)"),
+            format!(
+                "worker-manager would name its instances {name:?} (the pool id with '/' and '_' as '-', cut to 38 characters, and a slugid), which GCE refuses: a name must be lower-case letters, digits and '-', starting with a letter (google.js line 253 does not lower-case the pool id)"
+            ),
             format!("{}/workerPoolId", pool.base),
         ));
     }
     if labels.len() > MAX_LABELS {
         return Some((
             RefusalKind::TooManyLabels,
-            format!("the instance would carry {} labels (the pool's and worker-manager's 5); GCE allows at most {MAX_LABELS}", labels.len()),
+            format!(
+                "the instance would carry {} labels (the pool's and worker-manager's 5); GCE allows at most {MAX_LABELS}",
+                labels.len()
+            ),
             format!("{ptr}/labels"),
         ));
     }
     if let Some(why) = labels.iter().find_map(|(k, v)| bad_label(k, v)) {
         return Some((
             RefusalKind::InvalidLabel,
-            format!("{why}, so GCE refuses the instance (worker-manager sanitises its own label values and lower-cases some, but does not cut them or check the pool's)"),
+            format!(
+                "{why}, so GCE refuses the instance (worker-manager sanitises its own label values and lower-cases some, but does not cut them or check the pool's)"
+            ),
             format!("{ptr}/labels"),
         ));
     }
@@ -150,7 +167,10 @@ fn refusal(
         if scratch && init_labels {
             return Some((
                 RefusalKind::LabelsOnLocalSsd,
-                format!("disk {i} is a {} disk with initializeParams.labels; worker-manager removes `labels` from non-PERSISTENT disks but keeps initializeParams.labels, and GCE refuses labels on local SSDs (taskcluster#6958), so every launch fails", d.get("type").and_then(Value::as_str).unwrap_or("SCRATCH")),
+                format!(
+                    "disk {i} is a {} disk with initializeParams.labels; worker-manager removes `labels` from non-PERSISTENT disks but keeps initializeParams.labels, and GCE refuses labels on local SSDs (taskcluster#6958), so every launch fails",
+                    d.get("type").and_then(Value::as_str).unwrap_or("SCRATCH")
+                ),
                 format!("{ptr}/disks/{i}/initializeParams/labels"),
             ));
         }
@@ -161,7 +181,9 @@ fn refusal(
         if key == "taskcluster" || !seen.insert(key) {
             return Some((
                 RefusalKind::DuplicateMetadataKey,
-                format!("metadata key {key:?} would occur twice: worker-manager appends its own `taskcluster` item after the pool's items without removing duplicates, and GCE refuses repeated metadata keys"),
+                format!(
+                    "metadata key {key:?} would occur twice: worker-manager appends its own `taskcluster` item after the pool's items without removing duplicates, and GCE refuses repeated metadata keys"
+                ),
                 format!("{ptr}/metadata/items/{i}/key"),
             ));
         }
@@ -190,7 +212,11 @@ fn metadata_items(lc: &Value) -> Vec<&Value> {
 /// from the launch configuration id (worker-manager's is random).
 fn slug(lc_id: &str) -> String {
     let hex: String = lc_id.chars().filter(char::is_ascii_alphanumeric).collect();
-    format!("{hex:a<22}").chars().take(22).collect::<String>().to_lowercase()
+    format!("{hex:a<22}")
+        .chars()
+        .take(22)
+        .collect::<String>()
+        .to_lowercase()
 }
 
 /// What worker-manager would put on an instance of launch configuration `i`, or why GCE would
@@ -216,8 +242,14 @@ pub(super) fn render_launch_config(
     for (k, _) in string_map(lc.get("labels")) {
         if own.iter().any(|(o, _)| *o == k) {
             out.warnings.push(
-                crate::diag::Diagnostic::at(pool.file, format!("{ptr}/labels/{k}"), format!("worker-manager sets label {k:?} itself and overrides the pool's value"))
-                    .hint("remove it from the pool's labels; it never reaches the instance"),
+                crate::diag::Diagnostic::at(
+                    pool.file,
+                    format!("{ptr}/labels/{k}"),
+                    format!(
+                        "worker-manager sets label {k:?} itself and overrides the pool's value"
+                    ),
+                )
+                .hint("remove it from the pool's labels; it never reaches the instance"),
             );
         }
     }
@@ -245,9 +277,11 @@ pub(super) fn render_launch_config(
 /// The instance's own fields, from the launch configuration as `instances.insert` gets it.
 fn set_fields(inst: &mut Instance, lc: &Value, name: &str, zone: &str) {
     let at = |path: &[&str]| -> Option<String> {
-        path.iter()
-            .try_fold(lc, |v, k| v.get(k))
-            .and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_bool().map(|b| b.to_string())))
+        path.iter().try_fold(lc, |v, k| v.get(k)).and_then(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .or_else(|| v.as_bool().map(|b| b.to_string()))
+        })
     };
     inst.set_field(GceField::Name, name.to_string());
     inst.set_field(GceField::Zone, zone.to_string());
@@ -282,7 +316,10 @@ fn set_fields(inst: &mut Instance, lc: &Value, name: &str, zone: &str) {
     inst.set_field(GceField::LocalSsdCount, scratch.len().to_string());
     if let Some(first) = scratch.first() {
         // GCE's default interface for a local SSD is SCSI.
-        let iface = first.get("interface").and_then(Value::as_str).unwrap_or("SCSI");
+        let iface = first
+            .get("interface")
+            .and_then(Value::as_str)
+            .unwrap_or("SCSI");
         inst.set_field(GceField::LocalSsdInterface, iface.to_string());
     }
     let nat = lc
@@ -292,7 +329,10 @@ fn set_fields(inst: &mut Instance, lc: &Value, name: &str, zone: &str) {
         .and_then(Value::as_array)
         .is_some_and(|a| !a.is_empty());
     if nat {
-        inst.set_field(GceField::ExternalIp, super::pools::ASSIGNED_AT_LAUNCH.into());
+        inst.set_field(
+            GceField::ExternalIp,
+            super::pools::ASSIGNED_AT_LAUNCH.into(),
+        );
     }
 }
 

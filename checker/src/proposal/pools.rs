@@ -259,7 +259,10 @@ fn one_pool(
     let kind = cx.kinds.kind(&provider_id);
     let before = diags.len();
     diags.extend(schemas.request.check(f, base, &req));
-    if let (Some(cfg), Some(schema)) = (req.get("config"), kind.as_ref().and_then(|k| schemas.config(k.clone()))) {
+    if let (Some(cfg), Some(schema)) = (
+        req.get("config"),
+        kind.as_ref().and_then(|k| schemas.config(k.clone())),
+    ) {
         diags.extend(
             schema
                 .check(f, &format!("{base}/config"), cfg)
@@ -280,7 +283,9 @@ fn one_pool(
     out.pools.push(ProposedPool {
         pool: pool_id.clone(),
         provider_id: provider_id.clone(),
-        kind: kind.clone().filter(|k| !matches!(k, ProviderKind::Other(_))),
+        kind: kind
+            .clone()
+            .filter(|k| !matches!(k, ProviderKind::Other(_))),
         launch_configs: lcs.len(),
         records: out.records.len()..out.records.len(),
         file: f.to_path_buf(),

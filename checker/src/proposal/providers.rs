@@ -79,7 +79,9 @@ impl ProviderKinds {
     pub fn with(given: &[String]) -> Result<ProviderKinds, String> {
         let mut kinds = ProviderKinds::default();
         for g in given {
-            let Some((id, kind)) = g.split_once('=').filter(|(i, k)| !i.is_empty() && !k.is_empty())
+            let Some((id, kind)) = g
+                .split_once('=')
+                .filter(|(i, k)| !i.is_empty() && !k.is_empty())
             else {
                 return Err(format!(
                     "--provider {g:?}: write ID=KIND, e.g. --provider community-gcp=google (KIND: aws, google, azure, or another implementation name, which is not modelled)"

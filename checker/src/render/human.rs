@@ -222,6 +222,53 @@ fn coverage(s: &mut String, cov: &Coverage, paint: &Paint) {
     }
 }
 
+/// The pools' verdicts: a count of each, then every pool that is not deployable, with why.
+fn pools(s: &mut String, g: &GateSection, paint: &Paint) {
+    if g.pools.is_empty() {
+        return;
+    }
+    let count = |d: Deployable| g.pools.iter().filter(|p| p.deployable == d).count();
+    let _ = writeln!(
+        s,
+        "\n{} {} yes, {} no, {} unknown",
+        paint.bold(&format!("pools ({}):", g.pools.len())),
+        count(Deployable::Yes),
+        count(Deployable::No),
+        count(Deployable::Unknown)
+    );
+    for p in g.pools.iter().filter(|p| p.deployable != Deployable::Yes) {
+        let word = match p.deployable {
+            Deployable::No => paint.red("no     "),
+            _ => paint.yellow("unknown"),
+        };
+        let at = p
+            .location
+            .as_ref()
+            .map(|l| format!(" {}:{}", T(&l.file), l.line))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  {word} {} {}{}",
+            T(&p.pool),
+            paint.dim(&format!(
+                "({} {})",
+                T(&p.provider_id),
+                T(p.implementation.as_deref().unwrap_or("not modelled"))
+            )),
+            paint.dim(&at)
+        );
+        for r in &p.reasons {
+            let _ = writeln!(
+                s,
+                "          {} [{}]: {}",
+                T(&r.clause),
+                T(&r.kind),
+                T(&r.message)
+            );
+        }
+    }
+}
+
 fn gate(s: &mut String, g: &GateSection, paint: &Paint) {
     let _ = writeln!(s, "\n{} {}", paint.bold("proposal:"), T(&g.proposal));
     if let Some(b) = &g.base {
@@ -265,6 +312,7 @@ fn gate(s: &mut String, g: &GateSection, paint: &Paint) {
             );
         }
     }
+    pools(s, g, paint);
     if !g.changes.is_empty() {
         let _ = writeln!(s, "\n{}", paint.bold("what the proposal changes:"));
         for c in &g.changes {

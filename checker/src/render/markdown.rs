@@ -138,6 +138,54 @@ fn coverage(s: &mut String, cov: &Coverage) {
     let _ = writeln!(s, "\n</details>");
 }
 
+/// The pools' verdicts: a count, then a row per pool that is not deployable.
+fn pools(s: &mut String, g: &GateSection) {
+    if g.pools.is_empty() {
+        return;
+    }
+    let count = |d: Deployable| g.pools.iter().filter(|p| p.deployable == d).count();
+    let _ = writeln!(
+        s,
+        "\n**Pools**: {} proposed: {} ✅ yes, {} ❌ no, {} ❓ unknown\n",
+        g.pools.len(),
+        count(Deployable::Yes),
+        count(Deployable::No),
+        count(Deployable::Unknown)
+    );
+    let open: Vec<_> = g
+        .pools
+        .iter()
+        .filter(|p| p.deployable != Deployable::Yes)
+        .collect();
+    if open.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "| pool | provider | can I deploy? | why |\n|---|---|---|---|"
+    );
+    for p in open {
+        let mark = if p.deployable == Deployable::No {
+            "❌ no"
+        } else {
+            "❓ unknown"
+        };
+        let why: Vec<String> = p
+            .reasons
+            .iter()
+            .map(|r| format!("{}: {}", code(&r.clause), text(&r.message)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} ({}) | {mark} | {} |",
+            code(&p.pool),
+            text(&p.provider_id),
+            text(p.implementation.as_deref().unwrap_or("not modelled")),
+            why.join("<br>")
+        );
+    }
+}
+
 fn gate(s: &mut String, g: &GateSection) {
     let icon = if g.deployable {
         "✅"
@@ -203,6 +251,7 @@ fn gate(s: &mut String, g: &GateSection) {
             why.join("<br>")
         );
     }
+    pools(s, g);
     if !g.changes.is_empty() {
         let _ = writeln!(
             s,

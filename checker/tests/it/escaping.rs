@@ -115,6 +115,19 @@ fn gate_with(v: &str) -> GateSection {
             read_by: vec![s()],
         }],
         warnings: vec![s()],
+        pools: vec![PoolVerdict {
+            pool: s(),
+            provider_id: s(),
+            implementation: Some(s()),
+            launch_configs: 1,
+            deployable: Deployable::No,
+            reasons: vec![Reason {
+                clause: s(),
+                kind: s(),
+                message: s(),
+            }],
+            location: None,
+        }],
     }
 }
 

@@ -46,7 +46,8 @@ fn mutation(file: &str, code: i32, deployable: &str, kind: &str) {
                 .as_array()
                 .expect("reasons")
                 .iter()
-                .any(|x| x["kind"] == kind || x["clause"].as_str().is_some_and(|c| c.ends_with(kind))),
+                .any(|x| x["kind"] == kind
+                    || x["clause"].as_str().is_some_and(|c| c.ends_with(kind))),
             "{file}: no {kind} reason: {p:#}"
         );
     }
@@ -61,19 +62,97 @@ macro_rules! rule {
     };
 }
 
-rule!(a_gcp_pool_without_an_external_ip_breaks_worker_runner, "gcp-no-external-ip.json", 1, "no", "gce-runner-external-ip");
-rule!(a_gcp_pool_with_its_own_taskcluster_metadata_item_is_refused, "gcp-own-taskcluster-metadata.json", 1, "no", "duplicate-metadata-key");
-rule!(a_gcp_label_value_over_63_characters_is_refused, "gcp-label-over-63.json", 1, "no", "invalid-label");
-rule!(an_upper_case_launch_config_id_label_is_refused, "gcp-launch-config-id-upper-case.json", 1, "no", "invalid-label");
-rule!(an_upper_case_pool_id_makes_an_invalid_gce_name, "gcp-upper-case-pool-id.json", 1, "no", "invalid-instance-name");
-rule!(labels_on_gcp_local_ssds_are_refused, "gcp-labels-on-local-ssd.json", 1, "no", "labels-on-local-ssd");
-rule!(a_pool_label_worker_manager_overrides_is_harmless, "gcp-pool-label-collides.json", 0, "yes", "");
-rule!(an_azure_pool_over_50_tags_is_refused, "azure-51-tags.json", 1, "no", "too-many-tags");
-rule!(an_azure_tag_value_over_256_characters_is_refused, "azure-tag-value-over-256.json", 1, "no", "tag-too-long");
-rule!(an_azure_pool_without_an_arm_location_is_refused, "azure-no-arm-location.json", 1, "no", "no-location");
-rule!(an_azure_tag_colliding_with_worker_managers_is_harmless, "azure-tag-collides.json", 0, "yes", "");
-rule!(an_azure_tag_colliding_but_for_case_is_unknown, "azure-tag-collides-but-for-case.json", 3, "unknown", "");
-rule!(a_template_spec_no_manifest_describes_is_unknown, "azure-unknown-template-spec.json", 3, "unknown", "");
+rule!(
+    a_gcp_pool_without_an_external_ip_breaks_worker_runner,
+    "gcp-no-external-ip.json",
+    1,
+    "no",
+    "gce-runner-external-ip"
+);
+rule!(
+    a_gcp_pool_with_its_own_taskcluster_metadata_item_is_refused,
+    "gcp-own-taskcluster-metadata.json",
+    1,
+    "no",
+    "duplicate-metadata-key"
+);
+rule!(
+    a_gcp_label_value_over_63_characters_is_refused,
+    "gcp-label-over-63.json",
+    1,
+    "no",
+    "invalid-label"
+);
+rule!(
+    an_upper_case_launch_config_id_label_is_refused,
+    "gcp-launch-config-id-upper-case.json",
+    1,
+    "no",
+    "invalid-label"
+);
+rule!(
+    an_upper_case_pool_id_makes_an_invalid_gce_name,
+    "gcp-upper-case-pool-id.json",
+    1,
+    "no",
+    "invalid-instance-name"
+);
+rule!(
+    labels_on_gcp_local_ssds_are_refused,
+    "gcp-labels-on-local-ssd.json",
+    1,
+    "no",
+    "labels-on-local-ssd"
+);
+rule!(
+    a_pool_label_worker_manager_overrides_is_harmless,
+    "gcp-pool-label-collides.json",
+    0,
+    "yes",
+    ""
+);
+rule!(
+    an_azure_pool_over_50_tags_is_refused,
+    "azure-51-tags.json",
+    1,
+    "no",
+    "too-many-tags"
+);
+rule!(
+    an_azure_tag_value_over_256_characters_is_refused,
+    "azure-tag-value-over-256.json",
+    1,
+    "no",
+    "tag-too-long"
+);
+rule!(
+    an_azure_pool_without_an_arm_location_is_refused,
+    "azure-no-arm-location.json",
+    1,
+    "no",
+    "no-location"
+);
+rule!(
+    an_azure_tag_colliding_with_worker_managers_is_harmless,
+    "azure-tag-collides.json",
+    0,
+    "yes",
+    ""
+);
+rule!(
+    an_azure_tag_colliding_but_for_case_is_unknown,
+    "azure-tag-collides-but-for-case.json",
+    3,
+    "unknown",
+    ""
+);
+rule!(
+    a_template_spec_no_manifest_describes_is_unknown,
+    "azure-unknown-template-spec.json",
+    3,
+    "unknown",
+    ""
+);
 
 #[test]
 fn scsi_local_ssds_warn_that_the_set_up_falls_back_to_the_boot_disk() {
@@ -81,10 +160,13 @@ fn scsi_local_ssds_warn_that_the_set_up_falls_back_to_the_boot_disk() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let v = r.json();
     assert!(
-        v["findings"].as_array().expect("findings").iter().any(|f| f["consumer"]
-            == "gcp-local-ssd"
-            && f["severity"] == "warning"
-            && f["outcome"] == "violation"),
+        v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["consumer"] == "gcp-local-ssd"
+                && f["severity"] == "warning"
+                && f["outcome"] == "violation"),
         "{:#}",
         v["findings"]
     );
@@ -110,19 +192,28 @@ fn a_mixed_bundle_gives_every_pool_a_verdict_and_judges_its_aws_pool_as_before()
     let dir = tempfile::tempdir().expect("tmp");
     for e in std::fs::read_dir(root().join(POOLS)).expect("dir") {
         let path = e.expect("entry").path();
-        let mut pool: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        let mut pool: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
         if pool["providerId"] == "aws" {
             for lc in pool["config"]["launchConfigs"].as_array_mut().expect("lcs") {
                 lc["launchConfig"]["TagSpecifications"] = json!([{"ResourceType": "instance", "Tags": [{"Key": "ManagedBy", "Value": "me"}]}]);
             }
         }
-        write_json(dir.path(), path.file_name().and_then(|n| n.to_str()).expect("name"), &pool);
+        write_json(
+            dir.path(),
+            path.file_name().and_then(|n| n.to_str()).expect("name"),
+            &pool,
+        );
     }
     let r = gate(&dir.path().display().to_string(), &[]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let v = r.json();
     for p in v["gate"]["pools"].as_array().expect("pools") {
-        let want = if p["providerId"] == "aws" { "no" } else { "yes" };
+        let want = if p["providerId"] == "aws" {
+            "no"
+        } else {
+            "yes"
+        };
         assert_eq!(p["deployable"], want, "{p:#}");
         if want == "no" {
             assert_eq!(p["reasons"][0]["kind"], "duplicate-tag-key", "{p:#}");
@@ -132,8 +223,10 @@ fn a_mixed_bundle_gives_every_pool_a_verdict_and_judges_its_aws_pool_as_before()
 
 /// A copy of a real pool with another `providerId`.
 fn with_provider(file: &str, provider: &str, dir: &std::path::Path) -> String {
-    let mut pool: Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join(POOLS).join(file)).expect("read")).expect("json");
+    let mut pool: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join(POOLS).join(file)).expect("read"),
+    )
+    .expect("json");
     pool["providerId"] = provider.into();
     write_json(dir, file, &pool).display().to_string()
 }
@@ -162,7 +255,13 @@ fn a_provider_checker_does_not_model_is_unknown_never_passed() {
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     let p = pool_verdict(&r);
     assert_eq!(p["deployable"], "unknown");
-    assert!(p["reasons"][0]["message"].as_str().expect("msg").contains("--provider-kind community-gcp="), "{p:#}");
+    assert!(
+        p["reasons"][0]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("--provider-kind community-gcp="),
+        "{p:#}"
+    );
     // Told what it runs, the gate models it.
     let r = gate(&f, &["--provider-kind", "community-gcp=google"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -176,7 +275,8 @@ fn a_provider_checker_does_not_model_is_unknown_never_passed() {
 fn a_contract_naming_another_clouds_field_is_refused_where_it_says_so() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut c: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("contracts/consumers/worker-runner-google.json")).expect("read"),
+        &std::fs::read_to_string(root().join("contracts/consumers/worker-runner-google.json"))
+            .expect("read"),
     )
     .expect("json");
     c["clauses"][0]["output"] = "KeyName".into();
@@ -190,7 +290,11 @@ fn a_contract_naming_another_clouds_field_is_refused_where_it_says_so() {
         &dir.path().display().to_string(),
     ]);
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("`KeyName` is a field of ec2") && r.stderr.contains("/clauses/0/output"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`KeyName` is a field of ec2") && r.stderr.contains("/clauses/0/output"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -205,4 +309,64 @@ fn every_one_of_the_300_shared_pools_gets_a_verdict_and_all_deploy() {
     assert_eq!(pools.len(), 300);
     assert!(pools.iter().all(|p| p["deployable"] == "yes"));
     assert_eq!(v["source"]["instances"], 15 + 1243 + 656);
+}
+
+#[test]
+fn annotations_point_at_the_pool_that_breaks_a_consumer_and_name_its_clause() {
+    let f = format!("{M}/gcp-no-external-ip.json");
+    let r = checker_env(
+        &[
+            "gate",
+            "--contracts",
+            "contracts",
+            "--pools",
+            &f,
+            "--format",
+            "sarif",
+        ],
+        &[("CHECKER_TASKCLUSTER_SCHEMAS", "")],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = r.json();
+    let results = v["runs"][0]["results"].as_array().expect("results");
+    let hit = results
+        .iter()
+        .find(|x| x["properties"]["consumer"] == "worker-runner-google")
+        .expect("a worker-runner-google result");
+    assert_eq!(
+        hit["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        f
+    );
+    let text = hit["message"]["text"].as_str().expect("text");
+    assert!(
+        text.contains("worker-runner-google/gce-runner-external-ip")
+            && text.contains("contracts/consumers/worker-runner-google.json:"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let r = checker_env(
+        &[
+            "gate",
+            "--contracts",
+            "contracts",
+            "--pools",
+            &f,
+            "--github-check",
+            &dir.path().display().to_string(),
+        ],
+        &[("CHECKER_TASKCLUSTER_SCHEMAS", "")],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let notes: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("customCheckRunAnnotations.json")).expect("notes"),
+    )
+    .expect("json");
+    assert!(
+        notes
+            .as_array()
+            .expect("arr")
+            .iter()
+            .any(|n| n["path"] == f),
+        "{notes:#}"
+    );
 }
