@@ -38,8 +38,8 @@ pub struct Args {
     pool_ids: Vec<String>,
     /// Which implementation a worker-manager providerId runs, ID=KIND (KIND aws, google, azure;
     /// another name, e.g. static, is a provider checker does not model: its pools are
-    /// "unknown"). Firefox CI's are known: aws=aws, fxci-level1-gcp=google,
-    /// fxci-level3-gcp=google, azure2=azure, azure_trusted=azure.
+    /// "unknown"). Firefox CI's are known: aws (aws); fxci-level1-gcp, fxci-level2-gcp,
+    /// fxci-level3-gcp, fxci-test-gcp (google); azure2, azure_trusted (azure).
     #[arg(long = "provider-kind", value_name = "ID=KIND")]
     provider_kinds: Vec<String>,
     /// Deprecated: the same as --provider-kind ID=aws.

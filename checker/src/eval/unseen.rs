@@ -185,6 +185,8 @@ pub(crate) struct Tracker {
     seen: Vec<bool>,
     /// Some instance could tell (it has the path, or its data shows it has not).
     told: Vec<bool>,
+    /// Per path, a bit per cloud whose consumers read it.
+    clouds: Vec<u8>,
     /// Outputs instances carry: tag keys and user-data fields, for suggestions.
     names: BTreeSet<String>,
     /// The tag keys and top-level user-data fields already collected into `names`.
@@ -201,9 +203,21 @@ impl Tracker {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        // Only an instance of a cloud whose consumers read a path can tell whether it carries
+        // it: an EC2 fleet says nothing of what GCE's consumers read.
+        let clouds = paths
+            .iter()
+            .map(|p| {
+                suspects
+                    .iter()
+                    .filter(|s| s.output == *p)
+                    .fold(0u8, |m, s| m | 1 << set.consumers[s.consumer].selector.cloud as u8)
+            })
+            .collect();
         Tracker {
             seen: vec![false; paths.len()],
             told: vec![false; paths.len()],
+            clouds,
             suspects,
             paths,
             ..Default::default()
@@ -218,8 +232,9 @@ impl Tracker {
             if self.seen.iter().all(|s| *s) {
                 return;
             }
+            let cloud = 1u8 << i.cloud() as u8;
             for (k, p) in self.paths.iter().enumerate() {
-                if self.seen[k] {
+                if self.seen[k] || self.clouds[k] & cloud == 0 {
                     continue;
                 }
                 match i.read(p) {

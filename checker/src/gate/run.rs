@@ -142,22 +142,7 @@ pub fn run(req: &GateRequest) -> Result<Report> {
         &ignore,
         req.judgement.fail_on_warn,
     );
-    let pool_verdicts = match &r.pools {
-        Some(p) => {
-            verdicts.extend(super::pools::unmodelled_verdict(&p.unmodelled));
-            super::pools::pool_verdicts(&super::pools::PoolInputs {
-                set: &set,
-                records: &r.records,
-                pools: &p.pools,
-                refusals: &p.refusals,
-                unmodelled: &p.unmodelled,
-                ignore: &ignore,
-                judgement: req.judgement,
-                now: req.now,
-            })
-        }
-        None => Vec::new(),
-    };
+    let pool_verdicts = pools_judged(req, &set, &r, &ignore, &mut verdicts);
     super::pools::relocate(&mut report.findings, &pool_verdicts);
     let status = super::exit_status(&verdicts);
     report.gate = Some(GateSection {
@@ -182,6 +167,30 @@ pub fn run(req: &GateRequest) -> Result<Report> {
         status
     };
     Ok(report)
+}
+
+/// A `--pools` gate's verdict per pool, and the verdict of the pools nothing models.
+fn pools_judged(
+    req: &GateRequest,
+    set: &ContractSet,
+    r: &Rendered,
+    ignore: &BTreeMap<String, String>,
+    verdicts: &mut Vec<crate::report::Verdict>,
+) -> Vec<crate::report::PoolVerdict> {
+    let Some(p) = &r.pools else {
+        return Vec::new();
+    };
+    verdicts.extend(super::pools::unmodelled_verdict(&p.unmodelled));
+    super::pools::pool_verdicts(&super::pools::PoolInputs {
+        set,
+        records: &r.records,
+        pools: &p.pools,
+        refusals: &p.refusals,
+        unmodelled: &p.unmodelled,
+        ignore,
+        judgement: req.judgement,
+        now: req.now,
+    })
 }
 
 fn parse_ignores(given: &[String]) -> Result<BTreeMap<String, String>> {
@@ -252,7 +261,18 @@ fn pick(s: &ContractSet, name: Option<String>) -> Option<usize> {
     match name {
         Some(n) => s.providers.iter().position(|p| p.name == n),
         None if s.providers.len() == 1 => Some(0),
-        None => None,
+        // aws-provisioner's worker types are EC2's: the one EC2 provider, when there is one.
+        None => {
+            let mut ec2 = s
+                .providers
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.cloud == crate::output::Cloud::Ec2);
+            match (ec2.next(), ec2.next()) {
+                (Some((i, _)), None) => Some(i),
+                _ => None,
+            }
+        }
     }
 }
 

@@ -19,6 +19,9 @@ pub(super) struct Compiler<'d> {
     pub(super) locator: Option<crate::diag::Locator>,
     /// The cloud of the contract being compiled: its outputs must be that cloud's.
     pub(super) cloud: Cloud,
+    /// Whether the cloud is known (a consumer of a provider not loaded, that does not say its
+    /// own, has one error for that, not one per field).
+    pub(super) cloud_known: bool,
 }
 
 impl Compiler<'_> {
@@ -32,6 +35,7 @@ impl Compiler<'_> {
         self.file = file.to_path_buf();
         self.locator = text.map(crate::diag::Locator::new);
         self.cloud = Cloud::Ec2;
+        self.cloud_known = true;
     }
 
     /// Reads the contract's `cloud` (its provider's for a consumer that selects one, when it
@@ -112,7 +116,7 @@ impl Compiler<'_> {
     pub(super) fn output(&mut self, v: Option<&Value>, ptr: &str) -> Option<OutputPath> {
         let s = v.and_then(Value::as_str)?;
         match OutputPath::parse(s) {
-            Ok(OutputPath::Field(f)) if !f.of(self.cloud) => {
+            Ok(OutputPath::Field(f)) if self.cloud_known && !f.of(self.cloud) => {
                 let theirs: Vec<&str> = self.cloud.fields().map(|f| f.name()).collect();
                 self.err(
                     ptr,
@@ -295,6 +299,9 @@ impl Compiler<'_> {
         let provider = provider_name.and_then(|n| set.providers.iter().find(|p| p.name == n));
         // The consumer's own sets (OCC's manifest names are OCC's, not a provider's) first.
         self.set_cloud(v, provider.map(|p| p.cloud));
+        if provider_name.is_some() && provider.is_none() && v.get("cloud").is_none() {
+            self.cloud_known = false;
+        }
         let own = self.named_sets(v);
         let lookup = |name: &str| -> Option<SetRef> {
             if let Some(s) = own.get(name) {

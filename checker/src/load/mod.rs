@@ -312,6 +312,7 @@ fn compile_all(
         file: PathBuf::new(),
         locator: None,
         cloud: crate::output::Cloud::Ec2,
+        cloud_known: true,
     };
     for (f, v, _) in valid.iter().filter(|(_, _, k)| *k == "provider") {
         c.start(f, texts.remove(f));

@@ -316,7 +316,7 @@ fn one_pool(
             out.unmodelled.push(Unmodelled {
                 pool: pool_id.clone(),
                 provider_id: provider_id.clone(),
-                why: format!("its provider {provider_id:?} is not one checker knows the implementation of (known: {}); pass --provider {provider_id}=aws|google|azure", cx.kinds.describe()),
+                why: format!("its provider {provider_id:?} is not one checker knows the implementation of (known: {}); pass --provider-kind {provider_id}=aws|google|azure", cx.kinds.describe()),
                 file: f.to_path_buf(),
                 pointer: format!("{base}/providerId"),
             });

@@ -210,7 +210,13 @@ fn without_schemas_or_a_root_url_pools_use_the_built_in_schemas_and_worker_types
     let r = checker_env(&["gate", "--pools", "examples/firefox-ci-2021/pools"], &e);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = checker_env(
-        &["gate", "--worker-types", "tests/fixtures/worker-types"],
+        &[
+            "gate",
+            "--worker-types",
+            "tests/fixtures/worker-types",
+            "--provider",
+            "worker-manager",
+        ],
         &e,
     );
     assert_eq!(r.code, 2, "{}", r.stderr);

@@ -280,6 +280,11 @@ fn removing_the_worker_pool_tag_makes_the_culling_job_lose_its_input() {
         "gate",
         "--contracts",
         "contracts/consumers",
+        // The GCP and Azure consumers' providers (the revision proposed is the AWS one's).
+        "--contracts",
+        "contracts/providers/worker-manager-google.json",
+        "--contracts",
+        "contracts/providers/worker-manager-azure.json",
         "--proposed",
         proposed.to_str().expect("utf8"),
         "--base",
