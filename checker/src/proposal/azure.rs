@@ -156,29 +156,7 @@ pub(super) fn render_launch_config(
         return;
     };
     let tags = tags(pool, lc, location, &lc_id, cx.root_url);
-    for k in lc
-        .get("tags")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .map(|(k, _)| k)
-    {
-        if tags.get(k).map(String::as_str)
-            != lc
-                .get("tags")
-                .and_then(|t| t.get(k))
-                .and_then(Value::as_str)
-        {
-            out.warnings.push(
-                crate::diag::Diagnostic::at(
-                    pool.file,
-                    format!("{ptr}/tags/{k}"),
-                    format!("worker-manager sets tag {k:?} itself and overrides the pool's value"),
-                )
-                .hint("remove it from the pool's tags; it never reaches the VM (harmless)"),
-            );
-        }
-    }
+    overridden(pool, lc, &ptr, &tags, out);
     let template = arm.map(|a| described(cx, a));
     let tags_applied = match &template {
         None => true,
@@ -207,8 +185,52 @@ pub(super) fn render_launch_config(
         "workerConfig": {},
     });
     let user_data = UserData::from_bytes(custom.to_string().as_bytes(), cx.secrets);
-    match (&template, arm) {
-        (Some(Err(why)), _) => {
+    applied(&mut inst, template.as_ref(), lc, tags, user_data);
+    if tags_applied && let Some((a, b)) = case_twins {
+        inst.tags.clear();
+        inst.set_unknowable(
+            Unknowable::Tags,
+            format!("tags {a:?} and {b:?} differ only by case: Azure tag names are case-insensitive, and which of the two values the VM keeps is not documented (worker-manager merges them as distinct keys)"),
+        );
+    }
+    set_fields(&mut inst, lc, arm, &lc_id);
+    out.records.push(inst);
+}
+
+/// A warning per pool tag worker-manager overrides (harmless: its value wins).
+fn overridden(
+    pool: &Pool<'_>,
+    lc: &Value,
+    ptr: &str,
+    tags: &BTreeMap<String, String>,
+    out: &mut RenderedPools,
+) {
+    let own = lc.get("tags").and_then(Value::as_object);
+    for (k, v) in own.into_iter().flatten() {
+        if tags.get(k).map(String::as_str) != v.as_str() {
+            out.warnings.push(
+                crate::diag::Diagnostic::at(
+                    pool.file,
+                    format!("{ptr}/tags/{k}"),
+                    format!("worker-manager sets tag {k:?} itself and overrides the pool's value"),
+                )
+                .hint("remove it from the pool's tags; it never reaches the VM (harmless)"),
+            );
+        }
+    }
+}
+
+/// What reaches the VM: the tags, customData and public IP, as the template (if any) applies
+/// them, or unknown when no manifest describes it.
+fn applied(
+    inst: &mut Instance,
+    template: Option<&Result<&ArmTemplate, String>>,
+    lc: &Value,
+    tags: BTreeMap<String, String>,
+    user_data: UserData,
+) {
+    match template {
+        Some(Err(why)) => {
             for what in [
                 Unknowable::Tags,
                 Unknowable::UserData,
@@ -217,7 +239,7 @@ pub(super) fn render_launch_config(
                 inst.set_unknowable(what, why.clone());
             }
         }
-        (Some(Ok(t)), _) => {
+        Some(Ok(t)) => {
             if t.applies_tags {
                 inst.tags = tags;
             }
@@ -228,7 +250,7 @@ pub(super) fn render_launch_config(
                 inst.set_field(AzureField::PublicIp, ASSIGNED_AT_LAUNCH.into());
             }
         }
-        (None, _) => {
+        None => {
             inst.tags = tags;
             inst.user_data = user_data;
             let public = lc
@@ -241,15 +263,6 @@ pub(super) fn render_launch_config(
             }
         }
     }
-    if tags_applied && let Some((a, b)) = case_twins {
-        inst.tags.clear();
-        inst.set_unknowable(
-            Unknowable::Tags,
-            format!("tags {a:?} and {b:?} differ only by case: Azure tag names are case-insensitive, and which of the two values the VM keeps is not documented (worker-manager merges them as distinct keys)"),
-        );
-    }
-    set_fields(&mut inst, lc, arm, &lc_id);
-    out.records.push(inst);
 }
 
 /// The VM's own fields: the template's parameters for an ARM deployment (`vmSize`, `priority`,

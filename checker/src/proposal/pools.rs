@@ -298,30 +298,8 @@ fn one_pool(
         file: f,
         base,
     };
-    let render: fn(&Pool<'_>, usize, &Value, &RenderCx<'_>, &mut RenderedPools) = match kind {
-        Some(ProviderKind::Aws) => super::aws::render_launch_config,
-        Some(ProviderKind::Google) => super::google::render_launch_config,
-        Some(ProviderKind::Azure) => super::azure::render_launch_config,
-        Some(ProviderKind::Other(k)) => {
-            out.unmodelled.push(Unmodelled {
-                pool: pool_id.clone(),
-                provider_id: provider_id.clone(),
-                why: format!("its provider {provider_id:?} is a {k} provider, which checker does not model: what it puts on instances is unknown"),
-                file: f.to_path_buf(),
-                pointer: format!("{base}/providerId"),
-            });
-            return;
-        }
-        None => {
-            out.unmodelled.push(Unmodelled {
-                pool: pool_id.clone(),
-                provider_id: provider_id.clone(),
-                why: format!("its provider {provider_id:?} is not one checker knows the implementation of (known: {}); pass --provider-kind {provider_id}=aws|google|azure", cx.kinds.describe()),
-                file: f.to_path_buf(),
-                pointer: format!("{base}/providerId"),
-            });
-            return;
-        }
+    let Some(render) = renderer(kind.as_ref(), &pool, cx, out) else {
+        return;
     };
     for (i, lc) in lcs.into_iter().enumerate() {
         render(&pool, i, lc, &cx.render, out);
@@ -332,6 +310,42 @@ fn one_pool(
     }
     out.pool_ids.push(pool_id);
 }
+
+/// The renderer of a pool's provider implementation; a pool of one checker does not model is
+/// recorded as such, and has none.
+fn renderer(
+    kind: Option<&ProviderKind>,
+    pool: &Pool<'_>,
+    cx: &PoolsCx<'_>,
+    out: &mut RenderedPools,
+) -> Option<Render> {
+    let why = match kind {
+        Some(ProviderKind::Aws) => return Some(super::aws::render_launch_config),
+        Some(ProviderKind::Google) => return Some(super::google::render_launch_config),
+        Some(ProviderKind::Azure) => return Some(super::azure::render_launch_config),
+        Some(ProviderKind::Other(k)) => format!(
+            "its provider {:?} is a {k} provider, which checker does not model: what it puts on instances is unknown",
+            pool.provider_id
+        ),
+        None => format!(
+            "its provider {:?} is not one checker knows the implementation of (known: {}); pass --provider-kind {}=aws|google|azure",
+            pool.provider_id,
+            cx.kinds.describe(),
+            pool.provider_id
+        ),
+    };
+    out.unmodelled.push(Unmodelled {
+        pool: pool.id.to_string(),
+        provider_id: pool.provider_id.to_string(),
+        why,
+        file: pool.file.to_path_buf(),
+        pointer: format!("{}/providerId", pool.base),
+    });
+    None
+}
+
+/// Renders launch configuration `i` of a pool.
+type Render = fn(&Pool<'_>, usize, &Value, &RenderCx<'_>, &mut RenderedPools);
 
 /// What rendering every pool shares.
 struct PoolsCx<'a> {

@@ -440,7 +440,7 @@ pub struct GateSection {
     /// Since 1.3.
     pub warnings: Vec<String>,
     /// Per proposed worker pool (`--pools`, `--pool-id`). Since 1.6.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pools: Vec<PoolVerdict>,
 }
 
