@@ -6,7 +6,7 @@
 use crate::contract::{Builtin, Provider};
 use crate::diag::Diagnostic;
 use crate::fleet::{Instance, SecretPolicy, UserData};
-use crate::output::{Ec2Field, OutputPath};
+use crate::output::{Cloud, Ec2Field, OutputPath};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,16 +63,24 @@ fn put(i: &mut Instance, ud: &mut Map<String, Value>, path: &OutputPath, value: 
     }
 }
 
-/// A proposed record before its outputs: pending in the region's first zone, with the instance
-/// type and AMI a worker type definition supplies.
-fn pending(group: &str, region: &str, az: &str, overrides: &BTreeMap<String, String>) -> Instance {
-    let mut inst = Instance {
-        id: format!("proposed:{group}:{region}"),
-        region: region.to_string(),
-        ..Default::default()
-    };
-    inst.set_field(Ec2Field::AvailabilityZone, az.to_string());
-    inst.set_field(Ec2Field::State, "pending".into());
+/// A proposed record of `cloud` before its outputs: starting in the region's first zone, with
+/// the instance type and AMI a worker type definition supplies (EC2).
+fn pending(
+    cloud: Cloud,
+    group: &str,
+    region: &str,
+    az: &str,
+    overrides: &BTreeMap<String, String>,
+) -> Instance {
+    let mut inst = Instance::of_cloud(cloud);
+    inst.id = format!("proposed:{group}:{region}");
+    inst.region = region.to_string();
+    inst.set_field(cloud.state_field(), cloud.launch_state().into());
+    match cloud {
+        Cloud::Ec2 => inst.set_field(Ec2Field::AvailabilityZone, az.to_string()),
+        Cloud::Gce => inst.set_field(crate::output::GceField::Zone, az.to_string()),
+        Cloud::Azure => {}
+    }
     for (var, f) in [
         ("instanceType", Ec2Field::InstanceType),
         ("imageId", Ec2Field::ImageId),
@@ -94,8 +102,12 @@ pub fn render_one(
     extra_user_data: Option<&Value>,
     secrets: &SecretPolicy,
 ) -> Result<Instance, String> {
-    let az = format!("{region}a");
-    let mut inst = pending(group, region, &az, overrides);
+    // The region's first zone, in the cloud's form (`us-east-1a`, `us-central1-a`).
+    let az = match p.cloud {
+        Cloud::Gce => format!("{region}-a"),
+        _ => format!("{region}a"),
+    };
+    let mut inst = pending(p.cloud, group, region, &az, overrides);
     let var = |name: &str| -> Option<String> {
         if name == p.group_by {
             return Some(group.to_string());
@@ -130,7 +142,24 @@ pub fn render_one(
         };
         put(&mut inst, &mut ud, &o.path, value);
     }
-    // What EC2 sets that the manifest leaves to the account: its declared launch defaults.
+    if p.cloud == Cloud::Ec2 {
+        ec2_defaults(p, &mut inst, &mut ud);
+    }
+    if let Some(extra) = extra_user_data
+        && !ud.contains_key("data")
+    {
+        ud.insert("data".into(), extra.clone());
+    }
+    inst.user_data = if ud.is_empty() && !p.outputs.iter().any(|o| o.path.is_user_data()) {
+        UserData::Absent
+    } else {
+        UserData::from_bytes(Value::Object(ud).to_string().as_bytes(), secrets)
+    };
+    Ok(inst)
+}
+
+/// What EC2 sets that the manifest leaves to the account: its declared launch defaults.
+fn ec2_defaults(p: &Provider, inst: &mut Instance, ud: &mut Map<String, Value>) {
     let defaults = p.launch.as_ref();
     let promised = |f: Ec2Field| {
         p.outputs
@@ -146,12 +175,7 @@ pub fn render_one(
         if !promised(f)
             && let Some(v) = v
         {
-            put(
-                &mut inst,
-                &mut ud,
-                &OutputPath::Field(f.into()),
-                Value::String(v),
-            );
+            put(inst, ud, &OutputPath::Field(f.into()), Value::String(v));
         }
     }
     if !promised(Ec2Field::PublicIp) {
@@ -161,17 +185,6 @@ pub fn render_one(
             Err(why) => inst.set_unknown(Ec2Field::PublicIp, why),
         }
     }
-    if let Some(extra) = extra_user_data
-        && !ud.contains_key("data")
-    {
-        ud.insert("data".into(), extra.clone());
-    }
-    inst.user_data = if ud.is_empty() && !p.outputs.iter().any(|o| o.path.is_user_data()) {
-        UserData::Absent
-    } else {
-        UserData::from_bytes(Value::Object(ud).to_string().as_bytes(), secrets)
-    };
-    Ok(inst)
 }
 
 /// Every record a manifest promises: each member of its group set, in each of its regions

@@ -370,3 +370,53 @@ fn annotations_point_at_the_pool_that_breaks_a_consumer_and_name_its_clause() {
         "{notes:#}"
     );
 }
+
+/// A revision of the GCP provider manifest is rendered as GCE instances: dropping the
+/// `taskcluster` metadata's rootUrl from its promises breaks worker-runner-google,
+/// and no EC2 consumer is judged on GCE records.
+#[test]
+fn a_gcp_manifest_revision_is_rendered_as_gce_instances() {
+    let base = root().join("contracts/providers/worker-manager-google.json");
+    let mut m: Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).expect("read")).expect("json");
+    m["outputs"]
+        .as_object_mut()
+        .expect("outputs")
+        .remove("userData.rootUrl");
+    // The manifest's set files are relative to it: keep it beside them.
+    let proposed = root().join("contracts/providers/.gate-test-worker-manager-google.json");
+    write_json(proposed.parent().expect("dir"), ".gate-test-worker-manager-google.json", &m);
+    let r = checker(&[
+        "gate",
+        "--contracts",
+        "contracts/consumers",
+        "--contracts",
+        "contracts/providers/worker-manager.json",
+        "--contracts",
+        "contracts/providers/worker-manager-azure.json",
+        "--base",
+        &base.display().to_string(),
+        "--proposed",
+        &proposed.display().to_string(),
+        "--region",
+        "us-central1",
+        "--format",
+        "json",
+    ]);
+    let _ = std::fs::remove_file(&proposed);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let v = r.json();
+    let wr = verdict(&v, "worker-runner-google");
+    assert_eq!(wr["deployable"], "no", "{wr:#}");
+    // The base fails too (externalIp is the pools', not the manifest's, promise): the change
+    // is named by the clause it breaks.
+    assert!(
+        wr["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .any(|x| x["clause"] == "gce-runner-reads-rooturl"),
+        "{wr:#}"
+    );
+    assert_eq!(verdict(&v, "worker-runner")["deployable"], "yes");
+}
