@@ -383,9 +383,14 @@ fn a_gcp_manifest_revision_is_rendered_as_gce_instances() {
         .as_object_mut()
         .expect("outputs")
         .remove("userData.rootUrl");
-    // The manifest's set files are relative to it: keep it beside them.
-    let proposed = root().join("contracts/providers/.gate-test-worker-manager-google.json");
-    write_json(proposed.parent().expect("dir"), ".gate-test-worker-manager-google.json", &m);
+    // The manifest's set files are relative to it (`../sets/`): a copy of them beside it.
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(dir.path().join("sets")).expect("mkdir");
+    for e in std::fs::read_dir(root().join("contracts/sets")).expect("sets") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), dir.path().join("sets").join(e.file_name())).expect("copy");
+    }
+    let proposed = write_json(&dir.path().join("providers"), "worker-manager-google.json", &m);
     let r = checker(&[
         "gate",
         "--contracts",
@@ -403,7 +408,6 @@ fn a_gcp_manifest_revision_is_rendered_as_gce_instances() {
         "--format",
         "json",
     ]);
-    let _ = std::fs::remove_file(&proposed);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let v = r.json();
     let wr = verdict(&v, "worker-runner-google");
