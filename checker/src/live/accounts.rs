@@ -82,10 +82,9 @@ pub async fn resolve_accounts(opts: &LiveOptions) -> crate::Result<Option<Vec<Ac
 
 /// A part standing for a whole account that could not be read.
 fn failed_account(a: &Account, error: String) -> SourcePart {
-    SourcePart {
-        account: Some(a.id.clone()),
-        ..SourcePart::failed(format!("account {}", a.label()), PartKind::Account, error)
-    }
+    SourcePart::failed(format!("account {}", a.label()), PartKind::Account, error).in_scope(
+        crate::report::Scope::new(crate::output::ScopeKind::Account, &a.id),
+    )
 }
 
 /// The options of account `a` alone (its role chain or profile in the connection, its
@@ -184,7 +183,7 @@ pub async fn scan_accounts(
     all.instances
         .sort_unstable_by(|a, b| (&a.scope, &a.region, &a.id).cmp(&(&b.scope, &b.region, &b.id)));
     all.parts
-        .sort_by(|a, b| (&a.account, &a.name).cmp(&(&b.account, &b.name)));
+        .sort_by(|a, b| (&a.scope, &a.name).cmp(&(&b.scope, &b.name)));
     all.shape.sort();
     all.elapsed = started.elapsed();
     all

@@ -497,7 +497,10 @@ pub async fn scan_in(
     );
     if let Some(a) = account {
         for p in &mut fleet.parts {
-            p.account = Some(a.to_string());
+            p.scope = Some(crate::report::Scope::new(
+                crate::output::ScopeKind::Account,
+                &**a,
+            ));
             p.kind = PartKind::RegionOfAccount;
         }
     }
