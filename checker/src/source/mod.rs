@@ -18,6 +18,7 @@ use futures::future::BoxFuture;
 use std::sync::Arc;
 
 mod cull;
+pub mod driver;
 pub use cull::{
     ActError, Acted, Action, Actor, Health, HealthRead, HealthRequest, LocationActor, Tagged,
 };
