@@ -106,7 +106,7 @@ fn provider_finding(
         runbook: None,
         waiver: None,
         location: o.location.clone(),
-        account: None,
+        scope: None,
         also: Vec::new(),
     }
 }
@@ -167,7 +167,7 @@ fn consumer_finding(
         runbook: c.runbook.clone(),
         waiver: waiver.map(|w| waiver_ref(&set.waivers[w])),
         location: cl.location.clone(),
-        account: None,
+        scope: None,
         also: Vec::new(),
     }
 }

@@ -65,7 +65,7 @@ pub fn eval_clause(
 }
 
 /// Per uniform clause: group key -> value -> (instances, the lowest instance id).
-type UniformGroups = BTreeMap<(Account, Vec<String>), BTreeMap<String, (usize, String)>>;
+type UniformGroups = BTreeMap<(ScopeKey, Vec<String>), BTreeMap<String, (usize, String)>>;
 
 /// One finding's aggregate: how many instances, which values, a few sample ids.
 #[derive(Default)]
@@ -159,7 +159,7 @@ impl Evaluation {
 /// What an evaluation accumulates as it goes.
 #[derive(Default)]
 struct Acc {
-    aggs: BTreeMap<(Owner, Outcome, Option<usize>, Account), Agg>,
+    aggs: BTreeMap<(Owner, Outcome, Option<usize>, ScopeKey), Agg>,
     tallies: Vec<ConsumerTally>,
     evaluations: usize,
     unknown_evaluations: usize,
@@ -169,8 +169,15 @@ struct Acc {
     clouds: u8,
 }
 
-/// The account a finding is about: findings never mix accounts.
-type Account = Option<std::sync::Arc<str>>;
+/// The scope a finding is about, with its kind (its cloud's): findings never mix scopes.
+type ScopeKey = Option<(crate::output::ScopeKind, std::sync::Arc<str>)>;
+
+/// The scope of `i`, with its cloud's kind of scope.
+fn scope_key(i: &Instance) -> ScopeKey {
+    i.scope
+        .as_ref()
+        .map(|s| (i.cloud().scope_kind(), s.clone()))
+}
 
 impl Acc {
     /// Adds another accumulator's counts (of other instances of the same contracts).
@@ -218,12 +225,12 @@ impl Acc {
         owner: Owner,
         outcome: Outcome,
         waiver: Option<usize>,
-        i: (&str, &Account),
+        i: (&str, ScopeKey),
         v: &str,
     ) {
-        let (id, account) = i;
+        let (id, scope) = i;
         self.aggs
-            .entry((owner, outcome, waiver, account.clone()))
+            .entry((owner, outcome, waiver, scope))
             .or_default()
             .add(id, v);
     }
@@ -310,9 +317,9 @@ impl Evaluator {
         uniform_findings(set, acc);
         let mut findings: Vec<Finding> = std::mem::take(&mut acc.aggs)
             .into_iter()
-            .map(|((owner, outcome, wi, account), agg)| {
+            .map(|((owner, outcome, wi, scope), agg)| {
                 let mut f = finding::make_finding(set, &owner, outcome, wi, &agg);
-                f.account = account.map(|a| a.to_string());
+                f.scope = scope.map(|(kind, id)| Scope::new(kind, &*id));
                 f
             })
             .collect();
@@ -323,14 +330,14 @@ impl Evaluator {
                 std::cmp::Reverse(a.severity),
                 &a.consumer,
                 &a.clause,
-                &a.account,
+                &a.scope,
             )
                 .cmp(&(
                     b.outcome,
                     std::cmp::Reverse(b.severity),
                     &b.consumer,
                     &b.clause,
-                    &b.account,
+                    &b.scope,
                 ))
         });
         let tallies = std::mem::take(&mut acc.tallies);
@@ -415,7 +422,7 @@ fn provider_pass(
                         Owner::Provider(pi, oi),
                         Outcome::Violation,
                         None,
-                        (&i.id, &i.scope),
+                        (&i.id, scope_key(i)),
                         &v,
                     );
                 }
@@ -426,7 +433,7 @@ fn provider_pass(
                         Owner::Provider(pi, oi),
                         Outcome::Unknown,
                         None,
-                        (&i.id, &i.scope),
+                        (&i.id, scope_key(i)),
                         &r,
                     );
                 }
@@ -466,11 +473,11 @@ fn consumer_pass(
                     if let Check::Uniform(u) = &cl.check
                         && let Some((key, val)) = u.key(&c.facts, i, &facts)
                     {
-                        // Groups never span accounts.
+                        // Groups never span scopes.
                         acc.uniform
                             .entry((ci, k))
                             .or_default()
-                            .entry((i.scope.clone(), key))
+                            .entry((scope_key(i), key))
                             .or_default()
                             .entry(val)
                             .and_modify(|(n, min)| {
@@ -486,20 +493,20 @@ fn consumer_pass(
                     Some(wi) if set.waivers[wi].expires >= today => {
                         acc.waiver_used[wi] = true;
                         t.waived += 1;
-                        acc.add(owner, Outcome::Waived, Some(wi), (&i.id, &i.scope), &v);
+                        acc.add(owner, Outcome::Waived, Some(wi), (&i.id, scope_key(i)), &v);
                     }
                     w => {
                         if let Some(wi) = w {
                             acc.waiver_used[wi] = true;
                         }
                         t.failed += 1;
-                        acc.add(owner, Outcome::Violation, None, (&i.id, &i.scope), &v);
+                        acc.add(owner, Outcome::Violation, None, (&i.id, scope_key(i)), &v);
                     }
                 },
                 ClauseOutcome::Unknown(r) => {
                     t.unknown += 1;
                     acc.unknown_evaluations += 1;
-                    acc.add(owner, Outcome::Unknown, None, (&i.id, &i.scope), &r);
+                    acc.add(owner, Outcome::Unknown, None, (&i.id, scope_key(i)), &r);
                 }
                 ClauseOutcome::NotApplicable => t.not_applicable += 1,
                 ClauseOutcome::Skipped(_) => t.skipped += 1,
@@ -513,7 +520,7 @@ fn uniform_findings(set: &ContractSet, acc: &mut Acc) {
     let mut uniform_keys: Vec<_> = std::mem::take(&mut acc.uniform).into_iter().collect();
     uniform_keys.sort_by_key(|(k, _)| *k);
     for ((ci, k), groups) in uniform_keys {
-        for ((account, key), values) in groups {
+        for ((scope, key), values) in groups {
             if values.len() <= 1 {
                 continue;
             }
@@ -522,11 +529,11 @@ fn uniform_findings(set: &ContractSet, acc: &mut Acc) {
                 .map(|(v, (n, _))| format!("\"{v}\" on {n}"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let label = match (key.is_empty(), &account) {
+            let label = match (key.is_empty(), &scope) {
                 (true, None) => "all selected instances".to_string(),
-                (true, Some(a)) => format!("account {a}"),
+                (true, Some((kind, id))) => format!("{} {id}", kind.name()),
                 (false, None) => key.join(" / "),
-                (false, Some(a)) => format!("account {a}: {}", key.join(" / ")),
+                (false, Some((kind, id))) => format!("{} {id}: {}", kind.name(), key.join(" / ")),
             };
             let first = values
                 .values()
@@ -538,7 +545,7 @@ fn uniform_findings(set: &ContractSet, acc: &mut Acc) {
                 Owner::Consumer(ci, k),
                 Outcome::Violation,
                 None,
-                (&first, &account),
+                (&first, scope),
                 &format!("{label}: {desc}"),
             );
             let tally = acc
@@ -575,7 +582,7 @@ fn waiver_findings(set: &ContractSet, used: &[bool], today: NaiveDate) -> Vec<Fi
             runbook: None,
             waiver: Some(finding::waiver_ref(w)),
             location: None,
-            account: None,
+            scope: None,
             also: Vec::new(),
         };
         if w.expires < today {

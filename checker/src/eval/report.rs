@@ -113,7 +113,7 @@ fn region_failed(p: &SourcePart) -> Finding {
             p.error.as_deref().unwrap_or("error")
         ),
     );
-    f.account.clone_from(&p.account);
+    f.scope.clone_from(&p.scope);
     f
 }
 
@@ -161,13 +161,13 @@ fn unknown_cause(f: &Finding) -> Option<String> {
 /// them, naming the others in `also`, instead of one block per clause.
 fn group_unknowns(findings: Vec<Finding>) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
-    let mut by_cause: std::collections::HashMap<(String, Vec<String>, Option<String>), usize> =
-        std::collections::HashMap::new();
+    type Cause = (String, Vec<String>, Option<crate::report::Scope>);
+    let mut by_cause: std::collections::HashMap<Cause, usize> = std::collections::HashMap::new();
     for f in findings {
         let key = (f.outcome == Outcome::Unknown && f.clause.is_some())
             .then(|| unknown_cause(&f))
             .flatten()
-            .map(|c| (c, f.samples.clone(), f.account.clone()));
+            .map(|c| (c, f.samples.clone(), f.scope.clone()));
         let Some(key) = key else {
             out.push(f);
             continue;

@@ -1,13 +1,15 @@
 //! Scanning several accounts: each through its own role chain (credentials that refresh, never
 //! frozen), checked to be the account it claims (STS GetCallerIdentity) before any EC2 call,
-//! with its own API budget; an account that fails is a failed part named by its label, and the
-//! others are still read.
+//! with its own API budget. Accounts are the live driver's scopes (`crate::source::driver`):
+//! it reads a few at once, and an account that fails is a failed part named by its label while
+//! the others are still read.
 
-use super::{LiveFleet, LiveOptions, ScanPlan, resolve_regions, scan_in};
+use super::{LiveFleet, LiveOptions, ScanPlan, region::Ec2Region, resolve_regions};
 use crate::accounts::Account;
-use crate::report::{PartKind, PartStatus, SourcePart};
+use crate::output::ScopeKind;
 use crate::source::Regions;
-use futures::stream::{FuturesUnordered, StreamExt};
+use crate::source::driver::{self, Location, ReadPlan};
+use futures::future::BoxFuture;
 use std::sync::Arc;
 
 /// Which accounts a live scan reads.
@@ -38,9 +40,6 @@ pub struct OrgScope {
     /// Names or ids to leave out.
     pub not: Vec<String>,
 }
-
-/// How many accounts are read at once (each has its own EC2 budget; this bounds connections).
-const ACCOUNTS_AT_ONCE: usize = 4;
 
 /// The accounts to scan: the file's, or the organization's (ListAccountsForParent and friends,
 /// with the base credentials). `None` for the credentials' own account.
@@ -77,14 +76,6 @@ pub async fn resolve_accounts(opts: &LiveOptions) -> crate::Result<Option<Vec<Ac
                 .map(Some)
                 .map_err(crate::Error::Usage)
         }
-    }
-}
-
-/// A part standing for a whole account that could not be read.
-fn failed_account(a: &Account, error: String) -> SourcePart {
-    SourcePart {
-        account: Some(a.id.clone()),
-        ..SourcePart::failed(format!("account {}", a.label()), PartKind::Account, error)
     }
 }
 
@@ -133,22 +124,35 @@ async fn enter(
     }
 }
 
-/// One account: into it, its regions, its scan; a failure is the account's failed part.
-async fn scan_account(a: &Account, opts: &LiveOptions, plan: &ScanPlan<'_>) -> LiveFleet {
-    let failed = |e: String| LiveFleet {
-        parts: vec![failed_account(a, e)],
-        ..LiveFleet::default()
-    };
-    let (o, sdk) = match enter(a, opts).await {
-        Ok(x) => x,
-        Err(e) => return failed(e),
-    };
-    let regions = match resolve_regions(&o, &sdk).await {
-        Ok(r) => r,
-        Err(e) => return failed(e.to_string()),
-    };
-    let id: Arc<str> = a.id.as_str().into();
-    scan_in(&sdk, Some(&id), &regions, &o, plan).await
+/// The accounts as the driver's scopes: each opened by entering it and listing its regions.
+struct Ec2Accounts<'p> {
+    opts: &'p LiveOptions,
+    plan: &'p ScanPlan<'p>,
+}
+
+impl driver::Scopes for Ec2Accounts<'_> {
+    type Scope = Account;
+
+    fn kind(&self) -> ScopeKind {
+        crate::output::Cloud::Ec2.scope_kind()
+    }
+
+    fn id(&self, a: &Account) -> String {
+        a.id.clone()
+    }
+
+    fn label(&self, a: &Account) -> String {
+        a.label()
+    }
+
+    /// Into the account, its regions, a location per region with the account's own budget.
+    fn open<'a>(&'a self, a: &'a Account) -> BoxFuture<'a, Result<Vec<Arc<dyn Location>>, String>> {
+        Box::pin(async move {
+            let (o, sdk) = enter(a, self.opts).await?;
+            let regions = resolve_regions(&o, &sdk).await.map_err(|e| e.to_string())?;
+            Ok(Ec2Region::all(&sdk, &a.id, &regions, &o, self.plan.filters))
+        })
+    }
 }
 
 /// Scans every account, a few at a time; one account's failure is its own failed part.
@@ -157,37 +161,11 @@ pub async fn scan_accounts(
     opts: &LiveOptions,
     plan: &ScanPlan<'_>,
 ) -> LiveFleet {
-    let started = std::time::Instant::now();
-    let limit = Arc::new(tokio::sync::Semaphore::new(ACCOUNTS_AT_ONCE));
-    let mut jobs: FuturesUnordered<_> = accounts
-        .iter()
-        .map(|a| {
-            let limit = limit.clone();
-            async move {
-                let _p = limit.acquire().await.ok();
-                let t = std::time::Instant::now();
-                let live = scan_account(a, opts, plan).await;
-                tracing::info!(account = %a.label(), instances = live.instances.len(), failed = live.parts.iter().filter(|p| p.status == PartStatus::Failed).count(), ms = t.elapsed().as_millis() as u64, "account scanned");
-                live
-            }
-        })
-        .collect();
-    let mut all = LiveFleet::default();
-    while let Some(live) = jobs.next().await {
-        all.instances.extend(live.instances);
-        all.parts.extend(live.parts);
-        all.user_data_sampled += live.user_data_sampled;
-        all.api_calls += live.api_calls;
-        all.shape.extend(live.shape);
-        all.read += live.read;
-    }
-    all.instances
-        .sort_unstable_by(|a, b| (&a.scope, &a.region, &a.id).cmp(&(&b.scope, &b.region, &b.id)));
-    all.parts
-        .sort_by(|a, b| (&a.account, &a.name).cmp(&(&b.account, &b.name)));
-    all.shape.sort();
-    all.elapsed = started.elapsed();
-    all
+    let read = ReadPlan {
+        extra: plan.user_data.map(|s| (opts.user_data_sample, s.clone())),
+        sink: plan.sink.clone(),
+    };
+    driver::read_scopes(&Ec2Accounts { opts, plan }, accounts, &read).await
 }
 
 /// For commands that act (cull, the hook's cull): the options of exactly one account, its

@@ -1,46 +1,23 @@
-//! The live source: scan EC2 in many regions at once and turn what comes back into records.
-//!
-//! Server-side filters come from the contracts' selectors, so we never fetch what no contract
-//! needs; each region is sharded by availability zone; pages become records as they arrive;
-//! user-data (one call per instance) is fetched only when a contract reads it, and then only for
-//! a sample per group. A region that fails is reported by name and the result is incomplete.
+//! EC2's live read: server-side filters from the contracts' selectors (so we never fetch what
+//! no contract needs), regions (`--region`, `all`), accounts (`--accounts`, `--org`, each entered
+//! through its role chain), and each region as a location of the live driver
+//! (`crate::source::driver`), which reads every account's regions at once, turns pages into
+//! records as they arrive, fetches user-data (one call per instance) only when a contract reads
+//! it and then only for a sample per group, and reports a region that fails by name.
 
 use crate::contract::{Condition, ContractSet, Selector};
 use crate::fleet::{Instance, SecretPolicy, UserData};
 use crate::output::{Field, OutputPath};
-use crate::report::{PartKind, SourcePart};
+use crate::source::driver::{self, ReadPlan};
 use crate::source::{RecordSink, Regions};
 use checker_ec2::{Connection, Ec2Error, RawInstance, RegionClient};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::Arc;
 
 mod accounts;
 mod region;
 pub use accounts::{Accounts, OrgScope, one_account, resolve_accounts, scan_accounts};
-
-/// How many user-data to fetch per group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sample {
-    /// Up to N per group.
-    PerGroup(usize),
-    /// Every instance.
-    All,
-}
-
-impl std::str::FromStr for Sample {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Sample, String> {
-        if s == "all" {
-            return Ok(Sample::All);
-        }
-        s.parse::<usize>()
-            .map(Sample::PerGroup)
-            .map_err(|_| format!("`{s}` is neither a number nor `all`"))
-    }
-}
+pub use driver::{LiveFleet, Sample};
 
 /// The environment variables aws-config's default chain reads credentials from.
 pub const CREDENTIAL_VARIABLES: [&str; 3] = [
@@ -213,71 +190,6 @@ pub fn server_filters(set: &ContractSet) -> Filters {
     out
 }
 
-/// What a live scan produced.
-#[derive(Debug, Default)]
-pub struct LiveFleet {
-    /// Records from every region that answered completely.
-    pub instances: Vec<Instance>,
-    /// One part per region, ok or failed.
-    pub parts: Vec<SourcePart>,
-    /// Instances whose user-data was fetched.
-    pub user_data_sampled: usize,
-    /// API calls made.
-    pub api_calls: usize,
-    /// Per region: (shards, pages, longest sequential chain).
-    pub shape: Vec<(String, usize, usize, usize)>,
-    /// Wall time of the scan: from the first call to the last record (user-data included).
-    pub elapsed: std::time::Duration,
-    /// Records read (kept in `instances`, or only evaluated).
-    pub read: usize,
-}
-
-/// Progress on stderr when it is a terminal; silent otherwise.
-struct Progress {
-    bar: Option<ProgressBar>,
-    regions_total: usize,
-    regions_done: AtomicUsize,
-    pages: AtomicUsize,
-    instances: AtomicUsize,
-}
-
-impl Progress {
-    fn new(regions: usize, shown: bool) -> Self {
-        let bar = (shown && std::io::stderr().is_terminal()).then(|| {
-            let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            b.set_style(
-                ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            b.enable_steady_tick(Duration::from_millis(120));
-            b
-        });
-        Progress {
-            bar,
-            regions_total: regions,
-            regions_done: AtomicUsize::new(0),
-            pages: AtomicUsize::new(0),
-            instances: AtomicUsize::new(0),
-        }
-    }
-    fn update(&self, extra: &str) {
-        if let Some(b) = &self.bar {
-            b.set_message(format!(
-                "regions {}/{} · pages {} · instances {}{extra}",
-                self.regions_done.load(Ordering::Relaxed),
-                self.regions_total,
-                self.pages.load(Ordering::Relaxed),
-                self.instances.load(Ordering::Relaxed)
-            ));
-        }
-    }
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
-}
-
 /// Converts an adapter record; `accounts` shares one copy of each owner account id.
 pub fn from_raw(r: RawInstance, region: &str, accounts: &mut crate::fleet::Interner) -> Instance {
     let mut tags = r.tags.into_iter().collect();
@@ -333,68 +245,6 @@ pub async fn resolve_regions(
     }
 }
 
-/// API calls per region and in all; each region's longest chain of sequential calls grows by
-/// its user-data rounds (`user_data_concurrency` calls at a time, after its scan).
-fn count_calls(
-    fleet: &mut LiveFleet,
-    clients: &[RegionClient],
-    fetched: &BTreeMap<String, usize>,
-    concurrency: usize,
-) {
-    fleet.api_calls = clients.iter().map(RegionClient::calls).sum();
-    for part in &mut fleet.parts {
-        let Some(client) = clients.iter().find(|c| c.region == part.name) else {
-            continue;
-        };
-        part.api_calls = Some(client.calls());
-        part.api_calls_by_action = Some(client.calls_by_action());
-        let n = fetched.get(&part.name).copied().unwrap_or(0);
-        if let Some(seq) = part.sequential_calls.as_mut() {
-            *seq += n.div_ceil(concurrency.max(1));
-        }
-    }
-}
-
-/// Each region's part (ok or failed), shape, records and evaluation, in region order. Only the
-/// regions that answered completely count: a failed region's pages are dropped, evaluated or not.
-fn record_results(fleet: &mut LiveFleet, results: Vec<region::Out>) -> BTreeMap<String, usize> {
-    let mut fetched = BTreeMap::new();
-    for out in results {
-        let region = out.client.region.clone();
-        match out.res {
-            Ok(stats) => {
-                tracing::info!(region = %region, instances = stats.instances, pages = stats.pages, shards = stats.shards, ms = stats.elapsed.as_millis() as u64, "region scanned");
-                fleet.parts.push(SourcePart {
-                    note: stats.note.clone(),
-                    sequential_calls: Some(stats.max_sequential_pages),
-                    ..SourcePart::read(region.clone(), PartKind::Region, out.instances)
-                });
-                fleet.shape.push((
-                    region.clone(),
-                    stats.shards,
-                    stats.pages,
-                    stats.max_sequential_pages,
-                ));
-                fleet.instances.extend(out.records);
-                fleet.read += out.instances;
-                fleet.user_data_sampled += out.user_data_fetched;
-                fetched.insert(region, out.user_data_fetched);
-                // The part was read completely: what its sink saw counts.
-                if let Some(fold) = out.fold {
-                    fold.keep();
-                }
-            }
-            Err(e) => {
-                tracing::debug!(region = %region, error = %e, "region failed");
-                fleet
-                    .parts
-                    .push(SourcePart::failed(region, PartKind::Region, e.to_string()));
-            }
-        }
-    }
-    fetched
-}
-
 /// Scans every region concurrently; fetches a user-data sample when `want_user_data`.
 pub async fn scan(
     sdk: &checker_ec2::SdkConfig,
@@ -420,89 +270,27 @@ pub struct ScanPlan<'a> {
     pub user_data: Option<&'a SecretPolicy>,
     /// Hand the records to this sink as they are read and keep none (`check` evaluates them
     /// so); a region's records count only if the region is read completely.
-    pub sink: Option<std::sync::Arc<dyn RecordSink>>,
+    pub sink: Option<Arc<dyn RecordSink>>,
 }
 
 /// [`scan`] in one of several accounts: `account`'s own API budget, every record and part
-/// marked with it, and no progress bar of its own (the caller shows accounts).
+/// marked with it, and no progress bar of its own (the caller shows accounts). Each region is a
+/// location of the live driver, which does the rest.
 pub async fn scan_in(
     sdk: &checker_ec2::SdkConfig,
-    account: Option<&std::sync::Arc<str>>,
+    account: Option<&Arc<str>>,
     regions: &[String],
     args: &LiveOptions,
     plan: &ScanPlan<'_>,
 ) -> LiveFleet {
-    let started = std::time::Instant::now();
-    let progress = std::sync::Arc::new(Progress::new(regions.len(), account.is_none()));
-    progress.update("");
-    let clients: Vec<RegionClient> = regions
-        .iter()
-        .map(|r| {
-            RegionClient::in_account(sdk, account.map_or("", |a| a), r, args.concurrency())
-                .with_user_data_concurrency(args.connection.user_data_concurrency)
-        })
-        .collect();
-    // One task per region, so pages of different regions are parsed on every core, and each
-    // region fetches its user-data sample as soon as it is read.
-    let handles: Vec<_> = clients
-        .iter()
-        .cloned()
-        .map(|client| {
-            tokio::spawn(region::run(region::Job {
-                client,
-                progress: progress.clone(),
-                filters: plan.filters.clone(),
-                shard: args.shard,
-                account: account.cloned(),
-                user_data: plan.user_data.map(|s| (args.user_data_sample, s.clone())),
-                sink: plan.sink.clone(),
-            }))
-        })
-        .collect();
-    let mut results = Vec::new();
-    for (h, client) in handles.into_iter().zip(&clients) {
-        match h.await {
-            Ok(r) => results.push(r),
-            Err(e) => results.push(region::Out {
-                client: client.clone(),
-                res: Err(Ec2Error::Other(format!("the scan task failed: {e}"))),
-                records: Vec::new(),
-                fold: None,
-                instances: 0,
-                user_data_fetched: 0,
-            }),
-        }
-    }
-    let mut fleet = LiveFleet::default();
-    // Regions in name order, each already sorted by id: the fleet comes out sorted by (region, id).
-    results.sort_by(|a, b| a.client.region.cmp(&b.client.region));
-    fleet
-        .instances
-        .reserve(results.iter().map(|r| r.records.len()).sum());
-    let fetched = record_results(&mut fleet, results);
-    progress.finish();
-    count_calls(
-        &mut fleet,
-        &clients,
-        &fetched,
-        args.connection.user_data_concurrency,
-    );
-    fleet.parts.sort_by(|a, b| a.name.cmp(&b.name));
-    fleet.shape.sort();
-    debug_assert!(
-        fleet
-            .instances
-            .windows(2)
-            .all(|w| (&w[0].region, &w[0].id) < (&w[1].region, &w[1].id))
-    );
-    if let Some(a) = account {
-        for p in &mut fleet.parts {
-            p.account = Some(a.to_string());
-            p.kind = PartKind::RegionOfAccount;
-        }
-    }
-    fleet.elapsed = started.elapsed();
-    fleet
+    let account_id = account.map_or("", |a| a);
+    let locations = region::Ec2Region::all(sdk, account_id, regions, args, plan.filters);
+    let read = ReadPlan {
+        extra: plan.user_data.map(|s| (args.user_data_sample, s.clone())),
+        sink: plan.sink.clone(),
+    };
+    let scope = account.map(|a| (crate::output::Cloud::Ec2.scope_kind(), a.clone()));
+    driver::read_scope(scope, locations, &read).await
 }
 
 impl From<LiveError> for crate::Error {

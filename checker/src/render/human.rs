@@ -72,8 +72,8 @@ fn header(s: &mut String, r: &Report, paint: &Paint) {
         r.source
             .parts
             .iter()
-            .map(|p| match (p.kind, &p.account) {
-                (PartKind::RegionOfAccount, Some(a)) => format!("{}/{}", T(a), T(&p.name)),
+            .map(|p| match (p.kind, &p.scope) {
+                (PartKind::RegionOfAccount, Some(s)) => format!("{}/{}", T(&s.id), T(&p.name)),
                 _ => T(&p.name).to_string(),
             })
             .collect::<Vec<_>>()
@@ -163,8 +163,8 @@ fn finding(s: &mut String, f: &Finding, paint: &Paint) {
     if !f.samples.is_empty() {
         let _ = writeln!(s, "          e.g. {}", list(&f.samples));
     }
-    if let Some(a) = &f.account {
-        let _ = writeln!(s, "          account: {}", T(a));
+    if let Some(sc) = &f.scope {
+        let _ = writeln!(s, "          {}: {}", sc.kind.name(), T(&sc.id));
     }
     if let Some(w) = &f.why {
         let _ = writeln!(s, "          why: {}", T(w));
@@ -534,7 +534,9 @@ pub fn rules() -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::report::{PartKind, PartStatus, SourceInfo, SourceKind, SourcePart};
+    use crate::report::{
+        PartKind, PartStatus, Scope, ScopeKind, SourceInfo, SourceKind, SourcePart,
+    };
 
     fn part(name: &str, account: Option<&str>, kind: PartKind, status: PartStatus) -> SourcePart {
         let part = match status {
@@ -542,7 +544,7 @@ mod tests {
             _ => SourcePart::failed(name, kind, "denied"),
         };
         SourcePart {
-            account: account.map(str::to_string),
+            scope: account.map(|a| Scope::new(ScopeKind::Account, a)),
             ..part
         }
     }

@@ -266,7 +266,9 @@ pub fn rules() -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::report::{PartKind, PartStatus, SourceInfo, SourceKind, SourcePart};
+    use crate::report::{
+        PartKind, PartStatus, Scope, ScopeKind, SourceInfo, SourceKind, SourcePart,
+    };
 
     fn part(account: &str, status: PartStatus) -> SourcePart {
         let part = match status {
@@ -278,7 +280,7 @@ mod tests {
             ),
         };
         SourcePart {
-            account: Some(account.into()),
+            scope: Some(Scope::new(ScopeKind::Account, account)),
             ..part
         }
     }

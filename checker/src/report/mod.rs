@@ -7,6 +7,9 @@ use serde::Serialize;
 
 pub use crate::code::Code;
 
+mod scope;
+pub use scope::{Scope, ScopeKind};
+
 /// The JSON envelope's format name.
 pub const FORMAT: &str = "checker-report";
 /// The JSON envelope's (major) version: a reader that knows it can read every document of it.
@@ -92,11 +95,10 @@ pub struct Finding {
     /// column. For editors, SARIF and GitHub annotations. Since 1.3.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
-    /// The AWS account of the instances it is about (never more than one): set when the
-    /// records carry their account (a reservation's OwnerId, a scan of several accounts).
-    /// Since 1.4.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
+    /// The scope (an AWS account) of the instances it is about, never more than one, when the
+    /// records carry it (a reservation's OwnerId, a scan of several accounts). See [`Scope`].
+    #[serde(flatten)]
+    pub scope: Option<Scope>,
     /// Other clauses (or promises) left unknown by the same cause on the same instances (one
     /// user-data that is not JSON leaves every clause reading it unknown): one finding per
     /// cause, not one per clause. Since 1.5.
@@ -144,7 +146,7 @@ impl Finding {
             runbook: None,
             waiver: None,
             location: None,
-            account: None,
+            scope: None,
             also: Vec::new(),
         }
     }
@@ -273,13 +275,12 @@ pub struct SourcePart {
     /// The longest chain of calls that had to run one after another (live sources): with a
     /// latency L per call, no scan of this region can take less than this times L.
     pub sequential_calls: Option<usize>,
-    /// The AWS account (12 digits) of a region read through `--accounts` or `--org`; on a part
-    /// that stands for a whole account (its credentials failed), `name` is the account's label.
-    /// Since 1.4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
+    /// The scope of a region read through `--accounts` or `--org`; on a part that stands for a
+    /// whole scope (its credentials failed), `name` is its label. See [`Scope`].
+    #[serde(flatten)]
+    pub scope: Option<Scope>,
     /// What the part stands for: how its name is read (a file, a region, a whole account, a
-    /// region of one of several accounts). Not written: the wire keeps `name` and `account`.
+    /// region of one of several accounts). Not written: the wire keeps `name` and `scope`.
     #[serde(skip)]
     #[schemars(skip)]
     pub kind: PartKind,
@@ -293,9 +294,9 @@ pub enum PartKind {
     /// A region of the credentials' own account, or of a proposal (`name` is the region).
     #[default]
     Region,
-    /// A whole account that could not be entered (`name` is `account LABEL`, `account` its id).
+    /// A whole account that could not be entered (`name` is `account LABEL`, `scope` its id).
     Account,
-    /// A region read through `--accounts` or `--org` (`name` is the region, `account` its id).
+    /// A region read through `--accounts` or `--org` (`name` is the region, `scope` its id).
     RegionOfAccount,
 }
 
@@ -585,7 +586,7 @@ impl SourcePart {
             api_calls_by_action: None,
             note: None,
             sequential_calls: None,
-            account: None,
+            scope: None,
             kind,
         }
     }
@@ -603,8 +604,8 @@ impl SourcePart {
     /// account too (`us-west-1 (account 111122223333)`), since two accounts' regions share a
     /// name; a part that stands for a whole account already names it.
     pub fn scope(&self) -> String {
-        match (self.kind, &self.account) {
-            (PartKind::RegionOfAccount, Some(a)) => format!("{} (account {a})", self.name),
+        match (self.kind, &self.scope) {
+            (PartKind::RegionOfAccount, Some(s)) => format!("{} ({})", self.name, s.label()),
             _ => self.name.clone(),
         }
     }
@@ -663,7 +664,7 @@ mod tests {
 
     fn part(name: &str, account: Option<&str>, kind: PartKind) -> SourcePart {
         SourcePart {
-            account: account.map(str::to_string),
+            scope: account.map(|a| Scope::new(ScopeKind::Account, a)),
             ..SourcePart::read(name, kind, 0)
         }
     }

@@ -287,8 +287,9 @@ pub fn diff(
 pub const DIFF_FORMAT: &str = "checker-diff";
 /// The diff report's (major) version.
 pub const DIFF_VERSION: u32 = 1;
-/// The diff report's minor version (1: `minorVersion`, `tool`; 2: `lostInputs`).
-pub const DIFF_MINOR_VERSION: u32 = 3;
+/// The diff report's minor version (1: `minorVersion`, `tool`; 2: `lostInputs`; 4: a source
+/// part's `scope` and `scopeKind`).
+pub const DIFF_MINOR_VERSION: u32 = 4;
 
 /// The diff report: what `checker diff --format json` prints.
 #[derive(Debug, Serialize, schemars::JsonSchema)]

@@ -18,6 +18,7 @@ use futures::future::BoxFuture;
 use std::sync::Arc;
 
 mod cull;
+pub mod driver;
 pub use cull::{
     ActError, Acted, Action, Actor, Health, HealthRead, HealthRequest, LocationActor, Tagged,
 };
@@ -176,9 +177,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// than planned.
 pub fn failed_region_warnings(src: &SourceInfo) -> Vec<String> {
     let failed = src.failed().map(|p| {
-        let what = match (p.kind, &p.account) {
+        let what = match (p.kind, &p.scope) {
             (PartKind::Account, _) => p.name.clone(),
-            (PartKind::RegionOfAccount, Some(a)) => format!("region {} of account {a}", p.name),
+            (PartKind::RegionOfAccount, Some(s)) => format!("region {} of {}", p.name, s.label()),
             _ => format!("region {}", p.name),
         };
         format!(
@@ -257,11 +258,11 @@ pub(crate) mod fake {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::SourcePart;
+    use crate::report::{Scope, ScopeKind, SourcePart};
 
     fn failed(name: &str, account: Option<&str>, kind: PartKind) -> SourcePart {
         SourcePart {
-            account: account.map(str::to_string),
+            scope: account.map(|a| Scope::new(ScopeKind::Account, a)),
             ..SourcePart::failed(name, kind, "boom")
         }
     }

@@ -99,8 +99,14 @@ fn two_accounts_give_per_account_findings_and_a_role_that_cannot_be_assumed_is_n
     let failed: Vec<&Value> = parts.iter().filter(|p| p["status"] == "failed").collect();
     assert_eq!(failed.len(), 1, "{parts:?}");
     assert_eq!(failed[0]["account"], "222222222222");
+    assert_eq!(
+        (&failed[0]["scope"], &failed[0]["scopeKind"]),
+        (&Value::from("222222222222"), &Value::from("account"))
+    );
     assert!(parts.iter().any(|p| p["status"] == "ok"
         && p["account"] == "111111111111"
+        && p["scope"] == "111111111111"
+        && p["scopeKind"] == "account"
         && p["name"] == "us-east-1"));
     assert_per_account(
         &r,
@@ -140,6 +146,8 @@ fn assert_per_account(r: &Value, fleet_of_a: &std::path::Path, p: &str, c: &str)
     // The failed account is a finding of its own, keyed by that account.
     assert_eq!(lost.len(), 1, "{lost:?}");
     assert_eq!(lost[0]["account"], "222222222222");
+    assert_eq!(lost[0]["scope"], "222222222222");
+    assert_eq!(lost[0]["scopeKind"], "account");
     assert!(!findings.is_empty());
     assert!(
         findings.iter().all(|f| f["account"] == "111111111111"),
@@ -314,6 +322,24 @@ fn recorded_owner_ids_key_findings_and_snapshot_groups_by_account() {
     assert!(
         violated.iter().all(|f| f["account"] == "222222222222"),
         "{violated:?}"
+    );
+    // Report 1.6: the finding names its scope and the scope's kind (EC2's: an account), and
+    // keeps 1.4's `account` beside them.
+    assert_eq!(r["minorVersion"], 6);
+    assert!(
+        violated
+            .iter()
+            .all(|f| f["scope"] == "222222222222" && f["scopeKind"] == "account"),
+        "{violated:?}"
+    );
+    // (Findings about no scope carry none of the three: the goldens of the 2018 fleet, which
+    // has no OwnerId, hold violations without them.)
+    // Human output says the scope by its kind's word.
+    let human = checker(&["check", "--fleet", f]);
+    assert!(
+        human.stdout.contains("          account: 222222222222"),
+        "{}",
+        human.stdout
     );
 }
 

@@ -51,7 +51,7 @@ fn finding_with(v: &str, outcome: Outcome, severity: Severity, waiver: bool) -> 
             line: 3,
             column: 5,
         }),
-        account: Some(s()),
+        scope: Some(Scope::new(ScopeKind::Account, s())),
         also: vec![ClauseRef {
             consumer: s(),
             clause: s(),
@@ -70,7 +70,7 @@ fn part_with(v: &str, status: PartStatus) -> SourcePart {
         note: Some(s()),
         api_calls_by_action: Some([(s(), 1)].into_iter().collect()),
         sequential_calls: Some(1),
-        account: Some(s()),
+        scope: Some(Scope::new(ScopeKind::Account, s())),
         kind: checker::report::PartKind::RegionOfAccount,
     }
 }
