@@ -13,7 +13,7 @@ pub struct Scope {
     /// The scope's id (an AWS account's 12 digits). Since checker-report 1.6 (checker-diff 1.4).
     #[serde(rename = "scope")]
     pub id: String,
-    /// What kind of scope it is, in its cloud's words (`account`). Since checker-report 1.6
+    /// What kind of scope it is, in its cloud's words (`account`, `project`, `subscription`). Since checker-report 1.6
     /// (checker-diff 1.4).
     #[serde(rename = "scopeKind", serialize_with = "kind_name")]
     #[schemars(schema_with = "kind_schema")]
@@ -64,7 +64,7 @@ fn kind_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     names.sort_unstable();
     names.dedup();
     schemars::json_schema!({
-        "description": "What kind of scope it is, in its cloud's words (`account`). Since checker-report 1.6 (checker-diff 1.4).",
+        "description": "What kind of scope it is, in its cloud's words (`account`, `project`, `subscription`). Since checker-report 1.6 (checker-diff 1.4).",
         "type": "string",
         "enum": names
     })
