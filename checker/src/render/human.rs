@@ -205,13 +205,21 @@ fn coverage(s: &mut String, cov: &Coverage, paint: &Paint) {
             list(&u.consumers)
         );
     }
-    if !cov.uncovered_outputs.is_empty() {
-        let outputs: Vec<String> = cov
-            .uncovered_outputs
-            .iter()
-            .map(|u| u.output.clone())
-            .collect();
-        let _ = writeln!(s, "  emitted but read by no contract: {}", list(&outputs));
+    // One line per provider: the same output names recur across clouds' providers.
+    let mut by_provider: Vec<(&str, Vec<String>)> = Vec::new();
+    for u in &cov.uncovered_outputs {
+        match by_provider.iter_mut().find(|(p, _)| *p == u.provider) {
+            Some((_, outs)) => outs.push(u.output.clone()),
+            None => by_provider.push((&u.provider, vec![u.output.clone()])),
+        }
+    }
+    for (provider, outputs) in &by_provider {
+        let _ = writeln!(
+            s,
+            "  emitted by {} but read by no contract: {}",
+            T(provider),
+            list(outputs)
+        );
     }
     if !cov.unmatched_contracts.is_empty() {
         let _ = writeln!(
