@@ -12,7 +12,7 @@ pub const FORMAT: &str = "checker-report";
 /// The JSON envelope's (major) version: a reader that knows it can read every document of it.
 pub const VERSION: u32 = 1;
 /// The minor version: fields added within [`VERSION`] (see docs/report-format.md).
-pub const MINOR_VERSION: u32 = 5;
+pub const MINOR_VERSION: u32 = 6;
 
 /// What a finding says about the fleet.
 #[derive(
@@ -168,7 +168,7 @@ impl Finding {
     }
 }
 
-/// One clause's tally, for JUnit and summaries.
+/// One clause's tally, for JUnit, summaries and the dependency graph.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClauseTally {
@@ -190,6 +190,9 @@ pub struct ClauseTally {
     pub not_applicable: usize,
     /// Instances where it was not evaluated (a fact it needs was not derived; user-data not sampled).
     pub skipped: usize,
+    /// The outputs it depends on, sorted: what it reads itself, its `when`, and what the clauses
+    /// deriving the facts it uses read; a manifest clause's own output. Since 1.6.
+    pub reads: Vec<String>,
 }
 
 /// One consumer's (or provider manifest's) tally.

@@ -182,6 +182,7 @@ fn report_with(v: &str) -> Report {
                 waived: 0,
                 not_applicable: 0,
                 skipped: 0,
+                reads: vec![s()],
             }],
         }],
         gate: Some(gate_with(v)),
