@@ -13,6 +13,7 @@ use anstyle::{AnsiColor, Style};
 mod contract_tests;
 pub mod escape;
 pub mod github;
+pub mod graph;
 mod human;
 mod json;
 mod junit;
