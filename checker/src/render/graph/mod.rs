@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 mod svg;
 mod text;
 
-pub use svg::svg;
+pub use svg::{STYLE, describe, svg};
 pub use text::{dot, mermaid};
 
 /// The formats `checker graph` writes.
