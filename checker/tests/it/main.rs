@@ -15,6 +15,7 @@ mod first_hour;
 mod formats;
 mod gate;
 mod golden;
+mod html;
 mod image;
 mod init;
 mod inputs;

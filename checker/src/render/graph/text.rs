@@ -172,7 +172,7 @@ pub fn dot(g: &Graph) -> String {
         };
         let _ = writeln!(
             s,
-            "  o{} -> c{} [class=\"edge {}\", color=\"{}\", style={style}, tooltip=\"{}\"{label}];",
+            "  o{} -> c{} [class=\"{}\", color=\"{}\", style={style}, tooltip=\"{}\"{label}];",
             e.output,
             e.consumer,
             e.outcome.name(),
