@@ -102,16 +102,17 @@ pub fn report(r: &Report) -> String {
                 }
                 nav aria-label="Sections" {
                     ul {
-                        @if r.gate.is_some() { li { a href="#verdicts" { "Verdicts" } } }
                         li { a href="#graph" { "Dependency graph" } }
+                        @if r.gate.is_some() { li { a href="#verdicts" { "Verdicts" } } }
                         li { a href="#findings" { "Findings (" (r.findings.len()) ")" } }
                         li { a href="#clauses" { "Clauses" } }
                         li { a href="#coverage" { "Coverage and source" } }
                     }
                 }
                 main {
-                    @if let Some(g) = &r.gate { (gate(g)) }
+                    // The graph first: for a gate, the blast radius is the cause at a glance.
                     (graph_section(&graph))
+                    @if let Some(g) = &r.gate { (gate(g)) }
                     (findings(r))
                     (clauses(r))
                     (coverage(r))
