@@ -20,6 +20,7 @@ mod docs;
 mod explain;
 mod fleet;
 mod gate;
+mod graph;
 mod hook;
 mod init;
 mod rules;
@@ -79,6 +80,8 @@ pub enum Command {
     Cull(cull::Args),
     /// The scheduled job: check + diff against the snapshot + cull, artifacts written to --artifacts.
     Hook(hook::Args),
+    /// The dependency graph of a report: outputs, the consumers reading them, one edge per clause, by outcome.
+    Graph(graph::Args),
     /// Draft contracts from a fleet: a provider manifest per provisioner and a consumer skeleton.
     Init(init::Args),
     /// Run the contract tests beside the contracts: instances in, the outcome per consumer and clause expected.
@@ -170,6 +173,7 @@ pub fn main() -> ExitStatus {
         Command::Diff(a) => diff::run(a, &ctx),
         Command::Cull(a) => cull::run(a),
         Command::Hook(a) => hook::run(a),
+        Command::Graph(a) => graph::run(a),
         Command::Fleet(fleet::Command::Record(a)) => fleet::record(a),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),

@@ -370,6 +370,7 @@ fn provider_tally(set: &ContractSet, p: &Provider) -> ConsumerTally {
                 id: manifest_clause_id(p, &o.path),
                 kind: "manifest".into(),
                 severity: Some(Severity::Error),
+                reads: vec![o.path.to_string()],
                 ..Default::default()
             })
             .collect(),
@@ -388,10 +389,12 @@ fn consumer_tally(set: &ContractSet, c: &Consumer) -> ConsumerTally {
         clauses: c
             .clauses
             .iter()
-            .map(|cl| ClauseTally {
+            .enumerate()
+            .map(|(k, cl)| ClauseTally {
                 id: cl.id.clone(),
                 kind: cl.check.kind().into(),
                 severity: Some(cl.severity),
+                reads: c.implicated(k).iter().map(|p| p.to_string()).collect(),
                 ..Default::default()
             })
             .collect(),

@@ -16,6 +16,7 @@
 //!   space in text, so a value mentions nobody;
 //! - JUnit XML ([`term`], then quick-junit's XML escaping): XML 1.0 cannot hold most control
 //!   characters at all;
+//! - HTML and SVG ([`html`]): the terminal escapes, then the five XML specials as entities;
 //! - SARIF ([`sarif`]): the terminal escapes, and `[` `]` backslash-escaped, since SARIF reads
 //!   `[text](id)` in a plain-text message as an embedded link (SARIF 2.1.0, 3.11.6).
 //!
@@ -158,6 +159,24 @@ pub fn json_text(s: String) -> String {
         }
     }
     out.replace("##[", "##\\u005b")
+}
+
+/// Text or an attribute value in HTML or XML (the SVG graph): the terminal escapes, then `&`,
+/// `<`, `>`, `"` and `'` as entities, so a value is text wherever it lands (`</svg>` too).
+pub fn html(s: &str) -> String {
+    let t = term(s);
+    let mut out = String::with_capacity(t.len() + 8);
+    for c in t.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Text for a SARIF plain-text message.

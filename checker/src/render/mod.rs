@@ -13,6 +13,8 @@ use anstyle::{AnsiColor, Style};
 mod contract_tests;
 pub mod escape;
 pub mod github;
+pub mod graph;
+mod html;
 mod human;
 mod json;
 mod junit;
@@ -34,6 +36,9 @@ pub enum Format {
     Markdown,
     /// SARIF 2.1.0 (check and gate reports): one result per finding, at its clause's line.
     Sarif,
+    /// One self-contained HTML page (check and gate reports): the dependency graph, findings
+    /// with filters, each clause with what it reads and why.
+    Html,
 }
 
 impl Format {
@@ -64,16 +69,22 @@ pub enum Document {
 }
 
 impl Document {
-    /// The formats this document is rendered in: SARIF only for reports (its results are
-    /// findings located at clauses), every other format for all.
+    /// The formats this document is rendered in: SARIF (its results are findings located at
+    /// clauses) and HTML (so far) only for reports, every other format for all.
     pub fn formats(self) -> Vec<Format> {
         use clap::ValueEnum;
         Format::value_variants()
             .iter()
             .copied()
-            .filter(|f| *f != Format::Sarif || self == Document::Report)
+            .filter(|f| !matches!(f, Format::Sarif | Format::Html) || self == Document::Report)
             .collect()
     }
+}
+
+fn html_only_reports(what: &str) -> crate::error::Error {
+    crate::error::Error::usage(format!(
+        "--format html renders check and gate reports, not yet {what}: use markdown"
+    ))
 }
 
 fn sarif_only_reports(what: &str) -> crate::error::Error {
@@ -90,6 +101,7 @@ pub fn report(r: &Report, format: Format, color: bool) -> Result<String> {
         Format::Junit => junit::report(r),
         Format::Markdown => Ok(markdown::report(r)),
         Format::Sarif => sarif::report(r),
+        Format::Html => Ok(html::report(r)),
     }
 }
 
@@ -101,6 +113,7 @@ pub fn diff(r: &DiffReport, format: Format, color: bool) -> Result<String> {
         Format::Junit => junit::diff(r),
         Format::Markdown => Ok(markdown::diff(r)),
         Format::Sarif => Err(sarif_only_reports("a diff")),
+        Format::Html => Err(html_only_reports("a diff")),
     }
 }
 
@@ -112,6 +125,7 @@ pub fn plan(p: &Plan, format: Format) -> Result<String> {
         Format::Junit => junit::plan(p),
         Format::Markdown => Ok(markdown::plan(p)),
         Format::Sarif => Err(sarif_only_reports("a cull plan")),
+        Format::Html => Err(html_only_reports("a cull plan")),
     }
 }
 
@@ -123,6 +137,7 @@ pub fn contract_tests(r: &[crate::contract_test::CaseResult], format: Format) ->
         Format::Junit => contract_tests::junit(r),
         Format::Markdown => Ok(contract_tests::markdown(r)),
         Format::Sarif => Err(sarif_only_reports("contract test results")),
+        Format::Html => Err(html_only_reports("contract test results")),
     }
 }
 
@@ -134,6 +149,7 @@ pub fn rules(format: Format) -> Result<String> {
         Format::Junit => junit::rules(),
         Format::Markdown => Ok(markdown::rules()),
         Format::Sarif => Err(sarif_only_reports("the rules list")),
+        Format::Html => Err(html_only_reports("the rules list")),
     }
 }
 

@@ -173,7 +173,7 @@ impl Finding {
     }
 }
 
-/// One clause's tally, for JUnit and summaries.
+/// One clause's tally, for JUnit, summaries and the dependency graph.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClauseTally {
@@ -195,6 +195,9 @@ pub struct ClauseTally {
     pub not_applicable: usize,
     /// Instances where it was not evaluated (a fact it needs was not derived; user-data not sampled).
     pub skipped: usize,
+    /// The outputs it depends on, sorted: what it reads itself, its `when`, and what the clauses
+    /// deriving the facts it uses read; a manifest clause's own output. Since 1.6.
+    pub reads: Vec<String>,
 }
 
 /// One consumer's (or provider manifest's) tally.

@@ -12,7 +12,7 @@ use checker::contract::Severity;
 use checker::contract_test::{CaseResult, Check};
 use checker::cull::{Action, Decision, GroupBudget, Plan, PlanEntry, Refusal};
 use checker::exit::ExitStatus;
-use checker::render::escape::term;
+use checker::render::escape::{html, term};
 use checker::render::{self, Format};
 use checker::report::*;
 use checker::snapshot::{DiffReport, Holds, Impact, OutputChange, SnapshotDiff};
@@ -195,6 +195,7 @@ fn report_with(v: &str) -> Report {
                 waived: 0,
                 not_applicable: 0,
                 skipped: 0,
+                reads: vec![s()],
             }],
         }],
         gate: Some(gate_with(v)),
@@ -304,11 +305,12 @@ fn outputs(v: &str) -> Vec<(String, String)> {
         Format::Junit,
         Format::Markdown,
         Format::Sarif,
+        Format::Html,
     ] {
         let name = format!("{f:?}");
         let ok = |x: checker::Result<String>| x.expect("renders");
         out.push((format!("report {name}"), ok(render::report(&r, f, false))));
-        if f != Format::Sarif {
+        if !matches!(f, Format::Sarif | Format::Html) {
             out.push((format!("diff {name}"), ok(render::diff(&d, f, false))));
             out.push((format!("plan {name}"), ok(render::plan(&p, f))));
             out.push((format!("tests {name}"), ok(render::contract_tests(&c, f))));
@@ -401,6 +403,22 @@ fn same_structure(name: &str, plain: &str, hostile: &str, value: &str) -> Result
         let mention = regex::Regex::new(r"(^|[^A-Za-z0-9_`])@[A-Za-z0-9]").expect("regex");
         if mention.is_match(&outside_code) {
             return fail("the value mentions someone");
+        }
+    }
+    if name.ends_with("Html") {
+        // The page's elements, in order: a value adds none, closes none, opens no script.
+        let tags = |x: &str| -> Vec<String> {
+            regex::Regex::new(r"<(/?[A-Za-z!][A-Za-z0-9-]*)")
+                .expect("regex")
+                .captures_iter(x)
+                .map(|c| c[1].to_string())
+                .collect()
+        };
+        if tags(plain) != tags(hostile) {
+            return fail("the value changed the page's elements");
+        }
+        if !hostile.contains(&*html(value)) {
+            return fail("the value's text does not survive");
         }
     }
     if name.ends_with("Junit") {
@@ -541,7 +559,7 @@ fn a_forged_key_name_stays_one_value_in_every_format() {
     );
     let c = d.join("c");
     let (c, f) = (c.to_str().expect("utf-8"), f.to_str().expect("utf-8"));
-    for format in ["human", "markdown", "junit", "sarif"] {
+    for format in ["human", "markdown", "junit", "sarif", "html"] {
         let run = checker(&["check", "--contracts", c, "--fleet", f, "--format", format]);
         assert_eq!(run.code, 1, "{format}: {}\n{}", run.stdout, run.stderr);
         let out = &run.stdout;

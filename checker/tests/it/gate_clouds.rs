@@ -390,7 +390,11 @@ fn a_gcp_manifest_revision_is_rendered_as_gce_instances() {
         let e = e.expect("entry");
         std::fs::copy(e.path(), dir.path().join("sets").join(e.file_name())).expect("copy");
     }
-    let proposed = write_json(&dir.path().join("providers"), "worker-manager-google.json", &m);
+    let proposed = write_json(
+        &dir.path().join("providers"),
+        "worker-manager-google.json",
+        &m,
+    );
     let r = checker(&[
         "gate",
         "--contracts",

@@ -379,3 +379,47 @@ fn hook_writes_its_artifacts() {
         record(&format!("hook-{consumers}-artifacts"), &all);
     }
 }
+
+/// The 2018 gate's report.json, written to `dir`.
+pub(crate) fn gate_2018_report(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = dir.join("report.json");
+    let r = checker(&[
+        "gate",
+        "--contracts",
+        &format!("{R}/consumers-prefix"),
+        "--base",
+        &format!("{R}/provider-before/ec2-manager.json"),
+        "--proposed",
+        &format!("{R}/provider-after/ec2-manager.json"),
+        "--now",
+        NOW,
+        "--format",
+        "json",
+        "--output",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    out
+}
+
+#[test]
+fn graph_of_the_2018_gate_as_mermaid_and_dot() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let report = gate_2018_report(dir.path());
+    let report = report.to_str().expect("utf8");
+    golden(
+        "graph-2018-gate-blast-radius-mermaid",
+        &["graph", report, "--blast-radius"],
+        Some(dir.path()),
+    );
+    golden(
+        "graph-2018-gate-mermaid",
+        &["graph", report, "--format", "mermaid"],
+        Some(dir.path()),
+    );
+    golden(
+        "graph-2018-gate-dot",
+        &["graph", report, "--format", "dot"],
+        Some(dir.path()),
+    );
+}
