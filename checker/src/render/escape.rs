@@ -223,6 +223,15 @@ mod tests {
     }
 
     #[test]
+    fn html_text_is_text_in_an_element_or_an_attribute() {
+        assert_eq!(
+            html("<script>alert(1)</script></svg>\"'&\n\u{202e}"),
+            "&lt;script&gt;alert(1)&lt;/script&gt;&lt;/svg&gt;&quot;&#39;&amp;\\n\\u{202e}"
+        );
+        assert_eq!(html("KeyName"), "KeyName");
+    }
+
+    #[test]
     fn json_text_decodes_to_the_same_value() {
         let v = serde_json::json!({"a": "x\u{85}\u{202e}\u{7f} ##[error]y"});
         let text = json_text(serde_json::to_string_pretty(&v).expect("json"));
