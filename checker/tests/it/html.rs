@@ -177,6 +177,39 @@ fn the_gate_page_is_self_contained_and_shows_the_blast_radius_first() {
 }
 
 #[test]
+fn the_gate_markdown_draws_its_blast_radius_in_a_mermaid_block() {
+    let run = checker(&[
+        "gate",
+        "--base",
+        "examples/taskcluster-2018/provider-before/ec2-manager.json",
+        "--proposed",
+        "examples/taskcluster-2018/provider-after/ec2-manager.json",
+        "--contracts",
+        "examples/taskcluster-2018/consumers-prefix",
+        "--now",
+        NOW,
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let md = &run.stdout;
+    let start = md.find("```mermaid\n").expect("a mermaid block");
+    let block = &md[start..];
+    let block = &block[..block[3..].find("```").expect("its end") + 3];
+    assert!(block.contains("flowchart LR"), "{block}");
+    // Labels are Mermaid entity-escaped: `(` is `#40;`, the cross `#10007;`.
+    assert!(block.contains("KeyName #40;changed#41;"), "{block}");
+    assert!(
+        block.contains("\"#10007; occ #40;deployable: no#41;\""),
+        "{block}"
+    );
+    assert!(block.contains("broken: occ-prefix-worker-type-known\"| c"));
+    // The blast radius only (before the findings), not the whole graph.
+    assert!(start < md.find("<details>").expect("the findings"));
+    assert_eq!(md.matches("```mermaid").count(), 1);
+}
+
+#[test]
 fn only_reports_render_as_html_and_check_and_gate_offer_it() {
     let run = checker(&["diff", "--snapshot", "x", "--format", "html"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
