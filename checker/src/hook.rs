@@ -1,5 +1,5 @@
 //! The scheduled job: check + diff against the snapshot + cull, in one read of the fleet, with
-//! every result written as an artifact (report.json, junit.xml, diff.json, diff.md,
+//! every result written as an artifact (report.json, report.html, junit.xml, diff.json, diff.md,
 //! cull-plan.json, summary.md; audit.jsonl when acting).
 
 use crate::contract::ContractSet;
@@ -93,6 +93,7 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
         statuses.push(report.summary.exit_code);
         art.write("report.json", render::report(&report, Format::Json, false));
         art.write("junit.xml", render::report(&report, Format::Junit, false));
+        art.write("report.html", render::report(&report, Format::Html, false));
         summary.push_str(&render::report(&report, Format::Markdown, false)?);
         // Diff.
         if let (Some(snap), Some(old)) = (&req.snapshot, &old) {

@@ -31,7 +31,7 @@ pub fn report(r: &Report) -> String {
         Status::Incomplete => "❓",
     };
     match &r.gate {
-        Some(g) => gate(&mut s, g),
+        Some(g) => gate(&mut s, r, g),
         None => {
             let _ = writeln!(s, "## {icon} checker {}: {}\n", text(&r.command), sm.status);
         }
@@ -186,7 +186,7 @@ fn pools(s: &mut String, g: &GateSection) {
     }
 }
 
-fn gate(s: &mut String, g: &GateSection) {
+fn gate(s: &mut String, r: &Report, g: &GateSection) {
     let icon = if g.deployable {
         "✅"
     } else if g.verdict_exit_code == crate::exit::ExitStatus::Violations {
@@ -252,6 +252,23 @@ fn gate(s: &mut String, g: &GateSection) {
         );
     }
     pools(s, g);
+    changes(s, g);
+    blast_radius(s, r);
+    let _ = writeln!(
+        s,
+        "\n<details><summary>Findings on the proposed instances</summary>\n"
+    );
+    for w in &g.warnings {
+        let _ = writeln!(s, "\n> ⚠️ {}", text(w));
+    }
+    if !g.warnings.is_empty() {
+        // A blank line ends the quote: the report's summary is not a lazy continuation of it.
+        s.push('\n');
+    }
+}
+
+/// The gate's changes to the provider's outputs, and who reads each.
+fn changes(s: &mut String, g: &GateSection) {
     if !g.changes.is_empty() {
         let _ = writeln!(
             s,
@@ -273,17 +290,26 @@ fn gate(s: &mut String, g: &GateSection) {
             );
         }
     }
+}
+
+/// The gate's blast radius as a Mermaid flowchart (GitHub draws it in a check run or comment):
+/// the changed outputs and the consumers reading them or, without changes, the outputs with a
+/// broken or unknown edge. Nothing when neither exists. Every label is Mermaid-escaped.
+fn blast_radius(s: &mut String, r: &Report) {
+    let g = super::graph::Graph::of(r).blast_radius();
+    if g.edges.is_empty() {
+        return;
+    }
+    let what = if g.outputs.iter().any(|o| o.change.is_some()) {
+        "the outputs the proposal changes and the consumers reading them"
+    } else {
+        "the outputs with a broken or unknown clause and the consumers reading them"
+    };
     let _ = writeln!(
         s,
-        "\n<details><summary>Findings on the proposed instances</summary>\n"
+        "\n**Blast radius**: {what}.\n\n{}",
+        md_fence("mermaid", &g.render(super::graph::GraphFormat::Mermaid))
     );
-    for w in &g.warnings {
-        let _ = writeln!(s, "\n> ⚠️ {}", text(w));
-    }
-    if !g.warnings.is_empty() {
-        // A blank line ends the quote: the report's summary is not a lazy continuation of it.
-        s.push('\n');
-    }
 }
 
 /// A diff report.

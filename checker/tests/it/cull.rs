@@ -499,6 +499,7 @@ fn the_hook_writes_every_artifact_and_a_status_exit_code() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     for f in [
         "report.json",
+        "report.html",
         "summary.md",
         "junit.xml",
         "diff.json",
@@ -520,6 +521,7 @@ fn the_hook_writes_every_artifact_and_a_status_exit_code() {
     );
     for f in [
         "report.json",
+        "report.html",
         "summary.md",
         "junit.xml",
         "diff.json",

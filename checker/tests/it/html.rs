@@ -14,6 +14,20 @@ const HOSTILE: &str = "<script>alert(1)</script></svg>";
 /// A check whose one instance has a key name carrying markup: OCC-style derivation makes the
 /// markup the worker type, which the consumer then finds unknown (a finding quoting it).
 fn hostile_check(dir: &Path, format: &str) -> Run {
+    let (c, f) = hostile_inputs(dir);
+    checker(&[
+        "check",
+        "--contracts",
+        c.to_str().expect("utf8"),
+        "--fleet",
+        f.to_str().expect("utf8"),
+        "--format",
+        format,
+    ])
+}
+
+/// The contracts directory and the fleet of [`hostile_check`], written to `dir`.
+fn hostile_inputs(dir: &Path) -> (PathBuf, PathBuf) {
     write_json(dir, "c/prov.json", &provider());
     write_json(dir, "c/cons.json", &consumer());
     let f = write_json(
@@ -29,16 +43,7 @@ fn hostile_check(dir: &Path, format: &str) -> Run {
             instance("i-0000000000000002", "managed:wt-b:abc1234", "wt-b", None),
         ]),
     );
-    let c = dir.join("c");
-    checker(&[
-        "check",
-        "--contracts",
-        c.to_str().expect("utf8"),
-        "--fleet",
-        f.to_str().expect("utf8"),
-        "--format",
-        format,
-    ])
+    (dir.join("c"), f)
 }
 
 fn html_2018(args: &[&str]) -> String {
@@ -96,6 +101,46 @@ fn a_tag_value_with_a_script_or_an_svg_end_is_text_in_the_page() {
 }
 
 #[test]
+fn the_hook_writes_the_check_page_as_report_html_self_contained_and_escaped() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (c, f) = hostile_inputs(dir.path());
+    let art = dir.path().join("artifacts");
+    let run = checker(&[
+        "hook",
+        "--contracts",
+        c.to_str().expect("utf8"),
+        "--fleet",
+        f.to_str().expect("utf8"),
+        "--no-cull",
+        "--artifacts",
+        art.to_str().expect("utf8"),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let page = std::fs::read_to_string(art.join("report.html")).expect("report.html");
+    // The same page as `check --format html` (the hook's report is titled "hook").
+    let check = hostile_check(dir.path(), "html").stdout;
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert_eq!(
+        page.matches("<tr").count(),
+        check.matches("<tr").count(),
+        "the check page's rows"
+    );
+    // Self-contained: no asset from the network.
+    let asset = regex::Regex::new(r#"(?i)(src|href)\s*=\s*["']?\s*(https?:)?//"#).expect("re");
+    assert!(!asset.is_match(&page), "an asset from the network");
+    for bad in ["<link", "@import", "url("] {
+        assert!(!page.contains(bad), "{bad} in the page");
+    }
+    // The hostile tag value is text.
+    assert_eq!(page.matches("<script").count(), 1, "only the page's own");
+    assert_eq!(page.matches("<svg").count(), page.matches("</svg>").count());
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;/svg&gt;"),
+        "the value is shown, escaped:\n{page}"
+    );
+}
+
+#[test]
 fn the_gate_page_is_self_contained_and_shows_the_blast_radius_first() {
     let page = gate_2018_html();
     // Self-contained: nothing is fetched (no src, no stylesheet link, no link out but anchors;
@@ -129,6 +174,39 @@ fn the_gate_page_is_self_contained_and_shows_the_blast_radius_first() {
     assert!(row.contains("<code>KeyName</code>"), "{row}");
     assert!(row.contains("key names of the form"), "{row}");
     assert!(row.contains("consumers-prefix/culling.json:18:5"), "{row}");
+}
+
+#[test]
+fn the_gate_markdown_draws_its_blast_radius_in_a_mermaid_block() {
+    let run = checker(&[
+        "gate",
+        "--base",
+        "examples/taskcluster-2018/provider-before/ec2-manager.json",
+        "--proposed",
+        "examples/taskcluster-2018/provider-after/ec2-manager.json",
+        "--contracts",
+        "examples/taskcluster-2018/consumers-prefix",
+        "--now",
+        NOW,
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let md = &run.stdout;
+    let start = md.find("```mermaid\n").expect("a mermaid block");
+    let block = &md[start..];
+    let block = &block[..block[3..].find("```").expect("its end") + 3];
+    assert!(block.contains("flowchart LR"), "{block}");
+    // Labels are Mermaid entity-escaped: `(` is `#40;`, the cross `#10007;`.
+    assert!(block.contains("KeyName #40;changed#41;"), "{block}");
+    assert!(
+        block.contains("\"#10007; occ #40;deployable: no#41;\""),
+        "{block}"
+    );
+    assert!(block.contains("broken: occ-prefix-worker-type-known\"| c"));
+    // The blast radius only (before the findings), not the whole graph.
+    assert!(start < md.find("<details>").expect("the findings"));
+    assert_eq!(md.matches("```mermaid").count(), 1);
 }
 
 #[test]
