@@ -111,6 +111,54 @@ pub fn parse_vm(path: &Path, ptr: &str, v: &Value, secrets: &SecretPolicy) -> Re
     Ok(i)
 }
 
+/// A record written back as `az vm list -d` prints a VM (secrets already redacted), for drafted
+/// contract tests; [`parse_vm`] reads it back.
+pub fn to_az(i: &Instance) -> Value {
+    use base64::Engine;
+    use serde_json::json;
+    let f = |x: AzureField| i.field(x).map(str::to_string);
+    let name = f(AzureField::VmName).unwrap_or_else(|| i.id.clone());
+    let mut m = json!({"name": name, "type": "Microsoft.Compute/virtualMachines", "location": i.region});
+    if let Some(s) = &i.scope {
+        m["id"] = format!("/subscriptions/{s}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/{name}").into();
+    }
+    for (x, keys) in [
+        (AzureField::ComputerName, &["osProfile", "computerName"][..]),
+        (AzureField::VmSize, &["hardwareProfile", "vmSize"]),
+        (AzureField::Priority, &["priority"]),
+        (AzureField::OsType, &["storageProfile", "osDisk", "osType"]),
+        (AzureField::PowerState, &["powerState"]),
+        (AzureField::PublicIp, &["publicIps"]),
+        (AzureField::Image, &["storageProfile", "imageReference", "id"]),
+    ] {
+        if let Some(v) = f(x) {
+            let mut cur = &mut m;
+            for k in keys {
+                cur = &mut cur[*k];
+            }
+            *cur = v.into();
+        }
+    }
+    // An image written as publisher:offer:sku:version goes back to its parts.
+    if let Some(img) = f(AzureField::Image).filter(|x| !x.starts_with('/'))
+        && let [p, o, s, v] = img.split(':').collect::<Vec<_>>()[..]
+    {
+        m["storageProfile"]["imageReference"] = json!({"publisher": p, "offer": o, "sku": s, "version": v});
+    }
+    if !i.tags.is_empty() {
+        m["tags"] = json!(i.tags);
+    }
+    let text = match &i.user_data {
+        UserData::Json(map) => Some(Value::Object(map.clone()).to_string()),
+        UserData::Invalid(_) => Some("<unparseable user-data withheld>".to_string()),
+        UserData::Absent | UserData::NotFetched => None,
+    };
+    if let Some(t) = text {
+        m["osProfile"]["customData"] = base64::engine::general_purpose::STANDARD.encode(t).into();
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +197,8 @@ mod tests {
         assert_eq!(r("publicIp"), Read::Value("203.0.113.9".into()));
         assert_eq!(r("userData.rootUrl"), Read::Value("https://tc".into()));
         assert!(!format!("{a:?}").contains("s3cr3t"), "{a:?}");
+        let again = parse_vm(Path::new("f"), "/0", &to_az(&a), &s).expect("reads back");
+        assert_eq!(again, a);
         graph["type"] = json!("Microsoft.Network/publicIPAddresses");
         let e = parse_vm(Path::new("f"), "/data/0", &graph, &s).expect_err("not a VM");
         assert!(format!("{e:?}").contains("/data/0/type"), "{e:?}");

@@ -142,6 +142,54 @@ pub fn parse_instance(path: &Path, ptr: &str, v: &Value, secrets: &SecretPolicy)
     Ok(i)
 }
 
+/// A record written back as gcloud prints an instance (what it holds: secrets already
+/// redacted), for drafted contract tests; [`parse_instance`] reads it back.
+pub fn to_gcloud(i: &Instance) -> Value {
+    use serde_json::json;
+    let f = |x: GceField| i.field(x).map(str::to_string);
+    let zone = f(GceField::Zone).unwrap_or_else(|| format!("{}-a", i.region));
+    let zone_url = match &i.scope {
+        Some(p) => format!("projects/{p}/zones/{zone}"),
+        None => zone.clone(),
+    };
+    let mut m = json!({"kind": "compute#instance", "name": f(GceField::Name).unwrap_or_else(|| i.id.clone()), "zone": zone_url});
+    for (x, key) in [(GceField::MachineType, "machineType"), (GceField::Status, "status"), (GceField::MinCpuPlatform, "minCpuPlatform")] {
+        if let Some(v) = f(x) {
+            m[key] = v.into();
+        }
+    }
+    if let Some(v) = f(GceField::ProvisioningModel) {
+        m["scheduling"]["provisioningModel"] = v.into();
+    }
+    if let Some(v) = f(GceField::AutomaticRestart) {
+        m["scheduling"]["automaticRestart"] = (v == "true").into();
+    }
+    if let Some(v) = f(GceField::ServiceAccount) {
+        m["serviceAccounts"] = json!([{"email": v}]);
+    }
+    if let Some(v) = f(GceField::ExternalIp) {
+        m["networkInterfaces"] = json!([{"accessConfigs": [{"natIP": v}]}]);
+    }
+    let mut disks = vec![match f(GceField::SourceImage) {
+        Some(img) => json!({"boot": true, "type": "PERSISTENT", "initializeParams": {"sourceImage": img}}),
+        None => json!({"boot": true, "type": "PERSISTENT"}),
+    }];
+    let n: usize = f(GceField::LocalSsdCount).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let iface = f(GceField::LocalSsdInterface).unwrap_or_else(|| "SCSI".into());
+    disks.extend((0..n).map(|_| json!({"type": "SCRATCH", "interface": iface})));
+    m["disks"] = Value::Array(disks);
+    if !i.tags.is_empty() {
+        m["labels"] = json!(i.tags);
+    }
+    m["metadata"] = match &i.user_data {
+        UserData::Json(map) => json!({"items": [{"key": TASKCLUSTER_ITEM, "value": Value::Object(map.clone()).to_string()}]}),
+        UserData::Invalid(_) => json!({"items": [{"key": TASKCLUSTER_ITEM, "value": "<unparseable user-data withheld>"}]}),
+        UserData::Absent => json!({"items": []}),
+        UserData::NotFetched => Value::Null,
+    };
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +244,12 @@ mod tests {
         v["metadata"]["items"] = json!([]);
         let i = parse_instance(Path::new("f"), "/0", &v, &SecretPolicy::default()).expect("reads");
         assert_eq!(i.user_data, UserData::Absent);
+    }
+
+    #[test]
+    fn what_is_written_reads_back() {
+        let i = parse_instance(Path::new("f"), "/0", &inst(), &SecretPolicy::default()).expect("reads");
+        let again = parse_instance(Path::new("f"), "/0", &to_gcloud(&i), &SecretPolicy::default()).expect("reads back");
+        assert_eq!(again, i);
     }
 }

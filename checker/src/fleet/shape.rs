@@ -158,3 +158,14 @@ pub fn parse_any(
         None => super::ec2::parse_instance(path, ptr, v, secrets),
     }
 }
+
+/// One record written in its cloud's recorded shape (the element `parse_any` reads).
+pub fn to_recorded(i: &super::Instance) -> Value {
+    match i.cloud() {
+        crate::output::Cloud::Gce => super::gce::to_gcloud(i),
+        crate::output::Cloud::Azure => super::azure::to_az(i),
+        crate::output::Cloud::Ec2 => {
+            super::ec2::to_describe_instances(std::slice::from_ref(i))["Reservations"][0]["Instances"][0].clone()
+        }
+    }
+}
