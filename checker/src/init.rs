@@ -484,7 +484,11 @@ fn without_output(inst: &Value, output: &str) -> Option<Value> {
                 .retain(|t| t["Key"].as_str() != Some(k.as_str())),
             // GCE labels, Azure tags: an object.
             None => {
-                let key = if o.contains_key("labels") { "labels" } else { "tags" };
+                let key = if o.contains_key("labels") {
+                    "labels"
+                } else {
+                    "tags"
+                };
                 o.get_mut(key)?.as_object_mut()?.remove(&k)?;
             }
         },

@@ -211,7 +211,9 @@ impl Tracker {
                 suspects
                     .iter()
                     .filter(|s| s.output == *p)
-                    .fold(0u8, |m, s| m | 1 << set.consumers[s.consumer].selector.cloud as u8)
+                    .fold(0u8, |m, s| {
+                        m | 1 << set.consumers[s.consumer].selector.cloud as u8
+                    })
             })
             .collect();
         Tracker {

@@ -29,7 +29,12 @@ fn image(path: &Path, ptr: &str, p: &Value) -> Result<Option<String>, Diagnostic
 
 /// customData: base64 of worker-manager's JSON; `null` or absent (what the API returns: it
 /// hands custom data to the VM at provisioning only) is not fetched.
-fn custom_data(path: &Path, ptr: &str, p: &Value, secrets: &SecretPolicy) -> Result<UserData, Diagnostic> {
+fn custom_data(
+    path: &Path,
+    ptr: &str,
+    p: &Value,
+    secrets: &SecretPolicy,
+) -> Result<UserData, Diagnostic> {
     match text(path, ptr, p, &["osProfile", "customData"])? {
         None => Ok(UserData::NotFetched),
         Some(b64) => match UserData::from_base64(&b64, secrets) {
@@ -46,7 +51,12 @@ fn custom_data(path: &Path, ptr: &str, p: &Value, secrets: &SecretPolicy) -> Res
 
 /// Reads one VM (at `ptr` in `path`) into its record. Its id is the VM name (worker-manager's
 /// workerId); its scope the subscription of its resource id.
-pub fn parse_vm(path: &Path, ptr: &str, v: &Value, secrets: &SecretPolicy) -> Result<Instance, Diagnostic> {
+pub fn parse_vm(
+    path: &Path,
+    ptr: &str,
+    v: &Value,
+    secrets: &SecretPolicy,
+) -> Result<Instance, Diagnostic> {
     if !v.is_object() {
         return Err(Diagnostic::at(path, ptr, "a VM must be a JSON object"));
     }
@@ -62,17 +72,23 @@ pub fn parse_vm(path: &Path, ptr: &str, v: &Value, secrets: &SecretPolicy) -> Re
         None => (v, ptr.to_string()),
     };
     let name = text(path, ptr, v, &["name"])?.ok_or_else(|| {
-        Diagnostic::at(path, ptr, "the VM has no \"name\"").hint("every VM az vm list prints has a name")
+        Diagnostic::at(path, ptr, "the VM has no \"name\"")
+            .hint("every VM az vm list prints has a name")
     })?;
     let location = text(path, ptr, v, &["location"])?.ok_or_else(|| {
-        Diagnostic::at(path, ptr, format!("VM {name} has no \"location\", so its region is unknown"))
-            .hint("record with `az vm list -d -o json`, which prints the location")
+        Diagnostic::at(
+            path,
+            ptr,
+            format!("VM {name} has no \"location\", so its region is unknown"),
+        )
+        .hint("record with `az vm list -d -o json`, which prints the location")
     })?;
     let mut i = Instance::of_cloud(Cloud::Azure);
     i.region = location;
     let sub = match text(path, ptr, v, &["subscriptionId"])? {
         Some(s) => Some(s),
-        None => text(path, ptr, v, &["id"])?.and_then(|id| segment_after(&id, "subscriptions").map(str::to_string)),
+        None => text(path, ptr, v, &["id"])?
+            .and_then(|id| segment_after(&id, "subscriptions").map(str::to_string)),
     };
     i.scope = sub.map(Into::into);
     i.set_field(AzureField::VmName, name.clone());
@@ -91,7 +107,12 @@ pub fn parse_vm(path: &Path, ptr: &str, v: &Value, secrets: &SecretPolicy) -> Re
     }
     let power = match text(path, ptr, v, &["powerState"])? {
         Some(s) => Some(s),
-        None => text(path, &pptr, p, &["extended", "instanceView", "powerState", "displayStatus"])?,
+        None => text(
+            path,
+            &pptr,
+            p,
+            &["extended", "instanceView", "powerState", "displayStatus"],
+        )?,
     };
     if let Some(s) = power {
         i.set_field(AzureField::PowerState, s);
@@ -101,7 +122,10 @@ pub fn parse_vm(path: &Path, ptr: &str, v: &Value, secrets: &SecretPolicy) -> Re
         Some(s) => Some(s),
         None => text(path, ptr, v, &["publicIp"])?,
     };
-    if let Some(ip) = ips.as_deref().and_then(|s| s.split(',').map(str::trim).find(|s| !s.is_empty())) {
+    if let Some(ip) = ips
+        .as_deref()
+        .and_then(|s| s.split(',').map(str::trim).find(|s| !s.is_empty()))
+    {
         i.set_field(AzureField::PublicIp, ip.to_string());
     }
     i.tags = string_map(path, ptr, v, "tags")?;
@@ -118,7 +142,8 @@ pub fn to_az(i: &Instance) -> Value {
     use serde_json::json;
     let f = |x: AzureField| i.field(x).map(str::to_string);
     let name = f(AzureField::VmName).unwrap_or_else(|| i.id.clone());
-    let mut m = json!({"name": name, "type": "Microsoft.Compute/virtualMachines", "location": i.region});
+    let mut m =
+        json!({"name": name, "type": "Microsoft.Compute/virtualMachines", "location": i.region});
     if let Some(s) = &i.scope {
         m["id"] = format!("/subscriptions/{s}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/{name}").into();
     }
@@ -129,7 +154,10 @@ pub fn to_az(i: &Instance) -> Value {
         (AzureField::OsType, &["storageProfile", "osDisk", "osType"]),
         (AzureField::PowerState, &["powerState"]),
         (AzureField::PublicIp, &["publicIps"]),
-        (AzureField::Image, &["storageProfile", "imageReference", "id"]),
+        (
+            AzureField::Image,
+            &["storageProfile", "imageReference", "id"],
+        ),
     ] {
         if let Some(v) = f(x) {
             let mut cur = &mut m;
@@ -143,7 +171,8 @@ pub fn to_az(i: &Instance) -> Value {
     if let Some(img) = f(AzureField::Image).filter(|x| !x.starts_with('/'))
         && let [p, o, s, v] = img.split(':').collect::<Vec<_>>()[..]
     {
-        m["storageProfile"]["imageReference"] = json!({"publisher": p, "offer": o, "sku": s, "version": v});
+        m["storageProfile"]["imageReference"] =
+            json!({"publisher": p, "offer": o, "sku": s, "version": v});
     }
     if !i.tags.is_empty() {
         m["tags"] = json!(i.tags);

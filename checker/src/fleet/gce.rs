@@ -14,12 +14,19 @@ const TASKCLUSTER_ITEM: &str = "taskcluster";
 
 /// `us-central1-a` → `us-central1`.
 pub fn region_from_zone(zone: &str) -> Option<&str> {
-    zone.rsplit_once('-').map(|(r, _)| r).filter(|r| r.contains('-'))
+    zone.rsplit_once('-')
+        .map(|(r, _)| r)
+        .filter(|r| r.contains('-'))
 }
 
 /// The `taskcluster` metadata item's JSON: absent when `metadata` lists no such item, not
 /// fetched when the listing has no `metadata` at all.
-fn user_data(path: &Path, ptr: &str, v: &Value, secrets: &SecretPolicy) -> Result<UserData, Diagnostic> {
+fn user_data(
+    path: &Path,
+    ptr: &str,
+    v: &Value,
+    secrets: &SecretPolicy,
+) -> Result<UserData, Diagnostic> {
     let Some(meta) = v.get("metadata").filter(|m| !m.is_null()) else {
         return Ok(UserData::NotFetched);
     };
@@ -36,7 +43,11 @@ fn user_data(path: &Path, ptr: &str, v: &Value, secrets: &SecretPolicy) -> Resul
             None | Some(Value::Null) => UserData::Absent,
             Some(Value::String(s)) => UserData::from_bytes(s.as_bytes(), secrets),
             Some(_) => {
-                return Err(Diagnostic::at(path, format!("{iptr}/value"), "a metadata item's \"value\" must be a string"));
+                return Err(Diagnostic::at(
+                    path,
+                    format!("{iptr}/value"),
+                    "a metadata item's \"value\" must be a string",
+                ));
             }
         });
     }
@@ -76,29 +87,53 @@ fn disks(path: &Path, ptr: &str, v: &Value, i: &mut Instance) -> Result<(), Diag
 }
 
 /// The first element of the array `key` of `v`, if any.
-fn first<'v>(path: &Path, ptr: &str, v: &'v Value, key: &str) -> Result<Option<&'v Value>, Diagnostic> {
+fn first<'v>(
+    path: &Path,
+    ptr: &str,
+    v: &'v Value,
+    key: &str,
+) -> Result<Option<&'v Value>, Diagnostic> {
     Ok(array(path, ptr, v, key)?.first())
 }
 
 /// Reads one `compute#instance` (at `ptr` in `path`) into its record. Its id is the instance
 /// name (what `gcloud compute instances describe` and `checker explain` take); its scope the
 /// project of its zone or self link.
-pub fn parse_instance(path: &Path, ptr: &str, v: &Value, secrets: &SecretPolicy) -> Result<Instance, Diagnostic> {
+pub fn parse_instance(
+    path: &Path,
+    ptr: &str,
+    v: &Value,
+    secrets: &SecretPolicy,
+) -> Result<Instance, Diagnostic> {
     if !v.is_object() {
-        return Err(Diagnostic::at(path, ptr, "an instance must be a JSON object"));
+        return Err(Diagnostic::at(
+            path,
+            ptr,
+            "an instance must be a JSON object",
+        ));
     }
     let name = text(path, ptr, v, &["name"])?.ok_or_else(|| {
         Diagnostic::at(path, ptr, "the instance has no \"name\"")
             .hint("every instance gcloud compute instances list prints has a name")
     })?;
     let zone_url = text(path, ptr, v, &["zone"])?.ok_or_else(|| {
-        Diagnostic::at(path, ptr, format!("instance {name} has no \"zone\", so its region is unknown"))
-            .hint("record with `gcloud compute instances list --format=json`, which prints the zone URL")
+        Diagnostic::at(
+            path,
+            ptr,
+            format!("instance {name} has no \"zone\", so its region is unknown"),
+        )
+        .hint(
+            "record with `gcloud compute instances list --format=json`, which prints the zone URL",
+        )
     })?;
     let zone = last_segment(&zone_url).to_string();
     let region = region_from_zone(&zone).ok_or_else(|| {
-        Diagnostic::at(path, pointer_push(ptr, "zone"), format!("`{zone}` is not a zone name, so the region is unknown"))
-            .hint("GCE zones look like us-central1-a")
+        Diagnostic::at(
+            path,
+            pointer_push(ptr, "zone"),
+            format!("`{zone}` is not a zone name, so the region is unknown"),
+        )
+        .hint("GCE zones look like us-central1-a")
     })?;
     let mut i = Instance::of_cloud(Cloud::Gce);
     i.region = region.to_string();
@@ -111,8 +146,14 @@ pub fn parse_instance(path: &Path, ptr: &str, v: &Value, secrets: &SecretPolicy)
     for (f, keys) in [
         (GceField::Status, &["status"][..]),
         (GceField::MinCpuPlatform, &["minCpuPlatform"]),
-        (GceField::ProvisioningModel, &["scheduling", "provisioningModel"]),
-        (GceField::AutomaticRestart, &["scheduling", "automaticRestart"]),
+        (
+            GceField::ProvisioningModel,
+            &["scheduling", "provisioningModel"],
+        ),
+        (
+            GceField::AutomaticRestart,
+            &["scheduling", "automaticRestart"],
+        ),
     ] {
         if let Some(x) = text(path, ptr, v, keys)? {
             i.set_field(f, x);
@@ -153,7 +194,11 @@ pub fn to_gcloud(i: &Instance) -> Value {
         None => zone.clone(),
     };
     let mut m = json!({"kind": "compute#instance", "name": f(GceField::Name).unwrap_or_else(|| i.id.clone()), "zone": zone_url});
-    for (x, key) in [(GceField::MachineType, "machineType"), (GceField::Status, "status"), (GceField::MinCpuPlatform, "minCpuPlatform")] {
+    for (x, key) in [
+        (GceField::MachineType, "machineType"),
+        (GceField::Status, "status"),
+        (GceField::MinCpuPlatform, "minCpuPlatform"),
+    ] {
         if let Some(v) = f(x) {
             m[key] = v.into();
         }
@@ -171,10 +216,14 @@ pub fn to_gcloud(i: &Instance) -> Value {
         m["networkInterfaces"] = json!([{"accessConfigs": [{"natIP": v}]}]);
     }
     let mut disks = vec![match f(GceField::SourceImage) {
-        Some(img) => json!({"boot": true, "type": "PERSISTENT", "initializeParams": {"sourceImage": img}}),
+        Some(img) => {
+            json!({"boot": true, "type": "PERSISTENT", "initializeParams": {"sourceImage": img}})
+        }
         None => json!({"boot": true, "type": "PERSISTENT"}),
     }];
-    let n: usize = f(GceField::LocalSsdCount).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let n: usize = f(GceField::LocalSsdCount)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let iface = f(GceField::LocalSsdInterface).unwrap_or_else(|| "SCSI".into());
     disks.extend((0..n).map(|_| json!({"type": "SCRATCH", "interface": iface})));
     m["disks"] = Value::Array(disks);
@@ -182,8 +231,12 @@ pub fn to_gcloud(i: &Instance) -> Value {
         m["labels"] = json!(i.tags);
     }
     m["metadata"] = match &i.user_data {
-        UserData::Json(map) => json!({"items": [{"key": TASKCLUSTER_ITEM, "value": Value::Object(map.clone()).to_string()}]}),
-        UserData::Invalid(_) => json!({"items": [{"key": TASKCLUSTER_ITEM, "value": "<unparseable user-data withheld>"}]}),
+        UserData::Json(map) => {
+            json!({"items": [{"key": TASKCLUSTER_ITEM, "value": Value::Object(map.clone()).to_string()}]})
+        }
+        UserData::Invalid(_) => {
+            json!({"items": [{"key": TASKCLUSTER_ITEM, "value": "<unparseable user-data withheld>"}]})
+        }
         UserData::Absent => json!({"items": []}),
         UserData::NotFetched => Value::Null,
     };
@@ -215,14 +268,18 @@ mod tests {
 
     #[test]
     fn an_instance_reads_into_the_gce_fields() {
-        let i = parse_instance(Path::new("f"), "/0", &inst(), &SecretPolicy::default()).expect("reads");
+        let i =
+            parse_instance(Path::new("f"), "/0", &inst(), &SecretPolicy::default()).expect("reads");
         let r = |p: &str| i.read(&OutputPath::parse(p).expect("path"));
         assert_eq!(i.id, "w-1");
         assert_eq!(i.scope.as_deref(), Some("p-1"));
         assert_eq!(r("region"), Read::Value("us-central1".into()));
         assert_eq!(r("zone"), Read::Value("us-central1-a".into()));
         assert_eq!(r("machineType"), Read::Value("n2-standard-4".into()));
-        assert_eq!(r("scheduling.automaticRestart"), Read::Value("false".into()));
+        assert_eq!(
+            r("scheduling.automaticRestart"),
+            Read::Value("false".into())
+        );
         assert_eq!(r("externalIp"), Read::Value("203.0.113.1".into()));
         assert_eq!(r("localSsd.count"), Read::Value("2".into()));
         assert_eq!(r("localSsd.interface"), Read::Value("NVME".into()));
@@ -238,8 +295,12 @@ mod tests {
     fn a_wrong_type_is_located_and_no_metadata_item_is_absent() {
         let mut v = inst();
         v["networkInterfaces"][0]["accessConfigs"] = json!({"natIP": 1});
-        let e = parse_instance(Path::new("f"), "/3", &v, &SecretPolicy::default()).expect_err("not an array");
-        assert!(format!("{e:?}").contains("/3/networkInterfaces/0/accessConfigs"), "{e:?}");
+        let e = parse_instance(Path::new("f"), "/3", &v, &SecretPolicy::default())
+            .expect_err("not an array");
+        assert!(
+            format!("{e:?}").contains("/3/networkInterfaces/0/accessConfigs"),
+            "{e:?}"
+        );
         let mut v = inst();
         v["metadata"]["items"] = json!([]);
         let i = parse_instance(Path::new("f"), "/0", &v, &SecretPolicy::default()).expect("reads");
@@ -248,8 +309,15 @@ mod tests {
 
     #[test]
     fn what_is_written_reads_back() {
-        let i = parse_instance(Path::new("f"), "/0", &inst(), &SecretPolicy::default()).expect("reads");
-        let again = parse_instance(Path::new("f"), "/0", &to_gcloud(&i), &SecretPolicy::default()).expect("reads back");
+        let i =
+            parse_instance(Path::new("f"), "/0", &inst(), &SecretPolicy::default()).expect("reads");
+        let again = parse_instance(
+            Path::new("f"),
+            "/0",
+            &to_gcloud(&i),
+            &SecretPolicy::default(),
+        )
+        .expect("reads back");
         assert_eq!(again, i);
     }
 }

@@ -16,10 +16,10 @@ mod ec2;
 mod gce;
 mod shape;
 pub use azure::parse_vm as parse_azure_vm;
-pub use gce::parse_instance as parse_gce_instance;
-pub use shape::{SHAPES_READ, parse_any, to_recorded};
 pub use checker_ec2::group_list as security_group_list;
 pub use ec2::{parse_instance, region_from_az, to_describe_instances};
+pub use gce::parse_instance as parse_gce_instance;
+pub use shape::{SHAPES_READ, parse_any, to_recorded};
 
 /// One instance, as the rules see it, whatever its cloud: who owns it and where it is (the
 /// neutral header), its cloud's own fields, tags and user-data.

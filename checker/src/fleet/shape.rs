@@ -50,7 +50,12 @@ impl Shape {
 
 /// The value at `keys` under `v` (at `ptr`): absent or `null` on the way is `None`; a string is
 /// itself, a boolean or a number its JSON text; anything else a located error.
-pub fn text(path: &Path, ptr: &str, v: &Value, keys: &[&str]) -> Result<Option<String>, Diagnostic> {
+pub fn text(
+    path: &Path,
+    ptr: &str,
+    v: &Value,
+    keys: &[&str],
+) -> Result<Option<String>, Diagnostic> {
     let mut cur = v;
     let mut here = ptr.to_string();
     for (k, key) in keys.iter().enumerate() {
@@ -60,7 +65,11 @@ pub fn text(path: &Path, ptr: &str, v: &Value, keys: &[&str]) -> Result<Option<S
             Some(next) => next,
         };
         if k + 1 < keys.len() && !cur.is_object() {
-            return Err(Diagnostic::at(path, here, format!("\"{key}\" must be an object")));
+            return Err(Diagnostic::at(
+                path,
+                here,
+                format!("\"{key}\" must be an object"),
+            ));
         }
     }
     match cur {
@@ -70,13 +79,21 @@ pub fn text(path: &Path, ptr: &str, v: &Value, keys: &[&str]) -> Result<Option<S
         _ => Err(Diagnostic::at(
             path,
             here,
-            format!("\"{}\" must be a string", keys.last().copied().unwrap_or_default()),
+            format!(
+                "\"{}\" must be a string",
+                keys.last().copied().unwrap_or_default()
+            ),
         )),
     }
 }
 
 /// The array at `key` of `v` (absent or `null`: empty), or a located error.
-pub fn array<'v>(path: &Path, ptr: &str, v: &'v Value, key: &str) -> Result<&'v [Value], Diagnostic> {
+pub fn array<'v>(
+    path: &Path,
+    ptr: &str,
+    v: &'v Value,
+    key: &str,
+) -> Result<&'v [Value], Diagnostic> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(a)) => Ok(a),

@@ -97,8 +97,16 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
             let known = matches!(k.as_str(), "Reservations" | "items" | "data" | "value");
             if known && let Some(first) = &found {
                 self.0.diags.push(
-                    Diagnostic::at(self.0.path, format!("/{k}"), format!("the file mixes shapes: it has both \"{first}\" and \"{k}\" at the top"))
-                        .hint(format!("record one shape per file; the shapes read are {SHAPES_READ}")),
+                    Diagnostic::at(
+                        self.0.path,
+                        format!("/{k}"),
+                        format!(
+                            "the file mixes shapes: it has both \"{first}\" and \"{k}\" at the top"
+                        ),
+                    )
+                    .hint(format!(
+                        "record one shape per file; the shapes read are {SHAPES_READ}"
+                    )),
                 );
                 m.next_value::<IgnoredAny>()?;
                 continue;
@@ -335,7 +343,8 @@ struct Elements<'c, 'a> {
 impl Elements<'_, '_> {
     fn other(self) {
         let ptr = if self.base.is_empty() { "" } else { &self.base };
-        self.ctx.not_output(ptr, "this must be an array of instances or VMs");
+        self.ctx
+            .not_output(ptr, "this must be an array of instances or VMs");
     }
 
     /// Reads one element.
@@ -349,7 +358,11 @@ impl Elements<'_, '_> {
         };
         match &self.ctx.shape {
             Some((first, at)) if *first != shape => {
-                let msg = format!("the file mixes shapes: this is {}, but {at} is {}", shape.name(), first.name());
+                let msg = format!(
+                    "the file mixes shapes: this is {}, but {at} is {}",
+                    shape.name(),
+                    first.name()
+                );
                 self.ctx.diags.push(
                     Diagnostic::at(self.ctx.path, ptr, msg)
                         .hint(format!("record one shape per file (pass several --fleet files); the shapes read are {SHAPES_READ}")),
@@ -357,7 +370,16 @@ impl Elements<'_, '_> {
                 return;
             }
             Some(_) => {}
-            None => self.ctx.shape = Some((shape, if ptr.is_empty() { "/".into() } else { ptr.clone() })),
+            None => {
+                self.ctx.shape = Some((
+                    shape,
+                    if ptr.is_empty() {
+                        "/".into()
+                    } else {
+                        ptr.clone()
+                    },
+                ))
+            }
         }
         let (path, secrets) = (self.ctx.path, self.ctx.secrets);
         let read = match shape {
@@ -409,7 +431,10 @@ struct GceItems<'c, 'a>(&'c mut Ctx<'a>);
 
 impl GceItems<'_, '_> {
     fn other(self) {
-        self.0.not_output("/items", "\"items\" must be an array of instances or an object of zones");
+        self.0.not_output(
+            "/items",
+            "\"items\" must be an array of instances or an object of zones",
+        );
     }
 }
 
@@ -454,7 +479,8 @@ struct ScopedList<'c, 'a> {
 impl ScopedList<'_, '_> {
     fn other(self) {
         let base = self.base.clone();
-        self.ctx.not_output(&base, "a zone's entry must be an object with \"instances\"");
+        self.ctx
+            .not_output(&base, "a zone's entry must be an object with \"instances\"");
     }
 }
 
