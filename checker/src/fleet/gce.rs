@@ -318,6 +318,14 @@ mod tests {
             &SecretPolicy::default(),
         )
         .expect("reads back");
-        assert_eq!(again, i);
+        // A marker is redacted again (its key is credential-like), so compare all but values.
+        assert_eq!(
+            (&again.id, &again.scope, &again.region, &again.fields),
+            (&i.id, &i.scope, &i.region, &i.fields)
+        );
+        assert_eq!(
+            again.tags.keys().collect::<Vec<_>>(),
+            i.tags.keys().collect::<Vec<_>>()
+        );
     }
 }
