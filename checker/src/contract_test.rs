@@ -1,5 +1,5 @@
 //! `checker test`: contract tests. Test files (`"kind": "test"`) live beside the contracts; each
-//! case is a few instances (describe-instances shape) and what each named consumer or clause
+//! case is a few instances (in any recorded shape: describe-instances, gcloud, az) and what each named consumer or clause
 //! must make of them. A contract's owner proves with them that it catches what it should and
 //! passes what it should before it gates anything (as conftest's `verify`, Pact's provider
 //! verification).
@@ -78,7 +78,7 @@ fn case_instances(
             let b64 = base64::engine::general_purpose::STANDARD.encode(ud.to_string());
             o.insert("UserData".into(), serde_json::json!({ "Value": b64 }));
         }
-        match crate::fleet::parse_instance(file, &format!("{ptr}/instances/{i}"), &inst, secrets) {
+        match crate::fleet::parse_any(file, &format!("{ptr}/instances/{i}"), &inst, secrets) {
             Ok(x) => out.push(x),
             Err(d) => diags.push(d),
         }

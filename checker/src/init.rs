@@ -11,7 +11,7 @@
 //! files.
 
 use crate::fleet::{Instance, Read, UserData};
-use crate::output::{Ec2Field, OutputPath};
+use crate::output::{Cloud, Ec2Field, OutputPath};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,8 +29,14 @@ pub struct Draft {
 
 /// How instances are told apart by provisioner.
 fn identity(i: &Instance) -> Option<(Value, String)> {
-    if let Some(v) = i.tags.get("ManagedBy") {
-        return Some((json!({"output": "tag:ManagedBy", "equals": v}), v.clone()));
+    // GCE labels are lower case, and worker-manager writes them (and Azure tags) in kebab case.
+    for tag in ["ManagedBy", "managed-by"] {
+        if let Some(v) = i.tags.get(tag) {
+            return Some((
+                json!({"output": format!("tag:{tag}"), "equals": v}),
+                v.clone(),
+            ));
+        }
     }
     if let Some((prefix, _)) = i.field(Ec2Field::KeyName).and_then(|k| k.split_once(':')) {
         let re = format!("^{}:", regex::escape(prefix));
@@ -39,7 +45,7 @@ fn identity(i: &Instance) -> Option<(Value, String)> {
             prefix.to_string(),
         ));
     }
-    for tag in ["CreatedBy", "Owner"] {
+    for tag in ["CreatedBy", "created-by", "Owner", "owner"] {
         if let Some(v) = i.tags.get(tag) {
             return Some((
                 json!({"output": format!("tag:{tag}"), "equals": v}),
@@ -95,7 +101,7 @@ fn var_name(path: &OutputPath) -> String {
 /// The group output and its variable: the pool tag every instance carries. The variable is
 /// named after the tag (`tag:Name` gives `name`), not after one provisioner's word for a group.
 fn group_of(members: &[&Instance]) -> Option<(OutputPath, String)> {
-    for tag in ["WorkerPoolId", "Name", "WorkerType"] {
+    for tag in ["WorkerPoolId", "Name", "WorkerType", "worker-pool-id"] {
         if members.iter().all(|i| i.tags.contains_key(tag)) {
             let path = OutputPath::Tag(tag.into());
             let var = var_name(&path);
@@ -322,6 +328,11 @@ pub fn infer(fleet: &[Instance]) -> Vec<Draft> {
     let mut by: BTreeMap<String, (Value, Vec<&Instance>)> = BTreeMap::new();
     for i in fleet {
         if let Some((selector, key)) = identity(i) {
+            // A provider is of one cloud: the same tag on two clouds drafts two providers.
+            let key = match i.cloud() {
+                Cloud::Ec2 => key,
+                c => format!("{key}-{}", c.name()),
+            };
             by.entry(slug(&key))
                 .or_insert_with(|| (selector, Vec::new()))
                 .1
@@ -371,6 +382,11 @@ pub fn infer(fleet: &[Instance]) -> Vec<Draft> {
             "sets": sets,
             "outputs": outputs,
         });
+        let mut provider = provider;
+        let cloud = members[0].cloud();
+        if cloud != Cloud::Ec2 {
+            provider["cloud"] = cloud.name().into();
+        }
         out.push(Draft {
             path: format!("providers/{name}.json"),
             doc: provider,
@@ -442,10 +458,13 @@ fn test_cases(provider: &str, consumer: &Value, sample: &Instance) -> Value {
     })
 }
 
-/// An instance as a test case writes it: describe-instances shape, user-data JSON inline.
+/// An instance as a test case writes it: its cloud's recorded shape (on EC2 describe-instances,
+/// user-data JSON inline).
 fn test_instance(i: &Instance) -> Value {
-    let all = crate::fleet::to_describe_instances(std::slice::from_ref(i));
-    let mut inst = all["Reservations"][0]["Instances"][0].clone();
+    let mut inst = crate::fleet::to_recorded(i);
+    if i.cloud() != Cloud::Ec2 {
+        return inst;
+    }
     if let (Some(o), UserData::Json(m)) = (inst.as_object_mut(), &i.user_data) {
         o.remove("UserData");
         o.insert("UserDataJson".into(), Value::Object(m.clone()));
@@ -459,10 +478,20 @@ fn without_output(inst: &Value, output: &str) -> Option<Value> {
     let mut out = inst.clone();
     let o = out.as_object_mut()?;
     match OutputPath::parse(output).ok()? {
-        OutputPath::Tag(k) => {
-            let tags = o.get_mut("Tags")?.as_array_mut()?;
-            tags.retain(|t| t["Key"].as_str() != Some(k.as_str()));
-        }
+        OutputPath::Tag(k) => match o.get_mut("Tags") {
+            Some(tags) => tags
+                .as_array_mut()?
+                .retain(|t| t["Key"].as_str() != Some(k.as_str())),
+            // GCE labels, Azure tags: an object.
+            None => {
+                let key = if o.contains_key("labels") {
+                    "labels"
+                } else {
+                    "tags"
+                };
+                o.get_mut(key)?.as_object_mut()?.remove(&k)?;
+            }
+        },
         OutputPath::UserData(p) if p.len() == 1 => {
             o.get_mut("UserDataJson")?.as_object_mut()?.remove(&p[0])?;
         }
@@ -489,6 +518,15 @@ pub fn warnings(fleet: &[Instance]) -> Vec<String> {
     } else {
         format!("{without} of the {} instance(s) carry no", fleet.len())
     };
+    if fleet
+        .iter()
+        .filter(|i| matches!(i.user_data, UserData::NotFetched))
+        .all(|i| i.cloud() == Cloud::Azure)
+    {
+        return vec![format!(
+            "{whose} customData (Azure hands it to the VM at provisioning only and never returns it), so no userData output was drafted from them"
+        )];
+    }
     vec![format!(
         "{whose} user-data (`aws ec2 describe-instances` does not return it), so no user-data output was drafted from them: record the fleet with `checker fleet record --output FILE` (it fetches user-data), or give instances \"UserData\": {{\"Value\": BASE64}} as `aws ec2 describe-instance-attribute --attribute userData` returns it"
     )]

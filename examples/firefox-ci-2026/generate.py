@@ -314,10 +314,10 @@ def test_cases(gce, azure):
     no_sa = lambda i: i.__setitem__("serviceAccounts", [])
     return [
         {"name": "the example GCE fleet is what worker-runner and the local-SSD set-up need",
-         "fleet": "../fleet-gce.json",
+         "fleet": "../../examples/firefox-ci-2026/fleet-gce.json",
          "expect": {"worker-runner-google": "pass", "gcp-local-ssd": "pass"}},
         {"name": "the example Azure fleet is what worker-runner and ronin_puppet need",
-         "fleet": "../fleet-azure.json",
+         "fleet": "../../examples/firefox-ci-2026/fleet-azure.json",
          "expect": {"worker-runner-azure": "pass", "ronin-puppet-azure": "pass"}},
         {"name": "without the taskcluster metadata item worker-runner cannot configure itself",
          "instances": [mutated(g, "no-meta", no_meta)],
@@ -462,9 +462,9 @@ def main():
             f.write("\n")
         print("%s: %d instances" % (name, len(rows)))
     tests = {
-        "$schema": "../../../contracts/schema/test.schema.json",
+        "$schema": "../schema/test.schema.json",
         "kind": "test",
-        "description": "Contract tests of the 2026 GCP and Azure contracts (contracts/providers/worker-manager-google.json, worker-manager-azure.json; contracts/consumers/worker-runner-google.json, worker-runner-azure.json, ronin-puppet-azure.json, gcp-local-ssd.json): the example fleets are clean, and each real dependency, broken on one instance, is found by the clause that names it. Instances are in the clouds' own shapes (gcloud Instance, az vm list -d); written by ../generate.py. Run: checker test --contracts contracts --tests examples/firefox-ci-2026/tests/firefox-ci-2026.test.json",
+        "description": "Contract tests of the 2026 GCP and Azure contracts (contracts/providers/worker-manager-google.json, worker-manager-azure.json; contracts/consumers/worker-runner-google.json, worker-runner-azure.json, ronin-puppet-azure.json, gcp-local-ssd.json): the example fleets are clean, and each real dependency, broken on one instance, is found by the clause that names it. Instances are in the clouds' own shapes (gcloud Instance, az vm list -d); written by examples/firefox-ci-2026/generate.py. Run: checker test --contracts contracts",
         "cases": test_cases(gce, azure),
     }
     os.makedirs(os.path.join(HERE, "mutations"), exist_ok=True)
@@ -478,11 +478,11 @@ def main():
         json.dump(index, f, indent=2)
         f.write("\n")
     print("mutations/: %d pools" % len(index))
-    os.makedirs(os.path.join(HERE, "tests"), exist_ok=True)
-    with open(os.path.join(HERE, "tests", "firefox-ci-2026.test.json"), "w") as f:
+    # Beside the contracts it tests, so `checker test --contracts contracts` runs it.
+    with open(os.path.join(HERE, "..", "..", "contracts", "tests", "firefox-ci-2026.test.json"), "w") as f:
         json.dump(tests, f, indent=2)
         f.write("\n")
-    print("tests/firefox-ci-2026.test.json: %d cases" % len(tests["cases"]))
+    print("contracts/tests/firefox-ci-2026.test.json: %d cases" % len(tests["cases"]))
 
 
 if __name__ == "__main__":

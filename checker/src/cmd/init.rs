@@ -35,7 +35,7 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
     let drafts = checker::init::infer(&fleet.instances);
     if drafts.is_empty() {
         return Err(Error::usage(format!(
-            "no provisioner found among {} instance(s): none carries tag:ManagedBy, a KeyName with a prefix, tag:CreatedBy or tag:Owner",
+            "no provisioner found among {} instance(s): none carries tag:ManagedBy (managed-by), a KeyName with a prefix, tag:CreatedBy (created-by) or tag:Owner (owner)",
             fleet.instances.len()
         )));
     }

@@ -11,9 +11,15 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod azure;
 mod ec2;
+mod gce;
+mod shape;
+pub use azure::parse_vm as parse_azure_vm;
 pub use checker_ec2::group_list as security_group_list;
 pub use ec2::{parse_instance, region_from_az, to_describe_instances};
+pub use gce::parse_instance as parse_gce_instance;
+pub use shape::{SHAPES_READ, parse_any, to_recorded};
 
 /// One instance, as the rules see it, whatever its cloud: who owns it and where it is (the
 /// neutral header), its cloud's own fields, tags and user-data.
@@ -337,8 +343,10 @@ impl Instance {
     }
 }
 
-/// Reads a file of `aws ec2 describe-instances` output (our extension: an optional
-/// `UserData: {"Value": base64}` per instance, the shape DescribeInstanceAttribute returns).
+/// Reads a recorded fleet file, its shape told by its content: `aws ec2 describe-instances`
+/// output (our extension: an optional `UserData: {"Value": base64}` per instance, the shape
+/// DescribeInstanceAttribute returns), `gcloud compute instances list --format=json` (or a
+/// Compute REST list), `az vm list -d -o json` or a Resource Graph result ([`SHAPES_READ`]).
 pub fn read_recorded(
     path: &Path,
     secrets: &SecretPolicy,

@@ -2,7 +2,9 @@
 //! into its (small, redacted) record at once, so memory follows the records kept, not the
 //! file's size (a 1 GB file took 7 GB as a parsed tree).
 
+use super::shape::{SHAPES_READ, Shape};
 use super::{Instance, SecretPolicy};
+use crate::diag::pointer_push;
 use crate::diag::{Diagnostic, Diagnostics};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -16,6 +18,8 @@ struct Ctx<'a> {
     out: Vec<Instance>,
     diags: Vec<Diagnostic>,
     accounts: super::Interner,
+    /// The shape of the first element of a GCE or Azure listing, and where it is.
+    shape: Option<(Shape, String)>,
 }
 
 impl Ctx<'_> {
@@ -27,7 +31,7 @@ impl Ctx<'_> {
 
     fn not_output(&mut self, ptr: &str, what: &str) {
         self.diags.push(Diagnostic::at(self.path, ptr, what.to_string()).hint(
-            "a fleet file is what `aws ec2 describe-instances --output json` prints: {\"Reservations\": [{\"Instances\": [...]}]}",
+            format!("a fleet file is what `aws ec2 describe-instances --output json` prints: {{\"Reservations\": [{{\"Instances\": [...]}}]}}; the shapes read are {SHAPES_READ}"),
         ));
     }
 }
@@ -50,6 +54,7 @@ pub fn read(path: &Path, secrets: &SecretPolicy) -> Result<Vec<Instance>, Diagno
         out: Vec::new(),
         diags: Vec::new(),
         accounts: super::Interner::default(),
+        shape: None,
     };
     // The depth is checked as the bytes stream past (the file is never read twice): an
     // ignored value nested 20,000 deep was skipped, then locating a diagnostic overflowed.
@@ -87,30 +92,61 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
         f.write_str("describe-instances output")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
-        let mut found = false;
+        let mut found: Option<String> = None;
         while let Some(k) = m.next_key::<String>()? {
-            if k == "Reservations" {
-                found = true;
-                m.next_value_seed(Reservations(self.0))?;
-            } else {
+            let known = matches!(k.as_str(), "Reservations" | "items" | "data" | "value");
+            if known && let Some(first) = &found {
+                self.0.diags.push(
+                    Diagnostic::at(
+                        self.0.path,
+                        format!("/{k}"),
+                        format!(
+                            "the file mixes shapes: it has both \"{first}\" and \"{k}\" at the top"
+                        ),
+                    )
+                    .hint(format!(
+                        "record one shape per file; the shapes read are {SHAPES_READ}"
+                    )),
+                );
                 m.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            match k.as_str() {
+                "Reservations" => m.next_value_seed(Reservations(&mut *self.0))?,
+                "items" => m.next_value_seed(GceItems(&mut *self.0))?,
+                "data" | "value" => m.next_value_seed(Elements {
+                    ctx: &mut *self.0,
+                    base: format!("/{k}"),
+                })?,
+                "unreachables" => {
+                    let v = m.next_value::<Value>()?;
+                    if v.as_array().is_some_and(|a| !a.is_empty()) {
+                        self.0.diags.push(Diagnostic::at(self.0.path, "/unreachables", format!("the listing says these zones were unreachable, so it is incomplete: {v}"))
+                            .hint("record the project again when every zone answers"));
+                    }
+                }
+                _ => {
+                    m.next_value::<IgnoredAny>()?;
+                }
+            }
+            if known {
+                found = Some(k);
             }
         }
-        if !found {
+        if found.is_none() {
             self.0.not_output(
                 "",
-                "this is not describe-instances output: there is no top-level \"Reservations\" array",
+                "this is not a recorded fleet: there is no top-level \"Reservations\" array (describe-instances), \"items\" (Compute REST) or \"data\" (Resource Graph)",
             );
         }
         Ok(())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
-        while s.next_element::<IgnoredAny>()?.is_some() {}
-        self.0.not_output(
-            "",
-            "this is not describe-instances output: there is no top-level \"Reservations\" array",
-        );
-        Ok(())
+    fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> Result<(), A::Error> {
+        Elements {
+            ctx: self.0,
+            base: String::new(),
+        }
+        .visit_seq(s)
     }
 }
 
@@ -292,6 +328,191 @@ impl<'de> Visitor<'de> for Instances<'_, '_> {
                 Err(d) => self.ctx.diags.push(d),
             }
             ii += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A top-level array (or `data`, `value`, `items` array) of GCE instances or Azure VMs, each
+/// read into its record as soon as it is read; one shape per file.
+struct Elements<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    base: String,
+}
+
+impl Elements<'_, '_> {
+    fn other(self) {
+        let ptr = if self.base.is_empty() { "" } else { &self.base };
+        self.ctx
+            .not_output(ptr, "this must be an array of instances or VMs");
+    }
+
+    /// Reads one element.
+    fn element(&mut self, ptr: String, v: &Value) {
+        let Some(shape) = Shape::of(v) else {
+            self.ctx.diags.push(
+                Diagnostic::at(self.ctx.path, ptr, "this is neither a GCE instance (\"kind\": \"compute#instance\") nor an Azure VM (\"hardwareProfile\")")
+                    .hint(format!("the shapes read are {SHAPES_READ}")),
+            );
+            return;
+        };
+        match &self.ctx.shape {
+            Some((first, at)) if *first != shape => {
+                let msg = format!(
+                    "the file mixes shapes: this is {}, but {at} is {}",
+                    shape.name(),
+                    first.name()
+                );
+                self.ctx.diags.push(
+                    Diagnostic::at(self.ctx.path, ptr, msg)
+                        .hint(format!("record one shape per file (pass several --fleet files); the shapes read are {SHAPES_READ}")),
+                );
+                return;
+            }
+            Some(_) => {}
+            None => {
+                self.ctx.shape = Some((
+                    shape,
+                    if ptr.is_empty() {
+                        "/".into()
+                    } else {
+                        ptr.clone()
+                    },
+                ))
+            }
+        }
+        let (path, secrets) = (self.ctx.path, self.ctx.secrets);
+        let read = match shape {
+            Shape::Gce => super::gce::parse_instance(path, &ptr, v, secrets),
+            Shape::Azure => super::azure::parse_vm(path, &ptr, v, secrets),
+        };
+        match read {
+            Ok(mut i) => {
+                i.scope = i.scope.map(|s| self.ctx.accounts.intern(&s));
+                self.ctx.out.push(i);
+            }
+            Err(d) => self.ctx.diags.push(d),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Elements<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Elements<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of instances")
+    }
+    other_values!();
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        self.other();
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut s: A) -> Result<(), A::Error> {
+        let mut n = 0;
+        while let Some(v) = s.next_element::<Value>()? {
+            let ptr = format!("{}/{n}", self.base);
+            self.element(ptr, &v);
+            n += 1;
+        }
+        Ok(())
+    }
+}
+
+/// The Compute REST `items`: an array (`instances.list`) or, from `instances.aggregatedList`,
+/// an object of `{"zones/Z": {"instances": [...]}}`.
+struct GceItems<'c, 'a>(&'c mut Ctx<'a>);
+
+impl GceItems<'_, '_> {
+    fn other(self) {
+        self.0.not_output(
+            "/items",
+            "\"items\" must be an array of instances or an object of zones",
+        );
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for GceItems<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for GceItems<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("instances.list or instances.aggregatedList items")
+    }
+    other_values!();
+    fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> Result<(), A::Error> {
+        Elements {
+            ctx: self.0,
+            base: "/items".into(),
+        }
+        .visit_seq(s)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        while let Some(scope) = m.next_key::<String>()? {
+            let base = pointer_push("/items", &scope);
+            m.next_value_seed(ScopedList {
+                ctx: &mut *self.0,
+                base,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// One zone's `{"instances": [...], "warning": ...}` in an aggregated list.
+struct ScopedList<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    base: String,
+}
+
+impl ScopedList<'_, '_> {
+    fn other(self) {
+        let base = self.base.clone();
+        self.ctx
+            .not_output(&base, "a zone's entry must be an object with \"instances\"");
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ScopedList<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ScopedList<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a zone's instances")
+    }
+    other_values!();
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        self.other();
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        while let Some(k) = m.next_key::<String>()? {
+            if k == "instances" {
+                let base = format!("{}/instances", self.base);
+                m.next_value_seed(Elements {
+                    ctx: &mut *self.ctx,
+                    base,
+                })?;
+            } else {
+                m.next_value::<IgnoredAny>()?;
+            }
         }
         Ok(())
     }

@@ -95,7 +95,7 @@ pub trait PartFold: Send {
 
 /// Where a command's instances come from.
 pub trait Source: Send + Sync + std::fmt::Debug {
-    /// What it reads, in words (`live EC2`, `recorded EC2 files a.json, b.json`), for logs.
+    /// What it reads, in words (`live EC2`, `recorded fleet files a.json, b.json`), for logs.
     fn describe(&self) -> String;
 
     /// What it can do.

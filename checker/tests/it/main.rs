@@ -26,6 +26,7 @@ mod live_faults;
 mod live_more;
 mod live_overlap;
 mod moto;
+mod recorded_clouds;
 mod replay;
 mod schemas;
 mod secret_shapes;

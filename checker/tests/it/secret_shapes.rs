@@ -179,3 +179,111 @@ fn a_snapshot_of_an_unchanged_fleet_with_secrets_is_the_same_in_every_run() {
     ]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
+
+/// Issue 26: the same secret shapes planted in a GCE instance's `taskcluster` metadata
+/// (workerConfig, the manifest's secret path, and under credential-like keys), its labels, an
+/// Azure VM's customData and its tags: none reaches a report, snapshot, diff or draft.
+#[test]
+fn secrets_in_gce_metadata_labels_azure_custom_data_and_tags_reach_no_output() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let read = |rel: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root().join(rel)).expect("example"))
+            .expect("json")
+    };
+    let mut gce = read("examples/firefox-ci-2026/fleet-gce.json");
+    let mut azure = read("examples/firefox-ci-2026/fleet-azure.json");
+    let mut planted = Vec::new();
+    let mut manifest_only = Vec::new();
+    for n in 0..3 {
+        let p: Vec<String> = (0..6).map(|k| format!("planted{k}y{n}")).collect();
+        manifest_only.push(p[3].clone());
+        let doc = |k: usize| json!({"token": p[k], "why": "???>>>"}).to_string();
+        let shapes = [
+            STANDARD_NO_PAD.encode(doc(0)),
+            URL_SAFE_NO_PAD.encode(doc(1)),
+            format!("\u{feff}{}", doc(2)),
+        ];
+        planted.extend(p.iter().cloned());
+        planted.extend(shapes.iter().cloned());
+        let g = &mut gce[n];
+        let item = &mut g["metadata"]["items"][0];
+        let mut tc: Value =
+            serde_json::from_str(item["value"].as_str().expect("tc")).expect("json");
+        tc["workerConfig"]["plain"] = json!(p[3]);
+        tc["notes"] = json!({"unpadded": shapes[0], "urlSafe": shapes[1], "bom": shapes[2]});
+        item["value"] = json!(tc.to_string());
+        g["labels"]["deploy-token"] = json!(p[4]);
+        let vm = &mut azure[n];
+        let custom =
+            json!({"rootUrl": "https://x", "workerConfig": {"password": p[5]}, "blob": shapes[0]});
+        vm["osProfile"]["customData"] = json!(STANDARD.encode(custom.to_string()));
+        vm["tags"]["ApiKey"] = json!(p[4]);
+        vm["tags"]["Config"] = json!(shapes[1]);
+    }
+    let g = write_json(d, "gce.json", &gce);
+    let a = write_json(d, "azure.json", &azure);
+    let (g, a) = (g.to_str().expect("utf-8"), a.to_str().expect("utf-8"));
+    let c = root().join("contracts");
+    let c = c.to_str().expect("utf-8");
+    std::fs::create_dir_all(d.join("out")).expect("mkdir");
+    let snap = d.join("out/snap.json");
+    let s = snap.to_str().expect("utf-8");
+    let name = gce[0]["name"].as_str().expect("name").to_string();
+    let vm = azure[0]["name"].as_str().expect("name").to_string();
+    let mut everything = String::new();
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["check", "--fleet", g, "--fleet", a, "--format", "json"],
+        vec!["check", "--fleet", g, "--fleet", a, "--format", "human"],
+        vec!["explain", &name, "--fleet", g],
+        vec!["explain", &vm, "--fleet", a],
+        vec!["snapshot", "--fleet", g, "--fleet", a, "--output", s],
+        vec![
+            "diff",
+            "--snapshot",
+            s,
+            "--fleet",
+            g,
+            "--fleet",
+            a,
+            "--format",
+            "json",
+        ],
+    ];
+    for mut args in runs {
+        args.extend(["--contracts", c]);
+        let r = checker(&args);
+        assert!(r.code <= 1, "{args:?}: {}\n{}", r.stdout, r.stderr);
+        everything.push_str(&r.stdout);
+        everything.push_str(&r.stderr);
+    }
+    everything_in(&d.join("out"), &mut everything);
+    assert!(
+        everything.contains("worker-runner-google"),
+        "the runs said something"
+    );
+    for p in &planted {
+        let head: String = p.chars().take(40).collect();
+        assert!(!everything.contains(&head), "{head} leaked");
+    }
+    // `init` reads no manifest: workerConfig is secret there only where a key says so, so the
+    // value planted only under the manifest's secret path is checked in the runs above.
+    let draft = d.join("draft");
+    let r = checker(&[
+        "init",
+        "--fleet",
+        g,
+        "--fleet",
+        a,
+        "--out",
+        draft.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut drafted = r.stderr.clone();
+    everything_in(&draft, &mut drafted);
+    assert!(drafted.contains("taskcluster-gce"), "init drafted");
+    for p in planted.iter().filter(|p| !manifest_only.contains(p)) {
+        let head: String = p.chars().take(40).collect();
+        assert!(!drafted.contains(&head), "{head} leaked in a draft");
+    }
+}

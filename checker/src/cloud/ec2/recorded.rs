@@ -65,7 +65,7 @@ impl Recorded {
 impl Source for Recorded {
     fn describe(&self) -> String {
         let files: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
-        format!("recorded EC2 files {}", files.join(", "))
+        format!("recorded fleet files {}", files.join(", "))
     }
 
     fn capabilities(&self) -> Capabilities {
