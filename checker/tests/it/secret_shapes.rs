@@ -180,19 +180,10 @@ fn a_snapshot_of_an_unchanged_fleet_with_secrets_is_the_same_in_every_run() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
 
-/// Issue 26: the same secret shapes planted in a GCE instance's `taskcluster` metadata
-/// (workerConfig, the manifest's secret path, and under credential-like keys), its labels, an
-/// Azure VM's customData and its tags: none reaches a report, snapshot, diff or draft.
-#[test]
-fn secrets_in_gce_metadata_labels_azure_custom_data_and_tags_reach_no_output() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let d = dir.path();
-    let read = |rel: &str| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(root().join(rel)).expect("example"))
-            .expect("json")
-    };
-    let mut gce = read("examples/firefox-ci-2026/fleet-gce.json");
-    let mut azure = read("examples/firefox-ci-2026/fleet-azure.json");
+/// Plants secret shapes in the first three GCE instances (their `taskcluster` metadata and
+/// labels) and Azure VMs (customData and tags); returns every planted value and those secret
+/// only by the manifest's secret path.
+fn plant_secrets(gce: &mut Value, azure: &mut Value) -> (Vec<String>, Vec<String>) {
     let mut planted = Vec::new();
     let mut manifest_only = Vec::new();
     for n in 0..3 {
@@ -221,6 +212,23 @@ fn secrets_in_gce_metadata_labels_azure_custom_data_and_tags_reach_no_output() {
         vm["tags"]["ApiKey"] = json!(p[4]);
         vm["tags"]["Config"] = json!(shapes[1]);
     }
+    (planted, manifest_only)
+}
+
+/// Issue 26: the same secret shapes planted in a GCE instance's `taskcluster` metadata
+/// (workerConfig, the manifest's secret path, and under credential-like keys), its labels, an
+/// Azure VM's customData and its tags: none reaches a report, snapshot, diff or draft.
+#[test]
+fn secrets_in_gce_metadata_labels_azure_custom_data_and_tags_reach_no_output() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let read = |rel: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root().join(rel)).expect("example"))
+            .expect("json")
+    };
+    let mut gce = read("examples/firefox-ci-2026/fleet-gce.json");
+    let mut azure = read("examples/firefox-ci-2026/fleet-azure.json");
+    let (planted, manifest_only) = plant_secrets(&mut gce, &mut azure);
     let g = write_json(d, "gce.json", &gce);
     let a = write_json(d, "azure.json", &azure);
     let (g, a) = (g.to_str().expect("utf-8"), a.to_str().expect("utf-8"));
