@@ -3,7 +3,7 @@
 //! here without a line of its own.
 
 use super::{CloudFields, Instance, SecretPolicy, UserData};
-use crate::diag::{Diagnostic, pointer_push};
+use crate::diag::Diagnostic;
 use base64::Engine;
 use checker_ec2::{At, Ec2Field, Values};
 use regex::Regex;
@@ -91,22 +91,11 @@ fn at_path(
     keys: &[&str],
     number: bool,
 ) -> Result<Option<String>, Diagnostic> {
-    let mut cur = v;
-    let mut here = ptr.to_string();
-    for (k, key) in keys.iter().enumerate() {
-        here = pointer_push(&here, key);
-        cur = match cur.get(key) {
-            None | Some(Value::Null) => return Ok(None),
-            Some(next) => next,
-        };
-        if k + 1 < keys.len() && !cur.is_object() {
-            return Err(Diagnostic::at(
-                path,
-                here,
-                format!("\"{key}\" must be an object, as describe-instances prints it"),
-            ));
-        }
-    }
+    let Some((cur, here)) =
+        super::shape::walk(path, ptr, v, keys, ", as describe-instances prints it")?
+    else {
+        return Ok(None);
+    };
     let key = keys.last().copied().unwrap_or_default();
     match cur {
         Value::String(s) => Ok(Some(s.clone())),

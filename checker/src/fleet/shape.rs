@@ -48,14 +48,16 @@ impl Shape {
     }
 }
 
-/// The value at `keys` under `v` (at `ptr`): absent or `null` on the way is `None`; a string is
-/// itself, a boolean or a number its JSON text; anything else a located error.
-pub fn text(
+/// The value at `keys` under `v` (at `ptr`) and its pointer: absent or `null` on the way is
+/// `None`; a key on the way that is not an object a located error, `how` saying where the shape
+/// comes from (`, as describe-instances prints it`). Every recorded reader walks paths with it.
+pub fn walk<'v>(
     path: &Path,
     ptr: &str,
-    v: &Value,
+    v: &'v Value,
     keys: &[&str],
-) -> Result<Option<String>, Diagnostic> {
+    how: &str,
+) -> Result<Option<(&'v Value, String)>, Diagnostic> {
     let mut cur = v;
     let mut here = ptr.to_string();
     for (k, key) in keys.iter().enumerate() {
@@ -68,10 +70,24 @@ pub fn text(
             return Err(Diagnostic::at(
                 path,
                 here,
-                format!("\"{key}\" must be an object"),
+                format!("\"{key}\" must be an object{how}"),
             ));
         }
     }
+    Ok(Some((cur, here)))
+}
+
+/// The value at `keys` under `v` (at `ptr`): absent or `null` on the way is `None`; a string is
+/// itself, a boolean or a number its JSON text; anything else a located error.
+pub fn text(
+    path: &Path,
+    ptr: &str,
+    v: &Value,
+    keys: &[&str],
+) -> Result<Option<String>, Diagnostic> {
+    let Some((cur, here)) = walk(path, ptr, v, keys, "")? else {
+        return Ok(None);
+    };
     match cur {
         Value::String(s) => Ok(Some(s.clone())),
         Value::Bool(b) => Ok(Some(b.to_string())),
