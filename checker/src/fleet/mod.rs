@@ -19,6 +19,7 @@ pub use azure::parse_vm as parse_azure_vm;
 pub use checker_ec2::group_list as security_group_list;
 pub use ec2::{parse_instance, region_from_az, to_describe_instances};
 pub use gce::parse_instance as parse_gce_instance;
+pub use gce::region_from_zone as region_from_gce_zone;
 pub use shape::{SHAPES_READ, parse_any, to_recorded};
 
 /// One instance, as the rules see it, whatever its cloud: who owns it and where it is (the

@@ -233,7 +233,7 @@ pub(super) fn render_launch_config(
     let text = |k: &str| lc.get(k).and_then(Value::as_str).unwrap_or("");
     let zone = text("zone");
     let region = match text("region") {
-        "" => zone.rsplit_once('-').map_or(zone, |(r, _)| r),
+        "" => crate::fleet::region_from_gce_zone(zone).unwrap_or(zone),
         r => r,
     };
     let pool_name: String = pool.id.replace(['/', '_'], "-").chars().take(38).collect();
