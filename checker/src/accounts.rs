@@ -1,6 +1,12 @@
-//! Many AWS accounts: Cloud Custodian's c7n-org accounts file read as it is (YAML or JSON), the
-//! accounts of an AWS Organization, and the choice among them (`--account`, `--account-tag`,
-//! `--not-account`, as c7n-org's `-a`, `-t`, `--not-accounts`).
+//! Many AWS accounts, GCP projects and Azure subscriptions: Cloud Custodian's c7n-org accounts
+//! file read as it is (YAML or JSON), the accounts of an AWS Organization, and the choice among
+//! them (`--account`, `--account-tag`, `--not-account`, as c7n-org's `-a`, `-t`,
+//! `--not-accounts`).
+//!
+//! c7n-org's `projects: [{project_id, name, tags, vars}]` and `subscriptions: [{subscription_id,
+//! name, region, tags, vars}]` (the same CONFIG_SCHEMA, cloud-custodian 00f0038b
+//! `tools/c7n_org/c7n_org/cli.py` 1504-1590, where unknown keys are refused) are read beside
+//! `accounts`. c7n-org takes one section a file; checker also reads a file with several.
 //!
 //! The file's shape is c7n-org's CONFIG_SCHEMA (cloud-custodian df800e9e,
 //! `tools/c7n_org/c7n_org/cli.py` 68-160): `accounts: [{account_id, name, role (an ARN, a role
@@ -51,10 +57,87 @@ static SCHEMA: LazyLock<Result<jsonschema::Validator, String>> = LazyLock::new(|
     jsonschema::validator_for(&schema).map_err(|e| format!("the accounts schema: {e}"))
 });
 
-const HINT: &str = "an accounts file is c7n-org's: `accounts:` then, per account, `account_id: \"123456789012\"`, `name`, and `role` (an ARN, a role name, or a list of ARNs for a chain) or `profile`; see docs/accounts.md";
+const HINT: &str = "an accounts file is c7n-org's: `accounts:` then, per account, `account_id: \"123456789012\"`, `name`, and `role` (an ARN, a role name, or a list of ARNs for a chain) or `profile`; `projects:` with `project_id` (GCP); `subscriptions:` with `subscription_id` (Azure); see docs/accounts.md";
 
-/// Reads an accounts file (YAML or JSON), reporting every problem with its place.
+/// One GCP project to scan (c7n-org's `projects:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// The project id (`fxci-level1-gcp`).
+    pub id: String,
+    /// Its name (the id when the file gives none).
+    pub name: String,
+    /// c7n-org tags: what `--account-tag` selects by.
+    pub tags: Vec<String>,
+}
+
+/// One Azure subscription to scan (c7n-org's `subscriptions:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// The subscription id (a GUID).
+    pub id: String,
+    /// Its name (the id when the file gives none).
+    pub name: String,
+    /// c7n-org's `region` (a location), when the file gives one.
+    pub region: Option<String>,
+    /// c7n-org tags: what `--account-tag` selects by.
+    pub tags: Vec<String>,
+}
+
+/// Everything an accounts file lists, per cloud.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountsFile {
+    /// AWS accounts (`accounts:`).
+    pub accounts: Vec<Account>,
+    /// GCP projects (`projects:`).
+    pub projects: Vec<Project>,
+    /// Azure subscriptions (`subscriptions:`).
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// A scope of an accounts file, chosen by name, id and tags.
+pub trait Named {
+    /// Its id.
+    fn id(&self) -> &str;
+    /// Its name.
+    fn name(&self) -> &str;
+    /// Its c7n-org tags.
+    fn tags(&self) -> &[String];
+}
+
+macro_rules! named {
+    ($($t:ty),*) => {$(
+        impl Named for $t {
+            fn id(&self) -> &str { &self.id }
+            fn name(&self) -> &str { &self.name }
+            fn tags(&self) -> &[String] { &self.tags }
+        }
+    )*};
+}
+named!(Account, Project, Subscription);
+
+/// Reads an accounts file's AWS accounts (YAML or JSON), reporting every problem with its
+/// place; a file that lists no AWS account (only projects or subscriptions) is an error.
 pub fn read(path: &Path) -> Result<Vec<Account>, Diagnostics> {
+    let file = read_file(path)?;
+    if file.accounts.is_empty() {
+        return Err(Diagnostics(vec![
+            Diagnostic::file(
+                path,
+                format!(
+                    "the accounts file lists no AWS account (it has {} GCP project(s) and {} Azure subscription(s))",
+                    file.projects.len(),
+                    file.subscriptions.len()
+                ),
+            )
+            .hint("add an `accounts:` list, or scan its projects and subscriptions with the GCP and Azure sources"),
+        ]));
+    }
+    Ok(file.accounts)
+}
+
+/// Reads an accounts file (YAML or JSON): accounts, projects and subscriptions, reporting every
+/// problem with its place.
+pub fn read_file(path: &Path) -> Result<AccountsFile, Diagnostics> {
     let one = |d: Diagnostic| Diagnostics(vec![d]);
     let text = std::fs::read_to_string(path).map_err(|e| {
         one(
@@ -113,13 +196,28 @@ pub fn read(path: &Path) -> Result<Vec<Account>, Diagnostics> {
         }
         Err(e) => diags.push(Diagnostic::file(path, e.clone())),
     }
-    let accounts = if diags.is_empty() {
-        accounts_of(path, &value, &mut diags)
+    let file = if diags.is_empty() {
+        AccountsFile {
+            accounts: accounts_of(path, &value, &mut diags),
+            projects: others_of(path, &value, "projects", "project_id", &mut diags)
+                .into_iter()
+                .map(|(id, name, tags, _)| Project { id, name, tags })
+                .collect(),
+            subscriptions: others_of(path, &value, "subscriptions", "subscription_id", &mut diags)
+                .into_iter()
+                .map(|(id, name, tags, region)| Subscription {
+                    id,
+                    name,
+                    region,
+                    tags,
+                })
+                .collect(),
+        }
     } else {
-        vec![]
+        AccountsFile::default()
     };
     if diags.is_empty() {
-        Ok(accounts)
+        Ok(file)
     } else {
         Err(Diagnostics(locate(&text, diags)))
     }
@@ -193,6 +291,54 @@ fn accounts_of(path: &Path, value: &Value, diags: &mut Vec<Diagnostic>) -> Vec<A
             regions: Regions::parse(&strings("regions")),
             tags: strings("tags"),
         });
+    }
+    out
+}
+
+/// The projects or subscriptions of a schema-valid file (`section`, ids under `id_key`) as
+/// (id, name, tags, region), names and ids unique within the section.
+fn others_of(
+    path: &Path,
+    value: &Value,
+    section: &str,
+    id_key: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(String, String, Vec<String>, Option<String>)> {
+    let list = value.get(section).and_then(Value::as_array);
+    let mut out: Vec<(String, String, Vec<String>, Option<String>)> = Vec::new();
+    for (n, a) in list.into_iter().flatten().enumerate() {
+        let s = |k: &str| a.get(k).and_then(Value::as_str).map(str::to_string);
+        let id = s(id_key).unwrap_or_default();
+        let name = s("name").unwrap_or_else(|| id.clone());
+        let tags = a
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|v| {
+                v.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(k) = out.iter().position(|o| o.0 == id || o.1 == name) {
+            let (key, what) = if out[k].0 == id {
+                (
+                    id_key,
+                    format!("`{id}` is already listed at /{section}/{k}"),
+                )
+            } else {
+                (
+                    "name",
+                    format!("the name `{name}` is already used by /{section}/{k}"),
+                )
+            };
+            diags.push(
+                Diagnostic::at(path, format!("/{section}/{n}/{key}"), what).hint(
+                    "list each once, with a unique name: names choose them and label findings",
+                ),
+            );
+        }
+        out.push((id, name, tags, s("region")));
     }
     out
 }
@@ -300,30 +446,46 @@ fn yaml_locate(root: &marked_yaml::Node, pointer: &str) -> Option<(usize, usize)
 /// Which accounts to scan: by name or id (`only`), by every tag in `tags`, minus `exclude`;
 /// a name in `only` or `exclude` that is no account is an error (a typo must not scan the
 /// wrong set and look clean).
-pub fn select(
-    accounts: Vec<Account>,
+pub fn select<T: Named>(
+    accounts: Vec<T>,
     only: &[String],
     tags: &[String],
     exclude: &[String],
-) -> Result<Vec<Account>, String> {
-    let known = |k: &String| accounts.iter().any(|a| a.name == *k || a.id == *k);
-    if let Some(k) = only.iter().chain(exclude).find(|k| !known(k)) {
-        let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+) -> Result<Vec<T>, String> {
+    select_as(accounts, only, tags, exclude, "account")
+}
+
+/// [`select`] for scopes of another kind (`what`: "project", "subscription"), so messages name
+/// them.
+pub fn select_as<T: Named>(
+    scopes: Vec<T>,
+    only: &[String],
+    tags: &[String],
+    exclude: &[String],
+    what: &str,
+) -> Result<Vec<T>, String> {
+    let is = |a: &T, k: &String| a.name() == k || a.id() == k;
+    if let Some(k) = only
+        .iter()
+        .chain(exclude)
+        .find(|k| !scopes.iter().any(|a| is(a, k)))
+    {
+        let names: Vec<&str> = scopes.iter().map(Named::name).collect();
         return Err(format!(
-            "no account is named `{k}` (the file has: {})",
+            "no {what} is named `{k}` (the file has: {})",
             names.join(", ")
         ));
     }
-    let picked: Vec<Account> = accounts
+    let picked: Vec<T> = scopes
         .into_iter()
-        .filter(|a| only.is_empty() || only.iter().any(|k| *k == a.name || *k == a.id))
-        .filter(|a| tags.iter().all(|t| a.tags.contains(t)))
-        .filter(|a| !exclude.iter().any(|k| *k == a.name || *k == a.id))
+        .filter(|a| only.is_empty() || only.iter().any(|k| is(a, k)))
+        .filter(|a| tags.iter().all(|t| a.tags().contains(t)))
+        .filter(|a| !exclude.iter().any(|k| is(a, k)))
         .collect();
     if picked.is_empty() {
-        return Err(
-            "no account is left to scan after --account, --account-tag and --not-account".into(),
-        );
+        return Err(format!(
+            "no {what} is left to scan after --account, --account-tag and --not-account"
+        ));
     }
     Ok(picked)
 }
@@ -417,6 +579,60 @@ mod tests {
     }
 
     /// Every problem is reported with the place: pointer, line and column, in YAML and JSON.
+    /// c7n-org's `projects:` and `subscriptions:` (its schema's shapes) are read beside
+    /// `accounts:`; their mistakes are located, and a file with no AWS account is no account
+    /// list for the AWS source.
+    #[test]
+    fn projects_and_subscriptions_are_read_as_c7n_org_writes_them() {
+        let (_d, p) = write(
+            "projects:\n  - project_id: fxci-level1-gcp\n    name: level1\n    tags: [level:1]\n  - project_id: fxci-level3-gcp\nsubscriptions:\n  - subscription_id: 8a205152-b25a-417f-a676-80465535a6c9\n    name: azure2\n    region: eastus\n",
+            "yml",
+        );
+        let file = read_file(&p).expect("valid");
+        assert!(file.accounts.is_empty());
+        assert_eq!(
+            file.projects,
+            vec![
+                Project {
+                    id: "fxci-level1-gcp".into(),
+                    name: "level1".into(),
+                    tags: vec!["level:1".into()]
+                },
+                Project {
+                    id: "fxci-level3-gcp".into(),
+                    name: "fxci-level3-gcp".into(),
+                    tags: vec![]
+                },
+            ]
+        );
+        assert_eq!(file.subscriptions[0].name, "azure2");
+        assert_eq!(file.subscriptions[0].region.as_deref(), Some("eastus"));
+        let picked =
+            select_as(file.projects, &["level1".into()], &[], &[], "project").expect("picked");
+        assert_eq!(picked.len(), 1);
+        let no_aws = read(&p).expect_err("no AWS account").to_string();
+        assert!(
+            no_aws.contains(
+                "lists no AWS account (it has 2 GCP project(s) and 1 Azure subscription(s))"
+            ),
+            "{no_aws}"
+        );
+
+        let (_d, p) = write(
+            "projects:\n  - project_id: Bad_Project\n  - project_id: fxci-level1-gcp\n    role: x\n  - project_id: fxci-level1-gcp\nsubscriptions:\n  - subscription_id: azure2\n",
+            "yml",
+        );
+        let e = read_file(&p).expect_err("invalid").to_string();
+        for want in [
+            "/projects/0/project_id",
+            "/projects/1",
+            "/subscriptions/0/subscription_id",
+            "line 2",
+        ] {
+            assert!(e.contains(want), "{want} missing from {e}");
+        }
+    }
+
     #[test]
     fn bad_files_name_the_place_of_every_problem() {
         let (_d, p) = write(
