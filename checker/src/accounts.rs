@@ -627,7 +627,7 @@ mod tests {
             "/projects/0/project_id",
             "/projects/1",
             "/subscriptions/0/subscription_id",
-            "line 2",
+            "accounts.yml:2:17",
         ] {
             assert!(e.contains(want), "{want} missing from {e}");
         }
