@@ -317,7 +317,7 @@ async fn cull_on_gcp_refuses_naming_why() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn secrets_in_live_metadata_and_labels_reach_no_output_or_log() {
+async fn secrets_in_live_metadata_and_labels_reach_no_output_artifact_or_log() {
     let dir = tempfile::tempdir().expect("tmp");
     let (server, adc) = fake(dir.path()).await;
     let mut fleet = example();
@@ -332,6 +332,8 @@ async fn secrets_in_live_metadata_and_labels_reach_no_output_or_log() {
     let c = contracts();
     let snap = dir.path().join("snap.json");
     let s = snap.to_str().expect("utf-8");
+    let artifacts = dir.path().join("artifacts");
+    let art = artifacts.to_str().expect("utf-8");
     let mut everything = String::new();
     for args in [
         vec!["check", "--contracts", &c, "--format", "json", "-vv"],
@@ -346,6 +348,15 @@ async fn secrets_in_live_metadata_and_labels_reach_no_output_or_log() {
             "json",
         ],
         vec!["fleet", "record", "--contracts", &c],
+        vec![
+            "hook",
+            "--contracts",
+            &c,
+            "--snapshot",
+            s,
+            "--artifacts",
+            art,
+        ],
     ] {
         let r = run(&server, &adc, &args).await;
         assert!(r.code <= 1, "{args:?}: {}\n{}", r.stdout, r.stderr);
@@ -353,6 +364,14 @@ async fn secrets_in_live_metadata_and_labels_reach_no_output_or_log() {
         everything.push_str(&r.stderr);
     }
     everything.push_str(&std::fs::read_to_string(&snap).expect("snapshot"));
+    // The hook read the live project (no cull: the source cannot) and wrote its artifacts.
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(&artifacts).expect("artifacts") {
+        let p = e.expect("entry").path();
+        names.push(p.file_name().expect("name").to_string_lossy().into_owned());
+        everything.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+    }
+    assert!(names.iter().any(|n| n == "report.json"), "{names:?}");
     assert!(everything.contains(&name), "the runs said something");
     for p in planted.iter().chain(&[TOKEN]) {
         assert!(!everything.contains(p), "{p} leaked");
