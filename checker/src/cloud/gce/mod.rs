@@ -23,8 +23,12 @@
 //!   wire-speed target.
 //!
 //! GCE cannot cull here: worker-manager's google provider removes the instances of workers that
-//! never register (taskcluster 9d59eb59, `services/worker-manager/src/providers/google.js`), so
-//! health and acting are [`Can::No`](crate::source::Can) with [`NO_CULL`] as the reason.
+//! never register or stop checking in (taskcluster 9d59eb59,
+//! `services/worker-manager/src/providers/google.js`: `checkWorker` calls `removeWorker` once a
+//! running instance's `terminateAfter` (the registration deadline) has passed or
+//! `Provider.isZombie` says so, lines 432-441, and `removeWorker` deletes the instance, lines
+//! 185-200), so health and acting are [`Can::No`](crate::source::Can) with [`NO_CULL`] as the
+//! reason.
 
 mod client;
 mod filter;
