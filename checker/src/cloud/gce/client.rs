@@ -83,8 +83,6 @@ pub struct Lister {
     pub filter: Option<String>,
     /// The project's per-minute bucket.
     pub bucket: governor::DefaultDirectRateLimiter,
-    /// How instances' `taskcluster` metadata is redacted.
-    pub secrets: SecretPolicy,
 }
 
 /// A per-minute bucket: `per_minute` calls a minute, a minute's worth at once.
@@ -184,17 +182,17 @@ impl Lister {
         }
     }
 
-    /// One page: paced, retried, the token refreshed once; read into records.
-    pub async fn page(&self, token: Option<&str>, n: usize) -> Result<Page, String> {
+    /// One page's body: paced, retried, the token refreshed once.
+    pub async fn fetch(&self, token: Option<&str>) -> Result<bytes::Bytes, String> {
         let mut backoff = self.settings.initial_backoff;
         let mut refreshed = false;
         let mut tries = 0;
-        let body = loop {
+        loop {
             self.bucket.until_ready().await;
             tries += 1;
             let bearer = self.auth.token().await?;
             match self.attempt(&bearer, token).await {
-                Attempt::Done(b) => break b,
+                Attempt::Done(b) => return Ok(b),
                 Attempt::Fail(e) => return Err(e),
                 Attempt::Unauthorized(e) if refreshed => {
                     return Err(format!(
@@ -216,13 +214,32 @@ impl Lister {
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }
-        };
-        let label = format!("project {} aggregatedList page {n}", self.project);
-        let (records, next) = crate::fleet::read_gce_page(&body, Path::new(&label), &self.secrets)
-            .map_err(|d| {
-                let all: Vec<String> = d.0.iter().map(|x| x.to_string()).collect();
-                all.join("; ")
-            })?;
-        Ok(Page { records, next })
+        }
     }
+}
+
+/// The `nextPageToken` of a page, found without parsing it (so the next page can be fetched
+/// while this one is read); the full read checks it. Inside an instance a key of that name
+/// cannot occur unescaped: metadata values are JSON strings, label keys are lower-case.
+pub fn peek_next(body: &[u8]) -> Option<String> {
+    let key = b"\"nextPageToken\"";
+    let at = memchr::memmem::rfind(body, key)?;
+    let rest = &body[at + key.len()..];
+    let open = rest
+        .iter()
+        .position(|b| !matches!(b, b' ' | b':' | b'\n' | b'\r' | b'\t'))?;
+    let rest = rest.get(open..)?.strip_prefix(b"\"")?;
+    let end = memchr::memchr(b'"', rest)?;
+    std::str::from_utf8(&rest[..end]).ok().map(str::to_string)
+}
+
+/// Reads a fetched page (page `n` of `project`) into records, as the recorded reader does.
+pub fn parse(body: &[u8], project: &str, n: usize, secrets: &SecretPolicy) -> Result<Page, String> {
+    let label = format!("project {project} aggregatedList page {n}");
+    let (records, next) =
+        crate::fleet::read_gce_page(body, Path::new(&label), secrets).map_err(|d| {
+            let all: Vec<String> = d.0.iter().map(|x| x.to_string()).collect();
+            all.join("; ")
+        })?;
+    Ok(Page { records, next })
 }

@@ -1,7 +1,7 @@
 //! Live GCE as a [`Source`]: each project a scope of the live driver, its one location all its
 //! zones (`instances.aggregatedList`), paged through the driver's `paginate`.
 
-use super::client::{Auth, Lister, Settings, bucket};
+use super::client::{Auth, Lister, Settings, bucket, parse, peek_next};
 use super::{API_METHOD, NO_CULL};
 use crate::accounts::Project;
 use crate::contract::ContractSet;
@@ -10,13 +10,12 @@ use crate::fleet::{Instance, SecretPolicy, UserData};
 use crate::output::{GceField, ScopeKind};
 use crate::report::{SourceInfo, SourceKind};
 use crate::source::driver::{
-    self, Budget, Emit, LiveFleet, Location, LocationStats, Page, PageLister, ReadPlan, Scopes,
+    self, Budget, Emit, LiveFleet, Location, LocationStats, PageGuard, ReadPlan, Scopes,
 };
 use crate::source::{Can, Capabilities, Fleet, HealthRead, HealthRequest, RecordSink, Source};
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The name of a project's one location (every zone, in one listing).
@@ -59,13 +58,62 @@ struct Projects {
 struct ProjectLocation {
     lister: Lister,
     budget: Budget,
-    pages: AtomicUsize,
+    secrets: Arc<SecretPolicy>,
 }
 
-impl PageLister for ProjectLocation {
-    fn page<'a>(&'a self, token: Option<&'a str>) -> BoxFuture<'a, Result<Page, String>> {
-        let n = self.pages.fetch_add(1, Ordering::Relaxed) + 1;
-        Box::pin(self.lister.page(token, n))
+impl ProjectLocation {
+    /// Every page, the next one fetched while this one is read (on a blocking thread): the
+    /// token is found ahead of the read (`peek_next`) and checked by it. A token given twice
+    /// fails the project (the driver's `PageGuard`); every call goes through the project's
+    /// budget.
+    async fn pages(&self, emit: Emit<'_>) -> Result<LocationStats, String> {
+        let started = std::time::Instant::now();
+        let mut guard = PageGuard::default();
+        let mut stats = LocationStats {
+            shards: 1,
+            ..LocationStats::default()
+        };
+        let mut body = self
+            .budget
+            .spend(API_METHOD, self.lister.fetch(None))
+            .await?;
+        for n in 1.. {
+            let peeked = peek_next(&body);
+            if let Some(t) = &peeked {
+                guard.next(t, API_METHOD)?;
+            }
+            let (secrets, project) = (self.secrets.clone(), self.lister.project.clone());
+            let read = tokio::task::spawn_blocking(move || parse(&body, &project, n, &secrets));
+            let ahead = async {
+                match &peeked {
+                    Some(t) => Some(
+                        self.budget
+                            .spend(API_METHOD, self.lister.fetch(Some(t)))
+                            .await,
+                    ),
+                    None => None,
+                }
+            };
+            let (page, next) = tokio::join!(read, ahead);
+            let page = page.map_err(|e| format!("reading page {n} failed: {e}"))??;
+            if page.next.as_deref().filter(|t| !t.is_empty())
+                != peeked.as_deref().filter(|t| !t.is_empty())
+            {
+                return Err(format!(
+                    "page {n}'s nextPageToken could not be found ahead of reading it: stopped rather than skip or repeat pages"
+                ));
+            }
+            stats.pages += 1;
+            stats.instances += page.records.len();
+            emit(page.records);
+            match next {
+                None => break,
+                Some(b) => body = b?,
+            }
+        }
+        stats.max_sequential_pages = stats.pages;
+        stats.elapsed = started.elapsed();
+        Ok(stats)
     }
 }
 
@@ -76,7 +124,7 @@ impl Location for ProjectLocation {
 
     fn scan<'a>(&'a self, emit: Emit<'a>) -> BoxFuture<'a, Result<LocationStats, String>> {
         Box::pin(async move {
-            let mut stats = driver::paginate(self, API_METHOD, &self.budget, emit).await?;
+            let mut stats = self.pages(emit).await?;
             if let Some(f) = &self.lister.filter {
                 stats.note = Some(format!("server-side filter: {f}"));
             }
@@ -139,10 +187,9 @@ impl Scopes for Projects {
                     project: s.id.clone(),
                     filter: self.filter.clone(),
                     bucket: bucket(self.opts.per_minute),
-                    secrets: self.secrets.clone(),
                 },
-                budget: Budget::new(1, None),
-                pages: AtomicUsize::new(0),
+                budget: Budget::new(2, None),
+                secrets: Arc::new(self.secrets.clone()),
             });
             Ok(vec![location])
         })

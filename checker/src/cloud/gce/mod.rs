@@ -1,7 +1,8 @@
 //! GCE (Compute Engine), live: every project of `--project`/`--accounts` (c7n-org `projects:`)
 //! is a scope of the live driver (`crate::source::driver`) with one location, all its zones,
-//! read with Compute's `instances.aggregatedList` in pages of 500 through the driver's
-//! `paginate` (a page token given twice fails the project). Each page is read by the recorded
+//! read with Compute's `instances.aggregatedList` in pages of 500, the next page fetched while
+//! one is read, through the driver's `PageGuard` (a page token given twice fails the project)
+//! and `Budget`. Each page is read by the recorded
 //! reader (`fleet::read_gce_page`, which turns each instance into its record with
 //! `fleet::gce::parse_instance`), so a live and a recorded fleet read the same; `unreachables`
 //! or a zone's warning other than `NO_RESULTS_ON_PAGE` fails the project's part (exit 3).
