@@ -3,3 +3,4 @@
 //! (health, tags, acting), and nothing any command has to know about.
 
 pub mod ec2;
+pub mod gce;

@@ -1,6 +1,7 @@
 //! `checker fleet record`: what live EC2 returns, in the fleet-file format `--fleet` reads.
 
 use super::aws::AwsArgs;
+use super::gcp::GcpArgs;
 use super::{ContractArgs, check_output, warn_failed_regions};
 use checker::{Error, ExitStatus, Result};
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ pub enum Command {
 pub struct RecordArgs {
     #[command(flatten)]
     aws: AwsArgs,
+    #[command(flatten)]
+    gcp: GcpArgs,
     /// Contracts whose manifests mark secret user-data fields (credential-like names and values
     /// are always redacted) [default: contracts, when it exists].
     #[arg(long = "contracts", value_name = "PATH")]
@@ -45,6 +48,9 @@ pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
     } else {
         ContractArgs { contracts }.load()?.secret_policy()
     };
+    if a.gcp.asked(&a.aws.accounts) {
+        return record_gce(a, &secrets);
+    }
     let filters: checker::live::Filters = vec![(
         "instance-state-name".into(),
         vec!["pending".into(), "running".into()],
@@ -72,6 +78,49 @@ pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
     eprintln!(
         "recorded {} instances from {regions} region(s), user-data for {sampled}",
         fleet.instances.len()
+    );
+    Ok(ExitStatus::Clean)
+}
+
+/// Refuses to write a partial read: a file without the failed parts would later check clean.
+fn refuse_partial(source: &checker::report::SourceInfo) -> Result<()> {
+    warn_failed_regions(source);
+    if source.incomplete() {
+        let failed: Vec<String> = source.failed().map(|p| p.scope()).collect();
+        return Err(Error::Incomplete(format!(
+            "{} could not be read; a fleet file without them would later check clean, so none is written (fix the failure and record again)",
+            failed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// `fleet record` of live GCE projects: what `gcloud compute instances list --format=json`
+/// prints (metadata inline, secrets redacted), the instances in the default statuses.
+fn record_gce(a: &RecordArgs, secrets: &checker::fleet::SecretPolicy) -> Result<ExitStatus> {
+    let opts = super::live_gcp(&a.aws, &a.gcp)?;
+    let statuses: Vec<String> = checker::output::Cloud::Gce
+        .default_states()
+        .iter()
+        .map(|s| format!("(status = \"{s}\")"))
+        .collect();
+    let fleet = checker::cloud::gce::Live::new(opts).scan(Some(statuses.join(" OR ")), secrets)?;
+    refuse_partial(&fleet.source)?;
+    let doc = serde_json::Value::Array(
+        fleet
+            .instances
+            .iter()
+            .map(checker::fleet::to_gcloud)
+            .collect(),
+    );
+    let mut text = serde_json::to_string_pretty(&doc)
+        .map_err(|e| Error::Incomplete(format!("cannot render the fleet file: {e}")))?;
+    text.push('\n');
+    checker::fsio::write_output(&text, a.output.as_deref())?;
+    eprintln!(
+        "recorded {} instances from {} project(s)",
+        fleet.instances.len(),
+        fleet.source.parts.len()
     );
     Ok(ExitStatus::Clean)
 }

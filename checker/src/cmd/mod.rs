@@ -2,7 +2,7 @@
 //! its own file with its `Args` and a `run` that calls the library and renders; an error is
 //! printed once, here, and becomes the exit status.
 
-use checker::cloud::ec2;
+use checker::cloud::{ec2, gce};
 use checker::contract::ContractSet;
 use checker::render::Format;
 use checker::source::Source;
@@ -20,6 +20,7 @@ mod docs;
 mod explain;
 mod fleet;
 mod gate;
+mod gcp;
 mod graph;
 mod hook;
 mod init;
@@ -252,6 +253,9 @@ pub struct FleetArgs {
     /// Live EC2 settings, used when no --fleet is given.
     #[command(flatten)]
     pub aws: aws::AwsArgs,
+    /// Live GCP settings: used when --project or an accounts file's `projects:` asks for GCP.
+    #[command(flatten)]
+    pub gcp: gcp::GcpArgs,
 }
 
 /// The source the arguments name: the one place where which source a command reads is chosen
@@ -263,6 +267,8 @@ pub enum FleetSource {
     Ec2Recorded(ec2::Recorded),
     /// Live EC2.
     Ec2Live(Box<ec2::Live>),
+    /// Live GCE (Compute Engine projects).
+    GceLive(Box<gce::Live>),
 }
 
 impl FleetSource {
@@ -271,6 +277,7 @@ impl FleetSource {
         let source: Arc<dyn Source> = match self {
             FleetSource::Ec2Recorded(s) => Arc::new(s),
             FleetSource::Ec2Live(s) => Arc::new(*s),
+            FleetSource::GceLive(s) => Arc::new(*s),
         };
         tracing::debug!(source = %source.describe(), capabilities = ?source.capabilities(), "source");
         source
@@ -296,6 +303,16 @@ impl FleetArgs {
     /// The source: recorded files (with `status`, recorded status checks for culling), or live
     /// EC2. Giving both recorded files and live-scan arguments is an error: one would be ignored.
     pub fn choose(&self, status: Option<PathBuf>) -> Result<FleetSource> {
+        if self.fleet.is_empty() && self.gcp.asked(&self.aws.accounts) {
+            return Ok(FleetSource::GceLive(Box::new(gce::Live::new(live_gcp(
+                &self.aws, &self.gcp,
+            )?))));
+        }
+        if !self.gcp.projects.is_empty() {
+            return Err(Error::usage(
+                "--fleet reads recorded files; --project scans live GCP: give one or the other",
+            ));
+        }
         if self.fleet.is_empty() {
             return Ok(FleetSource::Ec2Live(Box::new(ec2::Live::new(
                 self.aws.options()?,
@@ -316,6 +333,23 @@ impl FleetArgs {
     pub fn source(&self) -> Result<Arc<dyn Source>> {
         Ok(self.choose(None)?.build())
     }
+}
+
+/// The live GCP options, refusing a run that also asks for live AWS (one cloud per live run for
+/// now): AWS regions, endpoint or organization, or an accounts file that lists AWS accounts too.
+pub fn live_gcp(aws: &aws::AwsArgs, gcp: &gcp::GcpArgs) -> Result<gce::GceOptions> {
+    let file_accounts = aws
+        .accounts
+        .accounts
+        .as_deref()
+        .and_then(|f| checker::accounts::read_file(f).ok())
+        .is_some_and(|a| !a.accounts.is_empty());
+    if !aws.regions.is_empty() || aws.endpoint_url.is_some() || aws.accounts.org || file_accounts {
+        return Err(Error::usage(
+            "this run asks for both live AWS (--region, --endpoint-url, --org or the accounts file's `accounts:`) and live GCP (--project or `projects:`); one live cloud per run for now: run checker once per cloud",
+        ));
+    }
+    gcp.options(&aws.accounts)
 }
 
 /// Where a command's output goes.

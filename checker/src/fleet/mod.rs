@@ -20,7 +20,9 @@ pub use checker_ec2::group_list as security_group_list;
 pub use ec2::{parse_instance, region_from_az, to_describe_instances};
 pub use gce::parse_instance as parse_gce_instance;
 pub use gce::region_from_zone as region_from_gce_zone;
+pub use gce::to_gcloud;
 pub use shape::{SHAPES_READ, parse_any, to_recorded};
+pub use stream::read_page as read_gce_page;
 
 /// One instance, as the rules see it, whatever its cloud: who owns it and where it is (the
 /// neutral header), its cloud's own fields, tags and user-data.

@@ -20,6 +20,8 @@ struct Ctx<'a> {
     accounts: super::Interner,
     /// The shape of the first element of a GCE or Azure listing, and where it is.
     shape: Option<(Shape, String)>,
+    /// A Compute REST page's `nextPageToken` (a live listing pages on it).
+    next_page: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -55,6 +57,7 @@ pub fn read(path: &Path, secrets: &SecretPolicy) -> Result<Vec<Instance>, Diagno
         diags: Vec::new(),
         accounts: super::Interner::default(),
         shape: None,
+        next_page: None,
     };
     // The depth is checked as the bytes stream past (the file is never read twice): an
     // ignored value nested 20,000 deep was skipped, then locating a diagnostic overflowed.
@@ -71,6 +74,41 @@ pub fn read(path: &Path, secrets: &SecretPolicy) -> Result<Vec<Instance>, Diagno
     }
     if ctx.diags.is_empty() {
         Ok(ctx.out)
+    } else {
+        Err(Diagnostics(ctx.diags))
+    }
+}
+
+/// Reads one page of a live Compute `instances.aggregatedList` (or `instances.list`) response,
+/// as [`read`] reads a recorded one (each instance through `gce::parse_instance`, one at a time:
+/// no tree of the page is built), with its `nextPageToken`. `label` names the page in errors.
+/// `unreachables` and a zone's warning other than `NO_RESULTS_ON_PAGE` are errors: the page is
+/// incomplete.
+pub fn read_page(
+    bytes: &[u8],
+    label: &Path,
+    secrets: &SecretPolicy,
+) -> Result<(Vec<Instance>, Option<String>), Diagnostics> {
+    let mut ctx = Ctx {
+        path: label,
+        secrets,
+        out: Vec::new(),
+        diags: Vec::new(),
+        accounts: super::Interner::default(),
+        shape: None,
+        next_page: None,
+    };
+    let (guarded, tripped) = crate::jsondepth::Guarded::new(bytes);
+    let mut de = serde_json::Deserializer::from_reader(guarded);
+    let res = Top(&mut ctx).deserialize(&mut de).and_then(|()| de.end());
+    if let Err(e) = res {
+        return Err(Diagnostics(vec![match tripped.get() {
+            Some(d) => Diagnostic::too_deep(label, d),
+            None => Diagnostic::from_json_error(label, &e),
+        }]));
+    }
+    if ctx.diags.is_empty() {
+        Ok((ctx.out, ctx.next_page))
     } else {
         Err(Diagnostics(ctx.diags))
     }
@@ -118,6 +156,7 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
                     ctx: &mut *self.0,
                     base: format!("/{k}"),
                 })?,
+                "nextPageToken" => self.0.next_page = m.next_value::<Option<String>>()?,
                 "unreachables" => {
                     let v = m.next_value::<Value>()?;
                     if v.as_array().is_some_and(|a| !a.is_empty()) {
@@ -510,6 +549,18 @@ impl<'de> Visitor<'de> for ScopedList<'_, '_> {
                     ctx: &mut *self.ctx,
                     base,
                 })?;
+            } else if k == "warning" {
+                // A zone that answered has none, or NO_RESULTS_ON_PAGE; any other (UNREACHABLE,
+                // ...) means its instances may be missing from the listing.
+                let w = m.next_value::<Value>()?;
+                let code = w.get("code").and_then(Value::as_str).unwrap_or_default();
+                if code != "NO_RESULTS_ON_PAGE" {
+                    let ptr = format!("{}/warning", self.base);
+                    self.ctx.diags.push(
+                        Diagnostic::at(self.ctx.path, ptr, format!("the listing warns about this zone, so its instances may be missing: {w}"))
+                            .hint("record (or read) the project again when every zone answers"),
+                    );
+                }
             } else {
                 m.next_value::<IgnoredAny>()?;
             }

@@ -23,6 +23,7 @@ mod inputs;
 mod layout;
 mod live;
 mod live_faults;
+mod live_gce;
 mod live_more;
 mod live_overlap;
 mod moto;

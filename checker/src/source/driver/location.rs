@@ -243,8 +243,10 @@ pub(super) async fn run(job: Job) -> Out {
         }
     }
     // Sorted here, while other locations are still being read; ids are unique (the cloud's
-    // read de-duplicates), so an unstable sort gives the one order.
-    st.records.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    // read de-duplicates), so an unstable sort gives the one order. By region first: a
+    // location may span regions (GCE: a project's every zone in one listing).
+    st.records
+        .sort_unstable_by(|a, b| (&a.region, &a.id).cmp(&(&b.region, &b.id)));
     Out {
         location: job.location,
         res,

@@ -1,0 +1,94 @@
+//! GCP arguments shared by every live command: which projects, where Compute is, how fast.
+
+use checker::accounts::Project;
+use checker::cloud::gce::{DEFAULT_ENDPOINT, GceOptions};
+use clap::Args;
+use std::time::Duration;
+
+/// GCP arguments shared by every live command.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "GCP")]
+pub struct GcpArgs {
+    /// A GCP project to scan live (repeatable); or list them under `projects:` of --accounts FILE.
+    /// Credentials: Application Default Credentials (docs/accounts.md).
+    #[arg(long = "project", value_name = "ID")]
+    pub projects: Vec<String>,
+    /// Another Compute REST root (tests, a fake): default https://compute.googleapis.com/compute/v1.
+    #[arg(long, value_name = "URL", env = "CHECKER_GCP_ENDPOINT_URL")]
+    pub gcp_endpoint_url: Option<String>,
+    /// Compute read calls per minute, per project (Compute's default quota is 1,500 a minute,
+    /// shared with worker-manager; the default takes half).
+    #[arg(long, value_name = "PER_MINUTE", default_value_t = 750.0, value_parser = parse_per_minute)]
+    pub gcp_api_rate: f64,
+    /// Attempts per Compute call, the first included (rate limiting and 5xx are retried).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub gcp_retry_attempts: u32,
+    /// Backoff before the first retry, in milliseconds (doubled after each).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub gcp_retry_initial_backoff_ms: u64,
+}
+
+fn parse_per_minute(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (1.0..=100_000.0).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "`{s}` is not a rate between 1 and 100000 calls a minute"
+        )),
+    }
+}
+
+impl GcpArgs {
+    /// Whether anything here asks for a live GCP read.
+    pub fn asked(&self, accounts: &super::aws::AccountArgs) -> bool {
+        !self.projects.is_empty() || self.file_projects(accounts).is_some_and(|p| !p.is_empty())
+    }
+
+    /// The projects of the accounts file, if one is given and lists any.
+    fn file_projects(&self, accounts: &super::aws::AccountArgs) -> Option<Vec<Project>> {
+        let f = accounts.accounts.as_ref()?;
+        checker::accounts::read_file(f).ok().map(|a| a.projects)
+    }
+
+    /// The live read's options: projects from `--project`, else the accounts file's, chosen by
+    /// `--account`/`--account-tag`/`--not-account`.
+    pub fn options(&self, accounts: &super::aws::AccountArgs) -> checker::Result<GceOptions> {
+        let projects = if !self.projects.is_empty() {
+            let mut ids = self.projects.clone();
+            ids.sort();
+            ids.dedup();
+            ids.into_iter()
+                .map(|id| Project {
+                    name: id.clone(),
+                    id,
+                    tags: Vec::new(),
+                })
+                .collect()
+        } else {
+            let f = accounts.accounts.as_ref().ok_or_else(|| {
+                checker::Error::usage(
+                    "a live GCP read needs --project ID or --accounts FILE with `projects:`",
+                )
+            })?;
+            let all = checker::accounts::read_file(f).map_err(checker::Error::Input)?;
+            checker::accounts::select_as(
+                all.projects,
+                &accounts.only,
+                &accounts.tags,
+                &accounts.not,
+                "project",
+            )
+            .map_err(|e| checker::Error::usage(format!("{}: {e}", f.display())))?
+        };
+        Ok(GceOptions {
+            projects,
+            endpoint: self
+                .gcp_endpoint_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string()),
+            per_minute: self.gcp_api_rate,
+            attempts: self.gcp_retry_attempts,
+            initial_backoff: Duration::from_millis(self.gcp_retry_initial_backoff_ms),
+            timeout: Duration::from_secs(30),
+        })
+    }
+}
