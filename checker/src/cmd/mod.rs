@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod aws;
+mod azure;
 mod check;
 mod cull;
 mod diff;
@@ -252,6 +253,9 @@ pub struct FleetArgs {
     /// Live EC2 settings, used when no --fleet is given.
     #[command(flatten)]
     pub aws: aws::AwsArgs,
+    /// Live Azure settings: read when subscriptions are given.
+    #[command(flatten)]
+    pub azure: azure::AzureArgs,
 }
 
 /// The source the arguments name: the one place where which source a command reads is chosen
@@ -263,6 +267,8 @@ pub enum FleetSource {
     Ec2Recorded(ec2::Recorded),
     /// Live EC2.
     Ec2Live(Box<ec2::Live>),
+    /// Live Azure, through Resource Graph.
+    AzureLive(checker::cloud::azure::Live),
 }
 
 impl FleetSource {
@@ -271,6 +277,7 @@ impl FleetSource {
         let source: Arc<dyn Source> = match self {
             FleetSource::Ec2Recorded(s) => Arc::new(s),
             FleetSource::Ec2Live(s) => Arc::new(*s),
+            FleetSource::AzureLive(s) => Arc::new(s),
         };
         tracing::debug!(source = %source.describe(), capabilities = ?source.capabilities(), "source");
         source
@@ -296,6 +303,20 @@ impl FleetArgs {
     /// The source: recorded files (with `status`, recorded status checks for culling), or live
     /// EC2. Giving both recorded files and live-scan arguments is an error: one would be ignored.
     pub fn choose(&self, status: Option<PathBuf>) -> Result<FleetSource> {
+        let azure = self.azure.live(&self.aws.accounts)?;
+        if let Some(live) = azure {
+            if !self.fleet.is_empty() {
+                return Err(Error::usage(
+                    "--fleet reads recorded files; --subscription scans live Azure: give one or the other",
+                ));
+            }
+            if self.aws.endpoint_url.is_some() || !self.aws.regions.is_empty() {
+                return Err(Error::usage(
+                    "--region/--endpoint-url scan live EC2 and --subscription live Azure: scanning both clouds in one run is not supported yet; run once per cloud",
+                ));
+            }
+            return Ok(FleetSource::AzureLive(live));
+        }
         if self.fleet.is_empty() {
             return Ok(FleetSource::Ec2Live(Box::new(ec2::Live::new(
                 self.aws.options()?,
