@@ -12,7 +12,7 @@ pub struct AzureArgs {
     /// `subscriptions:` of --accounts FILE are read too. Credentials: AZURE_TENANT_ID,
     /// AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), else `az login`.
     #[arg(help_heading = "Azure", long = "subscription", value_name = "ID")]
-    pub subscriptions: Vec<String>,
+    pub azure_subscriptions: Vec<String>,
     /// Another ARM / Resource Graph base URL (a fake, a sovereign cloud).
     #[arg(
         help_heading = "Azure",
@@ -20,14 +20,14 @@ pub struct AzureArgs {
         value_name = "URL",
         default_value = azure::ENDPOINT
     )]
-    pub endpoint_url: String,
+    pub azure_endpoint_url: String,
     /// Another token authority (default AZURE_AUTHORITY_HOST or login.microsoftonline.com).
     #[arg(
         help_heading = "Azure",
         long = "azure-authority-url",
         value_name = "URL"
     )]
-    pub authority_url: Option<String>,
+    pub azure_authority_url: Option<String>,
 }
 
 impl AzureArgs {
@@ -35,7 +35,7 @@ impl AzureArgs {
     /// `--subscription`, no `subscriptions:` in the accounts file).
     pub fn live(&self, accounts: &AccountArgs) -> checker::Result<Option<azure::Live>> {
         let mut subs: Vec<Sub> = self
-            .subscriptions
+            .azure_subscriptions
             .iter()
             .map(|id| Sub {
                 id: id.clone(),
@@ -73,8 +73,8 @@ impl AzureArgs {
         subs.dedup_by(|a, b| a.id == b.id);
         Ok(Some(azure::Live {
             subscriptions: subs,
-            endpoint: self.endpoint_url.clone(),
-            authority: self.authority_url.clone(),
+            endpoint: self.azure_endpoint_url.clone(),
+            authority: self.azure_authority_url.clone(),
         }))
     }
 }

@@ -18,6 +18,8 @@ pub enum Command {
 pub struct RecordArgs {
     #[command(flatten)]
     aws: AwsArgs,
+    #[command(flatten)]
+    azure: super::azure::AzureArgs,
     /// Contracts whose manifests mark secret user-data fields (credential-like names and values
     /// are always redacted) [default: contracts, when it exists].
     #[arg(long = "contracts", value_name = "PATH")]
@@ -45,13 +47,11 @@ pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
     } else {
         ContractArgs { contracts }.load()?.secret_policy()
     };
-    let filters: checker::live::Filters = vec![(
-        "instance-state-name".into(),
-        vec!["pending".into(), "running".into()],
-    )];
-    let opts = a.aws.options()?;
-    let want_user_data = opts.user_data_sample != checker::live::Sample::PerGroup(0);
-    let fleet = checker::cloud::ec2::Live::new(opts).scan(&filters, want_user_data, &secrets)?;
+    let azure = a.azure.live(&a.aws.accounts)?;
+    let (fleet, azure) = match azure {
+        Some(live) => (live.read_all(&secrets)?, true),
+        None => (scan_ec2(a, &secrets)?, false),
+    };
     let regions = fleet.source.parts.len();
     let sampled = fleet.source.user_data_sampled;
     warn_failed_regions(&fleet.source);
@@ -64,9 +64,20 @@ pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
             failed.join(", ")
         )));
     }
-    let mut text =
-        serde_json::to_string_pretty(&checker::fleet::to_describe_instances(&fleet.instances))
-            .map_err(|e| Error::Incomplete(format!("cannot render the fleet file: {e}")))?;
+    // Azure is written as `az vm list -d -o json` prints it; EC2 as describe-instances.
+    let doc = if azure {
+        serde_json::Value::Array(
+            fleet
+                .instances
+                .iter()
+                .map(checker::fleet::to_recorded)
+                .collect(),
+        )
+    } else {
+        checker::fleet::to_describe_instances(&fleet.instances)
+    };
+    let mut text = serde_json::to_string_pretty(&doc)
+        .map_err(|e| Error::Incomplete(format!("cannot render the fleet file: {e}")))?;
     text.push('\n');
     checker::fsio::write_output(&text, a.output.as_deref())?;
     eprintln!(
@@ -74,4 +85,18 @@ pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
         fleet.instances.len()
     );
     Ok(ExitStatus::Clean)
+}
+
+/// Live EC2's running and pending instances, user-data sampled unless the sample is 0.
+fn scan_ec2(
+    a: &RecordArgs,
+    secrets: &checker::fleet::SecretPolicy,
+) -> Result<checker::source::Fleet> {
+    let filters: checker::live::Filters = vec![(
+        "instance-state-name".into(),
+        vec!["pending".into(), "running".into()],
+    )];
+    let opts = a.aws.options()?;
+    let want_user_data = opts.user_data_sample != checker::live::Sample::PerGroup(0);
+    checker::cloud::ec2::Live::new(opts).scan(&filters, want_user_data, secrets)
 }

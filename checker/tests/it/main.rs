@@ -22,6 +22,7 @@ mod init;
 mod inputs;
 mod layout;
 mod live;
+mod live_azure;
 mod live_faults;
 mod live_more;
 mod live_overlap;

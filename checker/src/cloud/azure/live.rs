@@ -99,6 +99,8 @@ pub async fn query_page(
 pub struct Subscriptions {
     /// The client every scope shares (one quota: it is per user).
     pub client: Client,
+    /// How customData (when a row carries it) is redacted.
+    pub secrets: SecretPolicy,
 }
 
 /// One subscription to read.
@@ -176,6 +178,7 @@ impl Scopes for Subscriptions {
                 .map(|location| {
                     Arc::new(AzureLocation {
                         client: self.client.clone(),
+                        secrets: self.secrets.clone(),
                         budget: budget.clone(),
                         sub: sub.clone(),
                         query: vm_query(&location),
@@ -190,6 +193,7 @@ impl Scopes for Subscriptions {
 /// One location of one subscription.
 struct AzureLocation {
     client: Client,
+    secrets: SecretPolicy,
     budget: Budget,
     sub: Arc<str>,
     location: String,
@@ -201,14 +205,13 @@ impl PageLister for AzureLocation {
         Box::pin(async move {
             let (rows, next) = query_page(&self.client, &self.sub, &self.query, token).await?;
             let origin = format!("Resource Graph, subscription {}", self.sub);
-            let secrets = SecretPolicy::default();
             let mut records = Vec::with_capacity(rows.len());
             for (n, row) in rows.iter().enumerate() {
                 let i = crate::fleet::parse_azure_vm(
                     Path::new(&origin),
                     &format!("/data/{n}"),
                     row,
-                    &secrets,
+                    &self.secrets,
                 )
                 .map_err(|d| d.to_string())?;
                 records.push(i);

@@ -9,6 +9,7 @@
 
 use crate::contract::ContractSet;
 use crate::error::{Error, Result};
+use crate::fleet::SecretPolicy;
 use crate::report::{SourceInfo, SourceKind};
 use crate::source::driver::{LiveFleet, ReadPlan, read_scopes};
 use crate::source::{Can, Capabilities, Fleet, HealthRead, HealthRequest, RecordSink, Source};
@@ -40,7 +41,7 @@ pub struct Live {
 
 impl Live {
     /// Reads every subscription as `plan` says, on a fresh runtime.
-    fn scan(&self, plan: &ReadPlan) -> Result<LiveFleet> {
+    fn scan(&self, plan: &ReadPlan, secrets: SecretPolicy) -> Result<LiveFleet> {
         if self.subscriptions.is_empty() {
             return Err(Error::usage(
                 "no Azure subscription to read: give --subscription ID or an accounts file with `subscriptions:`",
@@ -51,6 +52,7 @@ impl Live {
         let client = graph::Client::new(&self.endpoint, Arc::new(token::Tokens::new(cred)));
         let cloud = live::Subscriptions {
             client: client.clone(),
+            secrets,
         };
         crate::source::runtime()?.block_on(async {
             let mut fleet = read_scopes(&cloud, &self.subscriptions, plan).await;
@@ -67,6 +69,13 @@ impl Live {
             );
             Ok(fleet)
         })
+    }
+}
+
+impl Live {
+    /// Every VM of the subscriptions, kept (`checker fleet record`).
+    pub fn read_all(&self, secrets: &SecretPolicy) -> Result<Fleet> {
+        Ok(fleet_of(self.scan(&ReadPlan::default(), secrets.clone())?))
     }
 }
 
@@ -100,16 +109,16 @@ impl Source for Live {
         }
     }
 
-    fn read(&self, _set: &ContractSet) -> Result<Fleet> {
-        Ok(fleet_of(self.scan(&ReadPlan::default())?))
+    fn read(&self, set: &ContractSet) -> Result<Fleet> {
+        self.read_all(&set.secret_policy())
     }
 
-    fn read_into(&self, _set: &ContractSet, sink: Arc<dyn RecordSink>) -> Result<SourceInfo> {
+    fn read_into(&self, set: &ContractSet, sink: Arc<dyn RecordSink>) -> Result<SourceInfo> {
         let plan = ReadPlan {
             extra: None,
             sink: Some(sink),
         };
-        Ok(fleet_of(self.scan(&plan)?).source)
+        Ok(fleet_of(self.scan(&plan, set.secret_policy())?).source)
     }
 
     fn read_for_cull<'a>(
@@ -123,11 +132,12 @@ impl Source for Live {
             }
             // Reading only (the hook with --no-cull): on a thread of its own, since the read
             // starts its own runtime.
-            let _ = set;
             let this = self.clone();
-            let live = tokio::task::spawn_blocking(move || this.scan(&ReadPlan::default()))
-                .await
-                .map_err(|e| Error::Incomplete(format!("the Azure read failed: {e}")))??;
+            let secrets = set.secret_policy();
+            let live =
+                tokio::task::spawn_blocking(move || this.scan(&ReadPlan::default(), secrets))
+                    .await
+                    .map_err(|e| Error::Incomplete(format!("the Azure read failed: {e}")))??;
             Ok(HealthRead {
                 fleet: fleet_of(live),
                 ..HealthRead::default()
