@@ -266,7 +266,9 @@ fn check_recorded(az: &Value) -> (Run, Value) {
 }
 
 /// (consumer, selected) per consumer, and (consumer, clause) per error finding.
-fn verdicts(report: &Value) -> (Vec<(String, u64)>, Vec<(String, String)>) {
+type Verdicts = (Vec<(String, u64)>, Vec<(String, String)>);
+
+fn verdicts(report: &Value) -> Verdicts {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let sel = report["consumers"]
         .as_array()
@@ -590,4 +592,39 @@ async fn secrets_in_tags_custom_data_and_the_token_reach_no_output() {
             "{secret} leaked:\n{everything}"
         );
     }
+}
+
+/// The actions docs/accounts.md lists are exactly those the calls and the query need: ARM's
+/// subscription read, the Resource Graph query, and a read of every resource type the query
+/// reads.
+#[test]
+fn the_documented_azure_permissions_match_the_calls_made() {
+    let doc = std::fs::read_to_string(root().join("docs/accounts.md")).expect("docs");
+    let block = doc
+        .split("<!-- azure-actions -->")
+        .nth(1)
+        .and_then(|s| s.split("<!-- /azure-actions -->").next())
+        .expect("the azure-actions block");
+    let mut documented: Vec<String> = block
+        .lines()
+        .filter_map(|l| l.strip_prefix("- `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_lowercase)
+        .collect();
+    documented.sort();
+    let query = checker::cloud::azure::live::vm_query("eastus")
+        + checker::cloud::azure::live::LOCATIONS_QUERY;
+    let mut needed: Vec<String> = query
+        .split("type =~ '")
+        .skip(1)
+        .filter_map(|s| s.split('\'').next())
+        .map(|t| format!("{t}/read"))
+        .chain([
+            "microsoft.resources/subscriptions/read".to_string(),
+            "microsoft.resourcegraph/resources/read".to_string(),
+        ])
+        .collect();
+    needed.sort();
+    needed.dedup();
+    assert_eq!(documented, needed);
 }
