@@ -138,6 +138,13 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
     }
     checker::cull::cull_contract(&set, opts.cull_contract.as_deref())?;
     let from = a.fleet.choose(a.cull.status.clone())?.build();
+    // A live source that cannot read health (Azure) cannot be culled, even as a plan.
+    let caps = from.capabilities();
+    if caps.scans_live
+        && let Some(why) = caps.health.why_not()
+    {
+        return Err(Error::usage(format!("cull: {why}")));
+    }
     // The source says whether it can act (recorded files cannot), in its own words.
     checker::cull::refuse_apply_unless_able(from.as_ref(), &opts)?;
     a.cull.refuse_now_with_apply(a.now)?;

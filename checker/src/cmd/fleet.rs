@@ -21,6 +21,7 @@ pub struct RecordArgs {
     aws: AwsArgs,
     #[command(flatten)]
     gcp: GcpArgs,
+    azure: super::azure::AzureArgs,
     /// Contracts whose manifests mark secret user-data fields (credential-like names and values
     /// are always redacted) [default: contracts, when it exists].
     #[arg(long = "contracts", value_name = "PATH")]
@@ -51,28 +52,30 @@ pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
     if a.gcp.asked(&a.aws.accounts) {
         return record_gce(a, &secrets);
     }
-    let filters: checker::live::Filters = vec![(
-        "instance-state-name".into(),
-        vec!["pending".into(), "running".into()],
-    )];
-    let opts = a.aws.options()?;
-    let want_user_data = opts.user_data_sample != checker::live::Sample::PerGroup(0);
-    let fleet = checker::cloud::ec2::Live::new(opts).scan(&filters, want_user_data, &secrets)?;
+    let azure = a.azure.live(&a.aws.accounts)?;
+    let (fleet, azure) = match azure {
+        Some(live) => (live.read_all(&secrets)?, true),
+        None => (scan_ec2(a, &secrets)?, false),
+    };
     let regions = fleet.source.parts.len();
     let sampled = fleet.source.user_data_sampled;
-    warn_failed_regions(&fleet.source);
     // A file of the regions that could be read would check clean later: nothing in it says a
     // region is missing. So a partial scan writes nothing (as `snapshot` does).
-    if fleet.source.incomplete() {
-        let failed: Vec<String> = fleet.source.failed().map(|p| p.scope()).collect();
-        return Err(Error::Incomplete(format!(
-            "{} could not be read; a fleet file without them would later check clean, so none is written (fix the failure and record again)",
-            failed.join(", ")
-        )));
-    }
-    let mut text =
-        serde_json::to_string_pretty(&checker::fleet::to_describe_instances(&fleet.instances))
-            .map_err(|e| Error::Incomplete(format!("cannot render the fleet file: {e}")))?;
+    refuse_partial(&fleet.source)?;
+    // Azure is written as `az vm list -d -o json` prints it; EC2 as describe-instances.
+    let doc = if azure {
+        serde_json::Value::Array(
+            fleet
+                .instances
+                .iter()
+                .map(checker::fleet::to_recorded)
+                .collect(),
+        )
+    } else {
+        checker::fleet::to_describe_instances(&fleet.instances)
+    };
+    let mut text = serde_json::to_string_pretty(&doc)
+        .map_err(|e| Error::Incomplete(format!("cannot render the fleet file: {e}")))?;
     text.push('\n');
     checker::fsio::write_output(&text, a.output.as_deref())?;
     eprintln!(
@@ -123,4 +126,18 @@ fn record_gce(a: &RecordArgs, secrets: &checker::fleet::SecretPolicy) -> Result<
         fleet.source.parts.len()
     );
     Ok(ExitStatus::Clean)
+}
+
+/// Live EC2's running and pending instances, user-data sampled unless the sample is 0.
+fn scan_ec2(
+    a: &RecordArgs,
+    secrets: &checker::fleet::SecretPolicy,
+) -> Result<checker::source::Fleet> {
+    let filters: checker::live::Filters = vec![(
+        "instance-state-name".into(),
+        vec!["pending".into(), "running".into()],
+    )];
+    let opts = a.aws.options()?;
+    let want_user_data = opts.user_data_sample != checker::live::Sample::PerGroup(0);
+    checker::cloud::ec2::Live::new(opts).scan(&filters, want_user_data, secrets)
 }

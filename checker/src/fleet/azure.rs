@@ -239,6 +239,16 @@ mod tests {
             again.tags.keys().collect::<Vec<_>>(),
             a.tags.keys().collect::<Vec<_>>()
         );
+        // Azure tag names are case-insensitive: `tag:worker-pool-id` reads `Worker-Pool-Id`.
+        let mut cased = az.clone();
+        cased["tags"] = json!({"Worker-Pool-Id": "a/b"});
+        let c = parse_vm(Path::new("f"), "/0", &cased, &s).expect("cased");
+        let tag = OutputPath::parse("tag:worker-pool-id").expect("path");
+        assert_eq!(c.read(&tag), Read::Value("a/b".into()));
+        assert_eq!(
+            c.read(&OutputPath::parse("tag:other").expect("path")),
+            Read::Missing
+        );
         graph["type"] = json!("Microsoft.Network/publicIPAddresses");
         let e = parse_vm(Path::new("f"), "/data/0", &graph, &s).expect_err("not a VM");
         assert!(format!("{e:?}").contains("/data/0/type"), "{e:?}");

@@ -295,6 +295,22 @@ impl Instance {
             .unwrap_or_default()
     }
 
+    /// On Azure, the tag whose name matches `t` in any case: "A tag name ... is
+    /// case-insensitive" (ARM Tags API, <https://learn.microsoft.com/en-us/javascript/api/@azure/arm-resources/tagsoperations>;
+    /// <https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/tag-resources#limitations>),
+    /// so `tag:worker-pool-id` reads a VM tagged `Worker-Pool-Id`. Other clouds' keys are
+    /// exact (EC2 tag keys are case-sensitive).
+    fn tag_any_case(&self, t: &str) -> Option<&String> {
+        (self.cloud() == Cloud::Azure)
+            .then(|| {
+                self.tags
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(t))
+                    .map(|(_, v)| v)
+            })
+            .flatten()
+    }
+
     /// Reads one output.
     pub fn read(&self, path: &OutputPath) -> Read<'_> {
         if let Some(u) = &self.unknown {
@@ -315,7 +331,7 @@ impl Instance {
                 None if f.is_region() => Read::Value(Cow::Borrowed(&self.region)),
                 None => Read::Missing,
             },
-            OutputPath::Tag(t) => match self.tags.get(t) {
+            OutputPath::Tag(t) => match self.tags.get(t).or_else(|| self.tag_any_case(t)) {
                 Some(v) => Read::Value(Cow::Borrowed(v)),
                 None => Read::Missing,
             },

@@ -22,6 +22,7 @@ mod init;
 mod inputs;
 mod layout;
 mod live;
+mod live_azure;
 mod live_faults;
 mod live_gce;
 mod live_more;

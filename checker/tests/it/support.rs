@@ -66,6 +66,17 @@ pub fn isolate(cmd: &mut Command) {
     } else {
         cmd.env_remove("CHECKER_TASKCLUSTER_SCHEMAS");
     }
+    // Azure: no developer's service principal or CLI login can reach a test.
+    for k in [
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_AUTHORITY_HOST",
+    ] {
+        cmd.env_remove(k);
+    }
+    cmd.env("AZURE_CONFIG_DIR", "/nonexistent/checker-test-azure");
     for k in [
         "AWS_PROFILE",
         "AWS_ENDPOINT_URL",

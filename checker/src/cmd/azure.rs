@@ -1,0 +1,80 @@
+//! Azure arguments of every live command: which subscriptions (given, or the `subscriptions:`
+//! of `--accounts FILE`, chosen with `--account`/`--account-tag`/`--not-account`) and where.
+
+use super::aws::AccountArgs;
+use checker::cloud::azure::{self, Sub};
+use clap::Args;
+
+/// Azure arguments shared by every live command.
+#[derive(Debug, Clone, Args)]
+pub struct AzureArgs {
+    /// An Azure subscription to read through Resource Graph (repeatable; a GUID). The
+    /// `subscriptions:` of --accounts FILE are read too. Credentials: AZURE_TENANT_ID,
+    /// AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), else `az login`.
+    #[arg(help_heading = "Azure", long = "subscription", value_name = "ID")]
+    pub azure_subscriptions: Vec<String>,
+    /// Another ARM / Resource Graph base URL (a fake, a sovereign cloud).
+    #[arg(
+        help_heading = "Azure",
+        long = "azure-endpoint-url",
+        value_name = "URL",
+        default_value = azure::ENDPOINT
+    )]
+    pub azure_endpoint_url: String,
+    /// Another token authority (default AZURE_AUTHORITY_HOST or login.microsoftonline.com).
+    #[arg(
+        help_heading = "Azure",
+        long = "azure-authority-url",
+        value_name = "URL"
+    )]
+    pub azure_authority_url: Option<String>,
+}
+
+impl AzureArgs {
+    /// The live Azure source the arguments ask for, `None` when they ask for none (no
+    /// `--subscription`, no `subscriptions:` in the accounts file).
+    pub fn live(&self, accounts: &AccountArgs) -> checker::Result<Option<azure::Live>> {
+        let mut subs: Vec<Sub> = self
+            .azure_subscriptions
+            .iter()
+            .map(|id| Sub {
+                id: id.clone(),
+                name: id.clone(),
+            })
+            .collect();
+        let mut aws_asked = accounts.org;
+        if let Some(f) = &accounts.accounts {
+            let file = checker::accounts::read_file(f).map_err(checker::Error::Input)?;
+            aws_asked |= !file.accounts.is_empty();
+            if !file.subscriptions.is_empty() {
+                let picked = checker::accounts::select_as(
+                    file.subscriptions,
+                    &accounts.only,
+                    &accounts.tags,
+                    &accounts.not,
+                    "subscription",
+                )
+                .map_err(|e| checker::Error::usage(format!("{}: {e}", f.display())))?;
+                subs.extend(picked.into_iter().map(|s| Sub {
+                    id: s.id,
+                    name: s.name,
+                }));
+            }
+        }
+        if subs.is_empty() {
+            return Ok(None);
+        }
+        if aws_asked {
+            return Err(checker::Error::usage(
+                "both live AWS accounts (--accounts accounts:, --org) and Azure subscriptions are asked for; scanning both clouds in one run is not supported yet: run once per cloud",
+            ));
+        }
+        subs.sort_by(|a, b| a.id.cmp(&b.id));
+        subs.dedup_by(|a, b| a.id == b.id);
+        Ok(Some(azure::Live {
+            subscriptions: subs,
+            endpoint: self.azure_endpoint_url.clone(),
+            authority: self.azure_authority_url.clone(),
+        }))
+    }
+}
