@@ -18,6 +18,8 @@ use std::path::PathBuf;
 pub const FORMAT: &str = "checker-history";
 /// Its major version.
 pub const VERSION: u32 = 1;
+/// Its minor version (fields added).
+pub const MINOR_VERSION: u32 = 0;
 /// The artifact's file name.
 pub const FILE: &str = "history.jsonl";
 /// Records kept by default (`checker hook --history-keep`).
@@ -31,6 +33,8 @@ pub struct Record {
     pub format: String,
     /// Always 1.
     pub version: u32,
+    /// 0.
+    pub minor_version: u32,
     /// The run's evaluation time, RFC 3339.
     pub at: String,
     /// The checker binary: version and git commit.
@@ -285,6 +289,7 @@ pub fn record(
     Record {
         format: FORMAT.into(),
         version: VERSION,
+        minor_version: MINOR_VERSION,
         at: report.generated_at.clone(),
         checker: Tool {
             version: build.version,

@@ -29,12 +29,24 @@ fn hook(art: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
     checker_env(&args, env)
 }
 
+/// The records of `art/history.jsonl`, each valid against the published schema.
 fn lines(art: &Path) -> Vec<Value> {
-    std::fs::read_to_string(art.join("history.jsonl"))
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/schema/checker-history.schema.json"))
+            .expect("schema"),
+    )
+    .expect("schema json");
+    let v = jsonschema::validator_for(&schema).expect("schema compiles");
+    let out: Vec<Value> = std::fs::read_to_string(art.join("history.jsonl"))
         .expect("history.jsonl")
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
+        .collect();
+    for r in &out {
+        let errors: Vec<String> = v.iter_errors(r).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    out
 }
 
 #[test]
