@@ -27,6 +27,10 @@ pub struct HookRequest {
     pub no_cull: bool,
     /// The evaluation time.
     pub now: DateTime<Utc>,
+    /// Where the previous run's `history.jsonl` is.
+    pub history: crate::history::From,
+    /// History records kept (the newest).
+    pub history_keep: usize,
 }
 
 /// How the run ended, and what it has to say on stderr (in order).
@@ -81,6 +85,11 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
         };
         let mut statuses = Vec::new();
         let mut summary = String::new();
+        let previous = crate::history::load(&req.history);
+        if let Some(note) = &previous.previous.note {
+            out.messages.push(format!("warning: history: {note}"));
+        }
+        let mut diff_report = None;
         // Check.
         let report = crate::eval::build(
             "hook",
@@ -113,6 +122,7 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
             art.write("diff.md", Ok(md.clone()));
             summary.push('\n');
             summary.push_str(&md);
+            diff_report = Some(d);
         }
         // Cull.
         if want_cull {
@@ -128,6 +138,23 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
             summary.push_str(&format!("\n## checker cull: skipped\n\n{why}\n"));
         }
         art.write("summary.md", Ok(summary));
+        // History: this run's record after the previous ones (its exit code before this write).
+        let status = ExitStatus::worst(statuses.clone());
+        let status = if art.failed.is_empty() {
+            status
+        } else {
+            ExitStatus::Incomplete
+        };
+        let this = crate::history::record(
+            &report,
+            diff_report.as_ref(),
+            status.code(),
+            previous.previous,
+        );
+        art.write(
+            crate::history::FILE,
+            crate::history::render(previous.records, this, req.history_keep),
+        );
         if !art.failed.is_empty() {
             out.messages.extend(art.failed.iter().cloned());
             statuses.push(ExitStatus::Incomplete);
@@ -203,6 +230,8 @@ mod tests {
             artifacts: dir.to_path_buf(),
             no_cull,
             now: Utc::now(),
+            history: crate::history::From::Nowhere,
+            history_keep: crate::history::DEFAULT_KEEP,
         }
     }
 

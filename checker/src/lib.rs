@@ -23,6 +23,7 @@ pub mod explain;
 pub mod fleet;
 pub mod fsio;
 pub mod gate;
+pub mod history;
 pub mod hook;
 pub mod init;
 pub mod jsondepth;

@@ -20,6 +20,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
             doc::<crate::cull::Plan>(crate::cull::PLAN_FORMAT),
         ),
         (
+            crate::history::FORMAT,
+            doc::<crate::history::Record>(crate::history::FORMAT),
+        ),
+        (
             "checker-rules",
             doc::<crate::rules::RulesDocument>("checker-rules"),
         ),

@@ -175,6 +175,112 @@ pub fn worker_pool(root_url: &str, pool: &str) -> Result<Value> {
     get_json(&url).map_err(|e| Error::Incomplete(format!("worker pool {pool}: {e}")))
 }
 
+/// A previous run's artifact, or why there is none.
+#[derive(Debug)]
+pub enum Fetched {
+    /// The artifact's text and the task it came from.
+    Found {
+        /// The task.
+        task_id: String,
+        /// The artifact.
+        text: String,
+    },
+    /// No completed earlier fire, or the artifact is not there (HTTP 404), in words.
+    Missing(String),
+}
+
+/// The newest completed (or failed: its artifacts are uploaded too) successful fire of `hook`
+/// (`hookGroupId/hookId`) other than `this_task`, read with `hooks.listLastFires` through the
+/// proxy at `proxy` (all pages, by `continuationToken`), and then its artifact `name` through
+/// the queue. Needs the scope `hooks:list-last-fires:<hookGroupId>/<hookId>` (and
+/// `queue:get-artifact:<name>` unless the artifact is public). Shapes: taskcluster/taskcluster
+/// services/hooks/src/api.js (`listLastFires`) and
+/// services/hooks/schemas/v1/list-lastFires-response.yml at 9d59eb59f6fd0912075c194100d8910f2da40f52.
+pub fn previous_artifact(
+    proxy: &str,
+    hook: &str,
+    this_task: Option<&str>,
+    name: &str,
+) -> std::result::Result<Fetched, String> {
+    let base = proxy.trim_end_matches('/');
+    let (group, id) = hook
+        .split_once('/')
+        .ok_or_else(|| format!("hook {hook}: expected hookGroupId/hookId"))?;
+    let fires_url = format!(
+        "{base}/api/hooks/v1/hooks/{}/{}/last-fires",
+        segment(group),
+        segment(id)
+    );
+    let mut best: Option<(String, String)> = None; // (taskCreateTime, taskId)
+    let mut token: Option<String> = None;
+    for _page in 0..10_000 {
+        let url = match &token {
+            Some(t) => format!("{fires_url}?continuationToken={}", segment(t)),
+            None => fires_url.clone(),
+        };
+        let (status, body) = get(&url)?;
+        if status == 404 {
+            // "No such hook or never fired" (api.js).
+            return Ok(Fetched::Missing(format!(
+                "hook {hook} has no earlier fires (HTTP 404 from {fires_url})"
+            )));
+        }
+        if status != 200 {
+            return Err(format!(
+                "GET {url}: HTTP {status} (the task needs the scope hooks:list-last-fires:{hook})"
+            ));
+        }
+        let v: Value = serde_json::from_str(&body)
+            .map_err(|e| format!("GET {url}: the answer is not JSON ({e})"))?;
+        let fires = v
+            .get("lastFires")
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("GET {url}: the answer has no lastFires array"))?;
+        for f in fires {
+            let s = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or_default();
+            let usable = s("result") == "success"
+                && matches!(s("taskState"), "completed" | "failed")
+                && !s("taskId").is_empty()
+                && Some(s("taskId")) != this_task;
+            // RFC 3339 times from the same server compare as text.
+            if usable
+                && best
+                    .as_ref()
+                    .is_none_or(|(t, _)| s("taskCreateTime") > t.as_str())
+            {
+                best = Some((s("taskCreateTime").to_string(), s("taskId").to_string()));
+            }
+        }
+        token = v
+            .get("continuationToken")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let Some((_, task_id)) = best else {
+        return Ok(Fetched::Missing(format!(
+            "hook {hook} has no earlier completed fire"
+        )));
+    };
+    let url = format!(
+        "{base}/api/queue/v1/task/{}/artifacts/{}",
+        segment(&task_id),
+        segment(name)
+    );
+    let (status, text) = get(&url)?;
+    match status {
+        200 => Ok(Fetched::Found { task_id, text }),
+        404 => Ok(Fetched::Missing(format!(
+            "task {task_id} has no artifact {name} (HTTP 404)"
+        ))),
+        s => Err(format!(
+            "GET {url}: HTTP {s} (a non-public artifact needs the scope queue:get-artifact:{name})"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::segment;

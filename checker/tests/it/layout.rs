@@ -159,7 +159,7 @@ const LAYERS: [(&str, &[&str]); 5] = [
         ],
     ),
     ("evaluation", &["eval", "snapshot", "cull", "contract_test"]),
-    ("report family", &["render", "schema", "rules"]),
+    ("report family", &["render", "schema", "rules", "history"]),
     ("commands", &["gate", "hook", "explain", "init"]),
 ];
 

@@ -16,6 +16,7 @@ mod formats;
 mod gate;
 mod gate_clouds;
 mod golden;
+mod history;
 mod html;
 mod image;
 mod init;
