@@ -21,6 +21,7 @@ pub struct RecordArgs {
     aws: AwsArgs,
     #[command(flatten)]
     gcp: GcpArgs,
+    #[command(flatten)]
     azure: super::azure::AzureArgs,
     /// Contracts whose manifests mark secret user-data fields (credential-like names and values
     /// are always redacted) [default: contracts, when it exists].
