@@ -89,7 +89,6 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
         if let Some(note) = &previous.previous.note {
             out.messages.push(format!("warning: history: {note}"));
         }
-        let mut diff_report = None;
         // Check.
         let report = crate::eval::build(
             "hook",
@@ -105,24 +104,9 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
         art.write("report.html", render::report(&report, Format::Html, false));
         summary.push_str(&render::report(&report, Format::Markdown, false)?);
         // Diff.
-        if let (Some(snap), Some(old)) = (&req.snapshot, &old) {
-            let new = crate::snapshot::take(set, &g.fleet);
-            let (d, _) = crate::snapshot::report(
-                set,
-                (snap, old),
-                new,
-                Some(&g.fleet),
-                g.source.clone(),
-                false,
-                req.now,
-            )?;
+        let diff_report = diff_step(set, req, &g, old.as_ref(), &mut art, &mut summary)?;
+        if let Some(d) = &diff_report {
             statuses.push(d.exit_code);
-            art.write("diff.json", render::diff(&d, Format::Json, false));
-            let md = render::diff(&d, Format::Markdown, false)?;
-            art.write("diff.md", Ok(md.clone()));
-            summary.push('\n');
-            summary.push_str(&md);
-            diff_report = Some(d);
         }
         // Cull.
         if want_cull {
@@ -162,6 +146,37 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
         out.status = ExitStatus::worst(statuses);
         Ok(out)
     })
+}
+
+/// The diff step (with `--snapshot`): diff.json and diff.md written, diff.md appended to the
+/// summary; `None` without a snapshot.
+fn diff_step(
+    set: &ContractSet,
+    req: &HookRequest,
+    g: &crate::cull::Gathered,
+    old: Option<&crate::snapshot::Snapshot>,
+    art: &mut Artifacts<'_>,
+    summary: &mut String,
+) -> Result<Option<crate::snapshot::DiffReport>> {
+    let (Some(snap), Some(old)) = (&req.snapshot, old) else {
+        return Ok(None);
+    };
+    let new = crate::snapshot::take(set, &g.fleet);
+    let (d, _) = crate::snapshot::report(
+        set,
+        (snap, old),
+        new,
+        Some(&g.fleet),
+        g.source.clone(),
+        false,
+        req.now,
+    )?;
+    art.write("diff.json", render::diff(&d, Format::Json, false));
+    let md = render::diff(&d, Format::Markdown, false)?;
+    art.write("diff.md", Ok(md.clone()));
+    summary.push('\n');
+    summary.push_str(&md);
+    Ok(Some(d))
 }
 
 /// Why the hook did not cull (said on stderr and in summary.md: a skipped step must not look

@@ -7,24 +7,34 @@ use std::time::Duration;
 
 /// GCP arguments shared by every live command.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "GCP")]
 pub struct GcpArgs {
     /// A GCP project to scan live (repeatable); or list them under `projects:` of --accounts FILE.
     /// Credentials: Application Default Credentials (docs/accounts.md).
-    #[arg(long = "project", value_name = "ID")]
+    #[arg(help_heading = "GCP", long = "project", value_name = "ID")]
     pub projects: Vec<String>,
     /// Another Compute REST root (tests, a fake): default https://compute.googleapis.com/compute/v1.
-    #[arg(long, value_name = "URL", env = "CHECKER_GCP_ENDPOINT_URL")]
+    #[arg(
+        help_heading = "GCP",
+        long,
+        value_name = "URL",
+        env = "CHECKER_GCP_ENDPOINT_URL"
+    )]
     pub gcp_endpoint_url: Option<String>,
     /// Compute read calls per minute, per project (Compute's default quota is 1,500 a minute,
     /// shared with worker-manager; the default takes half).
-    #[arg(long, value_name = "PER_MINUTE", default_value_t = 750.0, value_parser = parse_per_minute)]
+    #[arg(
+        help_heading = "GCP",
+        long,
+        value_name = "PER_MINUTE",
+        default_value_t = 750.0,
+        value_parser = parse_per_minute
+    )]
     pub gcp_api_rate: f64,
     /// Attempts per Compute call, the first included (rate limiting and 5xx are retried).
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    #[arg(help_heading = "GCP", long, value_name = "N", default_value_t = 5)]
     pub gcp_retry_attempts: u32,
     /// Backoff before the first retry, in milliseconds (doubled after each).
-    #[arg(long, value_name = "MS", default_value_t = 500)]
+    #[arg(help_heading = "GCP", long, value_name = "MS", default_value_t = 500)]
     pub gcp_retry_initial_backoff_ms: u64,
 }
 

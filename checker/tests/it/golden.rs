@@ -38,9 +38,14 @@ fn stable(text: &str) -> String {
     let text = regex::Regex::new(r"<redacted hmac:[0-9a-f]{12}>")
         .expect("re")
         .replace_all(text, "<redacted hmac:…>");
-    regex::Regex::new(r#""build":\s*\{[^}]*\}"#)
+    let text = regex::Regex::new(r#""build":\s*\{[^}]*\}"#)
         .expect("re")
         .replace_all(&text, r#""build": "<this binary>""#)
+        .into_owned();
+    // history.jsonl names the binary as `"checker":{"version":…,"commit":…}`.
+    regex::Regex::new(r#""checker":\{"version":"[^"]*","commit":"[^"]*"\}"#)
+        .expect("re")
+        .replace_all(&text, r#""checker":"<this binary>""#)
         .into_owned()
 }
 
