@@ -126,7 +126,7 @@ fn fire(task: &str, created: &str, state: &str) -> Value {
 
 async fn fake_tc(fires: Vec<Value>, page: usize) -> MockServer {
     let tc = MockServer::start().await;
-    let url = format!("/api/hooks/v1/hooks/project-releng/checker/last-fires");
+    let url = "/api/hooks/v1/hooks/project-releng/checker/last-fires".to_string();
     let pages: Vec<&[Value]> = fires.chunks(page).collect();
     for (i, p) in pages.iter().enumerate() {
         let mut body = json!({"lastFires": p});
