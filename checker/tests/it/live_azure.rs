@@ -526,6 +526,8 @@ async fn secrets_in_tags_custom_data_and_the_token_reach_no_output() {
     let snap = dir.path().join("snap.json");
     let rec = dir.path().join("rec.json");
     let (s, rc) = (snap.to_str().expect("utf-8"), rec.to_str().expect("utf-8"));
+    let artifacts = dir.path().join("artifacts");
+    let art = artifacts.to_str().expect("utf-8");
     let c = contracts();
     let mut everything = String::new();
     for args in [
@@ -571,6 +573,17 @@ async fn secrets_in_tags_custom_data_and_the_token_reach_no_output() {
             "--output",
             rc,
         ],
+        vec![
+            "hook",
+            "--contracts",
+            &c,
+            "--subscription",
+            &sub,
+            "--snapshot",
+            s,
+            "--artifacts",
+            art,
+        ],
     ] {
         let r = run(&f, &args).await;
         assert!(!r.stderr.contains("panicked"), "{args:?}: {}", show(&r));
@@ -580,6 +593,19 @@ async fn secrets_in_tags_custom_data_and_the_token_reach_no_output() {
     for p in [&snap, &rec] {
         everything.push_str(&std::fs::read_to_string(p).unwrap_or_default());
     }
+    // The hook read the live subscription (cull skipped: the source cannot) and wrote its
+    // artifacts, every one of them searched below.
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(&artifacts).expect("the hook's artifacts") {
+        let p = e.expect("entry").path();
+        names.push(p.file_name().expect("name").to_string_lossy().into_owned());
+        everything.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+    }
+    names.sort();
+    for want in ["history.jsonl", "report.html", "report.json", "summary.md"] {
+        assert!(names.iter().any(|n| n == want), "{want}: {names:?}");
+    }
+    assert!(everything.contains("cull skipped"), "{everything}");
     assert!(everything.contains(&vm), "the VM was read: {everything}");
     for secret in [
         "s3cr3t-tag-value-88",
