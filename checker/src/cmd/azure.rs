@@ -10,7 +10,8 @@ use clap::Args;
 pub struct AzureArgs {
     /// An Azure subscription to read through Resource Graph (repeatable; a GUID). The
     /// `subscriptions:` of --accounts FILE are read too. Credentials: AZURE_TENANT_ID,
-    /// AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), else `az login`.
+    /// AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), a managed
+    /// identity (IDENTITY_ENDPOINT, or --azure-managed-identity on a VM), else `az login`.
     #[arg(help_heading = "Azure", long = "subscription", value_name = "ID")]
     pub azure_subscriptions: Vec<String>,
     /// Another ARM / Resource Graph base URL (a fake, a sovereign cloud).
@@ -28,6 +29,12 @@ pub struct AzureArgs {
         value_name = "URL"
     )]
     pub azure_authority_url: Option<String>,
+    /// On an Azure VM: take the token of its managed identity from the instance metadata
+    /// service when no other credential is configured (a user-assigned identity by
+    /// AZURE_CLIENT_ID). App Service, Functions and Container Apps identities
+    /// (IDENTITY_ENDPOINT) are used without it.
+    #[arg(help_heading = "Azure", long = "azure-managed-identity")]
+    pub azure_managed_identity: bool,
 }
 
 impl AzureArgs {
@@ -75,6 +82,7 @@ impl AzureArgs {
             subscriptions: subs,
             endpoint: self.azure_endpoint_url.clone(),
             authority: self.azure_authority_url.clone(),
+            managed_identity: self.azure_managed_identity,
         }))
     }
 }

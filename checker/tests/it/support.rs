@@ -73,6 +73,8 @@ pub fn isolate(cmd: &mut Command) {
         "AZURE_CLIENT_SECRET",
         "AZURE_FEDERATED_TOKEN_FILE",
         "AZURE_AUTHORITY_HOST",
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
     ] {
         cmd.env_remove(k);
     }

@@ -37,6 +37,9 @@ pub struct Live {
     pub endpoint: String,
     /// The token authority, when not the environment's or Microsoft Entra's.
     pub authority: Option<String>,
+    /// Ask the VM's instance metadata service for a managed identity's token when the
+    /// environment configures no other credential.
+    pub managed_identity: bool,
 }
 
 impl Live {
@@ -47,7 +50,7 @@ impl Live {
                 "no Azure subscription to read: give --subscription ID or an accounts file with `subscriptions:`",
             ));
         }
-        let cred = token::Credential::from_env(self.authority.as_deref());
+        let cred = token::Credential::from_env(self.authority.as_deref(), self.managed_identity);
         tracing::debug!(credential = ?cred, "Azure credential");
         let client = graph::Client::new(&self.endpoint, Arc::new(token::Tokens::new(cred)));
         let cloud = live::Subscriptions {

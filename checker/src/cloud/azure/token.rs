@@ -1,11 +1,15 @@
 //! Bearer tokens for ARM, from the first credential the environment configures, in the order
 //! and with the environment variables of `azure_identity`'s `EnvironmentCredential`,
-//! `WorkloadIdentityCredential` and `AzureCliCredential` (Azure/azure-sdk-for-rust,
-//! `sdk/identity/azure_identity`): a client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
-//! `AZURE_CLIENT_SECRET`), workload identity federation (`AZURE_FEDERATED_TOKEN_FILE` with the
-//! tenant and client), else the Azure CLI's login (`az account get-access-token`). The
-//! authority is `AZURE_AUTHORITY_HOST` or `--azure-authority-url` (tests point it at a fake).
-//! A token is cached until a 401 asks for a fresh one; it is never logged or reported.
+//! `WorkloadIdentityCredential`, `ManagedIdentityCredential` and `AzureCliCredential`
+//! (Azure/azure-sdk-for-rust, `sdk/identity/azure_identity`): a client secret
+//! (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`), workload identity federation
+//! (`AZURE_FEDERATED_TOKEN_FILE` with the tenant and client), a managed identity (App Service,
+//! Functions and Container Apps announce theirs with `IDENTITY_ENDPOINT`/`IDENTITY_HEADER`; a
+//! VM's instance metadata service is asked only when `--azure-managed-identity` says so, so a
+//! run elsewhere never waits on 169.254.169.254), else the Azure CLI's login
+//! (`az account get-access-token`). The authority is `AZURE_AUTHORITY_HOST` or
+//! `--azure-authority-url` (tests point it at a fake). A token is cached until a 401 asks for a
+//! fresh one; it is never logged or reported.
 
 use serde_json::Value;
 use std::time::Duration;
@@ -14,6 +18,11 @@ use std::time::Duration;
 pub const SCOPE: &str = "https://management.azure.com/.default";
 /// Microsoft Entra's public authority.
 pub const AUTHORITY: &str = "https://login.microsoftonline.com";
+/// A VM's instance metadata service token endpoint, and the API version managed identity
+/// endpoints take (azure_identity `virtual_machine_managed_identity_credential.rs` and
+/// `app_service_managed_identity_credential.rs` at Azure/azure-sdk-for-rust 0b41a87a).
+pub const IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
+const MSI_API_VERSION: &str = "2019-08-01";
 
 /// Where tokens come from.
 #[derive(Clone)]
@@ -28,6 +37,16 @@ pub enum Credential {
         client_id: String,
         /// The secret, or the path of the federated token.
         secret: ClientSecret,
+    },
+    /// A managed identity: `GET endpoint?api-version&resource[&client_id]` with `Metadata:
+    /// true` and, where the platform gives one, the `X-IDENTITY-HEADER` secret.
+    ManagedIdentity {
+        /// The token endpoint: `IDENTITY_ENDPOINT`, or the VM's [`IMDS_ENDPOINT`].
+        endpoint: String,
+        /// `IDENTITY_HEADER`, when set.
+        header: Option<String>,
+        /// A user-assigned identity's client id (`AZURE_CLIENT_ID`); none: system-assigned.
+        client_id: Option<String>,
     },
     /// `az account get-access-token`.
     AzureCli,
@@ -54,14 +73,23 @@ impl std::fmt::Debug for Credential {
                 };
                 write!(f, "{kind} at {authority}")
             }
+            Credential::ManagedIdentity {
+                endpoint,
+                client_id,
+                ..
+            } => match client_id {
+                Some(id) => write!(f, "managed identity {id} at {endpoint}"),
+                None => write!(f, "system-assigned managed identity at {endpoint}"),
+            },
             Credential::AzureCli => f.write_str("Azure CLI"),
         }
     }
 }
 
 impl Credential {
-    /// The credential the environment configures; `authority` overrides the authority host.
-    pub fn from_env(authority: Option<&str>) -> Credential {
+    /// The credential the environment configures; `authority` overrides the authority host;
+    /// `imds` allows a VM's instance metadata service when nothing else is configured.
+    pub fn from_env(authority: Option<&str>, imds: bool) -> Credential {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let authority = authority
             .map(str::to_string)
@@ -84,6 +112,14 @@ impl Credential {
                     secret,
                 };
             }
+        }
+        let endpoint = var("IDENTITY_ENDPOINT").or_else(|| imds.then(|| IMDS_ENDPOINT.into()));
+        if let Some(endpoint) = endpoint {
+            return Credential::ManagedIdentity {
+                endpoint,
+                header: var("IDENTITY_HEADER"),
+                client_id: var("AZURE_CLIENT_ID"),
+            };
         }
         Credential::AzureCli
     }
@@ -178,6 +214,11 @@ fn fetch(cred: &Credential) -> Result<String, String> {
                 )),
             }
         }
+        Credential::ManagedIdentity {
+            endpoint,
+            header,
+            client_id,
+        } => managed_identity(endpoint, header.as_deref(), client_id.as_deref()),
         Credential::AzureCli => {
             let out = std::process::Command::new("az")
                 .args(["account", "get-access-token", "--scope", SCOPE, "-o", "json"])
@@ -196,4 +237,67 @@ fn fetch(cred: &Credential) -> Result<String, String> {
             }
         }
     }
+}
+
+/// A managed identity's token: the endpoint asked as the identity services document, the
+/// statuses they ask callers to retry (404, 410, 429, 5xx) retried three times with backoff.
+fn managed_identity(
+    endpoint: &str,
+    header: Option<&str>,
+    client_id: Option<&str>,
+) -> Result<String, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let resource = SCOPE.trim_end_matches("/.default");
+    let mut backoff = Duration::from_millis(500);
+    for attempt in 1..=4 {
+        let mut req = agent
+            .get(endpoint)
+            .query("api-version", MSI_API_VERSION)
+            .query("resource", resource)
+            .header("Metadata", "true");
+        if let Some(id) = client_id {
+            req = req.query("client_id", id);
+        }
+        if let Some(h) = header {
+            req = req.header("X-IDENTITY-HEADER", h);
+        }
+        let mut resp = req
+            .call()
+            .map_err(|e| format!("the managed identity endpoint {endpoint}: {e}"))?;
+        let status = resp.status().as_u16();
+        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if status == 200 {
+            if let Some(t) = v["access_token"].as_str() {
+                return Ok(t.to_string());
+            }
+        }
+        let retry = matches!(status, 404 | 410 | 429 | 500..=599);
+        if !retry || attempt == 4 {
+            let why = match status {
+                400 => "the identity is not assigned to this resource".to_string(),
+                200 => "the answer has no access_token".to_string(),
+                _ => v["error_description"]
+                    .as_str()
+                    .or(v["error"].as_str())
+                    .unwrap_or("no error given")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            };
+            return Err(format!(
+                "the managed identity endpoint {endpoint} gave no token (HTTP {status}: {why}); see docs/accounts.md"
+            ));
+        }
+        std::thread::sleep(backoff);
+        backoff *= 2;
+    }
+    Err(format!(
+        "the managed identity endpoint {endpoint} gave no token"
+    ))
 }
