@@ -271,10 +271,8 @@ fn managed_identity(
         let status = resp.status().as_u16();
         let body = resp.body_mut().read_to_string().unwrap_or_default();
         let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        if status == 200 {
-            if let Some(t) = v["access_token"].as_str() {
-                return Ok(t.to_string());
-            }
+        if let Some(t) = v["access_token"].as_str().filter(|_| status == 200) {
+            return Ok(t.to_string());
         }
         let retry = matches!(status, 404 | 410 | 429 | 500..=599);
         if !retry || attempt == 4 {
