@@ -99,10 +99,11 @@ impl Azure {
         self.vms / l + usize::from(j < self.vms % l)
     }
 
-    /// Page `p` (of `top` rows) of location `j`: its `i`-th VM is VM `i * L + j`, named so
-    /// that name order is `i` order (the query orders by name).
+    /// Page `p` (of `top` rows) of location `j`: its `i`-th VM is VM `i * L + j`, named as
+    /// worker-manager names VMs (`vm-` and 35 of `[a-z0-9]`) so that name order is `i` order
+    /// (the query orders by name).
     fn page(&self, j: usize, p: usize, top: usize) -> String {
-        let (loc, templates) = &self.locations[j];
+        let templates = &self.locations[j].1;
         let total = self.in_location(j);
         let first = (p * top).min(total);
         let last = (first + top).min(total);
@@ -123,7 +124,7 @@ impl Azure {
             }
             out.push_str(
                 &templates[i % templates.len()]
-                    .replace("@@NAME@@", &format!("vm-bench-{loc}-{i:08}"))
+                    .replace("@@NAME@@", &format!("vm-{j:02}bench{i:028}"))
                     .replace("@@COMPUTER@@", &format!("b{k:014}")),
             );
         }
