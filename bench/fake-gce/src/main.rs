@@ -6,6 +6,11 @@
 //!
 //! `fake-gce recv URL PROJECT` is the receive-only client: the same calls, one after another on
 //! one connection, reading each body and finding its `nextPageToken`, nothing else.
+//!
+//! The crate serves Azure too (`serve-azure`, `recv-azure`: a fake Resource Graph, see
+//! [`azure`]), so both clouds' benchmarks (`bench/gcp`, `bench/azure`) build one tool.
+
+mod azure;
 
 use clap::Parser;
 use http_body_util::Full;
@@ -35,6 +40,26 @@ enum Cmd {
         addr: String,
         /// The project.
         project: String,
+    },
+    /// Serve Azure: Resource Graph, ARM's subscription read, a token authority.
+    ServeAzure {
+        /// Port on 127.0.0.1 (0: any; the chosen port is printed on stdout).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// VMs in the subscription.
+        #[arg(long, default_value_t = 100_000)]
+        vms: usize,
+        /// The recorded `az vm list -d` VMs every generated one is made from.
+        #[arg(long, default_value = "examples/firefox-ci-2026/fleet-azure.json")]
+        template: String,
+    },
+    /// The Azure receive-only client.
+    RecvAzure {
+        /// host:port of the fake.
+        addr: String,
+        /// The subscription.
+        #[arg(default_value = azure::SUBSCRIPTION)]
+        subscription: String,
     },
 }
 
@@ -189,30 +214,56 @@ async fn recv(addr: &str, project: &str) -> std::io::Result<()> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let (port, instances, path) = match Cmd::parse() {
+    let (port, service) = match Cmd::parse() {
         Cmd::Recv { addr, project } => return recv(&addr, &project).await,
+        Cmd::RecvAzure { addr, subscription } => return azure::recv(&addr, &subscription).await,
         Cmd::Serve {
             port,
             instances,
+            template: path,
+        } => {
+            let state = Arc::new(State {
+                template: template(&path)?,
+                instances,
+                calls: AtomicUsize::new(0),
+            });
+            (port, Service::Gce(state))
+        }
+        Cmd::ServeAzure {
+            port,
+            vms,
             template,
-        } => (port, instances, template),
+        } => (
+            port,
+            Service::Azure(Arc::new(azure::Azure::new(&template, vms)?)),
+        ),
     };
-    let state = Arc::new(State {
-        template: template(&path)?,
-        instances,
-        calls: AtomicUsize::new(0),
-    });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("{}", listener.local_addr()?.port());
     loop {
         let (stream, _) = listener.accept().await?;
-        let state = state.clone();
+        let service = service.clone();
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
-            let svc = hyper::service::service_fn(move |req| handle(state.clone(), req));
+            let svc = hyper::service::service_fn(move |req| {
+                let service = service.clone();
+                async move {
+                    match service {
+                        Service::Gce(s) => handle(s, req).await,
+                        Service::Azure(a) => a.handle(req).await,
+                    }
+                }
+            });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(io, svc)
                 .await;
         });
     }
+}
+
+/// What is served.
+#[derive(Clone)]
+enum Service {
+    Gce(Arc<State>),
+    Azure(Arc<azure::Azure>),
 }
