@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn write(text: &str, ext: &str) -> (tempfile::TempDir, std::path::PathBuf) {
