@@ -1,6 +1,7 @@
 //! The scheduled job: check + diff against the snapshot + cull, in one read of the fleet, with
 //! every result written as an artifact (report.json, report.html, junit.xml, diff.json, diff.md,
-//! cull-plan.json, summary.md; audit.jsonl when acting).
+//! diff.html, cull-plan.json, cull-plan.html, summary.md, history.jsonl, history.html;
+//! audit.jsonl when acting).
 
 use crate::contract::ContractSet;
 use crate::cull::{CullSettings, Gathered};
@@ -117,11 +118,8 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
                 req.now,
             )?;
             statuses.push(d.exit_code);
-            art.write("diff.json", render::diff(&d, Format::Json, false));
-            let md = render::diff(&d, Format::Markdown, false)?;
-            art.write("diff.md", Ok(md.clone()));
             summary.push('\n');
-            summary.push_str(&md);
+            summary.push_str(&write_diff(&mut art, &d)?);
             diff_report = Some(d);
         }
         // Cull.
@@ -151,10 +149,7 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
             status.code(),
             previous.previous,
         );
-        art.write(
-            crate::history::FILE,
-            crate::history::render(previous.records, this, req.history_keep),
-        );
+        write_history(&mut art, previous.records, this, req.history_keep);
         if !art.failed.is_empty() {
             out.messages.extend(art.failed.iter().cloned());
             statuses.push(ExitStatus::Incomplete);
@@ -162,6 +157,32 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
         out.status = ExitStatus::worst(statuses);
         Ok(out)
     })
+}
+
+/// Writes diff.json, diff.md and diff.html; returns the Markdown for summary.md.
+fn write_diff(art: &mut Artifacts<'_>, d: &crate::snapshot::DiffReport) -> Result<String> {
+    art.write("diff.json", render::diff(d, Format::Json, false));
+    let md = render::diff(d, Format::Markdown, false)?;
+    art.write("diff.md", Ok(md.clone()));
+    art.write("diff.html", render::diff(d, Format::Html, false));
+    Ok(md)
+}
+
+/// Writes history.jsonl (the previous records and this run's, the newest `keep`) and its page,
+/// history.html, showing the records as written.
+fn write_history(
+    art: &mut Artifacts<'_>,
+    previous: Vec<crate::history::Record>,
+    this: crate::history::Record,
+    keep: usize,
+) {
+    let history = crate::history::render(previous, this, keep);
+    if let Ok(text) = &history {
+        let (records, _) = crate::history::parse(text);
+        let view = crate::history::view(crate::history::FILE.into(), records, Vec::new());
+        art.write("history.html", render::history(&view, Format::Html));
+    }
+    art.write(crate::history::FILE, history);
 }
 
 /// Why the hook did not cull (said on stderr and in summary.md: a skipped step must not look
@@ -214,6 +235,7 @@ async fn cull(
         }
     }
     art.write("cull-plan.json", render::plan(&plan, Format::Json));
+    art.write("cull-plan.html", render::plan(&plan, Format::Html));
     Ok((status, render::plan(&plan, Format::Markdown)?))
 }
 
