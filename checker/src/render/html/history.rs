@@ -13,6 +13,7 @@ table.strip thead th{font-size:11px;font-weight:normal}\
 td.errors{background:#fdecea;color:#b71c1c;font-weight:bold;border:2px solid #c62828}\
 td.warnings{background:#fff8e1;color:#8d6e00}td.unknown{background:#fff3e0;color:#e65100;border:2px dashed #ef6c00}\
 td.clean{background:#f1f8e9;color:#1b5e20}td.absent{color:#999}\
+tr.warning .o{color:#8d6e00}tr.warning td:first-child{border-left:4px solid #f9a825}\
 td.exit-0{color:#1b5e20}td.exit-1{color:#b71c1c;font-weight:bold}td.exit-2,td.exit-3{color:#e65100;font-weight:bold}";
 
 /// A history as a page.
@@ -70,7 +71,7 @@ pub fn page(v: &View) -> String {
                 table {
                     thead { tr { th scope="col" { "finding" } th scope="col" { "open" } } }
                     tbody { @for o in &v.open {
-                        tr class=(if o.finding.outcome == "unknown" { "unknown" } else { "violation" }) {
+                        tr class=(open_class(o)) {
                             td.o { (t(&finding(o))) } td { (t(&since(o))) } } } }
                 }
             }
@@ -90,6 +91,15 @@ pub fn page(v: &View) -> String {
         }
     };
     shell(&v.tool, &title, sym, CSS, body)
+}
+
+/// An open finding's row class: unknown (dashed), an error (red) or a warning (amber).
+fn open_class(o: &crate::history::Open) -> &'static str {
+    match (o.finding.outcome.as_str(), o.finding.severity.as_str()) {
+        ("unknown", _) => "unknown",
+        (_, "warning") => "warning",
+        _ => "violation",
+    }
 }
 
 /// `2018-02-14T12:00:00Z` as `02-14 12:00` (the full time is the column's title).

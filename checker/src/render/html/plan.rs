@@ -16,7 +16,7 @@ td.n{text-align:right}";
 fn decision_symbol(d: Decision) -> &'static str {
     match d {
         Decision::Act => "✗",
-        Decision::Held => "⏸",
+        Decision::Held => "‖",
         Decision::Deferred | Decision::Claimed => "…",
         Decision::AlreadyActed => "✓",
         Decision::Candidate => "?",
