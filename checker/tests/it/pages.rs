@@ -333,3 +333,34 @@ fn a_browser_renders_the_grid_the_plan_and_the_strip_with_hostile_values_as_text
         );
     }
 }
+
+#[test]
+fn the_gate_page_of_a_real_pool_without_worker_type_draws_one_broken_edge_to_occ() {
+    // Firefox CI's gecko-t/t-win10-64 (fxci-config bc1924d6) with additionalUserData.workerType
+    // dropped from its 13 launch configurations: the README's screenshot.
+    let run = checker(&[
+        "gate",
+        "--contracts",
+        "contracts",
+        "--pools",
+        "examples/firefox-ci-2021/mutations/gecko-t--t-win10-64-no-worker-type.json",
+        "--now",
+        "2026-12-06T12:00:00Z",
+        "--format",
+        "html",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let page = &run.stdout;
+    assert!(page.contains("<title>checker gate: not deployable (violations)</title>"));
+    let broken: Vec<&str> = page
+        .match_indices("<g class=\"edge broken\"")
+        .map(|(i, _)| &page[i..i + 120])
+        .collect();
+    assert!(!broken.is_empty());
+    for e in &broken {
+        assert!(
+            e.contains("data-output=\"userData.workerType\" data-consumer=\"occ\""),
+            "{e}"
+        );
+    }
+}
