@@ -1,6 +1,7 @@
 //! The scheduled job: check + diff against the snapshot + cull, in one read of the fleet, with
 //! every result written as an artifact (report.json, report.html, junit.xml, diff.json, diff.md,
-//! cull-plan.json, summary.md; audit.jsonl when acting).
+//! diff.html, cull-plan.json, cull-plan.html, summary.md, history.jsonl, history.html;
+//! audit.jsonl when acting).
 
 use crate::contract::ContractSet;
 use crate::cull::{CullSettings, Gathered};
@@ -135,10 +136,7 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
             status.code(),
             previous.previous,
         );
-        art.write(
-            crate::history::FILE,
-            crate::history::render(previous.records, this, req.history_keep),
-        );
+        write_history(&mut art, previous.records, this, req.history_keep);
         if !art.failed.is_empty() {
             out.messages.extend(art.failed.iter().cloned());
             statuses.push(ExitStatus::Incomplete);
@@ -148,7 +146,7 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
     })
 }
 
-/// The diff step (with `--snapshot`): diff.json and diff.md written, diff.md appended to the
+/// The diff step (with `--snapshot`): diff.json, diff.md and diff.html written, diff.md appended to the
 /// summary; `None` without a snapshot.
 fn diff_step(
     set: &ContractSet,
@@ -174,9 +172,27 @@ fn diff_step(
     art.write("diff.json", render::diff(&d, Format::Json, false));
     let md = render::diff(&d, Format::Markdown, false)?;
     art.write("diff.md", Ok(md.clone()));
+    art.write("diff.html", render::diff(&d, Format::Html, false));
     summary.push('\n');
     summary.push_str(&md);
     Ok(Some(d))
+}
+
+/// Writes history.jsonl (the previous records and this run's, the newest `keep`) and its page,
+/// history.html, showing the records as written.
+fn write_history(
+    art: &mut Artifacts<'_>,
+    previous: Vec<crate::history::Record>,
+    this: crate::history::Record,
+    keep: usize,
+) {
+    let history = crate::history::render(previous, this, keep);
+    if let Ok(text) = &history {
+        let (records, _) = crate::history::parse(text);
+        let view = crate::history::view(crate::history::FILE.into(), records, Vec::new());
+        art.write("history.html", render::history(&view, Format::Html));
+    }
+    art.write(crate::history::FILE, history);
 }
 
 /// Why the hook did not cull (said on stderr and in summary.md: a skipped step must not look
@@ -229,6 +245,7 @@ async fn cull(
         }
     }
     art.write("cull-plan.json", render::plan(&plan, Format::Json));
+    art.write("cull-plan.html", render::plan(&plan, Format::Html));
     Ok((status, render::plan(&plan, Format::Markdown)?))
 }
 

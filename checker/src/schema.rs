@@ -24,6 +24,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
             doc::<crate::history::Record>(crate::history::FORMAT),
         ),
         (
+            crate::history::VIEW_FORMAT,
+            doc::<crate::history::View>(crate::history::VIEW_FORMAT),
+        ),
+        (
             "checker-rules",
             doc::<crate::rules::RulesDocument>("checker-rules"),
         ),

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// `checker hook`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit codes (the task's status):\n  0  all clean: contracts hold, no breaking drift, cull plan made\n  1  contract violations, a breaking change since the snapshot, or cull refused on a broken cull contract\n  2  bad input (contracts, snapshot) or no AWS credentials: not retried\n  3  incomplete: a region failed; nothing was culled\nArtifacts in --artifacts: report.json, report.html, summary.md, junit.xml, diff.json and diff.md (with --snapshot), cull-plan.json, audit.jsonl (with --apply), history.jsonl (this run's record after the previous ones: --history-from, --history-hook)."
+    after_help = "Exit codes (the task's status):\n  0  all clean: contracts hold, no breaking drift, cull plan made\n  1  contract violations, a breaking change since the snapshot, or cull refused on a broken cull contract\n  2  bad input (contracts, snapshot) or no AWS credentials: not retried\n  3  incomplete: a region failed; nothing was culled\nArtifacts in --artifacts: report.json, report.html, summary.md, junit.xml, diff.json, diff.md and diff.html (with --snapshot), cull-plan.json and cull-plan.html, audit.jsonl (with --apply), history.jsonl (this run's record after the previous ones: --history-from, --history-hook) and history.html (its consumer x run strip; `checker history`)."
 )]
 pub struct Args {
     #[command(flatten)]

@@ -23,6 +23,7 @@ mod fleet;
 mod gate;
 mod gcp;
 mod graph;
+mod history;
 mod hook;
 mod init;
 mod rules;
@@ -84,6 +85,8 @@ pub enum Command {
     Hook(hook::Args),
     /// The dependency graph of a report: outputs, the consumers reading them, one edge per clause, by outcome.
     Graph(graph::Args),
+    /// A hook's history.jsonl: a row per run, a strip per consumer, since when each open finding is open.
+    History(history::Args),
     /// Draft contracts from a fleet: a provider manifest per provisioner and a consumer skeleton.
     Init(init::Args),
     /// Run the contract tests beside the contracts: instances in, the outcome per consumer and clause expected.
@@ -124,6 +127,7 @@ pub fn command() -> clap::Command {
         .mut_subcommand("cull", restrict(Document::Plan))
         .mut_subcommand("test", restrict(Document::ContractTests))
         .mut_subcommand("rules", restrict(Document::Rules))
+        .mut_subcommand("history", restrict(Document::History))
 }
 
 /// What every command gets besides its arguments.
@@ -176,6 +180,7 @@ pub fn main() -> ExitStatus {
         Command::Cull(a) => cull::run(a),
         Command::Hook(a) => hook::run(a),
         Command::Graph(a) => graph::run(a),
+        Command::History(a) => history::run(a),
         Command::Fleet(fleet::Command::Record(a)) => fleet::record(a),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),

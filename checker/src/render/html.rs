@@ -12,6 +12,10 @@
 //! labels, a skip link, focusable graph nodes with titles, and an outcome is always a word and a
 //! symbol, never a colour alone. Printed, the filters and navigation are left out.
 
+pub(super) mod diff;
+pub(super) mod history;
+pub(super) mod plan;
+
 use super::escape::term;
 use super::graph::{Graph, svg};
 use crate::contract::Severity;
@@ -48,6 +52,30 @@ f.addEventListener('change',upd);upd()})();";
 
 fn t(s: &str) -> std::borrow::Cow<'_, str> {
     term(s)
+}
+
+/// A page of one of the other documents (diff, cull plan, history): the report's stylesheet and
+/// `css`, its title as the heading (after `sym`, a symbol saying the state in more than colour),
+/// a skip link, and `body` as the main content.
+fn page(tool: &str, title: &str, sym: &str, css: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="generator" content=(t(tool));
+                title { (t(title)) }
+                style { (PreEscaped(CSS)) (PreEscaped(css)) }
+            }
+            body {
+                a.skip href="#main" { "Skip to the content" }
+                header { h1 { (sym) " " (t(title)) } }
+                main #main { (body) }
+            }
+        }
+    }
+    .into_string()
 }
 
 fn outcome_word(o: Outcome) -> (&'static str, &'static str) {

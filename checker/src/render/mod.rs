@@ -14,6 +14,7 @@ mod contract_tests;
 pub mod escape;
 pub mod github;
 pub mod graph;
+mod history;
 mod html;
 mod human;
 mod json;
@@ -36,8 +37,9 @@ pub enum Format {
     Markdown,
     /// SARIF 2.1.0 (check and gate reports): one result per finding, at its clause's line.
     Sarif,
-    /// One self-contained HTML page (check and gate reports): the dependency graph, findings
-    /// with filters, each clause with what it reads and why.
+    /// One self-contained HTML page (check and gate reports: the dependency graph, findings
+    /// with filters, each clause with what it reads and why; a diff's drift grid; a cull plan's
+    /// decisions and refusals; a history's consumer x run strip).
     Html,
 }
 
@@ -66,24 +68,34 @@ pub enum Document {
     ContractTests,
     /// The rules list.
     Rules,
+    /// A hook's history (`checker history`).
+    History,
 }
 
 impl Document {
     /// The formats this document is rendered in: SARIF (its results are findings located at
-    /// clauses) and HTML (so far) only for reports, every other format for all.
+    /// clauses) only for reports; HTML for reports, diffs, cull plans and histories; a history
+    /// as a table, JSON or HTML only.
     pub fn formats(self) -> Vec<Format> {
         use clap::ValueEnum;
         Format::value_variants()
             .iter()
             .copied()
-            .filter(|f| !matches!(f, Format::Sarif | Format::Html) || self == Document::Report)
+            .filter(|f| match self {
+                Document::Report => true,
+                Document::Diff | Document::Plan => *f != Format::Sarif,
+                Document::ContractTests | Document::Rules => {
+                    !matches!(f, Format::Sarif | Format::Html)
+                }
+                Document::History => matches!(f, Format::Human | Format::Json | Format::Html),
+            })
             .collect()
     }
 }
 
 fn html_only_reports(what: &str) -> crate::error::Error {
     crate::error::Error::usage(format!(
-        "--format html renders check and gate reports, not yet {what}: use markdown"
+        "--format html renders reports, diffs, cull plans and histories, not {what}: use markdown"
     ))
 }
 
@@ -113,7 +125,7 @@ pub fn diff(r: &DiffReport, format: Format, color: bool) -> Result<String> {
         Format::Junit => junit::diff(r),
         Format::Markdown => Ok(markdown::diff(r)),
         Format::Sarif => Err(sarif_only_reports("a diff")),
-        Format::Html => Err(html_only_reports("a diff")),
+        Format::Html => Ok(html::diff::page(r)),
     }
 }
 
@@ -125,7 +137,7 @@ pub fn plan(p: &Plan, format: Format) -> Result<String> {
         Format::Junit => junit::plan(p),
         Format::Markdown => Ok(markdown::plan(p)),
         Format::Sarif => Err(sarif_only_reports("a cull plan")),
-        Format::Html => Err(html_only_reports("a cull plan")),
+        Format::Html => Ok(html::plan::page(p)),
     }
 }
 
@@ -150,6 +162,21 @@ pub fn rules(format: Format) -> Result<String> {
         Format::Markdown => Ok(markdown::rules()),
         Format::Sarif => Err(sarif_only_reports("the rules list")),
         Format::Html => Err(html_only_reports("the rules list")),
+    }
+}
+
+/// Renders a hook's history (`checker history`): a table, JSON, or a page.
+pub fn history(v: &crate::history::View, format: Format) -> Result<String> {
+    if v.records.is_empty() {
+        return Err(crate::error::Error::usage("the history holds no record"));
+    }
+    match format {
+        Format::Human => Ok(history::human(v)),
+        Format::Json => json(v),
+        Format::Html => Ok(html::history::page(v)),
+        Format::Junit | Format::Markdown | Format::Sarif => Err(crate::error::Error::usage(
+            "checker history renders --format human, json or html",
+        )),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Output that data cannot forge (issue 28 item 5, issue 25 item 11): every string of every
-//! document (check and gate reports, diffs, cull plans, contract test results) is set to a
+//! document (check and gate reports, diffs, cull plans, contract test results, histories) is set to a
 //! generated hostile value, and each format must keep the structure it has with a plain value:
 //! the same lines (human), the same headings, table rows, HTML and links (Markdown, read by a
 //! CommonMark parser), the same test cases (JUnit), no CI command, no control character.
@@ -202,7 +202,7 @@ fn report_with(v: &str) -> Report {
     }
 }
 
-fn diff_with(v: &str) -> DiffReport {
+pub(crate) fn diff_with(v: &str) -> DiffReport {
     let s = || v.to_string();
     DiffReport {
         format: checker::snapshot::DIFF_FORMAT,
@@ -242,7 +242,7 @@ fn diff_with(v: &str) -> DiffReport {
     }
 }
 
-fn plan_with(v: &str) -> Plan {
+pub(crate) fn plan_with(v: &str) -> Plan {
     let s = || v.to_string();
     Plan {
         format: checker::cull::PLAN_FORMAT,
@@ -280,6 +280,48 @@ fn plan_with(v: &str) -> Plan {
     }
 }
 
+pub(crate) fn history_with(v: &str) -> checker::history::View {
+    use checker::history::*;
+    let s = || v.to_string();
+    let record = |findings: bool| Record {
+        format: FORMAT.into(),
+        version: VERSION,
+        minor_version: MINOR_VERSION,
+        at: s(),
+        checker: Tool {
+            version: s(),
+            commit: s(),
+        },
+        task_id: Some(s()),
+        exit_code: 1,
+        instances: 3,
+        consumers: vec![ConsumerRun {
+            name: s(),
+            errors: 1,
+            warnings: 0,
+            unknowns: 0,
+        }],
+        changed_groups: Some(vec![s()]),
+        previous: Previous {
+            from: Some(s()),
+            state: PreviousState::Corrupt,
+            carried: 1,
+            note: Some(s()),
+        },
+        findings: findings.then(|| {
+            vec![FindingRun {
+                consumer: s(),
+                clause: Some(s()),
+                code: s(),
+                outcome: s(),
+                severity: s(),
+                count: 2,
+            }]
+        }),
+    };
+    view(s(), vec![record(false), record(true)], vec![s()])
+}
+
 fn cases_with(v: &str) -> Vec<CaseResult> {
     let s = || v.to_string();
     vec![CaseResult {
@@ -299,6 +341,7 @@ fn cases_with(v: &str) -> Vec<CaseResult> {
 fn outputs(v: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let (r, d, p, c) = (report_with(v), diff_with(v), plan_with(v), cases_with(v));
+    let h = history_with(v);
     for f in [
         Format::Human,
         Format::Json,
@@ -310,10 +353,15 @@ fn outputs(v: &str) -> Vec<(String, String)> {
         let name = format!("{f:?}");
         let ok = |x: checker::Result<String>| x.expect("renders");
         out.push((format!("report {name}"), ok(render::report(&r, f, false))));
-        if !matches!(f, Format::Sarif | Format::Html) {
+        if f != Format::Sarif {
             out.push((format!("diff {name}"), ok(render::diff(&d, f, false))));
             out.push((format!("plan {name}"), ok(render::plan(&p, f))));
+        }
+        if !matches!(f, Format::Sarif | Format::Html) {
             out.push((format!("tests {name}"), ok(render::contract_tests(&c, f))));
+        }
+        if matches!(f, Format::Human | Format::Json | Format::Html) {
+            out.push((format!("history {name}"), ok(render::history(&h, f))));
         }
     }
     out.push(("check text".into(), render::github::text(&r)));

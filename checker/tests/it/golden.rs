@@ -43,13 +43,22 @@ fn stable(text: &str) -> String {
         .replace_all(&text, r#""build": "<this binary>""#)
         .into_owned();
     // history.jsonl names the binary as `"checker":{"version":…,"commit":…}`.
-    regex::Regex::new(r#""checker":\{"version":"[^"]*","commit":"[^"]*"\}"#)
+    let text = regex::Regex::new(r#""checker":\{"version":"[^"]*","commit":"[^"]*"\}"#)
         .expect("re")
-        .replace_all(&text, r#""checker":"<this binary>""#)
+        .replace_all(&text, r#""checker":"<this binary>""#);
+    // A history record names the binary's commit (`checker`), as its page does.
+    let text = regex::Regex::new(r#""commit":\s*"[^"]*""#)
+        .expect("re")
+        .replace_all(&text, r#""commit": "<this binary>""#);
+    regex::Regex::new(r#"<span class="commit">[^<]*</span>"#)
+        .expect("re")
+        .replace_all(&text, r#"<span class="commit">&lt;this binary&gt;</span>"#)
         .into_owned()
 }
 
 const FORMATS: [&str; 4] = ["human", "json", "junit", "markdown"];
+/// The formats of reports, diffs and cull plans: [`FORMATS`] and the page.
+const WITH_HTML: [&str; 5] = ["human", "json", "junit", "markdown", "html"];
 const WM: &str = "examples/firefox-ci-2021/fleet.json";
 const WM_NOW: &str = "2026-06-01T12:00:00Z";
 
@@ -198,7 +207,7 @@ fn rules_in_every_format() {
 
 #[test]
 fn gate_in_every_format() {
-    for f in FORMATS {
+    for f in WITH_HTML {
         golden(
             &format!("gate-2018-universal-key-{f}"),
             &[
@@ -271,7 +280,7 @@ fn snapshot_of_both_examples() {
 
 #[test]
 fn diff_in_every_format() {
-    for f in FORMATS {
+    for f in WITH_HTML {
         golden(
             &format!("diff-2018-{f}"),
             &[
@@ -332,18 +341,20 @@ fn cull_args<'a>(consumers: &'a str, f: &'a str) -> Vec<&'a str> {
 
 #[test]
 fn cull_in_every_format() {
-    for f in FORMATS {
+    for f in WITH_HTML {
         golden(
             &format!("cull-postfix-{f}"),
             &cull_args("examples/taskcluster-2018/consumers-postfix", f),
             None,
         );
     }
-    golden(
-        "cull-prefix-refused-human",
-        &cull_args("examples/taskcluster-2018/consumers-prefix", "human"),
-        None,
-    );
+    for f in ["human", "html"] {
+        golden(
+            &format!("cull-prefix-refused-{f}"),
+            &cull_args("examples/taskcluster-2018/consumers-prefix", f),
+            None,
+        );
+    }
 }
 
 #[test]
@@ -427,4 +438,73 @@ fn graph_of_the_2018_gate_as_mermaid_and_dot() {
         &["graph", report, "--format", "dot"],
         Some(dir.path()),
     );
+    golden(
+        "graph-2018-gate-svg",
+        &["graph", report, "--format", "svg"],
+        Some(dir.path()),
+    );
+}
+
+/// The 2018 fleets through `checker hook` three times, each run carrying the history forward:
+/// the day before the change (one warning), the day of it, and ten minutes later. Returns the
+/// last run's artifacts directory.
+pub(crate) fn three_hook_runs(dir: &std::path::Path) -> std::path::PathBuf {
+    let runs = [
+        (
+            "provider-before",
+            "fleet-2018-02-12.json",
+            "2018-02-12T12:00:00Z",
+        ),
+        (
+            "provider-after",
+            "fleet-2018-02-14.json",
+            "2018-02-14T12:00:00Z",
+        ),
+        (
+            "provider-after",
+            "fleet-2018-02-14.json",
+            "2018-02-14T12:10:00Z",
+        ),
+    ];
+    let mut prev: Option<std::path::PathBuf> = None;
+    for (i, (provider, fleet, now)) in runs.iter().enumerate() {
+        let art = dir.join(format!("run{}", i + 1));
+        let (p, f) = (format!("{R}/{provider}"), format!("{R}/{fleet}"));
+        let mut a = vec![
+            "hook",
+            "--contracts",
+            &p,
+            "--contracts",
+            "examples/taskcluster-2018/consumers-prefix",
+            "--fleet",
+            &f,
+            "--no-cull",
+            "--now",
+            *now,
+            "--artifacts",
+            art.to_str().expect("utf8"),
+        ];
+        let from = prev.as_ref().map(|p| p.to_str().expect("utf8").to_string());
+        if let Some(from) = &from {
+            a.extend(["--history-from", from.as_str()]);
+        }
+        let r = checker(&a);
+        assert_eq!(r.code, if i == 0 { 0 } else { 1 }, "{}", r.stderr);
+        prev = Some(art);
+    }
+    prev.expect("three runs")
+}
+
+#[test]
+fn history_of_three_hook_runs_in_every_format() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let art = three_hook_runs(dir.path());
+    let h = art.to_str().expect("utf8");
+    for f in ["human", "json", "html"] {
+        golden(
+            &format!("history-2018-{f}"),
+            &["history", h, "--format", f],
+            Some(dir.path()),
+        );
+    }
 }

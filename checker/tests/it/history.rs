@@ -245,3 +245,44 @@ async fn a_404_or_an_unreachable_taskcluster_starts_a_new_history_and_says_so() 
     );
     assert_eq!(lines(&art)[0]["previous"]["state"], "unreachable");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_artifact_from_taskcluster_keeps_its_good_lines_and_the_page_shows_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = dir.path().join("first");
+    assert!(hook(&first, &[], &[]).code <= 1);
+    let good = std::fs::read_to_string(first.join("history.jsonl")).expect("history");
+    let tc = fake_tc(
+        vec![fire("PREV", "2018-02-14T11:50:00.000Z", "completed")],
+        10,
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/api/queue/v1/task/PREV/artifacts/public%2Fchecker%2Fhistory.jsonl",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(format!("{good}\u{0}garbage\n{good}")),
+        )
+        .mount(&tc)
+        .await;
+    let art = dir.path().join("art");
+    let r = hook_on(&tc, &art).await;
+    assert!(
+        r.code <= 1,
+        "a corrupt history never fails the run: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("warning: history: taskcluster:PREV:") && r.stderr.contains("line 2"),
+        "{}",
+        r.stderr
+    );
+    let h = lines(&art);
+    assert_eq!(h.len(), 3);
+    assert_eq!(h[2]["previous"]["state"], "corrupt");
+    assert_eq!(h[2]["previous"]["carried"], 2);
+    // The page beside it strips the three runs (the two carried and this one).
+    let page = std::fs::read_to_string(art.join("history.html")).expect("history.html");
+    assert!(page.contains(" x 3 run(s)</caption>"), "{page}");
+}

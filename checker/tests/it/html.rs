@@ -210,20 +210,23 @@ fn the_gate_markdown_draws_its_blast_radius_in_a_mermaid_block() {
 }
 
 #[test]
-fn only_reports_render_as_html_and_check_and_gate_offer_it() {
-    let run = checker(&["diff", "--snapshot", "x", "--format", "html"]);
+fn reports_diffs_plans_and_histories_render_as_html_and_the_rest_do_not() {
+    // The rules list and contract test results have no page: the command line does not offer it.
+    let run = checker(&["rules", "--format", "html"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("invalid value 'html'"),
         "{}",
         run.stderr
     );
-    let help = checker(&["gate", "--help"]).stdout;
-    assert!(help.contains("- html:"), "{help}");
+    for cmd in ["gate", "check", "diff", "cull", "history"] {
+        let help = checker(&[cmd, "--help"]).stdout;
+        assert!(help.contains("- html:"), "{cmd}: {help}");
+    }
 }
 
 /// Debian's chromium-headless-shell: on PATH, or where the package puts it.
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     let candidates = [
         "chromium-headless-shell",
         "/usr/lib/chromium/chromium-headless-shell",
@@ -245,7 +248,7 @@ fn chromium() -> PathBuf {
 }
 
 /// The DOM Chromium builds from `page` (its scripts run), serialised, for `url_suffix` (a `#...`).
-fn rendered(page: &str, dir: &Path, url_suffix: &str) -> String {
+pub(crate) fn rendered(page: &str, dir: &Path, url_suffix: &str) -> String {
     let file = dir.join("page.html");
     std::fs::write(&file, page).expect("write");
     let url = format!("file://{}{url_suffix}", file.display());

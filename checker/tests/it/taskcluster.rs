@@ -233,11 +233,19 @@ fn the_scheduled_hook_is_valid_and_renders_a_valid_task() {
     assert_eq!(task["payload"]["features"]["taskclusterProxy"], true);
     // Retried only when incomplete (a region or the secret unreadable; nothing was culled).
     assert_eq!(task["payload"]["onExitStatus"]["retry"], json!([3]));
-    // Minimal scopes: the secret with the AWS credentials, and the notify routes.
+    // The history is carried from the hook's own previous fire (docs/deploying.md creates it as
+    // releng/checker-fleet).
+    assert!(
+        cmd.contains(r#""--history-hook","releng/checker-fleet""#),
+        "{cmd}"
+    );
+    // Minimal scopes: the secret with the AWS credentials, the hook's last fires (the previous
+    // history), and the notify routes.
     assert_eq!(
         task["scopes"],
         json!([
             "secrets:get:project/releng/checker/aws-fleet-culler",
+            "hooks:list-last-fires:releng/checker-fleet",
             "queue:route:notify.email.relops@mozilla.com.*"
         ])
     );
