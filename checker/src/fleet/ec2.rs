@@ -91,8 +91,7 @@ fn at_path(
     keys: &[&str],
     number: bool,
 ) -> Result<Option<String>, Diagnostic> {
-    let Some((cur, here)) =
-        super::shape::walk(path, ptr, v, keys, ", as describe-instances prints it")?
+    let Some(cur) = super::shape::walk(path, ptr, v, keys, ", as describe-instances prints it")?
     else {
         return Ok(None);
     };
@@ -102,7 +101,7 @@ fn at_path(
         Value::Number(n) if number => Ok(Some(n.to_string())),
         _ => Err(Diagnostic::at(
             path,
-            here,
+            super::shape::pointer(ptr, keys),
             format!(
                 "\"{key}\" must be a {}",
                 if number { "number" } else { "string" }

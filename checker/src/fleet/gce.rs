@@ -328,4 +328,41 @@ mod tests {
             i.tags.keys().collect::<Vec<_>>()
         );
     }
+
+    /// A live page is parsed from its bytes (not a reader): it still reads, and too deep or
+    /// truncated input is still located (the depth scanner now runs only when serde_json's
+    /// limit stopped the parse).
+    #[test]
+    fn a_live_page_reads_and_bad_pages_are_located() {
+        let page = json!({"kind": "compute#instanceAggregatedList",
+            "items": {"zones/us-central1-a": {"instances": [inst()]}}, "nextPageToken": "t2"});
+        let bytes = serde_json::to_vec(&page).expect("json");
+        let (got, next) =
+            crate::fleet::read_gce_page(&bytes, Path::new("page"), &SecretPolicy::default())
+                .expect("reads");
+        assert_eq!((got.len(), next.as_deref()), (1, Some("t2")));
+        let deep = format!(
+            r#"{{"items": {{"zones/a": {{"instances": [{{"labels": {}1{}}}]}}}}}}"#,
+            "[".repeat(300),
+            "]".repeat(300)
+        );
+        let e = crate::fleet::read_gce_page(
+            deep.as_bytes(),
+            Path::new("page"),
+            &SecretPolicy::default(),
+        )
+        .expect_err("too deep");
+        let e = format!("{e:?}");
+        assert!(
+            e.contains("levels deep") && e.contains("/items/zones~1a/instances/0/labels"),
+            "{e}"
+        );
+        let e = crate::fleet::read_gce_page(
+            &bytes[..bytes.len() / 2],
+            Path::new("page"),
+            &SecretPolicy::default(),
+        )
+        .expect_err("truncated");
+        assert!(!format!("{e:?}").contains("levels deep"), "{e:?}");
+    }
 }
