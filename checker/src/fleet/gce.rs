@@ -330,8 +330,7 @@ mod tests {
     }
 
     /// A live page is parsed from its bytes (not a reader): it still reads, and too deep or
-    /// truncated input is still located (the depth scanner now runs only when serde_json's
-    /// limit stopped the parse).
+    /// truncated input is still located (the depth scanner now runs only on a page that failed).
     #[test]
     fn a_live_page_reads_and_bad_pages_are_located() {
         let page = json!({"kind": "compute#instanceAggregatedList",

@@ -100,20 +100,17 @@ pub fn read_page(
     };
     // The page is in memory: parsed from the slice (a reader is fed one byte a call, which
     // took half of a live GCE run's CPU). serde_json's own limit (128, the same as
-    // `jsondepth::MAX_DEPTH`) keeps the stack safe; the depth scanner runs only when that limit
-    // is what stopped the parse, to say where.
+    // `jsondepth::MAX_DEPTH`) keeps the stack safe; the depth scanner runs only on a page that
+    // failed, to say where it nests too deep if it does.
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let res = Top(&mut ctx).deserialize(&mut de).and_then(|()| de.end());
     if let Err(e) = res {
-        let deep = e
-            .to_string()
-            .starts_with("recursion limit exceeded")
-            .then(|| crate::jsondepth::check(bytes).err())
-            .flatten();
-        return Err(Diagnostics(vec![match deep {
-            Some(d) => Diagnostic::too_deep(label, &d),
-            None => Diagnostic::from_json_error(label, &e),
-        }]));
+        return Err(Diagnostics(vec![
+            match crate::jsondepth::check(bytes).err() {
+                Some(d) => Diagnostic::too_deep(label, &d),
+                None => Diagnostic::from_json_error(label, &e),
+            },
+        ]));
     }
     if ctx.diags.is_empty() {
         Ok((ctx.out, ctx.next_page))
