@@ -204,13 +204,7 @@ fn fetch(cred: &Credential) -> Result<String, String> {
                 Some(t) if status == 200 => Ok(t.to_string()),
                 _ => Err(format!(
                     "the authority {authority} gave no token for client {client_id} (HTTP {status}: {})",
-                    v["error_description"]
-                        .as_str()
-                        .or(v["error"].as_str())
-                        .unwrap_or("no error given")
-                        .lines()
-                        .next()
-                        .unwrap_or("")
+                    error_text(&v)
                 )),
             }
         }
@@ -237,6 +231,18 @@ fn fetch(cred: &Credential) -> Result<String, String> {
             }
         }
     }
+}
+
+/// The first line of a token endpoint's error (`error_description`, else `error`), as Entra ID
+/// and the managed identity endpoints write it.
+fn error_text(v: &Value) -> &str {
+    v["error_description"]
+        .as_str()
+        .or(v["error"].as_str())
+        .unwrap_or("no error given")
+        .lines()
+        .next()
+        .unwrap_or("")
 }
 
 /// A managed identity's token: the endpoint asked as the identity services document, the
@@ -279,14 +285,7 @@ fn managed_identity(
             let why = match status {
                 400 => "the identity is not assigned to this resource".to_string(),
                 200 => "the answer has no access_token".to_string(),
-                _ => v["error_description"]
-                    .as_str()
-                    .or(v["error"].as_str())
-                    .unwrap_or("no error given")
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
+                _ => error_text(&v).to_string(),
             };
             return Err(format!(
                 "the managed identity endpoint {endpoint} gave no token (HTTP {status}: {why}); see docs/accounts.md"
