@@ -258,18 +258,27 @@ fn graph_section(g: &Graph) -> Markup {
     }
 }
 
-/// The filters' dimensions: a name, and each finding's value.
-type Dim = (&'static str, fn(&Finding) -> String);
+/// The filters' dimensions: a name, and each finding's values (one but for regions).
+type Dim = (&'static str, fn(&Finding) -> Vec<String>);
 
-const DIMS: [Dim; 5] = [
-    ("consumer", |f| f.consumer.clone()),
-    ("severity", |f| severity_word(f.severity).to_string()),
-    ("outcome", |f| outcome_word(f.outcome).1.to_string()),
-    ("code", |f| f.code.name().to_string()),
+const DIMS: [Dim; 6] = [
+    ("consumer", |f| vec![f.consumer.clone()]),
+    ("severity", |f| vec![severity_word(f.severity).to_string()]),
+    ("outcome", |f| vec![outcome_word(f.outcome).1.to_string()]),
+    ("code", |f| vec![f.code.name().to_string()]),
     ("scope", |f| {
-        f.scope
-            .as_ref()
-            .map_or_else(|| "(own scope)".into(), |s| s.label())
+        vec![
+            f.scope
+                .as_ref()
+                .map_or_else(|| "(own scope)".into(), |s| s.label()),
+        ]
+    }),
+    ("region", |f| {
+        if f.regions.is_empty() {
+            vec!["(no region)".into()]
+        } else {
+            f.regions.clone()
+        }
     }),
 ];
 
@@ -277,21 +286,22 @@ const DIMS: [Dim; 5] = [
 fn dim_values(r: &Report) -> Vec<Vec<String>> {
     DIMS.iter()
         .map(|(_, of)| {
-            let set: BTreeSet<String> = r.findings.iter().map(of).collect();
+            let set: BTreeSet<String> = r.findings.iter().flat_map(of).collect();
             set.into_iter().collect()
         })
         .collect()
 }
 
-/// The filters as CSS: choosing value `v` of dimension `d` hides the rows whose value differs.
-/// Only indices reach the stylesheet.
+/// The filters as CSS: choosing value `v` of dimension `d` hides the rows that lack it (a row
+/// lists its values' indices, space-separated: a finding has several regions). Only indices
+/// reach the stylesheet.
 fn filter_css(r: &Report) -> String {
     let mut s = String::new();
     for (d, values) in dim_values(r).iter().enumerate() {
         for v in 0..values.len() {
             let _ = write!(
                 s,
-                "#findings:has(#f-{d} option[value=\"{v}\"]:checked) tbody tr:not([data-f{d}=\"{v}\"]){{display:none}}"
+                "#findings:has(#f-{d} option[value=\"{v}\"]:checked) tbody tr:not([data-f{d}~=\"{v}\"]){{display:none}}"
             );
         }
     }
@@ -337,12 +347,12 @@ fn findings(r: &Report) -> Markup {
                 }
                 table {
                     thead { tr { th scope="col" { "outcome" } th scope="col" { "severity" } th scope="col" { "consumer" }
-                        th scope="col" { "clause" } th scope="col" { "code" } th scope="col" { "instances" } th scope="col" { "what" } } }
+                        th scope="col" { "clause" } th scope="col" { "code" } th scope="col" { "instances, regions" } th scope="col" { "what" } } }
                     tbody {
                         @for f in &r.findings {
                             @let (sym, word) = outcome_word(f.outcome);
-                            @let key = |d: usize| index[d][DIMS[d].1(f).as_str()];
-                            tr class=(word) data-f0=(key(0)) data-f1=(key(1)) data-f2=(key(2)) data-f3=(key(3)) data-f4=(key(4)) {
+                            @let key = |d: usize| keys(&index[d], DIMS[d].1(f));
+                            tr class=(word) data-f0=(key(0)) data-f1=(key(1)) data-f2=(key(2)) data-f3=(key(3)) data-f4=(key(4)) data-f5=(key(5)) {
                                 td.o { (sym) " " (word) }
                                 td { (severity_word(f.severity)) }
                                 td { (t(&f.consumer)) }
@@ -352,7 +362,7 @@ fn findings(r: &Report) -> Markup {
                                         None => { code { (t(c)) } }
                                     } } }
                                 td.nw { code { (f.code.name()) } }
-                                td { (f.count) }
+                                td { (f.count) @if !f.regions.is_empty() { div.muted.region { (t(&f.regions.join(", "))) } } }
                                 td { (finding_detail(f)) }
                             }
                         }
@@ -361,6 +371,20 @@ fn findings(r: &Report) -> Markup {
             }
         }
     }
+}
+
+/// A finding's values of one dimension, as their indices there, space-separated.
+fn keys(index: &BTreeMap<&str, usize>, values: Vec<String>) -> String {
+    let mut out = String::new();
+    for v in values {
+        if let Some(k) = index.get(v.as_str()) {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            let _ = write!(out, "{k}");
+        }
+    }
+    out
 }
 
 fn finding_detail(f: &Finding) -> Markup {
@@ -449,7 +473,7 @@ fn coverage(r: &Report) -> Markup {
             }
             table {
                 caption { "Source parts" }
-                thead { tr { th scope="col" { "part" } th scope="col" { "status" } th scope="col" { "instances" } th scope="col" { "note" } } }
+                thead { tr { th scope="col" { "part" } th scope="col" { "status" } th scope="col" { "instances, regions" } th scope="col" { "note" } } }
                 tbody {
                     @for p in &r.source.parts {
                         tr {
