@@ -34,7 +34,8 @@ fn no_secret_user_data_value_appears_in_any_output() {
     }
     assert!(tokens.len() > 30);
     let mut outputs = Vec::new();
-    for format in FORMATS {
+    // The HTML page (the hook's report.html) and SARIF too.
+    for format in FORMATS.iter().chain(&["html", "sarif"]) {
         for consumers in ["prefix", "postfix"] {
             let r = replay("after", consumers, "14", &["--format", format]);
             outputs.push(r.stdout + &r.stderr);
