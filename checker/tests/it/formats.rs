@@ -308,6 +308,7 @@ fn uniform_fails_once_per_group_with_two_values() {
     write_json(dir.path(), "c/cons.json", &c);
     let mut odd = instance("i-3", "managed:wt-a:0123456", "wt-a", None);
     odd["ImageId"] = json!("ami-other");
+    odd["Placement"]["AvailabilityZone"] = json!("us-west-2a");
     let f = write_json(
         dir.path(),
         "fleet.json",
@@ -341,6 +342,8 @@ fn uniform_fails_once_per_group_with_two_values() {
         value.starts_with("wt-a:") && value.contains("ami-other") && value.contains("ami-12345678"),
         "{value}"
     );
+    // Report 1.7: the group's regions, of the lowest instance holding each value.
+    assert_eq!(u[0]["regions"], json!(["us-east-1", "us-west-2"]));
 }
 
 /// Reports and snapshots are created as any new file is: 0666 less the umask (they were 0600
