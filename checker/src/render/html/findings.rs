@@ -205,10 +205,10 @@ fn finding_detail(
         (t(&f.message))
         @if !at_clause { @if let Some(w) = &f.why { div { strong { "Why: " } (t(w)) } } }
         @if !f.actual.is_empty() && !said {
-            div { "Seen: "
+            div { "Seen "
                 @if !start.is_empty() {
-                    @if f.message.contains(start) { "each as the message quotes it but for its end: " }
-                    @else { "each " code { (t(start)) "…" } ", then " } }
+                    @if f.message.contains(start) { "(as quoted above, but ending) " }
+                    @else { "(each " code { (t(start)) "…" } ", then) " } }
                 @for (k, v) in f.actual.iter().enumerate() {
                 @if k > 0 { ", " } code { @if !start.is_empty() { "…" } (t(&v.value[start.len()..])) } " ×" (v.count) } }
         }
@@ -293,7 +293,7 @@ pub(super) fn clauses(r: &Report) -> Markup {
                 @if holding > 0 {
                     @let manifest = format!("manifest:{}:", c.name);
                     details {
-                        summary { "✓ " (holding) " hold on all " (c.selected) " instance(s) but where said" }
+                        summary { "✓ " (holding) " hold (passed on all " (c.selected) " instances unless counted)" }
                         ul.holds {
                             @for cl in c.clauses.iter().filter(|cl| clause_class(cl).1 == "holds") {
                                 li id=[anchors.get(&(c.name.as_str(), cl.id.as_str()))] {
