@@ -53,13 +53,15 @@ tr{break-inside:avoid}.graph{overflow:visible}*{-webkit-print-color-adjust:exact
 const REPORT_CSS: &str =
     "ul.holds{columns:2 360px;margin:4px 0;padding-left:20px;font:12px ui-monospace,monospace}";
 
-/// Counts the rows a filter leaves, and reads filters from the address (`#consumer=occ`).
-const JS: &str = "(function(){var f=document.getElementById('filters');if(!f)return;\
-var n=document.getElementById('shown');function upd(){var k=0;\
-document.querySelectorAll('#findings tbody tr').forEach(function(r){if(getComputedStyle(r).display!=='none')k++});\
-n.textContent=k}var h=new URLSearchParams(location.hash.slice(1));\
-f.querySelectorAll('select').forEach(function(s){var v=h.get(s.name);if(v===null)return;\
-for(var i=0;i<s.options.length;i++)if(s.options[i].textContent===v)s.selectedIndex=i});\
+/// Counts the rows a filter leaves, and reads filters from the address (`#consumer=occ`);
+/// printed, every collapsed section is opened.
+const JS: &str = "onbeforeprint=()=>document.querySelectorAll('details').forEach(d=>d.open=true);\
+(()=>{const f=document.getElementById('filters');if(!f)return;\
+const n=document.getElementById('shown'),upd=()=>{let k=0;\
+document.querySelectorAll('#findings tbody tr').forEach(r=>k+=getComputedStyle(r).display!='none');\
+n.textContent=k},h=new URLSearchParams(location.hash.slice(1));\
+f.querySelectorAll('select').forEach(s=>{const v=h.get(s.name);if(v===null)return;\
+for(let i=0;i<s.options.length;i++)if(s.options[i].textContent===v)s.selectedIndex=i});\
 f.addEventListener('change',upd);upd()})();";
 
 fn t(s: &str) -> std::borrow::Cow<'_, str> {
@@ -268,9 +270,9 @@ fn graph_section(g: &Graph) -> Markup {
                     h3 { "What breaks: every edge that does not hold, with the outputs and consumers at its ends" }
                 }
                 div.graph { (PreEscaped(svg_in_page(&focus, "blast", "graph-d"))) }
-                p.muted { "Not drawn: " (g.outputs.len() - focus.outputs.len()) " outputs and "
-                    (g.edges.len() - focus.edges.len()) " edges that all hold (under Clauses); "
-                    code { "checker graph report.json --format svg" } " draws the whole graph." }
+                p.muted { "Not drawn: " (g.outputs.len() - focus.outputs.len()) " outputs, "
+                    (g.edges.len() - focus.edges.len()) " edges, all holding (under Clauses; "
+                    code { "checker graph report.json --format svg" } " draws all)." }
             } @else {
                 div.graph { (PreEscaped(svg_in_page(g, "full", "graph-d"))) }
             }

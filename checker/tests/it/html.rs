@@ -323,6 +323,18 @@ fn a_browser_renders_the_graph_the_findings_and_hostile_values_as_text() {
     // Its script ran: the count shown is every finding's row.
     assert_eq!(shown(&dom), page.matches(" data-f0=").count());
     assert!(shown(&dom) > 0);
+    // Printed, every collapsed section opens (the clauses that hold are collapsed on screen).
+    assert!(dom.contains("<details>"), "{dom}");
+    let print = page.replace(
+        "</body>",
+        "<script>dispatchEvent(new Event('beforeprint'))</script></body>",
+    );
+    let printed = rendered(&print, dir.path(), "");
+    assert!(!printed.contains("<details>"), "{printed}");
+    assert_eq!(
+        printed.matches("<details open=\"\">").count(),
+        page.matches("<details>").count()
+    );
     // A filter from the address, applied by CSS, counted by the script: OCC's findings only.
     let check = check_2018_html();
     let all = shown(&rendered(&check, dir.path(), ""));
