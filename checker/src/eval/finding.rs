@@ -108,6 +108,7 @@ fn provider_finding(
         location: o.location.clone(),
         scope: None,
         also: Vec::new(),
+        regions: agg.regions.iter().cloned().collect(),
     }
 }
 
@@ -169,6 +170,7 @@ fn consumer_finding(
         location: cl.location.clone(),
         scope: None,
         also: Vec::new(),
+        regions: agg.regions.iter().cloned().collect(),
     }
 }
 

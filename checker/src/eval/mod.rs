@@ -27,6 +27,8 @@ pub use unseen::{Suspect, UnseenRead, suspects, typo_reads};
 pub const SAMPLES: usize = 5;
 /// How many distinct values a finding lists.
 pub const MAX_VALUES: usize = 20;
+/// How many distinct regions (or zones, or locations) a finding names.
+pub const MAX_REGIONS: usize = 20;
 
 /// What a clause reads, in words: its output (`present`/`absent`) or its subject (`fact NAME`).
 pub fn clause_target(c: &Consumer, check: &Check) -> String {
@@ -64,19 +66,23 @@ pub fn eval_clause(
     )
 }
 
-/// Per uniform clause: group key -> value -> (instances, the lowest instance id).
-type UniformGroups = BTreeMap<(ScopeKey, Vec<String>), BTreeMap<String, (usize, String)>>;
+/// Per uniform clause: group key -> value -> (instances, the lowest instance id, its region).
+type UniformGroups = BTreeMap<(ScopeKey, Vec<String>), BTreeMap<String, (usize, String, String)>>;
 
-/// One finding's aggregate: how many instances, which values, a few sample ids.
+/// One finding's aggregate: how many instances, which values, a few sample ids, where they are.
 #[derive(Default)]
 pub(crate) struct Agg {
     pub(crate) count: usize,
     values: HashMap<String, usize>,
     pub(crate) samples: BTreeSet<String>,
+    /// The distinct regions of the instances, the lowest [`MAX_REGIONS`] kept. Only failing
+    /// instances reach an aggregate, so a passing one costs nothing here.
+    pub(crate) regions: BTreeSet<String>,
 }
 
 impl Agg {
-    fn add(&mut self, id: &str, value: &str) {
+    fn add(&mut self, (id, region): (&str, &str), value: &str) {
+        self.add_region(region);
         self.count += 1;
         if let Some(n) = self.values.get_mut(value) {
             *n += 1;
@@ -91,8 +97,23 @@ impl Agg {
         }
     }
 
+    /// Notes a region, unless it is already there or above the lowest [`MAX_REGIONS`].
+    fn add_region(&mut self, region: &str) {
+        if region.is_empty() || self.regions.contains(region) {
+            return;
+        }
+        if self.regions.len() < MAX_REGIONS
+            || self.regions.last().is_some_and(|l| region < l.as_str())
+        {
+            self.regions.insert(region.to_string());
+            if self.regions.len() > MAX_REGIONS {
+                self.regions.pop_last();
+            }
+        }
+    }
+
     /// Adds another aggregate: counts add, values merge (at most 1000 distinct), the lowest
-    /// sample ids are kept.
+    /// sample ids and regions are kept.
     fn merge(&mut self, other: Agg) {
         self.count += other.count;
         for (v, n) in other.values {
@@ -105,6 +126,10 @@ impl Agg {
         self.samples.extend(other.samples);
         while self.samples.len() > SAMPLES {
             self.samples.pop_last();
+        }
+        self.regions.extend(other.regions);
+        while self.regions.len() > MAX_REGIONS {
+            self.regions.pop_last();
         }
     }
 
@@ -206,15 +231,16 @@ impl Acc {
             let mine = self.uniform.entry(clause).or_default();
             for (key, values) in groups {
                 let g = mine.entry(key).or_default();
-                for (v, (n, min)) in values {
+                for (v, (n, min, region)) in values {
                     g.entry(v)
-                        .and_modify(|(m, low)| {
+                        .and_modify(|(m, low, low_region)| {
                             *m += n;
                             if min < *low {
                                 low.clone_from(&min);
+                                low_region.clone_from(&region);
                             }
                         })
-                        .or_insert((n, min));
+                        .or_insert((n, min, region));
                 }
             }
         }
@@ -225,14 +251,16 @@ impl Acc {
         owner: Owner,
         outcome: Outcome,
         waiver: Option<usize>,
-        i: (&str, ScopeKey),
+        i: (&str, &str, ScopeKey),
         v: &str,
-    ) {
-        let (id, scope) = i;
-        self.aggs
+    ) -> &mut Agg {
+        let (id, region, scope) = i;
+        let agg = self
+            .aggs
             .entry((owner, outcome, waiver, scope))
-            .or_default()
-            .add(id, v);
+            .or_default();
+        agg.add((id, region), v);
+        agg
     }
 }
 
@@ -425,7 +453,7 @@ fn provider_pass(
                         Owner::Provider(pi, oi),
                         Outcome::Violation,
                         None,
-                        (&i.id, scope_key(i)),
+                        (&i.id, &i.region, scope_key(i)),
                         &v,
                     );
                 }
@@ -436,7 +464,7 @@ fn provider_pass(
                         Owner::Provider(pi, oi),
                         Outcome::Unknown,
                         None,
-                        (&i.id, scope_key(i)),
+                        (&i.id, &i.region, scope_key(i)),
                         &r,
                     );
                 }
@@ -483,33 +511,52 @@ fn consumer_pass(
                             .entry((scope_key(i), key))
                             .or_default()
                             .entry(val)
-                            .and_modify(|(n, min)| {
+                            .and_modify(|(n, min, region)| {
                                 *n += 1;
                                 if i.id < *min {
                                     min.clone_from(&i.id);
+                                    region.clone_from(&i.region);
                                 }
                             })
-                            .or_insert_with(|| (1, i.id.clone()));
+                            .or_insert_with(|| (1, i.id.clone(), i.region.clone()));
                     }
                 }
                 ClauseOutcome::Fail(v) => match finding::find_waiver(set, c, cl, i) {
                     Some(wi) if set.waivers[wi].expires >= today => {
                         acc.waiver_used[wi] = true;
                         t.waived += 1;
-                        acc.add(owner, Outcome::Waived, Some(wi), (&i.id, scope_key(i)), &v);
+                        acc.add(
+                            owner,
+                            Outcome::Waived,
+                            Some(wi),
+                            (&i.id, &i.region, scope_key(i)),
+                            &v,
+                        );
                     }
                     w => {
                         if let Some(wi) = w {
                             acc.waiver_used[wi] = true;
                         }
                         t.failed += 1;
-                        acc.add(owner, Outcome::Violation, None, (&i.id, scope_key(i)), &v);
+                        acc.add(
+                            owner,
+                            Outcome::Violation,
+                            None,
+                            (&i.id, &i.region, scope_key(i)),
+                            &v,
+                        );
                     }
                 },
                 ClauseOutcome::Unknown(r) => {
                     t.unknown += 1;
                     acc.unknown_evaluations += 1;
-                    acc.add(owner, Outcome::Unknown, None, (&i.id, scope_key(i)), &r);
+                    acc.add(
+                        owner,
+                        Outcome::Unknown,
+                        None,
+                        (&i.id, &i.region, scope_key(i)),
+                        &r,
+                    );
                 }
                 ClauseOutcome::NotApplicable => t.not_applicable += 1,
                 ClauseOutcome::Skipped(_) => t.skipped += 1,
@@ -529,7 +576,7 @@ fn uniform_findings(set: &ContractSet, acc: &mut Acc) {
             }
             let desc = values
                 .iter()
-                .map(|(v, (n, _))| format!("\"{v}\" on {n}"))
+                .map(|(v, (n, _, _))| format!("\"{v}\" on {n}"))
                 .collect::<Vec<_>>()
                 .join(", ");
             let label = match (key.is_empty(), &scope) {
@@ -538,25 +585,29 @@ fn uniform_findings(set: &ContractSet, acc: &mut Acc) {
                 (false, None) => key.join(" / "),
                 (false, Some((kind, id))) => format!("{} {id}: {}", kind.name(), key.join(" / ")),
             };
-            let first = values
+            let (first, region) = values
                 .values()
-                .map(|(_, min)| min)
+                .map(|(_, min, region)| (min, region))
                 .min()
-                .cloned()
+                .map(|(m, r)| (m.clone(), r.clone()))
                 .unwrap_or_default();
-            acc.add(
+            // The regions: of the lowest instance holding each value.
+            let agg = acc.add(
                 Owner::Consumer(ci, k),
                 Outcome::Violation,
                 None,
-                (&first, scope),
+                (&first, &region, scope),
                 &format!("{label}: {desc}"),
             );
+            for (_, _, r) in values.values() {
+                agg.add_region(r);
+            }
             let tally = acc
                 .tallies
                 .iter_mut()
                 .find(|t| t.role == TallyRole::Consumer && t.name == set.consumers[ci].name);
             if let Some(t) = tally {
-                let n: usize = values.values().map(|(n, _)| n).sum();
+                let n: usize = values.values().map(|(n, _, _)| n).sum();
                 t.clauses[k].passed -= n.min(t.clauses[k].passed);
                 t.clauses[k].failed += n;
             }
@@ -587,6 +638,7 @@ fn waiver_findings(set: &ContractSet, used: &[bool], today: NaiveDate) -> Vec<Fi
             location: None,
             scope: None,
             also: Vec::new(),
+            regions: Vec::new(),
         };
         if w.expires < today {
             out.push(Finding {
@@ -617,4 +669,28 @@ fn waiver_findings(set: &ContractSet, used: &[bool], today: NaiveDate) -> Vec<Fi
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_aggregate_keeps_the_lowest_distinct_regions_of_its_instances() {
+        let mut a = Agg::default();
+        let mut b = Agg::default();
+        for k in (0..MAX_REGIONS + 5).rev() {
+            a.add((&format!("i-{k}"), &format!("r-{k:02}")), "v");
+            b.add((&format!("j-{k}"), &format!("r-{k:02}")), "v");
+        }
+        a.add(("i-x", "r-00"), "v");
+        a.add(("i-y", ""), "v");
+        let want: Vec<String> = (0..MAX_REGIONS).map(|k| format!("r-{k:02}")).collect();
+        assert_eq!(a.regions.iter().cloned().collect::<Vec<_>>(), want);
+        b.add(("j-z", "a-first"), "v");
+        a.merge(b);
+        assert_eq!(a.regions.first().map(String::as_str), Some("a-first"));
+        assert_eq!(a.regions.len(), MAX_REGIONS);
+        assert_eq!(a.count, 2 * (MAX_REGIONS + 5) + 3);
+    }
 }

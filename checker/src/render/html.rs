@@ -1,28 +1,36 @@
 //! The HTML form: one self-contained page (no external asset, no CDN; it opens from a Taskcluster
 //! artifact link or a file, offline), from maud templates. A check or gate report shows its
 //! summary, a gate's verdicts and changes, the dependency graph (inline SVG drawn by checker;
-//! for a gate, its blast radius first), the findings with filters, and each clause with the
-//! outputs it reads, its `why` and where it is written.
+//! for a gate, its blast radius and every edge that does not hold: the edges that all hold
+//! elsewhere are left to the clauses' text), the findings with filters, and each clause with
+//! the outputs it reads, its `why` and where it is written.
+//!
+//! Small (the 2018 gate page is under 25 KB: bench/RESULTS-html.md): each thing is said once.
+//! The SVG's style, description and legend are the page's; a clause's `why` and location are on
+//! its row, a consumer's runbook under its heading, and findings link there; values seen that
+//! share a long start say it once; sample ids an earlier finding lists link to it; the clauses
+//! that hold are a collapsed list; a filter that would hide nothing is left out.
 //!
 //! Every value goes through [`term`] and then maud's escaping: it is text wherever it lands. The
 //! SVG escapes its own values ([`super::graph::svg`]). The filters are CSS only (`:has()` on the
 //! selects' chosen options, keyed by index: no value reaches the stylesheet), so they work
 //! without JavaScript; a few lines of script count the rows shown and read filters from the
-//! address's `#consumer=occ&severity=error`. Accessible: headings and landmarks, table headers,
+//! address's `#consumer=occ&region=us-east-1`. Accessible: headings and landmarks, table headers,
 //! labels, a skip link, focusable graph nodes with titles, and an outcome is always a word and a
 //! symbol, never a colour alone. Printed, the filters and navigation are left out.
 
 pub(super) mod diff;
+mod findings;
 pub(super) mod history;
 pub(super) mod plan;
 
+use findings::{clauses, filter_css, findings};
+
 use super::escape::term;
-use super::graph::{Graph, svg};
+use super::graph::{Graph, svg_in_page};
 use crate::contract::Severity;
 use crate::report::*;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 const CSS: &str = "\
 body{font:14px/1.45 system-ui,sans-serif;color:#111;margin:0 auto;max-width:1100px;padding:0 16px}\
@@ -41,13 +49,19 @@ code{font:12px ui-monospace,monospace;overflow-wrap:anywhere}\
 @media print{nav,#filters,.skip{display:none}body{max-width:none}a{color:#000;text-decoration:none}\
 tr{break-inside:avoid}.graph{overflow:visible}*{-webkit-print-color-adjust:exact;print-color-adjust:exact}}";
 
-/// Counts the rows a filter leaves, and reads filters from the address (`#consumer=occ`).
-const JS: &str = "(function(){var f=document.getElementById('filters');if(!f)return;\
-var n=document.getElementById('shown');function upd(){var k=0;\
-document.querySelectorAll('#findings tbody tr').forEach(function(r){if(getComputedStyle(r).display!=='none')k++});\
-n.textContent=k}var h=new URLSearchParams(location.hash.slice(1));\
-f.querySelectorAll('select').forEach(function(s){var v=h.get(s.name);if(v===null)return;\
-for(var i=0;i<s.options.length;i++)if(s.options[i].textContent===v)s.selectedIndex=i});\
+/// The report's own: the clauses that hold, listed compactly.
+const REPORT_CSS: &str =
+    "ul.holds{columns:2 360px;margin:4px 0;padding-left:20px;font:12px ui-monospace,monospace}";
+
+/// Counts the rows a filter leaves, and reads filters from the address (`#consumer=occ`);
+/// printed, every collapsed section is opened.
+const JS: &str = "onbeforeprint=()=>document.querySelectorAll('details').forEach(d=>d.open=true);\
+(()=>{const f=document.getElementById('filters');if(!f)return;\
+const n=document.getElementById('shown'),upd=()=>{let k=0;\
+document.querySelectorAll('#findings tbody tr').forEach(r=>k+=getComputedStyle(r).display!='none');\
+n.textContent=k},h=new URLSearchParams(location.hash.slice(1));\
+f.querySelectorAll('select').forEach(s=>{const v=h.get(s.name);if(v===null)return;\
+for(let i=0;i<s.options.length;i++)if(s.options[i].textContent===v)s.selectedIndex=i});\
 f.addEventListener('change',upd);upd()})();";
 
 fn t(s: &str) -> std::borrow::Cow<'_, str> {
@@ -120,7 +134,7 @@ pub fn report(r: &Report) -> String {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="generator" content=(t(&r.tool));
                 title { (t(&title)) }
-                style { (PreEscaped(CSS)) (PreEscaped(filter_css(r))) }
+                style { (PreEscaped(CSS)) (PreEscaped(REPORT_CSS)) (PreEscaped(super::graph::STYLE)) (PreEscaped(filter_css(r))) }
             }
             body {
                 a.skip href="#findings" { "Skip to the findings" }
@@ -140,7 +154,7 @@ pub fn report(r: &Report) -> String {
                 main {
                     // The graph first: for a gate, the blast radius is the cause at a glance.
                     (graph_section(&graph))
-                    @if let Some(g) = &r.gate { (gate(g)) }
+                    @if let Some(g) = &r.gate { (gate(g, &r.findings)) }
                     (findings(r))
                     (clauses(r))
                     (coverage(r))
@@ -163,25 +177,37 @@ fn summary(r: &Report) -> Markup {
         }
         p.muted {
             (r.source.instances) " instances from " (r.source.kind.name()) " ("
-            @for (k, p) in r.source.parts.iter().enumerate() {
-                @if k > 0 { ", " }
-                (t(&p.scope()))
-                @if p.status == PartStatus::Failed { " " strong.no { "FAILED" } }
+            @if r.source.parts.len() > 3 && !r.source.incomplete() {
+                // Named under "Coverage and source".
+                (r.source.parts.len()) " parts, all read"
+            } @else {
+                @for (k, p) in r.source.parts.iter().enumerate() {
+                    @if k > 0 { ", " }
+                    (t(&p.scope()))
+                    @if p.status == PartStatus::Failed { " " strong.no { "FAILED" } }
+                }
             }
             "); generated at " (t(&r.generated_at)) " by " (t(&r.tool)) "."
         }
     }
 }
 
-fn gate(g: &GateSection) -> Markup {
+/// A gate's verdicts and changes. A reason whose clause has a finding on the page links to it
+/// (the finding says what fails, and how); the others are said here.
+fn gate(g: &GateSection, findings: &[Finding]) -> Markup {
+    let finding = |consumer: &str, clause: &str| {
+        findings
+            .iter()
+            .position(|f| f.consumer == consumer && f.clause.as_deref() == Some(clause))
+    };
     html! {
         section #verdicts aria-labelledby="verdicts-h" {
             h2 #verdicts-h { "Verdicts: " (if g.deployable { "deployable" } else { "not deployable" }) }
             p { "Proposal " code { (t(&g.proposal)) }
                 @if let Some(b) = &g.base { ", compared with " code { (t(b)) } } "." }
             table {
-                thead { tr { th scope="col" { "consumer" } th scope="col" { "owner" }
-                    th scope="col" { "deployable" } th scope="col" { "regression" } th scope="col" { "why" } } }
+                thead { tr { th { "consumer" } th { "owner" }
+                    th { "deployable" } th { "regression" } th { "why" } } }
                 tbody {
                     @for v in &g.verdicts {
                         tr {
@@ -192,7 +218,12 @@ fn gate(g: &GateSection) -> Markup {
                                 @if let Some(i) = &v.ignored { " (ignored: " (t(i)) ")" }
                             }
                             td { (match v.regression { Some(true) => "yes", Some(false) => "no", None => "–" }) }
-                            td { @for x in &v.reasons { div { code { (t(&x.clause)) } ": " (t(&x.message)) } } }
+                            td { @for x in &v.reasons {
+                                @match finding(&v.consumer, &x.clause) {
+                                    Some(n) => { div { a href=(format!("#fd-{n}")) { code { (t(&x.clause)) } } " (finding " (n + 1) ")" } }
+                                    None => { div { code { (t(&x.clause)) } ": " (t(&x.message)) } }
+                                }
+                            } }
                         }
                     }
                 }
@@ -200,8 +231,8 @@ fn gate(g: &GateSection) -> Markup {
             @if !g.changes.is_empty() {
                 table {
                     caption { "What the proposal changes" }
-                    thead { tr { th scope="col" { "change" } th scope="col" { "output" } th scope="col" { "before" }
-                        th scope="col" { "after" } th scope="col" { "read by" } } }
+                    thead { tr { th { "change" } th { "output" } th { "before" }
+                        th { "after" } th { "read by" } } }
                     tbody {
                         @for c in &g.changes {
                             tr {
@@ -221,8 +252,8 @@ fn gate(g: &GateSection) -> Markup {
 }
 
 fn graph_section(g: &Graph) -> Markup {
-    let blast = g.blast_radius();
-    let show_blast = g.gate && !blast.outputs.is_empty() && blast.edges.len() < g.edges.len();
+    let focus = g.focus();
+    let focused = g.gate && !focus.outputs.is_empty() && focus.edges.len() < g.edges.len();
     html! {
         section #graph aria-labelledby="graph-h" {
             h2 #graph-h { "Dependency graph" }
@@ -230,203 +261,22 @@ fn graph_section(g: &Graph) -> Markup {
                 strong.broken { "✗ broken" } " (thick, red), " strong.unknown-v { "? unknown" } " (dashed), "
                 "~ waived (dotted), ✓ holds (thin, grey). "
                 @if g.gate { "Δ marks an output the proposal changes; its edges come first." } }
-            p.muted { (super::graph::describe(g)) }
-            @if show_blast {
-                h3 { "Blast radius: the changed outputs and what reads them" }
-                div.graph { (PreEscaped(svg(&blast, "blast"))) }
-                details { summary { "The whole graph" } div.graph { (PreEscaped(svg(g, "full"))) } }
+            p.muted #graph-d { (super::graph::describe(g)) " As text: each clause under " a href="#clauses" { "Clauses" }
+                ", with its outcome and the outputs it reads." }
+            @if focused {
+                @if g.outputs.iter().any(|o| o.change.is_some()) {
+                    h3 { "Blast radius: the changed outputs, what reads them, and every edge that does not hold" }
+                } @else {
+                    h3 { "What breaks: every edge that does not hold, with the outputs and consumers at its ends" }
+                }
+                div.graph { (PreEscaped(svg_in_page(&focus, "blast", "graph-d"))) }
+                p.muted { "Not drawn: " (g.outputs.len() - focus.outputs.len()) " outputs, "
+                    (g.edges.len() - focus.edges.len()) " edges, all holding (under Clauses; "
+                    code { "checker graph report.json --format svg" } " draws all)." }
             } @else {
-                div.graph { (PreEscaped(svg(g, "full"))) }
-            }
-            details {
-                summary { "The edges as a table (" (g.edges.len()) ")" }
-                table #edges {
-                    thead { tr { th scope="col" { "outcome" } th scope="col" { "output" } th scope="col" { "consumer" } th scope="col" { "clause" } } }
-                    tbody {
-                        @for e in &g.edges {
-                            tr class=(e.outcome.name()) {
-                                td { (e.outcome.symbol()) " " (e.outcome.name()) }
-                                td { code { (t(&g.outputs[e.output].path)) } }
-                                td { (t(&g.consumers[e.consumer].name)) }
-                                td { code { (t(&e.clause)) } }
-                            }
-                        }
-                    }
-                }
+                div.graph { (PreEscaped(svg_in_page(g, "full", "graph-d"))) }
             }
         }
-    }
-}
-
-/// The filters' dimensions: a name, and each finding's value.
-type Dim = (&'static str, fn(&Finding) -> String);
-
-const DIMS: [Dim; 5] = [
-    ("consumer", |f| f.consumer.clone()),
-    ("severity", |f| severity_word(f.severity).to_string()),
-    ("outcome", |f| outcome_word(f.outcome).1.to_string()),
-    ("code", |f| f.code.name().to_string()),
-    ("scope", |f| {
-        f.scope
-            .as_ref()
-            .map_or_else(|| "(own scope)".into(), |s| s.label())
-    }),
-];
-
-/// Each dimension's values, sorted; a finding's value is named by its index there.
-fn dim_values(r: &Report) -> Vec<Vec<String>> {
-    DIMS.iter()
-        .map(|(_, of)| {
-            let set: BTreeSet<String> = r.findings.iter().map(of).collect();
-            set.into_iter().collect()
-        })
-        .collect()
-}
-
-/// The filters as CSS: choosing value `v` of dimension `d` hides the rows whose value differs.
-/// Only indices reach the stylesheet.
-fn filter_css(r: &Report) -> String {
-    let mut s = String::new();
-    for (d, values) in dim_values(r).iter().enumerate() {
-        for v in 0..values.len() {
-            let _ = write!(
-                s,
-                "#findings:has(#f-{d} option[value=\"{v}\"]:checked) tbody tr:not([data-f{d}=\"{v}\"]){{display:none}}"
-            );
-        }
-    }
-    s
-}
-
-/// Where each (consumer, clause) is in the tallies: its anchor.
-fn anchors(r: &Report) -> BTreeMap<(&str, &str), String> {
-    let mut m = BTreeMap::new();
-    for (i, c) in r.consumers.iter().enumerate() {
-        for (j, cl) in c.clauses.iter().enumerate() {
-            m.insert((c.name.as_str(), cl.id.as_str()), format!("cl-{i}-{j}"));
-        }
-    }
-    m
-}
-
-fn findings(r: &Report) -> Markup {
-    let values = dim_values(r);
-    let index: Vec<BTreeMap<&str, usize>> = values
-        .iter()
-        .map(|vs| {
-            vs.iter()
-                .enumerate()
-                .map(|(k, v)| (v.as_str(), k))
-                .collect()
-        })
-        .collect();
-    let anchors = anchors(r);
-    html! {
-        section #findings aria-labelledby="findings-h" {
-            h2 #findings-h { "Findings: " output #shown aria-live="polite" { (r.findings.len()) } " shown of " (r.findings.len()) }
-            @if r.findings.is_empty() { p { "No findings." } } @else {
-                form #filters aria-label="Filter the findings" {
-                    @for (d, (name, _)) in DIMS.iter().enumerate() {
-                        label for=(format!("f-{d}")) { (name)
-                            select id=(format!("f-{d}")) name=(name) {
-                                option value="" { "all" }
-                                @for (k, v) in values[d].iter().enumerate() { option value=(k) { (t(v)) } }
-                            }
-                        }
-                    }
-                }
-                table {
-                    thead { tr { th scope="col" { "outcome" } th scope="col" { "severity" } th scope="col" { "consumer" }
-                        th scope="col" { "clause" } th scope="col" { "code" } th scope="col" { "instances" } th scope="col" { "what" } } }
-                    tbody {
-                        @for f in &r.findings {
-                            @let (sym, word) = outcome_word(f.outcome);
-                            @let key = |d: usize| index[d][DIMS[d].1(f).as_str()];
-                            tr class=(word) data-f0=(key(0)) data-f1=(key(1)) data-f2=(key(2)) data-f3=(key(3)) data-f4=(key(4)) {
-                                td.o { (sym) " " (word) }
-                                td { (severity_word(f.severity)) }
-                                td { (t(&f.consumer)) }
-                                td { @if let Some(c) = &f.clause {
-                                    @match anchors.get(&(f.consumer.as_str(), c.as_str())) {
-                                        Some(a) => { a href=(format!("#{a}")) { code { (t(c)) } } }
-                                        None => { code { (t(c)) } }
-                                    } } }
-                                td.nw { code { (f.code.name()) } }
-                                td { (f.count) }
-                                td { (finding_detail(f)) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn finding_detail(f: &Finding) -> Markup {
-    html! {
-        (t(&f.message))
-        @if let Some(w) = &f.why { div { strong { "Why: " } (t(w)) } }
-        @if !f.actual.is_empty() {
-            div { "Seen: " @for (k, v) in f.actual.iter().enumerate() {
-                @if k > 0 { ", " } code { (t(&v.value)) } " ×" (v.count) } }
-        }
-        @if !f.samples.is_empty() { div.muted { "e.g. " (t(&f.samples.join(", "))) } }
-        @if let Some(l) = &f.location { div.muted { "Written at " code { (t(&l.file)) ":" (l.line) ":" (l.column) } } }
-        @if let Some(w) = &f.waiver { div { "Waived by " (t(&w.owner)) " until " (t(&w.expires)) ": " (t(&w.reason)) } }
-        @if let Some(u) = &f.runbook { div { "Runbook: " (t(u)) } }
-    }
-}
-
-fn clauses(r: &Report) -> Markup {
-    // A clause's why and where it is written come from its findings.
-    let mut about: BTreeMap<(&str, &str), &Finding> = BTreeMap::new();
-    for f in &r.findings {
-        if let Some(c) = &f.clause {
-            about.entry((f.consumer.as_str(), c.as_str())).or_insert(f);
-        }
-    }
-    html! {
-        section #clauses aria-labelledby="clauses-h" {
-            h2 #clauses-h { "Clauses" }
-            @for (i, c) in r.consumers.iter().enumerate() {
-                h3 id=(format!("c-{i}")) { (c.role.name()) " " (t(&c.name))
-                    @if let Some(o) = &c.owner { span.muted { " (owner " (t(o)) ")" } } }
-                p.muted { "Selects " (t(&c.selector)) ": " (c.selected) " instance(s)." }
-                table {
-                    thead { tr { th scope="col" { "clause" } th scope="col" { "kind" } th scope="col" { "reads" }
-                        th scope="col" { "passed / failed / unknown / waived / n/a / skipped" } th scope="col" { "why, where" } } }
-                    tbody {
-                        @for (j, cl) in c.clauses.iter().enumerate() {
-                            @let f = about.get(&(c.name.as_str(), cl.id.as_str()));
-                            tr id=(format!("cl-{i}-{j}")) class=(clause_class(cl)) {
-                                td { code { (t(&cl.id)) } }
-                                td { (t(&cl.kind)) }
-                                td { @for (k, o) in cl.reads.iter().enumerate() { @if k > 0 { ", " } code { (t(o)) } } }
-                                td { (cl.passed) " / " (cl.failed) " / " (cl.unknown) " / " (cl.waived) " / " (cl.not_applicable) " / " (cl.skipped) }
-                                td {
-                                    @if let Some(w) = f.and_then(|f| f.why.as_ref()) { (t(w)) }
-                                    @if let Some(l) = f.and_then(|f| f.location.as_ref()) {
-                                        div.muted { code { (t(&l.file)) ":" (l.line) ":" (l.column) } } }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn clause_class(cl: &ClauseTally) -> &'static str {
-    if cl.failed > 0 {
-        "violation"
-    } else if cl.unknown > 0 {
-        "unknown"
-    } else if cl.waived > 0 {
-        "waived"
-    } else {
-        "holds"
     }
 }
 
@@ -447,9 +297,14 @@ fn coverage(r: &Report) -> Markup {
             @if !c.unmatched_contracts.is_empty() {
                 p { "Selecting no instance: " (t(&c.unmatched_contracts.join(", "))) }
             }
+            @if r.source.parts.iter().all(|p| p.status == PartStatus::Ok && p.error.is_none() && p.note.is_none()) {
+                // Every part read, nothing to note: one line.
+                p { "Source parts, all read (✓ ok): " @for (k, p) in r.source.parts.iter().enumerate() {
+                    @if k > 0 { ", " } (t(&p.scope())) " " (p.instances) } " instance(s)." }
+            } @else {
             table {
                 caption { "Source parts" }
-                thead { tr { th scope="col" { "part" } th scope="col" { "status" } th scope="col" { "instances" } th scope="col" { "note" } } }
+                thead { tr { th { "part" } th { "status" } th { "instances" } th { "note" } } }
                 tbody {
                     @for p in &r.source.parts {
                         tr {
@@ -460,6 +315,7 @@ fn coverage(r: &Report) -> Markup {
                         }
                     }
                 }
+            }
             }
         }
     }

@@ -15,7 +15,7 @@ pub const FORMAT: &str = "checker-report";
 /// The JSON envelope's (major) version: a reader that knows it can read every document of it.
 pub const VERSION: u32 = 1;
 /// The minor version: fields added within [`VERSION`] (see docs/report-format.md).
-pub const MINOR_VERSION: u32 = 6;
+pub const MINOR_VERSION: u32 = 7;
 
 /// What a finding says about the fleet.
 #[derive(
@@ -104,6 +104,12 @@ pub struct Finding {
     /// cause, not one per clause. Since 1.5.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<ClauseRef>,
+    /// The distinct regions (or zones, or locations, as the records carry them: an EC2 region,
+    /// the region of a GCE zone, an Azure location) of the failing instances it is about,
+    /// sorted, at most 20 (the lowest kept). For a `uniform` finding, of the lowest instance
+    /// holding each value. Absent when no record names one. Since 1.7.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
 }
 
 /// A clause of a consumer (or a promise of a provider), named.
@@ -148,6 +154,7 @@ impl Finding {
             location: None,
             scope: None,
             also: Vec::new(),
+            regions: Vec::new(),
         }
     }
 }
@@ -662,36 +669,4 @@ impl Deployable {
 crate::code::display_as_name!(TallyRole, Status, Deployable, SourceKind, ChangeKind);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn part(name: &str, account: Option<&str>, kind: PartKind) -> SourcePart {
-        SourcePart {
-            scope: account.map(|a| Scope::new(ScopeKind::Account, a)),
-            ..SourcePart::read(name, kind, 0)
-        }
-    }
-
-    #[test]
-    fn a_part_names_its_scope_by_its_kind() {
-        let a = Some("111122223333");
-        assert_eq!(part("f.json", None, PartKind::File).scope(), "f.json");
-        assert_eq!(
-            part("us-east-1", None, PartKind::Region).scope(),
-            "us-east-1"
-        );
-        assert_eq!(
-            part("us-east-1", a, PartKind::RegionOfAccount).scope(),
-            "us-east-1 (account 111122223333)"
-        );
-        assert_eq!(
-            part("account dev (111122223333)", a, PartKind::Account).scope(),
-            "account dev (111122223333)"
-        );
-        // The kind decides, not whether the name happens to hold the account id.
-        assert_eq!(
-            part("111122223333-zone", a, PartKind::RegionOfAccount).scope(),
-            "111122223333-zone (account 111122223333)"
-        );
-    }
-}
+mod tests;

@@ -324,8 +324,8 @@ fn recorded_owner_ids_key_findings_and_snapshot_groups_by_account() {
         "{violated:?}"
     );
     // Report 1.6: the finding names its scope and the scope's kind (EC2's: an account), and
-    // keeps 1.4's `account` beside them.
-    assert_eq!(r["minorVersion"], 6);
+    // keeps 1.4's `account` beside them (1.7 added regions).
+    assert_eq!(r["minorVersion"], 7);
     assert!(
         violated
             .iter()

@@ -56,6 +56,7 @@ fn finding_with(v: &str, outcome: Outcome, severity: Severity, waiver: bool) -> 
             consumer: s(),
             clause: s(),
         }],
+        regions: vec![s()],
     }
 }
 

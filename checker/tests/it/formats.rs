@@ -34,7 +34,8 @@ fn no_secret_user_data_value_appears_in_any_output() {
     }
     assert!(tokens.len() > 30);
     let mut outputs = Vec::new();
-    for format in FORMATS {
+    // The HTML page (the hook's report.html) and SARIF too.
+    for format in FORMATS.iter().chain(&["html", "sarif"]) {
         for consumers in ["prefix", "postfix"] {
             let r = replay("after", consumers, "14", &["--format", format]);
             outputs.push(r.stdout + &r.stderr);
@@ -307,6 +308,7 @@ fn uniform_fails_once_per_group_with_two_values() {
     write_json(dir.path(), "c/cons.json", &c);
     let mut odd = instance("i-3", "managed:wt-a:0123456", "wt-a", None);
     odd["ImageId"] = json!("ami-other");
+    odd["Placement"]["AvailabilityZone"] = json!("us-west-2a");
     let f = write_json(
         dir.path(),
         "fleet.json",
@@ -340,6 +342,8 @@ fn uniform_fails_once_per_group_with_two_values() {
         value.starts_with("wt-a:") && value.contains("ami-other") && value.contains("ami-12345678"),
         "{value}"
     );
+    // Report 1.7: the group's regions, of the lowest instance holding each value.
+    assert_eq!(u[0]["regions"], json!(["us-east-1", "us-west-2"]));
 }
 
 /// Reports and snapshots are created as any new file is: 0666 less the umask (they were 0600

@@ -359,7 +359,7 @@ fn the_gate_page_of_a_real_pool_without_worker_type_draws_one_broken_edge_to_occ
     assert!(!broken.is_empty());
     for e in &broken {
         assert!(
-            e.contains("data-output=\"userData.workerType\" data-consumer=\"occ\""),
+            e.contains("<title>✗ broken: occ reads userData.workerType (clause "),
             "{e}"
         );
     }

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 mod svg;
 mod text;
 
-pub use svg::{STYLE, describe, svg};
+pub use svg::{STYLE, describe, svg, svg_in_page};
 pub use text::{dot, mermaid};
 
 /// The formats `checker graph` writes.
@@ -324,7 +324,41 @@ impl Graph {
     /// the consumers at their ends; without changes (a check), the outputs with a broken or
     /// unknown edge instead. Small enough to draw where the whole graph is not.
     pub fn blast_radius(&self) -> Graph {
-        let keep_out: BTreeSet<usize> = if self.outputs.iter().any(|o| o.change.is_some()) {
+        self.part(&self.blast_outputs())
+    }
+
+    /// What a gate's page draws: the [`Graph::blast_radius`] and every other edge that does not
+    /// hold, with the outputs and consumers at their ends. What it leaves out are outputs whose
+    /// every edge holds (the page lists them under its clauses).
+    pub fn focus(&self) -> Graph {
+        let blast = self.blast_outputs();
+        let keep = |e: &Edge| blast.contains(&e.output) || e.outcome != EdgeOutcome::Holds;
+        let mut outputs = blast.clone();
+        outputs.extend(self.edges.iter().filter(|e| keep(e)).map(|e| e.output));
+        let mut g = self.part(&outputs);
+        let kept: Vec<bool> = self
+            .edges
+            .iter()
+            .filter(|e| outputs.contains(&e.output))
+            .map(keep)
+            .collect();
+        let mut k = kept.iter();
+        g.edges.retain(|_| k.next().copied().unwrap_or(true));
+        let used: BTreeSet<usize> = g.edges.iter().map(|e| e.consumer).collect();
+        if used.len() < g.consumers.len() {
+            // A consumer whose only edges from these outputs hold and were left out.
+            let map: BTreeMap<usize, usize> =
+                used.iter().enumerate().map(|(n, &c)| (c, n)).collect();
+            g.consumers = used.iter().map(|&c| g.consumers[c].clone()).collect();
+            for e in &mut g.edges {
+                e.consumer = map[&e.consumer];
+            }
+        }
+        g
+    }
+
+    fn blast_outputs(&self) -> BTreeSet<usize> {
+        if self.outputs.iter().any(|o| o.change.is_some()) {
             (0..self.outputs.len())
                 .filter(|&i| self.outputs[i].change.is_some())
                 .collect()
@@ -332,7 +366,11 @@ impl Graph {
             (0..self.outputs.len())
                 .filter(|&i| self.outputs[i].worst <= EdgeOutcome::Unknown)
                 .collect()
-        };
+        }
+    }
+
+    /// The outputs `keep_out`, the edges from them and the consumers at their ends, in order.
+    fn part(&self, keep_out: &BTreeSet<usize>) -> Graph {
         let edges: Vec<&Edge> = self
             .edges
             .iter()

@@ -37,21 +37,50 @@ pub const STYLE: &str = "\
 .cg .edge.waived path{stroke:#6a1b9a;stroke-width:1.5;stroke-dasharray:2 3}\
 .cg .edge.holds path{stroke:#9e9e9e;stroke-width:1;opacity:.6}";
 
-/// The graph as one `<svg>` element; `id` prefixes the ids it defines (two on one page differ).
+/// The graph as one `<svg>` element, carrying its [`STYLE`]; `id` prefixes the ids it defines.
 pub fn svg(g: &Graph, id: &str) -> String {
+    draw(g, id, None)
+}
+
+/// The graph as an `<svg>` element inside a page whose stylesheet carries [`STYLE`] once, whose
+/// element `described_by` says what the graph shows (its [`describe`]) and whose text gives the
+/// legend: the SVG repeats none of them.
+pub fn svg_in_page(g: &Graph, id: &str, described_by: &str) -> String {
+    draw(g, id, Some(described_by))
+}
+
+fn draw(g: &Graph, id: &str, page: Option<&str>) -> String {
     let rows = g.outputs.len().max(g.consumers.len()).max(1);
     let legend_y = TOP + rows as f64 * ROW + 12.0;
-    let height = legend_y + 4.0 * 18.0 + 8.0;
+    let height = num(match page {
+        Some(_) => legend_y - 4.0,
+        None => legend_y + 4.0 * 18.0 + 8.0,
+    });
     let id = html(id);
     let mut s = String::new();
     let _ = write!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"cg\" id=\"{id}\" viewBox=\"0 0 {WIDTH} {height}\" \
-         width=\"{WIDTH}\" height=\"{height}\" role=\"group\" aria-labelledby=\"{id}-t {id}-d\">\
-         <title id=\"{id}-t\">Dependency graph: provider outputs (left) and the consumers whose clauses read them (right)</title>\
-         <desc id=\"{id}-d\">{}</desc><style>{STYLE}</style>",
-        html(&describe(g))
+         width=\"{WIDTH}\" height=\"{height}\" role=\"group\" "
     );
+    let title = "Dependency graph: provider outputs (left) and the consumers whose clauses read them (right)";
+    match page {
+        Some(d) => {
+            let _ = write!(
+                s,
+                "aria-labelledby=\"{id}-t\" aria-describedby=\"{}\"><title id=\"{id}-t\">{title}</title>",
+                html(d)
+            );
+        }
+        None => {
+            let _ = write!(
+                s,
+                "aria-labelledby=\"{id}-t {id}-d\"><title id=\"{id}-t\">{title}</title>\
+                 <desc id=\"{id}-d\">{}</desc><style>{STYLE}</style>",
+                html(&describe(g))
+            );
+        }
+    }
     let _ = write!(
         s,
         "<text class=\"head\" x=\"{LEFT}\" y=\"18\">outputs</text><text class=\"head\" x=\"{RIGHT}\" y=\"18\">consumers</text>"
@@ -74,7 +103,7 @@ pub fn svg(g: &Graph, id: &str) -> String {
             o.worst.name()
         );
         label.push_str(&o.path);
-        node(&mut s, (LEFT, y(i)), &class, &title, &label, &o.path);
+        node(&mut s, (LEFT, y(i)), &class, &title, &label);
     }
     for (i, c) in g.consumers.iter().enumerate() {
         let class = format!("node consumer {}", c.worst.name());
@@ -87,9 +116,11 @@ pub fn svg(g: &Graph, id: &str) -> String {
         }
         let _ = write!(title, "; worst clause: {}", c.worst.name());
         let label = format!("{} {}", c.worst.symbol(), c.name);
-        node(&mut s, (RIGHT, y(i)), &class, &title, &label, &c.name);
+        node(&mut s, (RIGHT, y(i)), &class, &title, &label);
     }
-    legend(&mut s, legend_y);
+    if page.is_none() {
+        legend(&mut s, legend_y);
+    }
     s.push_str("</svg>");
     s
 }
@@ -130,7 +161,16 @@ fn y(row: usize) -> f64 {
     TOP + row as f64 * ROW
 }
 
-fn node(s: &mut String, (x, y): (f64, f64), class: &str, title: &str, label: &str, key: &str) {
+/// A coordinate, with one decimal only when it has one (`50.2`, `378`).
+fn num(v: f64) -> String {
+    let s = format!("{v:.1}");
+    match s.strip_suffix(".0") {
+        Some(int) => int.to_string(),
+        None => s,
+    }
+}
+
+fn node(s: &mut String, (x, y): (f64, f64), class: &str, title: &str, label: &str) {
     let cut: String = if label.chars().count() > LABEL_CHARS {
         label.chars().take(LABEL_CHARS - 1).chain(['…']).collect()
     } else {
@@ -138,13 +178,14 @@ fn node(s: &mut String, (x, y): (f64, f64), class: &str, title: &str, label: &st
     };
     let _ = write!(
         s,
-        "<g class=\"{class}\" tabindex=\"0\" data-name=\"{}\"><title>{}</title>\
-         <rect x=\"{x}\" y=\"{y}\" width=\"{COL_W}\" height=\"{NODE_H}\" rx=\"4\"/>\
+        "<g class=\"{class}\" tabindex=\"0\"><title>{}</title>\
+         <rect x=\"{}\" y=\"{}\" width=\"{COL_W}\" height=\"{NODE_H}\" rx=\"4\"/>\
          <text x=\"{}\" y=\"{}\">{}</text></g>",
-        html(key),
         html(title),
-        x + 6.0,
-        y + 15.0,
+        num(x),
+        num(y),
+        num(x + 6.0),
+        num(y + 15.0),
         html(&cut)
     );
 }
@@ -178,19 +219,22 @@ fn edges(g: &Graph, s: &mut String) {
         let o = &g.outputs[e.output].path;
         let c = &g.consumers[e.consumer].name;
         let k = e.outcome.name();
+        // What the edge is, said once: its title (the output, the consumer and the clause).
         paths.push(format!(
-            "<g class=\"edge {k}\" data-output=\"{}\" data-consumer=\"{}\" data-clause=\"{}\">\
-             <title>{}</title><path d=\"M{x1} {y1:.1} C{:.1} {y1:.1} {:.1} {y2:.1} {x2} {y2:.1}\"/></g>",
-            html(o),
-            html(c),
-            html(&e.clause),
+            "<g class=\"edge {k}\"><title>{}</title><path d=\"M{} {}C{} {} {} {} {} {}\"/></g>",
             html(&format!(
                 "{} {k}: {c} reads {o} (clause {})",
                 e.outcome.symbol(),
                 e.clause
             )),
-            x1 + GAP / 2.0,
-            x2 - GAP / 2.0,
+            num(x1),
+            num(y1),
+            num(x1 + GAP / 2.0),
+            num(y1),
+            num(x2 - GAP / 2.0),
+            num(y2),
+            num(x2),
+            num(y2),
         ));
     }
     // Painted worst last, so a broken edge is never under a holding one; the document order
@@ -205,10 +249,11 @@ fn legend(s: &mut String, top: f64) {
         let y = top + i as f64 * 18.0;
         let _ = write!(
             s,
-            "<g class=\"edge {k} legend\"><path d=\"M{LEFT} {y} h40\"/></g>\
+            "<g class=\"edge {k} legend\"><path d=\"M{LEFT} {}h40\"/></g>\
              <text x=\"{}\" y=\"{}\">{} {k}</text>",
-            LEFT + 48.0,
-            y + 4.0,
+            num(y),
+            num(LEFT + 48.0),
+            num(y + 4.0),
             o.symbol(),
             k = o.name(),
         );

@@ -182,3 +182,44 @@ fn mermaid_and_dot_keep_values_inside_their_labels() {
     );
     assert!(m.contains("class o0 changed"), "{m}");
 }
+
+#[test]
+fn a_gate_page_draws_the_blast_radius_and_every_edge_that_does_not_hold() {
+    let mut r = report(6);
+    // One more consumer, reading tag:Owner only and holding: nothing of it is drawn.
+    r["consumers"]
+        .as_array_mut()
+        .expect("consumers")
+        .push(json!({"name": "hk", "role": "consumer", "clauses": [
+            clause("hk-owner", 0, 0, 0, &["tag:Owner"])]}));
+    let g = Graph::from_json(&r).expect("reads");
+    let f = g.focus();
+    let (outs, cons) = names(&f);
+    assert_eq!(outs, ["KeyName", "tag:Name", "tag:Owner"]);
+    assert_eq!(cons, ["occ", "culling", "gw"]);
+    let edges: Vec<(&str, &str, &str)> = f
+        .edges
+        .iter()
+        .map(|e| {
+            (
+                f.outputs[e.output].path.as_str(),
+                f.consumers[e.consumer].name.as_str(),
+                e.clause.as_str(),
+            )
+        })
+        .collect();
+    // KeyName changed: all its edges, the holding one too; elsewhere only what does not hold.
+    assert!(
+        edges.contains(&("KeyName", "occ", "occ-format")),
+        "{edges:?}"
+    );
+    assert!(
+        edges.contains(&("tag:Owner", "gw", "gw-owner")),
+        "{edges:?}"
+    );
+    assert!(!edges.iter().any(|e| e.2 == "hk-owner"), "{edges:?}");
+    assert_eq!(f.edges.len(), g.edges.len() - 1);
+    // The whole graph has the holding consumer; the blast radius is KeyName's edges alone.
+    assert!(g.consumers.iter().any(|c| c.name == "hk"));
+    assert!(g.blast_radius().edges.iter().all(|e| e.output == 0));
+}
