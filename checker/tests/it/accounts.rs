@@ -477,49 +477,35 @@ fn a_broken_accounts_file_is_one_error_naming_it_and_each_section_asks_for_its_c
     let project = r#"{"project_id": "fxci-level1-gcp", "name": "level1"}"#;
     let subscription = format!(r#"{{"subscription_id": "{sub}", "name": "ci"}}"#);
     let account = r#"{"account_id": "111111111111", "name": "a", "role": "r-a"}"#;
-    for (sections, needle) in [
+    let region: &[&str] = &["--region", "us-east-1"];
+    for (sections, extra, needle) in [
         (
             format!(r#""projects": [{project}], "subscriptions": [{subscription}]"#),
+            &[][..],
             "scanning two clouds in one run is not supported yet",
         ),
         (
             format!(r#""projects": [{project}], "accounts": [{account}]"#),
+            &[][..],
             "one live cloud per run for now",
         ),
         (
             format!(r#""subscriptions": [{subscription}], "accounts": [{account}]"#),
+            &[][..],
             "both live AWS accounts (--accounts accounts:, --org) and Azure subscriptions",
         ),
+        (
+            format!(r#""projects": [{project}]"#),
+            region,
+            "one live cloud per run for now",
+        ),
     ] {
-        let f = write(dir.path(), "two-clouds.json", &format!("{{{sections}}}"));
-        let r = checker(&[
-            "check",
-            "--contracts",
-            &c,
-            "--accounts",
-            f.to_str().expect("utf8"),
-        ]);
-        assert_eq!(r.code, 2, "{sections}: {}", r.stderr);
-        assert!(r.stderr.contains(needle), "{sections}: {}", r.stderr);
+        let f = write(dir.path(), "clouds.json", &format!("{{{sections}}}"));
+        let mut args = vec!["check", "--contracts", &c, "--accounts"];
+        args.push(f.to_str().expect("utf8"));
+        args.extend(extra);
+        let r = checker(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
     }
-    let only_projects = write(
-        dir.path(),
-        "gcp.json",
-        &format!(r#"{{"projects": [{project}]}}"#),
-    );
-    let r = checker(&[
-        "check",
-        "--contracts",
-        &c,
-        "--accounts",
-        only_projects.to_str().expect("utf8"),
-        "--region",
-        "us-east-1",
-    ]);
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("one live cloud per run for now"),
-        "{}",
-        r.stderr
-    );
 }
