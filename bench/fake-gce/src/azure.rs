@@ -15,13 +15,14 @@
 //! No quota headers are sent: Resource Graph's 15 queries per 5 s per user would bound checker
 //! and the receive-only client alike (100 pages of 1,000 take at least ~35 s live).
 
+use crate::wire::{find, read_body};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// The subscription served (the example's).
 pub const SUBSCRIPTION: &str = "108d46d5-fe9b-4850-9a7d-8c914aa6c1f0";
@@ -229,34 +230,7 @@ async fn exchange(
         body.len()
     );
     stream.get_mut().write_all(req.as_bytes()).await?;
-    let mut len = 0usize;
-    loop {
-        let mut line = String::new();
-        stream.read_line(&mut line).await?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = l.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut out = vec![0u8; len];
-    stream.read_exact(&mut out).await?;
-    Ok(out)
-}
-
-/// The string value after `"key":"` (the last one), without parsing the rest.
-fn find(body: &[u8], key: &str) -> Option<String> {
-    let key = format!("\"{key}\":\"");
-    let k = key.as_bytes();
-    body.windows(k.len()).rposition(|w| w == k).map(|at| {
-        let rest = &body[at + k.len()..];
-        let end = rest.iter().position(|b| *b == b'"').unwrap_or(0);
-        String::from_utf8_lossy(&rest[..end]).into_owned()
-    })
+    read_body(stream).await
 }
 
 const GRAPH: &str = "/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01";

@@ -11,6 +11,7 @@
 //! [`azure`]), so both clouds' benchmarks (`bench/gcp`, `bench/azure`) build one tool.
 
 mod azure;
+mod wire;
 
 use clap::Parser;
 use http_body_util::Full;
@@ -18,7 +19,7 @@ use hyper::body::Bytes;
 use hyper::{Request, Response};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, Parser)]
 enum Cmd {
@@ -180,30 +181,10 @@ async fn recv(addr: &str, project: &str) -> std::io::Result<()> {
             "GET /projects/{project}/aggregated/instances?maxResults=500&returnPartialSuccess=true{q} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer bench-token\r\n\r\n"
         );
         stream.get_mut().write_all(req.as_bytes()).await?;
-        let mut len = 0usize;
-        loop {
-            let mut line = String::new();
-            stream.read_line(&mut line).await?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0u8; len];
-        stream.read_exact(&mut body).await?;
+        let body = wire::read_body(&mut stream).await?;
         pages += 1;
-        bytes += len;
-        let key = b"\"nextPageToken\":\"";
-        token = body.windows(key.len()).rposition(|w| w == key).map(|at| {
-            let rest = &body[at + key.len()..];
-            let end = rest.iter().position(|b| *b == b'"').unwrap_or(0);
-            String::from_utf8_lossy(&rest[..end]).into_owned()
-        });
+        bytes += body.len();
+        token = wire::find(&body, "nextPageToken");
         if token.is_none() {
             break;
         }

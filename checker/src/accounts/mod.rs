@@ -118,7 +118,12 @@ named!(Account, Project, Subscription);
 /// Reads an accounts file's AWS accounts (YAML or JSON), reporting every problem with its
 /// place; a file that lists no AWS account (only projects or subscriptions) is an error.
 pub fn read(path: &Path) -> Result<Vec<Account>, Diagnostics> {
-    let file = read_file(path)?;
+    aws_accounts(path, &read_file(path)?)
+}
+
+/// The AWS accounts of `file`, read from `path`: none (only projects or subscriptions) is an
+/// error naming the file.
+pub fn aws_accounts(path: &Path, file: &AccountsFile) -> Result<Vec<Account>, Diagnostics> {
     if file.accounts.is_empty() {
         return Err(Diagnostics(vec![
             Diagnostic::file(
@@ -132,7 +137,7 @@ pub fn read(path: &Path) -> Result<Vec<Account>, Diagnostics> {
             .hint("add an `accounts:` list, or scan its projects and subscriptions with the GCP and Azure sources"),
         ]));
     }
-    Ok(file.accounts)
+    Ok(file.accounts.clone())
 }
 
 /// Reads an accounts file (YAML or JSON): accounts, projects and subscriptions, reporting every

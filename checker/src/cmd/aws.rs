@@ -1,8 +1,9 @@
 //! AWS arguments shared by every live command (the shape of cargo-lambda's shared AWS struct).
 
+use checker::accounts::AccountsFile;
 use checker::live::{Accounts, LiveOptions, OrgScope, Sample};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// AWS arguments shared by every live command.
@@ -127,15 +128,39 @@ pub struct AccountArgs {
     pub role_session_name: Option<String>,
 }
 
+/// `--accounts FILE` as read, once a run: each cloud's arguments take their part of it.
+#[derive(Debug)]
+pub struct Listed<'a> {
+    /// The file, for messages.
+    pub path: &'a Path,
+    /// What it lists.
+    pub file: AccountsFile,
+}
+
 impl AccountArgs {
-    /// The accounts to scan: read and chosen now (a bad file fails before any call).
-    pub fn resolve(&self) -> checker::Result<Accounts> {
+    /// `--accounts FILE`, read and parsed (`None` without one); a file that cannot be read or
+    /// parsed is an input error naming it.
+    pub fn listed(&self) -> checker::Result<Option<Listed<'_>>> {
+        self.accounts
+            .as_deref()
+            .map(|path| {
+                checker::accounts::read_file(path)
+                    .map(|file| Listed { path, file })
+                    .map_err(checker::Error::Input)
+            })
+            .transpose()
+    }
+
+    /// The accounts to scan, chosen now from `listed` (the file [`Self::listed`] read) or
+    /// --org (a bad file fails before any call).
+    pub fn resolve(&self, listed: Option<&Listed>) -> checker::Result<Accounts> {
         let picking = !self.only.is_empty() || !self.tags.is_empty() || !self.not.is_empty();
-        if let Some(f) = &self.accounts {
-            let all = checker::accounts::read(f).map_err(checker::Error::Input)?;
+        if let Some(l) = listed {
+            let all =
+                checker::accounts::aws_accounts(l.path, &l.file).map_err(checker::Error::Input)?;
             return checker::accounts::select(all, &self.only, &self.tags, &self.not)
                 .map(Accounts::Listed)
-                .map_err(|e| checker::Error::usage(format!("{}: {e}", f.display())));
+                .map_err(|e| checker::Error::usage(format!("{}: {e}", l.path.display())));
         }
         if self.org {
             return Ok(Accounts::Org(OrgScope {
@@ -191,11 +216,12 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 impl AwsArgs {
-    /// The live scan's options, with the accounts read and chosen.
-    pub fn options(&self) -> checker::Result<LiveOptions> {
+    /// The live scan's options, with the accounts chosen (from `listed`, the accounts file as
+    /// read).
+    pub fn options(&self, listed: Option<&Listed>) -> checker::Result<LiveOptions> {
         checker::live::check_credential_env()?;
         Ok(LiveOptions {
-            accounts: self.accounts.resolve()?,
+            accounts: self.accounts.resolve(listed)?,
             session_name: self.accounts.session_name(),
             regions: checker::source::Regions::parse(&self.regions),
             connection: checker_ec2::Connection {

@@ -1,7 +1,7 @@
 //! Azure arguments of every live command: which subscriptions (given, or the `subscriptions:`
 //! of `--accounts FILE`, chosen with `--account`/`--account-tag`/`--not-account`) and where.
 
-use super::aws::AccountArgs;
+use super::aws::{AccountArgs, Listed};
 use checker::cloud::azure::{self, Sub};
 use clap::Args;
 
@@ -39,8 +39,12 @@ pub struct AzureArgs {
 
 impl AzureArgs {
     /// The live Azure source the arguments ask for, `None` when they ask for none (no
-    /// `--subscription`, no `subscriptions:` in the accounts file).
-    pub fn live(&self, accounts: &AccountArgs) -> checker::Result<Option<azure::Live>> {
+    /// `--subscription`, no `subscriptions:` in `listed`, the accounts file as read).
+    pub fn live(
+        &self,
+        accounts: &AccountArgs,
+        listed: Option<&Listed>,
+    ) -> checker::Result<Option<azure::Live>> {
         let mut subs: Vec<Sub> = self
             .azure_subscriptions
             .iter()
@@ -50,18 +54,17 @@ impl AzureArgs {
             })
             .collect();
         let mut aws_asked = accounts.org;
-        if let Some(f) = &accounts.accounts {
-            let file = checker::accounts::read_file(f).map_err(checker::Error::Input)?;
-            aws_asked |= !file.accounts.is_empty();
-            if !file.subscriptions.is_empty() {
+        if let Some(l) = listed {
+            aws_asked |= !l.file.accounts.is_empty();
+            if !l.file.subscriptions.is_empty() {
                 let picked = checker::accounts::select_as(
-                    file.subscriptions,
+                    l.file.subscriptions.clone(),
                     &accounts.only,
                     &accounts.tags,
                     &accounts.not,
                     "subscription",
                 )
-                .map_err(|e| checker::Error::usage(format!("{}: {e}", f.display())))?;
+                .map_err(|e| checker::Error::usage(format!("{}: {e}", l.path.display())))?;
                 subs.extend(picked.into_iter().map(|s| Sub {
                     id: s.id,
                     name: s.name,

@@ -1,6 +1,6 @@
 //! `checker fleet record`: what live EC2 returns, in the fleet-file format `--fleet` reads.
 
-use super::aws::AwsArgs;
+use super::aws::{AwsArgs, Listed};
 use super::gcp::GcpArgs;
 use super::{ContractArgs, check_output, warn_failed_regions};
 use checker::{Error, ExitStatus, Result};
@@ -50,13 +50,19 @@ pub fn record(a: &RecordArgs) -> Result<ExitStatus> {
     } else {
         ContractArgs { contracts }.load()?.secret_policy()
     };
-    if a.gcp.asked(&a.aws.accounts) {
-        return record_gce(a, &secrets);
+    // The accounts file is read once. GCP is asked for by `--project` or by the file's
+    // `projects:`; with `--project` a file that cannot be read is not needed, so it is said
+    // only when another cloud reads it.
+    let listed = a.aws.accounts.listed();
+    let readable = listed.as_ref().ok().and_then(Option::as_ref);
+    if a.gcp.asked(readable) {
+        return record_gce(a, readable, &secrets);
     }
-    let azure = a.azure.live(&a.aws.accounts)?;
+    let listed = listed?;
+    let azure = a.azure.live(&a.aws.accounts, listed.as_ref())?;
     let (fleet, azure) = match azure {
         Some(live) => (live.read_all(&secrets)?, true),
-        None => (scan_ec2(a, &secrets)?, false),
+        None => (scan_ec2(a, listed.as_ref(), &secrets)?, false),
     };
     let regions = fleet.source.parts.len();
     let sampled = fleet.source.user_data_sampled;
@@ -101,8 +107,12 @@ fn refuse_partial(source: &checker::report::SourceInfo) -> Result<()> {
 
 /// `fleet record` of live GCE projects: what `gcloud compute instances list --format=json`
 /// prints (metadata inline, secrets redacted), the instances in the default statuses.
-fn record_gce(a: &RecordArgs, secrets: &checker::fleet::SecretPolicy) -> Result<ExitStatus> {
-    let opts = super::live_gcp(&a.aws, &a.gcp)?;
+fn record_gce(
+    a: &RecordArgs,
+    listed: Option<&Listed>,
+    secrets: &checker::fleet::SecretPolicy,
+) -> Result<ExitStatus> {
+    let opts = super::live_gcp(&a.aws, &a.gcp, listed)?;
     let statuses: Vec<String> = checker::output::Cloud::Gce
         .default_states()
         .iter()
@@ -132,13 +142,14 @@ fn record_gce(a: &RecordArgs, secrets: &checker::fleet::SecretPolicy) -> Result<
 /// Live EC2's running and pending instances, user-data sampled unless the sample is 0.
 fn scan_ec2(
     a: &RecordArgs,
+    listed: Option<&Listed>,
     secrets: &checker::fleet::SecretPolicy,
 ) -> Result<checker::source::Fleet> {
     let filters: checker::live::Filters = vec![(
         "instance-state-name".into(),
         vec!["pending".into(), "running".into()],
     )];
-    let opts = a.aws.options()?;
+    let opts = a.aws.options(listed)?;
     let want_user_data = opts.user_data_sample != checker::live::Sample::PerGroup(0);
     checker::cloud::ec2::Live::new(opts).scan(&filters, want_user_data, secrets)
 }

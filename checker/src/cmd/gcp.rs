@@ -1,5 +1,6 @@
 //! GCP arguments shared by every live command: which projects, where Compute is, how fast.
 
+use super::aws::{AccountArgs, Listed};
 use checker::accounts::Project;
 use checker::cloud::gce::{DEFAULT_ENDPOINT, GceOptions};
 use clap::Args;
@@ -48,20 +49,19 @@ fn parse_per_minute(s: &str) -> Result<f64, String> {
 }
 
 impl GcpArgs {
-    /// Whether anything here asks for a live GCP read.
-    pub fn asked(&self, accounts: &super::aws::AccountArgs) -> bool {
-        !self.projects.is_empty() || self.file_projects(accounts).is_some_and(|p| !p.is_empty())
+    /// Whether anything here or in `listed` (the accounts file as read) asks for a live GCP
+    /// read.
+    pub fn asked(&self, listed: Option<&Listed>) -> bool {
+        !self.projects.is_empty() || listed.is_some_and(|l| !l.file.projects.is_empty())
     }
 
-    /// The projects of the accounts file, if one is given and lists any.
-    fn file_projects(&self, accounts: &super::aws::AccountArgs) -> Option<Vec<Project>> {
-        let f = accounts.accounts.as_ref()?;
-        checker::accounts::read_file(f).ok().map(|a| a.projects)
-    }
-
-    /// The live read's options: projects from `--project`, else the accounts file's, chosen by
-    /// `--account`/`--account-tag`/`--not-account`.
-    pub fn options(&self, accounts: &super::aws::AccountArgs) -> checker::Result<GceOptions> {
+    /// The live read's options: projects from `--project`, else `listed`'s (the accounts file
+    /// as read), chosen by `--account`/`--account-tag`/`--not-account`.
+    pub fn options(
+        &self,
+        accounts: &AccountArgs,
+        listed: Option<&Listed>,
+    ) -> checker::Result<GceOptions> {
         let projects = if !self.projects.is_empty() {
             let mut ids = self.projects.clone();
             ids.sort();
@@ -74,20 +74,19 @@ impl GcpArgs {
                 })
                 .collect()
         } else {
-            let f = accounts.accounts.as_ref().ok_or_else(|| {
+            let l = listed.ok_or_else(|| {
                 checker::Error::usage(
                     "a live GCP read needs --project ID or --accounts FILE with `projects:`",
                 )
             })?;
-            let all = checker::accounts::read_file(f).map_err(checker::Error::Input)?;
             checker::accounts::select_as(
-                all.projects,
+                l.file.projects.clone(),
                 &accounts.only,
                 &accounts.tags,
                 &accounts.not,
                 "project",
             )
-            .map_err(|e| checker::Error::usage(format!("{}: {e}", f.display())))?
+            .map_err(|e| checker::Error::usage(format!("{}: {e}", l.path.display())))?
         };
         Ok(GceOptions {
             projects,

@@ -320,15 +320,19 @@ impl FleetArgs {
     /// The source: recorded files (with `status`, recorded status checks for culling), or live
     /// EC2. Giving both recorded files and live-scan arguments is an error: one would be ignored.
     pub fn choose(&self, status: Option<PathBuf>) -> Result<FleetSource> {
-        let azure = self.azure.live(&self.aws.accounts)?;
-        if azure.is_some() && self.gcp.asked(&self.aws.accounts) {
+        // The accounts file is read here, once: a file that cannot be read is said once.
+        let listed = self.aws.accounts.listed()?;
+        let listed = listed.as_ref();
+        let azure = self.azure.live(&self.aws.accounts, listed)?;
+        let gcp = self.gcp.asked(listed);
+        if azure.is_some() && gcp {
             return Err(Error::usage(
                 "both GCP projects (--project, projects:) and Azure subscriptions (--subscription, subscriptions:) are asked for; scanning two clouds in one run is not supported yet: run once per cloud (an accounts file can be narrowed with --account/--account-tag)",
             ));
         }
-        if self.fleet.is_empty() && self.gcp.asked(&self.aws.accounts) {
+        if self.fleet.is_empty() && gcp {
             return Ok(FleetSource::GceLive(Box::new(gce::Live::new(live_gcp(
-                &self.aws, &self.gcp,
+                &self.aws, &self.gcp, listed,
             )?))));
         }
         if !self.gcp.projects.is_empty() {
@@ -351,7 +355,7 @@ impl FleetArgs {
         }
         if self.fleet.is_empty() {
             return Ok(FleetSource::Ec2Live(Box::new(ec2::Live::new(
-                self.aws.options()?,
+                self.aws.options(listed)?,
             ))));
         }
         if self.aws.endpoint_url.is_some() || !self.aws.regions.is_empty() {
@@ -372,20 +376,20 @@ impl FleetArgs {
 }
 
 /// The live GCP options, refusing a run that also asks for live AWS (one cloud per live run for
-/// now): AWS regions, endpoint or organization, or an accounts file that lists AWS accounts too.
-pub fn live_gcp(aws: &aws::AwsArgs, gcp: &gcp::GcpArgs) -> Result<gce::GceOptions> {
-    let file_accounts = aws
-        .accounts
-        .accounts
-        .as_deref()
-        .and_then(|f| checker::accounts::read_file(f).ok())
-        .is_some_and(|a| !a.accounts.is_empty());
+/// now): AWS regions, endpoint or organization, or an accounts file (`listed`, as read) that
+/// lists AWS accounts too.
+pub fn live_gcp(
+    aws: &aws::AwsArgs,
+    gcp: &gcp::GcpArgs,
+    listed: Option<&aws::Listed>,
+) -> Result<gce::GceOptions> {
+    let file_accounts = listed.is_some_and(|l| !l.file.accounts.is_empty());
     if !aws.regions.is_empty() || aws.endpoint_url.is_some() || aws.accounts.org || file_accounts {
         return Err(Error::usage(
             "this run asks for both live AWS (--region, --endpoint-url, --org or the accounts file's `accounts:`) and live GCP (--project or `projects:`); one live cloud per run for now: run checker once per cloud",
         ));
     }
-    gcp.options(&aws.accounts)
+    gcp.options(&aws.accounts, listed)
 }
 
 /// Where a command's output goes.

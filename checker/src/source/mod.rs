@@ -125,6 +125,26 @@ pub trait Source: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Result<HealthRead>>;
 }
 
+/// [`Source::read_for_cull`] of a source that only reads: culling (`req.health`) is refused
+/// with `refusal`, else the fleet `read` gives is all there is (a hook that does not cull).
+/// `read` is not started when culling is refused.
+pub fn read_only_for_cull<'a>(
+    req: &HealthRequest,
+    refusal: &'static str,
+    read: impl Future<Output = Result<Fleet>> + Send + 'a,
+) -> BoxFuture<'a, Result<HealthRead>> {
+    let health = req.health;
+    Box::pin(async move {
+        if health {
+            return Err(Error::usage(refusal));
+        }
+        Ok(HealthRead {
+            fleet: read.await?,
+            ..HealthRead::default()
+        })
+    })
+}
+
 /// Which regions a live scan reads: parsed once, where the user gave them (`--region`, an
 /// accounts file).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

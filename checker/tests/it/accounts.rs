@@ -423,3 +423,89 @@ fn member_account_policies_are_least_privilege_and_match_the_session_names() {
     let glob = globset::Glob::new(pattern).expect("glob").compile_matcher();
     assert!(glob.is_match(checker::accounts::default_session_name(chrono::Utc::now())));
 }
+
+/// The accounts file is read once a run and each cloud takes its part: a file that cannot be
+/// read or parsed is one error naming it (exit 2), whichever cloud would have read it; its
+/// `projects:`, `subscriptions:` and `accounts:` each ask for their cloud, and two clouds in one
+/// run are refused before any call. (A guard for reading the file once in `FleetArgs::choose`
+/// and `fleet record`: it passes on the old code too, which read it up to four times but said
+/// a broken file once.)
+#[test]
+fn a_broken_accounts_file_is_one_error_naming_it_and_each_section_asks_for_its_cloud() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let broken = write(dir.path(), "broken.yml", "accounts: [\n  - {");
+    let b = broken.to_str().expect("utf8");
+    let c = contracts();
+    let sub = "00000000-0000-0000-0000-000000000001";
+    for args in [
+        vec!["check", "--contracts", &c, "--accounts", b],
+        vec![
+            "check",
+            "--contracts",
+            &c,
+            "--accounts",
+            b,
+            "--project",
+            "p",
+        ],
+        vec![
+            "check",
+            "--contracts",
+            &c,
+            "--accounts",
+            b,
+            "--subscription",
+            sub,
+        ],
+        vec!["fleet", "record", "--contracts", &c, "--accounts", b],
+    ] {
+        let r = checker(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert_eq!(
+            r.stderr.matches("error:").count(),
+            1,
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("broken.yml:2:")
+                && r.stderr.contains("this is not valid YAML or JSON"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    let project = r#"{"project_id": "fxci-level1-gcp", "name": "level1"}"#;
+    let subscription = format!(r#"{{"subscription_id": "{sub}", "name": "ci"}}"#);
+    let account = r#"{"account_id": "111111111111", "name": "a", "role": "r-a"}"#;
+    let region: &[&str] = &["--region", "us-east-1"];
+    for (sections, extra, needle) in [
+        (
+            format!(r#""projects": [{project}], "subscriptions": [{subscription}]"#),
+            &[][..],
+            "scanning two clouds in one run is not supported yet",
+        ),
+        (
+            format!(r#""projects": [{project}], "accounts": [{account}]"#),
+            &[][..],
+            "one live cloud per run for now",
+        ),
+        (
+            format!(r#""subscriptions": [{subscription}], "accounts": [{account}]"#),
+            &[][..],
+            "both live AWS accounts (--accounts accounts:, --org) and Azure subscriptions",
+        ),
+        (
+            format!(r#""projects": [{project}]"#),
+            region,
+            "one live cloud per run for now",
+        ),
+    ] {
+        let f = write(dir.path(), "clouds.json", &format!("{{{sections}}}"));
+        let mut args = vec!["check", "--contracts", &c, "--accounts"];
+        args.push(f.to_str().expect("utf8"));
+        args.extend(extra);
+        let r = checker(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
+    }
+}

@@ -16,7 +16,6 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 mod identity;
 
-const AZURE: &str = "examples/firefox-ci-2026/fleet-azure.json";
 const TOKEN: &str = "tok-s3cr3t-bearer-0451";
 
 /// What the fake Resource Graph does wrong on VM pages.
@@ -59,11 +58,6 @@ fn rows_of(az: &Value) -> Vec<Value> {
             })
         })
         .collect()
-}
-
-fn example() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(root().join(AZURE)).expect("example"))
-        .expect("json")
 }
 
 /// The fake Resource Graph: pages of `page` rows, tokens are offsets.
@@ -228,14 +222,6 @@ fn example_sub(rows: &[Value]) -> String {
     rows[0]["subscriptionId"].as_str().expect("sub").to_string()
 }
 
-fn contracts() -> String {
-    root()
-        .join("contracts")
-        .to_str()
-        .expect("utf-8")
-        .to_string()
-}
-
 /// `check --format json` of the live fake.
 async fn check_live(f: &Fake, subs: &[&str]) -> (Run, Value) {
     let c = contracts();
@@ -297,7 +283,7 @@ fn show(r: &Run) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_example_fleet_served_live_in_pages_reads_as_recorded_and_is_clean() {
-    let az = example();
+    let az = example_fleet(AZURE);
     let rows = rows_of(&az);
     let sub = example_sub(&rows);
     let f = fake(rows, 2, Fault::None, &[]).await;
@@ -322,7 +308,7 @@ async fn the_example_fleet_served_live_in_pages_reads_as_recorded_and_is_clean()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_vm_without_worker_pool_id_is_found_and_names_its_consumer() {
-    let mut az = example();
+    let mut az = example_fleet(AZURE);
     az[0]["tags"]
         .as_object_mut()
         .expect("tags")
@@ -343,7 +329,7 @@ async fn a_vm_without_worker_pool_id_is_found_and_names_its_consumer() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_pool_id_tag_in_another_case_reads_as_azure_treats_it() {
-    let mut az = example();
+    let mut az = example_fleet(AZURE);
     for vm in az.as_array_mut().expect("vms") {
         let tags = vm["tags"].as_object_mut().expect("tags");
         if let Some(v) = tags.remove("worker-pool-id") {
@@ -359,7 +345,7 @@ async fn a_worker_pool_id_tag_in_another_case_reads_as_azure_treats_it() {
 
 /// One fault on the VM pages: the location's part fails, the run exits 3 naming why.
 async fn faulty(fault: Fault, needle: &str) {
-    let rows = rows_of(&example());
+    let rows = rows_of(&example_fleet(AZURE));
     let sub = example_sub(&rows);
     let f = fake(rows, 1, fault, &[]).await;
     let (r, v) = check_live(&f, &[&sub]).await;
@@ -404,7 +390,7 @@ async fn a_token_refused_after_refresh_fails_clearly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_subscription_is_a_named_failed_part() {
-    let rows = rows_of(&example());
+    let rows = rows_of(&example_fleet(AZURE));
     let sub = example_sub(&rows);
     let denied = "00000000-0000-0000-0000-00000000dead";
     let f = fake(rows, 1000, Fault::None, &[denied]).await;
@@ -432,7 +418,7 @@ async fn an_unreadable_subscription_is_a_named_failed_part() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_is_retried_after_its_retry_after() {
-    let rows = rows_of(&example());
+    let rows = rows_of(&example_fleet(AZURE));
     let sub = example_sub(&rows);
     let f = fake(rows, 1000, Fault::TooManyOnce, &[]).await;
     let t = Instant::now();
@@ -443,7 +429,7 @@ async fn a_429_is_retried_after_its_retry_after() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_token_is_refreshed_once() {
-    let rows = rows_of(&example());
+    let rows = rows_of(&example_fleet(AZURE));
     let sub = example_sub(&rows);
     let f = fake(rows, 1000, Fault::UnauthorizedOnce, &[]).await;
     let (r, _) = check_live(&f, &[&sub]).await;
@@ -455,7 +441,7 @@ async fn an_expired_token_is_refreshed_once() {
 /// it resets (the limiter is shared by every location and subscription).
 #[tokio::test(flavor = "multi_thread")]
 async fn no_query_goes_out_while_the_quota_is_spent() {
-    let az = example();
+    let az = example_fleet(AZURE);
     let mut rows = rows_of(&az);
     // One location, so every query is one after another.
     rows.truncate(1);
@@ -479,7 +465,7 @@ async fn no_query_goes_out_while_the_quota_is_spent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cull_refuses_on_azure_and_says_why() {
-    let rows = rows_of(&example());
+    let rows = rows_of(&example_fleet(AZURE));
     let sub = example_sub(&rows);
     let f = fake(rows, 1000, Fault::None, &[]).await;
     let c = contracts();
@@ -528,7 +514,7 @@ fn hook_artifacts(dir: &std::path::Path) -> String {
 /// snapshot, explanation, record or log.
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_in_tags_custom_data_and_the_token_reach_no_output() {
-    let mut az = example();
+    let mut az = example_fleet(AZURE);
     let cd = base64::engine::general_purpose::STANDARD.encode(
         r#"{"rootUrl":"https://tc","workerConfig":{"accessToken":"s3cr3t-custom-data-77"}}"#,
     );

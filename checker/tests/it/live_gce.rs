@@ -17,9 +17,7 @@ const TOKEN: &str = "ya29.planted-access-token-4711";
 const PAGE: usize = 5;
 
 fn example() -> Vec<Value> {
-    let text = std::fs::read_to_string(root().join("examples/firefox-ci-2026/fleet-gce.json"))
-        .expect("example");
-    serde_json::from_str(&text).expect("json")
+    serde_json::from_value(example_fleet(GCE)).expect("an array")
 }
 
 /// Page `n` of `fleet` in the aggregatedList shape, `PAGE` instances a page.
@@ -107,14 +105,6 @@ async fn run(server: &MockServer, adc: &str, args: &[&str]) -> Run {
     })
     .await
     .expect("join")
-}
-
-fn contracts() -> String {
-    root()
-        .join("contracts")
-        .to_str()
-        .expect("utf-8")
-        .to_string()
 }
 
 async fn check(server: &MockServer, adc: &str) -> (Run, Value) {

@@ -6,22 +6,6 @@ use crate::support::*;
 use serde_json::{Value, json};
 use std::path::Path;
 
-const GCE: &str = "examples/firefox-ci-2026/fleet-gce.json";
-const AZURE: &str = "examples/firefox-ci-2026/fleet-azure.json";
-
-fn example(rel: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(root().join(rel)).expect("example"))
-        .expect("json")
-}
-
-fn contracts() -> String {
-    root()
-        .join("contracts")
-        .to_str()
-        .expect("utf-8")
-        .to_string()
-}
-
 /// `check --format json` of one fleet file against the shipped contracts.
 fn check_json(fleet: &Path) -> (Run, Value) {
     let r = checker(&[
@@ -99,7 +83,7 @@ fn the_example_gce_and_azure_fleets_are_clean_and_select_their_consumers() {
 #[test]
 fn one_broken_instance_per_real_dependency_names_its_consumer() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut gce = example(GCE);
+    let mut gce = example_fleet(GCE);
     gce[0]["metadata"]["items"] = json!([]);
     gce[1]["networkInterfaces"][0]["accessConfigs"] = json!([]);
     let f = write_json(dir.path(), "gce.json", &gce);
@@ -112,7 +96,7 @@ fn one_broken_instance_per_real_dependency_names_its_consumer() {
             "{want}: {got:?}"
         );
     }
-    let mut azure = example(AZURE);
+    let mut azure = example_fleet(AZURE);
     azure[0]["tags"]
         .as_object_mut()
         .expect("tags")
@@ -135,7 +119,7 @@ fn one_broken_instance_per_real_dependency_names_its_consumer() {
 #[test]
 fn the_rest_and_resource_graph_shapes_read_as_the_cli_shapes() {
     let dir = tempfile::tempdir().expect("tmp");
-    let gce = example(GCE);
+    let gce = example_fleet(GCE);
     let mut zones = serde_json::Map::new();
     for i in gce.as_array().expect("array") {
         let z = i["zone"]
@@ -156,7 +140,7 @@ fn the_rest_and_resource_graph_shapes_read_as_the_cli_shapes() {
         json!({"warning": {"code": "NO_RESULTS_ON_PAGE"}}),
     );
     let agg = json!({"kind": "compute#instanceAggregatedList", "items": zones});
-    let azure = example(AZURE);
+    let azure = example_fleet(AZURE);
     let graph = json!({"totalRecords": 15, "data": azure.as_array().expect("array").iter().map(|vm| {
         let mut row = json!({"name": vm["name"], "location": vm["location"], "tags": vm["tags"],
             "type": "microsoft.compute/virtualmachines", "id": vm["id"], "properties": {}});
@@ -178,8 +162,8 @@ fn the_rest_and_resource_graph_shapes_read_as_the_cli_shapes() {
 #[test]
 fn unknown_mixed_and_bad_shapes_are_named_with_file_pointer_and_line() {
     let dir = tempfile::tempdir().expect("tmp");
-    let gce = example(GCE);
-    let azure = example(AZURE);
+    let gce = example_fleet(GCE);
+    let azure = example_fleet(AZURE);
     let check = |name: &str, doc: &Value| {
         let f = write(
             dir.path(),
@@ -242,7 +226,10 @@ fn explain_snapshot_and_init_read_gce_and_azure_fleets() {
     let dir = tempfile::tempdir().expect("tmp");
     let (g, a) = (root().join(GCE), root().join(AZURE));
     let (g, a) = (g.to_str().expect("utf-8"), a.to_str().expect("utf-8"));
-    let name = example(GCE)[0]["name"].as_str().expect("name").to_string();
+    let name = example_fleet(GCE)[0]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
     let r = checker(&["explain", &name, "--contracts", &contracts(), "--fleet", g]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("worker-runner-google"), "{}", r.stdout);

@@ -11,6 +11,26 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The Firefox CI 2026 example's GCE fleet (`gcloud compute instances list --format=json`).
+pub const GCE: &str = "examples/firefox-ci-2026/fleet-gce.json";
+/// The Firefox CI 2026 example's Azure fleet (`az vm list -d -o json`).
+pub const AZURE: &str = "examples/firefox-ci-2026/fleet-azure.json";
+
+/// An example fleet file (`rel` from the workspace root), parsed.
+pub fn example_fleet(rel: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(root().join(rel)).expect("example"))
+        .expect("json")
+}
+
+/// The shipped contracts, as a `--contracts` argument.
+pub fn contracts() -> String {
+    root()
+        .join("contracts")
+        .to_str()
+        .expect("utf-8")
+        .to_string()
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,

@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 use crate::fleet::SecretPolicy;
 use crate::report::{SourceInfo, SourceKind};
 use crate::source::driver::{LiveFleet, ReadPlan, read_scopes};
-use crate::source::{Can, Capabilities, Fleet, HealthRead, HealthRequest, RecordSink, Source};
+use crate::source::{
+    Can, Capabilities, Fleet, HealthRead, HealthRequest, RecordSink, Source, read_only_for_cull,
+};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -129,10 +131,7 @@ impl Source for Live {
         set: &'a ContractSet,
         req: &'a HealthRequest,
     ) -> BoxFuture<'a, Result<HealthRead>> {
-        Box::pin(async move {
-            if req.health {
-                return Err(Error::usage(NO_CULL));
-            }
+        read_only_for_cull(req, NO_CULL, async move {
             // Reading only (the hook with --no-cull): on a thread of its own, since the read
             // starts its own runtime.
             let this = self.clone();
@@ -141,10 +140,7 @@ impl Source for Live {
                 tokio::task::spawn_blocking(move || this.scan(&ReadPlan::default(), secrets))
                     .await
                     .map_err(|e| Error::Incomplete(format!("the Azure read failed: {e}")))??;
-            Ok(HealthRead {
-                fleet: fleet_of(live),
-                ..HealthRead::default()
-            })
+            Ok(fleet_of(live))
         })
     }
 }

@@ -23,6 +23,8 @@ pub const AUTHORITY: &str = "https://login.microsoftonline.com";
 /// `app_service_managed_identity_credential.rs` at Azure/azure-sdk-for-rust 0b41a87a).
 pub const IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 const MSI_API_VERSION: &str = "2019-08-01";
+/// Attempts at the managed identity endpoint, the first included (three retries).
+const MSI_ATTEMPTS: u32 = 4;
 
 /// Where tokens come from.
 #[derive(Clone)]
@@ -259,7 +261,8 @@ fn managed_identity(
         .into();
     let resource = SCOPE.trim_end_matches("/.default");
     let mut backoff = Duration::from_millis(500);
-    for attempt in 1..=4 {
+    let mut attempt = 1;
+    loop {
         let mut req = agent
             .get(endpoint)
             .query("api-version", MSI_API_VERSION)
@@ -281,7 +284,7 @@ fn managed_identity(
             return Ok(t.to_string());
         }
         let retry = matches!(status, 404 | 410 | 429 | 500..=599);
-        if !retry || attempt == 4 {
+        if !retry || attempt == MSI_ATTEMPTS {
             let why = match status {
                 400 => "the identity is not assigned to this resource".to_string(),
                 200 => "the answer has no access_token".to_string(),
@@ -293,8 +296,6 @@ fn managed_identity(
         }
         std::thread::sleep(backoff);
         backoff *= 2;
+        attempt += 1;
     }
-    Err(format!(
-        "the managed identity endpoint {endpoint} gave no token"
-    ))
 }

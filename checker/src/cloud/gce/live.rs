@@ -12,7 +12,9 @@ use crate::report::{SourceInfo, SourceKind};
 use crate::source::driver::{
     self, Budget, Emit, LiveFleet, Location, LocationStats, PageGuard, ReadPlan, Scopes,
 };
-use crate::source::{Can, Capabilities, Fleet, HealthRead, HealthRequest, RecordSink, Source};
+use crate::source::{
+    Can, Capabilities, Fleet, HealthRead, HealthRequest, RecordSink, Source, read_only_for_cull,
+};
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -289,17 +291,9 @@ impl Source for Live {
         set: &'a ContractSet,
         req: &'a HealthRequest,
     ) -> BoxFuture<'a, Result<HealthRead>> {
-        Box::pin(async move {
-            if req.health {
-                return Err(Error::usage(NO_CULL));
-            }
-            let fleet = self
-                .read_async(super::server_filter(set), &set.secret_policy(), None)
-                .await?;
-            Ok(HealthRead {
-                fleet,
-                ..HealthRead::default()
-            })
+        read_only_for_cull(req, NO_CULL, async move {
+            self.read_async(super::server_filter(set), &set.secret_policy(), None)
+                .await
         })
     }
 }

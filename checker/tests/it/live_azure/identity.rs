@@ -10,7 +10,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_managed_identity_gives_the_token_when_no_client_credential_is_set() {
     use wiremock::matchers::{header, query_param};
-    let rows = rows_of(&example());
+    let rows = rows_of(&example_fleet(AZURE));
     let sub = example_sub(&rows);
     let f = fake(rows, 5, Fault::None, &[]).await;
     let mi_token = "mi-tok-s3cr3t-7731";
