@@ -178,7 +178,7 @@ pub fn to_az(i: &Instance) -> Value {
         m["tags"] = json!(i.tags);
     }
     let text = match &i.user_data {
-        UserData::Json(map) => Some(Value::Object(map.clone()).to_string()),
+        UserData::Json(map) => Some(Value::Object((**map).clone()).to_string()),
         UserData::Invalid(_) => Some("<unparseable user-data withheld>".to_string()),
         UserData::Absent | UserData::NotFetched => None,
     };

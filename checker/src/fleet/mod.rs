@@ -14,6 +14,7 @@ use std::path::Path;
 mod azure;
 mod ec2;
 mod gce;
+pub(crate) mod prune;
 mod shape;
 pub use azure::parse_vm as parse_azure_vm;
 pub use checker_ec2::group_list as security_group_list;
@@ -154,8 +155,9 @@ pub enum UserData {
     NotFetched,
     /// The instance has no user-data.
     Absent,
-    /// A JSON object, secrets redacted.
-    Json(Map<String, Value>),
+    /// A JSON object, secrets redacted; shared by the records whose user-data is the same
+    /// text ([`UserDataCache`]).
+    Json(std::sync::Arc<Map<String, Value>>),
     /// Present but not a JSON object; only the reason is kept (the text may hold secrets).
     Invalid(String),
 }
@@ -208,7 +210,7 @@ impl UserData {
         match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(mut map)) => {
                 secrets.redact_object(&mut map);
-                UserData::Json(map)
+                UserData::Json(std::sync::Arc::new(map))
             }
             Ok(other) => UserData::Invalid(format!(
                 "user-data is JSON but not an object (a {})",
@@ -225,6 +227,33 @@ impl UserData {
                 e.column()
             )),
         }
+    }
+}
+
+/// User-data read once per distinct text: the records of one pool (and zone) carry the same
+/// text (GCE's `taskcluster` metadata item), so it is parsed and redacted once and the records
+/// share the result ([`UserData::Json`] is an `Arc`). At most [`UserDataCache::MAX`] texts are
+/// kept; a reader keeps one cache per page (live) or per file (recorded).
+#[derive(Debug, Default)]
+pub struct UserDataCache {
+    seen: std::collections::HashMap<Box<[u8]>, UserData>,
+}
+
+impl UserDataCache {
+    /// The most texts kept (the rest are read each time).
+    pub const MAX: usize = 256;
+
+    /// [`UserData::from_bytes`], once per distinct `bytes` (`secrets` is the reader's, the same
+    /// for every call on one cache).
+    pub fn from_bytes(&mut self, bytes: &[u8], secrets: &SecretPolicy) -> UserData {
+        if let Some(u) = self.seen.get(bytes) {
+            return u.clone();
+        }
+        let u = UserData::from_bytes(bytes, secrets);
+        if self.seen.len() < Self::MAX {
+            self.seen.insert(bytes.into(), u.clone());
+        }
+        u
     }
 }
 
@@ -405,7 +434,7 @@ mod tests {
         let UserData::Json(map) = ud else {
             panic!("json expected")
         };
-        let text = Value::Object(map).to_string();
+        let text = Value::Object((*map).clone()).to_string();
         for secret in ["s3cr3t", "hidden", "t0k"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }

@@ -73,7 +73,12 @@ pub async fn query_page(
     let body = json!({"subscriptions": [sub], "query": query, "options": options});
     let path = format!("/providers/Microsoft.ResourceGraph/resources?api-version={GRAPH_API}");
     let mut v = client
-        .call("Resource Graph query", &path, Some(body))
+        .call_keeping(
+            "Resource Graph query",
+            &path,
+            Some(body),
+            crate::fleet::prune::GRAPH_PAGE,
+        )
         .await?;
     let truncated = match &v["resultTruncated"] {
         Value::String(s) => s.eq_ignore_ascii_case("true"),
