@@ -3,7 +3,7 @@
 //! REST result (`properties` nested; the power state in `properties.extended.instanceView`).
 //! customData, when a record carries it, is base64 JSON read as user-data, redacted as EC2's.
 
-use super::shape::{segment_after, string_map, text};
+use super::shape::{get, segment_after, string_map, text};
 use super::{Instance, SecretPolicy, UserData};
 use crate::diag::{Diagnostic, pointer_push};
 use crate::output::{AzureField, Cloud};
@@ -67,7 +67,7 @@ pub fn parse_vm(
             .hint("list VMs only: `az vm list -d -o json`, or a Resource Graph query over microsoft.compute/virtualmachines"));
     }
     // Resource Graph and REST rows nest the model under `properties`; az flattens it.
-    let (p, pptr) = match v.get("properties").filter(|p| p.is_object()) {
+    let (p, pptr) = match get(v, "properties").filter(|p| p.is_object()) {
         Some(p) => (p, pointer_push(ptr, "properties")),
         None => (v, ptr.to_string()),
     };

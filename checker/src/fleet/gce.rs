@@ -2,7 +2,7 @@
 //! list --format=json` prints (and the REST list responses hold), read into records.
 //! Labels are tags; the `taskcluster` metadata item's JSON is the user-data, redacted as EC2's.
 
-use super::shape::{array, last_segment, segment_after, string_map, text};
+use super::shape::{array, get, last_segment, segment_after, string_map, text};
 use super::{Instance, SecretPolicy, UserData, UserDataCache};
 use crate::diag::{Diagnostic, pointer_push};
 use crate::output::{Cloud, GceField};
@@ -28,7 +28,7 @@ fn user_data(
     secrets: &SecretPolicy,
     cache: &mut UserDataCache,
 ) -> Result<UserData, Diagnostic> {
-    let Some(meta) = v.get("metadata").filter(|m| !m.is_null()) else {
+    let Some(meta) = get(v, "metadata").filter(|m| !m.is_null()) else {
         return Ok(UserData::NotFetched);
     };
     let mptr = pointer_push(ptr, "metadata");
@@ -40,7 +40,7 @@ fn user_data(
         if text(path, &iptr, item, &["key"])?.as_deref() != Some(TASKCLUSTER_ITEM) {
             continue;
         }
-        return Ok(match item.get("value") {
+        return Ok(match get(item, "value") {
             None | Some(Value::Null) => UserData::Absent,
             Some(Value::String(s)) => cache.from_bytes(s.as_bytes(), secrets),
             Some(_) => {
