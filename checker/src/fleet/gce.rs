@@ -3,7 +3,7 @@
 //! Labels are tags; the `taskcluster` metadata item's JSON is the user-data, redacted as EC2's.
 
 use super::shape::{array, get, last_segment, segment_after, string_map, text};
-use super::{Instance, SecretPolicy, UserData, UserDataCache};
+use super::{Instance, ReadCache, SecretPolicy, UserData};
 use crate::diag::{Diagnostic, pointer_push};
 use crate::output::{Cloud, GceField};
 use serde_json::Value;
@@ -26,7 +26,7 @@ fn user_data(
     ptr: &str,
     v: &Value,
     secrets: &SecretPolicy,
-    cache: &mut UserDataCache,
+    cache: &mut ReadCache,
 ) -> Result<UserData, Diagnostic> {
     let Some(meta) = get(v, "metadata").filter(|m| !m.is_null()) else {
         return Ok(UserData::NotFetched);
@@ -106,7 +106,7 @@ pub fn parse_instance(
     v: &Value,
     secrets: &SecretPolicy,
 ) -> Result<Instance, Diagnostic> {
-    parse_instance_with(path, ptr, v, secrets, &mut UserDataCache::default())
+    parse_instance_with(path, ptr, v, secrets, &mut ReadCache::default())
 }
 
 /// [`parse_instance`], the `taskcluster` item read through `cache` (a listing's instances of one
@@ -116,7 +116,7 @@ pub fn parse_instance_with(
     ptr: &str,
     v: &Value,
     secrets: &SecretPolicy,
-    cache: &mut UserDataCache,
+    cache: &mut ReadCache,
 ) -> Result<Instance, Diagnostic> {
     if !v.is_object() {
         return Err(Diagnostic::at(
@@ -190,7 +190,7 @@ pub fn parse_instance_with(
     }
     disks(path, ptr, v, &mut i)?;
     i.tags = string_map(path, ptr, v, "labels")?;
-    crate::redact::redact_tags(&mut i.tags);
+    cache.redact_tags(&mut i.tags);
     i.user_data = user_data(path, ptr, v, secrets, cache)?;
     i.id = name;
     Ok(i)

@@ -17,6 +17,7 @@ mod gce;
 pub(crate) mod prune;
 mod shape;
 pub use azure::parse_vm as parse_azure_vm;
+pub use azure::parse_vm_with as parse_azure_vm_with;
 pub use checker_ec2::group_list as security_group_list;
 pub use ec2::{parse_instance, region_from_az, to_describe_instances};
 pub use gce::parse_instance as parse_gce_instance;
@@ -156,7 +157,7 @@ pub enum UserData {
     /// The instance has no user-data.
     Absent,
     /// A JSON object, secrets redacted; shared by the records whose user-data is the same
-    /// text ([`UserDataCache`]).
+    /// text ([`ReadCache`]).
     Json(std::sync::Arc<Map<String, Value>>),
     /// Present but not a JSON object; only the reason is kept (the text may hold secrets).
     Invalid(String),
@@ -230,30 +231,49 @@ impl UserData {
     }
 }
 
-/// User-data read once per distinct text: the records of one pool (and zone) carry the same
-/// text (GCE's `taskcluster` metadata item), so it is parsed and redacted once and the records
-/// share the result ([`UserData::Json`] is an `Arc`). At most [`UserDataCache::MAX`] texts are
-/// kept; a reader keeps one cache per page (live) or per file (recorded).
+/// What a reader reads once per distinct text: the records of one pool (and zone) carry the
+/// same user-data (GCE's `taskcluster` metadata item) and the same tags, so the user-data is
+/// parsed and redacted once and the records share the result ([`UserData::Json`] is an `Arc`),
+/// and a tag set is checked for secrets once. At most [`ReadCache::MAX`] of each are kept; a
+/// reader keeps one cache per page (live) or per file (recorded).
 #[derive(Debug, Default)]
-pub struct UserDataCache {
-    seen: std::collections::HashMap<Box<[u8]>, UserData>,
+pub struct ReadCache {
+    user_data: std::collections::HashMap<Box<[u8]>, UserData>,
+    /// A tag set as read, and as redacted when that changed it.
+    tags: std::collections::HashMap<BTreeMap<String, String>, Option<BTreeMap<String, String>>>,
 }
 
-impl UserDataCache {
-    /// The most texts kept (the rest are read each time).
+impl ReadCache {
+    /// The most texts (and tag sets) kept; the rest are read each time.
     pub const MAX: usize = 256;
 
     /// [`UserData::from_bytes`], once per distinct `bytes` (`secrets` is the reader's, the same
     /// for every call on one cache).
     pub fn from_bytes(&mut self, bytes: &[u8], secrets: &SecretPolicy) -> UserData {
-        if let Some(u) = self.seen.get(bytes) {
+        if let Some(u) = self.user_data.get(bytes) {
             return u.clone();
         }
         let u = UserData::from_bytes(bytes, secrets);
-        if self.seen.len() < Self::MAX {
-            self.seen.insert(bytes.into(), u.clone());
+        if self.user_data.len() < Self::MAX {
+            self.user_data.insert(bytes.into(), u.clone());
         }
         u
+    }
+
+    /// [`crate::redact::redact_tags`], once per distinct tag set.
+    pub fn redact_tags(&mut self, tags: &mut BTreeMap<String, String>) {
+        if let Some(done) = self.tags.get(&*tags) {
+            if let Some(redacted) = done {
+                tags.clone_from(redacted);
+            }
+            return;
+        }
+        let read = (self.tags.len() < Self::MAX).then(|| tags.clone());
+        crate::redact::redact_tags(tags);
+        if let Some(read) = read {
+            let changed = (read != *tags).then(|| tags.clone());
+            self.tags.insert(read, changed);
+        }
     }
 }
 

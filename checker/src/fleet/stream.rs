@@ -23,8 +23,8 @@ struct Ctx<'a> {
     shape: Option<(Shape, String)>,
     /// A Compute REST page's `nextPageToken` (a live listing pages on it).
     next_page: Option<String>,
-    /// User-data texts already read.
-    user_data: super::UserDataCache,
+    /// User-data texts and tag sets already read.
+    user_data: super::ReadCache,
 }
 
 impl Ctx<'_> {
@@ -61,7 +61,7 @@ pub fn read(path: &Path, secrets: &SecretPolicy) -> Result<Vec<Instance>, Diagno
         accounts: super::Interner::default(),
         shape: None,
         next_page: None,
-        user_data: super::UserDataCache::default(),
+        user_data: super::ReadCache::default(),
     };
     // The depth is checked as the bytes stream past (the file is never read twice): an
     // ignored value nested 20,000 deep was skipped, then locating a diagnostic overflowed.
@@ -101,7 +101,7 @@ pub fn read_page(
         accounts: super::Interner::default(),
         shape: None,
         next_page: None,
-        user_data: super::UserDataCache::default(),
+        user_data: super::ReadCache::default(),
     };
     // The page is in memory: parsed from the slice (a reader is fed one byte a call, which
     // took half of a live GCE run's CPU). serde_json's own limit (128, the same as
@@ -435,7 +435,9 @@ impl Elements<'_, '_> {
             Shape::Gce => {
                 super::gce::parse_instance_with(path, &ptr, v, secrets, &mut self.ctx.user_data)
             }
-            Shape::Azure => super::azure::parse_vm(path, &ptr, v, secrets),
+            Shape::Azure => {
+                super::azure::parse_vm_with(path, &ptr, v, secrets, &mut self.ctx.user_data)
+            }
         };
         match read {
             Ok(mut i) => {
