@@ -467,7 +467,7 @@ fn test_instance(i: &Instance) -> Value {
     }
     if let (Some(o), UserData::Json(m)) = (inst.as_object_mut(), &i.user_data) {
         o.remove("UserData");
-        o.insert("UserDataJson".into(), Value::Object(m.clone()));
+        o.insert("UserDataJson".into(), Value::Object((**m).clone()));
     }
     inst
 }

@@ -28,6 +28,10 @@ enum Cmd {
         /// Port on 127.0.0.1 (0: any; the chosen port is printed on stdout).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Latency added to every listing call (a page), in milliseconds: real clouds answer
+        /// a page in 100-500 ms.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
         /// Instances in the project.
         #[arg(long, default_value_t = 100_000)]
         instances: usize,
@@ -47,6 +51,10 @@ enum Cmd {
         /// Port on 127.0.0.1 (0: any; the chosen port is printed on stdout).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Latency added to every listing call (a page), in milliseconds: real clouds answer
+        /// a page in 100-500 ms.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
         /// VMs in the subscription.
         #[arg(long, default_value_t = 100_000)]
         vms: usize,
@@ -195,11 +203,12 @@ async fn recv(addr: &str, project: &str) -> std::io::Result<()> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let (port, service) = match Cmd::parse() {
+    let (port, latency, service) = match Cmd::parse() {
         Cmd::Recv { addr, project } => return recv(&addr, &project).await,
         Cmd::RecvAzure { addr, subscription } => return azure::recv(&addr, &subscription).await,
         Cmd::Serve {
             port,
+            latency_ms,
             instances,
             template: path,
         } => {
@@ -208,14 +217,16 @@ async fn main() -> std::io::Result<()> {
                 instances,
                 calls: AtomicUsize::new(0),
             });
-            (port, Service::Gce(state))
+            (port, latency_ms, Service::Gce(state))
         }
         Cmd::ServeAzure {
             port,
+            latency_ms,
             vms,
             template,
         } => (
             port,
+            latency_ms,
             Service::Azure(Arc::new(azure::Azure::new(&template, vms)?)),
         ),
     };
@@ -229,6 +240,13 @@ async fn main() -> std::io::Result<()> {
             let svc = hyper::service::service_fn(move |req| {
                 let service = service.clone();
                 async move {
+                    let p = req.uri().path();
+                    if latency > 0
+                        && (p.ends_with("/aggregated/instances")
+                            || p.ends_with("Microsoft.ResourceGraph/resources"))
+                    {
+                        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+                    }
                     match service {
                         Service::Gce(s) => handle(s, req).await,
                         Service::Azure(a) => a.handle(req).await,

@@ -518,7 +518,7 @@ pub(crate) mod test_support {
             region: "us-east-1".into(),
             tags,
             user_data: match user_data {
-                Value::Object(m) => crate::fleet::UserData::Json(m),
+                Value::Object(m) => crate::fleet::UserData::Json(std::sync::Arc::new(m)),
                 _ => crate::fleet::UserData::Absent,
             },
             ..Default::default()

@@ -258,7 +258,7 @@ impl Tracker {
                 }
             }
             if let UserData::Json(m) = &i.user_data {
-                for (k, v) in m {
+                for (k, v) in m.iter() {
                     if !self.user_data_keys.contains(k.as_str()) {
                         self.user_data_keys.insert(k.clone());
                         user_data_names(&format!("userData.{k}"), v, 1, &mut self.names);

@@ -3,8 +3,8 @@
 //! REST result (`properties` nested; the power state in `properties.extended.instanceView`).
 //! customData, when a record carries it, is base64 JSON read as user-data, redacted as EC2's.
 
-use super::shape::{segment_after, string_map, text};
-use super::{Instance, SecretPolicy, UserData};
+use super::shape::{get, segment_after, string_map, text};
+use super::{Instance, ReadCache, SecretPolicy, UserData};
 use crate::diag::{Diagnostic, pointer_push};
 use crate::output::{AzureField, Cloud};
 use serde_json::Value;
@@ -57,6 +57,17 @@ pub fn parse_vm(
     v: &Value,
     secrets: &SecretPolicy,
 ) -> Result<Instance, Diagnostic> {
+    parse_vm_with(path, ptr, v, secrets, &mut ReadCache::default())
+}
+
+/// [`parse_vm`], the tags (the same on a pool's VMs) checked for secrets through `cache`.
+pub fn parse_vm_with(
+    path: &Path,
+    ptr: &str,
+    v: &Value,
+    secrets: &SecretPolicy,
+    cache: &mut ReadCache,
+) -> Result<Instance, Diagnostic> {
     if !v.is_object() {
         return Err(Diagnostic::at(path, ptr, "a VM must be a JSON object"));
     }
@@ -67,7 +78,7 @@ pub fn parse_vm(
             .hint("list VMs only: `az vm list -d -o json`, or a Resource Graph query over microsoft.compute/virtualmachines"));
     }
     // Resource Graph and REST rows nest the model under `properties`; az flattens it.
-    let (p, pptr) = match v.get("properties").filter(|p| p.is_object()) {
+    let (p, pptr) = match get(v, "properties").filter(|p| p.is_object()) {
         Some(p) => (p, pointer_push(ptr, "properties")),
         None => (v, ptr.to_string()),
     };
@@ -129,7 +140,7 @@ pub fn parse_vm(
         i.set_field(AzureField::PublicIp, ip.to_string());
     }
     i.tags = string_map(path, ptr, v, "tags")?;
-    crate::redact::redact_tags(&mut i.tags);
+    cache.redact_tags(&mut i.tags);
     i.user_data = custom_data(path, &pptr, p, secrets)?;
     i.id = name;
     Ok(i)
@@ -178,7 +189,7 @@ pub fn to_az(i: &Instance) -> Value {
         m["tags"] = json!(i.tags);
     }
     let text = match &i.user_data {
-        UserData::Json(map) => Some(Value::Object(map.clone()).to_string()),
+        UserData::Json(map) => Some(Value::Object((**map).clone()).to_string()),
         UserData::Invalid(_) => Some("<unparseable user-data withheld>".to_string()),
         UserData::Absent | UserData::NotFetched => None,
     };

@@ -280,7 +280,7 @@ pub fn to_describe_instances(instances: &[Instance]) -> Value {
                     m.insert("UserData".into(), serde_json::json!({}));
                 }
                 UserData::Json(map) => {
-                    let text = Value::Object(map.clone()).to_string();
+                    let text = Value::Object((**map).clone()).to_string();
                     let b64 = base64::engine::general_purpose::STANDARD.encode(text);
                     m.insert("UserData".into(), serde_json::json!({ "Value": b64 }));
                 }

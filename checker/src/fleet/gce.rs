@@ -2,8 +2,8 @@
 //! list --format=json` prints (and the REST list responses hold), read into records.
 //! Labels are tags; the `taskcluster` metadata item's JSON is the user-data, redacted as EC2's.
 
-use super::shape::{array, last_segment, segment_after, string_map, text};
-use super::{Instance, SecretPolicy, UserData};
+use super::shape::{array, get, last_segment, segment_after, string_map, text};
+use super::{Instance, ReadCache, SecretPolicy, UserData};
 use crate::diag::{Diagnostic, pointer_push};
 use crate::output::{Cloud, GceField};
 use serde_json::Value;
@@ -26,8 +26,9 @@ fn user_data(
     ptr: &str,
     v: &Value,
     secrets: &SecretPolicy,
+    cache: &mut ReadCache,
 ) -> Result<UserData, Diagnostic> {
-    let Some(meta) = v.get("metadata").filter(|m| !m.is_null()) else {
+    let Some(meta) = get(v, "metadata").filter(|m| !m.is_null()) else {
         return Ok(UserData::NotFetched);
     };
     let mptr = pointer_push(ptr, "metadata");
@@ -39,9 +40,9 @@ fn user_data(
         if text(path, &iptr, item, &["key"])?.as_deref() != Some(TASKCLUSTER_ITEM) {
             continue;
         }
-        return Ok(match item.get("value") {
+        return Ok(match get(item, "value") {
             None | Some(Value::Null) => UserData::Absent,
-            Some(Value::String(s)) => UserData::from_bytes(s.as_bytes(), secrets),
+            Some(Value::String(s)) => cache.from_bytes(s.as_bytes(), secrets),
             Some(_) => {
                 return Err(Diagnostic::at(
                     path,
@@ -104,6 +105,18 @@ pub fn parse_instance(
     ptr: &str,
     v: &Value,
     secrets: &SecretPolicy,
+) -> Result<Instance, Diagnostic> {
+    parse_instance_with(path, ptr, v, secrets, &mut ReadCache::default())
+}
+
+/// [`parse_instance`], the `taskcluster` item read through `cache` (a listing's instances of one
+/// pool and zone carry the same text: it is parsed and redacted once).
+pub fn parse_instance_with(
+    path: &Path,
+    ptr: &str,
+    v: &Value,
+    secrets: &SecretPolicy,
+    cache: &mut ReadCache,
 ) -> Result<Instance, Diagnostic> {
     if !v.is_object() {
         return Err(Diagnostic::at(
@@ -177,8 +190,8 @@ pub fn parse_instance(
     }
     disks(path, ptr, v, &mut i)?;
     i.tags = string_map(path, ptr, v, "labels")?;
-    crate::redact::redact_tags(&mut i.tags);
-    i.user_data = user_data(path, ptr, v, secrets)?;
+    cache.redact_tags(&mut i.tags);
+    i.user_data = user_data(path, ptr, v, secrets, cache)?;
     i.id = name;
     Ok(i)
 }
@@ -232,7 +245,7 @@ pub fn to_gcloud(i: &Instance) -> Value {
     }
     m["metadata"] = match &i.user_data {
         UserData::Json(map) => {
-            json!({"items": [{"key": TASKCLUSTER_ITEM, "value": Value::Object(map.clone()).to_string()}]})
+            json!({"items": [{"key": TASKCLUSTER_ITEM, "value": Value::Object((**map).clone()).to_string()}]})
         }
         UserData::Invalid(_) => {
             json!({"items": [{"key": TASKCLUSTER_ITEM, "value": "<unparseable user-data withheld>"}]})
@@ -327,6 +340,45 @@ mod tests {
             again.tags.keys().collect::<Vec<_>>(),
             i.tags.keys().collect::<Vec<_>>()
         );
+    }
+
+    /// A page builds only the keys a record reads (`fleet::prune`) and reads each distinct
+    /// `taskcluster` text once: the records are the ones the full tree gives, and two instances
+    /// with the same text share one parsed (redacted) map.
+    #[test]
+    fn a_page_reads_what_the_full_tree_gives_and_each_user_data_text_once() {
+        let mut other = inst();
+        other["name"] = json!("w-2");
+        other["metadata"]["items"][1]["value"] = json!("{\"rootUrl\":\"https://other\"}");
+        let mut same = inst();
+        same["name"] = json!("w-3");
+        same["description"] = json!({"unread": [1, 2, {"deep": true}]});
+        let all = [inst(), other, same];
+        let page = json!({"items": {"zones/us-central1-a": {"instances": all}}});
+        let bytes = serde_json::to_vec(&page).expect("json");
+        let s = SecretPolicy::default();
+        let (got, _) = crate::fleet::read_gce_page(&bytes, Path::new("page"), &s).expect("reads");
+        for (n, (g, v)) in got.iter().zip(&all).enumerate() {
+            let want = parse_instance(Path::new("page"), "/x", v, &s).expect("reads");
+            assert_eq!(
+                (&g.id, &g.scope, &g.region, &g.fields, &g.tags, &g.user_data),
+                (
+                    &want.id,
+                    &want.scope,
+                    &want.region,
+                    &want.fields,
+                    &want.tags,
+                    &want.user_data
+                ),
+                "instance {n}"
+            );
+        }
+        let map = |i: &Instance| match &i.user_data {
+            UserData::Json(m) => m.clone(),
+            other => panic!("json expected, not {other:?}"),
+        };
+        assert!(std::sync::Arc::ptr_eq(&map(&got[0]), &map(&got[2])));
+        assert!(!std::sync::Arc::ptr_eq(&map(&got[0]), &map(&got[1])));
     }
 
     /// A live page is parsed from its bytes (not a reader): it still reads, and too deep or

@@ -14,8 +14,10 @@ use std::path::Path;
 mod azure;
 mod ec2;
 mod gce;
+pub(crate) mod prune;
 mod shape;
 pub use azure::parse_vm as parse_azure_vm;
+pub use azure::parse_vm_with as parse_azure_vm_with;
 pub use checker_ec2::group_list as security_group_list;
 pub use ec2::{parse_instance, region_from_az, to_describe_instances};
 pub use gce::parse_instance as parse_gce_instance;
@@ -154,8 +156,9 @@ pub enum UserData {
     NotFetched,
     /// The instance has no user-data.
     Absent,
-    /// A JSON object, secrets redacted.
-    Json(Map<String, Value>),
+    /// A JSON object, secrets redacted; shared by the records whose user-data is the same
+    /// text ([`ReadCache`]).
+    Json(std::sync::Arc<Map<String, Value>>),
     /// Present but not a JSON object; only the reason is kept (the text may hold secrets).
     Invalid(String),
 }
@@ -208,7 +211,7 @@ impl UserData {
         match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(mut map)) => {
                 secrets.redact_object(&mut map);
-                UserData::Json(map)
+                UserData::Json(std::sync::Arc::new(map))
             }
             Ok(other) => UserData::Invalid(format!(
                 "user-data is JSON but not an object (a {})",
@@ -224,6 +227,52 @@ impl UserData {
                 e.line(),
                 e.column()
             )),
+        }
+    }
+}
+
+/// What a reader reads once per distinct text: the records of one pool (and zone) carry the
+/// same user-data (GCE's `taskcluster` metadata item) and the same tags, so the user-data is
+/// parsed and redacted once and the records share the result ([`UserData::Json`] is an `Arc`),
+/// and a tag set is checked for secrets once. At most [`ReadCache::MAX`] of each are kept; a
+/// reader keeps one cache per page (live) or per file (recorded).
+#[derive(Debug, Default)]
+pub struct ReadCache {
+    user_data: std::collections::HashMap<Box<[u8]>, UserData>,
+    /// A tag set as read, and as redacted when that changed it.
+    tags: std::collections::HashMap<BTreeMap<String, String>, Option<BTreeMap<String, String>>>,
+}
+
+impl ReadCache {
+    /// The most texts (and tag sets) kept; the rest are read each time.
+    pub const MAX: usize = 256;
+
+    /// [`UserData::from_bytes`], once per distinct `bytes` (`secrets` is the reader's, the same
+    /// for every call on one cache).
+    pub fn from_bytes(&mut self, bytes: &[u8], secrets: &SecretPolicy) -> UserData {
+        if let Some(u) = self.user_data.get(bytes) {
+            return u.clone();
+        }
+        let u = UserData::from_bytes(bytes, secrets);
+        if self.user_data.len() < Self::MAX {
+            self.user_data.insert(bytes.into(), u.clone());
+        }
+        u
+    }
+
+    /// [`crate::redact::redact_tags`], once per distinct tag set.
+    pub fn redact_tags(&mut self, tags: &mut BTreeMap<String, String>) {
+        if let Some(done) = self.tags.get(&*tags) {
+            if let Some(redacted) = done {
+                tags.clone_from(redacted);
+            }
+            return;
+        }
+        let read = (self.tags.len() < Self::MAX).then(|| tags.clone());
+        crate::redact::redact_tags(tags);
+        if let Some(read) = read {
+            let changed = (read != *tags).then(|| tags.clone());
+            self.tags.insert(read, changed);
         }
     }
 }
@@ -405,7 +454,7 @@ mod tests {
         let UserData::Json(map) = ud else {
             panic!("json expected")
         };
-        let text = Value::Object(map).to_string();
+        let text = Value::Object((*map).clone()).to_string();
         for secret in ["s3cr3t", "hidden", "t0k"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }

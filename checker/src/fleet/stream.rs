@@ -2,6 +2,7 @@
 //! into its (small, redacted) record at once, so memory follows the records kept, not the
 //! file's size (a 1 GB file took 7 GB as a parsed tree).
 
+use super::prune::{ELEMENT, Pruned};
 use super::shape::{SHAPES_READ, Shape};
 use super::{Instance, SecretPolicy};
 use crate::diag::pointer_push;
@@ -22,6 +23,8 @@ struct Ctx<'a> {
     shape: Option<(Shape, String)>,
     /// A Compute REST page's `nextPageToken` (a live listing pages on it).
     next_page: Option<String>,
+    /// User-data texts and tag sets already read.
+    user_data: super::ReadCache,
 }
 
 impl Ctx<'_> {
@@ -58,6 +61,7 @@ pub fn read(path: &Path, secrets: &SecretPolicy) -> Result<Vec<Instance>, Diagno
         accounts: super::Interner::default(),
         shape: None,
         next_page: None,
+        user_data: super::ReadCache::default(),
     };
     // The depth is checked as the bytes stream past (the file is never read twice): an
     // ignored value nested 20,000 deep was skipped, then locating a diagnostic overflowed.
@@ -97,6 +101,7 @@ pub fn read_page(
         accounts: super::Interner::default(),
         shape: None,
         next_page: None,
+        user_data: super::ReadCache::default(),
     };
     // The page is in memory: parsed from the slice (a reader is fed one byte a call, which
     // took half of a live GCE run's CPU). serde_json's own limit (128, the same as
@@ -427,8 +432,12 @@ impl Elements<'_, '_> {
         }
         let (path, secrets) = (self.ctx.path, self.ctx.secrets);
         let read = match shape {
-            Shape::Gce => super::gce::parse_instance(path, &ptr, v, secrets),
-            Shape::Azure => super::azure::parse_vm(path, &ptr, v, secrets),
+            Shape::Gce => {
+                super::gce::parse_instance_with(path, &ptr, v, secrets, &mut self.ctx.user_data)
+            }
+            Shape::Azure => {
+                super::azure::parse_vm_with(path, &ptr, v, secrets, &mut self.ctx.user_data)
+            }
         };
         match read {
             Ok(mut i) => {
@@ -460,7 +469,8 @@ impl<'de> Visitor<'de> for Elements<'_, '_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut s: A) -> Result<(), A::Error> {
         let mut n = 0;
-        while let Some(v) = s.next_element::<Value>()? {
+        // Only the keys a record is made of are built (`prune`): the rest is skipped.
+        while let Some(v) = s.next_element_seed(Pruned(ELEMENT))? {
             let ptr = format!("{}/{n}", self.base);
             self.element(ptr, &v);
             n += 1;

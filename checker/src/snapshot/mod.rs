@@ -221,7 +221,7 @@ fn summarize_group(set: &ContractSet, members: &[&Instance]) -> Group {
                 .push((i.region.clone(), v.clone(), None));
         }
         if let UserData::Json(m) = &i.user_data {
-            for (k, v) in m {
+            for (k, v) in m.iter() {
                 let text = match v {
                     Value::String(s) => s.clone(),
                     Value::Object(o) => {

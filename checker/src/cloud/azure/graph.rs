@@ -9,6 +9,7 @@
 //! "Understand throttling headers"). A 429 carries `Retry-After` in seconds.
 
 use super::token::Tokens;
+use crate::fleet::prune::{Keep, Pruned};
 use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -169,6 +170,18 @@ impl Client {
     /// A call with the quota, retries (429 after `Retry-After`, 5xx with backoff, each at most
     /// [`RETRIES`] times) and one token refresh on 401; the JSON body of a 200, or why not.
     pub async fn call(&self, what: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        self.call_keeping(what, path, body, Keep::All).await
+    }
+
+    /// [`Client::call`], building only what `keep` says of the answer (the rest is skipped
+    /// unbuilt: [`crate::fleet::prune`]).
+    pub async fn call_keeping(
+        &self,
+        what: &str,
+        path: &str,
+        body: Option<Value>,
+        keep: Keep,
+    ) -> Result<Value, String> {
         let url = format!("{}{path}", self.endpoint);
         let mut refreshed = false;
         let mut tries = 0;
@@ -180,7 +193,7 @@ impl Client {
                 .note(a.remaining.as_deref(), a.resets_after.as_deref());
             match a.status {
                 200 => {
-                    return serde_json::from_str(&a.body).map_err(|e| {
+                    return parse(&a.body, keep).map_err(|e| {
                         format!("{what}: the answer is not JSON ({e}): truncated or not Azure's")
                     });
                 }
@@ -221,6 +234,15 @@ impl Client {
             }
         }
     }
+}
+
+/// A whole answer as JSON, only what `keep` says built.
+fn parse(body: &str, keep: Keep) -> Result<Value, serde_json::Error> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(body);
+    let v = Pruned(keep).deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
 }
 
 /// ARM's `{"error": {"code", "message"}}`, or the start of the body.
