@@ -190,8 +190,8 @@ pub(crate) struct Tracker {
     /// Outputs instances carry: tag keys and user-data fields, for suggestions.
     names: BTreeSet<String>,
     /// The tag keys and top-level user-data fields already collected into `names`.
-    tag_keys: foldhash::HashSet<String>,
-    user_data_keys: foldhash::HashSet<String>,
+    tag_keys: std::collections::HashSet<String, foldhash::fast::RandomState>,
+    user_data_keys: std::collections::HashSet<String, foldhash::fast::RandomState>,
 }
 
 impl Tracker {
