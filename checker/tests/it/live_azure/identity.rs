@@ -97,7 +97,7 @@ async fn a_managed_identity_gives_the_token_when_no_client_credential_is_set() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_certificate_signs_the_assertion_that_gets_the_token() {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let rows = rows_of(&example());
+    let rows = rows_of(&example_fleet(AZURE));
     let sub = example_sub(&rows);
     let f = fake(rows, 5, Fault::None, &[]).await;
     let uri = f.server.uri();
