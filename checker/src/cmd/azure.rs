@@ -10,8 +10,9 @@ use clap::Args;
 pub struct AzureArgs {
     /// An Azure subscription to read through Resource Graph (repeatable; a GUID). The
     /// `subscriptions:` of --accounts FILE are read too. Credentials: AZURE_TENANT_ID,
-    /// AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE), a managed
-    /// identity (IDENTITY_ENDPOINT, or --azure-managed-identity on a VM), else `az login`.
+    /// AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH, a PEM, or
+    /// AZURE_FEDERATED_TOKEN_FILE), a managed identity (IDENTITY_ENDPOINT, or
+    /// --azure-managed-identity on a VM), else `az login`.
     #[arg(help_heading = "Azure", long = "subscription", value_name = "ID")]
     pub azure_subscriptions: Vec<String>,
     /// Another ARM / Resource Graph base URL (a fake, a sovereign cloud).

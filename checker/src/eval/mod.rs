@@ -73,7 +73,7 @@ type UniformGroups = BTreeMap<(ScopeKey, Vec<String>), BTreeMap<String, (usize, 
 #[derive(Default)]
 pub(crate) struct Agg {
     pub(crate) count: usize,
-    values: HashMap<String, usize>,
+    values: HashMap<String, usize, foldhash::fast::RandomState>,
     pub(crate) samples: BTreeSet<String>,
     /// The distinct regions of the instances, the lowest [`MAX_REGIONS`] kept. Only failing
     /// instances reach an aggregate, so a passing one costs nothing here.

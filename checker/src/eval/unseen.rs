@@ -166,13 +166,44 @@ fn unseen(set: &ContractSet, s: &Suspect, suggestion: Option<String>, fleet: boo
 /// The existing name closest to `s`, if it is plausibly a typo of it.
 fn closest(s: &str, names: &BTreeSet<String>) -> Option<String> {
     let lower = s.to_ascii_lowercase();
+    let kind = NameKind::of(s);
     names
         .iter()
-        .filter(|n| n.as_str() != s)
+        .filter(|n| n.as_str() != s && NameKind::of(n) == kind)
         .map(|n| (strsim::levenshtein(&lower, &n.to_ascii_lowercase()), n))
         .filter(|(d, n)| *d <= 2.max(n.len() / 6))
         .min_by_key(|(d, _)| *d)
         .map(|(_, n)| n.clone())
+}
+
+/// The kind of an output name: a suggestion is of the same kind as the read (a tag for a tag,
+/// a user-data field for a user-data field), so the fleet's names of a kind need collecting
+/// only while a read of that kind is unseen.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NameKind {
+    Tag,
+    UserData,
+    Field,
+}
+
+impl NameKind {
+    fn of(name: &str) -> NameKind {
+        if name.starts_with("tag:") {
+            NameKind::Tag
+        } else if name.starts_with("userData.") {
+            NameKind::UserData
+        } else {
+            NameKind::Field
+        }
+    }
+
+    fn of_path(p: &OutputPath) -> NameKind {
+        match p {
+            OutputPath::Tag(_) => NameKind::Tag,
+            OutputPath::UserData(_) => NameKind::UserData,
+            OutputPath::Field(_) => NameKind::Field,
+        }
+    }
 }
 
 /// What the evaluation learns about the suspect reads as instances go by.
@@ -190,8 +221,8 @@ pub(crate) struct Tracker {
     /// Outputs instances carry: tag keys and user-data fields, for suggestions.
     names: BTreeSet<String>,
     /// The tag keys and top-level user-data fields already collected into `names`.
-    tag_keys: std::collections::HashSet<String>,
-    user_data_keys: std::collections::HashSet<String>,
+    tag_keys: std::collections::HashSet<String, foldhash::fast::RandomState>,
+    user_data_keys: std::collections::HashSet<String, foldhash::fast::RandomState>,
 }
 
 impl Tracker {
@@ -230,6 +261,7 @@ impl Tracker {
     /// has been seen; else the unseen paths are read and the names instances carry collected
     /// (allocating only for a name not collected yet).
     pub(crate) fn add(&mut self, fleet: &[Instance]) {
+        let (mut tags, mut user_data) = self.wanted();
         for i in fleet {
             if self.seen.iter().all(|s| *s) {
                 return;
@@ -243,6 +275,7 @@ impl Tracker {
                     Read::Value(_) => {
                         self.seen[k] = true;
                         self.told[k] = true;
+                        (tags, user_data) = self.wanted();
                     }
                     Read::Missing => self.told[k] = true,
                     Read::Unknown(_) | Read::NotSampled => {}
@@ -251,13 +284,15 @@ impl Tracker {
             if self.names.len() >= MAX_NAMES {
                 continue;
             }
-            for t in i.tags.keys() {
-                if !self.tag_keys.contains(t.as_str()) {
-                    self.tag_keys.insert(t.clone());
-                    self.names.insert(format!("tag:{t}"));
+            if tags {
+                for t in i.tags.keys() {
+                    if !self.tag_keys.contains(t.as_str()) {
+                        self.tag_keys.insert(t.clone());
+                        self.names.insert(format!("tag:{t}"));
+                    }
                 }
             }
-            if let UserData::Json(m) = &i.user_data {
+            if let (true, UserData::Json(m)) = (user_data, &i.user_data) {
                 for (k, v) in m.iter() {
                     if !self.user_data_keys.contains(k.as_str()) {
                         self.user_data_keys.insert(k.clone());
@@ -266,6 +301,18 @@ impl Tracker {
                 }
             }
         }
+    }
+
+    /// Whether the fleet's tag keys, and its user-data fields, are still wanted for
+    /// suggestions: while a read of that kind is unseen.
+    fn wanted(&self) -> (bool, bool) {
+        let unseen = |kind| {
+            self.paths
+                .iter()
+                .zip(&self.seen)
+                .any(|(p, seen)| !seen && NameKind::of_path(p) == kind)
+        };
+        (unseen(NameKind::Tag), unseen(NameKind::UserData))
     }
 
     pub(crate) fn merge(&mut self, other: Tracker) {
@@ -331,5 +378,20 @@ mod tests {
             Some("tag:ManagedBy")
         );
         assert_eq!(closest("tag:Colour", &names), None);
+    }
+
+    #[test]
+    fn a_suggestion_is_a_name_of_the_same_kind() {
+        // Long enough that a tag is within the edit distance of a user-data field (and of a
+        // field name): only the name of the read's own kind is offered.
+        let long = "a".repeat(60);
+        let names: BTreeSet<String> = [format!("userData.{long}"), format!("{long}b")]
+            .into_iter()
+            .collect();
+        assert_eq!(closest(&format!("tag:{long}"), &names), None);
+        assert_eq!(
+            closest(&format!("userData.{long}c"), &names).as_deref(),
+            Some(format!("userData.{long}").as_str())
+        );
     }
 }

@@ -18,6 +18,7 @@ use crate::source::{
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
+pub mod cert;
 pub mod graph;
 pub mod live;
 pub mod token;

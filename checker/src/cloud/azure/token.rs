@@ -2,7 +2,8 @@
 //! and with the environment variables of `azure_identity`'s `EnvironmentCredential`,
 //! `WorkloadIdentityCredential`, `ManagedIdentityCredential` and `AzureCliCredential`
 //! (Azure/azure-sdk-for-rust, `sdk/identity/azure_identity`): a client secret
-//! (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`), workload identity federation
+//! (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`), a client certificate
+//! (`AZURE_CLIENT_CERTIFICATE_PATH` with the tenant and client; [`super::cert`]), workload identity federation
 //! (`AZURE_FEDERATED_TOKEN_FILE` with the tenant and client), a managed identity (App Service,
 //! Functions and Container Apps announce theirs with `IDENTITY_ENDPOINT`/`IDENTITY_HEADER`; a
 //! VM's instance metadata service is asked only when `--azure-managed-identity` says so, so a
@@ -59,6 +60,9 @@ pub enum Credential {
 pub enum ClientSecret {
     /// `AZURE_CLIENT_SECRET`.
     Secret(String),
+    /// `AZURE_CLIENT_CERTIFICATE_PATH`: a PEM certificate and key, read at each fetch, whose
+    /// key signs the client assertion.
+    Certificate(String),
     /// `AZURE_FEDERATED_TOKEN_FILE`: read at each fetch (it is rotated).
     FederatedFile(String),
 }
@@ -71,6 +75,7 @@ impl std::fmt::Debug for Credential {
             } => {
                 let kind = match secret {
                     ClientSecret::Secret(_) => "client secret",
+                    ClientSecret::Certificate(_) => "client certificate",
                     ClientSecret::FederatedFile(_) => "workload identity",
                 };
                 write!(f, "{kind} at {authority}")
@@ -98,14 +103,12 @@ impl Credential {
             .or_else(|| var("AZURE_AUTHORITY_HOST"))
             .unwrap_or_else(|| AUTHORITY.into());
         if let (Some(tenant), Some(client_id)) = (var("AZURE_TENANT_ID"), var("AZURE_CLIENT_ID")) {
-            let secret = match (
-                var("AZURE_CLIENT_SECRET"),
-                var("AZURE_FEDERATED_TOKEN_FILE"),
-            ) {
-                (Some(s), _) => Some(ClientSecret::Secret(s)),
-                (None, Some(f)) => Some(ClientSecret::FederatedFile(f)),
-                _ => None,
-            };
+            // azure_identity's order: the environment's secret, then its certificate, then
+            // workload identity.
+            let secret = var("AZURE_CLIENT_SECRET")
+                .map(ClientSecret::Secret)
+                .or_else(|| var("AZURE_CLIENT_CERTIFICATE_PATH").map(ClientSecret::Certificate))
+                .or_else(|| var("AZURE_FEDERATED_TOKEN_FILE").map(ClientSecret::FederatedFile));
             if let Some(secret) = secret {
                 return Credential::Client {
                     authority: authority.trim_end_matches('/').to_string(),
@@ -177,6 +180,15 @@ fn fetch(cred: &Credential) -> Result<String, String> {
                         .trim()
                         .to_string(),
                 ),
+                ClientSecret::Certificate(p) => (
+                    "client_assertion",
+                    super::cert::Certificate::read(p)?.assertion(
+                        client_id,
+                        &url,
+                        chrono::Utc::now().timestamp(),
+                        &jti()?,
+                    )?,
+                ),
             };
             let mut form = vec![
                 ("grant_type", "client_credentials".to_string()),
@@ -184,7 +196,7 @@ fn fetch(cred: &Credential) -> Result<String, String> {
                 ("scope", SCOPE.to_string()),
                 proof,
             ];
-            if matches!(secret, ClientSecret::FederatedFile(_)) {
+            if !matches!(secret, ClientSecret::Secret(_)) {
                 form.push((
                     "client_assertion_type",
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
@@ -219,7 +231,7 @@ fn fetch(cred: &Credential) -> Result<String, String> {
             let out = std::process::Command::new("az")
                 .args(["account", "get-access-token", "--scope", SCOPE, "-o", "json"])
                 .output()
-                .map_err(|e| format!("no Azure credentials: AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET (or AZURE_FEDERATED_TOKEN_FILE) are not set, and the Azure CLI could not run ({e}); see docs/accounts.md"))?;
+                .map_err(|e| format!("no Azure credentials: AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE) are not set, and the Azure CLI could not run ({e}); see docs/accounts.md"))?;
             let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
             match v["accessToken"].as_str() {
                 Some(t) if out.status.success() => Ok(t.to_string()),
@@ -233,6 +245,14 @@ fn fetch(cred: &Credential) -> Result<String, String> {
             }
         }
     }
+}
+
+/// A fresh assertion id: 16 random bytes, hex.
+fn jti() -> Result<String, String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b)
+        .map_err(|e| format!("no random source for the client assertion: {e}"))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 /// The first line of a token endpoint's error (`error_description`, else `error`), as Entra ID
