@@ -8,7 +8,10 @@
 //! one for every other ending), all shards of all regions at once, MaxResults=1000, each next
 //! page asked for as soon as its token is known (checker pipelines the same way). The HTTP stack
 //! is the one the AWS SDK runs on for an `http://` endpoint: hyper 1 through hyper-util's pooled
-//! legacy client, one client (one pool) per region, as checker has one SDK client per region.
+//! legacy client, one client (one pool) per region, as checker has one SDK client per region,
+//! configured as the SDK's default connector configures it: TCP_NODELAY on and a Tokio pool timer
+//! (aws-smithy-http-client 1.5.2 from crates.io, the version in Cargo.lock, src/client.rs:
+//! `ConnectorBuilder::default`, `base_connector_with_resolver`, `new_tokio_hyper_builder`).
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -233,8 +236,12 @@ pub async fn run(a: RecvArgs) -> Result<(), Error> {
     let started = Instant::now();
     let mut regions = tokio::task::JoinSet::new();
     for region in &a.regions {
+        let mut conn = HttpConnector::new();
+        conn.set_nodelay(true);
         let r = std::sync::Arc::new(Region {
-            http: Client::builder(hyper_util::rt::TokioExecutor::new()).build_http(),
+            http: Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_timer(hyper_util::rt::TokioTimer::new())
+                .build(conn),
             endpoint: format!("{}/", a.endpoint.trim_end_matches('/')),
             region: region.clone(),
             filters: filters.clone(),
