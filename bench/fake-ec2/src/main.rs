@@ -6,6 +6,10 @@
 //! generated on first request and then served from memory (see `State::pages`).
 //!
 //! Instance k of region r is a pure function of (r, k): the same run twice serves the same bytes.
+//!
+//! `fake-ec2 recv` is the receive-only client checker is measured against (see [`recv`]).
+
+mod recv;
 
 use base64::Engine;
 use clap::Parser;
@@ -18,7 +22,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-#[derive(Debug, Parser, Clone)]
+/// Serves (the flags below), or runs the receive-only client (`recv`).
+#[derive(Debug, Parser)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    serve: Args,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Cmd {
+    /// The receive-only client: checker's calls, the bytes dropped unparsed.
+    Recv(recv::RecvArgs),
+}
+
+#[derive(Debug, clap::Args, Clone)]
 struct Args {
     /// Port on 127.0.0.1 (0: any; the chosen port is printed on stdout).
     #[arg(long, default_value_t = 0)]
@@ -454,7 +474,11 @@ async fn handle(
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    if let Some(Cmd::Recv(a)) = cli.cmd {
+        return recv::run(a).await.map_err(std::io::Error::other);
+    }
+    let args = cli.serve;
     let mut stats = Stats::default();
     for a in [
         "DescribeInstances",
