@@ -269,4 +269,38 @@ mod tests {
             json!([1, "a", null, 1.5])
         );
     }
+
+    /// The example fleets, every record read from its pruned tree, are the records their full
+    /// trees give, field for field: a reader that starts reading a key `ELEMENT` leaves out fails
+    /// here (on the real shapes of Firefox CI's GCE instances and Azure VMs), not silently in a
+    /// live run. (It fails on the old code only by not compiling: `prune` did not exist.)
+    #[test]
+    fn the_example_fleets_read_the_same_from_their_pruned_trees() {
+        use crate::fleet::SecretPolicy;
+        use std::path::Path;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/firefox-ci-2026");
+        let s = SecretPolicy::default();
+        type Reader = fn(
+            &Path,
+            &str,
+            &Value,
+            &SecretPolicy,
+        ) -> Result<crate::fleet::Instance, crate::diag::Diagnostic>;
+        let files: [(&str, Reader); 2] = [
+            ("fleet-gce.json", crate::fleet::gce::parse_instance),
+            ("fleet-azure.json", crate::fleet::azure::parse_vm),
+        ];
+        for (file, read) in files {
+            let path = root.join(file);
+            let text = std::fs::read_to_string(&path).expect("example");
+            let all: Vec<Value> = serde_json::from_str(&text).expect("json");
+            assert!(all.len() > 10, "{file}");
+            for (n, v) in all.iter().enumerate() {
+                let ptr = format!("/{n}");
+                let full = read(&path, &ptr, v, &s).expect("reads");
+                let part = read(&path, &ptr, &pruned(ELEMENT, v), &s).expect("reads");
+                assert_eq!(format!("{part:?}"), format!("{full:?}"), "{file} {ptr}");
+            }
+        }
+    }
 }
