@@ -258,6 +258,8 @@ pub(crate) mod tests {
     #[derive(Debug)]
     struct Streaming {
         regions: Vec<(Vec<Instance>, bool)>,
+        /// Records handed over whole (in a fleet), not through the sink.
+        whole: std::sync::atomic::AtomicUsize,
     }
 
     impl Source for Streaming {
@@ -274,6 +276,8 @@ pub(crate) mod tests {
                     fleet.instances.extend(records.iter().cloned());
                 }
             }
+            self.whole
+                .fetch_add(fleet.instances.len(), Ordering::SeqCst);
             // Sorted, as the live driver gives a fleet.
             fleet
                 .instances
@@ -343,6 +347,7 @@ pub(crate) mod tests {
                 region("eu-west-1", &[8, 5, 6, 3, 12, 13], true),
                 region("us-east-1", &[20, 21, 22, 23], false),
             ],
+            whole: Default::default(),
         };
         let opts = settings(false);
         let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -350,6 +355,11 @@ pub(crate) mod tests {
             .block_on(gather_in_scope(&set, &from, &opts))
             .expect("gathered");
         assert!(g.fleet.is_empty(), "no record is kept whole");
+        assert_eq!(
+            from.whole.load(Ordering::SeqCst),
+            0,
+            "the records went through the sink, page by page"
+        );
         let scope = g
             .in_scope
             .clone()
