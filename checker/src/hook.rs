@@ -74,7 +74,7 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
     let want_cull = !req.no_cull && can_cull.yes();
     let rt = crate::source::runtime()?;
     rt.block_on(async {
-        let g = crate::cull::gather(set, req.from.as_ref(), &req.cull, want_cull).await?;
+        let mut g = crate::cull::gather(set, req.from.as_ref(), &req.cull, want_cull).await?;
         let mut out = HookOutcome::default();
         out.messages
             .extend(g.warnings.iter().map(|w| format!("warning: {w}")));
@@ -111,7 +111,7 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
         }
         // Cull.
         if want_cull {
-            let (status, md) = cull(set, req, &g, &mut art, &mut out.messages).await?;
+            let (status, md) = cull(set, req, &mut g, &mut art, &mut out.messages).await?;
             statuses.push(status);
             summary.push('\n');
             summary.push_str(&md);
@@ -209,7 +209,7 @@ fn cull_skipped(no_cull: bool, can_cull: &crate::source::Can) -> String {
 async fn cull(
     set: &ContractSet,
     req: &HookRequest,
-    g: &Gathered,
+    g: &mut Gathered,
     art: &mut Artifacts<'_>,
     messages: &mut Vec<String>,
 ) -> Result<(ExitStatus, String)> {

@@ -151,12 +151,12 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
     let now = a.now.unwrap_or_else(Utc::now);
     let rt = checker::source::runtime()?;
     rt.block_on(async {
-        let g = checker::cull::gather(&set, from.as_ref(), &opts, true).await?;
+        let mut g = checker::cull::gather_in_scope(&set, from.as_ref(), &opts).await?;
         for w in &g.warnings {
             eprintln!("warning: {w}");
         }
         warn_failed_regions(&g.source);
-        let mut plan = checker::cull::make_plan(&set, &g, &opts, now)?;
+        let mut plan = checker::cull::make_plan(&set, &mut g, &opts, now)?;
         let mut status = plan.exit_status();
         if let Some(r) = &plan.refused {
             eprintln!("error: cull refused: {r}");

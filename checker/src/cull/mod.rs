@@ -15,14 +15,17 @@ use std::collections::{BTreeMap, BTreeSet};
 mod apply;
 pub mod audit;
 pub mod budget;
+mod collect;
 pub(crate) mod run;
 mod scope;
 mod status;
 pub use crate::source::Action;
 pub use apply::{Outcome, apply};
 pub use budget::Claim;
+pub use collect::{InScope, ScopeSink};
 pub use run::{
-    CullSettings, Gathered, gather, make_plan, refuse_apply_unless_able, stop_on_signal,
+    CullSettings, Gathered, gather, gather_in_scope, make_plan, refuse_apply_unless_able,
+    stop_on_signal,
 };
 pub use scope::{cull_contract, members};
 pub use status::impairments;

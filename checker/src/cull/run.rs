@@ -3,6 +3,7 @@
 //! [`super::apply`] acts on it through the source's actor.
 
 use super::budget::{CLAIM_FILTER, Claim, LEGACY_CULLED_AT};
+use super::collect::{InScope, ScopeSink};
 use super::{Action, Budget, Plan, PlanInput};
 use crate::contract::ContractSet;
 use crate::error::{Error, Result};
@@ -51,6 +52,9 @@ pub struct Gathered {
     pub warnings: Vec<String>,
     /// Claims of earlier and concurrent runs (`checker:claim:<run>` tags, and the legacy `checker:culled-at`).
     pub claims: Vec<Claim>,
+    /// What the cull contract's scope holds, when it was kept as the records were read
+    /// ([`gather_in_scope`]: `fleet` is empty then); taken by [`make_plan`].
+    pub in_scope: Option<InScope>,
 }
 
 /// The claims an instance's tags make (one per run that claimed it).
@@ -82,32 +86,87 @@ pub async fn gather(
         health: want_status,
         include_events: opts.include_events,
         claim_keys: claim_keys(),
+        sink: None,
     };
-    let read = from.read_for_cull(set, &req).await?;
+    Ok(gathered(from.read_for_cull(set, &req).await?, None))
+}
+
+/// For `cull`, which keeps no record the cull contract does not select: reads the health checks
+/// and claims, and the fleet into a [`ScopeSink`], so only the members (id, region, group) of
+/// the cull contract's scope are kept as pages arrive ([`Gathered::in_scope`]). A source that
+/// cannot hand records over as it reads returns them whole; they are reduced the same way.
+pub async fn gather_in_scope(
+    set: &ContractSet,
+    from: &dyn Source,
+    opts: &CullSettings,
+) -> Result<Gathered> {
+    let contract = super::cull_contract(set, opts.cull_contract.as_deref())?;
+    let index = set
+        .consumers
+        .iter()
+        .position(|c| std::ptr::eq(c, contract))
+        .unwrap_or_default();
+    let sink = ScopeSink::new(set, index);
+    let req = HealthRequest {
+        health: true,
+        include_events: opts.include_events,
+        claim_keys: claim_keys(),
+        sink: Some(Arc::new(sink.clone())),
+    };
+    let mut read = from.read_for_cull(set, &req).await?;
+    let whole = std::mem::take(&mut read.fleet.instances);
+    let in_scope = if whole.is_empty() {
+        sink.finish()
+    } else {
+        let (members, problems) = super::members(set, contract, &whole);
+        InScope {
+            members,
+            problems,
+            read: whole.len(),
+        }
+    };
+    Ok(gathered(read, Some(in_scope)))
+}
+
+/// A read for culling as [`Gathered`].
+fn gathered(read: crate::source::HealthRead, in_scope: Option<InScope>) -> Gathered {
     let claims = read
         .tagged
         .iter()
         .flat_map(|t| claims_of(&t.id, &t.tags))
         .collect();
-    Ok(Gathered {
+    Gathered {
         fleet: read.fleet.instances,
         source: read.fleet.source,
         statuses: read.health,
         actor: read.actor,
         warnings: read.warnings,
         claims,
-    })
+        in_scope,
+    }
 }
 
-/// The plan for what was gathered.
+/// The plan for what was gathered (the scope kept while reading is taken, not copied).
 pub fn make_plan(
     set: &ContractSet,
-    g: &Gathered,
+    g: &mut Gathered,
     opts: &CullSettings,
     now: DateTime<Utc>,
 ) -> Result<Plan> {
     let contract = super::cull_contract(set, opts.cull_contract.as_deref())?;
-    let (members, problems) = super::members(set, contract, &g.fleet);
+    let scope = g.in_scope.take().unwrap_or_else(|| {
+        let (members, problems) = super::members(set, contract, &g.fleet);
+        InScope {
+            members,
+            problems,
+            read: g.fleet.len(),
+        }
+    });
+    let InScope {
+        members,
+        problems,
+        read,
+    } = scope;
     let input = PlanInput {
         contract: contract.name.clone(),
         members,
@@ -120,7 +179,7 @@ pub fn make_plan(
         action: opts.action,
         claims: g.claims.clone(),
         window: opts.budget_window,
-        fleet_size: g.fleet.len(),
+        fleet_size: read,
         may_be_empty: contract.may_be_empty,
     };
     Ok(super::plan(&input))
@@ -192,5 +251,149 @@ pub(crate) mod tests {
         let mut fake = Fake::unable("unused");
         fake.caps.act = crate::source::Can::Yes;
         refuse_apply_unless_able(&fake, &settings(true)).expect("allowed");
+    }
+
+    /// A source that streams its records into the request's sink, a region at a time, the
+    /// last region failing halfway (its records must not count), as live EC2 does.
+    #[derive(Debug)]
+    struct Streaming {
+        regions: Vec<(Vec<Instance>, bool)>,
+        /// Records handed over whole (in a fleet), not through the sink.
+        whole: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Source for Streaming {
+        fn describe(&self) -> String {
+            "a streaming fake".into()
+        }
+        fn capabilities(&self) -> crate::source::Capabilities {
+            Fake::unable("unused").caps
+        }
+        fn read(&self, _: &ContractSet) -> Result<crate::source::Fleet> {
+            let mut fleet = crate::source::Fleet::default();
+            for (records, ok) in &self.regions {
+                if *ok {
+                    fleet.instances.extend(records.iter().cloned());
+                }
+            }
+            self.whole
+                .fetch_add(fleet.instances.len(), Ordering::SeqCst);
+            // Sorted, as the live driver gives a fleet.
+            fleet
+                .instances
+                .sort_by(|a, b| (&a.region, &a.id).cmp(&(&b.region, &b.id)));
+            Ok(fleet)
+        }
+        fn read_for_cull<'a>(
+            &'a self,
+            set: &'a ContractSet,
+            req: &'a HealthRequest,
+        ) -> futures::future::BoxFuture<'a, Result<crate::source::HealthRead>> {
+            Box::pin(async move {
+                let mut read = crate::source::HealthRead::default();
+                let Some(sink) = &req.sink else {
+                    read.fleet = self.read(set)?;
+                    return Ok(read);
+                };
+                for (records, ok) in &self.regions {
+                    let mut part = sink.part();
+                    for page in records.chunks(3) {
+                        part.add(page);
+                    }
+                    if *ok {
+                        part.keep();
+                    }
+                }
+                Ok(read)
+            })
+        }
+    }
+
+    /// A bench-like instance: `owned` ones are in the cull contract's scope.
+    fn instance(region: &str, n: usize, owned: bool, key: &str) -> Instance {
+        let mut i =
+            crate::clause::test_support::instance(key, "gecko-t-win10-64", serde_json::Value::Null);
+        i.id = format!("i-{n:04}");
+        i.region = region.into();
+        let owner = if owned {
+            "ec2-manager-production"
+        } else {
+            "someone-else"
+        };
+        i.tags.insert("Owner".into(), owner.into());
+        i
+    }
+
+    #[test]
+    fn cull_keeps_only_the_members_its_scope_selects_and_plans_as_from_the_whole_fleet() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/contracts");
+        let set = crate::load::load(&[dir]).expect("bench contracts");
+        // Pages out of id order; two good keys and bad ones, so the clause's example is the
+        // first instance in (region, id) order, as from the sorted whole fleet.
+        let key = |n: usize| match n % 4 {
+            0 => "aws-provisioner-v1-managed:gecko-t-win10-64:abc1234".to_string(),
+            k => format!("bad-key-{n}-{k}"),
+        };
+        let region = |name: &str, ns: &[usize], ok: bool| {
+            let records = ns
+                .iter()
+                .map(|&n| instance(name, n, n % 3 != 0, &key(n)))
+                .collect();
+            (records, ok)
+        };
+        let from = Streaming {
+            regions: vec![
+                region("us-west-2", &[9, 4, 7, 1, 2, 11, 10], true),
+                region("eu-west-1", &[8, 5, 6, 3, 12, 13], true),
+                region("us-east-1", &[20, 21, 22, 23], false),
+            ],
+            whole: Default::default(),
+        };
+        let opts = settings(false);
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let mut g = rt
+            .block_on(gather_in_scope(&set, &from, &opts))
+            .expect("gathered");
+        assert!(g.fleet.is_empty(), "no record is kept whole");
+        assert_eq!(
+            from.whole.load(Ordering::SeqCst),
+            0,
+            "the records went through the sink, page by page"
+        );
+        let scope = g
+            .in_scope
+            .clone()
+            .expect("the scope was kept while reading");
+        let selected = [9, 4, 7, 1, 2, 11, 10, 8, 5, 6, 3, 12, 13]
+            .iter()
+            .filter(|n| *n % 3 != 0)
+            .count();
+        assert_eq!(scope.members.len(), selected, "only the selected instances");
+        assert_eq!(
+            scope.read, 13,
+            "every record of the complete regions, none of the failed one"
+        );
+        let mut whole = rt
+            .block_on(gather(&set, &from, &opts, true))
+            .expect("whole");
+        assert_eq!(whole.fleet.len(), 13);
+        let now = Utc::now();
+        let a = make_plan(&set, &mut g, &opts, now).expect("plan");
+        let b = make_plan(&set, &mut whole, &opts, now).expect("plan");
+        assert_eq!(
+            serde_json::to_value(&a).expect("json"),
+            serde_json::to_value(&b).expect("json")
+        );
+        assert!(
+            a.refused.as_deref().is_some_and(|r| r.contains("e.g.")),
+            "{:?}",
+            a.refused
+        );
+        let (members, problems) = crate::cull::members(
+            &set,
+            crate::cull::cull_contract(&set, None).expect("cull contract"),
+            &whole.fleet,
+        );
+        assert_eq!((scope.members, scope.problems), (members, problems));
     }
 }

@@ -34,33 +34,55 @@ pub fn members(
     contract: &crate::contract::Consumer,
     fleet: &[Instance],
 ) -> (Vec<Member>, Vec<String>) {
-    let group_fact = contract
-        .clauses
-        .iter()
-        .find_map(|cl| cl.check.derived_fact());
+    let group_fact = group_fact(contract);
     let mut members = Vec::new();
     let mut failing: BTreeMap<String, (usize, String)> = BTreeMap::new();
     for i in fleet.iter().filter(|i| set.selects(&contract.selector, i)) {
-        let mut facts: Vec<Option<FactValue>> = vec![None; contract.facts.len()];
-        for cl in &contract.clauses {
-            if let ClauseOutcome::Fail(v) =
-                eval_clause(contract, cl, i, &mut facts, Detail::Failures)
-                && cl.severity == Severity::Error
-            {
-                let e = failing.entry(cl.id.clone()).or_insert((0, v));
-                e.0 += 1;
-            }
-        }
-        let group = group_fact.and_then(|f| facts[f].as_ref().map(|fv| fv.value.clone()));
-        members.push(Member {
-            id: i.id.clone(),
-            region: i.region.clone(),
-            group,
-        });
+        members.push(evaluate(contract, group_fact, i, |id, v| {
+            let e = failing.entry(id.to_string()).or_insert((0, v));
+            e.0 += 1;
+        }));
     }
     let problems = failing
         .into_iter()
-        .map(|(id, (n, example))| format!("clause {id} fails on {n} instance(s), e.g. {example}"))
+        .map(|(id, (n, example))| problem(&id, n, &example))
         .collect();
     (members, problems)
+}
+
+/// The fact the cull contract groups by: the first it derives.
+pub(super) fn group_fact(contract: &crate::contract::Consumer) -> Option<usize> {
+    contract
+        .clauses
+        .iter()
+        .find_map(|cl| cl.check.derived_fact())
+}
+
+/// A contract problem in words: an error clause failing on `n` selected instances.
+pub(super) fn problem(id: &str, n: usize, example: &str) -> String {
+    format!("clause {id} fails on {n} instance(s), e.g. {example}")
+}
+
+/// Evaluates the cull contract on one instance it selects: the member, and `fail(clause id,
+/// example)` for each error clause it fails.
+pub(super) fn evaluate(
+    contract: &crate::contract::Consumer,
+    group_fact: Option<usize>,
+    i: &Instance,
+    mut fail: impl FnMut(&str, String),
+) -> Member {
+    let mut facts: Vec<Option<FactValue>> = vec![None; contract.facts.len()];
+    for cl in &contract.clauses {
+        if let ClauseOutcome::Fail(v) = eval_clause(contract, cl, i, &mut facts, Detail::Failures)
+            && cl.severity == Severity::Error
+        {
+            fail(&cl.id, v);
+        }
+    }
+    let group = group_fact.and_then(|f| facts[f].as_ref().map(|fv| fv.value.clone()));
+    Member {
+        id: i.id.clone(),
+        region: i.region.clone(),
+        group,
+    }
 }

@@ -46,7 +46,7 @@ pub struct Tagged {
 }
 
 /// What culling asks of a source's read.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct HealthRequest {
     /// Read the instances' health and the claims (false: the fleet only, as for a hook that
     /// does not cull).
@@ -55,6 +55,21 @@ pub struct HealthRequest {
     pub include_events: bool,
     /// The tag keys claims are made with (patterns: `*` is a wildcard).
     pub claim_keys: Vec<String>,
+    /// Hand the fleet's records to this sink as they are read and keep none (`cull` keeps only
+    /// what its scope selects); a part's records count only if the part is read completely. A
+    /// source that cannot returns them in [`HealthRead::fleet`] instead.
+    pub sink: Option<std::sync::Arc<dyn super::RecordSink>>,
+}
+
+impl std::fmt::Debug for HealthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthRequest")
+            .field("health", &self.health)
+            .field("include_events", &self.include_events)
+            .field("claim_keys", &self.claim_keys)
+            .field("sink", &self.sink.is_some())
+            .finish()
+    }
 }
 
 /// What a source read for culling.

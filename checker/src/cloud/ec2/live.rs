@@ -137,7 +137,11 @@ fn scan_planned(opts: &LiveOptions, plan: &ScanPlan<'_>) -> Result<LiveFleet> {
 
 /// Without health checks (nothing will be culled), the fleet of every account of `--accounts`
 /// or `--org`; `None` for the credentials' own account.
-async fn read_accounts(set: &ContractSet, opts: &LiveOptions) -> Result<Option<HealthRead>> {
+async fn read_accounts(
+    set: &ContractSet,
+    opts: &LiveOptions,
+    req: &HealthRequest,
+) -> Result<Option<HealthRead>> {
     let Some(accounts) = crate::live::resolve_accounts(opts).await? else {
         return Ok(None);
     };
@@ -146,7 +150,7 @@ async fn read_accounts(set: &ContractSet, opts: &LiveOptions) -> Result<Option<H
     let plan = ScanPlan {
         filters: &filters,
         user_data: set.reads_user_data().then_some(&secrets),
-        sink: None,
+        sink: req.sink.clone(),
     };
     let live = crate::live::scan_accounts(&accounts, opts, &plan).await;
     Ok(Some(HealthRead {
@@ -160,7 +164,7 @@ async fn read_accounts(set: &ContractSet, opts: &LiveOptions) -> Result<Option<H
 async fn gather(opts: &LiveOptions, set: &ContractSet, req: &HealthRequest) -> Result<HealthRead> {
     // Reading only (the hook with --no-cull): every account at once.
     if !req.health
-        && let Some(read) = read_accounts(set, opts).await?
+        && let Some(read) = read_accounts(set, opts, req).await?
     {
         return Ok(read);
     }
@@ -171,15 +175,13 @@ async fn gather(opts: &LiveOptions, set: &ContractSet, req: &HealthRequest) -> R
     let secrets = set.secret_policy();
     let (mut live, status_results) = {
         let scan = async {
-            let live = crate::live::scan(
-                &sdk,
-                &regions,
-                &one,
-                &filters,
-                set.reads_user_data(),
-                &secrets,
-            )
-            .await;
+            // With a sink (`cull`), records are handed over page by page and none is kept.
+            let plan = ScanPlan {
+                filters: &filters,
+                user_data: set.reads_user_data().then_some(&secrets),
+                sink: req.sink.clone(),
+            };
+            let live = crate::live::scan_in(&sdk, None, &regions, &one, &plan).await;
             log_scan(&live);
             live
         };
