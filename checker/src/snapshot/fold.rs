@@ -449,8 +449,8 @@ mod tests {
                 i.tags.insert(k.into(), v);
             }
         }
-        if n % 4 != 0 {
-            let v = if n % 5 == 0 {
+        if !n.is_multiple_of(4) {
+            let v = if n.is_multiple_of(5) {
                 serde_json::json!(n)
             } else {
                 serde_json::json!(format!("v{}", n % 3))
