@@ -18,8 +18,7 @@
 
 use crate::contract::ContractSet;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::fleet::{Instance, REDACTED_PREFIX, Read, UserData};
-use crate::output::OutputPath;
+use crate::fleet::{Instance, Read};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -165,140 +164,6 @@ fn group_in_account(set: &ContractSet, i: &Instance) -> String {
     format!("(unmanaged)/{name}")
 }
 
-/// Summarizes a fleet.
-pub fn take(set: &ContractSet, fleet: &[Instance]) -> Snapshot {
-    let mut groups: BTreeMap<String, Vec<&Instance>> = BTreeMap::new();
-    for i in fleet {
-        groups.entry(group_of(set, i)).or_default().push(i);
-    }
-    let groups = groups
-        .into_iter()
-        .map(|(k, members)| (k, summarize_group(set, &members)))
-        .collect();
-    let consumers = set
-        .consumers
-        .iter()
-        .filter_map(|c| {
-            let n = fleet.iter().filter(|i| set.selects(&c.selector, i)).count();
-            (n > 0).then(|| (c.name.clone(), bucket(n)))
-        })
-        .collect();
-    Snapshot {
-        format: FORMAT.into(),
-        version: VERSION,
-        groups,
-        consumers,
-    }
-}
-
-/// One reading of an output: (region, value as text, JSON type for user-data).
-type Seen = (String, String, Option<&'static str>);
-
-/// A reading with every secret marker written `<redacted>`: the same in every run.
-fn stable((region, v, t): Seen) -> Seen {
-    match crate::redact::presence_only(&v) {
-        std::borrow::Cow::Borrowed(_) => (region, v, t),
-        std::borrow::Cow::Owned(v) => (region, v, t),
-    }
-}
-
-fn summarize_group(set: &ContractSet, members: &[&Instance]) -> Group {
-    // (output) -> [(region, value, json type)]
-    let mut seen: BTreeMap<String, Vec<Seen>> = BTreeMap::new();
-    for i in members {
-        for f in i.cloud().fields().filter(|f| f.in_snapshots()) {
-            if let Read::Value(v) = i.read(&OutputPath::Field(f)) {
-                seen.entry(f.name().to_string()).or_default().push((
-                    i.region.clone(),
-                    v.into_owned(),
-                    None,
-                ));
-            }
-        }
-        for (k, v) in &i.tags {
-            seen.entry(format!("tag:{k}"))
-                .or_default()
-                .push((i.region.clone(), v.clone(), None));
-        }
-        if let UserData::Json(m) = &i.user_data {
-            for (k, v) in m.iter() {
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Object(o) => {
-                        format!("{{{}}}", o.keys().cloned().collect::<Vec<_>>().join(", "))
-                    }
-                    other => other.to_string(),
-                };
-                seen.entry(format!("userData.{k}")).or_default().push((
-                    i.region.clone(),
-                    text,
-                    Some(crate::fleet::json_type(v)),
-                ));
-            }
-        }
-    }
-    let n = members.len();
-    let outputs = seen
-        .into_iter()
-        .map(|(path, vals)| {
-            let s = summarize_output(set, &path, &vals, n);
-            (path, s)
-        })
-        .collect();
-    Group {
-        instances: bucket(n),
-        regions: members.iter().map(|i| i.region.clone()).collect(),
-        outputs,
-    }
-}
-
-/// One output of a group of `n` instances, from what they carry (`vals`).
-fn summarize_output(set: &ContractSet, path: &str, vals: &[Seen], n: usize) -> OutputSummary {
-    let present = if vals.len() >= n { "all" } else { "some" }.to_string();
-    let json_type = vals.iter().find_map(|(_, _, t)| *t).map(str::to_string);
-    let mut s = OutputSummary {
-        present,
-        json_type,
-        values: None,
-        per_region: None,
-        shapes: None,
-        secret: None,
-        per_instance: None,
-        count: None,
-    };
-    if vals.iter().any(|(_, v, _)| v.starts_with(REDACTED_PREFIX)) {
-        s.secret = Some(true);
-        return s;
-    }
-    if OutputPath::parse(path).is_ok_and(|p| set.per_instance(&p)) {
-        s.per_instance = Some(true);
-        if vals.len() < n {
-            s.count = Some(bucket(vals.len()));
-        }
-        return s;
-    }
-    let vals: Vec<Seen> = vals.iter().cloned().map(stable).collect();
-    let distinct: BTreeSet<&str> = vals.iter().map(|(_, v, _)| v.as_str()).collect();
-    // Never decide by how many instances share a value: a count-based rule would flip as
-    // the fleet scales and churn the file. Timestamps and long tails become shapes.
-    let timestamps = distinct.iter().all(|v| shape(v).contains("{time}"));
-    if distinct.len() > MAX_VALUES || timestamps {
-        s.shapes = Some(vals.iter().map(|(_, v, _)| shape(v)).collect());
-        return s;
-    }
-    let mut per_region: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (r, v, _) in &vals {
-        per_region.entry(r.clone()).or_default().insert(v.clone());
-    }
-    let first = per_region.values().next().cloned();
-    if per_region.len() > 1 && per_region.values().any(|v| Some(v) != first.as_ref()) {
-        s.per_region = Some(per_region);
-    } else {
-        s.values = Some(distinct.into_iter().map(str::to_string).collect());
-    }
-    s
-}
-
 /// The snapshot as written: pretty JSON, sorted keys, trailing newline.
 pub fn to_text(s: &Snapshot) -> crate::Result<String> {
     let mut t = serde_json::to_string_pretty(s)
@@ -355,10 +220,12 @@ pub fn read(path: &Path) -> Result<Snapshot, Diagnostics> {
 }
 
 mod diff;
+mod fold;
 pub use diff::{
     DIFF_FORMAT, DIFF_MINOR_VERSION, DIFF_VERSION, DiffReport, Holds, Impact, OutputChange,
     SnapshotDiff, diff, lost_inputs, report,
 };
+pub use fold::{Summary, read_snapshot, take};
 
 /// The lost inputs of [`lost_inputs`] as error findings, for `check --baseline`.
 pub fn lost_input_findings(
@@ -416,7 +283,8 @@ mod tests {
             for f in cloud.fields() {
                 i.set_field(f, format!("value-{}", f.name()));
             }
-            let g = summarize_group(&ContractSet::default(), &[&i]);
+            let snap = take(&ContractSet::default(), &[i]);
+            let g = snap.groups.values().next().expect("one group");
             let text = serde_json::to_string(&g).expect("a group serializes");
             for f in cloud.fields().filter(|f| !f.is_region()) {
                 let key = format!("\"{}\"", f.name());
