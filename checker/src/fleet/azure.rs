@@ -4,7 +4,7 @@
 //! customData, when a record carries it, is base64 JSON read as user-data, redacted as EC2's.
 
 use super::shape::{get, segment_after, string_map, text};
-use super::{Instance, ReadCache, SecretPolicy, UserData};
+use super::{Instance, SecretPolicy, UserData};
 use crate::diag::{Diagnostic, pointer_push};
 use crate::output::{AzureField, Cloud};
 use serde_json::Value;
@@ -56,17 +56,6 @@ pub fn parse_vm(
     ptr: &str,
     v: &Value,
     secrets: &SecretPolicy,
-) -> Result<Instance, Diagnostic> {
-    parse_vm_with(path, ptr, v, secrets, &mut ReadCache::default())
-}
-
-/// [`parse_vm`], the tags (the same on a pool's VMs) checked for secrets through `cache`.
-pub fn parse_vm_with(
-    path: &Path,
-    ptr: &str,
-    v: &Value,
-    secrets: &SecretPolicy,
-    cache: &mut ReadCache,
 ) -> Result<Instance, Diagnostic> {
     if !v.is_object() {
         return Err(Diagnostic::at(path, ptr, "a VM must be a JSON object"));
@@ -140,7 +129,7 @@ pub fn parse_vm_with(
         i.set_field(AzureField::PublicIp, ip.to_string());
     }
     i.tags = string_map(path, ptr, v, "tags")?;
-    cache.redact_tags(&mut i.tags);
+    crate::redact::redact_tags(&mut i.tags);
     i.user_data = custom_data(path, &pptr, p, secrets)?;
     i.id = name;
     Ok(i)

@@ -190,7 +190,7 @@ pub fn parse_instance_with(
     }
     disks(path, ptr, v, &mut i)?;
     i.tags = string_map(path, ptr, v, "labels")?;
-    cache.redact_tags(&mut i.tags);
+    crate::redact::redact_tags(&mut i.tags);
     i.user_data = user_data(path, ptr, v, secrets, cache)?;
     i.id = name;
     Ok(i)

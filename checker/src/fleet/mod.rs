@@ -17,7 +17,6 @@ mod gce;
 pub(crate) mod prune;
 mod shape;
 pub use azure::parse_vm as parse_azure_vm;
-pub use azure::parse_vm_with as parse_azure_vm_with;
 pub use checker_ec2::group_list as security_group_list;
 pub use ec2::{parse_instance, region_from_az, to_describe_instances};
 pub use gce::parse_instance as parse_gce_instance;
@@ -232,19 +231,17 @@ impl UserData {
 }
 
 /// What a reader reads once per distinct text: the records of one pool (and zone) carry the
-/// same user-data (GCE's `taskcluster` metadata item) and the same tags, so the user-data is
-/// parsed and redacted once and the records share the result ([`UserData::Json`] is an `Arc`),
-/// and a tag set is checked for secrets once. At most [`ReadCache::MAX`] of each are kept; a
-/// reader keeps one cache per page (live) or per file (recorded).
+/// same user-data (GCE's `taskcluster` metadata item), so it is parsed and redacted once and the
+/// records share the result ([`UserData::Json`] is an `Arc`). At most [`ReadCache::MAX`] are
+/// kept; a reader keeps one cache per page (live) or per file (recorded). Tags need no cache
+/// here: [`crate::redact::redact_tags`] remembers the pairs it found clean, for every cloud.
 #[derive(Debug, Default)]
 pub struct ReadCache {
     user_data: std::collections::HashMap<Box<[u8]>, UserData>,
-    /// A tag set as read, and as redacted when that changed it.
-    tags: std::collections::HashMap<BTreeMap<String, String>, Option<BTreeMap<String, String>>>,
 }
 
 impl ReadCache {
-    /// The most texts (and tag sets) kept; the rest are read each time.
+    /// The most texts kept; the rest are read each time.
     pub const MAX: usize = 256;
 
     /// [`UserData::from_bytes`], once per distinct `bytes` (`secrets` is the reader's, the same
@@ -258,22 +255,6 @@ impl ReadCache {
             self.user_data.insert(bytes.into(), u.clone());
         }
         u
-    }
-
-    /// [`crate::redact::redact_tags`], once per distinct tag set.
-    pub fn redact_tags(&mut self, tags: &mut BTreeMap<String, String>) {
-        if let Some(done) = self.tags.get(&*tags) {
-            if let Some(redacted) = done {
-                tags.clone_from(redacted);
-            }
-            return;
-        }
-        let read = (self.tags.len() < Self::MAX).then(|| tags.clone());
-        crate::redact::redact_tags(tags);
-        if let Some(read) = read {
-            let changed = (read != *tags).then(|| tags.clone());
-            self.tags.insert(read, changed);
-        }
     }
 }
 

@@ -23,7 +23,7 @@ struct Ctx<'a> {
     shape: Option<(Shape, String)>,
     /// A Compute REST page's `nextPageToken` (a live listing pages on it).
     next_page: Option<String>,
-    /// User-data texts and tag sets already read.
+    /// User-data texts already read.
     user_data: super::ReadCache,
 }
 
@@ -435,9 +435,7 @@ impl Elements<'_, '_> {
             Shape::Gce => {
                 super::gce::parse_instance_with(path, &ptr, v, secrets, &mut self.ctx.user_data)
             }
-            Shape::Azure => {
-                super::azure::parse_vm_with(path, &ptr, v, secrets, &mut self.ctx.user_data)
-            }
+            Shape::Azure => super::azure::parse_vm(path, &ptr, v, secrets),
         };
         match read {
             Ok(mut i) => {

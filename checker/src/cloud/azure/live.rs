@@ -227,14 +227,12 @@ impl AzureLocation {
     fn records(&self, rows: &[Value]) -> Result<Vec<Instance>, String> {
         let origin = format!("Resource Graph, subscription {}", self.sub);
         let mut records = Vec::with_capacity(rows.len());
-        let mut cache = crate::fleet::ReadCache::default();
         for (n, row) in rows.iter().enumerate() {
-            let i = crate::fleet::parse_azure_vm_with(
+            let i = crate::fleet::parse_azure_vm(
                 Path::new(&origin),
                 &format!("/data/{n}"),
                 row,
                 &self.secrets,
-                &mut cache,
             )
             .map_err(|d| d.to_string())?;
             records.push(i);
