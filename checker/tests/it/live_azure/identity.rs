@@ -2,6 +2,35 @@
 
 use super::*;
 
+/// `check -vv --subscription sub` against the fake, with the environment `env` (and no other
+/// Azure credential: `checker_env` clears them).
+async fn check_with_env(f: &Fake, sub: &str, env: &[(&str, &str)]) -> Run {
+    let uri = f.server.uri();
+    let args: Vec<String> = [
+        "-vv",
+        "check",
+        "--contracts",
+        &contracts(),
+        "--subscription",
+        sub,
+        "--azure-endpoint-url",
+        &uri,
+    ]
+    .map(str::to_string)
+    .into();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        checker_env(&a, &e)
+    })
+    .await
+    .expect("run")
+}
+
 /// With no client credential configured, a managed identity announced by `IDENTITY_ENDPOINT`
 /// (App Service, Functions, Container Apps) gives the token: asked as the identity services
 /// document (Metadata header, the platform's secret header, api-version, the ARM resource, the
@@ -33,36 +62,20 @@ async fn a_managed_identity_gives_the_token_when_no_client_credential_is_set() {
         })
         .mount(&f.server)
         .await;
-    let uri = f.server.uri();
-    let c = contracts();
-    let args = [
-        "-vv",
-        "check",
-        "--contracts",
-        &c,
-        "--subscription",
+    let endpoint = format!("{}/msi/token", f.server.uri());
+    let r = check_with_env(
+        &f,
         &sub,
-        "--azure-endpoint-url",
-        &uri,
-    ]
-    .map(str::to_string);
-    let endpoint = format!("{uri}/msi/token");
-    let r = tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        checker_env(
-            &a,
-            &[
-                ("IDENTITY_ENDPOINT", &endpoint),
-                ("IDENTITY_HEADER", "hdr-s3cr3t-5"),
-                ("AZURE_CLIENT_ID", "mi-client-1"),
-                ("AZURE_TENANT_ID", ""),
-                ("AZURE_CLIENT_SECRET", ""),
-                ("AZURE_FEDERATED_TOKEN_FILE", ""),
-            ],
-        )
-    })
-    .await
-    .expect("run");
+        &[
+            ("IDENTITY_ENDPOINT", &endpoint),
+            ("IDENTITY_HEADER", "hdr-s3cr3t-5"),
+            ("AZURE_CLIENT_ID", "mi-client-1"),
+            ("AZURE_TENANT_ID", ""),
+            ("AZURE_CLIENT_SECRET", ""),
+            ("AZURE_FEDERATED_TOKEN_FILE", ""),
+        ],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", show(&r));
     assert_eq!(first.load(Ordering::SeqCst), 2, "a 500, then the token");
     assert_eq!(f.token_calls.load(Ordering::SeqCst), 0, "no client flow");
@@ -103,32 +116,17 @@ async fn a_client_certificate_signs_the_assertion_that_gets_the_token() {
     let uri = f.server.uri();
     let pem = root().join("checker/tests/data/azure-client-cert.pem");
     let pem = pem.to_str().expect("utf-8").to_string();
-    let c = contracts();
-    let args = [
-        "check",
-        "--contracts",
-        &c,
-        "--subscription",
+    let r = check_with_env(
+        &f,
         &sub,
-        "--azure-endpoint-url",
-        &uri,
-    ]
-    .map(str::to_string);
-    let env_uri = uri.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        checker_env(
-            &a,
-            &[
-                ("AZURE_TENANT_ID", "tenant-1"),
-                ("AZURE_CLIENT_ID", "client-1"),
-                ("AZURE_CLIENT_CERTIFICATE_PATH", &pem),
-                ("AZURE_AUTHORITY_HOST", &env_uri),
-            ],
-        )
-    })
-    .await
-    .expect("run");
+        &[
+            ("AZURE_TENANT_ID", "tenant-1"),
+            ("AZURE_CLIENT_ID", "client-1"),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", &pem),
+            ("AZURE_AUTHORITY_HOST", &uri),
+        ],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", show(&r));
     let token: Vec<Request> = f
         .server
