@@ -6,12 +6,13 @@
 use crate::contract::ContractSet;
 use crate::cull::{CullSettings, Gathered};
 use crate::error::{Error, Result};
-use crate::eval::Judgement;
+use crate::eval::{Evaluation, Judgement};
 use crate::exit::ExitStatus;
 use crate::render::{self, Format};
-use crate::source::Source;
+use crate::source::{RecordSink, Source};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What the hook is asked to do.
 #[derive(Debug, Clone)]
@@ -59,6 +60,84 @@ impl Artifacts<'_> {
     }
 }
 
+/// What the hook's one read folds as records arrive: without a snapshot, the check's
+/// evaluation; with one, the new snapshot and each group's evaluation, the check being their
+/// merge. No record is kept.
+enum Folding {
+    Check(crate::eval::EvalSink),
+    Diff(crate::snapshot::DiffSink),
+}
+
+impl Folding {
+    fn sink(&self) -> Arc<dyn RecordSink> {
+        match self {
+            Folding::Check(s) => Arc::new(s.clone()),
+            Folding::Diff(s) => Arc::new(s.clone()),
+        }
+    }
+}
+
+/// The hook's one read of the fleet, folded into `fold`; with culling, also the health checks,
+/// the claims and the cull contract's scope.
+fn read(
+    set: &ContractSet,
+    req: &HookRequest,
+    want_cull: bool,
+    fold: Arc<dyn RecordSink>,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Gathered> {
+    if want_cull {
+        return rt.block_on(crate::cull::gather_in_scope(
+            set,
+            req.from.as_ref(),
+            &req.cull,
+            Some(fold),
+        ));
+    }
+    Ok(Gathered {
+        source: req.from.read_into(set, fold)?,
+        fleet: Vec::new(),
+        statuses: Vec::new(),
+        actor: None,
+        warnings: Vec::new(),
+        claims: Vec::new(),
+        in_scope: None,
+    })
+}
+
+/// Reads the fleet once, folding it as records arrive, and judges the diff (with a snapshot) on
+/// each group's evaluation before they merge into the check's evaluation.
+fn read_and_diff(
+    set: &ContractSet,
+    req: &HookRequest,
+    old: Option<&crate::snapshot::Snapshot>,
+    want_cull: bool,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(Gathered, Evaluation, Option<crate::snapshot::DiffReport>)> {
+    let shared = Arc::new(set.clone());
+    let folding = match old {
+        Some(_) => Folding::Diff(crate::snapshot::DiffSink::new(&shared, req.now)),
+        None => Folding::Check(crate::eval::EvalSink::new(&shared, req.now)),
+    };
+    let g = read(set, req, want_cull, folding.sink(), rt)?;
+    Ok(match (folding, &req.snapshot, old) {
+        (Folding::Diff(sink), Some(path), Some(old)) => {
+            let (new, groups) = sink.finish();
+            let (d, _) = crate::snapshot::report(
+                set,
+                (path, old),
+                new,
+                Some(&groups),
+                g.source.clone(),
+                false,
+            )?;
+            (g, groups.into_whole(set), Some(d))
+        }
+        (Folding::Diff(sink), ..) => (g, sink.finish().1.into_whole(set), None),
+        (Folding::Check(sink), ..) => (g, sink.finish(), None),
+    })
+}
+
 /// Runs the hook with loaded contracts.
 pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
     let old = req
@@ -73,8 +152,8 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
     let can_cull = req.from.capabilities().health;
     let want_cull = !req.no_cull && can_cull.yes();
     let rt = crate::source::runtime()?;
+    let (mut g, ev, diff_report) = read_and_diff(set, req, old.as_ref(), want_cull, &rt)?;
     rt.block_on(async {
-        let mut g = crate::cull::gather(set, req.from.as_ref(), &req.cull, want_cull).await?;
         let mut out = HookOutcome::default();
         out.messages
             .extend(g.warnings.iter().map(|w| format!("warning: {w}")));
@@ -91,11 +170,12 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
             out.messages.push(format!("warning: history: {note}"));
         }
         // Check.
-        let report = crate::eval::build(
+        let report = crate::eval::report_of(
             "hook",
             set,
-            &g.fleet,
+            ev,
             g.source.clone(),
+            Vec::new(),
             Judgement::default(),
             req.now,
         );
@@ -105,8 +185,8 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
         art.write("report.html", render::report(&report, Format::Html, false));
         summary.push_str(&render::report(&report, Format::Markdown, false)?);
         // Diff.
-        let diff_report = diff_step(set, req, &g, old.as_ref(), &mut art, &mut summary)?;
         if let Some(d) = &diff_report {
+            write_diff(d, &mut art, &mut summary)?;
             statuses.push(d.exit_code);
         }
         // Cull.
@@ -146,36 +226,20 @@ pub fn run(set: &ContractSet, req: &HookRequest) -> Result<HookOutcome> {
     })
 }
 
-/// The diff step (with `--snapshot`): diff.json, diff.md and diff.html written, diff.md appended to the
-/// summary; `None` without a snapshot.
-fn diff_step(
-    set: &ContractSet,
-    req: &HookRequest,
-    g: &crate::cull::Gathered,
-    old: Option<&crate::snapshot::Snapshot>,
+/// The diff step (with `--snapshot`): diff.json, diff.md and diff.html written, diff.md appended
+/// to the summary.
+fn write_diff(
+    d: &crate::snapshot::DiffReport,
     art: &mut Artifacts<'_>,
     summary: &mut String,
-) -> Result<Option<crate::snapshot::DiffReport>> {
-    let (Some(snap), Some(old)) = (&req.snapshot, old) else {
-        return Ok(None);
-    };
-    let new = crate::snapshot::take(set, &g.fleet);
-    let (d, _) = crate::snapshot::report(
-        set,
-        (snap, old),
-        new,
-        Some(&g.fleet),
-        g.source.clone(),
-        false,
-        req.now,
-    )?;
-    art.write("diff.json", render::diff(&d, Format::Json, false));
-    let md = render::diff(&d, Format::Markdown, false)?;
+) -> Result<()> {
+    art.write("diff.json", render::diff(d, Format::Json, false));
+    let md = render::diff(d, Format::Markdown, false)?;
     art.write("diff.md", Ok(md.clone()));
-    art.write("diff.html", render::diff(&d, Format::Html, false));
+    art.write("diff.html", render::diff(d, Format::Html, false));
     summary.push('\n');
     summary.push_str(&md);
-    Ok(Some(d))
+    Ok(())
 }
 
 /// Writes history.jsonl (the previous records and this run's, the newest `keep`) and its page,
@@ -303,5 +367,63 @@ mod tests {
         let err = run(&ContractSet::default(), &req).expect_err("culling was attempted");
         let _ = std::fs::remove_dir_all(&dir);
         assert!(err.to_string().contains("\"role\": \"cull\""), "{err}");
+    }
+
+    /// The hook reads the fleet once, page by page, and keeps no record: the check, the diff
+    /// (each change judged on its group's new values) and the cull scope are folded as the
+    /// pages arrive.
+    #[test]
+    fn the_hook_keeps_no_record_and_judges_the_diff_on_the_new_values() {
+        use crate::source::fake::{Streaming, bench_set, regions};
+        let set = bench_set();
+        let dir = artifacts("streamed");
+        let snapshot = dir.with_extension("snapshot.json");
+        let before: Vec<_> = regions(false)
+            .into_iter()
+            .filter(|(_, ok)| *ok)
+            .flat_map(|(r, _)| r)
+            .collect();
+        let text = crate::snapshot::to_text(&crate::snapshot::take(&set, &before)).expect("text");
+        std::fs::write(&snapshot, text).expect("snapshot written");
+        let from = std::sync::Arc::new(Streaming {
+            regions: regions(true),
+            ..Default::default()
+        });
+        let mut req = request(Fake::unable("unused"), false, &dir);
+        req.from = from.clone();
+        req.snapshot = Some(snapshot.clone());
+        req.cull = crate::cull::run::tests::settings(false);
+        let out = run(&set, &req).expect("ran");
+        let read = |name: &str| -> serde_json::Value {
+            let text = std::fs::read_to_string(dir.join(name)).expect(name);
+            serde_json::from_str(&text).expect("json")
+        };
+        let (diff, report) = (read("diff.json"), read("report.json"));
+        let plan_written = dir.join("cull-plan.json").exists();
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_file(&snapshot);
+        assert_eq!(from.read_whole(), 0, "no record was handed over whole");
+        assert!(plan_written, "the cull plan was made from the folded scope");
+        assert_eq!(out.status, ExitStatus::Violations, "{:?}", out.messages);
+        assert_eq!(diff["breaking"], true, "{diff:#}");
+        let key = diff["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .find(|c| c["group"] == "ec2-manager/gecko-t-win7-32" && c["output"] == "KeyName")
+            .expect("the win7 key names changed");
+        assert_eq!(
+            key["consumers"],
+            serde_json::json!([{"consumer": "impaired-instance-culling", "holds": "no"}])
+        );
+        assert!(
+            !diff["changes"]
+                .as_array()
+                .expect("changes")
+                .iter()
+                .any(|c| c["group"] == "ec2-manager/gecko-t-win10-64"),
+            "win10 did not change"
+        );
+        assert_eq!(report["summary"]["exitCode"], 1, "{:#}", report["summary"]);
     }
 }

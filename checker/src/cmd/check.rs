@@ -35,44 +35,24 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
         .transpose()?;
     let from = a.fleet.source()?;
     let now = a.report.now.unwrap_or_else(Utc::now);
-    let Some(baseline) = baseline else {
-        // Only the evaluation is needed: a live fleet is evaluated as it is read, page by
-        // page, and no record is kept.
-        let set = std::sync::Arc::new(set);
-        let (source, ev) = checker::eval::read_evaluated(from.as_ref(), &set, now)?;
-        warn_failed_regions(&source);
-        warn_unseen_reads(&ev.unseen);
-        let t = std::time::Instant::now();
-        let report =
-            checker::eval::report_of("check", &set, ev, source, vec![], a.report.judgement(), now);
-        let status = a.report.finish(&report, ctx)?;
-        tracing::info!(
-            ms = t.elapsed().as_millis() as u64,
-            since_start_ms = checker::build::started().elapsed().as_millis() as u64,
-            "report written"
-        );
-        release_at_exit((set, report));
-        return Ok(status);
-    };
-    let fleet = from.read(&set)?;
-    warn_failed_regions(&fleet.source);
-    let t = std::time::Instant::now();
-    let lost = checker::snapshot::lost_input_findings(&set, &baseline, &fleet.instances);
-    let ev = checker::eval::evaluate(&set, &fleet.instances, now);
+    // Only the evaluation is needed: a live fleet is evaluated as it is read, page by page, and
+    // no record is kept (a baseline needs only what each consumer selected: its tallies).
+    let set = std::sync::Arc::new(set);
+    let (source, ev) = checker::eval::read_evaluated(from.as_ref(), &set, now)?;
+    warn_failed_regions(&source);
     warn_unseen_reads(&ev.unseen);
-    let report = checker::eval::report_of(
-        "check",
-        &set,
-        ev,
-        fleet.source.clone(),
-        lost,
-        a.report.judgement(),
-        now,
-    );
-    tracing::debug!(ms = t.elapsed().as_millis() as u64, "evaluated");
     let t = std::time::Instant::now();
+    let lost = baseline
+        .map(|b| checker::snapshot::lost_input_findings(&set, &b, &ev))
+        .unwrap_or_default();
+    let report =
+        checker::eval::report_of("check", &set, ev, source, lost, a.report.judgement(), now);
     let status = a.report.finish(&report, ctx)?;
-    tracing::debug!(ms = t.elapsed().as_millis() as u64, "report written");
-    release_at_exit((set, fleet, report));
+    tracing::info!(
+        ms = t.elapsed().as_millis() as u64,
+        since_start_ms = checker::build::started().elapsed().as_millis() as u64,
+        "report written"
+    );
+    release_at_exit((set, report));
     Ok(status)
 }

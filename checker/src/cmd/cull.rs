@@ -151,7 +151,7 @@ pub fn run(a: &Args) -> Result<ExitStatus> {
     let now = a.now.unwrap_or_else(Utc::now);
     let rt = checker::source::runtime()?;
     rt.block_on(async {
-        let mut g = checker::cull::gather_in_scope(&set, from.as_ref(), &opts).await?;
+        let mut g = checker::cull::gather_in_scope(&set, from.as_ref(), &opts, None).await?;
         for w in &g.warnings {
             eprintln!("warning: {w}");
         }

@@ -38,10 +38,10 @@ pub struct Args {
 /// Diffs, optionally updates the snapshot, renders.
 pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
     a.out.check()?;
-    let set = a.contracts.load()?;
+    let set = std::sync::Arc::new(a.contracts.load()?);
     // Read the snapshot before any (possibly long) scan.
     let old = checker::snapshot::read(&a.snapshot)?;
-    let (new, fleet, source) = match &a.to {
+    let (new, groups, source) = match &a.to {
         Some(to) => (
             checker::snapshot::read(to)?,
             None,
@@ -51,23 +51,23 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
             },
         ),
         None => {
-            let f = a.fleet.source()?.read(&set)?;
-            warn_failed_regions(&f.source);
-            (
-                checker::snapshot::take(&set, &f.instances),
-                Some(f.instances),
-                f.source,
-            )
+            // Folded as the source reads (a live fleet page by page): no record is kept.
+            let (source, new, groups) = checker::snapshot::read_diffed(
+                a.fleet.source()?.as_ref(),
+                &set,
+                a.now.unwrap_or_else(Utc::now),
+            )?;
+            warn_failed_regions(&source);
+            (new, Some(groups), source)
         }
     };
     let (mut report, new_text) = checker::snapshot::report(
         &set,
         (&a.snapshot, &old),
         new,
-        fleet.as_deref(),
+        groups.as_ref(),
         source,
         a.fail_on_drift,
-        a.now.unwrap_or_else(Utc::now),
     )?;
     if a.update {
         if report.exit_code == ExitStatus::Incomplete {

@@ -9,7 +9,7 @@ use crate::contract::ContractSet;
 use crate::error::{Error, Result};
 use crate::fleet::Instance;
 use crate::report::SourceInfo;
-use crate::source::{Actor, Health, HealthRequest, Source};
+use crate::source::{Actor, Fanout, Health, HealthRequest, RecordSink, Source};
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -95,10 +95,12 @@ pub async fn gather(
 /// and claims, and the fleet into a [`ScopeSink`], so only the members (id, region, group) of
 /// the cull contract's scope are kept as pages arrive ([`Gathered::in_scope`]). A source that
 /// cannot hand records over as it reads returns them whole; they are reduced the same way.
+/// `also` (the hook's check and diff) is handed every record too.
 pub async fn gather_in_scope(
     set: &ContractSet,
     from: &dyn Source,
     opts: &CullSettings,
+    also: Option<Arc<dyn RecordSink>>,
 ) -> Result<Gathered> {
     let contract = super::cull_contract(set, opts.cull_contract.as_deref())?;
     let index = set
@@ -111,13 +113,22 @@ pub async fn gather_in_scope(
         health: true,
         include_events: opts.include_events,
         claim_keys: claim_keys(),
-        sink: Some(Arc::new(sink.clone())),
+        sink: Some(Arc::new(Fanout(
+            std::iter::once(Arc::new(sink.clone()) as Arc<dyn RecordSink>)
+                .chain(also.clone())
+                .collect(),
+        ))),
     };
     let mut read = from.read_for_cull(set, &req).await?;
     let whole = std::mem::take(&mut read.fleet.instances);
     let in_scope = if whole.is_empty() {
         sink.finish()
     } else {
+        if let Some(also) = also {
+            let mut part = also.part();
+            part.add(&whole);
+            part.keep();
+        }
         let (members, problems) = super::members(set, contract, &whole);
         InScope {
             members,
@@ -253,62 +264,6 @@ pub(crate) mod tests {
         refuse_apply_unless_able(&fake, &settings(true)).expect("allowed");
     }
 
-    /// A source that streams its records into the request's sink, a region at a time, the
-    /// last region failing halfway (its records must not count), as live EC2 does.
-    #[derive(Debug)]
-    struct Streaming {
-        regions: Vec<(Vec<Instance>, bool)>,
-        /// Records handed over whole (in a fleet), not through the sink.
-        whole: std::sync::atomic::AtomicUsize,
-    }
-
-    impl Source for Streaming {
-        fn describe(&self) -> String {
-            "a streaming fake".into()
-        }
-        fn capabilities(&self) -> crate::source::Capabilities {
-            Fake::unable("unused").caps
-        }
-        fn read(&self, _: &ContractSet) -> Result<crate::source::Fleet> {
-            let mut fleet = crate::source::Fleet::default();
-            for (records, ok) in &self.regions {
-                if *ok {
-                    fleet.instances.extend(records.iter().cloned());
-                }
-            }
-            self.whole
-                .fetch_add(fleet.instances.len(), Ordering::SeqCst);
-            // Sorted, as the live driver gives a fleet.
-            fleet
-                .instances
-                .sort_by(|a, b| (&a.region, &a.id).cmp(&(&b.region, &b.id)));
-            Ok(fleet)
-        }
-        fn read_for_cull<'a>(
-            &'a self,
-            set: &'a ContractSet,
-            req: &'a HealthRequest,
-        ) -> futures::future::BoxFuture<'a, Result<crate::source::HealthRead>> {
-            Box::pin(async move {
-                let mut read = crate::source::HealthRead::default();
-                let Some(sink) = &req.sink else {
-                    read.fleet = self.read(set)?;
-                    return Ok(read);
-                };
-                for (records, ok) in &self.regions {
-                    let mut part = sink.part();
-                    for page in records.chunks(3) {
-                        part.add(page);
-                    }
-                    if *ok {
-                        part.keep();
-                    }
-                }
-                Ok(read)
-            })
-        }
-    }
-
     /// A bench-like instance: `owned` ones are in the cull contract's scope.
     fn instance(region: &str, n: usize, owned: bool, key: &str) -> Instance {
         let mut i =
@@ -341,7 +296,7 @@ pub(crate) mod tests {
                 .collect();
             (records, ok)
         };
-        let from = Streaming {
+        let from = crate::source::fake::Streaming {
             regions: vec![
                 region("us-west-2", &[9, 4, 7, 1, 2, 11, 10], true),
                 region("eu-west-1", &[8, 5, 6, 3, 12, 13], true),
@@ -352,7 +307,7 @@ pub(crate) mod tests {
         let opts = settings(false);
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         let mut g = rt
-            .block_on(gather_in_scope(&set, &from, &opts))
+            .block_on(gather_in_scope(&set, &from, &opts, None))
             .expect("gathered");
         assert!(g.fleet.is_empty(), "no record is kept whole");
         assert_eq!(

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 mod finding;
 mod idle;
 mod manifest;
+mod merge;
 mod report;
 mod stream;
 mod unseen;
@@ -20,7 +21,7 @@ mod unseen;
 pub use finding::{Policy, summarize};
 pub use manifest::{check_manifest, check_manifest_with, manifest_clause_id};
 pub use report::{Judgement, build, build_with, report_of, tool};
-pub use stream::read_evaluated;
+pub use stream::{EvalSink, read_evaluated};
 pub use unseen::{Suspect, UnseenRead, suspects, typo_reads};
 
 /// How many instance ids a finding keeps as samples.
@@ -70,7 +71,7 @@ pub fn eval_clause(
 type UniformGroups = BTreeMap<(ScopeKey, Vec<String>), BTreeMap<String, (usize, String, String)>>;
 
 /// One finding's aggregate: how many instances, which values, a few sample ids, where they are.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Agg {
     pub(crate) count: usize,
     values: HashMap<String, usize, foldhash::fast::RandomState>,
@@ -182,7 +183,7 @@ impl Evaluation {
 }
 
 /// What an evaluation accumulates as it goes.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Acc {
     aggs: BTreeMap<(Owner, Outcome, Option<usize>, ScopeKey), Agg>,
     tallies: Vec<ConsumerTally>,
@@ -205,47 +206,6 @@ fn scope_key(i: &Instance) -> ScopeKey {
 }
 
 impl Acc {
-    /// Adds another accumulator's counts (of other instances of the same contracts).
-    fn merge(&mut self, other: Acc) {
-        self.clouds |= other.clouds;
-        for (k, agg) in other.aggs {
-            self.aggs.entry(k).or_default().merge(agg);
-        }
-        for (t, o) in self.tallies.iter_mut().zip(other.tallies) {
-            t.selected += o.selected;
-            for (c, oc) in t.clauses.iter_mut().zip(o.clauses) {
-                c.passed += oc.passed;
-                c.failed += oc.failed;
-                c.unknown += oc.unknown;
-                c.waived += oc.waived;
-                c.not_applicable += oc.not_applicable;
-                c.skipped += oc.skipped;
-            }
-        }
-        self.evaluations += other.evaluations;
-        self.unknown_evaluations += other.unknown_evaluations;
-        for (u, o) in self.waiver_used.iter_mut().zip(other.waiver_used) {
-            *u |= o;
-        }
-        for (clause, groups) in other.uniform {
-            let mine = self.uniform.entry(clause).or_default();
-            for (key, values) in groups {
-                let g = mine.entry(key).or_default();
-                for (v, (n, min, region)) in values {
-                    g.entry(v)
-                        .and_modify(|(m, low, low_region)| {
-                            *m += n;
-                            if min < *low {
-                                low.clone_from(&min);
-                                low_region.clone_from(&region);
-                            }
-                        })
-                        .or_insert((n, min, region));
-                }
-            }
-        }
-    }
-
     fn add(
         &mut self,
         owner: Owner,
@@ -283,6 +243,7 @@ pub fn evaluate_part(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) 
 /// An evaluation fed a fleet a part at a time (a page, a region), in any order and on any
 /// thread, with only aggregates kept: the same [`Evaluation`] as [`evaluate`] of all the parts.
 /// Evaluators of parts merge ([`Evaluator::merge`]).
+#[derive(Clone)]
 pub struct Evaluator {
     today: NaiveDate,
     acc: Acc,
@@ -317,16 +278,29 @@ impl Evaluator {
 
     /// Evaluates `fleet` (more of the fleet) into the aggregates.
     pub fn add(&mut self, set: &ContractSet, fleet: &[Instance]) {
+        self.add_each(set, fleet.iter());
+    }
+
+    /// [`Evaluator::add`] of records held elsewhere (a page's records of one group).
+    pub fn add_refs(&mut self, set: &ContractSet, fleet: &[&Instance]) {
+        self.add_each(set, fleet.iter().copied());
+    }
+
+    fn add_each<'a>(
+        &mut self,
+        set: &ContractSet,
+        fleet: impl Iterator<Item = &'a Instance> + Clone,
+    ) {
         let mut tallies = std::mem::take(&mut self.acc.tallies);
         let (prov, cons) = tallies.split_at_mut(set.providers.len());
         for ((pi, p), t) in set.providers.iter().enumerate().zip(prov) {
-            provider_pass(set, pi, p, fleet, (&mut self.acc, t));
+            provider_pass(set, pi, p, fleet.clone(), (&mut self.acc, t));
         }
         for ((ci, c), t) in set.consumers.iter().enumerate().zip(cons) {
-            consumer_pass(set, ci, c, fleet, self.today, (&mut self.acc, t));
+            consumer_pass(set, ci, c, fleet.clone(), self.today, (&mut self.acc, t));
         }
         self.acc.tallies = tallies;
-        for i in fleet {
+        for i in fleet.clone() {
             self.acc.clouds |= 1 << i.cloud() as u8;
         }
         self.unseen.add(fleet);
@@ -336,6 +310,13 @@ impl Evaluator {
     pub fn merge(&mut self, other: Evaluator) {
         self.acc.merge(other.acc);
         self.unseen.merge(other.unseen);
+    }
+
+    /// [`Evaluator::finish`] without the search for reads no instance carries: for a part of a
+    /// fleet whose whole is evaluated too (a group's instances).
+    pub fn finish_part(mut self, set: &ContractSet) -> Evaluation {
+        self.unseen = unseen::Tracker::default();
+        self.finish(set)
     }
 
     /// The findings, tallies and coverage of everything added.
@@ -430,14 +411,14 @@ fn consumer_tally(set: &ContractSet, c: &Consumer) -> ConsumerTally {
 }
 
 /// A provider manifest: the provider's own promises on the instances it selects.
-fn provider_pass(
+fn provider_pass<'a>(
     set: &ContractSet,
     pi: usize,
     p: &Provider,
-    fleet: &[Instance],
+    fleet: impl Iterator<Item = &'a Instance>,
     (acc, tally): (&mut Acc, &mut ConsumerTally),
 ) {
-    for i in fleet.iter().filter(|i| set.selects(&p.selector, i)) {
+    for i in fleet.filter(|i| set.selects(&p.selector, i)) {
         tally.selected += 1;
         for (oi, outcome) in check_manifest_with(p, i, Detail::Failures)
             .into_iter()
@@ -476,16 +457,16 @@ fn provider_pass(
 }
 
 /// A consumer contract: every clause on every instance its selector selects.
-fn consumer_pass(
+fn consumer_pass<'a>(
     set: &ContractSet,
     ci: usize,
     c: &Consumer,
-    fleet: &[Instance],
+    fleet: impl Iterator<Item = &'a Instance>,
     today: NaiveDate,
     (acc, tally): (&mut Acc, &mut ConsumerTally),
 ) {
     let mut facts: Vec<Option<FactValue>> = vec![None; c.facts.len()];
-    for i in fleet.iter().filter(|i| set.selects(&c.selector, i)) {
+    for i in fleet.filter(|i| set.selects(&c.selector, i)) {
         tally.selected += 1;
         facts.iter_mut().for_each(|f| *f = None);
         for (k, cl) in c.clauses.iter().enumerate() {

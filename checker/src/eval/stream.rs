@@ -13,10 +13,31 @@ use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
 
 /// Evaluates every part a source reads completely, merging the parts' evaluations.
-struct EvalSink {
+#[derive(Clone)]
+pub struct EvalSink {
     set: Arc<ContractSet>,
     now: DateTime<Utc>,
     kept: Arc<Mutex<Option<Evaluator>>>,
+}
+
+impl EvalSink {
+    /// A sink evaluating `set` as of `now`.
+    pub fn new(set: &Arc<ContractSet>, now: DateTime<Utc>) -> EvalSink {
+        EvalSink {
+            set: set.clone(),
+            now,
+            kept: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The evaluation of every part kept so far.
+    pub fn finish(&self) -> Evaluation {
+        let ev = self.kept.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match ev {
+            Some(e) => e.finish(&self.set),
+            None => evaluate(&self.set, &[], self.now),
+        }
+    }
 }
 
 /// One part's evaluation, merged into the whole when the part is kept.
@@ -58,18 +79,9 @@ pub fn read_evaluated(
     set: &Arc<ContractSet>,
     now: DateTime<Utc>,
 ) -> Result<(SourceInfo, Evaluation)> {
-    let kept = Arc::new(Mutex::new(None));
-    let sink = Arc::new(EvalSink {
-        set: set.clone(),
-        now,
-        kept: kept.clone(),
-    });
-    let source = from.read_into(set, sink)?;
-    let ev = kept.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let ev = match ev {
-        Some(e) => e.finish(set),
-        None => evaluate(set, &[], now),
-    };
+    let sink = EvalSink::new(set, now);
+    let source = from.read_into(set, Arc::new(sink.clone()))?;
+    let ev = sink.finish();
     Ok((source, ev))
 }
 

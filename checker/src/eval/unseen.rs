@@ -207,7 +207,7 @@ impl NameKind {
 }
 
 /// What the evaluation learns about the suspect reads as instances go by.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Tracker {
     suspects: Vec<Suspect>,
     /// The distinct suspect paths.
@@ -260,7 +260,7 @@ impl Tracker {
     /// Looks at more instances: nothing to do when no read is suspect or every suspect output
     /// has been seen; else the unseen paths are read and the names instances carry collected
     /// (allocating only for a name not collected yet).
-    pub(crate) fn add(&mut self, fleet: &[Instance]) {
+    pub(crate) fn add<'a>(&mut self, fleet: impl Iterator<Item = &'a Instance>) {
         let (mut tags, mut user_data) = self.wanted();
         for i in fleet {
             if self.seen.iter().all(|s| *s) {

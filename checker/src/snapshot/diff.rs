@@ -1,16 +1,14 @@
 //! The diff of two snapshots, with, for each change, the consumers whose contracts read that
 //! output and whether they still hold; and the `checker diff` report around it.
 
-use super::{Group, Snapshot, group_of};
-use crate::contract::{ContractSet, Severity};
+use super::{Group, GroupEvaluations, Snapshot};
+use crate::contract::{Consumer, ContractSet};
 use crate::exit::ExitStatus;
-use crate::fleet::Instance;
 use crate::output::OutputPath;
-use crate::report::{ChangeKind, Outcome, SourceInfo};
-use chrono::{DateTime, Utc};
+use crate::report::{ChangeKind, SourceInfo};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Whether a consumer's contract holds on the new data.
@@ -84,8 +82,13 @@ impl SnapshotDiff {
     }
 }
 
-/// Consumers that selected instances in the snapshot's groups and select none of `fleet`.
-pub fn lost_inputs(set: &ContractSet, old: &Snapshot, fleet: &[Instance]) -> Vec<String> {
+/// Consumers that selected instances in the snapshot's groups and select none now (`selects`
+/// says whether a consumer selects any instance of the fleet read).
+pub fn lost_inputs(
+    set: &ContractSet,
+    old: &Snapshot,
+    selects: impl Fn(&Consumer) -> bool,
+) -> Vec<String> {
     set.consumers
         .iter()
         .filter(|c| {
@@ -102,7 +105,7 @@ pub fn lost_inputs(set: &ContractSet, old: &Snapshot, fleet: &[Instance]) -> Vec
                     None => !old.groups.is_empty(),
                 }
             };
-            had && !fleet.iter().any(|i| set.selects(&c.selector, i))
+            had && !selects(c)
         })
         .map(|c| c.name.clone())
         .collect()
@@ -154,46 +157,13 @@ fn group_changes(before: &Group, after: &Group) -> Vec<LocalChange> {
     local
 }
 
-/// Per consumer: the outputs its failing error clauses depend on, on these instances.
-fn broken_consumers(
-    set: &ContractSet,
-    members: &[&Instance],
-    now: DateTime<Utc>,
-) -> BTreeMap<String, BTreeSet<OutputPath>> {
-    let members: Vec<Instance> = members.iter().map(|i| (*i).clone()).collect();
-    let ev = crate::eval::evaluate(set, &members, now);
-    let mut broken: BTreeMap<String, BTreeSet<OutputPath>> = BTreeMap::new();
-    for x in ev
-        .findings
-        .iter()
-        .filter(|x| x.outcome == Outcome::Violation && x.severity == Severity::Error)
-    {
-        let Some(c) = set.consumer(&x.consumer) else {
-            continue;
-        };
-        let Some(k) = c
-            .clauses
-            .iter()
-            .position(|cl| x.clause.as_deref() == Some(cl.id.as_str()))
-        else {
-            continue;
-        };
-        broken
-            .entry(c.name.clone())
-            .or_default()
-            .extend(c.implicated(k));
-    }
-    broken
-}
-
-/// Compares `old` with `new`; `fleet` (the instances `new` was taken from) lets each touched
-/// consumer be evaluated on the new values.
+/// Compares `old` with `new`; `groups` (the evaluations of the groups of the fleet `new` was
+/// taken from) lets each touched consumer be judged on the new values.
 pub fn diff(
     set: &ContractSet,
     old: &Snapshot,
     new: &Snapshot,
-    fleet: Option<&[Instance]>,
-    now: DateTime<Utc>,
+    groups: Option<&GroupEvaluations>,
 ) -> SnapshotDiff {
     let reads = set.consumer_reads();
     let only_in = |a: &Snapshot, b: &Snapshot| -> Vec<String> {
@@ -203,14 +173,6 @@ pub fn diff(
             .cloned()
             .collect()
     };
-    // Each instance's group, computed once.
-    let by_group: Option<BTreeMap<String, Vec<&Instance>>> = fleet.map(|f| {
-        let mut m: BTreeMap<String, Vec<&Instance>> = BTreeMap::new();
-        for i in f {
-            m.entry(group_of(set, i)).or_default().push(i);
-        }
-        m
-    });
     let mut changes = Vec::new();
     for (g, before) in &old.groups {
         let Some(after) = new.groups.get(g) else {
@@ -221,9 +183,7 @@ pub fn diff(
             continue;
         }
         // Which consumers break on this group's instances (when there are instances).
-        let broken = by_group
-            .as_ref()
-            .map(|groups| broken_consumers(set, groups.get(g).map_or(&[][..], Vec::as_slice), now));
+        let broken = groups.map(|gs| gs.broken(set, g));
         for (output, kind, b, a) in local {
             let path = OutputPath::parse(&output).ok();
             let consumers: Vec<Impact> = path
@@ -258,7 +218,9 @@ pub fn diff(
             });
         }
     }
-    let lost = fleet.map(|f| lost_inputs(set, old, f)).unwrap_or_default();
+    let lost = groups
+        .map(|_| lost_inputs(set, old, |c| new.consumers.contains_key(&c.name)))
+        .unwrap_or_default();
     let breaking = !lost.is_empty()
         || changes
             .iter()
@@ -326,12 +288,11 @@ pub fn report(
     set: &ContractSet,
     (old_path, old): (&Path, &Snapshot),
     new: Snapshot,
-    fleet: Option<&[Instance]>,
+    groups: Option<&GroupEvaluations>,
     source: SourceInfo,
     fail_on_drift: bool,
-    now: DateTime<Utc>,
 ) -> crate::Result<(DiffReport, String)> {
-    let d = diff(set, old, &new, fleet, now);
+    let d = diff(set, old, &new, groups);
     let old_text = super::to_text(old)?;
     let new_text = super::to_text(&new)?;
     let unified = similar::TextDiff::from_lines(&old_text, &new_text)

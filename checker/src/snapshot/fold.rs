@@ -310,17 +310,23 @@ impl GroupFold {
 impl Summary {
     /// Folds in some records.
     pub fn add(&mut self, set: &ContractSet, records: &[Instance]) {
-        self.consumers.resize(set.consumers.len(), 0);
         for i in records {
-            let g = group_of(set, i);
-            match self.groups.get_mut(&g) {
-                Some(f) => f.add(set, i),
-                None => self.groups.entry(g).or_default().add(set, i),
-            }
-            for (n, c) in self.consumers.iter_mut().zip(&set.consumers) {
-                if set.selects(&c.selector, i) {
-                    *n += 1;
-                }
+            self.add_one(set, &group_of(set, i), i);
+        }
+    }
+
+    /// Folds in one record of group `g` ([`group_of`]).
+    pub(super) fn add_one(&mut self, set: &ContractSet, g: &str, i: &Instance) {
+        if self.consumers.len() < set.consumers.len() {
+            self.consumers.resize(set.consumers.len(), 0);
+        }
+        match self.groups.get_mut(g) {
+            Some(f) => f.add(set, i),
+            None => self.groups.entry(g.to_string()).or_default().add(set, i),
+        }
+        for (n, c) in self.consumers.iter_mut().zip(&set.consumers) {
+            if set.selects(&c.selector, i) {
+                *n += 1;
             }
         }
     }

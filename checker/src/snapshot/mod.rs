@@ -221,20 +221,28 @@ pub fn read(path: &Path) -> Result<Snapshot, Diagnostics> {
 
 mod diff;
 mod fold;
+mod stream;
 pub use diff::{
     DIFF_FORMAT, DIFF_MINOR_VERSION, DIFF_VERSION, DiffReport, Holds, Impact, OutputChange,
     SnapshotDiff, diff, lost_inputs, report,
 };
 pub use fold::{Summary, read_snapshot, take};
+pub use stream::{Broken, DiffSink, GroupEvaluations, read_diffed};
 
-/// The lost inputs of [`lost_inputs`] as error findings, for `check --baseline`.
+/// The lost inputs of [`lost_inputs`] as error findings, for `check --baseline`: `ev` is the
+/// evaluation of the fleet read (its tallies say what each consumer selected).
 pub fn lost_input_findings(
     set: &ContractSet,
     old: &Snapshot,
-    fleet: &[Instance],
+    ev: &crate::eval::Evaluation,
 ) -> Vec<crate::report::Finding> {
-    use crate::report::Finding;
-    lost_inputs(set, old, fleet)
+    use crate::report::{Finding, TallyRole};
+    let selects = |c: &crate::contract::Consumer| {
+        ev.consumers
+            .iter()
+            .any(|t| t.role == TallyRole::Consumer && t.name == c.name && t.selected > 0)
+    };
+    lost_inputs(set, old, selects)
         .into_iter()
         .filter_map(|name| {
             let c = set.consumer(&name)?;

@@ -93,6 +93,33 @@ pub trait PartFold: Send {
     fn keep(self: Box<Self>);
 }
 
+/// One read handed to several sinks (the hook's check, diff and cull scope): each gets every
+/// record of every part, and a part is kept by all or dropped by all.
+pub struct Fanout(pub Vec<Arc<dyn RecordSink>>);
+
+impl RecordSink for Fanout {
+    fn part(&self) -> Box<dyn PartFold> {
+        Box::new(FanoutPart(self.0.iter().map(|s| s.part()).collect()))
+    }
+}
+
+/// One part's share of a [`Fanout`].
+struct FanoutPart(Vec<Box<dyn PartFold>>);
+
+impl PartFold for FanoutPart {
+    fn add(&mut self, records: &[Instance]) {
+        for p in &mut self.0 {
+            p.add(records);
+        }
+    }
+
+    fn keep(self: Box<Self>) {
+        for p in self.0 {
+            p.keep();
+        }
+    }
+}
+
 /// Where a command's instances come from.
 pub trait Source: Send + Sync + std::fmt::Debug {
     /// What it reads, in words (`live EC2`, `recorded fleet files a.json, b.json`), for logs.
@@ -215,65 +242,9 @@ pub fn failed_region_warnings(src: &SourceInfo) -> Vec<String> {
     failed.chain(notes).collect()
 }
 
-/// A source for tests: what it can do is set by hand, and it reads the records it holds.
+/// Sources for tests.
 #[cfg(test)]
-pub(crate) mod fake {
-    use super::*;
-
-    /// A fake source.
-    #[derive(Debug)]
-    pub struct Fake {
-        /// What it says it can do.
-        pub caps: Capabilities,
-        /// What it reads.
-        pub instances: Vec<Instance>,
-    }
-
-    impl Fake {
-        /// A source that can do nothing but read, for `why`.
-        pub fn unable(why: &str) -> Fake {
-            Fake {
-                caps: Capabilities {
-                    reads_recorded: true,
-                    scans_live: false,
-                    samples_extra_field: None,
-                    server_filters: false,
-                    health: Can::No(format!("{why} (health)")),
-                    act: Can::No(format!("{why} (act)")),
-                    concurrency: 1,
-                },
-                instances: Vec::new(),
-            }
-        }
-    }
-
-    impl Source for Fake {
-        fn describe(&self) -> String {
-            "a fake source".into()
-        }
-        fn capabilities(&self) -> Capabilities {
-            self.caps.clone()
-        }
-        fn read(&self, _: &ContractSet) -> Result<Fleet> {
-            Ok(Fleet {
-                instances: self.instances.clone(),
-                source: SourceInfo::default(),
-            })
-        }
-        fn read_for_cull<'a>(
-            &'a self,
-            set: &'a ContractSet,
-            _: &'a HealthRequest,
-        ) -> BoxFuture<'a, Result<HealthRead>> {
-            Box::pin(async move {
-                Ok(HealthRead {
-                    fleet: self.read(set)?,
-                    ..HealthRead::default()
-                })
-            })
-        }
-    }
-}
+pub(crate) mod fake;
 
 #[cfg(test)]
 mod tests {

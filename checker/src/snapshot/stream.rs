@@ -1,0 +1,303 @@
+//! `diff` (and the hook's diff) as the source reads: each page's records are folded into the
+//! new snapshot's [`Summary`] and, group by group, into an [`Evaluator`] of that group's
+//! instances, so no record is kept. A change in a group is then judged on the evaluation of
+//! that group's instances, as evaluating the group's records would judge it, and the whole
+//! fleet's evaluation (the hook's check) is the merge of the groups'.
+
+use super::fold::Summary;
+use super::{Snapshot, group_of};
+use crate::contract::{ContractSet, Severity};
+use crate::error::Result;
+use crate::eval::{Evaluation, Evaluator};
+use crate::fleet::Instance;
+use crate::output::OutputPath;
+use crate::report::{Outcome, SourceInfo};
+use crate::source::{PartFold, RecordSink, Source};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+/// Per group (`provider/group`), the evaluation of its instances so far.
+#[derive(Clone)]
+pub struct GroupEvaluations {
+    /// An evaluator of nothing, cloned for a group seen first.
+    empty: Evaluator,
+    groups: BTreeMap<String, Evaluator>,
+}
+
+impl std::fmt::Debug for GroupEvaluations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GroupEvaluations({} groups)", self.groups.len())
+    }
+}
+
+/// Per consumer, the outputs its failing error clauses depend on.
+pub type Broken = BTreeMap<String, BTreeSet<OutputPath>>;
+
+impl GroupEvaluations {
+    /// No group yet, for contracts `set` evaluated as of `now`.
+    pub fn new(set: &ContractSet, now: DateTime<Utc>) -> GroupEvaluations {
+        GroupEvaluations {
+            empty: Evaluator::new(set, now),
+            groups: BTreeMap::new(),
+        }
+    }
+
+    /// The groups of `fleet` evaluated (what folding it page by page gives).
+    pub fn of(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> GroupEvaluations {
+        let mut g = GroupEvaluations::new(set, now);
+        g.add(set, fleet, |_, _| {});
+        g
+    }
+
+    /// Evaluates `records` group by group; `each` sees every record with its group.
+    fn add(
+        &mut self,
+        set: &ContractSet,
+        records: &[Instance],
+        mut each: impl FnMut(&str, &Instance),
+    ) {
+        let mut by: BTreeMap<String, Vec<&Instance>> = BTreeMap::new();
+        for i in records {
+            let g = group_of(set, i);
+            each(&g, i);
+            match by.get_mut(&g) {
+                Some(v) => v.push(i),
+                None => {
+                    by.insert(g, vec![i]);
+                }
+            }
+        }
+        for (g, members) in by {
+            match self.groups.get_mut(&g) {
+                Some(e) => e.add_refs(set, &members),
+                None => {
+                    let mut e = self.empty.clone();
+                    e.add_refs(set, &members);
+                    self.groups.insert(g, e);
+                }
+            }
+        }
+    }
+
+    fn merge(&mut self, other: GroupEvaluations) {
+        for (g, e) in other.groups {
+            match self.groups.get_mut(&g) {
+                Some(mine) => mine.merge(e),
+                None => {
+                    self.groups.insert(g, e);
+                }
+            }
+        }
+    }
+
+    /// The consumers whose error clauses fail on `group`'s instances, with the outputs those
+    /// clauses depend on (nothing for a group with no instances).
+    pub fn broken(&self, set: &ContractSet, group: &str) -> Broken {
+        match self.groups.get(group) {
+            Some(e) => broken_consumers(set, &e.clone().finish_part(set)),
+            None => Broken::new(),
+        }
+    }
+
+    /// The evaluation of every group's instances together: the whole fleet's.
+    pub fn into_whole(self, set: &ContractSet) -> Evaluation {
+        let mut whole = self.empty;
+        for (_, e) in self.groups {
+            whole.merge(e);
+        }
+        whole.finish(set)
+    }
+}
+
+/// Per consumer: the outputs its failing error clauses depend on, in an evaluation.
+fn broken_consumers(set: &ContractSet, ev: &Evaluation) -> Broken {
+    let mut broken = Broken::new();
+    for x in ev
+        .findings
+        .iter()
+        .filter(|x| x.outcome == Outcome::Violation && x.severity == Severity::Error)
+    {
+        let Some(c) = set.consumer(&x.consumer) else {
+            continue;
+        };
+        let Some(k) = c
+            .clauses
+            .iter()
+            .position(|cl| x.clause.as_deref() == Some(cl.id.as_str()))
+        else {
+            continue;
+        };
+        broken
+            .entry(c.name.clone())
+            .or_default()
+            .extend(c.implicated(k));
+    }
+    broken
+}
+
+/// What one part (or all the kept parts) gave: the snapshot's fold and the groups' evaluations.
+struct Fold {
+    summary: Summary,
+    groups: GroupEvaluations,
+}
+
+impl Fold {
+    fn add(&mut self, set: &ContractSet, records: &[Instance]) {
+        let summary = &mut self.summary;
+        self.groups
+            .add(set, records, |g, i| summary.add_one(set, g, i));
+    }
+
+    fn merge(&mut self, other: Fold) {
+        self.summary.merge(other.summary);
+        self.groups.merge(other.groups);
+    }
+}
+
+struct Shared {
+    set: Arc<ContractSet>,
+    /// An evaluator of nothing, for a part's groups.
+    empty: Evaluator,
+    kept: Mutex<Fold>,
+}
+
+/// A [`RecordSink`] that folds the new snapshot and each group's evaluation as records arrive
+/// (a part counts only when it is read completely).
+#[derive(Clone)]
+pub struct DiffSink(Arc<Shared>);
+
+impl std::fmt::Debug for DiffSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DiffSink")
+    }
+}
+
+impl DiffSink {
+    /// A sink for `set`, evaluating as of `now`.
+    pub fn new(set: &Arc<ContractSet>, now: DateTime<Utc>) -> DiffSink {
+        let groups = GroupEvaluations::new(set, now);
+        DiffSink(Arc::new(Shared {
+            set: set.clone(),
+            empty: groups.empty.clone(),
+            kept: Mutex::new(Fold {
+                summary: Summary::default(),
+                groups,
+            }),
+        }))
+    }
+
+    /// The new snapshot and the groups' evaluations of every part kept so far.
+    pub fn finish(&self) -> (Snapshot, GroupEvaluations) {
+        let mut kept = self.0.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let fold = Fold {
+            summary: std::mem::take(&mut kept.summary),
+            groups: GroupEvaluations {
+                empty: self.0.empty.clone(),
+                groups: std::mem::take(&mut kept.groups.groups),
+            },
+        };
+        (fold.summary.finish(&self.0.set), fold.groups)
+    }
+}
+
+struct DiffPart {
+    shared: Arc<Shared>,
+    fold: Fold,
+}
+
+impl RecordSink for DiffSink {
+    fn part(&self) -> Box<dyn PartFold> {
+        Box::new(DiffPart {
+            shared: self.0.clone(),
+            fold: Fold {
+                summary: Summary::default(),
+                groups: GroupEvaluations {
+                    empty: self.0.empty.clone(),
+                    groups: BTreeMap::new(),
+                },
+            },
+        })
+    }
+}
+
+impl PartFold for DiffPart {
+    fn add(&mut self, records: &[Instance]) {
+        self.fold.add(&self.shared.set, records);
+    }
+
+    fn keep(self: Box<Self>) {
+        let DiffPart { shared, fold } = *self;
+        shared
+            .kept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .merge(fold);
+    }
+}
+
+/// What `from` reads, folded for a diff as it reads (a live fleet page by page, keeping no
+/// records; recorded files once read): the source, the new snapshot, and each group's
+/// evaluation. Only the parts read completely count; the caller decides what a failed part means.
+pub fn read_diffed(
+    from: &dyn Source,
+    set: &Arc<ContractSet>,
+    now: DateTime<Utc>,
+) -> Result<(SourceInfo, Snapshot, GroupEvaluations)> {
+    let sink = DiffSink::new(set, now);
+    let source = from.read_into(set, Arc::new(sink.clone()))?;
+    let (snapshot, groups) = sink.finish();
+    Ok((source, snapshot, groups))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::fake::{Streaming, bench_set, regions};
+
+    /// `diff` folded page by page keeps no record, and judges each group as evaluating that
+    /// group's records would; the groups' merge is the whole fleet's evaluation.
+    #[test]
+    fn groups_folded_page_by_page_judge_as_their_records_would() {
+        let set = Arc::new(bench_set());
+        let now = Utc::now();
+        let from = Streaming {
+            regions: regions(true),
+            ..Default::default()
+        };
+        let (source, snap, groups) = read_diffed(&from, &set, now).expect("read");
+        assert_eq!(from.read_whole(), 0, "no record was handed over whole");
+        let kept: Vec<Instance> = from
+            .regions
+            .iter()
+            .filter(|(_, ok)| *ok)
+            .flat_map(|(r, _)| r.iter().cloned())
+            .collect();
+        assert_eq!(source.instances, kept.len());
+        assert_eq!(snap, super::super::take(&set, &kept));
+        assert_eq!(snap.groups.len(), 4, "{:?}", snap.groups.keys());
+        let mut broke = 0;
+        for g in snap.groups.keys() {
+            let members: Vec<Instance> = kept
+                .iter()
+                .filter(|i| group_of(&set, i) == *g)
+                .cloned()
+                .collect();
+            let expected = broken_consumers(&set, &crate::eval::evaluate(&set, &members, now));
+            assert_eq!(groups.broken(&set, g), expected, "{g}");
+            broke += usize::from(!expected.is_empty());
+        }
+        assert_eq!(broke, 1, "only the win7 group breaks the culling contract");
+        let whole = groups.into_whole(&set);
+        let expected = crate::eval::evaluate(&set, &kept, now);
+        assert_eq!(
+            format!("{:?}", whole.findings),
+            format!("{:?}", expected.findings)
+        );
+        assert_eq!(
+            format!("{:?}", whole.consumers),
+            format!("{:?}", expected.consumers)
+        );
+        assert_eq!(whole.evaluations, expected.evaluations);
+    }
+}
