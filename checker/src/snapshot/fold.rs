@@ -9,7 +9,7 @@
 //! JSON type when instances disagree) is the type of the first carrier by (region, id), the
 //! order a live read sorts its records in.
 
-use super::{Group, MAX_VALUES, OutputSummary, Snapshot, bucket, group_of, shape};
+use super::{Group, MAX_VALUES, OutputSummary, Snapshot, bucket, shape};
 use crate::contract::ContractSet;
 use crate::error::Result;
 use crate::fleet::{Instance, REDACTED_PREFIX, Read, UserData};
@@ -26,6 +26,8 @@ pub struct Summary {
     groups: BTreeMap<String, GroupFold>,
     /// Instances each consumer (by its index in the set) selects.
     consumers: Vec<usize>,
+    /// The groups of values seen (not merged: a part's own).
+    cache: super::GroupCache,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +95,9 @@ impl OutputFold {
             // Only presence is recorded from here on.
             self.secret = true;
             self.values = Values::PerInstance;
+            return;
+        }
+        if matches!(self.values, Values::PerInstance) {
             return;
         }
         let v = crate::redact::presence_only(v);
@@ -311,7 +316,8 @@ impl Summary {
     /// Folds in some records.
     pub fn add(&mut self, set: &ContractSet, records: &[Instance]) {
         for i in records {
-            self.add_one(set, &group_of(set, i), i);
+            let g = self.cache.group_of(set, i);
+            self.add_one(set, &g, i);
         }
     }
 

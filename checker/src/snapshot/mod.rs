@@ -22,7 +22,7 @@ use crate::fleet::{Instance, Read};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -130,27 +130,66 @@ pub fn shape(v: &str) -> String {
 /// (the group value read through the manifest's templates), else `(unmanaged)/NAME`; prefixed
 /// `ACCOUNT/` when the record carries its account, so no group spans accounts.
 pub fn group_of(set: &ContractSet, i: &Instance) -> String {
-    let g = group_in_account(set, i);
+    group_with(set, i, None)
+}
+
+/// The groups that a part's provider output values gave, so a value repeated across a fleet
+/// (a worker type, a pool) is matched against its pattern once. For one contract set only.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct GroupCache(HashMap<(usize, usize), HashMap<String, Option<String>>>);
+
+/// Values remembered per provider output, at most (then it starts again).
+const GROUP_CACHE_MAX: usize = 4096;
+
+impl GroupCache {
+    /// [`group_of`], remembering the values' groups.
+    pub(crate) fn group_of(&mut self, set: &ContractSet, i: &Instance) -> String {
+        group_with(set, i, Some(self))
+    }
+}
+
+fn group_with(set: &ContractSet, i: &Instance, cache: Option<&mut GroupCache>) -> String {
+    let g = group_in_account(set, i, cache);
     match &i.scope {
         Some(a) => format!("{a}/{g}"),
         None => g,
     }
 }
 
-fn group_in_account(set: &ContractSet, i: &Instance) -> String {
-    for p in &set.providers {
+fn group_in_account(set: &ContractSet, i: &Instance, mut cache: Option<&mut GroupCache>) -> String {
+    for (pi, p) in set.providers.iter().enumerate() {
         if !set.selects(&p.selector, i) {
             continue;
         }
-        for o in &p.outputs {
+        for (oi, o) in p.outputs.iter().enumerate() {
             let (Some(re), Read::Value(v)) = (&o.regex, i.read(&o.path)) else {
                 continue;
             };
-            if let Some(g) = re
-                .captures(&v)
-                .and_then(|c| c.name(&p.group_by).map(|m| m.as_str().to_string()))
-            {
-                return format!("{}/{g}", p.name);
+            let matched = |v: &str| {
+                re.captures(v).and_then(|c| {
+                    c.name(&p.group_by)
+                        .map(|m| format!("{}/{}", p.name, m.as_str()))
+                })
+            };
+            let group = match cache.as_deref_mut() {
+                Some(GroupCache(c)) => {
+                    let values = c.entry((pi, oi)).or_default();
+                    match values.get(v.as_ref()) {
+                        Some(g) => g.clone(),
+                        None => {
+                            let g = matched(&v);
+                            if values.len() >= GROUP_CACHE_MAX {
+                                values.clear();
+                            }
+                            values.insert(v.to_string(), g.clone());
+                            g
+                        }
+                    }
+                }
+                None => matched(&v),
+            };
+            if let Some(g) = group {
+                return g;
             }
         }
         return format!("{}/(no {})", p.name, p.group_by);
@@ -271,6 +310,22 @@ mod tests {
         assert_eq!(shape("i-0a1b2c3d4e5f60718"), "i-{hex}");
         assert_eq!(shape("2018-02-14T01:12:33.000Z"), "{time}");
         assert_eq!(shape("gecko-t-win10-64"), "gecko-t-win{n}-{n}");
+    }
+
+    /// A guard: the groups a part remembers are the groups, past the cache's bound too.
+    #[test]
+    fn remembered_groups_are_the_groups() {
+        let set = crate::source::fake::bench_set();
+        let mut cache = GroupCache::default();
+        for n in 0..(GROUP_CACHE_MAX + 50) * 2 {
+            let name = if n % 2 == 0 {
+                "gecko-t-win7-32".to_string()
+            } else {
+                format!("pool-{}", n / 2)
+            };
+            let i = crate::source::fake::instance("us-east-1", n, &name, n % 3 == 0);
+            assert_eq!(cache.group_of(&set, &i), group_of(&set, &i), "{n}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! fleet's evaluation (the hook's check) is the merge of the groups'.
 
 use super::fold::Summary;
-use super::{Snapshot, group_of};
+use super::{GroupCache, Snapshot};
 use crate::contract::{ContractSet, Severity};
 use crate::error::Result;
 use crate::eval::{Evaluation, Evaluator};
@@ -46,7 +46,7 @@ impl GroupEvaluations {
     /// The groups of `fleet` evaluated (what folding it page by page gives).
     pub fn of(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> GroupEvaluations {
         let mut g = GroupEvaluations::new(set, now);
-        g.add(set, fleet, |_, _| {});
+        g.add(set, fleet, &mut GroupCache::default(), |_, _| {});
         g
     }
 
@@ -55,11 +55,12 @@ impl GroupEvaluations {
         &mut self,
         set: &ContractSet,
         records: &[Instance],
+        cache: &mut GroupCache,
         mut each: impl FnMut(&str, &Instance),
     ) {
         let mut by: BTreeMap<String, Vec<&Instance>> = BTreeMap::new();
         for i in records {
-            let g = group_of(set, i);
+            let g = cache.group_of(set, i);
             each(&g, i);
             match by.get_mut(&g) {
                 Some(v) => v.push(i),
@@ -140,13 +141,16 @@ fn broken_consumers(set: &ContractSet, ev: &Evaluation) -> Broken {
 struct Fold {
     summary: Summary,
     groups: GroupEvaluations,
+    /// The groups of values seen (a part's own).
+    cache: GroupCache,
 }
 
 impl Fold {
     fn add(&mut self, set: &ContractSet, records: &[Instance]) {
         let summary = &mut self.summary;
-        self.groups
-            .add(set, records, |g, i| summary.add_one(set, g, i));
+        self.groups.add(set, records, &mut self.cache, |g, i| {
+            summary.add_one(set, g, i)
+        });
     }
 
     fn merge(&mut self, other: Fold) {
@@ -183,6 +187,7 @@ impl DiffSink {
             kept: Mutex::new(Fold {
                 summary: Summary::default(),
                 groups,
+                cache: GroupCache::default(),
             }),
         }))
     }
@@ -191,6 +196,7 @@ impl DiffSink {
     pub fn finish(&self) -> (Snapshot, GroupEvaluations) {
         let mut kept = self.0.kept.lock().unwrap_or_else(|e| e.into_inner());
         let fold = Fold {
+            cache: GroupCache::default(),
             summary: std::mem::take(&mut kept.summary),
             groups: GroupEvaluations {
                 empty: self.0.empty.clone(),
@@ -216,6 +222,7 @@ impl RecordSink for DiffSink {
                     empty: self.0.empty.clone(),
                     groups: BTreeMap::new(),
                 },
+                cache: GroupCache::default(),
             },
         })
     }
@@ -253,6 +260,7 @@ pub fn read_diffed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::group_of;
     use crate::source::fake::{Streaming, bench_set, regions};
 
     /// `diff` folded page by page keeps no record, and judges each group as evaluating that
