@@ -11,7 +11,6 @@ use aws_sdk_ec2::types::{Filter, InstanceAttributeName};
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use futures::stream::{FuturesUnordered, StreamExt};
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -27,6 +26,7 @@ mod error;
 mod fastxml;
 mod fields;
 mod scan;
+mod seen;
 
 pub use account::{AssumeRole, OrgAccount, caller_account, org_accounts, session_name};
 pub use act::{ActionResult, InstanceAction, RawStatus};

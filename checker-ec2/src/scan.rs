@@ -182,13 +182,10 @@ impl RegionClient {
         } else {
             Vec::new()
         };
-        let seen = std::sync::Mutex::new(HashSet::<String>::new());
+        let seen = std::sync::Mutex::new(crate::seen::Seen::default());
         let dedup = |page: Vec<RawInstance>| {
             let fresh: Vec<RawInstance> = match seen.lock() {
-                Ok(mut s) => page
-                    .into_iter()
-                    .filter(|i| s.insert(i.id.clone()))
-                    .collect(),
+                Ok(mut s) => page.into_iter().filter(|i| s.insert(&i.id)).collect(),
                 Err(_) => page,
             };
             if !fresh.is_empty() {
