@@ -376,11 +376,11 @@ pub fn walk(
 }
 
 impl Walk {
-    /// The page: up to `max` items for which `include` holds, written by `item`, in the
-    /// response's envelope with the next index as its token.
+    /// The page, written into `out` (emptied first): up to `max` items for which `include`
+    /// holds, written by `item`, in the response's envelope with the next index as its token.
     pub fn page(
         &self,
-        capacity: usize,
+        mut out: Vec<u8>,
         mut include: impl FnMut(usize) -> bool,
         mut item: impl FnMut(&mut Vec<u8>, usize),
     ) -> Vec<u8> {
@@ -389,7 +389,7 @@ impl Walk {
         } else {
             ("DescribeInstancesResponse", "reservationSet")
         };
-        let mut out = Vec::with_capacity(capacity);
+        out.clear();
         let _ = write!(
             out,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{name} xmlns=\"{NS}\"><requestId>fake</requestId><{set}>"
@@ -431,5 +431,6 @@ pub fn reference_page(w: &Walk) -> Vec<u8> {
             reference_reservation(out, &w.region, &i, k);
         }
     };
-    w.page(w.max * if w.status { 700 } else { 5200 }, include, item)
+    let capacity = w.max * if w.status { 700 } else { 5200 };
+    w.page(Vec::with_capacity(capacity), include, item)
 }

@@ -83,6 +83,7 @@ struct State {
     stats: Stats,
     /// Every region's templates, built at start.
     templates: template::Templates,
+    buffers: Arc<template::Pool>,
 }
 
 fn region_of(req_auth: Option<&str>) -> String {
@@ -164,9 +165,10 @@ async fn handle(
                 let a = &st.args;
                 let w = fleet::walk(&region, a.zones, a.per_region, a.impaired_every, &p, status);
                 if a.reference_pages {
-                    fleet::reference_page(&w)
+                    Bytes::from(fleet::reference_page(&w))
                 } else {
-                    st.templates.page(&w)
+                    let page = st.templates.page(&w, st.buffers.take());
+                    Bytes::from_owner(template::Pooled(page, st.buffers.clone()))
                 }
             })
             .await
@@ -226,6 +228,7 @@ async fn main() -> std::io::Result<()> {
         args,
         stats,
         templates,
+        buffers: template::Pool::new(),
     });
     loop {
         let (stream, _) = listener.accept().await?;

@@ -12,6 +12,7 @@
 
 use crate::fleet::{self, Fields, Walk};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// The placeholders: a byte no template holds, then the value's letter.
 const MARK: u8 = 1;
@@ -207,8 +208,8 @@ impl Templates {
         }
     }
 
-    /// The page `w` asks for, the same bytes as [`fleet::reference_page`]'s.
-    pub fn page(&self, w: &Walk) -> Vec<u8> {
+    /// The page `w` asks for, the same bytes as [`fleet::reference_page`]'s, written into `out`.
+    pub fn page(&self, w: &Walk, out: Vec<u8>) -> Vec<u8> {
         let Some(r) = self
             .regions
             .get(&w.region)
@@ -265,8 +266,47 @@ impl Templates {
                 r.reservations[c / 2].fill(out, &v);
             }
         };
-        let per_item = if w.status { 700 } else { 4400 };
-        w.page(w.max * per_item + 512, include, item)
+        w.page(out, include, item)
+    }
+}
+
+/// Page buffers, handed back when hyper has sent them: a fresh 4.3 MB buffer a page costs more
+/// kernel time (its pages faulted in and zeroed) than splicing the page into it. At most
+/// `KEEP` are kept, so the pool is bounded by the pages in flight at once.
+pub struct Pool(Mutex<Vec<Vec<u8>>>);
+
+const KEEP: usize = 256;
+
+/// A page on its way out; its buffer goes back to the pool when dropped.
+pub struct Pooled(pub Vec<u8>, pub Arc<Pool>);
+
+impl Pool {
+    pub fn new() -> Arc<Pool> {
+        Arc::new(Pool(Mutex::new(Vec::new())))
+    }
+
+    pub fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_default()
+    }
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.1.0.lock()
+            && p.len() < KEEP
+        {
+            p.push(std::mem::take(&mut self.0));
+        }
     }
 }
 
