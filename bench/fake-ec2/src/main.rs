@@ -73,6 +73,9 @@ struct Args {
     reference_pages: bool,
 }
 
+/// How long before a call's deadline its page is spliced (a page takes one to a few ms).
+const LEAD: Duration = Duration::from_millis(25);
+
 #[derive(Default)]
 struct Stats {
     calls: BTreeMap<&'static str, AtomicUsize>,
@@ -148,8 +151,10 @@ async fn handle(
     if let Some(c) = state.stats.calls.get(action.as_str()) {
         c.fetch_add(1, Ordering::Relaxed);
     }
-    // The latency is the call's total service time: the page is generated while it runs, so
-    // a call takes max(latency, generation time), as a real service's latency includes its work.
+    // The latency is the call's total service time: the page is generated within it, so a call
+    // takes max(latency, generation time), as a real service's latency includes its work. The page
+    // is spliced in the call's last `LEAD` only, so that the fake holds the pages about to be sent,
+    // not every call's page for the whole latency.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(state.args.latency_ms);
     if !state.args.regions.contains(&region) && action != "DescribeRegions" {
         tokio::time::sleep_until(deadline).await;
@@ -160,6 +165,7 @@ async fn handle(
         "DescribeInstances" | "DescribeInstanceStatus" => {
             let st = state.clone();
             let status = action == "DescribeInstanceStatus";
+            tokio::time::sleep_until(deadline.checked_sub(LEAD).unwrap_or(deadline)).await;
             // Splicing a page is CPU work (about a millisecond): keep it off the reactor.
             let body = tokio::task::spawn_blocking(move || {
                 let a = &st.args;
