@@ -2,22 +2,27 @@
 //! DescribeInstanceAttribute, DescribeRegions and DescribeAvailabilityZones in the real Query
 //! protocol XML, over a deterministic fleet of N instances per region that is generated on the
 //! fly, honouring MaxResults/NextToken and the filters checker and Cloud Custodian
-//! send, after a configurable latency per call. `GET /stats` returns the calls served. Pages are
-//! generated on first request and then served from memory (see `State::pages`).
+//! send, after a configurable latency per call. `GET /stats` returns the calls served, `POST
+//! /reset` zeroes the counts.
 //!
 //! Instance k of region r is a pure function of (r, k): the same run twice serves the same bytes.
+//! Pages are spliced from per-(region, zone, worker type) templates on every request
+//! ([`template`]), so the fake holds no pages: its memory is the pages in flight, whatever the
+//! fleet's size (10,000,000 instances are 43 GB of XML).
 //!
 //! `fake-ec2 recv` is the receive-only client checker is measured against (see [`recv`]).
 
+mod fleet;
 mod recv;
+mod template;
 
 use base64::Engine;
 use clap::Parser;
+use fleet::NS;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, Response};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -62,18 +67,14 @@ struct Args {
     /// One instance in this many has an impaired instance status check.
     #[arg(long, default_value_t = 50)]
     impaired_every: usize,
+    /// Write every page with `write!`, instance by instance, as the fake did before templates
+    /// (slower; for tests and to measure what templates save).
+    #[arg(long, hide = true)]
+    reference_pages: bool,
 }
 
-const WORKER_TYPES: [&str; 7] = [
-    "gecko-t-win10-64",
-    "gecko-t-win10-64-gpu",
-    "gecko-t-win7-32",
-    "gecko-t-win7-32-gpu",
-    "gecko-1-b-win2012",
-    "gecko-2-b-win2012",
-    "gecko-3-b-win2012",
-];
-const NS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+/// How long before a call's deadline its page is spliced (a page takes one to a few ms).
+const LEAD: Duration = Duration::from_millis(25);
 
 #[derive(Default)]
 struct Stats {
@@ -83,177 +84,9 @@ struct Stats {
 struct State {
     args: Args,
     stats: Stats,
-    /// Pages already generated, by region and request body. The endpoint shares the machine's
-    /// two cores with the program it measures; a real EC2 endpoint does its work elsewhere. So a
-    /// page is generated once (the benchmark's warm-up run) and served from here afterwards,
-    /// within the same latency.
-    pages: std::sync::Mutex<std::collections::HashMap<(String, Bytes), Bytes>>,
-}
-
-/// A deterministic hex string of `n` characters for `parts` (FNV-1a, then splitmix64): ids that
-/// look random, cost nothing, and are the same on every run. The endpoint shares the machine's
-/// cores with the program under test, so it must be cheap.
-fn h(parts: &[&str], n: usize) -> String {
-    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.bytes().chain(std::iter::once(b'/')) {
-            x ^= u64::from(b);
-            x = x.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    let mut out = String::with_capacity(n + 16);
-    while out.len() < n {
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        let _ = write!(out, "{z:016x}");
-    }
-    out.truncate(n);
-    out
-}
-
-/// The fields filters look at; the XML is written only for instances that pass.
-struct Inst {
-    id: String,
-    zone: String,
-    wt: &'static str,
-    key: String,
-    owner: &'static str,
-    impaired: bool,
-}
-
-fn inst(region: &str, zones: usize, impaired_every: usize, k: usize) -> Inst {
-    let ks = k.to_string();
-    Inst {
-        id: format!("i-0{}", h(&[region, &ks], 16)),
-        zone: format!("{region}{}", (b'a' + (k % zones) as u8) as char),
-        wt: WORKER_TYPES[(k / zones) % WORKER_TYPES.len()],
-        key: "aws-provisioner-v1-managed:ffe27db".into(),
-        owner: "ec2-manager-production",
-        impaired: impaired_every > 0 && k % impaired_every == impaired_every - 1,
-    }
-}
-
-fn instance_xml(out: &mut String, region: &str, i: &Inst, k: usize) {
-    let ip = format!("10.{}.{}.{}", k / 65536 % 256, k / 256 % 256, k % 256);
-    let eni = h(&[&i.id, "eni"], 17);
-    let vol = h(&[&i.id, "vol"], 17);
-    let _ = write!(
-        out,
-        "<item><instanceId>{id}</instanceId><imageId>ami-0{ami}</imageId><instanceState><code>16</code><name>running</name></instanceState>\
-<privateDnsName>ip-{dash}.{region}.compute.internal</privateDnsName><dnsName></dnsName><reason></reason><keyName>{key}</keyName><amiLaunchIndex>0</amiLaunchIndex><productCodes/>\
-<instanceType>c5.2xlarge</instanceType><launchTime>2018-02-14T0{hour}:12:33.000Z</launchTime><placement><availabilityZone>{zone}</availabilityZone><groupName></groupName><tenancy>default</tenancy></placement>\
-<platform>windows</platform><monitoring><state>disabled</state></monitoring><subnetId>subnet-0{sub}</subnetId><vpcId>vpc-0{vpc}</vpcId><privateIpAddress>{ip}</privateIpAddress>\
-<sourceDestCheck>true</sourceDestCheck><groupSet><item><groupId>sg-0{sg}</groupId><groupName>livelog-direct</groupName></item><item><groupId>sg-0{sg2}</groupId><groupName>rdp-only</groupName></item></groupSet>\
-<architecture>x86_64</architecture><rootDeviceType>ebs</rootDeviceType><rootDeviceName>/dev/sda1</rootDeviceName><blockDeviceMapping>\
-<item><deviceName>/dev/sda1</deviceName><ebs><volumeId>vol-0{vol}</volumeId><status>attached</status><attachTime>2018-02-14T01:12:34.000Z</attachTime><deleteOnTermination>true</deleteOnTermination></ebs></item>\
-<item><deviceName>xvdb</deviceName><ebs><volumeId>vol-1{vol}</volumeId><status>attached</status><attachTime>2018-02-14T01:12:34.000Z</attachTime><deleteOnTermination>true</deleteOnTermination></ebs></item></blockDeviceMapping>\
-<instanceLifecycle>spot</instanceLifecycle><spotInstanceRequestId>sir-{sir}</spotInstanceRequestId><virtualizationType>hvm</virtualizationType><clientToken>{ct}</clientToken>\
-<tagSet><item><key>Name</key><value>{wt}</value></item><item><key>Owner</key><value>{owner}</value></item><item><key>WorkerType</key><value>{owner}/{wt}</value></item></tagSet><hypervisor>xen</hypervisor>\
-<networkInterfaceSet><item><networkInterfaceId>eni-0{eni}</networkInterfaceId><subnetId>subnet-0{sub}</subnetId><vpcId>vpc-0{vpc}</vpcId><description></description><ownerId>692406183521</ownerId><status>in-use</status>\
-<macAddress>0e:{m1}:{m2}:{m3}:{m4}:{m5}</macAddress><privateIpAddress>{ip}</privateIpAddress><privateDnsName>ip-{dash}.{region}.compute.internal</privateDnsName><sourceDestCheck>true</sourceDestCheck>\
-<groupSet><item><groupId>sg-0{sg}</groupId><groupName>livelog-direct</groupName></item></groupSet><attachment><attachmentId>eni-attach-0{eni}</attachmentId><deviceIndex>0</deviceIndex><status>attached</status>\
-<attachTime>2018-02-14T01:12:33.000Z</attachTime><deleteOnTermination>true</deleteOnTermination><networkCardIndex>0</networkCardIndex></attachment><privateIpAddressesSet><item><privateIpAddress>{ip}</privateIpAddress>\
-<privateDnsName>ip-{dash}.{region}.compute.internal</privateDnsName><primary>true</primary></item></privateIpAddressesSet><ipv6AddressesSet/><interfaceType>interface</interfaceType></item></networkInterfaceSet>\
-<ebsOptimized>true</ebsOptimized><enaSupport>true</enaSupport><cpuOptions><coreCount>4</coreCount><threadsPerCore>2</threadsPerCore></cpuOptions><capacityReservationSpecification><capacityReservationPreference>open</capacityReservationPreference></capacityReservationSpecification>\
-<hibernationOptions><configured>false</configured></hibernationOptions><metadataOptions><state>applied</state><httpTokens>optional</httpTokens><httpPutResponseHopLimit>1</httpPutResponseHopLimit><httpEndpoint>enabled</httpEndpoint></metadataOptions>\
-<enclaveOptions><enabled>false</enabled></enclaveOptions><platformDetails>Windows</platformDetails><usageOperation>RunInstances:0002</usageOperation><usageOperationUpdateTime>2018-02-14T01:12:33.000Z</usageOperationUpdateTime>\
-<privateDnsNameOptions><hostnameType>ip-name</hostnameType></privateDnsNameOptions><maintenanceOptions><autoRecovery>default</autoRecovery></maintenanceOptions></item>",
-        id = i.id,
-        ami = h(&[region, i.wt], 16),
-        dash = ip.replace('.', "-"),
-        key = i.key,
-        hour = k % 10,
-        zone = i.zone,
-        sub = h(&[&i.zone, "subnet"], 16),
-        vpc = h(&[region, "vpc"], 16),
-        sg = h(&[region, "sg"], 16),
-        sg2 = h(&[region, "sg2"], 16),
-        vol = vol,
-        sir = h(&[&i.id, "sir"], 8),
-        ct = h(&[&i.id, "ct"], 24),
-        wt = i.wt,
-        owner = i.owner,
-        eni = eni,
-        m1 = &eni[0..2],
-        m2 = &eni[2..4],
-        m3 = &eni[4..6],
-        m4 = &eni[6..8],
-        m5 = &eni[8..10],
-    );
-}
-
-type Params = Vec<(String, String)>;
-
-fn param<'a>(p: &'a Params, k: &str) -> Option<&'a str> {
-    p.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
-}
-
-/// Filter.N.Name / Filter.N.Value.M pairs.
-fn filters(p: &Params) -> Vec<(String, Vec<String>)> {
-    let mut out: BTreeMap<usize, (String, Vec<String>)> = BTreeMap::new();
-    for (k, v) in p {
-        let mut parts = k.split('.');
-        if parts.next() != Some("Filter") {
-            continue;
-        }
-        let Some(n) = parts.next().and_then(|n| n.parse::<usize>().ok()) else {
-            continue;
-        };
-        let e = out.entry(n).or_default();
-        match parts.next() {
-            Some("Name") => e.0 = v.clone(),
-            Some("Value") => e.1.push(v.clone()),
-            _ => {}
-        }
-    }
-    out.into_values().collect()
-}
-
-fn glob(pattern: &str, s: &str) -> bool {
-    // EC2 filter globs: * and ?.
-    fn go(p: &[u8], s: &[u8]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &s[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), s.as_bytes())
-}
-
-fn matches(i: &Inst, fs: &[(String, Vec<String>)]) -> bool {
-    fs.iter().all(|(name, vals)| {
-        let field: Option<String> = match name.as_str() {
-            "availability-zone" => Some(i.zone.clone()),
-            "instance-state-name" => Some("running".into()),
-            "key-name" => Some(i.key.clone()),
-            "tag:Name" => Some(i.wt.into()),
-            "tag:Owner" => Some(i.owner.into()),
-            "tag:WorkerType" => Some(format!("{}/{}", i.owner, i.wt)),
-            "tag-key" => {
-                return vals
-                    .iter()
-                    .any(|v| ["Name", "Owner", "WorkerType"].contains(&v.as_str()));
-            }
-            "instance-status.status" => Some(if i.impaired {
-                "impaired".into()
-            } else {
-                "ok".into()
-            }),
-            "system-status.status" => Some("ok".into()),
-            "instance-id" => Some(i.id.clone()),
-            _ => None,
-        };
-        match field {
-            Some(f) => vals.iter().any(|v| glob(v, &f)),
-            None => true,
-        }
-    })
+    /// Every region's templates, built at start.
+    templates: template::Templates,
+    buffers: Arc<template::Pool>,
 }
 
 fn region_of(req_auth: Option<&str>) -> String {
@@ -279,97 +112,6 @@ fn error(code: &str, status: u16) -> Response<Full<Bytes>> {
     ));
     *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_REQUEST);
     r
-}
-
-/// Pages over instance indexes: `NextToken` is the next index. Instance ids are resolved only for
-/// the indexes a filter on ids names.
-fn page(state: &State, region: &str, p: &Params, status: bool) -> String {
-    let a = &state.args;
-    let fs = filters(p);
-    let max = param(p, "MaxResults")
-        .and_then(|m| m.parse::<usize>().ok())
-        .unwrap_or(1000)
-        .clamp(5, 1000);
-    let mut k = param(p, "NextToken")
-        .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(0);
-    // An availability-zone filter of one zone (exact, or `*` and its last letter) lets us stride
-    // over that zone's instances only; anything else is matched instance by instance.
-    let zone_filter: Option<usize> =
-        fs.iter()
-            .find(|(n, _)| n == "availability-zone")
-            .and_then(|(_, v)| {
-                if v.len() == 1 {
-                    // An exact zone (`us-east-1a`) or checker's shard by ending (`*a`).
-                    v[0].strip_prefix(region)
-                        .or_else(|| v[0].strip_prefix('*'))
-                        .filter(|z| z.len() == 1)
-                        .and_then(|z| z.bytes().next())
-                        .filter(|b| b.is_ascii_lowercase() && ((b - b'a') as usize) < a.zones)
-                        .map(|b| (b - b'a') as usize)
-                } else {
-                    None
-                }
-            });
-    let step = if zone_filter.is_some() { a.zones } else { 1 };
-    if let Some(z) = zone_filter
-        && k % a.zones != z
-    {
-        k = k - k % a.zones + z;
-    }
-    let ids: Vec<&str> = p
-        .iter()
-        .filter(|(n, _)| n.starts_with("InstanceId."))
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let mut out = String::with_capacity(max * if status { 700 } else { 5200 });
-    let mut n = 0;
-    let mut next = None;
-    while k < a.per_region {
-        let i = inst(region, a.zones, a.impaired_every, k);
-        let include = matches(&i, &fs) && (ids.is_empty() || ids.contains(&i.id.as_str()));
-        if include {
-            if n == max {
-                next = Some(k);
-                break;
-            }
-            if status {
-                let st = if i.impaired { "impaired" } else { "ok" };
-                let details = if i.impaired {
-                    "<details><item><name>reachability</name><status>failed</status><impairedSince>2018-02-14T01:00:00.000Z</impairedSince></item></details>"
-                } else {
-                    "<details><item><name>reachability</name><status>passed</status></item></details>"
-                };
-                let _ = write!(
-                    out,
-                    "<item><instanceId>{}</instanceId><availabilityZone>{}</availabilityZone><instanceState><code>16</code><name>running</name></instanceState><systemStatus><status>ok</status><details><item><name>reachability</name><status>passed</status></item></details></systemStatus><instanceStatus><status>{st}</status>{details}</instanceStatus></item>",
-                    i.id, i.zone
-                );
-            } else {
-                let _ = write!(
-                    out,
-                    "<item><reservationId>r-0{}</reservationId><ownerId>692406183521</ownerId><groupSet/><instancesSet>",
-                    h(&[&i.id, "r"], 16)
-                );
-                instance_xml(&mut out, region, &i, k);
-                out.push_str("</instancesSet><requesterId>043234062703</requesterId></item>");
-            }
-            n += 1;
-        }
-        k += step;
-    }
-    let token = next
-        .map(|t| format!("<nextToken>{t}</nextToken>"))
-        .unwrap_or_default();
-    if status {
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeInstanceStatusResponse xmlns=\"{NS}\"><requestId>fake</requestId><instanceStatusSet>{out}</instanceStatusSet>{token}</DescribeInstanceStatusResponse>"
-        )
-    } else {
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeInstancesResponse xmlns=\"{NS}\"><requestId>fake</requestId><reservationSet>{out}</reservationSet>{token}</DescribeInstancesResponse>"
-        )
-    }
 }
 
 async fn handle(
@@ -404,13 +146,15 @@ async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => return Ok(error("MalformedQueryString", 400)),
     };
-    let p: Params = form_urlencoded::parse(&body).into_owned().collect();
-    let action = param(&p, "Action").unwrap_or("").to_string();
+    let p: fleet::Params = form_urlencoded::parse(&body).into_owned().collect();
+    let action = fleet::param(&p, "Action").unwrap_or("").to_string();
     if let Some(c) = state.stats.calls.get(action.as_str()) {
         c.fetch_add(1, Ordering::Relaxed);
     }
-    // The latency is the call's total service time: the page is generated while it runs, so
-    // a call takes max(latency, generation time), as a real service's latency includes its work.
+    // The latency is the call's total service time: the page is generated within it, so a call
+    // takes max(latency, generation time), as a real service's latency includes its work. The page
+    // is spliced in the call's last `LEAD` only, so that the fake holds the pages about to be sent,
+    // not every call's page for the whole latency.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(state.args.latency_ms);
     if !state.args.regions.contains(&region) && action != "DescribeRegions" {
         tokio::time::sleep_until(deadline).await;
@@ -419,35 +163,27 @@ async fn handle(
     let a = &state.args;
     let resp = match action.as_str() {
         "DescribeInstances" | "DescribeInstanceStatus" => {
-            let cache_key = (region.clone(), body.clone());
-            let cached = state
-                .pages
-                .lock()
-                .ok()
-                .and_then(|c| c.get(&cache_key).cloned());
-            let body = match cached {
-                Some(b) => b,
-                None => {
-                    let st = state.clone();
-                    let r = region.clone();
-                    let status = action == "DescribeInstanceStatus";
-                    // Generating a page is CPU work: keep it off the reactor.
-                    let b = Bytes::from(
-                        tokio::task::spawn_blocking(move || page(&st, &r, &p, status))
-                            .await
-                            .unwrap_or_default(),
-                    );
-                    if let Ok(mut c) = state.pages.lock() {
-                        c.insert(cache_key, b.clone());
-                    }
-                    b
+            let st = state.clone();
+            let status = action == "DescribeInstanceStatus";
+            tokio::time::sleep_until(deadline.checked_sub(LEAD).unwrap_or(deadline)).await;
+            // Splicing a page is CPU work (about a millisecond): keep it off the reactor.
+            let body = tokio::task::spawn_blocking(move || {
+                let a = &st.args;
+                let w = fleet::walk(&region, a.zones, a.per_region, a.impaired_every, &p, status);
+                if a.reference_pages {
+                    Bytes::from(fleet::reference_page(&w))
+                } else {
+                    let page = st.templates.page(&w, st.buffers.take());
+                    Bytes::from_owner(template::Pooled(page, st.buffers.clone()))
                 }
-            };
+            })
+            .await
+            .unwrap_or_default();
             xml_response(body)
         }
         "DescribeInstanceAttribute" => {
-            let id = param(&p, "InstanceId").unwrap_or("");
-            let ud = serde_json::json!({"workerType": "gecko-t-win10-64", "provisionerId": "aws-provisioner-v1", "region": region, "securityToken": h(&[id, "token"], 32)});
+            let id = fleet::param(&p, "InstanceId").unwrap_or("");
+            let ud = serde_json::json!({"workerType": "gecko-t-win10-64", "provisionerId": "aws-provisioner-v1", "region": region, "securityToken": fleet::h(&[id, "token"], 32)});
             let b64 = base64::engine::general_purpose::STANDARD.encode(ud.to_string());
             xml_response(format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeInstanceAttributeResponse xmlns=\"{NS}\"><requestId>fake</requestId><instanceId>{id}</instanceId><userData><value>{b64}</value></userData></DescribeInstanceAttributeResponse>"
@@ -493,10 +229,12 @@ async fn main() -> std::io::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
     println!("{}", listener.local_addr()?.port());
+    let templates = template::Templates::new(&args.regions, args.zones);
     let state = Arc::new(State {
         args,
         stats,
-        pages: Default::default(),
+        templates,
+        buffers: template::Pool::new(),
     });
     loop {
         let (stream, _) = listener.accept().await?;
