@@ -185,13 +185,10 @@ impl RegionClient {
         } else {
             Vec::new()
         };
-        let seen = std::sync::Mutex::new(HashSet::<String>::new());
+        let seen = std::sync::Mutex::new(SeenIds::default());
         let dedup = |page: Vec<RawInstance>| {
             let fresh: Vec<RawInstance> = match seen.lock() {
-                Ok(mut s) => page
-                    .into_iter()
-                    .filter(|i| s.insert(i.id.clone()))
-                    .collect(),
+                Ok(mut s) => page.into_iter().filter(|i| s.insert(&i.id)).collect(),
                 Err(_) => page,
             };
             if !fresh.is_empty() {
@@ -246,6 +243,51 @@ impl RegionClient {
             .filter(|v| !v.is_empty())
             .map(str::to_string))
     }
+}
+
+/// The instance ids a region's scan has read, for de-duplication. An EC2 id (`i-` and 8 or 17
+/// lower-case hex digits) is kept as a number: 16 bytes in the table instead of a `String`
+/// (24 bytes) and its allocation (24 more). The set holds every id of the region until its scan
+/// ends, so at 1,000,000 instances it was the one part of `check`'s memory that grew with the
+/// fleet (about 80 MB). Any other id is kept as text, so the set is exact either way.
+#[derive(Default)]
+pub(crate) struct SeenIds {
+    packed: HashSet<u128>,
+    text: HashSet<String>,
+}
+
+impl SeenIds {
+    /// Adds `id`; whether it was new.
+    pub(crate) fn insert(&mut self, id: &str) -> bool {
+        match pack_id(id) {
+            Some(n) => self.packed.insert(n),
+            None => !self.text.contains(id) && self.text.insert(id.to_string()),
+        }
+    }
+
+    /// How many distinct ids.
+    pub(crate) fn len(&self) -> usize {
+        self.packed.len() + self.text.len()
+    }
+}
+
+/// `i-` and 8 or 17 lower-case hex digits as one number, the digit count in the top byte (so
+/// `i-0000000a` and `i-0000000000000000a` differ); `None` for any other id.
+fn pack_id(id: &str) -> Option<u128> {
+    let digits = id.strip_prefix("i-")?.as_bytes();
+    if digits.len() != 8 && digits.len() != 17 {
+        return None;
+    }
+    let mut n: u128 = 0;
+    for &b in digits {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        n = (n << 4) | u128::from(d);
+    }
+    Some(n | ((digits.len() as u128) << 120))
 }
 
 /// An instance as DescribeInstances returned it, reduced to what checker reads: its id, owner,
@@ -443,6 +485,33 @@ mod tests {
             r.fields.get(Ec2Field::LaunchTime),
             Some("2018-02-14T01:00:00Z")
         );
+    }
+
+    /// Packed or kept as text, an id is new once and seen after; ids that differ only in
+    /// their digit count or case stay distinct.
+    #[test]
+    fn the_seen_ids_tell_every_id_apart() {
+        let ids = [
+            "i-0123456789abcdef0",
+            "i-0000000a",
+            "i-00000000000000000",
+            "i-0000000000000000a",
+            "i-0123456789ABCDEF0",
+            "i-12345678",
+            "i-xyz",
+            "mi-0123456789abcdef0",
+            "",
+        ];
+        let mut seen = SeenIds::default();
+        for id in ids {
+            assert!(seen.insert(id), "{id} is new");
+        }
+        for id in ids {
+            assert!(!seen.insert(id), "{id} was seen");
+        }
+        assert_eq!(seen.len(), ids.len());
+        assert!(pack_id("i-0123456789abcdef0").is_some());
+        assert!(pack_id("i-0123456789ABCDEF0").is_none());
     }
 
     #[test]
