@@ -212,7 +212,7 @@ impl RegionClient {
                 shard_pages.push(r?);
             }
         }
-        let instances = seen.lock().map(|s| s.len()).unwrap_or(0);
+        let instances = seen.lock().map(|s| s.count()).unwrap_or(0);
         Ok(ScanStats {
             shards: shard_pages.len(),
             max_sequential_pages: shard_pages.iter().copied().max().unwrap_or(0)
@@ -248,8 +248,8 @@ impl RegionClient {
 /// The instance ids a region's scan has read, for de-duplication. An EC2 id (`i-` and 8 or 17
 /// lower-case hex digits) is kept as a number: 16 bytes in the table instead of a `String`
 /// (24 bytes) and its allocation (24 more). The set holds every id of the region until its scan
-/// ends, so at 1,000,000 instances it was the one part of `check`'s memory that grew with the
-/// fleet (about 80 MB). Any other id is kept as text, so the set is exact either way.
+/// ends: the one part of `check`'s memory that grows with the fleet (35 MB less at 1,000,000
+/// instances, bench/RESULTS-check-memory.md). Any other id is kept as text, so the set is exact.
 #[derive(Default)]
 pub(crate) struct SeenIds {
     packed: HashSet<u128>,
@@ -266,7 +266,7 @@ impl SeenIds {
     }
 
     /// How many distinct ids.
-    pub(crate) fn len(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.packed.len() + self.text.len()
     }
 }
@@ -509,7 +509,7 @@ mod tests {
         for id in ids {
             assert!(!seen.insert(id), "{id} was seen");
         }
-        assert_eq!(seen.len(), ids.len());
+        assert_eq!(seen.count(), ids.len());
         assert!(pack_id("i-0123456789abcdef0").is_some());
         assert!(pack_id("i-0123456789ABCDEF0").is_none());
     }
