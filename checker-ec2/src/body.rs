@@ -51,11 +51,48 @@ impl aws_sdk_ec2::config::Intercept for StashBody {
     }
 }
 
-/// A DescribeInstances response: the raw body for [`fastxml`], or (should the body not have
-/// been kept) what the SDK parsed.
+/// A DescribeInstances response: the raw body for [`fastxml`] with its share of the
+/// [`BODY_BUDGET`], or (should the body not have been kept) what the SDK parsed.
 pub(crate) enum Fetched {
-    Body(Vec<u8>),
+    Body(Vec<u8>, BodyShare),
     Parsed(Vec<RawInstance>, Option<String>),
+}
+
+/// How many bytes of DescribeInstances bodies the process holds in memory at once, read and
+/// not yet parsed. Pages are asked for early (a shard's next page while its current one is
+/// read), and at 30 regions about 90 pages of 4.3 MB answer in the same instant: received as
+/// they came, they were most of a 1,000,000-instance check's 495 MB, although the two cores
+/// parse them one at a time each. A body that does not fit waits, unread, in the socket (TCP
+/// holds the sender back) until parsed pages return their share: its request went out early
+/// all the same, so its latency still overlaps the reading of others. 64 MiB is about 15
+/// pages, 80 ms of reading on two cores, far more than the cores can use while the rest
+/// arrives (bench/RESULTS-check-memory.md).
+pub(crate) const BODY_BUDGET: usize = 64 << 20;
+
+/// What a body of unknown length is counted as: a full page of 1,000 instances.
+const UNKNOWN_BODY: usize = 4 << 20;
+
+/// The budget, in KiB, shared by every client of the process (like the API buckets).
+static BODIES: std::sync::LazyLock<Arc<Semaphore>> =
+    std::sync::LazyLock::new(|| Arc::new(Semaphore::new(BODY_BUDGET >> 10)));
+
+/// A body's share of [`BODY_BUDGET`], given back when dropped (with the body: after parsing).
+pub(crate) struct BodyShare {
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Waits until a body of `content_length` bytes fits in [`BODY_BUDGET`]. A body larger than the
+/// whole budget takes all of it, so it is read alone rather than never.
+pub(crate) async fn body_share(content_length: Option<usize>) -> BodyShare {
+    let kib = content_length
+        .unwrap_or(UNKNOWN_BODY)
+        .div_ceil(1024)
+        .clamp(1, BODY_BUDGET >> 10);
+    let kib = u32::try_from(kib).unwrap_or(u32::MAX);
+    // The semaphore is never closed; should it be, the body is read without a share.
+    BodyShare {
+        _permit: BODIES.clone().acquire_many_owned(kib).await.ok(),
+    }
 }
 
 /// Reads a body into one buffer sized from its Content-Length. (The SDK's `collect()` grows its
@@ -160,7 +197,30 @@ pub(crate) fn xml_is_complete(body: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::xml_is_complete;
+    use super::{BODY_BUDGET, body_share, xml_is_complete};
+    use futures::FutureExt;
+
+    /// A body is read only when the process's budget has room for it; one larger than the
+    /// whole budget is read alone rather than never.
+    #[tokio::test]
+    async fn a_body_waits_until_the_budget_has_room() {
+        let whole = body_share(Some(BODY_BUDGET)).await;
+        assert!(
+            body_share(Some(1)).now_or_never().is_none(),
+            "a body is read while the budget is spent"
+        );
+        drop(whole);
+        assert!(
+            body_share(Some(1)).now_or_never().is_some(),
+            "the budget came back with the body"
+        );
+        let huge = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            body_share(Some(4 * BODY_BUDGET)),
+        )
+        .await;
+        assert!(huge.is_ok(), "a body larger than the budget never fits");
+    }
 
     #[test]
     fn complete_and_truncated_documents_are_told_apart() {

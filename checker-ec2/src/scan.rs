@@ -54,10 +54,13 @@ impl RegionClient {
                     .map(str::to_string);
                 return Ok(Fetched::Parsed(page, next));
             };
+            // Read only when the body fits in the process's budget; until then it waits unread.
+            let share = body_share(content_length).await;
+            let waited = sent.elapsed().saturating_sub(answered);
             match read_body(body, content_length).await {
                 Ok(bytes) => {
-                    debug!(region = %self.region, bytes = bytes.len(), answered_ms = answered.as_millis() as u64, received_ms = sent.elapsed().as_millis() as u64, "DescribeInstances page received");
-                    return Ok(Fetched::Body(bytes));
+                    debug!(region = %self.region, bytes = bytes.len(), answered_ms = answered.as_millis() as u64, budget_wait_ms = waited.as_millis() as u64, received_ms = sent.elapsed().as_millis() as u64, "DescribeInstances page received");
+                    return Ok(Fetched::Body(bytes, share));
                 }
                 Err(e) => last = Some(e.to_string()),
             }
@@ -105,7 +108,7 @@ impl RegionClient {
             let read = Instant::now();
             let (page, next, early) = match fetched {
                 Fetched::Parsed(page, next) => (page, next, None),
-                Fetched::Body(bytes) => {
+                Fetched::Body(bytes, _share) => {
                     let early = fastxml::next_token_hint(&bytes).map(|hint| {
                         let req = self.spawn_fetch(filters, page_size, Some(hint.clone()));
                         (hint, req)
@@ -140,7 +143,7 @@ impl RegionClient {
         f.push(("availability-zone".into(), vec!["*".into()]));
         Ok(match self.fetch(&f, 5, None).await? {
             Fetched::Parsed(page, _) => !page.is_empty(),
-            Fetched::Body(bytes) => !fastxml::describe_instances(&bytes)
+            Fetched::Body(bytes, _share) => !fastxml::describe_instances(&bytes)
                 .map_err(Ec2Error::Malformed)?
                 .0
                 .is_empty(),

@@ -57,18 +57,27 @@ mod tests {
     #[test]
     fn an_id_is_new_once_and_spellings_stay_apart() {
         let mut s = Seen::default();
-        for id in [
+        let ids = [
             "i-0a1b2c3d4e5f60718",
             "i-a1b2c3d4",
             "i-00a1b2c3d4",
+            "i-0000000a",
+            "i-00000000000000000",
+            "i-0000000000000000a",
             "i-0A1B2C3D4E5F60718",
+            "i-xyz",
+            "mi-0123456789abcdef0",
             "vm-7",
             "i-",
-        ] {
+            "",
+        ];
+        for id in ids {
             assert!(s.insert(id), "{id} is new");
+        }
+        for id in ids {
             assert!(!s.insert(id), "{id} was seen");
         }
-        assert_eq!(s.len(), 6);
+        assert_eq!(s.len(), ids.len());
         assert_eq!(compact("i-0A1B"), None, "uppercase digits are kept as text");
         assert_eq!(compact(&format!("i-{}", "f".repeat(31))), None);
     }
