@@ -5,7 +5,9 @@ use super::*;
 
 impl RegionClient {
     /// Fetches one page of DescribeInstances: the SDK signs, sends and retries. A body that
-    /// cannot be read is fetched again, up to three times.
+    /// cannot be read, or is not read within the call's timeout (the SDK's own timeouts end when
+    /// the headers arrive, and a stalled body would hold its share of the page-body budget, and
+    /// its region, forever), is fetched again, up to three times.
     async fn fetch(
         &self,
         filters: &[(String, Vec<String>)],
@@ -57,12 +59,22 @@ impl RegionClient {
             // Read only when the body fits in the process's budget; until then it waits unread.
             let share = body_share(content_length).await;
             let waited = sent.elapsed().saturating_sub(answered);
-            match read_body(body, content_length).await {
+            let limit = self
+                .client
+                .config()
+                .timeout_config()
+                .and_then(|t| t.operation_attempt_timeout())
+                .unwrap_or(Duration::from_secs(30));
+            let read = match tokio::time::timeout(limit, read_body(body, content_length)).await {
+                Ok(read) => read.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("not received within {} s", limit.as_secs_f64())),
+            };
+            match read {
                 Ok(bytes) => {
                     debug!(region = %self.region, bytes = bytes.len(), answered_ms = answered.as_millis() as u64, budget_wait_ms = waited.as_millis() as u64, received_ms = sent.elapsed().as_millis() as u64, "DescribeInstances page received");
                     return Ok(Fetched::Body(bytes, share));
                 }
-                Err(e) => last = Some(e.to_string()),
+                Err(e) => last = Some(e),
             }
         }
         Err(Ec2Error::Unreachable(format!(

@@ -116,7 +116,11 @@ fn read_and_diff(
 ) -> Result<(Gathered, Evaluation, Option<crate::snapshot::DiffReport>)> {
     let shared = Arc::new(set.clone());
     let folding = match old {
-        Some(_) => Folding::Diff(crate::snapshot::DiffSink::new(&shared, req.now)),
+        Some(old) => Folding::Diff(crate::snapshot::DiffSink::new(
+            &shared,
+            req.now,
+            Some(old.groups.keys().cloned().collect()),
+        )),
         None => Folding::Check(crate::eval::EvalSink::new(&shared, req.now)),
     };
     let g = read(set, req, want_cull, folding.sink(), rt)?;
@@ -363,10 +367,16 @@ mod tests {
         let mut fake = Fake::unable("the fake source cannot act");
         fake.caps.health = crate::source::Can::Yes;
         let req = request(fake, false, &dir);
-        // No cull contract is loaded: making the plan fails, which shows it was attempted.
+        // No cull contract is loaded: culling fails before the fleet is read, which shows it
+        // was attempted.
         let err = run(&ContractSet::default(), &req).expect_err("culling was attempted");
+        let wrote = dir.join("report.json").exists();
         let _ = std::fs::remove_dir_all(&dir);
         assert!(err.to_string().contains("\"role\": \"cull\""), "{err}");
+        assert!(
+            !wrote,
+            "bad input fails before the fleet is read, with no artifact"
+        );
     }
 
     /// The hook reads the fleet once, page by page, and keeps no record: the check, the diff

@@ -55,6 +55,7 @@ pub fn run(a: &Args, ctx: &Ctx) -> Result<ExitStatus> {
             let (source, new, groups) = checker::snapshot::read_diffed(
                 a.fleet.source()?.as_ref(),
                 &set,
+                &old,
                 a.now.unwrap_or_else(Utc::now),
             )?;
             warn_failed_regions(&source);

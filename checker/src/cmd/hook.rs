@@ -25,7 +25,8 @@ pub struct Args {
     /// Where to write the artifacts.
     #[arg(long, value_name = "DIR")]
     artifacts: PathBuf,
-    /// Skip culling (check and diff only).
+    /// Skip culling (check and diff only). Without it, a missing or ambiguous cull contract
+    /// (or --cull-contract naming none) fails before the fleet is read, with no artifact.
     #[arg(long)]
     no_cull: bool,
     /// Read the AWS credentials from this Taskcluster secret, through the task's taskcluster

@@ -24,8 +24,7 @@ pub use apply::{Outcome, apply};
 pub use budget::Claim;
 pub use collect::{InScope, ScopeSink};
 pub use run::{
-    CullSettings, Gathered, gather, gather_in_scope, make_plan, refuse_apply_unless_able,
-    stop_on_signal,
+    CullSettings, Gathered, gather_in_scope, make_plan, refuse_apply_unless_able, stop_on_signal,
 };
 pub use scope::{cull_contract, members};
 pub use status::impairments;

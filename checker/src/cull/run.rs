@@ -75,8 +75,11 @@ pub fn refuse_apply_unless_able(from: &dyn Source, opts: &CullSettings) -> Resul
     }
 }
 
-/// Reads the fleet and, when `want_status`, the health checks and claims, as the source can.
-pub async fn gather(
+/// Reads the fleet whole and, when `want_status`, the health checks and claims, as the source
+/// can: what the commands did before they kept only the cull scope ([`gather_in_scope`]); the
+/// tests hold the two to the same plan.
+#[cfg(test)]
+pub(crate) async fn gather(
     set: &ContractSet,
     from: &dyn Source,
     opts: &CullSettings,

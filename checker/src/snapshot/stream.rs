@@ -17,12 +17,20 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-/// Per group (`provider/group`), the evaluation of its instances so far.
+/// Per group (`provider/group`), the evaluation of its instances so far: of the groups a diff
+/// judges one by one (those of the old snapshot: a change is found only in a group on both
+/// sides), each on its own; every other group's instances together, for the whole fleet's
+/// evaluation. So memory follows the old snapshot's groups, not the fleet's names (an unmanaged
+/// instance is grouped by its Name tag).
 #[derive(Clone)]
 pub struct GroupEvaluations {
     /// An evaluator of nothing, cloned for a group seen first.
     empty: Evaluator,
+    /// The groups judged one by one; `None`: every group.
+    wanted: Option<Arc<BTreeSet<String>>>,
     groups: BTreeMap<String, Evaluator>,
+    /// The instances of the other groups.
+    rest: Option<Evaluator>,
 }
 
 impl std::fmt::Debug for GroupEvaluations {
@@ -35,19 +43,29 @@ impl std::fmt::Debug for GroupEvaluations {
 pub type Broken = BTreeMap<String, BTreeSet<OutputPath>>;
 
 impl GroupEvaluations {
-    /// No group yet, for contracts `set` evaluated as of `now`.
-    pub fn new(set: &ContractSet, now: DateTime<Utc>) -> GroupEvaluations {
+    /// No group yet, for contracts `set` evaluated as of `now`, judging the groups `wanted`
+    /// one by one (`None`: every group).
+    pub fn new(
+        set: &ContractSet,
+        now: DateTime<Utc>,
+        wanted: Option<BTreeSet<String>>,
+    ) -> GroupEvaluations {
         GroupEvaluations {
             empty: Evaluator::new(set, now),
+            wanted: wanted.map(Arc::new),
             groups: BTreeMap::new(),
+            rest: None,
         }
     }
 
-    /// The groups of `fleet` evaluated (what folding it page by page gives).
-    pub fn of(set: &ContractSet, fleet: &[Instance], now: DateTime<Utc>) -> GroupEvaluations {
-        let mut g = GroupEvaluations::new(set, now);
-        g.add(set, fleet, &mut GroupCache::default(), |_, _| {});
-        g
+    /// The same groups wanted, nothing evaluated yet.
+    fn emptied(&self) -> GroupEvaluations {
+        GroupEvaluations {
+            empty: self.empty.clone(),
+            wanted: self.wanted.clone(),
+            groups: BTreeMap::new(),
+            rest: None,
+        }
     }
 
     /// Evaluates `records` group by group; `each` sees every record with its group.
@@ -70,6 +88,12 @@ impl GroupEvaluations {
             }
         }
         for (g, members) in by {
+            if self.wanted.as_ref().is_some_and(|w| !w.contains(&g)) {
+                self.rest
+                    .get_or_insert_with(|| self.empty.clone())
+                    .add_refs(set, &members);
+                continue;
+            }
             match self.groups.get_mut(&g) {
                 Some(e) => e.add_refs(set, &members),
                 None => {
@@ -82,6 +106,11 @@ impl GroupEvaluations {
     }
 
     fn merge(&mut self, other: GroupEvaluations) {
+        match (&mut self.rest, other.rest) {
+            (Some(mine), Some(e)) => mine.merge(e),
+            (None, Some(e)) => self.rest = Some(e),
+            (_, None) => {}
+        }
         for (g, e) in other.groups {
             match self.groups.get_mut(&g) {
                 Some(mine) => mine.merge(e),
@@ -93,7 +122,7 @@ impl GroupEvaluations {
     }
 
     /// The consumers whose error clauses fail on `group`'s instances, with the outputs those
-    /// clauses depend on (nothing for a group with no instances).
+    /// clauses depend on (nothing for a group with no instances, or one not judged one by one).
     pub fn broken(&self, set: &ContractSet, group: &str) -> Broken {
         match self.groups.get(group) {
             Some(e) => broken_consumers(set, &e.clone().finish_part(set)),
@@ -104,7 +133,7 @@ impl GroupEvaluations {
     /// The evaluation of every group's instances together: the whole fleet's.
     pub fn into_whole(self, set: &ContractSet) -> Evaluation {
         let mut whole = self.empty;
-        for (_, e) in self.groups {
+        for e in self.groups.into_values().chain(self.rest) {
             whole.merge(e);
         }
         whole.finish(set)
@@ -161,8 +190,8 @@ impl Fold {
 
 struct Shared {
     set: Arc<ContractSet>,
-    /// An evaluator of nothing, for a part's groups.
-    empty: Evaluator,
+    /// Nothing evaluated yet, for a part's groups.
+    empty: GroupEvaluations,
     kept: Mutex<Fold>,
 }
 
@@ -178,12 +207,17 @@ impl std::fmt::Debug for DiffSink {
 }
 
 impl DiffSink {
-    /// A sink for `set`, evaluating as of `now`.
-    pub fn new(set: &Arc<ContractSet>, now: DateTime<Utc>) -> DiffSink {
-        let groups = GroupEvaluations::new(set, now);
+    /// A sink for `set`, evaluating as of `now`, judging the groups `wanted` one by one
+    /// (`None`: every group; a diff wants the old snapshot's).
+    pub fn new(
+        set: &Arc<ContractSet>,
+        now: DateTime<Utc>,
+        wanted: Option<BTreeSet<String>>,
+    ) -> DiffSink {
+        let groups = GroupEvaluations::new(set, now, wanted);
         DiffSink(Arc::new(Shared {
             set: set.clone(),
-            empty: groups.empty.clone(),
+            empty: groups.emptied(),
             kept: Mutex::new(Fold {
                 summary: Summary::default(),
                 groups,
@@ -198,10 +232,7 @@ impl DiffSink {
         let fold = Fold {
             cache: GroupCache::default(),
             summary: std::mem::take(&mut kept.summary),
-            groups: GroupEvaluations {
-                empty: self.0.empty.clone(),
-                groups: std::mem::take(&mut kept.groups.groups),
-            },
+            groups: std::mem::replace(&mut kept.groups, self.0.empty.emptied()),
         };
         (fold.summary.finish(&self.0.set), fold.groups)
     }
@@ -218,10 +249,7 @@ impl RecordSink for DiffSink {
             shared: self.0.clone(),
             fold: Fold {
                 summary: Summary::default(),
-                groups: GroupEvaluations {
-                    empty: self.0.empty.clone(),
-                    groups: BTreeMap::new(),
-                },
+                groups: self.0.empty.emptied(),
                 cache: GroupCache::default(),
             },
         })
@@ -243,15 +271,17 @@ impl PartFold for DiffPart {
     }
 }
 
-/// What `from` reads, folded for a diff as it reads (a live fleet page by page, keeping no
-/// records; recorded files once read): the source, the new snapshot, and each group's
-/// evaluation. Only the parts read completely count; the caller decides what a failed part means.
+/// What `from` reads, folded for a diff with `old` as it reads (a live fleet page by page,
+/// keeping no records; recorded files once read): the source, the new snapshot, and the
+/// evaluation of each group `old` has. Only the parts read completely count; the caller decides
+/// what a failed part means.
 pub fn read_diffed(
     from: &dyn Source,
     set: &Arc<ContractSet>,
+    old: &Snapshot,
     now: DateTime<Utc>,
 ) -> Result<(SourceInfo, Snapshot, GroupEvaluations)> {
-    let sink = DiffSink::new(set, now);
+    let sink = DiffSink::new(set, now, Some(old.groups.keys().cloned().collect()));
     let source = from.read_into(set, Arc::new(sink.clone()))?;
     let (snapshot, groups) = sink.finish();
     Ok((source, snapshot, groups))
@@ -263,6 +293,67 @@ mod tests {
     use crate::snapshot::group_of;
     use crate::source::fake::{Streaming, bench_set, regions};
 
+    /// The records of the regions read completely.
+    fn kept_of(from: &Streaming) -> Vec<Instance> {
+        from.regions
+            .iter()
+            .filter(|(_, ok)| *ok)
+            .flat_map(|(r, _)| r.iter().cloned())
+            .collect()
+    }
+
+    /// Only the old snapshot's groups are evaluated one by one: instances named one by one
+    /// (each an unmanaged group of its own) are evaluated together, and the whole is the same.
+    #[test]
+    fn only_the_old_snapshots_groups_are_evaluated_one_by_one() {
+        let set = Arc::new(bench_set());
+        let now = Utc::now();
+        let mut from = Streaming {
+            regions: regions(true),
+            ..Default::default()
+        };
+        for (records, _) in &mut from.regions {
+            for (k, i) in records.iter_mut().enumerate() {
+                if k % 3 == 0 {
+                    i.tags.insert("Owner".into(), "someone-else".into());
+                    i.tags.insert("Name".into(), format!("pet-{}", i.id));
+                }
+            }
+        }
+        let kept = kept_of(&from);
+        let win7 = "ec2-manager/gecko-t-win7-32".to_string();
+        let old = Snapshot {
+            groups: super::super::take(&set, &kept)
+                .groups
+                .into_iter()
+                .filter(|(g, _)| *g == win7)
+                .collect(),
+            ..super::super::take(&set, &[])
+        };
+        let (_, snap, groups) = read_diffed(&from, &set, &old, now).expect("read");
+        assert!(snap.groups.len() > 15, "{}", snap.groups.len());
+        assert_eq!(groups.groups.keys().collect::<Vec<_>>(), [&win7]);
+        assert!(
+            groups.rest.is_some(),
+            "the other groups' instances, together"
+        );
+        let members: Vec<Instance> = kept
+            .iter()
+            .filter(|i| group_of(&set, i) == win7)
+            .cloned()
+            .collect();
+        let expected = broken_consumers(&set, &crate::eval::evaluate(&set, &members, now));
+        assert!(!expected.is_empty());
+        assert_eq!(groups.broken(&set, &win7), expected);
+        let whole = groups.into_whole(&set);
+        let expected = crate::eval::evaluate(&set, &kept, now);
+        assert_eq!(
+            format!("{:?}", whole.findings),
+            format!("{:?}", expected.findings)
+        );
+        assert_eq!(whole.evaluations, expected.evaluations);
+    }
+
     /// `diff` folded page by page keeps no record, and judges each group as evaluating that
     /// group's records would; the groups' merge is the whole fleet's evaluation.
     #[test]
@@ -273,14 +364,16 @@ mod tests {
             regions: regions(true),
             ..Default::default()
         };
-        let (source, snap, groups) = read_diffed(&from, &set, now).expect("read");
+        let old = super::super::take(
+            &set,
+            &kept_of(&Streaming {
+                regions: regions(false),
+                ..Default::default()
+            }),
+        );
+        let (source, snap, groups) = read_diffed(&from, &set, &old, now).expect("read");
         assert_eq!(from.read_whole(), 0, "no record was handed over whole");
-        let kept: Vec<Instance> = from
-            .regions
-            .iter()
-            .filter(|(_, ok)| *ok)
-            .flat_map(|(r, _)| r.iter().cloned())
-            .collect();
+        let kept = kept_of(&from);
         assert_eq!(source.instances, kept.len());
         assert_eq!(snap, super::super::take(&set, &kept));
         assert_eq!(snap.groups.len(), 4, "{:?}", snap.groups.keys());

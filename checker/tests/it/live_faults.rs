@@ -153,6 +153,72 @@ async fn an_endpoint_that_never_answers_fails_the_region_within_the_timeout() {
     );
 }
 
+/// An endpoint that answers every call with a 200, a Content-Length of 100,000 and the first
+/// bytes of its body, then trickles the rest at 4 bytes a second: fast enough for the SDK's
+/// stalled-stream protection (it fails a body only below 1 byte a second), about seven hours
+/// to the end.
+async fn trickling_endpoint() -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let uri = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let mut trickles = tokio::task::JoinSet::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            trickles.spawn(async move {
+                let mut request = vec![0u8; 64 << 10];
+                let _ = socket.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: text/xml;charset=UTF-8\r\nContent-Length: 100000\r\n\r\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeInstancesResponse>";
+                let _ = socket.write_all(head.as_bytes()).await;
+                while socket.write_all(b" ").await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            });
+        }
+    });
+    (uri, task)
+}
+
+/// A body that trickles: its read is bounded by --timeout too, and the region fails (the SDK's
+/// timeouts end when the headers arrive, and its stalled-stream protection only catches a body
+/// that stops; the page reader read the rest with no bound, and the scan hung, holding its share
+/// of the page-body budget).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_trickles_fails_the_region_within_the_timeout() {
+    let (uri, task) = trickling_endpoint().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = owner_contracts(dir.path());
+    let t = Instant::now();
+    let args = owned(vec![
+        "check",
+        "--contracts",
+        &c,
+        "--endpoint-url",
+        &uri,
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+        "--timeout",
+        "2",
+    ]);
+    let mut checking = tokio::spawn(run(args));
+    let r = tokio::select! {
+        r = &mut checking => r.expect("join"),
+        () = tokio::time::sleep(Duration::from_secs(60)) => {
+            // Closing the connections lets the hung run end, so the test fails rather than hangs.
+            task.abort();
+            let _ = checking.await;
+            panic!("check still reading a trickling body after 60 s");
+        }
+    };
+    task.abort();
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["source"]["parts"][0]["status"], "failed");
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+}
+
 /// A closed port: refused at once, retried within the same bound.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_closed_port_fails_the_region_within_the_timeout() {
