@@ -2,16 +2,19 @@
 //! pages) both return is handed over once. Held compactly: at ten million instances a set of
 //! `String`s took about 70 bytes per id (the string's heap block, its 24-byte header and the
 //! table's slack), the part of a scan's memory that grew with the fleet (bench/RESULTS-10m.md).
-//! An EC2 instance id (`i-` and 8 or 17 lowercase hex digits) is held as one `u128`: its digits
-//! and their count, so two ids map to one number only if they are the same id. Any other id is
-//! held as it is.
+//! An EC2 instance id (`i-` and 8 or 17 lowercase hex digits) is held as its value's low 64
+//! bits, in a set per (digit count, the value's high bits): 17 digits are 68 bits, so a fleet's
+//! ids fall in at most 16 sets of `u64` (about 10 to 20 bytes an id with the table's slack, half
+//! of a `u128`'s). Two ids share a slot only if they are the same id. Any other id is held as it
+//! is.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Ids seen so far.
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
-    ids: HashSet<u128, foldhash::fast::FixedState>,
+    /// (digit count, high bits) to the low 64 bits of the ids with them.
+    ids: HashMap<(u8, u64), HashSet<u64, foldhash::fast::FixedState>>,
     other: HashSet<String>,
 }
 
@@ -38,14 +41,21 @@ impl Seen {
     /// Records `id`; whether it is new.
     pub(crate) fn insert(&mut self, id: &str) -> bool {
         match compact(id) {
-            Some(k) => self.ids.insert(k),
+            Some(k) => {
+                let (digits, high, low) = (
+                    (k >> 120) as u8,
+                    (k >> 64) as u64 & ((1 << 56) - 1),
+                    k as u64,
+                );
+                self.ids.entry((digits, high)).or_default().insert(low)
+            }
             None => self.other.insert(id.to_string()),
         }
     }
 
     /// Ids seen.
     pub(crate) fn len(&self) -> usize {
-        self.ids.len() + self.other.len()
+        self.ids.values().map(HashSet::len).sum::<usize>() + self.other.len()
     }
 }
 
@@ -87,6 +97,15 @@ mod tests {
         #[test]
         fn compact_ids_are_one_to_one(a in "i-[0-9a-f]{1,30}", b in "i-[0-9a-f]{1,30}") {
             prop_assert_eq!(compact(&a) == compact(&b), a == b);
+        }
+
+        /// A second id is new unless it is the first.
+        #[test]
+        fn a_second_id_is_new_unless_it_is_the_first(a in "i-[0-9a-f]{1,30}", b in "i-[0-9a-f]{1,30}") {
+            let mut s = Seen::default();
+            prop_assert!(s.insert(&a));
+            prop_assert_eq!(s.insert(&b), a != b);
+            prop_assert_eq!(s.len(), if a == b { 1 } else { 2 });
         }
     }
 }
