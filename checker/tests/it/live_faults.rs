@@ -119,6 +119,23 @@ async fn silent_endpoint() -> (String, tokio::task::JoinHandle<()>) {
     (uri, task)
 }
 
+/// `checker check` of us-east-1 at `uri` with `--timeout 2`, JSON out.
+fn check_with_timeout_2(contracts: &str, uri: &str) -> Vec<String> {
+    owned(vec![
+        "check",
+        "--contracts",
+        contracts,
+        "--endpoint-url",
+        uri,
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+        "--timeout",
+        "2",
+    ])
+}
+
 /// A dead endpoint with default retries: the region fails in about --timeout (2 s here), not
 /// after five attempts' timeouts spent twice (listing, then the unsharded fallback: 20 s or
 /// more with these flags, 308 s with the defaults). The bound is generous: the point is one
@@ -129,20 +146,7 @@ async fn an_endpoint_that_never_answers_fails_the_region_within_the_timeout() {
     let dir = tempfile::tempdir().expect("tmp");
     let c = owner_contracts(dir.path());
     let t = Instant::now();
-    let r = run(owned(vec![
-        "check",
-        "--contracts",
-        &c,
-        "--endpoint-url",
-        &uri,
-        "--region",
-        "us-east-1",
-        "--format",
-        "json",
-        "--timeout",
-        "2",
-    ]))
-    .await;
+    let r = run(check_with_timeout_2(&c, &uri)).await;
     let took = t.elapsed();
     task.abort();
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
@@ -190,20 +194,7 @@ async fn a_body_that_trickles_fails_the_region_within_the_timeout() {
     let dir = tempfile::tempdir().expect("tmp");
     let c = owner_contracts(dir.path());
     let t = Instant::now();
-    let args = owned(vec![
-        "check",
-        "--contracts",
-        &c,
-        "--endpoint-url",
-        &uri,
-        "--region",
-        "us-east-1",
-        "--format",
-        "json",
-        "--timeout",
-        "2",
-    ]);
-    let mut checking = tokio::spawn(run(args));
+    let mut checking = tokio::spawn(run(check_with_timeout_2(&c, &uri)));
     let r = tokio::select! {
         r = &mut checking => r.expect("join"),
         () = tokio::time::sleep(Duration::from_secs(60)) => {
