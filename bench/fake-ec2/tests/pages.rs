@@ -3,32 +3,10 @@
 //! by the fleet.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
 
-/// The fake endpoint, killed when dropped.
-struct Fake(Child, u16);
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn fake(extra: &[&str]) -> Fake {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fake-ec2"))
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the fake starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the fake prints its port");
-    let port = line.trim().parse().expect("a port");
-    Fake(child, port)
-}
+mod support;
+use support::{Fake, fake};
 
 /// One call as the SDK makes it (the region in the credential scope); the response body.
 fn call(port: u16, region: &str, body: &str) -> Vec<u8> {

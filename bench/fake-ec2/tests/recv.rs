@@ -1,37 +1,11 @@
 //! The receive-only client (`fake-ec2 recv`) against the fake on 127.0.0.1: every page received,
 //! and the calls checker's scan makes (checker-ec2/src/scan.rs), no more and no fewer.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::process::Command;
 
-/// The fake endpoint, killed when dropped.
-struct Fake(Child, u16);
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn fake(per_region: usize, regions: &str) -> Fake {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fake-ec2"))
-        .args([
-            "--per-region",
-            &per_region.to_string(),
-            "--regions",
-            regions,
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the fake starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the fake prints its port");
-    let port = line.trim().parse().expect("a port");
-    Fake(child, port)
-}
+mod support;
+use support::fake;
 
 /// The fake's `/stats`, over a plain socket.
 fn stats(port: u16) -> serde_json::Value {
@@ -48,7 +22,7 @@ fn stats(port: u16) -> serde_json::Value {
 fn recv_receives_every_page_with_checkers_calls() {
     // 7,000 a region over 3 zones: 2,334 / 2,333 / 2,333 a zone, 3 pages of 1,000 each.
     let regions = "us-east-1,eu-west-1";
-    let f = fake(7000, regions);
+    let f = fake(&["--per-region", "7000", "--regions", regions]);
     let out = Command::new(env!("CARGO_BIN_EXE_fake-ec2"))
         .args(["recv", "--count", "--regions", regions, "--endpoint"])
         .arg(format!("http://127.0.0.1:{}", f.1))

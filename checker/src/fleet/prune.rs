@@ -34,30 +34,31 @@ const GCE_DISK: &[(&str, Keep)] = &[
     ),
 ];
 
-/// An Azure VM's model (under `properties` in a Resource Graph row, flattened by `az`): what
-/// `azure::parse_vm` reads.
-const AZURE_MODEL: &[(&str, Keep)] = &[
-    ("hardwareProfile", Keep::Fields(&[("vmSize", Keep::All)])),
-    ("priority", Keep::All),
-    (
-        "osProfile",
-        Keep::Fields(&[("computerName", Keep::All), ("customData", Keep::All)]),
-    ),
-    (
-        "storageProfile",
-        Keep::Fields(&[
-            ("imageReference", Keep::All),
-            ("osDisk", Keep::Fields(&[("osType", Keep::All)])),
-        ]),
-    ),
-    (
-        "extended",
-        Keep::Fields(&[(
-            "instanceView",
-            Keep::Fields(&[("powerState", Keep::Fields(&[("displayStatus", Keep::All)]))]),
-        )]),
-    ),
-];
+/// An Azure VM's model, key by key: under `properties` in a Resource Graph row, and at the
+/// element's top level when `az` flattens it; what `azure::parse_vm` reads.
+const VM_SIZE: (&str, Keep) = ("hardwareProfile", Keep::Fields(&[("vmSize", Keep::All)]));
+const PRIORITY: (&str, Keep) = ("priority", Keep::All);
+const OS_PROFILE: (&str, Keep) = (
+    "osProfile",
+    Keep::Fields(&[("computerName", Keep::All), ("customData", Keep::All)]),
+);
+const STORAGE_PROFILE: (&str, Keep) = (
+    "storageProfile",
+    Keep::Fields(&[
+        ("imageReference", Keep::All),
+        ("osDisk", Keep::Fields(&[("osType", Keep::All)])),
+    ]),
+);
+const POWER_STATE: (&str, Keep) = (
+    "extended",
+    Keep::Fields(&[(
+        "instanceView",
+        Keep::Fields(&[("powerState", Keep::Fields(&[("displayStatus", Keep::All)]))]),
+    )]),
+);
+
+/// An Azure VM's model under `properties`.
+const AZURE_MODEL: &[(&str, Keep)] = &[VM_SIZE, PRIORITY, OS_PROFILE, STORAGE_PROFILE, POWER_STATE];
 
 /// An element of a GCE or Azure listing, whichever it is: what `shape::Shape::of`,
 /// `gce::parse_instance` and `azure::parse_vm` read (and a Resource Graph location row's
@@ -103,26 +104,12 @@ pub const ELEMENT: Keep = Keep::Fields(&[
     ("publicIp", Keep::All),
     ("tags", Keep::All),
     ("properties", Keep::Fields(AZURE_MODEL)),
-    ("hardwareProfile", Keep::Fields(&[("vmSize", Keep::All)])),
-    ("priority", Keep::All),
-    (
-        "osProfile",
-        Keep::Fields(&[("computerName", Keep::All), ("customData", Keep::All)]),
-    ),
-    (
-        "storageProfile",
-        Keep::Fields(&[
-            ("imageReference", Keep::All),
-            ("osDisk", Keep::Fields(&[("osType", Keep::All)])),
-        ]),
-    ),
-    (
-        "extended",
-        Keep::Fields(&[(
-            "instanceView",
-            Keep::Fields(&[("powerState", Keep::Fields(&[("displayStatus", Keep::All)]))]),
-        )]),
-    ),
+    // Azure, flattened by `az`
+    VM_SIZE,
+    PRIORITY,
+    OS_PROFILE,
+    STORAGE_PROFILE,
+    POWER_STATE,
 ]);
 
 /// A Resource Graph answer: what `cloud::azure::live::query_page` reads, its rows as

@@ -229,12 +229,9 @@ impl DiffSink {
     /// The new snapshot and the groups' evaluations of every part kept so far.
     pub fn finish(&self) -> (Snapshot, GroupEvaluations) {
         let mut kept = self.0.kept.lock().unwrap_or_else(|e| e.into_inner());
-        let fold = Fold {
-            cache: GroupCache::default(),
-            summary: std::mem::take(&mut kept.summary),
-            groups: std::mem::replace(&mut kept.groups, self.0.empty.emptied()),
-        };
-        (fold.summary.finish(&self.0.set), fold.groups)
+        let summary = std::mem::take(&mut kept.summary);
+        let groups = std::mem::replace(&mut kept.groups, self.0.empty.emptied());
+        (summary.finish(&self.0.set), groups)
     }
 }
 
