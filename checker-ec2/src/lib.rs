@@ -36,6 +36,13 @@ pub use error::{Ec2Error, require_credentials};
 pub use fields::{At, Ec2Field, Spec, Values, group_list};
 pub use scan::RawInstance;
 
+/// Reads one successful DescribeInstances response body (the query API's XML) into its
+/// instances and its `nextToken`, as a scan does: for benchmarks and tools that hold a page.
+/// A malformed or truncated body is an error.
+pub fn read_instances_page(body: &[u8]) -> Result<(Vec<RawInstance>, Option<String>), String> {
+    fastxml::describe_instances(body)
+}
+
 /// How to reach EC2: the shared arguments of every live command.
 #[derive(Debug, Clone)]
 pub struct Connection {

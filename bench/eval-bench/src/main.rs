@@ -10,6 +10,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--page") {
+        return page(&args[2..]);
+    }
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
@@ -80,4 +84,47 @@ fn main() {
             serde_json::json!({"set": name, "instances": n, "evaluations": evals, "seconds": best, "evaluationsPerSecond": per_sec.round()})
         );
     }
+}
+
+/// `eval-bench --page FILE [ROUNDS]`: the page reader alone, on one DescribeInstances body (as
+/// bench/page fetches from the fake), one core: CPU per page, bytes and instances per second.
+fn page(args: &[String]) {
+    let Some(file) = args.first() else {
+        eprintln!("usage: eval-bench --page FILE [ROUNDS]");
+        std::process::exit(2);
+    };
+    let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200);
+    let body = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{file}: {e}");
+            std::process::exit(2);
+        }
+    };
+    let instances = match checker_ec2::read_instances_page(&body) {
+        Ok((v, _)) => v.len(),
+        Err(e) => {
+            eprintln!("{file}: not a DescribeInstances page: {e}");
+            std::process::exit(2);
+        }
+    };
+    // The best of five runs of `rounds` reads each.
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..rounds {
+            let page = checker_ec2::read_instances_page(std::hint::black_box(&body));
+            std::hint::black_box(page.map(|(v, _)| v.len()).unwrap_or(0));
+        }
+        best = best.min(t.elapsed().as_secs_f64() / rounds as f64);
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "page": file, "bytes": body.len(), "instances": instances,
+            "msPerPage": (best * 1e5).round() / 100.0,
+            "mbPerSecond": (body.len() as f64 / best / 1e6).round(),
+            "instancesPerSecond": (instances as f64 / best).round(),
+        })
+    );
 }

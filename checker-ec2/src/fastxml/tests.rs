@@ -188,9 +188,9 @@ proptest! {
     }
 
     /// On a damaged page (a byte of markup inserted or deleted), the fast path declines or
-    /// reads what the full reader reads, with one allowance: markup inside a subtree it jumps
-    /// over ([`SKIPPED`]) is not looked at, so damage there may be accepted, and then the
-    /// result must be the undamaged page's. It never returns a fleet neither page holds.
+    /// reads what the full reader reads, with one allowance: markup inside a subtree it passes
+    /// over (an element nobody reads) is not looked at, so damage there may be accepted, and
+    /// then the result must be the undamaged page's. It never returns a fleet neither page holds.
     #[test]
     fn the_fast_path_never_disagrees_on_a_damaged_page(
         p in page(),
