@@ -338,8 +338,11 @@ impl Values {
 /// Security group ids as the `SecurityGroups` output shows them: sorted, de-duplicated,
 /// comma-separated; `None` for none.
 pub fn group_list<'a>(ids: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let set: std::collections::BTreeSet<&str> = ids.into_iter().filter(|s| !s.is_empty()).collect();
-    (!set.is_empty()).then(|| set.into_iter().collect::<Vec<_>>().join(","))
+    // An instance has a few groups: a sorted vector, not a tree (the tree was 1.5% of a scan).
+    let mut v: Vec<&str> = ids.into_iter().filter(|s| !s.is_empty()).collect();
+    v.sort_unstable();
+    v.dedup();
+    (!v.is_empty()).then(|| v.join(","))
 }
 
 #[cfg(test)]

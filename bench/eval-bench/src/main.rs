@@ -6,6 +6,9 @@
 //! 200,000) with distinct ids, evaluates each shipped contract set over them, and prints the
 //! instance-clause evaluations per second. Prints one JSON object per set.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -346,27 +346,27 @@ fn instances<'a>(
     owner: Option<&String>,
 ) -> Option<()> {
     loop {
-        let mut i = match c.next(b"instancesSet")? {
+        match c.next(b"instancesSet")? {
             Tag::End => return Some(()),
-            Tag::Start(b"item") => instance(c)?,
-            Tag::Empty(b"item") => RawInstance::default(),
-            Tag::Empty(n) => {
-                c.empty(n)?;
-                continue;
+            Tag::Start(b"item") => {
+                // Read in place: a record is some 500 bytes.
+                out.push(RawInstance::default());
+                let i = out.last_mut()?;
+                instance(c, i)?;
+                i.owner_id = owner.cloned();
             }
-            Tag::Start(n) => {
-                c.skip(n)?;
-                continue;
-            }
-        };
-        i.owner_id = owner.cloned();
-        out.push(i);
+            Tag::Empty(b"item") => out.push(RawInstance {
+                owner_id: owner.cloned(),
+                ..RawInstance::default()
+            }),
+            Tag::Empty(n) => c.empty(n)?,
+            Tag::Start(n) => c.skip(n)?,
+        }
     }
 }
 
-fn instance<'a>(c: &mut Cur<'a>) -> Option<RawInstance> {
+fn instance<'a>(c: &mut Cur<'a>, i: &mut RawInstance) -> Option<()> {
     let names = names();
-    let mut i = RawInstance::default();
     let mut groups: Vec<Cow<'a, str>> = Vec::new();
     loop {
         match c.next(b"item")? {
@@ -374,7 +374,7 @@ fn instance<'a>(c: &mut Cur<'a>) -> Option<RawInstance> {
             Tag::Start(n) => match names.top(n) {
                 Kind::Field(Field::Id) => i.id = c.string(n)?,
                 Kind::Field(Field::Ec2(f)) => i.fields.set(f, c.string(n)?),
-                Kind::Sub(k) => sub(c, n, k, &mut i)?,
+                Kind::Sub(k) => sub(c, n, k, i)?,
                 Kind::GroupSet => group_set(c, &mut groups)?,
                 Kind::TagSet => tag_set(c, &mut i.tags)?,
                 _ => c.skip(n)?,
@@ -391,7 +391,7 @@ fn instance<'a>(c: &mut Cur<'a>) -> Option<RawInstance> {
         Ec2Field::SecurityGroups,
         group_list(groups.iter().map(|g| g.as_ref())),
     );
-    Some(i)
+    Some(())
 }
 
 /// An element of the instance that holds fields (`placement`, `metadataOptions`...), the
