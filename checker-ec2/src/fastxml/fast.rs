@@ -466,7 +466,7 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 /// there are a few dozen bytes at most: `memchr`'s vector loop only pays off on long runs, and
 /// its set-up per call cost more than the search here.
 #[inline(always)]
-fn find(hay: &[u8], b: u8) -> Option<usize> {
+pub(super) fn find(hay: &[u8], b: u8) -> Option<usize> {
     let splat = ONES * u64::from(b);
     let mut rest = hay;
     let mut base = 0;

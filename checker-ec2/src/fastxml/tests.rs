@@ -89,6 +89,54 @@ fn a_comment_inside_a_skipped_subtree_cannot_fake_its_end() {
 }
 
 #[test]
+fn an_attribute_where_a_field_could_be_goes_to_the_full_reader() {
+    // Valid XML: to the full reader an empty key name. A fast path that passed over the
+    // element as an unknown name would read the instance as having none.
+    for field in ["<keyName a=\"1\"/>", "<keyName a=\"1\">x</keyName>"] {
+        let p = PAGE.replace("<keyName>a:b&amp;c</keyName>", field);
+        let full = reference(p.as_bytes()).expect("valid XML");
+        assert!(full.0[0].fields.get(Ec2Field::KeyName).is_some());
+        let fast = scan(p.as_bytes());
+        assert!(fast.is_none() || fast == Some(full), "{field}");
+    }
+}
+
+#[test]
+fn a_subtree_longer_than_the_walk_is_jumped_or_walked_to_its_own_end() {
+    let long = |inner: &str| {
+        PAGE.replace(
+            "<networkInterfaceSet>",
+            &format!("<stateReason><a>1</a><b>2</b><c>3</c><d>4</d><e>5</e>{inner}</stateReason><networkInterfaceSet>"),
+        )
+    };
+    for inner in [
+        "<keyName>not this</keyName>",
+        "<stateReason><keyName>nested</keyName></stateReason><keyName>still not</keyName>",
+        "<m>it stopped!</m><keyName>nor this</keyName>",
+    ] {
+        let p = long(inner);
+        let fast = scan(p.as_bytes()).expect("the fast path reads it");
+        check_page(&fast.0, fast.1.as_deref());
+        assert_eq!(Some(fast), reference(p.as_bytes()).ok(), "{inner}");
+    }
+}
+
+proptest! {
+    /// The in-line comparisons and searches agree with the standard library's.
+    #[test]
+    fn in_line_search_and_comparison_agree_with_std(
+        a in proptest::collection::vec(prop_oneof![Just(b'<'), Just(b'>'), Just(b'a'), Just(0x01u8), Just(0xbcu8)], 0..40),
+        b in proptest::collection::vec(prop_oneof![Just(b'<'), Just(b'a')], 0..40),
+    ) {
+        for needle in [b'<', b'>', b'a', 0x01, 0xbc] {
+            prop_assert_eq!(fast::find(&a, needle), a.iter().position(|&c| c == needle));
+        }
+        prop_assert_eq!(fast::same(&a, &b), a == b);
+        prop_assert!(fast::same(&a, &a.clone()));
+    }
+}
+
+#[test]
 fn a_cut_off_page_is_an_error() {
     for cut in 0..PAGE.len() {
         let err = describe_instances(&PAGE.as_bytes()[..cut])
@@ -117,7 +165,7 @@ fn esc(s: &str) -> String {
 prop_compose! {
     fn instance()(id in "[a-f0-9]{1,17}", key in proptest::option::of(value()), state in proptest::option::of(value()),
                   zone in proptest::option::of(value()), tags in proptest::collection::vec((value(), proptest::option::of(value())), 0..4),
-                  noise in proptest::collection::vec(0usize..7, 0..5), pretty in any::<bool>()) -> String {
+                  noise in proptest::collection::vec(0usize..10, 0..5), pretty in any::<bool>()) -> String {
         let nl = if pretty { "\n  " } else { "" };
         let mut s = format!("<item>{nl}<instanceId>i-{id}</instanceId>{nl}");
         for n in &noise {
@@ -129,11 +177,20 @@ prop_compose! {
                 4 => "<item><keyName>not-this-one</keyName></item>",
                 // A skippable name nested in itself: walked tag by tag, not jumped over.
                 5 => "<groupSet><item><groupSet><item><keyName>nested</keyName></item></groupSet></item></groupSet>",
+                // Longer than the tags walked before a jump, the second one with its own name
+                // nested past them, the third with a `!` in its text.
+                6 => "<blockDeviceMapping><item><deviceName>a</deviceName><ebs><status>x</status></ebs></item><item><deviceName>b</deviceName><ebs><status>y</status></ebs></item></blockDeviceMapping>",
+                7 => "<elasticGpuSet><item><a>1</a><b>2</b><c>3</c><d>4</d><elasticGpuSet><item><keyName>nested</keyName></item></elasticGpuSet></item></elasticGpuSet>",
+                8 => "<stateReason><a>1</a><b>2</b><c>3</c><d>4</d><e>5</e><message>shut down!</message><keyName>no</keyName></stateReason>",
                 _ => "<reason></reason><groupSet/>",
             });
             s.push_str(nl);
         }
-        if let Some(k) = key { s += &format!("<keyName>{}</keyName>{nl}", esc(&k)); }
+        match key {
+            Some(k) if k.is_empty() => s += &format!("<keyName/>{nl}"),
+            Some(k) => s += &format!("<keyName>{}</keyName>{nl}", esc(&k)),
+            None => {}
+        }
         if let Some(st) = state { s += &format!("<instanceState><code>16</code><name>{}</name></instanceState>", esc(&st)); }
         if let Some(z) = zone { s += &format!("<placement><availabilityZone>{}</availabilityZone><tenancy>default</tenancy></placement>", esc(&z)); }
         s += "<tagSet>";
@@ -195,7 +252,7 @@ proptest! {
     fn the_fast_path_never_disagrees_on_a_damaged_page(
         p in page(),
         at in 0.0f64..1.0,
-        what in 0usize..12,
+        what in 0usize..13,
     ) {
         // One edit per page: with two, one could break a skipped subtree (so the full reader
         // rejects the page) while the other changes a value legitimately.
@@ -212,6 +269,7 @@ proptest! {
             7 => b"<x>",
             8 => b"</x>",
             9 => b"\r",
+            10 => b" a=\"1\"",
             _ => b"",
         };
         if insert.is_empty() {
