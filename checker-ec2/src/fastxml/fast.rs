@@ -167,6 +167,11 @@ impl<'a> Cur<'a> {
         if find(name, b':').is_some() {
             return None;
         }
+        // Most are leaves: the next tag is the end tag.
+        let lt = self.lt()?;
+        if *self.b.get(lt + 1)? == b'/' {
+            return self.close(lt, name);
+        }
         let mut open: [&[u8]; WALK] = [name; WALK];
         let mut depth = 1;
         for _ in 0..WALK {
