@@ -94,8 +94,11 @@ struct Names {
     /// names at most share a length.
     top: Vec<Vec<(&'static [u8], Kind)>>,
     /// Per element holding fields: its name, and its fields' names.
-    sub: Vec<(&'static [u8], Vec<(&'static [u8], Ec2Field)>)>,
+    sub: Vec<SubFields>,
 }
+
+/// An element of the instance that holds fields: its name, and its fields by element name.
+type SubFields = (&'static [u8], Vec<(&'static [u8], Ec2Field)>);
 
 impl Names {
     /// The kind of an instance's child element `n`.
@@ -132,7 +135,7 @@ fn names() -> &'static Names {
             (b"groupSet", Kind::GroupSet),
             (b"tagSet", Kind::TagSet),
         ];
-        let mut sub: Vec<(&'static [u8], Vec<(&'static [u8], Ec2Field)>)> = Vec::new();
+        let mut sub: Vec<SubFields> = Vec::new();
         for f in Ec2Field::all() {
             match f.spec().at.xml() {
                 Some([name]) => top.push((name.as_bytes(), Kind::Field(Field::Ec2(f)))),
