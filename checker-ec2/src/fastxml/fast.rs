@@ -115,8 +115,9 @@ impl<'a> Cur<'a> {
         Some(())
     }
 
-    /// The next tag inside element `parent`, the text before it passed over.
-    #[inline]
+    /// The next tag inside element `parent`, the text before it passed over. In line: a call
+    /// each was 11% of the reader's time (bench/page).
+    #[inline(always)]
     fn next(&mut self, parent: &[u8]) -> Option<Tag<'a>> {
         let lt = self.lt()?;
         match *self.b.get(lt + 1)? {
