@@ -260,7 +260,7 @@ impl Plan {
 }
 
 /// Why nothing at all may be done, if so.
-fn refusal(input: &PlanInput, members: &BTreeMap<&str, &Member>) -> Option<(String, Refusal)> {
+fn refusal(input: &PlanInput, members: &ById) -> Option<(String, Refusal)> {
     if !input.partial_regions.is_empty() {
         return Some((
             format!(
@@ -319,7 +319,7 @@ type Candidates = BTreeMap<String, Vec<(DateTime<Utc>, usize)>>;
 
 fn entries(
     input: &PlanInput,
-    members: &BTreeMap<&str, &Member>,
+    members: &ById,
 ) -> (Vec<PlanEntry>, Candidates, BTreeMap<String, usize>) {
     let cutoff = input.now - input.threshold;
     let mut entries = Vec::new();
@@ -416,16 +416,25 @@ fn allowance(input: &PlanInput, size: usize, impaired: usize, used: usize) -> (u
     )
 }
 
+/// The members in scope by instance id.
+type ById<'a> = std::collections::HashMap<&'a str, &'a Member, foldhash::fast::RandomState>;
+
 /// Decides, without I/O, what to do with each impaired instance.
 pub fn plan(input: &PlanInput) -> Plan {
-    let members: BTreeMap<&str, &Member> =
-        input.members.iter().map(|m| (m.id.as_str(), m)).collect();
+    // Looked up by the impaired instances' ids only: a hash map, as a tree of a million
+    // members cost a second of sorting after the last page.
+    let members: ById = input.members.iter().map(|m| (m.id.as_str(), m)).collect();
     let refused = refusal(input, &members);
     // Group sizes count every selected instance, impaired or not.
     let mut size: BTreeMap<String, usize> = BTreeMap::new();
     for m in &input.members {
         if let Some(g) = &m.group {
-            *size.entry(g.clone()).or_default() += 1;
+            match size.get_mut(g) {
+                Some(n) => *n += 1,
+                None => {
+                    size.insert(g.clone(), 1);
+                }
+            }
         }
     }
     let (mut entries, candidates, impaired_in) = entries(input, &members);
