@@ -7,6 +7,10 @@
 //! ids fall in at most 16 sets of `u64` (about 10 to 20 bytes an id with the table's slack, half
 //! of a `u128`'s). Two ids share a slot only if they are the same id. Any other id is held as it
 //! is.
+//!
+//! Each set is a sorted vector with a small hash set of the ids added since it was last merged
+//! ([`Ids`]): about 10 bytes an id where a hash set alone took 14 to 28 (its power-of-two table),
+//! the difference between 1.5x and 1.6x of a 1,000,000-instance scan's memory at 10,000,000.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,8 +18,58 @@ use std::collections::{HashMap, HashSet};
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
     /// (digit count, high bits) to the low 64 bits of the ids with them.
-    ids: HashMap<(u8, u64), HashSet<u64, foldhash::fast::FixedState>>,
+    ids: HashMap<(u8, u64), Ids>,
     other: HashSet<String>,
+}
+
+/// A set of `u64`: sorted, and the recent ones apart until they are an eighth of the rest.
+#[derive(Debug, Default)]
+struct Ids {
+    sorted: Vec<u64>,
+    recent: HashSet<u64, foldhash::fast::FixedState>,
+}
+
+/// Recent ids held apart at least until there are this many.
+const RECENT: usize = 1024;
+
+impl Ids {
+    /// Adds `v`; whether it is new.
+    fn insert(&mut self, v: u64) -> bool {
+        if self.sorted.binary_search(&v).is_ok() || !self.recent.insert(v) {
+            return false;
+        }
+        if self.recent.len() >= (self.sorted.len() / 8).max(RECENT) {
+            self.merge();
+        }
+        true
+    }
+
+    /// Merges the recent ids into the sorted ones, from the back, in place.
+    fn merge(&mut self) {
+        let mut add: Vec<u64> = self.recent.drain().collect();
+        add.sort_unstable();
+        let n = self.sorted.len();
+        self.sorted.reserve_exact(add.len());
+        self.sorted.resize(n + add.len(), 0);
+        let (mut i, mut k) = (n, n + add.len());
+        while let Some(&a) = add.last() {
+            k -= 1;
+            match i.checked_sub(1).map(|p| self.sorted[p]) {
+                Some(s) if s > a => {
+                    self.sorted[k] = s;
+                    i -= 1;
+                }
+                _ => {
+                    self.sorted[k] = a;
+                    add.pop();
+                }
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.sorted.len() + self.recent.len()
+    }
 }
 
 /// Hex digits a `u128` holds beside their count (the top 8 bits).
@@ -55,7 +109,7 @@ impl Seen {
 
     /// Ids seen.
     pub(crate) fn len(&self) -> usize {
-        self.ids.values().map(HashSet::len).sum::<usize>() + self.other.len()
+        self.ids.values().map(Ids::len).sum::<usize>() + self.other.len()
     }
 }
 
@@ -93,6 +147,18 @@ mod tests {
     }
 
     proptest! {
+        /// The sorted set with its recent part holds what a hash set holds, across its merges.
+        #[test]
+        fn the_merged_set_is_a_set(values in proptest::collection::vec(0u64..6000, 0..9000)) {
+            let mut ids = Ids::default();
+            let mut plain = HashSet::new();
+            for v in values {
+                prop_assert_eq!(ids.insert(v), plain.insert(v));
+            }
+            prop_assert_eq!(ids.len(), plain.len());
+            prop_assert!(ids.sorted.is_sorted_by(|a, b| a < b), "strictly increasing");
+        }
+
         /// Two ids share a number only if they are the same id.
         #[test]
         fn compact_ids_are_one_to_one(a in "i-[0-9a-f]{1,30}", b in "i-[0-9a-f]{1,30}") {
