@@ -2,10 +2,10 @@
 //!
 //! Each level of the response (root, reservation set, reservation, instance set, instance, the
 //! instance's groups, tags and field-holding elements) is a loop over its child elements that
-//! knows which children it reads. A child nobody reads is not walked: a leaf is passed over by
-//! checking its end tag, an element with children is jumped over with one `memmem` for its end
-//! tag (see [`Cur::skip`]). Per kept field the work is a name lookup, a search for the next `<`,
-//! the end-tag check and the value's copy.
+//! knows which children it reads. A child nobody reads is not read: a leaf is passed over by
+//! checking its end tag, an element with children is walked for a few tags and then jumped over
+//! with one `memmem` for its end tag (see [`Cur::skip`]). Per kept field the work is a name
+//! lookup, a search for the next `<`, the end-tag check and the value's copy.
 //!
 //! It accepts the shape EC2 sends: an XML declaration, elements without attributes (the root's
 //! `xmlns` excepted), text and `&..;` references. On anything else (comments, CDATA, DOCTYPE,
@@ -50,7 +50,7 @@ struct Cur<'a> {
 /// most such subtrees are a few tags, where one search costs more than the walk.
 const WALK: usize = 8;
 
-pub(super) fn is_space(b: u8) -> bool {
+fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
