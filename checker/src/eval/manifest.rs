@@ -20,6 +20,10 @@ type Remembered = HashMap<String, Option<Spans>, foldhash::fast::RandomState>;
 /// Values each thread remembers per template, at most; then that template's memory starts over.
 const REMEMBERED: usize = 4096;
 
+/// Longer values are matched each time, so what a thread remembers stays within about 1 MiB a
+/// template (a user-data field can be kilobytes).
+const REMEMBERED_LEN: usize = 256;
+
 thread_local! {
     /// Template matches by pattern and value. A fleet's values repeat (a pool's instances share
     /// their key name, image, profile), and matching with captures was about 2,400 instructions
@@ -36,7 +40,7 @@ fn template_spans(re: &regex::Regex, v: &str, remember: bool) -> Option<Spans> {
                 .collect::<Spans>()
         })
     };
-    if !remember {
+    if !remember || v.len() > REMEMBERED_LEN {
         return compute();
     }
     MATCHES.with_borrow_mut(|all| {
@@ -187,6 +191,17 @@ mod tests {
             assert_eq!(got, fresh(&prefix, &v));
         }
         assert!(MATCHES.with_borrow(|m| m[prefix.as_str()].len()) <= REMEMBERED);
+    }
+
+    #[test]
+    fn a_long_value_is_matched_but_not_remembered() {
+        let re = regex::Regex::new(r"^(?P<all>x+)$").expect("pattern");
+        let long = "x".repeat(REMEMBERED_LEN + 1);
+        let got = template_spans(&re, &long, true).map(|s| s.to_vec());
+        assert_eq!(got, fresh(&re, &long));
+        let kept =
+            MATCHES.with_borrow(|m| m.get(re.as_str()).is_some_and(|v| v.contains_key(&long)));
+        assert!(!kept);
     }
 
     #[test]
