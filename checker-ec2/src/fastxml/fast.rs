@@ -41,7 +41,6 @@ struct Jump<'a> {
 struct Cur<'a> {
     /// The page, checked to be UTF-8 once (a text between two tags is then a `&str` for free).
     s: &'a str,
-    b: &'a [u8],
     pos: usize,
     jumps: Vec<Jump<'a>>,
 }
@@ -65,11 +64,11 @@ fn plain(n: &[u8]) -> bool {
 #[inline]
 fn decode(raw: &str) -> Option<Cow<'_, str>> {
     let b = raw.as_bytes();
-    if find(b, b'&').is_none() && find(b, b'\r').is_none() {
-        return Some(Cow::Borrowed(raw));
-    }
     if find(b, b'\r').is_some() {
         return None;
+    }
+    if find(b, b'&').is_none() {
+        return Some(Cow::Borrowed(raw));
     }
     quick_xml::escape::unescape(raw).ok()
 }
@@ -98,17 +97,23 @@ pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl<'a> Cur<'a> {
+    /// The page's bytes.
+    #[inline(always)]
+    fn b(&self) -> &'a [u8] {
+        self.s.as_bytes()
+    }
+
     /// The next `<` from the position.
     #[inline(always)]
     fn lt(&self) -> Option<usize> {
-        Some(self.pos + next_lt(&self.b[self.pos..])?)
+        Some(self.pos + next_lt(&self.b()[self.pos..])?)
     }
 
     /// Checks that the tag at `lt` is `</name>` and moves past it.
     #[inline]
     fn close(&mut self, lt: usize, name: &[u8]) -> Option<()> {
         let end = lt + 2 + name.len();
-        if !same(self.b.get(lt + 2..end)?, name) || *self.b.get(end)? != b'>' {
+        if !same(self.b().get(lt + 2..end)?, name) || *self.b().get(end)? != b'>' {
             return None;
         }
         self.pos = end + 1;
@@ -120,15 +125,15 @@ impl<'a> Cur<'a> {
     #[inline(always)]
     fn next(&mut self, parent: &[u8]) -> Option<Tag<'a>> {
         let lt = self.lt()?;
-        match *self.b.get(lt + 1)? {
+        match *self.b().get(lt + 1)? {
             b'/' => {
                 self.close(lt, parent)?;
                 Some(Tag::End)
             }
             b'!' | b'?' => None,
             _ => {
-                let gt = lt + 1 + find(&self.b[lt + 1..], b'>')?;
-                let tag = &self.b[lt + 1..gt];
+                let gt = lt + 1 + find(&self.b()[lt + 1..], b'>')?;
+                let tag = &self.b()[lt + 1..gt];
                 self.pos = gt + 1;
                 Some(match tag.strip_suffix(b"/") {
                     Some(name) => Tag::Empty(name),
@@ -143,7 +148,7 @@ impl<'a> Cur<'a> {
     fn text(&mut self, name: &[u8]) -> Option<Cow<'a, str>> {
         let lt = self.lt()?;
         let raw = self.s.get(self.pos..lt)?;
-        if *self.b.get(lt + 1)? != b'/' {
+        if *self.b().get(lt + 1)? != b'/' {
             return None; // markup in a field
         }
         self.close(lt, name)?;
@@ -170,10 +175,11 @@ impl<'a> Cur<'a> {
         }
         // Most are leaves: the next tag is the end tag.
         let lt = self.lt()?;
-        if *self.b.get(lt + 1)? == b'/' {
+        if *self.b().get(lt + 1)? == b'/' {
             return self.close(lt, name);
         }
-        let mut open: [&[u8]; WALK] = [name; WALK];
+        // `name` and at most one element opened per tag walked.
+        let mut open: [&[u8]; WALK + 1] = [name; WALK + 1];
         let mut depth = 1;
         for _ in 0..WALK {
             match self.next(open[depth - 1])? {
@@ -185,9 +191,6 @@ impl<'a> Cur<'a> {
                 }
                 Tag::Empty(_) => {}
                 Tag::Start(n) => {
-                    if depth == WALK {
-                        return None;
-                    }
                     open[depth] = n;
                     depth += 1;
                 }
@@ -224,7 +227,7 @@ impl<'a> Cur<'a> {
                 self.jumps.last()?
             }
         };
-        let rest = &self.b[self.pos..];
+        let rest = &self.b()[self.pos..];
         let end = j.close.find(rest)?;
         let inside = &rest[..end];
         if j.open.find(inside).is_some() || memchr::memchr2(b'!', b'?', inside).is_some() {
@@ -254,11 +257,11 @@ impl<'a> Cur<'a> {
     fn root(&mut self) -> Option<bool> {
         loop {
             let lt = self.lt()?;
-            if !self.b[self.pos..lt].iter().all(|&b| is_space(b)) {
+            if !self.b()[self.pos..lt].iter().all(|&b| is_space(b)) {
                 return None;
             }
-            let gt = lt + 1 + find(&self.b[lt + 1..], b'>')?;
-            let tag = &self.b[lt + 1..gt];
+            let gt = lt + 1 + find(&self.b()[lt + 1..], b'>')?;
+            let tag = &self.b()[lt + 1..gt];
             self.pos = gt + 1;
             if find(tag, b'<').is_some() {
                 return None;
@@ -283,7 +286,6 @@ impl<'a> Cur<'a> {
 pub(super) fn scan(body: &[u8]) -> Option<Page> {
     let mut c = Cur {
         s: std::str::from_utf8(body).ok()?,
-        b: body,
         pos: 0,
         jumps: Vec::new(),
     };

@@ -119,6 +119,13 @@ fn a_subtree_longer_than_the_walk_is_jumped_or_walked_to_its_own_end() {
         check_page(&fast.0, fast.1.as_deref());
         assert_eq!(Some(fast), reference(p.as_bytes()).ok(), "{inner}");
     }
+    // Nested deeper than the tags walked before the jump.
+    let deep = PAGE.replace(
+        "<networkInterfaceSet>",
+        "<stateReason><a><b><c><d><e><f><g><h><i>x</i></h></g></f></e></d></c></b></a></stateReason><networkInterfaceSet>",
+    );
+    let fast = scan(deep.as_bytes()).expect("the fast path reads a deep subtree");
+    assert_eq!(Some(fast), reference(deep.as_bytes()).ok());
 }
 
 proptest! {
